@@ -1,0 +1,10 @@
+//! prompt-runs: a reactive Leptos store for running LLM prompts and keeping their history.
+//!
+//! The crate is laid out as its architecture:
+//! - [`model`]: the run and model types, wire-compatible with the TypeScript store's JSON.
+//! - [`store`]: the reactive runs store (signals, memos, actions) and its context helpers.
+//! - [`app`]: the static app that puts the pieces together.
+
+pub mod app;
+pub mod model;
+pub mod store;

@@ -1,0 +1,1 @@
+//! The reactive runs store.
