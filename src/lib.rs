@@ -3,8 +3,10 @@
 //! The crate is laid out as its architecture:
 //! - [`model`]: the run and model types, wire-compatible with the TypeScript store's JSON.
 //! - [`store`]: the reactive runs store (signals, memos, actions) and its context helpers.
+//! - [`api`]: the HTTP contract with NeuroForge-compatible servers.
 //! - [`app`]: the static app that puts the pieces together.
 
+pub mod api;
 pub mod app;
 pub mod model;
 pub mod store;

@@ -1,1 +1,20 @@
-//! The run data model.
+//! The run data model: what a prompt run is, how its status may move, and the
+//! models it runs on.
+//!
+//! Every type here serializes to the same camelCase JSON as the TypeScript
+//! version of this store (`PromptRun`, `Model`), so its exported history and its
+//! backend's answers load unchanged.
+
+mod model_info;
+mod money;
+mod run;
+mod status;
+mod timestamp;
+mod update;
+
+pub use model_info::{Model, Provider};
+pub use money::Usd;
+pub use run::PromptRun;
+pub use status::RunStatus;
+pub use timestamp::Timestamp;
+pub use update::{InvalidTransition, PromptRunUpdate};

@@ -1,1 +1,327 @@
-//! The reactive runs store.
+//! The reactive runs store: the history of prompt runs and the state of the
+//! current execution, as Leptos signals and memos.
+//!
+//! [`RunsStore`] is a `Copy` handle. Its getters are tracked reads, so a view or
+//! effect that calls `store.total_cost()` re-runs when the total changes and not
+//! otherwise. Its actions validate before they change anything: a refused
+//! action returns an error and leaves the store as it was.
+//!
+//! Derived values are cheap at any size: the runs live in a [`RunIndex`]
+//! that keeps counts, sums, status groups and the latest run up to date as runs
+//! change, and the memos only read those aggregates.
+//!
+//! ```
+//! use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus};
+//! use prompt_runs::store::RunsStore;
+//!
+//! let store = RunsStore::new();
+//! store.add_run(PromptRun::pending("run-1", "gpt-4o", "Say hi")).unwrap();
+//! store
+//!     .update_run("run-1", PromptRunUpdate { status: Some(RunStatus::Success), total_tokens: Some(12), ..Default::default() })
+//!     .unwrap();
+//! assert_eq!(store.total_tokens_used(), 12);
+//! assert_eq!(store.successful_runs().len(), 1);
+//! ```
+
+mod by_status;
+mod context;
+mod error;
+mod index;
+mod run_list;
+
+pub use by_status::RunsByStatus;
+pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
+pub use error::StoreError;
+pub use run_list::RunList;
+
+use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
+use index::RunIndex;
+use leptos::prelude::*;
+use std::sync::Arc;
+
+/// The runs store: state, derived values and actions. Cheap to copy; all
+/// copies share the same signals.
+#[derive(Clone, Copy)]
+pub struct RunsStore {
+    index: RwSignal<RunIndex>,
+    active_run_id: RwSignal<Option<String>>,
+    is_executing: RwSignal<bool>,
+    execution_progress: RwSignal<f64>,
+    error: RwSignal<Option<String>>,
+    active_run: Memo<Option<Arc<PromptRun>>>,
+    latest_run: Memo<Option<Arc<PromptRun>>>,
+    runs_by_status: Memo<RunsByStatus>,
+    successful_runs: Memo<RunList>,
+    failed_runs: Memo<RunList>,
+    total_tokens_used: Memo<u64>,
+    total_cost: Memo<Usd>,
+    average_duration: Memo<u64>,
+}
+
+impl Default for RunsStore {
+    fn default() -> Self {
+        RunsStore::new()
+    }
+}
+
+impl RunsStore {
+    /// An empty store, owned by the current reactive owner.
+    pub fn new() -> RunsStore {
+        let index = RwSignal::new(RunIndex::default());
+        let active_run_id = RwSignal::new(None::<String>);
+        // Each memo re-reads one aggregate the index keeps (O(1) or O(log n)),
+        // and uses identity rather than deep equality to decide whether its
+        // readers must re-run: comparing 100,000 runs to find "no change" would
+        // cost what the index exists to avoid.
+        let runs_by_status = Memo::new_with_compare(
+            move |_| index.with(|runs| runs.by_status().clone()),
+            |old, new| !matches!((old, new), (Some(old), Some(new)) if old.is_same_as(new)),
+        );
+        let status_group = move |status: RunStatus| {
+            Memo::new_with_compare(
+                move |_| runs_by_status.with(|groups| groups.get(status).clone()),
+                |old: Option<&RunList>, new: Option<&RunList>| {
+                    !matches!((old, new), (Some(old), Some(new)) if old.is_same_as(new))
+                },
+            )
+        };
+        RunsStore {
+            index,
+            active_run_id,
+            is_executing: RwSignal::new(false),
+            execution_progress: RwSignal::new(0.0),
+            error: RwSignal::new(None),
+            active_run: Memo::new_with_compare(
+                move |_| {
+                    let id = active_run_id.get()?;
+                    index.with(|runs| runs.get(&id).cloned())
+                },
+                run_changed,
+            ),
+            latest_run: Memo::new_with_compare(
+                move |_| index.with(|runs| runs.latest().cloned()),
+                run_changed,
+            ),
+            runs_by_status,
+            successful_runs: status_group(RunStatus::Success),
+            failed_runs: status_group(RunStatus::Error),
+            total_tokens_used: Memo::new(move |_| index.with(RunIndex::total_tokens)),
+            total_cost: Memo::new(move |_| index.with(RunIndex::total_cost)),
+            average_duration: Memo::new(move |_| index.with(RunIndex::average_duration_ms)),
+        }
+    }
+
+    // ---- state ----
+
+    /// All runs, most recent first.
+    pub fn runs(&self) -> RunList {
+        self.index.with(|runs| runs.all().clone())
+    }
+
+    /// Id of the run the user is looking at, if any.
+    pub fn active_run_id(&self) -> Option<String> {
+        self.active_run_id.get()
+    }
+
+    /// True while an execution is in progress.
+    pub fn is_executing(&self) -> bool {
+        self.is_executing.get()
+    }
+
+    /// Progress of the current execution, 0–100.
+    pub fn execution_progress(&self) -> f64 {
+        self.execution_progress.get()
+    }
+
+    /// The error to show the user, if any.
+    pub fn error(&self) -> Option<String> {
+        self.error.get()
+    }
+
+    // ---- derived ----
+
+    /// The active run; `None` when no run is active or the active id names no run.
+    pub fn active_run(&self) -> Option<Arc<PromptRun>> {
+        self.active_run.get()
+    }
+
+    /// The run with the latest `startedAt` (ties: the most recently added).
+    pub fn latest_run(&self) -> Option<Arc<PromptRun>> {
+        self.latest_run.get()
+    }
+
+    /// Runs grouped by status; all five statuses are present.
+    pub fn runs_by_status(&self) -> RunsByStatus {
+        self.runs_by_status.get()
+    }
+
+    /// Runs with status `success`.
+    pub fn successful_runs(&self) -> RunList {
+        self.successful_runs.get()
+    }
+
+    /// Runs with status `error`.
+    pub fn failed_runs(&self) -> RunList {
+        self.failed_runs.get()
+    }
+
+    /// Sum of `totalTokens`; runs without a count add 0.
+    pub fn total_tokens_used(&self) -> u64 {
+        self.total_tokens_used.get()
+    }
+
+    /// Sum of `cost`, exact to the nanodollar.
+    pub fn total_cost(&self) -> Usd {
+        self.total_cost.get()
+    }
+
+    /// Mean `durationMs` over the runs that have one, in whole ms; 0 when none.
+    pub fn average_duration(&self) -> u64 {
+        self.average_duration.get()
+    }
+
+    // ---- actions on runs ----
+
+    /// Replaces every run with `runs` (in the order given) and clears the error.
+    /// Refuses a list that repeats an id, changing nothing. The active run stays
+    /// active if it is among the new runs.
+    pub fn set_runs(&self, runs: Vec<PromptRun>) -> Result<(), StoreError> {
+        let replacement = RunIndex::from_runs(runs)?;
+        self.index.set(replacement);
+        self.forget_active_run_if_gone();
+        self.error.set(None);
+        Ok(())
+    }
+
+    /// Puts `run` first in the history; refuses an id already present.
+    pub fn add_run(&self, run: PromptRun) -> Result<(), StoreError> {
+        self.change_runs(|runs| runs.add(run))
+    }
+
+    /// Applies `update` to the run `id`. Refuses an unknown id, or a status
+    /// that would move backwards, changing nothing.
+    pub fn update_run(&self, id: &str, update: PromptRunUpdate) -> Result<(), StoreError> {
+        self.change_runs(|runs| runs.update(id, update))
+    }
+
+    /// Removes the run `id` and returns it; refuses an unknown id. Removing the
+    /// active run leaves no active run.
+    pub fn remove_run(&self, id: &str) -> Result<Arc<PromptRun>, StoreError> {
+        let removed = self.change_runs(|runs| runs.remove(id).ok_or_else(|| StoreError::UnknownId(id.to_owned())))?;
+        self.forget_active_run_if_gone();
+        Ok(removed)
+    }
+
+    /// Removes every run; no run is active afterwards.
+    pub fn clear_runs(&self) {
+        self.index.set(RunIndex::default());
+        self.active_run_id.set(None);
+    }
+
+    /// Makes `id` the active run, or none. An unknown id is refused and leaves
+    /// no active run.
+    pub fn set_active_run(&self, id: Option<&str>) -> Result<(), StoreError> {
+        match id {
+            Some(id) if !self.index.with_untracked(|runs| runs.contains(id)) => {
+                self.active_run_id.set(None);
+                Err(StoreError::UnknownId(id.to_owned()))
+            }
+            id => {
+                self.active_run_id.set(id.map(str::to_owned));
+                Ok(())
+            }
+        }
+    }
+
+    /// The run with `id`, if any.
+    pub fn get_run_by_id(&self, id: &str) -> Option<Arc<PromptRun>> {
+        self.index.with(|runs| runs.get(id).cloned())
+    }
+
+    /// The runs on `model_id`, most recent first.
+    pub fn get_runs_by_model(&self, model_id: &str) -> RunList {
+        self.index.with(|runs| runs.by_model(model_id))
+    }
+
+    // ---- actions on the execution ----
+
+    /// An execution begins: executing, progress 0, error cleared.
+    pub fn start_execution(&self) {
+        self.is_executing.set(true);
+        self.execution_progress.set(0.0);
+        self.error.set(None);
+    }
+
+    /// Sets the progress, clamped to 0–100; NaN is ignored.
+    pub fn update_execution_progress(&self, progress: f64) {
+        if !progress.is_nan() {
+            self.execution_progress.set(progress.clamp(0.0, 100.0));
+        }
+    }
+
+    /// The execution finished: not executing, progress 100.
+    pub fn complete_execution(&self) {
+        self.is_executing.set(false);
+        self.execution_progress.set(100.0);
+    }
+
+    /// The execution was stopped: every `pending` or `running` run becomes
+    /// `cancelled` with `completedAt` set (finished runs are untouched); not
+    /// executing, progress 0.
+    pub fn cancel_execution(&self) {
+        let completed_at = Timestamp::now();
+        self.index.maybe_update(|runs| {
+            let in_flight = runs.in_flight_ids();
+            for id in &in_flight {
+                let cancel = PromptRunUpdate {
+                    status: Some(RunStatus::Cancelled),
+                    completed_at: Some(completed_at.clone()),
+                    ..PromptRunUpdate::default()
+                };
+                runs.update(id, cancel).expect("an in-flight run can always be cancelled");
+            }
+            !in_flight.is_empty()
+        });
+        self.is_executing.set(false);
+        self.execution_progress.set(0.0);
+    }
+
+    /// Sets or clears the error shown to the user. Setting one also ends the
+    /// execution.
+    pub fn set_error(&self, error: Option<String>) {
+        if error.is_some() {
+            self.is_executing.set(false);
+        }
+        self.error.set(error);
+    }
+
+    /// Runs `change` on the index, notifying readers only if it succeeded.
+    fn change_runs<T>(&self, change: impl FnOnce(&mut RunIndex) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.index
+            .try_maybe_update(|runs| {
+                let result = change(runs);
+                (result.is_ok(), result)
+            })
+            .unwrap_or(Err(StoreError::Disposed))
+    }
+
+    fn forget_active_run_if_gone(&self) {
+        let active_is_gone = self.active_run_id.with_untracked(|active| {
+            active
+                .as_deref()
+                .is_some_and(|id| !self.index.with_untracked(|runs| runs.contains(id)))
+        });
+        if active_is_gone {
+            self.active_run_id.set(None);
+        }
+    }
+}
+
+/// Memo comparator for single runs: a new `Arc` means the run changed.
+fn run_changed(old: Option<&Option<Arc<PromptRun>>>, new: Option<&Option<Arc<PromptRun>>>) -> bool {
+    match (old, new) {
+        (Some(Some(old)), Some(Some(new))) => !Arc::ptr_eq(old, new),
+        (Some(None), Some(None)) => false,
+        _ => true,
+    }
+}

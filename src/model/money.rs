@@ -1,0 +1,119 @@
+//! Money that does not drift: US dollars kept as integer nanodollars.
+//!
+//! Runs carry their cost as `f64` dollars (that is the JSON the TypeScript store
+//! writes), but summing thousands of `0.0001`s in floating point drifts. Totals
+//! are therefore accumulated in integer nanodollars (10⁻⁹ USD), which is exact for
+//! every price a provider quotes per token.
+
+use std::fmt;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Sub, SubAssign};
+
+const NANOS_PER_DOLLAR: i64 = 1_000_000_000;
+
+/// An exact amount of US dollars, in nanodollars.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Usd {
+    nanos: i64,
+}
+
+impl Usd {
+    /// Zero dollars.
+    pub const ZERO: Usd = Usd { nanos: 0 };
+
+    /// The nearest whole number of nanodollars to `dollars`.
+    pub fn from_dollars(dollars: f64) -> Usd {
+        Usd {
+            nanos: (dollars * NANOS_PER_DOLLAR as f64).round() as i64,
+        }
+    }
+
+    /// An amount given in nanodollars.
+    pub fn from_nanos(nanos: i64) -> Usd {
+        Usd { nanos }
+    }
+
+    /// The amount in nanodollars.
+    pub fn nanos(self) -> i64 {
+        self.nanos
+    }
+
+    /// The amount in dollars, as the JSON `cost` field holds it.
+    pub fn dollars(self) -> f64 {
+        self.nanos as f64 / NANOS_PER_DOLLAR as f64
+    }
+}
+
+/// `$1.0000`: four decimals, rounded half away from zero, in integers.
+impl fmt::Display for Usd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NANOS_PER_TEN_THOUSANDTH: i64 = NANOS_PER_DOLLAR / 10_000;
+        let sign = if self.nanos < 0 { "-" } else { "" };
+        let magnitude = self.nanos.unsigned_abs();
+        let unit = NANOS_PER_TEN_THOUSANDTH as u64;
+        let ten_thousandths = (magnitude + unit / 2) / unit;
+        write!(f, "{sign}${}.{:04}", ten_thousandths / 10_000, ten_thousandths % 10_000)
+    }
+}
+
+impl Add for Usd {
+    type Output = Usd;
+    fn add(self, other: Usd) -> Usd {
+        Usd::from_nanos(self.nanos + other.nanos)
+    }
+}
+
+impl AddAssign for Usd {
+    fn add_assign(&mut self, other: Usd) {
+        self.nanos += other.nanos;
+    }
+}
+
+impl Sub for Usd {
+    type Output = Usd;
+    fn sub(self, other: Usd) -> Usd {
+        Usd::from_nanos(self.nanos - other.nanos)
+    }
+}
+
+impl SubAssign for Usd {
+    fn sub_assign(&mut self, other: Usd) {
+        self.nanos -= other.nanos;
+    }
+}
+
+impl Sum for Usd {
+    fn sum<I: Iterator<Item = Usd>>(iter: I) -> Usd {
+        iter.fold(Usd::ZERO, Add::add)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ten_thousand_hundredths_of_a_cent_make_exactly_one_dollar() {
+        let total: Usd = std::iter::repeat(Usd::from_dollars(0.0001)).take(10_000).sum();
+        assert_eq!(total, Usd::from_dollars(1.0));
+        assert_eq!(total.to_string(), "$1.0000");
+        let drifting: f64 = std::iter::repeat(0.0001).take(10_000).sum();
+        assert_ne!(drifting, 1.0, "f64 summation drifts, which is why Usd exists");
+    }
+
+    #[test]
+    fn displays_four_decimals_rounding_half_away_from_zero() {
+        assert_eq!(Usd::ZERO.to_string(), "$0.0000");
+        assert_eq!(Usd::from_dollars(0.00005).to_string(), "$0.0001");
+        assert_eq!(Usd::from_dollars(0.000049).to_string(), "$0.0000");
+        assert_eq!(Usd::from_dollars(12.34567).to_string(), "$12.3457");
+        assert_eq!(Usd::from_dollars(-0.5).to_string(), "-$0.5000");
+    }
+
+    #[test]
+    fn keeps_per_token_prices_exactly() {
+        let price = Usd::from_dollars(0.000_003);
+        assert_eq!(price.nanos(), 3_000);
+        assert_eq!((price + price - price).dollars(), 0.000_003);
+    }
+}

@@ -1,0 +1,255 @@
+//! One execution of a prompt on a model, as kept in the history.
+
+use super::{RunStatus, Timestamp, Usd};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// One execution of a prompt on a model.
+///
+/// Serializes exactly as the TypeScript store's `PromptRun`: camelCase names,
+/// absent optionals omitted. On input, `null` counts as absent, and
+/// `workspaceId`, `promptSnapshot` and `contextBlockIds` (missing from older
+/// exports) default to empty. Usage that was never reported stays `None`;
+/// it is never turned into 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptRun {
+    /// Unique id of the run.
+    pub id: String,
+    /// Workspace the run belongs to; empty when unknown.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub workspace_id: String,
+    /// The prompt text exactly as it was run.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub prompt_snapshot: String,
+    /// Ids of the context blocks sent with the prompt.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub context_block_ids: Vec<String>,
+    /// Id of the model the prompt ran on.
+    pub model_id: String,
+    /// Where the run is in its lifecycle.
+    pub status: RunStatus,
+    /// When the request was sent (or the run created).
+    pub started_at: Timestamp,
+    /// When the run finished, successfully or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    /// Wall time of the run in whole milliseconds (fractions on input are rounded).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_millis"
+    )]
+    pub duration_ms: Option<u64>,
+    /// Prompt tokens, as reported by the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Completion tokens, as reported by the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// All tokens, as reported by the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<u64>,
+    /// Cost in US dollars, when a price was known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// The model's answer (untrusted text: render it as text, never as HTML).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// What went wrong, for runs that failed or were cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Any JSON object the caller attached, kept as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl PromptRun {
+    /// A new `pending` run of `prompt` on `model_id`, started now.
+    pub fn pending(id: impl Into<String>, model_id: impl Into<String>, prompt: impl Into<String>) -> PromptRun {
+        PromptRun {
+            id: id.into(),
+            workspace_id: String::new(),
+            prompt_snapshot: prompt.into(),
+            context_block_ids: Vec::new(),
+            model_id: model_id.into(),
+            status: RunStatus::Pending,
+            started_at: Timestamp::now(),
+            completed_at: None,
+            duration_ms: None,
+            input_tokens: None,
+            output_tokens: None,
+            total_tokens: None,
+            cost: None,
+            output: None,
+            error: None,
+            metadata: None,
+        }
+    }
+
+    /// The cost as an exact amount, when known.
+    pub fn cost_usd(&self) -> Option<Usd> {
+        self.cost.map(Usd::from_dollars)
+    }
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn whole_millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let millis = Option::<f64>::deserialize(deserializer)?;
+    match millis {
+        Some(ms) if !(0.0..=u64::MAX as f64).contains(&ms) => Err(serde::de::Error::custom(format!(
+            "durationMs must be a non-negative number of milliseconds, got {ms}"
+        ))),
+        Some(ms) => Ok(Some(ms.round() as u64)),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn full_run_json() -> Value {
+        json!({
+            "id": "run-1",
+            "workspaceId": "ws-1",
+            "promptSnapshot": "Summarise: {{text}}",
+            "contextBlockIds": ["block-a", "block-b"],
+            "modelId": "claude-3-5-sonnet",
+            "status": "success",
+            "startedAt": "2024-05-01T12:00:00.000Z",
+            "completedAt": "2024-05-01T12:00:01.523Z",
+            "durationMs": 1523,
+            "inputTokens": 120,
+            "outputTokens": 80,
+            "totalTokens": 200,
+            "cost": 0.00123,
+            "output": "A summary.",
+            "metadata": {"temperature": 0.7, "tags": ["a", {"nested": null}]}
+        })
+    }
+
+    #[test]
+    fn an_exported_array_round_trips_to_equal_json() {
+        let exported = json!([
+            full_run_json(),
+            {
+                "id": "run-2",
+                "workspaceId": "ws-1",
+                "promptSnapshot": "Hi",
+                "contextBlockIds": [],
+                "modelId": "gpt-4o",
+                "status": "error",
+                "startedAt": "2024-05-01T12:05:00.000Z",
+                "completedAt": "2024-05-01T12:05:00.100Z",
+                "error": "HTTP 500: upstream failed"
+            },
+            {
+                "id": "run-3",
+                "workspaceId": "",
+                "promptSnapshot": "",
+                "contextBlockIds": [],
+                "modelId": "gpt-4o",
+                "status": "pending",
+                "startedAt": "2024-05-01T12:06:00.000Z"
+            }
+        ]);
+        let runs: Vec<PromptRun> = serde_json::from_value(exported.clone()).unwrap();
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[0].total_tokens, Some(200));
+        assert_eq!(runs[0].metadata.as_ref().unwrap()["temperature"], json!(0.7));
+        assert_eq!(serde_json::to_value(&runs).unwrap(), exported);
+    }
+
+    #[test]
+    fn field_names_are_camel_case() {
+        let run: PromptRun = serde_json::from_value(full_run_json()).unwrap();
+        let written = serde_json::to_value(&run).unwrap();
+        let names: Vec<&str> = written.as_object().unwrap().keys().map(String::as_str).collect();
+        for name in [
+            "workspaceId",
+            "promptSnapshot",
+            "contextBlockIds",
+            "modelId",
+            "startedAt",
+            "completedAt",
+            "durationMs",
+            "inputTokens",
+            "outputTokens",
+            "totalTokens",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        assert!(!names.iter().any(|n| n.contains('_')), "{names:?}");
+    }
+
+    #[test]
+    fn older_exports_without_workspace_prompt_or_blocks_load_with_empty_defaults() {
+        let run: PromptRun = serde_json::from_value(json!({
+            "id": "old", "modelId": "m", "status": "success", "startedAt": "2023-01-01T00:00:00.000Z"
+        }))
+        .unwrap();
+        assert_eq!(run.workspace_id, "");
+        assert_eq!(run.prompt_snapshot, "");
+        assert!(run.context_block_ids.is_empty());
+    }
+
+    #[test]
+    fn null_is_accepted_and_absent_optionals_are_omitted() {
+        let run: PromptRun = serde_json::from_value(json!({
+            "id": "r", "workspaceId": null, "modelId": "m", "status": "running",
+            "startedAt": "2024-01-01T00:00:00.000Z", "completedAt": null, "durationMs": null,
+            "totalTokens": null, "cost": null, "output": null, "error": null, "metadata": null
+        }))
+        .unwrap();
+        assert_eq!(run.completed_at, None);
+        assert_eq!(run.total_tokens, None);
+        let written = serde_json::to_value(&run).unwrap();
+        let object = written.as_object().unwrap();
+        for omitted in ["completedAt", "durationMs", "totalTokens", "cost", "output", "error", "metadata"] {
+            assert!(!object.contains_key(omitted), "{omitted} should be omitted");
+        }
+    }
+
+    #[test]
+    fn unknown_usage_stays_unknown() {
+        let run = PromptRun::pending("r", "m", "p");
+        assert_eq!(run.total_tokens, None);
+        let written = serde_json::to_value(&run).unwrap();
+        assert!(written.get("totalTokens").is_none());
+    }
+
+    #[test]
+    fn fractional_durations_from_performance_now_are_rounded_not_refused() {
+        let run: PromptRun = serde_json::from_value(json!({
+            "id": "r", "modelId": "m", "status": "success",
+            "startedAt": "2024-01-01T00:00:00.000Z", "durationMs": 1523.6
+        }))
+        .unwrap();
+        assert_eq!(run.duration_ms, Some(1524));
+    }
+
+    #[test]
+    fn wrong_types_are_refused_with_the_field_named() {
+        let error = serde_json::from_value::<PromptRun>(json!({
+            "id": "r", "modelId": "m", "status": "done", "startedAt": "2024-01-01T00:00:00.000Z"
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("done"), "{error}");
+        let error = serde_json::from_value::<PromptRun>(json!({
+            "id": "r", "modelId": "m", "status": "success", "startedAt": "2024-01-01T00:00:00.000Z",
+            "durationMs": -5
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("durationMs"), "{error}");
+    }
+}

@@ -1,0 +1,176 @@
+//! Partial updates of a run, as `update_run` applies them.
+
+use super::{PromptRun, RunStatus, Timestamp};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A partial update of a [`PromptRun`]: every field optional, `None` meaning
+/// "leave as it is". It has no `id` field, so it cannot change a run's id (and
+/// JSON naming `id` is refused).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromptRunUpdate {
+    /// New workspace id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
+    /// New prompt snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_snapshot: Option<String>,
+    /// New context block ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_block_ids: Option<Vec<String>>,
+    /// New model id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// New status; must be a move forward along the lifecycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RunStatus>,
+    /// New start instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    /// New completion instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    /// New duration in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// New prompt token count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// New completion token count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// New total token count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<u64>,
+    /// New cost in US dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// New output text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// New error message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// New metadata object (replaces the old one whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// An update that would move a run's status backwards, or from one finished
+/// status to another.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("run {id} cannot move from {from} to {to}: a status only moves forward along pending → running → success | error | cancelled")]
+pub struct InvalidTransition {
+    /// The run that was to be updated.
+    pub id: String,
+    /// Its current status.
+    pub from: RunStatus,
+    /// The status the update asked for.
+    pub to: RunStatus,
+}
+
+impl PromptRunUpdate {
+    /// An update that changes only the status.
+    pub fn status(status: RunStatus) -> PromptRunUpdate {
+        PromptRunUpdate {
+            status: Some(status),
+            ..PromptRunUpdate::default()
+        }
+    }
+
+    /// `run` with this update applied, or the refused status move (and `run`
+    /// left as it is).
+    pub fn apply_to(self, run: &PromptRun) -> Result<PromptRun, InvalidTransition> {
+        if let Some(to) = self.status {
+            if !run.status.can_move_to(to) {
+                return Err(InvalidTransition {
+                    id: run.id.clone(),
+                    from: run.status,
+                    to,
+                });
+            }
+        }
+        let PromptRunUpdate {
+            workspace_id,
+            prompt_snapshot,
+            context_block_ids,
+            model_id,
+            status,
+            started_at,
+            completed_at,
+            duration_ms,
+            input_tokens,
+            output_tokens,
+            total_tokens,
+            cost,
+            output,
+            error,
+            metadata,
+        } = self;
+        let previous = run.clone();
+        Ok(PromptRun {
+            id: previous.id,
+            workspace_id: workspace_id.unwrap_or(previous.workspace_id),
+            prompt_snapshot: prompt_snapshot.unwrap_or(previous.prompt_snapshot),
+            context_block_ids: context_block_ids.unwrap_or(previous.context_block_ids),
+            model_id: model_id.unwrap_or(previous.model_id),
+            status: status.unwrap_or(previous.status),
+            started_at: started_at.unwrap_or(previous.started_at),
+            completed_at: completed_at.or(previous.completed_at),
+            duration_ms: duration_ms.or(previous.duration_ms),
+            input_tokens: input_tokens.or(previous.input_tokens),
+            output_tokens: output_tokens.or(previous.output_tokens),
+            total_tokens: total_tokens.or(previous.total_tokens),
+            cost: cost.or(previous.cost),
+            output: output.or(previous.output),
+            error: error.or(previous.error),
+            metadata: metadata.or(previous.metadata),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn applies_only_the_fields_it_names() {
+        let run = PromptRun::pending("r1", "m", "prompt");
+        let updated = PromptRunUpdate {
+            status: Some(RunStatus::Running),
+            output: Some("partial".into()),
+            ..PromptRunUpdate::default()
+        }
+        .apply_to(&run)
+        .unwrap();
+        assert_eq!(updated.id, "r1");
+        assert_eq!(updated.status, RunStatus::Running);
+        assert_eq!(updated.output.as_deref(), Some("partial"));
+        assert_eq!(updated.prompt_snapshot, "prompt");
+        assert_eq!(updated.started_at, run.started_at);
+    }
+
+    #[test]
+    fn refuses_to_move_a_finished_run_back() {
+        let mut run = PromptRun::pending("r1", "m", "p");
+        run.status = RunStatus::Success;
+        let refused = PromptRunUpdate::status(RunStatus::Running).apply_to(&run).unwrap_err();
+        assert_eq!(
+            refused,
+            InvalidTransition { id: "r1".into(), from: RunStatus::Success, to: RunStatus::Running }
+        );
+        assert!(refused.to_string().contains("cannot move from success to running"));
+    }
+
+    #[test]
+    fn json_naming_an_id_is_refused() {
+        let error = serde_json::from_value::<PromptRunUpdate>(json!({"id": "other", "status": "running"}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("id"), "{error}");
+        let update: PromptRunUpdate = serde_json::from_value(json!({"totalTokens": 5})).unwrap();
+        assert_eq!(update.total_tokens, Some(5));
+    }
+}

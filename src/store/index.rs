@@ -1,0 +1,195 @@
+//! The runs and everything derived from them, kept up to date incrementally.
+//!
+//! [`RunIndex`] is plain Rust, free of signals and of the DOM: the reactive
+//! [`RunsStore`](super::RunsStore) keeps one in a signal and its memos read the
+//! aggregates kept here. Every change costs O(log n) (status groups, per-model
+//! lists, the latest-run order, totals), so reading every derived value after
+//! a change stays as cheap with 100,000 runs as with ten.
+
+use super::{RunList, RunsByStatus, StoreError};
+use super::run_list::Entry;
+use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Sums over all runs, adjusted run by run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Totals {
+    tokens: u64,
+    cost: Usd,
+    duration_ms_sum: u64,
+    runs_with_duration: u64,
+}
+
+impl Totals {
+    fn add(&mut self, run: &PromptRun) {
+        self.tokens += run.total_tokens.unwrap_or(0);
+        self.cost += run.cost_usd().unwrap_or(Usd::ZERO);
+        if let Some(duration) = run.duration_ms {
+            self.duration_ms_sum += duration;
+            self.runs_with_duration += 1;
+        }
+    }
+
+    fn subtract(&mut self, run: &PromptRun) {
+        self.tokens -= run.total_tokens.unwrap_or(0);
+        self.cost -= run.cost_usd().unwrap_or(Usd::ZERO);
+        if let Some(duration) = run.duration_ms {
+            self.duration_ms_sum -= duration;
+            self.runs_with_duration -= 1;
+        }
+    }
+}
+
+/// All runs in history order, with their derived groups and totals.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunIndex {
+    all: RunList,
+    position_by_id: HashMap<String, i64>,
+    by_status: RunsByStatus,
+    by_model: HashMap<String, RunList>,
+    /// Runs ordered by start instant; ties go to the most recently added.
+    by_start: BTreeSet<(Timestamp, std::cmp::Reverse<i64>)>,
+    totals: Totals,
+    /// The position the next `add` takes: one before the current first run.
+    next_front_position: i64,
+}
+
+impl RunIndex {
+    /// An index of `runs`, in the order given, or the first repeated id.
+    pub(crate) fn from_runs(runs: Vec<PromptRun>) -> Result<RunIndex, StoreError> {
+        let mut index = RunIndex::default();
+        let mut entries = Vec::with_capacity(runs.len());
+        for (position, run) in (0_i64..).zip(runs) {
+            if index.position_by_id.insert(run.id.clone(), position).is_some() {
+                return Err(StoreError::DuplicateId(run.id));
+            }
+            let entry = Entry { position, run: Arc::new(run) };
+            index.link(&entry);
+            entries.push(entry);
+        }
+        index.all = RunList::from_entries(entries);
+        index.next_front_position = -1;
+        Ok(index)
+    }
+
+    pub(crate) fn all(&self) -> &RunList {
+        &self.all
+    }
+
+    pub(crate) fn by_status(&self) -> &RunsByStatus {
+        &self.by_status
+    }
+
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.position_by_id.contains_key(id)
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&Arc<PromptRun>> {
+        let position = *self.position_by_id.get(id)?;
+        self.entry_at(position).map(|entry| &entry.run)
+    }
+
+    pub(crate) fn by_model(&self, model_id: &str) -> RunList {
+        self.by_model.get(model_id).cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn latest(&self) -> Option<&Arc<PromptRun>> {
+        let (_, std::cmp::Reverse(position)) = self.by_start.last()?;
+        self.entry_at(*position).map(|entry| &entry.run)
+    }
+
+    pub(crate) fn total_tokens(&self) -> u64 {
+        self.totals.tokens
+    }
+
+    pub(crate) fn total_cost(&self) -> Usd {
+        self.totals.cost
+    }
+
+    /// Mean duration in whole milliseconds (half rounds up) over the runs that
+    /// have one; 0 when none do.
+    pub(crate) fn average_duration_ms(&self) -> u64 {
+        let Totals { duration_ms_sum, runs_with_duration, .. } = self.totals;
+        if runs_with_duration == 0 {
+            0
+        } else {
+            (duration_ms_sum + runs_with_duration / 2) / runs_with_duration
+        }
+    }
+
+    /// Puts `run` first, or refuses a repeated id and changes nothing.
+    pub(crate) fn add(&mut self, run: PromptRun) -> Result<(), StoreError> {
+        if self.contains(&run.id) {
+            return Err(StoreError::DuplicateId(run.id));
+        }
+        let position = self.next_front_position;
+        self.next_front_position -= 1;
+        self.position_by_id.insert(run.id.clone(), position);
+        let entry = Entry { position, run: Arc::new(run) };
+        self.link(&entry);
+        self.all.insert(entry);
+        Ok(())
+    }
+
+    /// Applies `update` to the run `id`, or reports an unknown id or a refused
+    /// status move and changes nothing.
+    pub(crate) fn update(&mut self, id: &str, update: PromptRunUpdate) -> Result<(), StoreError> {
+        let position = *self
+            .position_by_id
+            .get(id)
+            .ok_or_else(|| StoreError::UnknownId(id.to_owned()))?;
+        let old = self.entry_at(position).cloned().expect("indexed id has an entry");
+        let updated = update.apply_to(&old.run)?;
+        self.unlink(&old);
+        let entry = Entry { position, run: Arc::new(updated) };
+        self.link(&entry);
+        self.all.insert(entry);
+        Ok(())
+    }
+
+    /// Removes the run `id`, returning it, or `None` for an unknown id.
+    pub(crate) fn remove(&mut self, id: &str) -> Option<Arc<PromptRun>> {
+        let position = self.position_by_id.remove(id)?;
+        let entry = self.entry_at(position).cloned().expect("indexed id has an entry");
+        self.unlink(&entry);
+        self.all.remove(position);
+        Some(entry.run)
+    }
+
+    /// Ids of the runs still `pending` or `running`.
+    pub(crate) fn in_flight_ids(&self) -> Vec<String> {
+        [RunStatus::Pending, RunStatus::Running]
+            .into_iter()
+            .flat_map(|status| self.by_status.get(status).iter())
+            .map(|run| run.id.clone())
+            .collect()
+    }
+
+    fn entry_at(&self, position: i64) -> Option<&Entry> {
+        self.all.entry(position)
+    }
+
+    /// Adds `entry`'s run to every derived structure except the main list.
+    fn link(&mut self, entry: &Entry) {
+        let run = &entry.run;
+        self.by_status.group_mut(run.status).insert(entry.clone());
+        self.by_model.entry(run.model_id.clone()).or_default().insert(entry.clone());
+        self.by_start.insert((run.started_at.clone(), std::cmp::Reverse(entry.position)));
+        self.totals.add(run);
+    }
+
+    /// Takes `entry`'s run out of every derived structure except the main list.
+    fn unlink(&mut self, entry: &Entry) {
+        let run = &entry.run;
+        self.by_status.group_mut(run.status).remove(entry.position);
+        if let Some(runs) = self.by_model.get_mut(&run.model_id) {
+            runs.remove(entry.position);
+            if runs.is_empty() {
+                self.by_model.remove(&run.model_id);
+            }
+        }
+        self.by_start.remove(&(run.started_at.clone(), std::cmp::Reverse(entry.position)));
+        self.totals.subtract(run);
+    }
+}

@@ -1,0 +1,145 @@
+//! Lists of runs that the store hands out: ordered, shared, and O(1) to clone.
+
+use crate::model::PromptRun;
+use std::sync::Arc;
+
+/// A run together with its place in the history's order.
+///
+/// `position` orders the history (smaller first); the newest run added gets the
+/// smallest, so iteration is most recent first. Every list the store keeps
+/// (all runs, each status group, each model's runs) is sorted by it, which lets
+/// a run be found, moved or removed by binary search instead of a scan.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) position: i64,
+    pub(crate) run: Arc<PromptRun>,
+}
+
+/// An ordered list of runs, most recent first.
+///
+/// Backed by a persistent vector (`imbl::Vector`), so cloning it is O(1) and a
+/// change costs O(log n): the store's derived lists are handed out without
+/// copying 100,000 runs each time one of them changes.
+#[derive(Clone, Debug, Default)]
+pub struct RunList {
+    entries: imbl::Vector<Entry>,
+}
+
+impl RunList {
+    /// Number of runs.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no runs.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The run at `index` (0 is the most recent), in O(log n).
+    pub fn get(&self, index: usize) -> Option<&Arc<PromptRun>> {
+        self.entries.get(index).map(|entry| &entry.run)
+    }
+
+    /// The runs in order, most recent first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<PromptRun>> + ExactSizeIterator {
+        self.entries.iter().map(|entry| &entry.run)
+    }
+
+    /// A plain vector of the runs, in order.
+    pub fn to_vec(&self) -> Vec<PromptRun> {
+        self.iter().map(|run| PromptRun::clone(run)).collect()
+    }
+
+    /// True when both hold the very same runs (not merely equal ones) in the
+    /// same order: the cheap test memos use to decide whether to notify.
+    ///
+    /// O(1) for large lists, which share their storage after a clone; small
+    /// lists are stored inline, so for them the runs are compared by pointer.
+    pub fn is_same_as(&self, other: &RunList) -> bool {
+        const COMPARED_ONE_BY_ONE: usize = 64;
+        self.entries.ptr_eq(&other.entries)
+            || (self.len() == other.len()
+                && self.len() <= COMPARED_ONE_BY_ONE
+                && self
+                    .entries
+                    .iter()
+                    .zip(other.entries.iter())
+                    .all(|(a, b)| a.position == b.position && Arc::ptr_eq(&a.run, &b.run)))
+    }
+
+    pub(crate) fn from_entries(entries: impl IntoIterator<Item = Entry>) -> RunList {
+        RunList {
+            entries: entries.into_iter().collect(),
+        }
+    }
+
+    /// Inserts `entry` at its place in the order.
+    pub(crate) fn insert(&mut self, entry: Entry) {
+        match self.search(entry.position) {
+            Ok(index) => {
+                self.entries.set(index, entry);
+            }
+            Err(index) => self.entries.insert(index, entry),
+        }
+    }
+
+    /// Removes the entry at `position`, if present.
+    pub(crate) fn remove(&mut self, position: i64) {
+        if let Ok(index) = self.search(position) {
+            self.entries.remove(index);
+        }
+    }
+
+    /// The entry at `position`, if present.
+    pub(crate) fn entry(&self, position: i64) -> Option<&Entry> {
+        let index = self.search(position).ok()?;
+        self.entries.get(index)
+    }
+
+    fn search(&self, position: i64) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(&position, |entry| entry.position)
+    }
+}
+
+/// Two lists are equal when they hold equal runs in the same order.
+impl PartialEq for RunList {
+    fn eq(&self, other: &RunList) -> bool {
+        self.is_same_as(other) || (self.len() == other.len() && self.iter().eq(other.iter()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(count: i64) -> RunList {
+        RunList::from_entries((0..count).map(|position| Entry {
+            position,
+            run: Arc::new(PromptRun::pending(format!("r{position}"), "m", "p")),
+        }))
+    }
+
+    #[test]
+    fn keeps_entries_sorted_by_position_through_inserts_and_removals() {
+        let mut runs = list(5);
+        runs.insert(Entry { position: -1, run: Arc::new(PromptRun::pending("new", "m", "p")) });
+        runs.remove(2);
+        let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
+        assert_eq!(ids, ["new", "r0", "r1", "r3", "r4"]);
+        assert_eq!(runs.entry(3).unwrap().run.id, "r3");
+        assert!(runs.entry(2).is_none());
+    }
+
+    #[test]
+    fn a_clone_is_the_same_list_until_either_changes_at_any_size() {
+        for size in [0, 3, 64, 65, 10_000] {
+            let original = list(size);
+            let mut copy = original.clone();
+            assert!(copy.is_same_as(&original), "size {size}");
+            copy.insert(Entry { position: -1, run: Arc::new(PromptRun::pending("x", "m", "p")) });
+            assert!(!copy.is_same_as(&original), "size {size}");
+            assert!(!list(size.max(1)).is_same_as(&list(size.max(1))), "equal runs are not the same runs");
+        }
+    }
+}
