@@ -1,1 +1,457 @@
-fn main() {}
+//! The project's task runner, used as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! - `cargo xtask setup`: install whatever is missing to build and test the app.
+//! - `cargo xtask run`:   setup, then build the app with Trunk and serve it locally.
+//! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
+//!   then build the release app.
+//!
+//! Setup skips everything that is already installed, so on a warm machine it takes a second.
+//! On a fresh Debian machine it installs (see README.md for the list):
+//! the `wasm32-unknown-unknown` rustup target; the Debian packages `chromium`,
+//! `chromium-driver` and `binaryen` (and `build-essential` if there is no C compiler);
+//! `trunk` 0.21.14 and `wasm-bindgen-cli` at the `wasm-bindgen` version of `Cargo.lock`,
+//! both built from crates.io with `cargo install`. Nothing is downloaded as a prebuilt binary.
+//!
+//! Deliberately std-only so that it compiles in a couple of seconds.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command, Stdio};
+use std::time::Instant;
+
+/// Trunk is pinned: 0.22 needs a newer rustc, and 0.21 only builds with its own lock file.
+const TRUNK_VERSION: &str = "0.21.14";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The app's package: the one whose tests also run in the browser.
+const APP_PACKAGE: &str = "prompt-runs";
+const SERVE_ADDRESS: &str = "127.0.0.1";
+const DEFAULT_PORT: u16 = 8080;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("help");
+    let rest = args.get(1..).unwrap_or_default();
+    let started = Instant::now();
+
+    let result = prepare_env().and_then(|ctx| match command {
+        "setup" => setup(&ctx),
+        "run" => setup(&ctx).and_then(|()| run(&ctx, rest)),
+        "test" => setup(&ctx).and_then(|()| test(&ctx)),
+        "help" | "-h" | "--help" => {
+            print_help();
+            Ok(())
+        }
+        other => {
+            print_help();
+            Err(format!("unknown command `{other}`"))
+        }
+    });
+
+    match result {
+        Ok(()) => {
+            if command != "help" && command != "-h" && command != "--help" {
+                println!("\n[xtask] `{command}` finished in {}", elapsed(started));
+            }
+        }
+        Err(message) => {
+            eprintln!("\n[xtask] FAILED: {message}");
+            exit(1);
+        }
+    }
+}
+
+fn print_help() {
+    println!(
+        "\
+Usage: cargo xtask <command>
+
+Commands:
+  run [--port N]  install what is missing, then build the app with Trunk and serve it
+                  on http://{SERVE_ADDRESS}:{DEFAULT_PORT}/
+  test            install what is missing, then run all tests: native `cargo test --workspace`,
+                  browser tests in headless Chromium, and a release `trunk build`
+  setup           only install what is missing"
+    );
+}
+
+/// Paths every command needs.
+struct Ctx {
+    /// The workspace root (the `prompt-runs` package).
+    root: PathBuf,
+    /// The `cargo` that runs us, for the nested cargo commands.
+    cargo: OsString,
+}
+
+fn prepare_env() -> Result<Ctx> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask has no parent directory")?
+        .to_path_buf();
+
+    // Tools installed by `cargo install` land in $CARGO_HOME/bin: make sure we and every
+    // child process find them even if the shell's PATH does not include that directory.
+    let cargo_bin = cargo_home().join("bin");
+    let path = env::var_os("PATH").unwrap_or_default();
+    if !env::split_paths(&path).any(|p| p == cargo_bin) {
+        let joined = env::join_paths(std::iter::once(cargo_bin).chain(env::split_paths(&path)))
+            .map_err(|e| format!("cannot extend PATH: {e}"))?;
+        env::set_var("PATH", joined);
+    }
+
+    // Trunk would otherwise ask crates.io for a newer trunk on every run; we pin 0.21.14.
+    env::set_var("TRUNK_SKIP_VERSION_CHECK", "true");
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    Ok(Ctx { root, cargo })
+}
+
+fn cargo_home() -> PathBuf {
+    if let Some(home) = env::var_os("CARGO_HOME") {
+        return PathBuf::from(home);
+    }
+    let home = env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".cargo")
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup
+
+fn setup(ctx: &Ctx) -> Result {
+    step("setup: checking tools");
+    let started = Instant::now();
+    setup_wasm_target()?;
+    setup_system_packages()?;
+    setup_trunk(ctx)?;
+    setup_wasm_bindgen(ctx)?;
+    println!("[xtask] setup complete ({})", elapsed(started));
+    Ok(())
+}
+
+fn setup_wasm_target() -> Result {
+    let installed = output("rustup", &["target", "list", "--installed"])
+        .ok_or("`rustup` not found: install Rust with rustup (https://rustup.rs) first")?;
+    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        ok(&format!("rust target {WASM_TARGET}"));
+        return Ok(());
+    }
+    install(&format!("rust target {WASM_TARGET}"));
+    run_cmd(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// Command-line tools that come from Debian packages: (tool on PATH, package providing it).
+const SYSTEM_TOOLS: &[(&str, &str)] = &[
+    ("cc", "build-essential"),
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
+    ("wasm-opt", "binaryen"),
+];
+
+fn setup_system_packages() -> Result {
+    let mut missing = Vec::new();
+    for (tool, package) in SYSTEM_TOOLS {
+        match which(tool) {
+            Some(path) => ok(&format!("{tool} ({})", path.display())),
+            None => missing.push(*package),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    install(&format!("Debian packages {}", missing.join(" ")));
+    if which("apt-get").is_none() {
+        return Err(format!(
+            "missing system packages {missing:?} and no `apt-get` on this machine: install \
+             Chromium, its chromedriver and binaryen (wasm-opt) with your package manager, \
+             so that `chromium`, `chromedriver` and `wasm-opt` are on PATH"
+        ));
+    }
+    let sudo = if is_root() {
+        None
+    } else if which("sudo").is_some() {
+        Some("sudo")
+    } else {
+        return Err("installing Debian packages needs root (or sudo)".into());
+    };
+    let apt = |args: &[&str]| {
+        let mut cmd = match sudo {
+            Some(sudo) => {
+                let mut cmd = Command::new(sudo);
+                cmd.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+                cmd
+            }
+            None => Command::new("apt-get"),
+        };
+        cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        run_cmd(&mut cmd)
+    };
+    apt(&["update"])?;
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(&missing);
+    apt(&args)?;
+    for (tool, _) in SYSTEM_TOOLS {
+        if which(tool).is_none() {
+            return Err(format!(
+                "`{tool}` is still not on PATH after installing {missing:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn setup_trunk(ctx: &Ctx) -> Result {
+    // `trunk --version` prints `trunk 0.21.14`.
+    let current = output("trunk", &["--version"]);
+    if version_matches(current.as_deref(), TRUNK_VERSION) {
+        ok(&format!("trunk {TRUNK_VERSION}"));
+        return Ok(());
+    }
+    install(&format!(
+        "trunk {TRUNK_VERSION} (found: {}) — builds from crates.io, takes ~10 minutes",
+        current.as_deref().map(str::trim).unwrap_or("none")
+    ));
+    // `--locked`: trunk 0.21 does not build against the newest versions of its dependencies.
+    run_cmd(
+        Command::new(&ctx.cargo)
+            .args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"])
+            .current_dir(env::temp_dir()),
+    )
+}
+
+fn setup_wasm_bindgen(ctx: &Ctx) -> Result {
+    let version = locked_version(&ctx.root.join("Cargo.lock"), "wasm-bindgen")?;
+    // `wasm-bindgen --version` prints `wasm-bindgen 0.2.130`; the same crate provides
+    // `wasm-bindgen-test-runner`, so check that both are there.
+    let current = output("wasm-bindgen", &["--version"]);
+    if version_matches(current.as_deref(), &version) && which("wasm-bindgen-test-runner").is_some()
+    {
+        ok(&format!("wasm-bindgen-cli {version} (matches Cargo.lock)"));
+        return Ok(());
+    }
+    install(&format!(
+        "wasm-bindgen-cli {version} to match Cargo.lock (found: {}) — takes ~3 minutes",
+        current.as_deref().map(str::trim).unwrap_or("none")
+    ));
+    // Not `--locked`: the CLI's published lock file does not build with every toolchain.
+    run_cmd(
+        Command::new(&ctx.cargo)
+            .args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &version,
+                "--force",
+            ])
+            .current_dir(env::temp_dir()),
+    )
+}
+
+/// True if `--version` output names exactly `version` (as a whole word).
+fn version_matches(output: Option<&str>, version: &str) -> bool {
+    output.is_some_and(|text| text.split_whitespace().any(|word| word == version))
+}
+
+/// The version of `package` recorded in the lock file `lock` (first match).
+fn locked_version(lock: &Path, package: &str) -> Result<String> {
+    let text =
+        fs::read_to_string(lock).map_err(|e| format!("cannot read {}: {e}", lock.display()))?;
+    let wanted = format!("name = \"{package}\"");
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == wanted {
+            if let Some(version) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                return Ok(version.to_string());
+            }
+        }
+    }
+    Err(format!("no `{package}` package in {}", lock.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// run
+
+fn run(ctx: &Ctx, args: &[String]) -> Result {
+    let port = match args {
+        [] => DEFAULT_PORT,
+        [flag, port] if flag == "--port" => port
+            .parse()
+            .map_err(|_| format!("not a port number: `{port}`"))?,
+        _ => {
+            return Err(format!(
+                "unexpected arguments {args:?}; usage: cargo xtask run [--port N]"
+            ))
+        }
+    };
+    step("run: trunk serve --release (builds the app, then serves it)");
+    println!("[xtask] the app will be at  http://{SERVE_ADDRESS}:{port}/   (Ctrl-C to stop)\n");
+    run_cmd(Command::new("trunk").current_dir(&ctx.root).args([
+        "serve",
+        "--release",
+        "--address",
+        SERVE_ADDRESS,
+        "--port",
+        &port.to_string(),
+    ]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// test
+
+fn test(ctx: &Ctx) -> Result {
+    let total = Instant::now();
+
+    step("test 1/3: native tests — cargo test --workspace");
+    let started = Instant::now();
+    run_cmd(
+        Command::new(&ctx.cargo)
+            .current_dir(&ctx.root)
+            .args(["test", "--workspace"]),
+    )?;
+    done("native tests", started);
+
+    step(&format!(
+        "test 2/3: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
+    ));
+    let started = Instant::now();
+    // `.cargo/config.toml` makes `wasm-bindgen-test-runner` the runner for wasm test binaries.
+    // It drives the browser through the chromedriver named by CHROMEDRIVER, with the
+    // capabilities (headless Chromium's command-line arguments) in webdriver.json.
+    let chromedriver = which("chromedriver").ok_or("`chromedriver` not found on PATH")?;
+    run_cmd(
+        Command::new(&ctx.cargo)
+            .current_dir(&ctx.root)
+            .env("CHROMEDRIVER", chromedriver)
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                ctx.root.join("webdriver.json"),
+            )
+            .args(["test", "-p", APP_PACKAGE, "--target", WASM_TARGET]),
+    )?;
+    done("browser tests", started);
+
+    step("test 3/3: release build of the app — trunk build --release");
+    let started = Instant::now();
+    run_cmd(
+        Command::new("trunk")
+            .current_dir(&ctx.root)
+            .args(["build", "--release"]),
+    )?;
+    done("app build", started);
+
+    println!("\n[xtask] all tests passed ({})", elapsed(total));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+fn step(title: &str) {
+    println!("\n[xtask] ==> {title}");
+}
+
+fn ok(what: &str) {
+    println!("[xtask]     ok: {what}");
+}
+
+fn install(what: &str) {
+    println!("[xtask]     installing: {what}");
+}
+
+fn done(what: &str, started: Instant) {
+    println!("[xtask] {what}: ok ({})", elapsed(started));
+}
+
+fn elapsed(started: Instant) -> String {
+    let secs = started.elapsed().as_secs();
+    if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// Runs a command with inherited stdio; an error if it cannot start or exits non-zero.
+fn run_cmd(cmd: &mut Command) -> Result {
+    let shown = show(cmd);
+    println!("[xtask] $ {shown}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+fn show(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The stdout of a successful command, or `None` if it is missing or fails.
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The first executable file called `name` on PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH")?;
+    env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file() || path.with_extension("exe").is_file()
+}
+
+fn is_root() -> bool {
+    output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_matching_is_exact() {
+        assert!(version_matches(Some("trunk 0.21.14\n"), "0.21.14"));
+        assert!(!version_matches(Some("trunk 0.21.1\n"), "0.21.14"));
+        assert!(!version_matches(Some("trunk 0.21.140\n"), "0.21.14"));
+        assert!(!version_matches(None, "0.21.14"));
+    }
+
+    #[test]
+    fn reads_the_wasm_bindgen_version_from_the_lock_file() {
+        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+        let version = locked_version(&lock, "wasm-bindgen").unwrap();
+        assert!(version.starts_with("0.2."), "{version}");
+        assert!(locked_version(&lock, "no-such-package").is_err());
+    }
+}
