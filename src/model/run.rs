@@ -65,7 +65,11 @@ pub struct PromptRun {
 
 impl PromptRun {
     /// A new `pending` run of `prompt` on `model_id`, started now.
-    pub fn pending(id: impl Into<String>, model_id: impl Into<String>, prompt: impl Into<String>) -> PromptRun {
+    pub fn pending(
+        id: impl Into<String>,
+        model_id: impl Into<String>,
+        prompt: impl Into<String>,
+    ) -> PromptRun {
         PromptRun {
             id: id.into(),
             workspace_id: String::new(),
@@ -86,6 +90,26 @@ impl PromptRun {
         }
     }
 
+    /// Whether this copy of a run should replace `other`, a copy of the same
+    /// run from elsewhere (another tab, an imported file): the later state along
+    /// the status flow wins; at the same stage, the copy completed later wins,
+    /// and an unfinished run takes the newest copy. Identical copies never
+    /// replace each other.
+    pub fn supersedes(&self, other: &PromptRun) -> bool {
+        if self == other {
+            return false;
+        }
+        if self.status != other.status {
+            if other.status.can_move_to(self.status) {
+                return true;
+            }
+            if self.status.can_move_to(other.status) {
+                return false;
+            }
+        }
+        self.completed_at >= other.completed_at
+    }
+
     /// The cost as an exact amount, when known.
     pub fn cost_usd(&self) -> Option<Usd> {
         self.cost.map(Usd::from_dollars)
@@ -103,9 +127,9 @@ where
 fn whole_millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     let millis = Option::<f64>::deserialize(deserializer)?;
     match millis {
-        Some(ms) if !(0.0..=u64::MAX as f64).contains(&ms) => Err(serde::de::Error::custom(format!(
-            "durationMs must be a non-negative number of milliseconds, got {ms}"
-        ))),
+        Some(ms) if !(0.0..=u64::MAX as f64).contains(&ms) => Err(serde::de::Error::custom(
+            format!("durationMs must be a non-negative number of milliseconds, got {ms}"),
+        )),
         Some(ms) => Ok(Some(ms.round() as u64)),
         None => Ok(None),
     }
@@ -164,7 +188,10 @@ mod tests {
         let runs: Vec<PromptRun> = serde_json::from_value(exported.clone()).unwrap();
         assert_eq!(runs.len(), 3);
         assert_eq!(runs[0].total_tokens, Some(200));
-        assert_eq!(runs[0].metadata.as_ref().unwrap()["temperature"], json!(0.7));
+        assert_eq!(
+            runs[0].metadata.as_ref().unwrap()["temperature"],
+            json!(0.7)
+        );
         assert_eq!(serde_json::to_value(&runs).unwrap(), exported);
     }
 
@@ -172,7 +199,12 @@ mod tests {
     fn field_names_are_camel_case() {
         let run: PromptRun = serde_json::from_value(full_run_json()).unwrap();
         let written = serde_json::to_value(&run).unwrap();
-        let names: Vec<&str> = written.as_object().unwrap().keys().map(String::as_str).collect();
+        let names: Vec<&str> = written
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         for name in [
             "workspaceId",
             "promptSnapshot",
@@ -213,9 +245,54 @@ mod tests {
         assert_eq!(run.total_tokens, None);
         let written = serde_json::to_value(&run).unwrap();
         let object = written.as_object().unwrap();
-        for omitted in ["completedAt", "durationMs", "totalTokens", "cost", "output", "error", "metadata"] {
+        for omitted in [
+            "completedAt",
+            "durationMs",
+            "totalTokens",
+            "cost",
+            "output",
+            "error",
+            "metadata",
+        ] {
             assert!(!object.contains_key(omitted), "{omitted} should be omitted");
         }
+    }
+
+    #[test]
+    fn the_later_state_along_the_status_flow_supersedes() {
+        let running = PromptRun {
+            status: RunStatus::Running,
+            ..PromptRun::pending("r", "m", "p")
+        };
+        let mut done = PromptRun {
+            status: RunStatus::Success,
+            ..running.clone()
+        };
+        done.completed_at = Some(Timestamp::parse("2024-01-01T00:00:05.000Z"));
+        assert!(done.supersedes(&running));
+        assert!(!running.supersedes(&done));
+        assert!(
+            !done.supersedes(&done.clone()),
+            "identical copies change nothing"
+        );
+
+        let mut streamed_more = running.clone();
+        streamed_more.output = Some("more text".into());
+        assert!(
+            streamed_more.supersedes(&running),
+            "an unfinished run takes the newest copy"
+        );
+
+        let mut cancelled_earlier = PromptRun {
+            status: RunStatus::Cancelled,
+            ..running.clone()
+        };
+        cancelled_earlier.completed_at = Some(Timestamp::parse("2024-01-01T00:00:01.000Z"));
+        assert!(
+            done.supersedes(&cancelled_earlier),
+            "finished differently: the later completion wins"
+        );
+        assert!(!cancelled_earlier.supersedes(&done));
     }
 
     #[test]

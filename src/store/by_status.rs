@@ -28,7 +28,10 @@ impl RunsByStatus {
 
     /// True when no group changed since `other` was cloned from the same source.
     pub fn is_same_as(&self, other: &RunsByStatus) -> bool {
-        self.groups.iter().zip(&other.groups).all(|(a, b)| a.is_same_as(b))
+        self.groups
+            .iter()
+            .zip(&other.groups)
+            .all(|(a, b)| a.is_same_as(b))
     }
 
     pub(crate) fn group_mut(&mut self, status: RunStatus) -> &mut RunList {

@@ -6,10 +6,10 @@
 //! lists, the latest-run order, totals), so reading every derived value after
 //! a change stays as cheap with 100,000 runs as with ten.
 
-use super::{RunList, RunsByStatus, StoreError};
 use super::run_list::Entry;
+use super::{RunList, RunsByStatus, StoreError};
 use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Sums over all runs, adjusted run by run.
@@ -53,6 +53,20 @@ pub(crate) struct RunIndex {
     totals: Totals,
     /// The position the next `add` takes: one before the current first run.
     next_front_position: i64,
+    /// Ids of runs changed since persistence last saved them; `None` while
+    /// nothing saves, so an unsaved store keeps no journal.
+    unsaved: Option<HashSet<String>>,
+}
+
+/// What merging one copy of a run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// The run was new and was added.
+    Added,
+    /// The copy superseded the run held (see [`PromptRun::supersedes`]).
+    Updated,
+    /// The run held was as new or newer; nothing changed.
+    Unchanged,
 }
 
 impl RunIndex {
@@ -61,10 +75,17 @@ impl RunIndex {
         let mut index = RunIndex::default();
         let mut entries = Vec::with_capacity(runs.len());
         for (position, run) in (0_i64..).zip(runs) {
-            if index.position_by_id.insert(run.id.clone(), position).is_some() {
+            if index
+                .position_by_id
+                .insert(run.id.clone(), position)
+                .is_some()
+            {
                 return Err(StoreError::DuplicateId(run.id));
             }
-            let entry = Entry { position, run: Arc::new(run) };
+            let entry = Entry {
+                position,
+                run: Arc::new(run),
+            };
             index.link(&entry);
             entries.push(entry);
         }
@@ -110,11 +131,54 @@ impl RunIndex {
     /// Mean duration in whole milliseconds (half rounds up) over the runs that
     /// have one; 0 when none do.
     pub(crate) fn average_duration_ms(&self) -> u64 {
-        let Totals { duration_ms_sum, runs_with_duration, .. } = self.totals;
+        let Totals {
+            duration_ms_sum,
+            runs_with_duration,
+            ..
+        } = self.totals;
         if runs_with_duration == 0 {
             0
         } else {
             (duration_ms_sum + runs_with_duration / 2) / runs_with_duration
+        }
+    }
+
+    /// Starts journaling which runs change, for persistence.
+    pub(crate) fn start_journal(&mut self) {
+        self.unsaved.get_or_insert_with(HashSet::new);
+    }
+
+    /// Ids of runs changed (added, updated or removed) since the last call.
+    pub(crate) fn take_unsaved(&mut self) -> HashSet<String> {
+        self.unsaved
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// `replacement`, carrying this index's journal over with every id of
+    /// either marked changed.
+    pub(crate) fn replaced_by(&mut self, mut replacement: RunIndex) -> RunIndex {
+        if let Some(mut unsaved) = self.unsaved.take() {
+            unsaved.extend(self.position_by_id.keys().cloned());
+            unsaved.extend(replacement.position_by_id.keys().cloned());
+            replacement.unsaved = Some(unsaved);
+        }
+        replacement
+    }
+
+    /// Runs `change` without journaling it: for changes that came from storage
+    /// and so need no saving.
+    pub(crate) fn unjournaled<T>(&mut self, change: impl FnOnce(&mut RunIndex) -> T) -> T {
+        let journal = self.unsaved.take();
+        let result = change(self);
+        self.unsaved = journal;
+        result
+    }
+
+    fn mark_unsaved(&mut self, id: &str) {
+        if let Some(unsaved) = &mut self.unsaved {
+            unsaved.insert(id.to_owned());
         }
     }
 
@@ -123,10 +187,14 @@ impl RunIndex {
         if self.contains(&run.id) {
             return Err(StoreError::DuplicateId(run.id));
         }
+        self.mark_unsaved(&run.id);
         let position = self.next_front_position;
         self.next_front_position -= 1;
         self.position_by_id.insert(run.id.clone(), position);
-        let entry = Entry { position, run: Arc::new(run) };
+        let entry = Entry {
+            position,
+            run: Arc::new(run),
+        };
         self.link(&entry);
         self.all.insert(entry);
         Ok(())
@@ -139,19 +207,53 @@ impl RunIndex {
             .position_by_id
             .get(id)
             .ok_or_else(|| StoreError::UnknownId(id.to_owned()))?;
-        let old = self.entry_at(position).cloned().expect("indexed id has an entry");
+        let old = self
+            .entry_at(position)
+            .cloned()
+            .expect("indexed id has an entry");
         let updated = update.apply_to(&old.run)?;
+        self.replace(old, updated);
+        Ok(())
+    }
+
+    /// Takes in a copy of a run from elsewhere: added first if new, replacing
+    /// the run held if it supersedes it, otherwise ignored.
+    pub(crate) fn merge(&mut self, run: PromptRun) -> MergeOutcome {
+        let Some(&position) = self.position_by_id.get(&run.id) else {
+            self.add(run).expect("an id not in the index is free");
+            return MergeOutcome::Added;
+        };
+        let held = self
+            .entry_at(position)
+            .cloned()
+            .expect("indexed id has an entry");
+        if run.supersedes(&held.run) {
+            self.replace(held, run);
+            MergeOutcome::Updated
+        } else {
+            MergeOutcome::Unchanged
+        }
+    }
+
+    fn replace(&mut self, old: Entry, updated: PromptRun) {
+        self.mark_unsaved(&updated.id);
         self.unlink(&old);
-        let entry = Entry { position, run: Arc::new(updated) };
+        let entry = Entry {
+            position: old.position,
+            run: Arc::new(updated),
+        };
         self.link(&entry);
         self.all.insert(entry);
-        Ok(())
     }
 
     /// Removes the run `id`, returning it, or `None` for an unknown id.
     pub(crate) fn remove(&mut self, id: &str) -> Option<Arc<PromptRun>> {
         let position = self.position_by_id.remove(id)?;
-        let entry = self.entry_at(position).cloned().expect("indexed id has an entry");
+        self.mark_unsaved(id);
+        let entry = self
+            .entry_at(position)
+            .cloned()
+            .expect("indexed id has an entry");
         self.unlink(&entry);
         self.all.remove(position);
         Some(entry.run)
@@ -174,8 +276,12 @@ impl RunIndex {
     fn link(&mut self, entry: &Entry) {
         let run = &entry.run;
         self.by_status.group_mut(run.status).insert(entry.clone());
-        self.by_model.entry(run.model_id.clone()).or_default().insert(entry.clone());
-        self.by_start.insert((run.started_at.clone(), std::cmp::Reverse(entry.position)));
+        self.by_model
+            .entry(run.model_id.clone())
+            .or_default()
+            .insert(entry.clone());
+        self.by_start
+            .insert((run.started_at.clone(), std::cmp::Reverse(entry.position)));
         self.totals.add(run);
     }
 
@@ -189,7 +295,8 @@ impl RunIndex {
                 self.by_model.remove(&run.model_id);
             }
         }
-        self.by_start.remove(&(run.started_at.clone(), std::cmp::Reverse(entry.position)));
+        self.by_start
+            .remove(&(run.started_at.clone(), std::cmp::Reverse(entry.position)));
         self.totals.subtract(run);
     }
 }

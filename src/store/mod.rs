@@ -32,6 +32,7 @@ mod run_list;
 pub use by_status::RunsByStatus;
 pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
 pub use error::StoreError;
+pub use index::MergeOutcome;
 pub use run_list::RunList;
 
 use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
@@ -80,9 +81,7 @@ impl RunsStore {
         let status_group = move |status: RunStatus| {
             Memo::new_with_compare(
                 move |_| runs_by_status.with(|groups| groups.get(status).clone()),
-                |old: Option<&RunList>, new: Option<&RunList>| {
-                    !matches!((old, new), (Some(old), Some(new)) if old.is_same_as(new))
-                },
+                |old: Option<&RunList>, new: Option<&RunList>| !matches!((old, new), (Some(old), Some(new)) if old.is_same_as(new)),
             )
         };
         RunsStore {
@@ -187,7 +186,8 @@ impl RunsStore {
     /// active if it is among the new runs.
     pub fn set_runs(&self, runs: Vec<PromptRun>) -> Result<(), StoreError> {
         let replacement = RunIndex::from_runs(runs)?;
-        self.index.set(replacement);
+        self.index
+            .update(|held| *held = held.replaced_by(replacement));
         self.forget_active_run_if_gone();
         self.error.set(None);
         Ok(())
@@ -207,15 +207,33 @@ impl RunsStore {
     /// Removes the run `id` and returns it; refuses an unknown id. Removing the
     /// active run leaves no active run.
     pub fn remove_run(&self, id: &str) -> Result<Arc<PromptRun>, StoreError> {
-        let removed = self.change_runs(|runs| runs.remove(id).ok_or_else(|| StoreError::UnknownId(id.to_owned())))?;
+        let removed = self.change_runs(|runs| {
+            runs.remove(id)
+                .ok_or_else(|| StoreError::UnknownId(id.to_owned()))
+        })?;
         self.forget_active_run_if_gone();
         Ok(removed)
     }
 
     /// Removes every run; no run is active afterwards.
     pub fn clear_runs(&self) {
-        self.index.set(RunIndex::default());
+        self.index
+            .update(|held| *held = held.replaced_by(RunIndex::default()));
         self.active_run_id.set(None);
+    }
+
+    /// Merges copies of runs from elsewhere (an imported file) by id: new runs are added first, keeping their order among themselves; a
+    /// copy replaces the run held only if it is further along (see
+    /// [`PromptRun::supersedes`]). Never refuses; reports what it did.
+    pub fn merge_runs(&self, runs: Vec<PromptRun>) -> MergeReport {
+        let mut report = MergeReport::default();
+        self.index.maybe_update(|held| {
+            for run in runs.into_iter().rev() {
+                report.count(held.merge(run));
+            }
+            report.added + report.updated > 0
+        });
+        report
     }
 
     /// Makes `id` the active run, or none. An unknown id is refused and leaves
@@ -278,12 +296,19 @@ impl RunsStore {
                     completed_at: Some(completed_at.clone()),
                     ..PromptRunUpdate::default()
                 };
-                runs.update(id, cancel).expect("an in-flight run can always be cancelled");
+                runs.update(id, cancel)
+                    .expect("an in-flight run can always be cancelled");
             }
             !in_flight.is_empty()
         });
         self.is_executing.set(false);
         self.execution_progress.set(0.0);
+    }
+
+    /// Shows `message` as the error without ending the execution: for
+    /// problems beside the run in flight, such as storage being full.
+    pub fn report_background_error(&self, message: impl Into<String>) {
+        self.error.set(Some(message.into()));
     }
 
     /// Sets or clears the error shown to the user. Setting one also ends the
@@ -295,8 +320,66 @@ impl RunsStore {
         self.error.set(error);
     }
 
+    // ---- seams for persistence ----
+
+    /// From now on, record which runs change so that they can be saved.
+    pub(crate) fn start_journal(&self) {
+        self.index.update_untracked(RunIndex::start_journal);
+    }
+
+    /// Ids of the runs changed since the last call (gone ones included).
+    pub(crate) fn take_unsaved(&self) -> std::collections::HashSet<String> {
+        self.index
+            .try_update_untracked(RunIndex::take_unsaved)
+            .unwrap_or_default()
+    }
+
+    /// Takes in a run another tab saved, without marking it for saving again.
+    pub(crate) fn merge_saved_run(&self, run: PromptRun) -> MergeOutcome {
+        let mut outcome = MergeOutcome::Unchanged;
+        self.index.maybe_update(|held| {
+            outcome = held.unjournaled(|held| held.merge(run));
+            outcome != MergeOutcome::Unchanged
+        });
+        outcome
+    }
+
+    /// Drops a run another tab removed from storage, without saving anything.
+    pub(crate) fn forget_saved_run(&self, id: &str) {
+        let removed = self
+            .index
+            .try_maybe_update(|held| {
+                let removed = held.unjournaled(|held| held.remove(id)).is_some();
+                (removed, removed)
+            })
+            .unwrap_or(false);
+        if removed {
+            self.forget_active_run_if_gone();
+        }
+    }
+
+    /// The run `id` as it is now, without tracking (for saving it).
+    pub(crate) fn saved_copy(&self, id: &str) -> Option<Arc<PromptRun>> {
+        self.index.with_untracked(|runs| runs.get(id).cloned())
+    }
+
+    pub(crate) fn runs_untracked(&self) -> RunList {
+        self.index.with_untracked(|runs| runs.all().clone())
+    }
+
+    pub(crate) fn active_run_id_untracked(&self) -> Option<String> {
+        self.active_run_id.get_untracked()
+    }
+
+    pub(crate) fn error_untracked(&self) -> Option<String> {
+        self.error.get_untracked()
+    }
+
     /// Runs `change` on the index, notifying readers only if it succeeded.
-    fn change_runs<T>(&self, change: impl FnOnce(&mut RunIndex) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn change_runs<T>(
+        &self,
+        change: impl FnOnce(&mut RunIndex) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         self.index
             .try_maybe_update(|runs| {
                 let result = change(runs);
@@ -313,6 +396,27 @@ impl RunsStore {
         });
         if active_is_gone {
             self.active_run_id.set(None);
+        }
+    }
+}
+
+/// What [`RunsStore::merge_runs`] did, run by run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MergeReport {
+    /// Runs that were new.
+    pub added: usize,
+    /// Runs that replaced an older copy.
+    pub updated: usize,
+    /// Runs already held as new or newer.
+    pub unchanged: usize,
+}
+
+impl MergeReport {
+    fn count(&mut self, outcome: MergeOutcome) {
+        match outcome {
+            MergeOutcome::Added => self.added += 1,
+            MergeOutcome::Updated => self.updated += 1,
+            MergeOutcome::Unchanged => self.unchanged += 1,
         }
     }
 }

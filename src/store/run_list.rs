@@ -98,7 +98,8 @@ impl RunList {
     }
 
     fn search(&self, position: i64) -> Result<usize, usize> {
-        self.entries.binary_search_by_key(&position, |entry| entry.position)
+        self.entries
+            .binary_search_by_key(&position, |entry| entry.position)
     }
 }
 
@@ -123,7 +124,10 @@ mod tests {
     #[test]
     fn keeps_entries_sorted_by_position_through_inserts_and_removals() {
         let mut runs = list(5);
-        runs.insert(Entry { position: -1, run: Arc::new(PromptRun::pending("new", "m", "p")) });
+        runs.insert(Entry {
+            position: -1,
+            run: Arc::new(PromptRun::pending("new", "m", "p")),
+        });
         runs.remove(2);
         let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
         assert_eq!(ids, ["new", "r0", "r1", "r3", "r4"]);
@@ -137,9 +141,15 @@ mod tests {
             let original = list(size);
             let mut copy = original.clone();
             assert!(copy.is_same_as(&original), "size {size}");
-            copy.insert(Entry { position: -1, run: Arc::new(PromptRun::pending("x", "m", "p")) });
+            copy.insert(Entry {
+                position: -1,
+                run: Arc::new(PromptRun::pending("x", "m", "p")),
+            });
             assert!(!copy.is_same_as(&original), "size {size}");
-            assert!(!list(size.max(1)).is_same_as(&list(size.max(1))), "equal runs are not the same runs");
+            assert!(
+                !list(size.max(1)).is_same_as(&list(size.max(1))),
+                "equal runs are not the same runs"
+            );
         }
     }
 }

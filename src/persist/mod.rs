@@ -1,0 +1,40 @@
+//! Persistence of the runs store to the browser's localStorage, built so that
+//! no run is ever lost:
+//!
+//! - **Layout** ([`layout`]): a versioned manifest plus one compressed key per
+//!   run, so saves rewrite only what changed and tabs never overwrite each
+//!   other's runs.
+//! - **Restore**: runs left `pending`/`running` by a closed page come back
+//!   `cancelled` with a reason; unreadable data is copied to a backup key that
+//!   is never overwritten, readable runs are kept, and the store shows what
+//!   happened; a newer schema is left untouched and nothing is saved over it.
+//! - **Saving** ([`Persistence`]): changes are journaled by the store and
+//!   written coalesced (one save per debounce, each changed run once); a
+//!   full quota leaves storage intact, keeps the runs in memory, retries, and
+//!   tells the user to export and remove old runs.
+//! - **Other tabs**: their `storage` events merge into this store by id
+//!   (the later state along the status flow wins).
+//! - **Transfer** ([`export_json`], [`import_json`], [`export_csv`]).
+//!
+//! In the browser, [`persist_to_local_storage`] wires all of it up.
+
+mod backend;
+pub mod layout;
+mod restore;
+pub mod runs_json;
+mod sync;
+mod transfer;
+
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(target_arch = "wasm32")]
+mod local_storage;
+
+pub use backend::{MemoryStorage, StorageBackend, StorageError};
+#[cfg(target_arch = "wasm32")]
+pub use browser::persist_to_local_storage;
+pub use layout::StorageKeys;
+#[cfg(target_arch = "wasm32")]
+pub use local_storage::LocalStorage;
+pub use sync::{PersistOptions, Persistence, Scheduler};
+pub use transfer::{export_csv, export_json, import_json, ImportError};
