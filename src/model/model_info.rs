@@ -56,7 +56,10 @@ mod tests {
         assert_eq!(models[0].cost_per_1k_tokens, Some(0.003));
         assert_eq!(models[1].cost_per_1k_tokens, None);
         assert_eq!(serde_json::to_value(&models).unwrap(), listed);
-        for (provider, name) in [(Provider::Openai, "openai"), (Provider::Neuroforge, "neuroforge")] {
+        for (provider, name) in [
+            (Provider::Openai, "openai"),
+            (Provider::Neuroforge, "neuroforge"),
+        ] {
             assert_eq!(serde_json::to_value(provider).unwrap(), json!(name));
         }
     }

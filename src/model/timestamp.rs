@@ -119,7 +119,10 @@ mod tests {
     fn writes_what_to_iso_string_writes() {
         let instant = Timestamp::from_unix_millis(1_714_564_800_123);
         assert_eq!(instant.as_str(), "2024-05-01T12:00:00.123Z");
-        assert_eq!(Timestamp::parse(instant.as_str()).unix_millis(), Some(1_714_564_800_123));
+        assert_eq!(
+            Timestamp::parse(instant.as_str()).unix_millis(),
+            Some(1_714_564_800_123)
+        );
     }
 
     #[test]
@@ -140,7 +143,10 @@ mod tests {
     #[test]
     fn now_is_a_parseable_current_instant() {
         let now = Timestamp::now();
-        assert_eq!(Timestamp::parse(now.as_str()).unix_millis(), now.unix_millis());
+        assert_eq!(
+            Timestamp::parse(now.as_str()).unix_millis(),
+            now.unix_millis()
+        );
         assert!(now.unix_millis().unwrap() > 1_700_000_000_000);
     }
 }

@@ -156,19 +156,28 @@ mod tests {
     fn refuses_to_move_a_finished_run_back() {
         let mut run = PromptRun::pending("r1", "m", "p");
         run.status = RunStatus::Success;
-        let refused = PromptRunUpdate::status(RunStatus::Running).apply_to(&run).unwrap_err();
+        let refused = PromptRunUpdate::status(RunStatus::Running)
+            .apply_to(&run)
+            .unwrap_err();
         assert_eq!(
             refused,
-            InvalidTransition { id: "r1".into(), from: RunStatus::Success, to: RunStatus::Running }
+            InvalidTransition {
+                id: "r1".into(),
+                from: RunStatus::Success,
+                to: RunStatus::Running
+            }
         );
-        assert!(refused.to_string().contains("cannot move from success to running"));
+        assert!(refused
+            .to_string()
+            .contains("cannot move from success to running"));
     }
 
     #[test]
     fn json_naming_an_id_is_refused() {
-        let error = serde_json::from_value::<PromptRunUpdate>(json!({"id": "other", "status": "running"}))
-            .unwrap_err()
-            .to_string();
+        let error =
+            serde_json::from_value::<PromptRunUpdate>(json!({"id": "other", "status": "running"}))
+                .unwrap_err()
+                .to_string();
         assert!(error.contains("id"), "{error}");
         let update: PromptRunUpdate = serde_json::from_value(json!({"totalTokens": 5})).unwrap();
         assert_eq!(update.total_tokens, Some(5));

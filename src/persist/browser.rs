@@ -1,13 +1,14 @@
 //! Wiring persistence into a page: save on every change (coalesced), flush
 //! when the page is hidden or left, and follow other tabs' `storage` events.
 
-use super::{LocalStorage, PersistOptions, Persistence, StorageError};
+use super::{LocalStorage, PersistOptions, Persistence, StorageBackend, StorageError};
 use crate::store::RunsStore;
 use leptos::prelude::*;
 
 /// Restores `store` from localStorage and keeps it saved there for as long as
-/// the current reactive owner lives. When localStorage cannot be used at all,
-/// the store shows why and keeps its runs in memory.
+/// the current reactive owner lives, following what other tabs save. When
+/// localStorage cannot be used at all, the store shows why and keeps its runs
+/// in memory.
 ///
 /// ```no_run
 /// use prompt_runs::persist::{persist_to_local_storage, PersistOptions};
@@ -23,9 +24,24 @@ pub fn persist_to_local_storage(
     let backend = LocalStorage::new().inspect_err(|error| {
         store.report_background_error(format!("Runs will not be saved: {error}."));
     })?;
-    let watched_storage = backend.storage().clone();
-    let keys = options.storage_keys().clone();
+    let watched = backend.storage().clone();
+    let persistence = persist_in_page(store, backend, options);
+    follow_other_tabs(&persistence, watched);
+    Ok(persistence)
+}
+
+/// Like [`persist_to_local_storage`] with any backend, minus following other
+/// tabs (only localStorage has `storage` events): restores `store`, saves its
+/// changes coalesced, and saves at once when the page is hidden or left.
+pub fn persist_in_page(
+    store: RunsStore,
+    backend: impl StorageBackend + 'static,
+    options: PersistOptions,
+) -> Persistence {
     let persistence = Persistence::attach(store, backend, options);
+    // Effects need the browser executor; mounting sets it, but persistence may
+    // be attached before the app is mounted. Setting it twice is refused harmlessly.
+    let _ = any_spawner::Executor::init_wasm_bindgen();
 
     // One effect reads what is saved; Leptos runs it once per batch of
     // synchronous changes, and `request_save` coalesces further up to the
@@ -36,18 +52,6 @@ pub fn persist_to_local_storage(
         store.active_run_id();
         on_change.request_save();
     });
-
-    let from_other_tabs = persistence.clone();
-    let storage_listener =
-        window_event_listener(leptos::ev::storage, move |event: web_sys::StorageEvent| {
-            let same_area = event
-                .storage_area()
-                .is_some_and(|area| area == watched_storage);
-            let key = event.key();
-            if same_area && key.as_deref().is_none_or(|key| keys.owns(key)) {
-                from_other_tabs.apply_storage_change(key.as_deref(), event.new_value().as_deref());
-            }
-        });
 
     let on_leave = persistence.clone();
     let pagehide_listener = window_event_listener(leptos::ev::pagehide, move |_| {
@@ -64,11 +68,24 @@ pub fn persist_to_local_storage(
             let _ = on_hide.save_now();
         }
     });
-
     on_cleanup(move || {
-        storage_listener.remove();
         pagehide_listener.remove();
         visibility_listener.remove();
     });
-    Ok(persistence)
+    persistence
+}
+
+/// Merges what other tabs write to `watched` into the store.
+fn follow_other_tabs(persistence: &Persistence, watched: web_sys::Storage) {
+    let keys = persistence.storage_keys().clone();
+    let from_other_tabs = persistence.clone();
+    let storage_listener =
+        window_event_listener(leptos::ev::storage, move |event: web_sys::StorageEvent| {
+            let same_area = event.storage_area().is_some_and(|area| area == watched);
+            let key = event.key();
+            if same_area && key.as_deref().is_none_or(|key| keys.owns(key)) {
+                from_other_tabs.apply_storage_change(key.as_deref(), event.new_value().as_deref());
+            }
+        });
+    on_cleanup(move || storage_listener.remove());
 }

@@ -32,7 +32,7 @@ mod local_storage;
 
 pub use backend::{MemoryStorage, StorageBackend, StorageError};
 #[cfg(target_arch = "wasm32")]
-pub use browser::persist_to_local_storage;
+pub use browser::{persist_in_page, persist_to_local_storage};
 pub use layout::StorageKeys;
 #[cfg(target_arch = "wasm32")]
 pub use local_storage::LocalStorage;

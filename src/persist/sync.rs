@@ -148,6 +148,11 @@ impl Persistence {
         persistence
     }
 
+    /// The keys this attachment reads and writes.
+    pub fn storage_keys(&self) -> &StorageKeys {
+        &self.inner.keys
+    }
+
     /// The store this persists.
     pub fn store(&self) -> RunsStore {
         self.inner.store
