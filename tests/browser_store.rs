@@ -32,12 +32,28 @@ fn fresh_container() -> web_sys::HtmlElement {
 fn actions_and_derived_values_work_in_the_browser() {
     let owner = Owner::new();
     let store = owner.with(RunsStore::new);
-    store.add_run(finished("a", RunStatus::Success, 100, 0.0001, 1000)).unwrap();
-    store.add_run(finished("b", RunStatus::Error, 50, 0.0002, 2000)).unwrap();
-    store.add_run(PromptRun::pending("c", "claude", "p")).unwrap();
-    assert_eq!(store.add_run(PromptRun::pending("c", "claude", "p")), Err(StoreError::DuplicateId("c".into())));
+    store
+        .add_run(finished("a", RunStatus::Success, 100, 0.0001, 1000))
+        .unwrap();
+    store
+        .add_run(finished("b", RunStatus::Error, 50, 0.0002, 2000))
+        .unwrap();
+    store
+        .add_run(PromptRun::pending("c", "claude", "p"))
+        .unwrap();
+    assert_eq!(
+        store.add_run(PromptRun::pending("c", "claude", "p")),
+        Err(StoreError::DuplicateId("c".into()))
+    );
 
-    assert_eq!(store.runs().iter().map(|run| run.id.as_str()).collect::<Vec<_>>(), ["c", "b", "a"]);
+    assert_eq!(
+        store
+            .runs()
+            .iter()
+            .map(|run| run.id.as_str())
+            .collect::<Vec<_>>(),
+        ["c", "b", "a"]
+    );
     assert_eq!(store.total_tokens_used(), 150);
     assert_eq!(store.total_cost().to_string(), "$0.0003");
     assert_eq!(store.average_duration(), 1500);
@@ -45,7 +61,9 @@ fn actions_and_derived_values_work_in_the_browser() {
     assert_eq!(store.failed_runs().len(), 1);
     assert_eq!(store.runs_by_status().count(RunStatus::Pending), 1);
 
-    store.update_run("c", PromptRunUpdate::status(RunStatus::Running)).unwrap();
+    store
+        .update_run("c", PromptRunUpdate::status(RunStatus::Running))
+        .unwrap();
     store.cancel_execution();
     let cancelled = store.get_run_by_id("c").unwrap();
     assert_eq!(cancelled.status, RunStatus::Cancelled);
@@ -69,11 +87,20 @@ async fn a_view_reading_the_store_re_renders_when_it_changes() {
             <p class="active">{move || store.active_run().map(|run| run.id.clone()).unwrap_or_default()}</p>
         }
     });
-    let text = |selector: &str| container.query_selector(selector).unwrap().unwrap().text_content().unwrap();
+    let text = |selector: &str| {
+        container
+            .query_selector(selector)
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap()
+    };
     assert_eq!(text(".count"), "0");
     assert_eq!(text(".cost"), "$0.0000");
 
-    store.add_run(finished("a", RunStatus::Success, 10, 0.5, 10)).unwrap();
+    store
+        .add_run(finished("a", RunStatus::Success, 10, 0.5, 10))
+        .unwrap();
     store.set_active_run(Some("a")).unwrap();
     leptos::task::tick().await;
     assert_eq!(text(".count"), "1");
@@ -83,7 +110,11 @@ async fn a_view_reading_the_store_re_renders_when_it_changes() {
     store.remove_run("a").unwrap();
     leptos::task::tick().await;
     assert_eq!(text(".count"), "0");
-    assert_eq!(text(".active"), "", "removing the active run clears the view");
+    assert_eq!(
+        text(".active"),
+        "",
+        "removing the active run clears the view"
+    );
 }
 
 #[component]

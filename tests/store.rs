@@ -12,7 +12,13 @@ fn run(id: &str, model: &str, status: RunStatus, started_minute: u32) -> PromptR
     run
 }
 
-fn finished(id: &str, status: RunStatus, tokens: Option<u64>, cost: Option<f64>, duration: Option<u64>) -> PromptRun {
+fn finished(
+    id: &str,
+    status: RunStatus,
+    tokens: Option<u64>,
+    cost: Option<f64>,
+    duration: Option<u64>,
+) -> PromptRun {
     let mut run = run(id, "gpt-4o", status, 0);
     run.total_tokens = tokens;
     run.cost = cost;
@@ -41,7 +47,10 @@ fn starts_empty_with_all_five_status_groups() {
     assert_eq!(store.active_run(), None);
     assert_eq!(store.latest_run(), None);
     let groups = store.runs_by_status();
-    assert_eq!(groups.iter().map(|(status, _)| status).collect::<Vec<_>>(), RunStatus::ALL);
+    assert_eq!(
+        groups.iter().map(|(status, _)| status).collect::<Vec<_>>(),
+        RunStatus::ALL
+    );
     assert!(groups.iter().all(|(_, runs)| runs.is_empty()));
     assert_eq!(store.total_tokens_used(), 0);
     assert_eq!(store.total_cost(), Usd::ZERO);
@@ -61,7 +70,9 @@ fn add_run_puts_the_new_run_first() {
 #[test]
 fn add_run_refuses_a_duplicate_id_and_overwrites_nothing() {
     let (_owner, store) = store();
-    store.add_run(finished("a", RunStatus::Success, Some(10), None, None)).unwrap();
+    store
+        .add_run(finished("a", RunStatus::Success, Some(10), None, None))
+        .unwrap();
     let refused = store.add_run(finished("a", RunStatus::Error, Some(99), None, None));
     assert_eq!(refused, Err(StoreError::DuplicateId("a".into())));
     assert!(refused.unwrap_err().to_string().contains("already exists"));
@@ -73,10 +84,15 @@ fn add_run_refuses_a_duplicate_id_and_overwrites_nothing() {
 #[test]
 fn set_runs_replaces_everything_and_clears_the_error() {
     let (_owner, store) = store();
-    store.add_run(run("old", "m", RunStatus::Pending, 0)).unwrap();
+    store
+        .add_run(run("old", "m", RunStatus::Pending, 0))
+        .unwrap();
     store.set_error(Some("boom".into()));
     store
-        .set_runs(vec![run("x", "m", RunStatus::Success, 0), run("y", "m", RunStatus::Error, 1)])
+        .set_runs(vec![
+            run("x", "m", RunStatus::Success, 0),
+            run("y", "m", RunStatus::Error, 1),
+        ])
         .unwrap();
     assert_eq!(ids(&store.runs()), ["x", "y"]);
     assert_eq!(store.get_run_by_id("old"), None);
@@ -88,9 +104,14 @@ fn set_runs_replaces_everything_and_clears_the_error() {
 #[test]
 fn set_runs_refuses_repeated_ids_and_changes_nothing() {
     let (_owner, store) = store();
-    store.add_run(run("keep", "m", RunStatus::Pending, 0)).unwrap();
+    store
+        .add_run(run("keep", "m", RunStatus::Pending, 0))
+        .unwrap();
     store.set_error(Some("still shown".into()));
-    let refused = store.set_runs(vec![run("x", "m", RunStatus::Success, 0), run("x", "m", RunStatus::Error, 1)]);
+    let refused = store.set_runs(vec![
+        run("x", "m", RunStatus::Success, 0),
+        run("x", "m", RunStatus::Error, 1),
+    ]);
     assert_eq!(refused, Err(StoreError::DuplicateId("x".into())));
     assert_eq!(ids(&store.runs()), ["keep"]);
     assert_eq!(store.error().as_deref(), Some("still shown"));
@@ -99,11 +120,20 @@ fn set_runs_refuses_repeated_ids_and_changes_nothing() {
 #[test]
 fn set_runs_keeps_the_active_run_only_if_it_is_still_there() {
     let (_owner, store) = store();
-    store.set_runs(vec![run("a", "m", RunStatus::Success, 0)]).unwrap();
+    store
+        .set_runs(vec![run("a", "m", RunStatus::Success, 0)])
+        .unwrap();
     store.set_active_run(Some("a")).unwrap();
-    store.set_runs(vec![run("a", "m", RunStatus::Success, 0), run("b", "m", RunStatus::Success, 1)]).unwrap();
+    store
+        .set_runs(vec![
+            run("a", "m", RunStatus::Success, 0),
+            run("b", "m", RunStatus::Success, 1),
+        ])
+        .unwrap();
     assert_eq!(store.active_run_id().as_deref(), Some("a"));
-    store.set_runs(vec![run("b", "m", RunStatus::Success, 1)]).unwrap();
+    store
+        .set_runs(vec![run("b", "m", RunStatus::Success, 1)])
+        .unwrap();
     assert_eq!(store.active_run_id(), None);
 }
 
@@ -111,7 +141,9 @@ fn set_runs_keeps_the_active_run_only_if_it_is_still_there() {
 fn update_run_changes_the_run_and_every_derived_value() {
     let (_owner, store) = store();
     store.add_run(run("a", "m", RunStatus::Pending, 0)).unwrap();
-    store.update_run("a", PromptRunUpdate::status(RunStatus::Running)).unwrap();
+    store
+        .update_run("a", PromptRunUpdate::status(RunStatus::Running))
+        .unwrap();
     assert_eq!(store.runs_by_status().count(RunStatus::Running), 1);
     assert_eq!(store.runs_by_status().count(RunStatus::Pending), 0);
     store
@@ -149,32 +181,64 @@ fn update_run_reports_an_unknown_id_and_changes_nothing() {
 #[test]
 fn update_run_refuses_to_move_a_finished_run_back() {
     let (_owner, store) = store();
-    store.add_run(finished("a", RunStatus::Success, Some(5), None, None)).unwrap();
-    for backwards in [RunStatus::Pending, RunStatus::Running, RunStatus::Error, RunStatus::Cancelled] {
+    store
+        .add_run(finished("a", RunStatus::Success, Some(5), None, None))
+        .unwrap();
+    for backwards in [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Error,
+        RunStatus::Cancelled,
+    ] {
         let refused = store.update_run(
             "a",
-            PromptRunUpdate { status: Some(backwards), total_tokens: Some(1), ..PromptRunUpdate::default() },
+            PromptRunUpdate {
+                status: Some(backwards),
+                total_tokens: Some(1),
+                ..PromptRunUpdate::default()
+            },
         );
-        assert!(matches!(refused, Err(StoreError::InvalidTransition(_))), "{backwards}: {refused:?}");
+        assert!(
+            matches!(refused, Err(StoreError::InvalidTransition(_))),
+            "{backwards}: {refused:?}"
+        );
     }
     let unchanged = store.get_run_by_id("a").unwrap();
-    assert_eq!((unchanged.status, unchanged.total_tokens), (RunStatus::Success, Some(5)));
+    assert_eq!(
+        (unchanged.status, unchanged.total_tokens),
+        (RunStatus::Success, Some(5))
+    );
     store.add_run(run("r", "m", RunStatus::Running, 1)).unwrap();
-    assert!(store.update_run("r", PromptRunUpdate::status(RunStatus::Pending)).is_err());
+    assert!(store
+        .update_run("r", PromptRunUpdate::status(RunStatus::Pending))
+        .is_err());
 }
 
 #[test]
 fn remove_run_returns_the_run_and_reports_an_unknown_id() {
     let (_owner, store) = store();
-    store.add_run(finished("a", RunStatus::Success, Some(7), Some(0.5), Some(100))).unwrap();
-    store.add_run(finished("b", RunStatus::Error, Some(3), None, None)).unwrap();
+    store
+        .add_run(finished(
+            "a",
+            RunStatus::Success,
+            Some(7),
+            Some(0.5),
+            Some(100),
+        ))
+        .unwrap();
+    store
+        .add_run(finished("b", RunStatus::Error, Some(3), None, None))
+        .unwrap();
     assert_eq!(store.remove_run("a").unwrap().id, "a");
     assert_eq!(ids(&store.runs()), ["b"]);
     assert_eq!(store.total_tokens_used(), 3);
     assert_eq!(store.total_cost(), Usd::ZERO);
     assert_eq!(store.average_duration(), 0);
     assert!(store.successful_runs().is_empty());
-    assert_eq!(store.remove_run("a").unwrap_err(), StoreError::UnknownId("a".into()));
+    assert_eq!(
+        store.remove_run("a").unwrap_err(),
+        StoreError::UnknownId("a".into())
+    );
     assert_eq!(ids(&store.runs()), ["b"]);
 }
 
@@ -185,7 +249,11 @@ fn removing_or_clearing_the_active_run_clears_the_active_id() {
     store.add_run(run("b", "m", RunStatus::Success, 1)).unwrap();
     store.set_active_run(Some("b")).unwrap();
     store.remove_run("a").unwrap();
-    assert_eq!(store.active_run_id().as_deref(), Some("b"), "removing another run keeps it");
+    assert_eq!(
+        store.active_run_id().as_deref(),
+        Some("b"),
+        "removing another run keeps it"
+    );
     store.remove_run("b").unwrap();
     assert_eq!(store.active_run_id(), None);
     assert_eq!(store.active_run(), None);
@@ -196,7 +264,10 @@ fn removing_or_clearing_the_active_run_clears_the_active_id() {
     assert_eq!(store.active_run_id(), None);
     assert!(store.runs().is_empty());
     assert_eq!(store.total_tokens_used(), 0);
-    assert!(store.runs_by_status().iter().all(|(_, runs)| runs.is_empty()));
+    assert!(store
+        .runs_by_status()
+        .iter()
+        .all(|(_, runs)| runs.is_empty()));
 }
 
 #[test]
@@ -205,10 +276,19 @@ fn set_active_run_follows_the_run_and_refuses_unknown_ids() {
     store.add_run(run("a", "m", RunStatus::Pending, 0)).unwrap();
     store.set_active_run(Some("a")).unwrap();
     assert_eq!(store.active_run().unwrap().status, RunStatus::Pending);
-    store.update_run("a", PromptRunUpdate::status(RunStatus::Running)).unwrap();
-    assert_eq!(store.active_run().unwrap().status, RunStatus::Running, "active_run reflects updates");
+    store
+        .update_run("a", PromptRunUpdate::status(RunStatus::Running))
+        .unwrap();
+    assert_eq!(
+        store.active_run().unwrap().status,
+        RunStatus::Running,
+        "active_run reflects updates"
+    );
 
-    assert_eq!(store.set_active_run(Some("ghost")), Err(StoreError::UnknownId("ghost".into())));
+    assert_eq!(
+        store.set_active_run(Some("ghost")),
+        Err(StoreError::UnknownId("ghost".into()))
+    );
     assert_eq!(store.active_run_id(), None);
     assert_eq!(store.active_run(), None);
 
@@ -221,12 +301,26 @@ fn set_active_run_follows_the_run_and_refuses_unknown_ids() {
 fn latest_run_is_the_latest_start_not_the_first_or_last_in_the_list() {
     let (_owner, store) = store();
     store
-        .set_runs(vec![run("early", "m", RunStatus::Success, 1), run("latest", "m", RunStatus::Success, 30), run("mid", "m", RunStatus::Success, 10)])
+        .set_runs(vec![
+            run("early", "m", RunStatus::Success, 1),
+            run("latest", "m", RunStatus::Success, 30),
+            run("mid", "m", RunStatus::Success, 10),
+        ])
         .unwrap();
     assert_eq!(store.latest_run().unwrap().id, "latest");
-    store.add_run(run("added-but-older", "m", RunStatus::Success, 5)).unwrap();
+    store
+        .add_run(run("added-but-older", "m", RunStatus::Success, 5))
+        .unwrap();
     assert_eq!(store.latest_run().unwrap().id, "latest");
-    store.update_run("mid", PromptRunUpdate { started_at: Some(Timestamp::parse("2024-05-01T13:00:00.000Z")), ..Default::default() }).unwrap();
+    store
+        .update_run(
+            "mid",
+            PromptRunUpdate {
+                started_at: Some(Timestamp::parse("2024-05-01T13:00:00.000Z")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(store.latest_run().unwrap().id, "mid");
     store.remove_run("mid").unwrap();
     assert_eq!(store.latest_run().unwrap().id, "latest");
@@ -235,33 +329,80 @@ fn latest_run_is_the_latest_start_not_the_first_or_last_in_the_list() {
 #[test]
 fn runs_by_model_lists_each_models_runs_most_recent_first() {
     let (_owner, store) = store();
-    store.add_run(run("a", "gpt-4o", RunStatus::Success, 0)).unwrap();
-    store.add_run(run("b", "claude", RunStatus::Success, 1)).unwrap();
-    store.add_run(run("c", "gpt-4o", RunStatus::Error, 2)).unwrap();
+    store
+        .add_run(run("a", "gpt-4o", RunStatus::Success, 0))
+        .unwrap();
+    store
+        .add_run(run("b", "claude", RunStatus::Success, 1))
+        .unwrap();
+    store
+        .add_run(run("c", "gpt-4o", RunStatus::Error, 2))
+        .unwrap();
     assert_eq!(ids(&store.get_runs_by_model("gpt-4o")), ["c", "a"]);
     assert_eq!(ids(&store.get_runs_by_model("claude")), ["b"]);
     assert!(store.get_runs_by_model("unknown").is_empty());
-    store.update_run("a", PromptRunUpdate { model_id: Some("claude".into()), ..Default::default() }).unwrap();
+    store
+        .update_run(
+            "a",
+            PromptRunUpdate {
+                model_id: Some("claude".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(ids(&store.get_runs_by_model("claude")), ["b", "a"]);
 }
 
 #[test]
 fn totals_count_missing_usage_as_nothing_and_average_only_known_durations() {
     let (_owner, store) = store();
-    store.add_run(finished("a", RunStatus::Success, Some(100), Some(0.01), Some(1000))).unwrap();
-    store.add_run(finished("b", RunStatus::Success, None, None, None)).unwrap();
-    store.add_run(finished("c", RunStatus::Error, Some(50), Some(0.02), Some(2001))).unwrap();
+    store
+        .add_run(finished(
+            "a",
+            RunStatus::Success,
+            Some(100),
+            Some(0.01),
+            Some(1000),
+        ))
+        .unwrap();
+    store
+        .add_run(finished("b", RunStatus::Success, None, None, None))
+        .unwrap();
+    store
+        .add_run(finished(
+            "c",
+            RunStatus::Error,
+            Some(50),
+            Some(0.02),
+            Some(2001),
+        ))
+        .unwrap();
     assert_eq!(store.total_tokens_used(), 150);
     assert_eq!(store.total_cost().to_string(), "$0.0300");
-    assert_eq!(store.average_duration(), 1501, "mean of 1000 and 2001 rounds 1500.5 up");
-    assert!(store.get_run_by_id("b").unwrap().total_tokens.is_none(), "unknown usage stays unknown");
+    assert_eq!(
+        store.average_duration(),
+        1501,
+        "mean of 1000 and 2001 rounds 1500.5 up"
+    );
+    assert!(
+        store.get_run_by_id("b").unwrap().total_tokens.is_none(),
+        "unknown usage stays unknown"
+    );
 }
 
 #[test]
 fn ten_thousand_runs_of_a_hundredth_of_a_cent_total_exactly_one_dollar() {
     let (_owner, store) = store();
     for i in 0..10_000 {
-        store.add_run(finished(&format!("r{i}"), RunStatus::Success, Some(1), Some(0.0001), None)).unwrap();
+        store
+            .add_run(finished(
+                &format!("r{i}"),
+                RunStatus::Success,
+                Some(1),
+                Some(0.0001),
+                None,
+            ))
+            .unwrap();
     }
     assert_eq!(store.total_cost().to_string(), "$1.0000");
     assert_eq!(store.total_cost().dollars(), 1.0);
@@ -306,8 +447,12 @@ fn set_error_ends_the_execution_and_clearing_it_does_not_start_one() {
 #[test]
 fn cancel_execution_cancels_in_flight_runs_and_leaves_finished_ones() {
     let (_owner, store) = store();
-    store.add_run(run("pending", "m", RunStatus::Pending, 0)).unwrap();
-    store.add_run(run("running", "m", RunStatus::Running, 1)).unwrap();
+    store
+        .add_run(run("pending", "m", RunStatus::Pending, 0))
+        .unwrap();
+    store
+        .add_run(run("running", "m", RunStatus::Running, 1))
+        .unwrap();
     let mut done = run("done", "m", RunStatus::Success, 2);
     done.completed_at = Some(Timestamp::parse("2024-05-01T12:02:05.000Z"));
     store.add_run(done.clone()).unwrap();
@@ -340,12 +485,30 @@ fn derived_values_are_tracked_and_only_notify_on_change() {
             store.total_cost().to_string()
         });
         assert_eq!(shown_cost.get(), "$0.0000");
-        store.add_run(finished("a", RunStatus::Success, Some(1), Some(0.25), None)).unwrap();
-        assert_eq!(shown_cost.get(), "$0.2500", "a reader of total_cost sees the new total");
+        store
+            .add_run(finished("a", RunStatus::Success, Some(1), Some(0.25), None))
+            .unwrap();
+        assert_eq!(
+            shown_cost.get(),
+            "$0.2500",
+            "a reader of total_cost sees the new total"
+        );
         let reads = cost_reads.get_untracked();
-        store.update_run("a", PromptRunUpdate { output: Some("text".into()), ..Default::default() }).unwrap();
+        store
+            .update_run(
+                "a",
+                PromptRunUpdate {
+                    output: Some("text".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(shown_cost.get(), "$0.2500");
-        assert_eq!(cost_reads.get_untracked(), reads, "a change that leaves the total alone does not re-run its readers");
+        assert_eq!(
+            cost_reads.get_untracked(),
+            reads,
+            "a change that leaves the total alone does not re-run its readers"
+        );
     });
 }
 
@@ -354,7 +517,9 @@ fn the_store_is_found_through_context() {
     let owner = Owner::new();
     owner.with(|| {
         let provided = provide_runs_store();
-        provided.add_run(run("a", "m", RunStatus::Pending, 0)).unwrap();
+        provided
+            .add_run(run("a", "m", RunStatus::Pending, 0))
+            .unwrap();
         let child = owner.child();
         child.with(|| {
             let found = use_runs_store();
@@ -367,5 +532,8 @@ fn the_store_is_found_through_context() {
 fn a_store_outlives_nothing_of_its_owner() {
     let (owner, store) = store();
     drop(owner);
-    assert_eq!(store.add_run(run("a", "m", RunStatus::Pending, 0)), Err(StoreError::Disposed));
+    assert_eq!(
+        store.add_run(run("a", "m", RunStatus::Pending, 0)),
+        Err(StoreError::Disposed)
+    );
 }

@@ -66,15 +66,17 @@ fn update() -> impl Strategy<Value = PromptRunUpdate> {
         prop::option::of(prop::sample::select(COSTS.to_vec())),
         prop::option::of(0_u64..10_000),
     )
-        .prop_map(|(status, model, started_at, tokens, cost, duration)| PromptRunUpdate {
-            status,
-            model_id: model.map(str::to_owned),
-            started_at,
-            total_tokens: tokens,
-            cost,
-            duration_ms: duration,
-            ..PromptRunUpdate::default()
-        })
+        .prop_map(
+            |(status, model, started_at, tokens, cost, duration)| PromptRunUpdate {
+                status,
+                model_id: model.map(str::to_owned),
+                started_at,
+                total_tokens: tokens,
+                cost,
+                duration_ms: duration,
+                ..PromptRunUpdate::default()
+            },
+        )
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -126,14 +128,18 @@ impl Reference {
                 self.runs.insert(0, run.clone());
             }
             Action::UpdateRun(id, update) => {
-                let Some(index) = self.position(id) else { return false };
+                let Some(index) = self.position(id) else {
+                    return false;
+                };
                 match update.clone().apply_to(&self.runs[index]) {
                     Ok(updated) => self.runs[index] = updated,
                     Err(_) => return false,
                 }
             }
             Action::RemoveRun(id) => {
-                let Some(index) = self.position(id) else { return false };
+                let Some(index) = self.position(id) else {
+                    return false;
+                };
                 self.runs.remove(index);
                 self.forget_active_if_gone();
             }
@@ -186,19 +192,29 @@ impl Reference {
     }
 
     fn forget_active_if_gone(&mut self) {
-        let gone = self.active_run_id.as_deref().is_some_and(|id| self.position(id).is_none());
+        let gone = self
+            .active_run_id
+            .as_deref()
+            .is_some_and(|id| self.position(id).is_none());
         if gone {
             self.active_run_id = None;
         }
     }
 
     fn with_status(&self, status: RunStatus) -> Vec<PromptRun> {
-        self.runs.iter().filter(|run| run.status == status).cloned().collect()
+        self.runs
+            .iter()
+            .filter(|run| run.status == status)
+            .cloned()
+            .collect()
     }
 
     fn latest(&self) -> Option<&PromptRun> {
         // `max_by` keeps the last of equal maxima; reversed, that is the first in the list.
-        self.runs.iter().rev().max_by(|a, b| a.started_at.cmp(&b.started_at))
+        self.runs
+            .iter()
+            .rev()
+            .max_by(|a, b| a.started_at.cmp(&b.started_at))
     }
 
     fn average_duration(&self) -> u64 {
@@ -227,7 +243,10 @@ fn comparable_vec(runs: &[PromptRun]) -> Vec<PromptRun> {
 }
 
 fn assert_agree(store: &RunsStore, reference: &Reference) -> Result<(), TestCaseError> {
-    prop_assert_eq!(comparable_list(&store.runs()), comparable_vec(&reference.runs));
+    prop_assert_eq!(
+        comparable_list(&store.runs()),
+        comparable_vec(&reference.runs)
+    );
     prop_assert_eq!(store.active_run_id(), reference.active_run_id.clone());
     prop_assert_eq!(store.is_executing(), reference.is_executing);
     prop_assert_eq!(store.execution_progress(), reference.execution_progress);
@@ -237,34 +256,67 @@ fn assert_agree(store: &RunsStore, reference: &Reference) -> Result<(), TestCase
         .active_run_id
         .as_deref()
         .and_then(|id| reference.runs.iter().find(|run| run.id == id));
-    prop_assert_eq!(store.active_run().map(|run| comparable(&run)), expected_active.map(comparable));
+    prop_assert_eq!(
+        store.active_run().map(|run| comparable(&run)),
+        expected_active.map(comparable)
+    );
     prop_assert_eq!(
         store.latest_run().map(|run| run.id.clone()),
         reference.latest().map(|run| run.id.clone())
     );
     let groups = store.runs_by_status();
     for status in RunStatus::ALL {
-        prop_assert_eq!(comparable_list(groups.get(status)), comparable_vec(&reference.with_status(status)));
+        prop_assert_eq!(
+            comparable_list(groups.get(status)),
+            comparable_vec(&reference.with_status(status))
+        );
     }
-    prop_assert_eq!(comparable_list(&store.successful_runs()), comparable_vec(&reference.with_status(RunStatus::Success)));
-    prop_assert_eq!(comparable_list(&store.failed_runs()), comparable_vec(&reference.with_status(RunStatus::Error)));
+    prop_assert_eq!(
+        comparable_list(&store.successful_runs()),
+        comparable_vec(&reference.with_status(RunStatus::Success))
+    );
+    prop_assert_eq!(
+        comparable_list(&store.failed_runs()),
+        comparable_vec(&reference.with_status(RunStatus::Error))
+    );
     prop_assert_eq!(
         store.total_tokens_used(),
-        reference.runs.iter().map(|run| run.total_tokens.unwrap_or(0)).sum::<u64>()
+        reference
+            .runs
+            .iter()
+            .map(|run| run.total_tokens.unwrap_or(0))
+            .sum::<u64>()
     );
     prop_assert_eq!(
         store.total_cost(),
-        reference.runs.iter().filter_map(|run| run.cost).map(Usd::from_dollars).sum::<Usd>()
+        reference
+            .runs
+            .iter()
+            .filter_map(|run| run.cost)
+            .map(Usd::from_dollars)
+            .sum::<Usd>()
     );
     prop_assert_eq!(store.average_duration(), reference.average_duration());
     for model in MODELS {
-        let expected: Vec<PromptRun> = reference.runs.iter().filter(|run| run.model_id == model).cloned().collect();
-        prop_assert_eq!(comparable_list(&store.get_runs_by_model(model)), comparable_vec(&expected));
+        let expected: Vec<PromptRun> = reference
+            .runs
+            .iter()
+            .filter(|run| run.model_id == model)
+            .cloned()
+            .collect();
+        prop_assert_eq!(
+            comparable_list(&store.get_runs_by_model(model)),
+            comparable_vec(&expected)
+        );
     }
     for id in IDS {
         prop_assert_eq!(
             store.get_run_by_id(id).map(|run| comparable(&run)),
-            reference.runs.iter().find(|run| run.id == id).map(comparable)
+            reference
+                .runs
+                .iter()
+                .find(|run| run.id == id)
+                .map(comparable)
         );
     }
     Ok(())
