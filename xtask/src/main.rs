@@ -4,6 +4,7 @@
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it locally.
 //! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
 //!   then build the release app.
+//! - `cargo xtask bench`: run the benchmarks and print their figures.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
@@ -41,6 +42,7 @@ fn main() {
         "setup" => setup(&ctx),
         "run" => setup(&ctx).and_then(|()| run(&ctx, rest)),
         "test" => setup(&ctx).and_then(|()| test(&ctx)),
+        "bench" => bench(&ctx),
         "help" | "-h" | "--help" => {
             print_help();
             Ok(())
@@ -74,6 +76,7 @@ Commands:
                   on http://{SERVE_ADDRESS}:{DEFAULT_PORT}/
   test            install what is missing, then run all tests: native `cargo test --workspace`,
                   browser tests in headless Chromium, and a release `trunk build`
+  bench           run the benchmarks and print their figures
   setup           only install what is missing"
     );
 }
@@ -347,6 +350,20 @@ fn test(ctx: &Ctx) -> Result {
 
     println!("\n[xtask] all tests passed ({})", elapsed(total));
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench
+
+fn bench(ctx: &Ctx) -> Result {
+    step("bench: storage size of typical runs — cargo bench --bench storage_size");
+    run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "bench",
+        "-p",
+        APP_PACKAGE,
+        "--bench",
+        "storage_size",
+    ]))
 }
 
 // ---------------------------------------------------------------------------------------------
