@@ -309,6 +309,70 @@ fn assert_agree(store: &RunsStore, reference: &Reference) -> Result<(), TestCase
             comparable_vec(&expected)
         );
     }
+    let stats = store.model_stats();
+    let models_with_runs: Vec<&str> = MODELS
+        .into_iter()
+        .filter(|model| reference.runs.iter().any(|run| run.model_id == *model))
+        .collect();
+    prop_assert_eq!(
+        stats
+            .iter()
+            .map(|s| s.model_id.as_str())
+            .collect::<Vec<_>>(),
+        {
+            let mut sorted = models_with_runs.clone();
+            sorted.sort();
+            sorted
+        }
+    );
+    for model_stats in &stats {
+        let runs: Vec<&PromptRun> = reference
+            .runs
+            .iter()
+            .filter(|run| run.model_id == model_stats.model_id)
+            .collect();
+        let successful: Vec<&&PromptRun> = runs
+            .iter()
+            .filter(|run| run.status == RunStatus::Success)
+            .collect();
+        let finished = runs.iter().filter(|run| run.status.is_finished()).count();
+        let mean = |values: Vec<u64>| {
+            (!values.is_empty())
+                .then(|| (values.iter().sum::<u64>() as f64 / values.len() as f64).round() as u64)
+        };
+        prop_assert_eq!(model_stats.runs, runs.len());
+        prop_assert_eq!(model_stats.successful_runs, successful.len());
+        prop_assert_eq!(model_stats.finished_runs, finished);
+        prop_assert_eq!(
+            model_stats.success_rate(),
+            (finished > 0).then(|| successful.len() as f64 / finished as f64)
+        );
+        prop_assert_eq!(
+            model_stats.average_tokens(),
+            mean(
+                successful
+                    .iter()
+                    .filter_map(|run| run.total_tokens)
+                    .collect()
+            )
+        );
+        prop_assert_eq!(
+            model_stats.average_duration_ms(),
+            mean(
+                successful
+                    .iter()
+                    .filter_map(|run| run.duration_ms)
+                    .collect()
+            )
+        );
+        prop_assert_eq!(
+            model_stats.total_cost,
+            runs.iter()
+                .filter_map(|run| run.cost)
+                .map(Usd::from_dollars)
+                .sum::<Usd>()
+        );
+    }
     for id in IDS {
         prop_assert_eq!(
             store.get_run_by_id(id).map(|run| comparable(&run)),

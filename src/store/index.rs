@@ -6,8 +6,9 @@
 //! lists, the latest-run order, totals), so reading every derived value after
 //! a change stays as cheap with 100,000 runs as with ten.
 
+use super::model_stats::rounded_mean;
 use super::run_list::Entry;
-use super::{RunList, RunsByStatus, StoreError};
+use super::{ModelStats, RunList, RunsByStatus, StoreError};
 use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -47,7 +48,7 @@ pub(crate) struct RunIndex {
     all: RunList,
     position_by_id: HashMap<String, i64>,
     by_status: RunsByStatus,
-    by_model: HashMap<String, RunList>,
+    by_model: HashMap<String, (RunList, ModelStats)>,
     /// Runs ordered by start instant; ties go to the most recently added.
     by_start: BTreeSet<(Timestamp, std::cmp::Reverse<i64>)>,
     totals: Totals,
@@ -112,7 +113,21 @@ impl RunIndex {
     }
 
     pub(crate) fn by_model(&self, model_id: &str) -> RunList {
-        self.by_model.get(model_id).cloned().unwrap_or_default()
+        self.by_model
+            .get(model_id)
+            .map(|(runs, _)| runs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every model's record, ordered by model id.
+    pub(crate) fn model_stats(&self) -> Vec<ModelStats> {
+        let mut stats: Vec<ModelStats> = self
+            .by_model
+            .values()
+            .map(|(_, stats)| stats.clone())
+            .collect();
+        stats.sort_by(|a, b| a.model_id.cmp(&b.model_id));
+        stats
     }
 
     pub(crate) fn latest(&self) -> Option<&Arc<PromptRun>> {
@@ -131,16 +146,11 @@ impl RunIndex {
     /// Mean duration in whole milliseconds (half rounds up) over the runs that
     /// have one; 0 when none do.
     pub(crate) fn average_duration_ms(&self) -> u64 {
-        let Totals {
-            duration_ms_sum,
-            runs_with_duration,
-            ..
-        } = self.totals;
-        if runs_with_duration == 0 {
-            0
-        } else {
-            (duration_ms_sum + runs_with_duration / 2) / runs_with_duration
-        }
+        rounded_mean(
+            self.totals.duration_ms_sum,
+            self.totals.runs_with_duration as usize,
+        )
+        .unwrap_or(0)
     }
 
     /// Starts journaling which runs change, for persistence.
@@ -276,10 +286,12 @@ impl RunIndex {
     fn link(&mut self, entry: &Entry) {
         let run = &entry.run;
         self.by_status.group_mut(run.status).insert(entry.clone());
-        self.by_model
+        let (runs, stats) = self
+            .by_model
             .entry(run.model_id.clone())
-            .or_default()
-            .insert(entry.clone());
+            .or_insert_with(|| (RunList::default(), ModelStats::new(&run.model_id)));
+        runs.insert(entry.clone());
+        stats.add(run);
         self.by_start
             .insert((run.started_at.clone(), std::cmp::Reverse(entry.position)));
         self.totals.add(run);
@@ -289,9 +301,10 @@ impl RunIndex {
     fn unlink(&mut self, entry: &Entry) {
         let run = &entry.run;
         self.by_status.group_mut(run.status).remove(entry.position);
-        if let Some(runs) = self.by_model.get_mut(&run.model_id) {
+        if let Some((runs, stats)) = self.by_model.get_mut(&run.model_id) {
             runs.remove(entry.position);
-            if runs.is_empty() {
+            stats.subtract(run);
+            if stats.is_empty() {
                 self.by_model.remove(&run.model_id);
             }
         }

@@ -27,12 +27,14 @@ mod by_status;
 mod context;
 mod error;
 mod index;
+mod model_stats;
 mod run_list;
 
 pub use by_status::RunsByStatus;
 pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
 pub use error::StoreError;
 pub use index::MergeOutcome;
+pub use model_stats::ModelStats;
 pub use run_list::RunList;
 
 use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
@@ -57,6 +59,7 @@ pub struct RunsStore {
     total_tokens_used: Memo<u64>,
     total_cost: Memo<Usd>,
     average_duration: Memo<u64>,
+    model_stats: Memo<Vec<ModelStats>>,
 }
 
 impl Default for RunsStore {
@@ -107,6 +110,7 @@ impl RunsStore {
             total_tokens_used: Memo::new(move |_| index.with(RunIndex::total_tokens)),
             total_cost: Memo::new(move |_| index.with(RunIndex::total_cost)),
             average_duration: Memo::new(move |_| index.with(RunIndex::average_duration_ms)),
+            model_stats: Memo::new(move |_| index.with(RunIndex::model_stats)),
         }
     }
 
@@ -177,6 +181,12 @@ impl RunsStore {
     /// Mean `durationMs` over the runs that have one, in whole ms; 0 when none.
     pub fn average_duration(&self) -> u64 {
         self.average_duration.get()
+    }
+
+    /// Each model's record (runs, success rate, averages, cost), ordered by
+    /// model id; kept per change, so reading it costs O(models), not O(runs).
+    pub fn model_stats(&self) -> Vec<ModelStats> {
+        self.model_stats.get()
     }
 
     // ---- actions on runs ----
