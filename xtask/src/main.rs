@@ -356,14 +356,23 @@ fn test(ctx: &Ctx) -> Result {
 // bench
 
 fn bench(ctx: &Ctx) -> Result {
-    step("bench: storage size of typical runs — cargo bench --bench storage_size");
-    run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
-        "bench",
-        "-p",
-        APP_PACKAGE,
-        "--bench",
-        "storage_size",
-    ]))
+    for (name, what) in [
+        ("storage_size", "storage size of typical runs"),
+        (
+            "store_scaling",
+            "the store against a naive baseline at 1k/10k/100k runs",
+        ),
+    ] {
+        step(&format!("bench: {what} — cargo bench --bench {name}"));
+        run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+            "bench",
+            "-p",
+            APP_PACKAGE,
+            "--bench",
+            name,
+        ]))?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
