@@ -1,0 +1,173 @@
+//! The HTTP contract with NeuroForge-compatible servers (NeuroForge itself and
+//! our gateway): paths, request and response bodies, streaming events.
+//!
+//! Bodies are snake_case JSON, as NeuroForge's Python API writes them; the
+//! [`Model`](crate::model::Model) list is camelCase, as the TypeScript store reads it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `POST`: run a prompt, answer with one [`ExecuteResponse`].
+pub const EXECUTE_PATH: &str = "/api/v1/workbench/execute";
+/// `POST`: run a prompt, answer with Server-Sent Events (our extension).
+pub const EXECUTE_STREAM_PATH: &str = "/api/v1/workbench/execute/stream";
+/// `GET`: the models offered, as [`Model`](crate::model::Model)s; `/{id}` for one.
+pub const MODELS_PATH: &str = "/api/v1/models";
+/// `GET`: which providers are configured and reachable.
+pub const PROVIDERS_PATH: &str = "/api/v1/providers";
+
+/// SSE event carrying a [`StreamDelta`].
+pub const EVENT_DELTA: &str = "delta";
+/// SSE event carrying the final [`ExecuteResponse`].
+pub const EVENT_DONE: &str = "done";
+/// SSE event carrying an [`ErrorBody`]; the stream ends with it.
+pub const EVENT_ERROR: &str = "error";
+
+/// The body of an execute request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecuteRequest {
+    /// The prompt text.
+    pub prompt: String,
+    /// The model to run it on.
+    pub model_id: String,
+    /// Context blocks sent with the prompt (optional on the wire).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context_blocks: Vec<String>,
+    /// Sampling parameters, when not the server's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<ExecuteParameters>,
+    /// The workspace the run belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
+}
+
+/// Sampling parameters of an execute request; absent ones are the server's choice.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecuteParameters {
+    /// Sampling temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Longest answer, in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Nucleus sampling mass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+}
+
+/// The answer to an execute request (NeuroForge's `SimplifiedExecuteResponse`).
+/// Unknown extra fields are ignored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecuteResponse {
+    /// The server's id of the run.
+    pub run_id: String,
+    /// The model that answered.
+    pub model_id: String,
+    /// The answer text.
+    pub output: String,
+    /// Tokens used.
+    pub usage: Usage,
+    /// Time the server took, in milliseconds.
+    pub latency_ms: u64,
+    /// When the server created the run (ISO 8601).
+    pub created_at: String,
+    /// Cost in US dollars, when the server knows a price (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+}
+
+/// Token usage reported with an answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens of the prompt (and context).
+    pub prompt_tokens: u64,
+    /// Tokens of the answer.
+    pub completion_tokens: u64,
+    /// Both.
+    pub total_tokens: u64,
+}
+
+/// The body of an error answer (any non-2xx status), and of the `error` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    pub detail: String,
+}
+
+/// A piece of streamed answer text (the `delta` event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamDelta {
+    /// The next piece of the answer.
+    pub text: String,
+}
+
+/// Whether a provider can serve, as `GET /api/v1/providers` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderStatus {
+    /// Credentials or a URL are configured.
+    pub configured: bool,
+    /// It answered recently.
+    pub available: bool,
+    /// `"api"` (hosted) or `"local"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where it is served, for local providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// `GET /api/v1/providers`: provider name (`openai`, `anthropic`, `ollama`) to status.
+pub type Providers = BTreeMap<String, ProviderStatus>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_omits_what_it_does_not_set() {
+        let request = ExecuteRequest {
+            prompt: "Hi".into(),
+            model_id: "gpt-4o".into(),
+            ..ExecuteRequest::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({"prompt": "Hi", "model_id": "gpt-4o"})
+        );
+        let full: ExecuteRequest = serde_json::from_value(json!({
+            "prompt": "Hi", "model_id": "m", "context_blocks": ["a"],
+            "parameters": {"temperature": 0.2, "max_tokens": 64}, "workspace_id": "w"
+        }))
+        .unwrap();
+        assert_eq!(full.parameters.unwrap().max_tokens, Some(64));
+    }
+
+    #[test]
+    fn a_response_ignores_unknown_fields_and_cost_is_optional() {
+        let answer = json!({
+            "run_id": "run_1", "model_id": "m", "output": "Hello",
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+            "latency_ms": 12, "created_at": "2024-01-01T00:00:00.000Z", "provider": "openai"
+        });
+        let response: ExecuteResponse = serde_json::from_value(answer).unwrap();
+        assert_eq!((response.usage.total_tokens, response.cost), (5, None));
+        assert!(serde_json::to_value(&response)
+            .unwrap()
+            .get("cost")
+            .is_none());
+    }
+
+    #[test]
+    fn provider_status_names_its_kind_type() {
+        let providers: Providers = serde_json::from_value(json!({
+            "ollama": {"configured": true, "available": false, "type": "local", "url": "http://127.0.0.1:11434"}
+        }))
+        .unwrap();
+        assert_eq!(providers["ollama"].kind, "local");
+        assert_eq!(
+            serde_json::to_value(&providers["ollama"]).unwrap()["type"],
+            "local"
+        );
+    }
+}

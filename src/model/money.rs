@@ -33,6 +33,13 @@ impl Usd {
         Usd { nanos }
     }
 
+    /// What `tokens` cost at `price_per_1k_tokens` dollars, rounded to the nanodollar.
+    pub fn for_tokens(price_per_1k_tokens: f64, tokens: u64) -> Usd {
+        let per_1k = i128::from(Usd::from_dollars(price_per_1k_tokens).nanos);
+        let nanos = (per_1k * i128::from(tokens) + 500).div_euclid(1_000);
+        Usd::from_nanos(nanos as i64)
+    }
+
     /// The amount in nanodollars.
     pub fn nanos(self) -> i64 {
         self.nanos
@@ -118,6 +125,13 @@ mod tests {
         assert_eq!(Usd::from_dollars(0.000049).to_string(), "$0.0000");
         assert_eq!(Usd::from_dollars(12.34567).to_string(), "$12.3457");
         assert_eq!(Usd::from_dollars(-0.5).to_string(), "-$0.5000");
+    }
+
+    #[test]
+    fn prices_tokens_per_thousand() {
+        assert_eq!(Usd::for_tokens(0.003, 1_500).to_string(), "$0.0045");
+        assert_eq!(Usd::for_tokens(0.000_15, 7).nanos(), 1_050);
+        assert_eq!(Usd::for_tokens(0.01, 0), Usd::ZERO);
     }
 
     #[test]

@@ -90,6 +90,13 @@ impl PromptRun {
         }
     }
 
+    /// A fresh id for a run created in this page, before the server names it:
+    /// `local-<ms since epoch, hex>-<random, hex>`.
+    pub fn new_local_id() -> String {
+        let millis = Timestamp::now().unix_millis().unwrap_or_default();
+        format!("local-{millis:x}-{:08x}", random_u32())
+    }
+
     /// Whether this copy of a run should replace `other`, a copy of the same
     /// run from elsewhere (another tab, an imported file): the later state along
     /// the status flow wins; at the same stage, the copy completed later wins,
@@ -113,6 +120,22 @@ impl PromptRun {
     /// The cost as an exact amount, when known.
     pub fn cost_usd(&self) -> Option<Usd> {
         self.cost.map(Usd::from_dollars)
+    }
+}
+
+fn random_u32() -> u32 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static CALLS: AtomicU64 = AtomicU64::new(0);
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+        hasher.finish() as u32
     }
 }
 
@@ -293,6 +316,14 @@ mod tests {
             "finished differently: the later completion wins"
         );
         assert!(!cancelled_earlier.supersedes(&done));
+    }
+
+    #[test]
+    fn local_ids_are_distinct() {
+        let ids: std::collections::HashSet<String> =
+            (0..1_000).map(|_| PromptRun::new_local_id()).collect();
+        assert_eq!(ids.len(), 1_000);
+        assert!(ids.iter().all(|id| id.starts_with("local-")));
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl Persistence {
         let mut first_error = None;
         for id in ids {
             let key = inner.keys.run(&id);
-            let written = match inner.store.saved_copy(&id) {
+            let written = match inner.store.get_run_untracked(&id) {
                 Some(run) => inner.backend.set(&key, &encode_run(&run)),
                 None => inner.backend.remove(&key),
             };

@@ -226,6 +226,30 @@ impl RunIndex {
         Ok(())
     }
 
+    /// Re-keys run `id` as `new_id` at the same position.
+    pub(crate) fn rename(&mut self, id: &str, new_id: &str) -> Result<(), StoreError> {
+        if self.contains(new_id) {
+            return Err(StoreError::DuplicateId(new_id.to_owned()));
+        }
+        let position = *self
+            .position_by_id
+            .get(id)
+            .ok_or_else(|| StoreError::UnknownId(id.to_owned()))?;
+        let old = self
+            .entry_at(position)
+            .cloned()
+            .expect("indexed id has an entry");
+        let renamed = PromptRun {
+            id: new_id.to_owned(),
+            ..PromptRun::clone(&old.run)
+        };
+        self.position_by_id.remove(id);
+        self.position_by_id.insert(new_id.to_owned(), position);
+        self.mark_unsaved(id);
+        self.replace(old, renamed);
+        Ok(())
+    }
+
     /// Takes in a copy of a run from elsewhere: added first if new, replacing
     /// the run held if it supersedes it, otherwise ignored.
     pub(crate) fn merge(&mut self, run: PromptRun) -> MergeOutcome {

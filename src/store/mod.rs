@@ -26,6 +26,7 @@
 mod by_status;
 mod context;
 mod error;
+mod execute;
 mod index;
 mod model_stats;
 mod run_list;
@@ -33,13 +34,18 @@ mod run_list;
 pub use by_status::RunsByStatus;
 pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
 pub use error::StoreError;
+pub use execute::MAX_CONCURRENT_REQUESTS;
 pub use index::MergeOutcome;
 pub use model_stats::ModelStats;
 pub use run_list::RunList;
 
-use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
+use crate::api::PromptExecutor;
+use crate::model::{Model, PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
+use futures::future::AbortHandle;
 use index::RunIndex;
 use leptos::prelude::*;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// The runs store: state, derived values and actions. Cheap to copy; all
@@ -50,7 +56,14 @@ pub struct RunsStore {
     active_run_id: RwSignal<Option<String>>,
     is_executing: RwSignal<bool>,
     execution_progress: RwSignal<f64>,
+    /// False while the execution cannot measure its progress (no streaming yet).
+    progress_known: RwSignal<bool>,
     error: RwSignal<Option<String>>,
+    /// The models the server offers, for their prices.
+    models: RwSignal<Vec<Model>>,
+    executor: StoredValue<Option<Rc<dyn PromptExecutor>>, LocalStorage>,
+    /// Abort handles of the requests in flight, by run id.
+    in_flight: StoredValue<HashMap<String, AbortHandle>>,
     active_run: Memo<Option<Arc<PromptRun>>>,
     latest_run: Memo<Option<Arc<PromptRun>>>,
     runs_by_status: Memo<RunsByStatus>,
@@ -92,7 +105,11 @@ impl RunsStore {
             active_run_id,
             is_executing: RwSignal::new(false),
             execution_progress: RwSignal::new(0.0),
+            progress_known: RwSignal::new(true),
             error: RwSignal::new(None),
+            models: RwSignal::new(Vec::new()),
+            executor: StoredValue::new_local(None),
+            in_flight: StoredValue::new(HashMap::new()),
             active_run: Memo::new_with_compare(
                 move |_| {
                     let id = active_run_id.get()?;
@@ -134,6 +151,18 @@ impl RunsStore {
     /// Progress of the current execution, 0–100.
     pub fn execution_progress(&self) -> f64 {
         self.execution_progress.get()
+    }
+
+    /// Whether [`execution_progress`](Self::execution_progress) measures
+    /// anything: false while an execution runs without streaming, so the UI
+    /// shows an indeterminate bar instead of a made-up one.
+    pub fn is_progress_known(&self) -> bool {
+        self.progress_known.get()
+    }
+
+    /// The models the server offers (set with [`set_models`](Self::set_models)).
+    pub fn models(&self) -> Vec<Model> {
+        self.models.get()
     }
 
     /// The error to show the user, if any.
@@ -232,6 +261,19 @@ impl RunsStore {
         self.active_run_id.set(None);
     }
 
+    /// Gives run `id` the id `new_id` (the server's, once it answers), keeping
+    /// its place; the active run follows. Refused if `new_id` is taken.
+    pub fn rename_run(&self, id: &str, new_id: &str) -> Result<(), StoreError> {
+        if id == new_id {
+            return Ok(());
+        }
+        self.change_runs(|runs| runs.rename(id, new_id))?;
+        if self.active_run_id.get_untracked().as_deref() == Some(id) {
+            self.active_run_id.set(Some(new_id.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Merges copies of runs from elsewhere (an imported file) by id: new runs are added first, keeping their order among themselves; a
     /// copy replaces the run held only if it is further along (see
     /// [`PromptRun::supersedes`]). Never refuses; reports what it did.
@@ -280,6 +322,12 @@ impl RunsStore {
         self.error.set(None);
     }
 
+    /// Sets the models offered; a model's `costPer1kTokens` prices runs whose
+    /// answer carries no cost.
+    pub fn set_models(&self, models: Vec<Model>) {
+        self.models.set(models);
+    }
+
     /// Sets the progress, clamped to 0–100; NaN is ignored.
     pub fn update_execution_progress(&self, progress: f64) {
         if !progress.is_nan() {
@@ -291,12 +339,22 @@ impl RunsStore {
     pub fn complete_execution(&self) {
         self.is_executing.set(false);
         self.execution_progress.set(100.0);
+        self.progress_known.set(true);
     }
 
     /// The execution was stopped: every `pending` or `running` run becomes
     /// `cancelled` with `completedAt` set (finished runs are untouched); not
     /// executing, progress 0.
     pub fn cancel_execution(&self) {
+        // Aborting drops the requests' futures, which aborts the fetches: no
+        // late answer can reach a cancelled run.
+        for (_, request) in self
+            .in_flight
+            .try_update_value(std::mem::take)
+            .unwrap_or_default()
+        {
+            request.abort();
+        }
         let completed_at = Timestamp::now();
         self.index.maybe_update(|runs| {
             let in_flight = runs.in_flight_ids();
@@ -313,6 +371,7 @@ impl RunsStore {
         });
         self.is_executing.set(false);
         self.execution_progress.set(0.0);
+        self.progress_known.set(true);
     }
 
     /// Shows `message` as the error without ending the execution: for
@@ -368,8 +427,8 @@ impl RunsStore {
         }
     }
 
-    /// The run `id` as it is now, without tracking (for saving it).
-    pub(crate) fn saved_copy(&self, id: &str) -> Option<Arc<PromptRun>> {
+    /// The run `id` as it is now, without tracking.
+    pub(crate) fn get_run_untracked(&self, id: &str) -> Option<Arc<PromptRun>> {
         self.index.with_untracked(|runs| runs.get(id).cloned())
     }
 

@@ -1,0 +1,49 @@
+//! What can go wrong talking to the server, in words a person can act on.
+
+use thiserror::Error;
+
+/// A failed request, or an execution that could not start.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ApiError {
+    /// The server answered with a non-2xx status.
+    #[error("HTTP {status}: {detail}")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The server's `detail`, or its body, or the status's reason.
+        detail: String,
+    },
+    /// Nothing answered (server down, wrong URL, CORS refused, offline).
+    #[error("could not reach the server at {url}; is it running?")]
+    Unreachable {
+        /// The URL that was tried.
+        url: String,
+    },
+    /// No complete answer within the client's timeout.
+    #[error("timed out after {seconds} s")]
+    Timeout {
+        /// The timeout, in seconds.
+        seconds: u64,
+    },
+    /// The answer was not the JSON the contract promises.
+    #[error("the server's answer was not valid JSON: {reason}")]
+    InvalidJson {
+        /// What the parser said.
+        reason: String,
+    },
+    /// The server reported a failure in the middle of a streamed answer.
+    #[error("the server stopped the run: {detail}")]
+    Stream {
+        /// The server's `detail`.
+        detail: String,
+    },
+    /// The user cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// Another execution is in flight; nothing was sent.
+    #[error("another prompt is still executing; wait for it or cancel it first")]
+    Busy,
+    /// The store has no client to execute with.
+    #[error("no executor is configured: call RunsStore::set_executor with a NeuroForgeClient")]
+    NoExecutor,
+}

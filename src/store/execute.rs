@@ -1,0 +1,283 @@
+//! Executing prompts: a run per model, recorded as it goes from `pending` to
+//! `running` to its end, with real cancellation and honest progress.
+
+use super::RunsStore;
+use crate::api::wire::{ExecuteRequest, ExecuteResponse};
+use crate::api::{ApiError, PromptExecutor, TextSink};
+use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
+use futures::future::{AbortHandle, Abortable};
+use futures::stream::{self, StreamExt};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// At most this many requests of one batch are in flight at once: every run
+/// goes to the same server, and browsers queue more than six per host anyway.
+pub const MAX_CONCURRENT_REQUESTS: usize = 4;
+
+/// Answer length assumed for progress when the request sets no `max_tokens`.
+const EXPECTED_TOKENS: usize = 1_024;
+
+/// Streamed progress stops short of 100 until the server confirms the end.
+const STREAMING_PROGRESS_CAP: f64 = 99.0;
+
+/// Rough token count of streamed text, for progress only (usage comes from
+/// the server): words and punctuation marks.
+fn estimate_tokens(text: &str) -> usize {
+    text.split_whitespace()
+        .map(|word| 1 + word.chars().filter(|c| c.is_ascii_punctuation()).count())
+        .sum()
+}
+
+impl RunsStore {
+    /// Sets what executes prompts (usually a [`NeuroForgeClient`](crate::api::NeuroForgeClient)).
+    pub fn set_executor(&self, executor: impl PromptExecutor + 'static) {
+        self.executor.set_value(Some(Rc::new(executor)));
+    }
+
+    /// Runs `prompt` on `model_id` with `context_blocks` (sent to the server
+    /// and recorded as the run's `contextBlockIds`).
+    ///
+    /// Refused with [`ApiError::Busy`] while another execution is in flight
+    /// (nothing is sent). Otherwise a `pending` run is added first and made
+    /// active; it turns `running` as the request goes out and ends `success`
+    /// (taking the server's run id), `error` (its message also becomes the
+    /// store's error) or `cancelled` (by [`cancel_execution`](Self::cancel_execution),
+    /// which aborts the request; partial output is kept and nothing arriving
+    /// later changes the run).
+    pub async fn execute(
+        &self,
+        prompt: impl Into<String>,
+        model_id: impl Into<String>,
+        context_blocks: Vec<String>,
+    ) -> Result<ExecuteResponse, ApiError> {
+        let mut results = self
+            .execute_batch(prompt.into(), vec![model_id.into()], context_blocks, None)
+            .await?;
+        results.pop().expect("one model gives one result")
+    }
+
+    /// Runs the same prompt on every model in `model_ids` concurrently (at most
+    /// [`MAX_CONCURRENT_REQUESTS`] at a time), each as its own run; the runs
+    /// share a `batchId` in their metadata so they can be compared side by
+    /// side. Progress covers all of them and cancel stops all. Returns each
+    /// model's result, in order; refused as a whole only when busy or unconfigured.
+    pub async fn execute_many(
+        &self,
+        prompt: impl Into<String>,
+        model_ids: Vec<String>,
+        context_blocks: Vec<String>,
+    ) -> Result<Vec<Result<ExecuteResponse, ApiError>>, ApiError> {
+        let batch_id = format!("batch-{}", PromptRun::new_local_id());
+        self.execute_batch(prompt.into(), model_ids, context_blocks, Some(batch_id))
+            .await
+    }
+
+    async fn execute_batch(
+        &self,
+        prompt: String,
+        model_ids: Vec<String>,
+        context_blocks: Vec<String>,
+        batch_id: Option<String>,
+    ) -> Result<Vec<Result<ExecuteResponse, ApiError>>, ApiError> {
+        if self.is_executing.get_untracked() {
+            return Err(ApiError::Busy);
+        }
+        let executor = self.executor.get_value().ok_or(ApiError::NoExecutor)?;
+        let mut planned = Vec::with_capacity(model_ids.len());
+        for model_id in model_ids.iter().rev() {
+            let mut run =
+                PromptRun::pending(PromptRun::new_local_id(), model_id.clone(), prompt.clone());
+            run.context_block_ids = context_blocks.clone();
+            if let Some(batch_id) = &batch_id {
+                run.metadata = Some(serde_json::Map::from_iter([(
+                    "batchId".to_owned(),
+                    batch_id.clone().into(),
+                )]));
+            }
+            planned.push(run.id.clone());
+            self.add_run(run).expect("a fresh local id is free");
+        }
+        planned.reverse();
+        let _ = self.set_active_run(planned.first().map(String::as_str));
+        self.start_execution();
+        self.progress_known.set(false);
+
+        let batch = Rc::new(BatchProgress::new(planned.len()));
+        let requests =
+            planned
+                .iter()
+                .cloned()
+                .zip(model_ids)
+                .enumerate()
+                .map(|(slot, (run_id, model_id))| {
+                    let request = ExecuteRequest {
+                        prompt: prompt.clone(),
+                        model_id,
+                        context_blocks: context_blocks.clone(),
+                        parameters: None,
+                        workspace_id: None,
+                    };
+                    self.execute_run(executor.clone(), run_id, request, slot, batch.clone())
+                });
+        let results: Vec<Result<ExecuteResponse, ApiError>> = stream::iter(requests)
+            .buffered(MAX_CONCURRENT_REQUESTS)
+            .collect()
+            .await;
+
+        let failures: Vec<String> = results
+            .iter()
+            .filter_map(|result| match result {
+                Err(ApiError::Cancelled) | Ok(_) => None,
+                Err(error) => Some(error.to_string()),
+            })
+            .collect();
+        let cancelled = results
+            .iter()
+            .any(|result| result == &Err(ApiError::Cancelled));
+        if !cancelled {
+            if failures.is_empty() {
+                self.complete_execution();
+            } else if results.len() == 1 {
+                self.set_error(failures.into_iter().next());
+            } else {
+                self.complete_execution();
+                self.set_error(Some(format!(
+                    "{} of {} runs failed: {}",
+                    failures.len(),
+                    results.len(),
+                    failures.join("; ")
+                )));
+            }
+        }
+        Ok(results)
+    }
+
+    /// One run of a batch, from `running` to its end.
+    async fn execute_run(
+        &self,
+        executor: Rc<dyn PromptExecutor>,
+        run_id: String,
+        request: ExecuteRequest,
+        slot: usize,
+        batch: Rc<BatchProgress>,
+    ) -> Result<ExecuteResponse, ApiError> {
+        if !self.is_executing.get_untracked() {
+            return Err(ApiError::Cancelled); // cancelled before its turn came
+        }
+        let started_at = Timestamp::now();
+        let running = PromptRunUpdate {
+            status: Some(RunStatus::Running),
+            started_at: Some(started_at.clone()),
+            ..PromptRunUpdate::default()
+        };
+        if self.update_run(&run_id, running).is_err() {
+            return Err(ApiError::Cancelled); // removed or cancelled meanwhile
+        }
+        let model_id = request.model_id.clone();
+        let (abort, registration) = AbortHandle::new_pair();
+        self.in_flight.update_value(|handles| {
+            handles.insert(run_id.clone(), abort);
+        });
+
+        let store = *self;
+        let streamed_id = run_id.clone();
+        let streamed_batch = batch.clone();
+        let mut received = String::new();
+        let on_text: TextSink = Box::new(move |text| {
+            received.push_str(text);
+            let streaming = PromptRunUpdate {
+                output: Some(received.clone()),
+                ..PromptRunUpdate::default()
+            };
+            if store.update_run(&streamed_id, streaming).is_ok() {
+                let share = estimate_tokens(&received) as f64 / EXPECTED_TOKENS as f64;
+                streamed_batch.set(slot, (share * 100.0).min(STREAMING_PROGRESS_CAP));
+                store.progress_known.set(true);
+                store.update_execution_progress(streamed_batch.overall());
+            }
+        });
+        let outcome = Abortable::new(executor.execute(request, on_text), registration).await;
+        self.in_flight.update_value(|handles| {
+            handles.remove(&run_id);
+        });
+
+        let still_running = self
+            .get_run_untracked(&run_id)
+            .is_some_and(|run| run.status == RunStatus::Running);
+        match outcome {
+            Err(_aborted) => Err(ApiError::Cancelled),
+            Ok(_) if !still_running => Err(ApiError::Cancelled),
+            Ok(Ok(response)) => {
+                let cost = response.cost.or_else(|| {
+                    let price = self.models.with_untracked(|models| {
+                        models
+                            .iter()
+                            .find(|model| model.id == model_id)
+                            .and_then(|model| model.cost_per_1k_tokens)
+                    });
+                    price.map(|price| Usd::for_tokens(price, response.usage.total_tokens).dollars())
+                });
+                let finished = PromptRunUpdate {
+                    status: Some(RunStatus::Success),
+                    completed_at: Some(Timestamp::now()),
+                    duration_ms: Some(response.latency_ms),
+                    input_tokens: Some(response.usage.prompt_tokens),
+                    output_tokens: Some(response.usage.completion_tokens),
+                    total_tokens: Some(response.usage.total_tokens),
+                    cost,
+                    output: Some(response.output.clone()),
+                    ..PromptRunUpdate::default()
+                };
+                self.update_run(&run_id, finished)
+                    .expect("a running run can finish");
+                let _ = self.rename_run(&run_id, &response.run_id);
+                batch.set(slot, 100.0);
+                self.update_execution_progress(batch.overall());
+                Ok(response)
+            }
+            Ok(Err(error)) => {
+                let completed_at = Timestamp::now();
+                let elapsed = completed_at
+                    .unix_millis()
+                    .zip(started_at.unix_millis())
+                    .map(|(end, start)| (end - start).max(0) as u64);
+                let failed = PromptRunUpdate {
+                    status: Some(RunStatus::Error),
+                    completed_at: Some(completed_at),
+                    duration_ms: elapsed,
+                    error: Some(error.to_string()),
+                    ..PromptRunUpdate::default()
+                };
+                self.update_run(&run_id, failed)
+                    .expect("a running run can fail");
+                batch.set(slot, 100.0);
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Each run's progress in a batch; the batch's is their mean.
+struct BatchProgress {
+    slots: RefCell<Vec<f64>>,
+}
+
+impl BatchProgress {
+    fn new(runs: usize) -> BatchProgress {
+        BatchProgress {
+            slots: RefCell::new(vec![0.0; runs]),
+        }
+    }
+
+    /// Progress only moves forward.
+    fn set(&self, slot: usize, progress: f64) {
+        let mut slots = self.slots.borrow_mut();
+        slots[slot] = slots[slot].max(progress);
+    }
+
+    fn overall(&self) -> f64 {
+        let slots = self.slots.borrow();
+        slots.iter().sum::<f64>() / slots.len().max(1) as f64
+    }
+}

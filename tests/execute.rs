@@ -1,0 +1,457 @@
+//! `RunsStore::execute` and `execute_many` natively, against a scripted
+//! executor: the run's lifecycle, errors, refusals, cancellation, progress,
+//! batches. (Against the real gateway over HTTP: tests/browser_client.rs.)
+#![cfg(not(target_arch = "wasm32"))]
+
+use futures::channel::{mpsc, oneshot};
+use futures::executor::LocalPool;
+use futures::future::LocalBoxFuture;
+use futures::task::LocalSpawnExt;
+use futures::{FutureExt, StreamExt};
+use leptos::prelude::Owner;
+use prompt_runs::api::wire::{ExecuteRequest, ExecuteResponse, Usage};
+use prompt_runs::api::{ApiError, PromptExecutor, TextSink};
+use prompt_runs::model::{Model, Provider, RunStatus};
+use prompt_runs::store::RunsStore;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+fn answer(model_id: &str, output: &str) -> ExecuteResponse {
+    ExecuteResponse {
+        run_id: format!("server-{model_id}"),
+        model_id: model_id.into(),
+        output: output.into(),
+        usage: Usage {
+            prompt_tokens: 12,
+            completion_tokens: 30,
+            total_tokens: 42,
+        },
+        latency_ms: 1_234,
+        created_at: "2024-05-01T12:00:00.000Z".into(),
+        cost: None,
+    }
+}
+
+/// What the scripted server does for one request.
+enum Script {
+    Answer(ExecuteResponse),
+    Fail(ApiError),
+    /// Streams the text pieces sent on the channel, then answers what the
+    /// oneshot sends.
+    Stream(
+        mpsc::UnboundedReceiver<String>,
+        oneshot::Receiver<ExecuteResponse>,
+    ),
+}
+
+#[derive(Clone, Default)]
+struct ScriptedServer {
+    scripts: Rc<RefCell<HashMap<String, Script>>>,
+    started: Rc<Cell<usize>>,
+    dropped_unfinished: Rc<Cell<usize>>,
+    requests: Rc<RefCell<Vec<ExecuteRequest>>>,
+}
+
+/// Counts requests whose future is dropped before it finished (= aborted).
+struct AbortProbe(Rc<Cell<usize>>, bool);
+
+impl Drop for AbortProbe {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+}
+
+impl ScriptedServer {
+    fn script(&self, model_id: &str, script: Script) {
+        self.scripts.borrow_mut().insert(model_id.into(), script);
+    }
+}
+
+impl PromptExecutor for ScriptedServer {
+    fn execute(
+        &self,
+        request: ExecuteRequest,
+        mut on_text: TextSink,
+    ) -> LocalBoxFuture<'static, Result<ExecuteResponse, ApiError>> {
+        self.started.set(self.started.get() + 1);
+        self.requests.borrow_mut().push(request.clone());
+        let script = self
+            .scripts
+            .borrow_mut()
+            .remove(&request.model_id)
+            .expect("a script for the model");
+        let probe = AbortProbe(self.dropped_unfinished.clone(), false);
+        async move {
+            let mut probe = probe; // moved in whole, so it drops with the future
+            let result = match script {
+                Script::Answer(response) => Ok(response),
+                Script::Fail(error) => Err(error),
+                Script::Stream(mut pieces, done) => {
+                    while let Some(piece) = pieces.next().await {
+                        on_text(&piece);
+                    }
+                    Ok(done.await.expect("the test sends the final answer"))
+                }
+            };
+            probe.1 = true;
+            result
+        }
+        .boxed_local()
+    }
+}
+
+struct Setup {
+    _owner: Owner,
+    store: RunsStore,
+    server: ScriptedServer,
+    pool: LocalPool,
+}
+
+fn setup() -> Setup {
+    let owner = Owner::new();
+    let store = owner.with(RunsStore::new);
+    let server = ScriptedServer::default();
+    store.set_executor(server.clone());
+    Setup {
+        _owner: owner,
+        store,
+        server,
+        pool: LocalPool::new(),
+    }
+}
+
+/// Starts `store.execute(..)` on the pool and returns where its result lands.
+fn start(setup: &Setup, model_id: &str) -> Rc<RefCell<Option<Result<ExecuteResponse, ApiError>>>> {
+    let result = Rc::new(RefCell::new(None));
+    let slot = result.clone();
+    let store = setup.store;
+    let model_id = model_id.to_owned();
+    setup
+        .pool
+        .spawner()
+        .spawn_local(async move {
+            *slot.borrow_mut() = Some(
+                store
+                    .execute("Explain Rust", model_id, vec!["style-guide".into()])
+                    .await,
+            );
+        })
+        .unwrap();
+    result
+}
+
+fn model(id: &str, cost_per_1k_tokens: Option<f64>) -> Model {
+    Model {
+        id: id.into(),
+        name: id.into(),
+        provider: Provider::Openai,
+        max_tokens: 8_192,
+        supports_streaming: true,
+        cost_per_1k_tokens,
+        metadata: None,
+    }
+}
+
+#[test]
+fn a_successful_run_records_usage_takes_the_server_id_and_stays_active() {
+    let mut setup = setup();
+    let mut response = answer("gpt-4o", "Rust is a language.");
+    response.cost = Some(0.0021);
+    setup
+        .server
+        .script("gpt-4o", Script::Answer(response.clone()));
+    let result = start(&setup, "gpt-4o");
+    setup.pool.run();
+
+    assert_eq!(result.borrow().clone(), Some(Ok(response)));
+    let store = setup.store;
+    assert_eq!(store.runs().len(), 1);
+    let run = store
+        .get_run_by_id("server-gpt-4o")
+        .expect("the run took the server's id");
+    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.prompt_snapshot, "Explain Rust");
+    assert_eq!(run.context_block_ids, ["style-guide"]);
+    assert_eq!(run.output.as_deref(), Some("Rust is a language."));
+    assert_eq!(
+        (run.input_tokens, run.output_tokens, run.total_tokens),
+        (Some(12), Some(30), Some(42))
+    );
+    assert_eq!(run.duration_ms, Some(1_234));
+    assert_eq!(run.cost, Some(0.0021));
+    assert!(run.completed_at.is_some());
+    assert_eq!(store.active_run_id().as_deref(), Some("server-gpt-4o"));
+    assert!(!store.is_executing());
+    assert_eq!(store.execution_progress(), 100.0);
+    assert_eq!(
+        setup.server.requests.borrow()[0].context_blocks,
+        ["style-guide"]
+    );
+}
+
+#[test]
+fn without_a_cost_in_the_answer_the_models_price_applies_and_unknown_stays_unknown() {
+    let mut setup = setup();
+    setup.store.set_models(vec![
+        model("priced", Some(0.002)),
+        model("free-to-guess", None),
+    ]);
+    setup
+        .server
+        .script("priced", Script::Answer(answer("priced", "a")));
+    start(&setup, "priced");
+    setup.pool.run();
+    assert_eq!(
+        setup.store.get_run_by_id("server-priced").unwrap().cost,
+        Some(0.000084),
+        "42 tokens at $0.002 per 1k"
+    );
+
+    setup.server.script(
+        "free-to-guess",
+        Script::Answer(answer("free-to-guess", "b")),
+    );
+    start(&setup, "free-to-guess");
+    setup.pool.run();
+    assert_eq!(
+        setup
+            .store
+            .get_run_by_id("server-free-to-guess")
+            .unwrap()
+            .cost,
+        None,
+        "no price known: no cost, never $0"
+    );
+}
+
+#[test]
+fn a_failed_run_stays_in_the_history_and_its_message_is_the_stores_error() {
+    let mut setup = setup();
+    setup.server.script(
+        "gpt-4o",
+        Script::Fail(ApiError::Http {
+            status: 500,
+            detail: "upstream exploded".into(),
+        }),
+    );
+    let result = start(&setup, "gpt-4o");
+    setup.pool.run();
+
+    assert_eq!(
+        result.borrow().clone(),
+        Some(Err(ApiError::Http {
+            status: 500,
+            detail: "upstream exploded".into()
+        }))
+    );
+    let run = setup.store.runs().get(0).unwrap().clone();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error.as_deref(), Some("HTTP 500: upstream exploded"));
+    assert!(run.total_tokens.is_none());
+    assert_eq!(
+        setup.store.error().as_deref(),
+        Some("HTTP 500: upstream exploded")
+    );
+    assert!(!setup.store.is_executing());
+}
+
+#[test]
+fn a_second_execute_while_one_is_in_flight_is_refused_without_a_request() {
+    let mut setup = setup();
+    let (pieces, pieces_in) = mpsc::unbounded();
+    let (done, done_in) = oneshot::channel();
+    setup
+        .server
+        .script("slow", Script::Stream(pieces_in, done_in));
+    start(&setup, "slow");
+    setup.pool.run_until_stalled();
+    assert!(
+        setup.store.is_executing(),
+        "executing exactly while the request is in flight"
+    );
+
+    let second = start(&setup, "other");
+    setup.pool.run_until_stalled();
+    assert_eq!(second.borrow().clone(), Some(Err(ApiError::Busy)));
+    assert_eq!(setup.server.started.get(), 1, "no second request");
+    assert_eq!(setup.store.runs().len(), 1, "no second run");
+
+    drop(pieces);
+    done.send(answer("slow", "done")).unwrap();
+    setup.pool.run();
+    assert!(!setup.store.is_executing());
+}
+
+#[test]
+fn cancel_aborts_the_request_keeps_partial_output_and_ignores_the_late_answer() {
+    let mut setup = setup();
+    let (pieces, pieces_in) = mpsc::unbounded();
+    let (done, done_in) = oneshot::channel();
+    setup
+        .server
+        .script("slow", Script::Stream(pieces_in, done_in));
+    let result = start(&setup, "slow");
+    setup.pool.run_until_stalled();
+    pieces.unbounded_send("The first ".into()).unwrap();
+    pieces.unbounded_send("words".into()).unwrap();
+    setup.pool.run_until_stalled();
+    let id = setup.store.active_run_id().unwrap();
+    assert_eq!(
+        setup.store.get_run_by_id(&id).unwrap().output.as_deref(),
+        Some("The first words")
+    );
+
+    setup.store.cancel_execution();
+    setup.pool.run_until_stalled();
+    assert_eq!(
+        setup.server.dropped_unfinished.get(),
+        1,
+        "the request was aborted, not left running"
+    );
+    assert_eq!(result.borrow().clone(), Some(Err(ApiError::Cancelled)));
+    let _ = pieces.unbounded_send("late text".into());
+    let _ = done.send(answer("slow", "the late answer"));
+    setup.pool.run();
+
+    let run = setup.store.get_run_by_id(&id).expect("keeps its local id");
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert_eq!(run.output.as_deref(), Some("The first words"));
+    assert_eq!(run.total_tokens, None, "no invented token count");
+    assert!(!setup.store.is_executing());
+    assert_eq!(setup.store.error(), None);
+}
+
+#[test]
+fn streaming_progress_is_unknown_until_text_arrives_then_rises_to_100() {
+    let mut setup = setup();
+    let (pieces, pieces_in) = mpsc::unbounded();
+    let (done, done_in) = oneshot::channel();
+    setup
+        .server
+        .script("streamer", Script::Stream(pieces_in, done_in));
+    start(&setup, "streamer");
+    setup.pool.run_until_stalled();
+    assert!(
+        !setup.store.is_progress_known(),
+        "no fake ramp before anything is measured"
+    );
+
+    let mut seen = vec![];
+    for _ in 0..50 {
+        pieces
+            .unbounded_send("lorem ipsum dolor sit amet, ".repeat(5))
+            .unwrap();
+        setup.pool.run_until_stalled();
+        assert!(setup.store.is_progress_known());
+        seen.push(setup.store.execution_progress());
+    }
+    assert!(
+        seen.windows(2).all(|pair| pair[0] <= pair[1]),
+        "monotonic: {seen:?}"
+    );
+    assert!(seen[0] > 0.0 && *seen.last().unwrap() < 100.0, "{seen:?}");
+    drop(pieces);
+    done.send(answer("streamer", "all")).unwrap();
+    setup.pool.run();
+    assert_eq!(setup.store.execution_progress(), 100.0);
+}
+
+#[test]
+fn execute_many_runs_each_model_as_a_run_of_one_batch() {
+    let mut setup = setup();
+    for model in ["a", "b", "c"] {
+        setup.server.script(
+            model,
+            Script::Answer(answer(model, &format!("from {model}"))),
+        );
+    }
+    let store = setup.store;
+    let results = Rc::new(RefCell::new(None));
+    let slot = results.clone();
+    setup
+        .pool
+        .spawner()
+        .spawn_local(async move {
+            *slot.borrow_mut() = Some(
+                store
+                    .execute_many("Compare", vec!["a".into(), "b".into(), "c".into()], vec![])
+                    .await,
+            );
+        })
+        .unwrap();
+    setup.pool.run();
+
+    let results = results.borrow_mut().take().unwrap().unwrap();
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| r.as_ref().unwrap().model_id.clone())
+            .collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    let runs = store.runs();
+    assert_eq!(
+        runs.iter()
+            .map(|run| run.model_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    let batch_ids: Vec<_> = runs
+        .iter()
+        .map(|run| run.metadata.as_ref().unwrap()["batchId"].clone())
+        .collect();
+    assert!(batch_ids
+        .iter()
+        .all(|id| id == &batch_ids[0] && id.as_str().unwrap().starts_with("batch-")));
+    assert!(runs.iter().all(|run| run.status == RunStatus::Success));
+    assert_eq!(store.execution_progress(), 100.0);
+    assert!(!store.is_executing());
+}
+
+#[test]
+fn execute_many_bounds_concurrency_and_cancel_stops_every_run() {
+    let mut setup = setup();
+    let models: Vec<String> = (0..6).map(|i| format!("m{i}")).collect();
+    let mut keep_open = vec![];
+    for model in &models {
+        let (pieces, pieces_in) = mpsc::unbounded::<String>();
+        let (done, done_in) = oneshot::channel();
+        setup
+            .server
+            .script(model, Script::Stream(pieces_in, done_in));
+        keep_open.push((pieces, done));
+    }
+    let store = setup.store;
+    setup
+        .pool
+        .spawner()
+        .spawn_local(async move {
+            let _ = store.execute_many("p", models, vec![]).await;
+        })
+        .unwrap();
+    setup.pool.run_until_stalled();
+    assert_eq!(setup.server.started.get(), 4, "at most 4 requests at once");
+    assert_eq!(store.runs_by_status().count(RunStatus::Pending), 2);
+
+    store.cancel_execution();
+    setup.pool.run();
+    assert_eq!(setup.server.dropped_unfinished.get(), 4);
+    assert_eq!(
+        setup.server.started.get(),
+        4,
+        "queued runs are not sent after a cancel"
+    );
+    assert_eq!(store.runs_by_status().count(RunStatus::Cancelled), 6);
+}
+
+#[test]
+fn without_an_executor_execute_says_what_to_do() {
+    let owner = Owner::new();
+    let store = owner.with(RunsStore::new);
+    let result = futures::executor::block_on(store.execute("p", "m", vec![]));
+    assert_eq!(result, Err(ApiError::NoExecutor));
+    assert!(store.runs().is_empty());
+}
