@@ -37,6 +37,12 @@ pub enum ApiError {
         /// The server's `detail`.
         detail: String,
     },
+    /// The request could not be built (e.g. a token with a line break).
+    #[error("the request could not be built: {reason}")]
+    InvalidRequest {
+        /// What was wrong.
+        reason: String,
+    },
     /// The user cancelled.
     #[error("cancelled")]
     Cancelled,

@@ -1,0 +1,308 @@
+//! The HTTP client for NeuroForge-compatible servers, over the browser's
+//! `fetch` (gloo-net).
+//!
+//! Every request carries an `AbortController` that aborts when its future is
+//! dropped, so cancelling (dropping) or timing out really stops the request.
+//! Executions try the streaming endpoint first and fall back to the plain one
+//! when the server does not have it (404/405).
+
+use super::executor::{PromptExecutor, TextSink};
+use super::wire::{
+    ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, EVENT_DELTA, EVENT_DONE,
+    EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH, PROVIDERS_PATH,
+};
+use super::ApiError;
+use crate::model::Model;
+use eventsource_stream::Eventsource;
+use futures::future::{self, Either, LocalBoxFuture};
+use futures::{FutureExt, Stream, StreamExt};
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::JsCast;
+
+/// Where NeuroForge listens by default (as in the TypeScript client); our
+/// gateway listens there too.
+pub const DEFAULT_BASE_URL: &str = "http://localhost:8000";
+
+/// How the client reaches the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientConfig {
+    base_url: String,
+    token: Option<String>,
+    timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            token: None,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The server's base URL, e.g. `http://localhost:8000` or the page's own origin.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// A bearer token sent as `Authorization: Bearer <token>`.
+    pub fn token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// The longest wait for the server to say anything: the answer's headers,
+    /// or the next streamed event (default 120 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// A client of one NeuroForge-compatible server. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct NeuroForgeClient {
+    config: Rc<ClientConfig>,
+}
+
+impl NeuroForgeClient {
+    /// A client with `config`.
+    pub fn new(config: ClientConfig) -> NeuroForgeClient {
+        NeuroForgeClient {
+            config: Rc::new(config),
+        }
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    /// `GET /api/v1/models`.
+    pub async fn models(&self) -> Result<Vec<Model>, ApiError> {
+        self.get_json(MODELS_PATH.to_owned()).await
+    }
+
+    /// `GET /api/v1/models/{id}`.
+    pub async fn model(&self, id: &str) -> Result<Model, ApiError> {
+        let id: String = js_sys::encode_uri_component(id).into();
+        self.get_json(format!("{MODELS_PATH}/{id}")).await
+    }
+
+    /// `GET /api/v1/providers`.
+    pub async fn providers(&self) -> Result<Providers, ApiError> {
+        self.get_json(PROVIDERS_PATH.to_owned()).await
+    }
+
+    /// Executes `request`, streaming its text to `on_text` when the server
+    /// streams, else with the plain endpoint.
+    pub async fn execute_request(
+        &self,
+        request: &ExecuteRequest,
+        mut on_text: TextSink,
+    ) -> Result<ExecuteResponse, ApiError> {
+        let abort = AbortOnDrop::new();
+        let streamed = self
+            .send(
+                self.post(EXECUTE_STREAM_PATH, &abort)
+                    .header("Accept", "text/event-stream")
+                    .json(request),
+            )
+            .await?;
+        if matches!(streamed.status(), 404 | 405) {
+            let abort = AbortOnDrop::new();
+            let plain = self
+                .send(self.post(EXECUTE_PATH, &abort).json(request))
+                .await?;
+            return read_json(plain).await;
+        }
+        let streamed = error_for_status(streamed).await?;
+        self.read_events(streamed, &mut on_text).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.base_url)
+    }
+
+    fn post(&self, path: &str, abort: &AbortOnDrop) -> RequestBuilder {
+        self.authorized(Request::post(&self.url(path)))
+            .abort_signal(Some(&abort.signal()))
+    }
+
+    fn authorized(&self, builder: RequestBuilder) -> RequestBuilder {
+        match &self.config.token {
+            Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
+            None => builder,
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: String) -> Result<T, ApiError> {
+        let abort = AbortOnDrop::new();
+        let request = self
+            .authorized(Request::get(&self.url(&path)))
+            .abort_signal(Some(&abort.signal()))
+            .build();
+        let response = self.send(request).await?;
+        read_json(error_for_status(response).await?).await
+    }
+
+    /// Sends, waiting at most the timeout for the answer's headers.
+    async fn send(&self, request: Result<Request, gloo_net::Error>) -> Result<Response, ApiError> {
+        let request = request.map_err(|error| ApiError::InvalidRequest {
+            reason: error.to_string(),
+        })?;
+        self.within_timeout(request.send())
+            .await?
+            .map_err(|_| ApiError::Unreachable {
+                url: self.config.base_url.clone(),
+            })
+    }
+
+    async fn within_timeout<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, ApiError> {
+        let timeout = self.config.timeout;
+        match future::select(
+            Box::pin(work),
+            Box::pin(gloo_timers::future::sleep(timeout)),
+        )
+        .await
+        {
+            Either::Left((done, _)) => Ok(done),
+            Either::Right(_) => Err(ApiError::Timeout {
+                seconds: timeout.as_secs(),
+            }),
+        }
+    }
+
+    async fn read_events(
+        &self,
+        response: Response,
+        on_text: &mut TextSink,
+    ) -> Result<ExecuteResponse, ApiError> {
+        let body = response.body().ok_or_else(|| ApiError::Stream {
+            detail: "the streamed answer had no body".to_owned(),
+        })?;
+        let mut events = body_bytes(body).eventsource();
+        loop {
+            let next = self.within_timeout(events.next()).await?;
+            let event = match next {
+                None => {
+                    return Err(ApiError::Stream {
+                        detail: "the answer stream ended before the run finished".to_owned(),
+                    })
+                }
+                Some(Err(error)) => {
+                    return Err(ApiError::Stream {
+                        detail: error.to_string(),
+                    })
+                }
+                Some(Ok(event)) => event,
+            };
+            match event.event.as_str() {
+                EVENT_DELTA => on_text(&parse::<StreamDelta>(&event.data)?.text),
+                EVENT_DONE => return parse(&event.data),
+                EVENT_ERROR => {
+                    return Err(ApiError::Stream {
+                        detail: parse::<ErrorBody>(&event.data)?.detail,
+                    })
+                }
+                _ => {} // comments, keep-alives, future event kinds
+            }
+        }
+    }
+}
+
+impl Default for NeuroForgeClient {
+    fn default() -> Self {
+        NeuroForgeClient::new(ClientConfig::default())
+    }
+}
+
+impl PromptExecutor for NeuroForgeClient {
+    fn execute(
+        &self,
+        request: ExecuteRequest,
+        on_text: TextSink,
+    ) -> LocalBoxFuture<'static, Result<ExecuteResponse, ApiError>> {
+        let client = self.clone();
+        async move { client.execute_request(&request, on_text).await }.boxed_local()
+    }
+}
+
+/// An `AbortController` that aborts its request when dropped, unless the
+/// request already finished (aborting then is a no-op).
+struct AbortOnDrop {
+    controller: Option<web_sys::AbortController>,
+}
+
+impl AbortOnDrop {
+    fn new() -> AbortOnDrop {
+        AbortOnDrop {
+            controller: web_sys::AbortController::new().ok(),
+        }
+    }
+
+    fn signal(&self) -> web_sys::AbortSignal {
+        match &self.controller {
+            Some(controller) => controller.signal(),
+            None => web_sys::AbortController::new()
+                .expect("AbortController exists")
+                .signal(),
+        }
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = &self.controller {
+            controller.abort();
+        }
+    }
+}
+
+/// A non-2xx answer as an error naming the status and the server's `detail`.
+async fn error_for_status(response: Response) -> Result<Response, ApiError> {
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    let detail = match serde_json::from_str::<ErrorBody>(&body) {
+        Ok(error) => error.detail,
+        Err(_) if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
+        Err(_) => response.status_text(),
+    };
+    Err(ApiError::Http { status, detail })
+}
+
+async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    let response = error_for_status(response).await?;
+    let text = response.text().await.map_err(|error| ApiError::Stream {
+        detail: error.to_string(),
+    })?;
+    parse(&text)
+}
+
+fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|error| ApiError::InvalidJson {
+        reason: error.to_string(),
+    })
+}
+
+/// The response body as a stream of byte chunks.
+fn body_bytes(body: web_sys::ReadableStream) -> impl Stream<Item = Result<Vec<u8>, String>> {
+    wasm_streams::ReadableStream::from_raw(body.unchecked_into())
+        .into_stream()
+        .map(|chunk| match chunk {
+            Ok(chunk) => Ok(js_sys::Uint8Array::new(&chunk).to_vec()),
+            Err(error) => Err(format!("the connection broke: {error:?}")),
+        })
+}
