@@ -9,7 +9,7 @@
 //! Run with `cargo bench --bench store_scaling` (or `cargo xtask bench`).
 
 use leptos::prelude::Owner;
-use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
+use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use prompt_runs::store::RunsStore;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -143,88 +143,105 @@ fn micros(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e6
 }
 
+/// Median time of add, update and remove (each followed by every read) on the store.
+fn measure_store(owner: &Owner, size: usize) -> [Duration; 3] {
+    let store = owner.with(RunsStore::new);
+    store.set_runs((0..size).map(run).collect()).unwrap();
+    store.set_active_run(Some("run-7")).unwrap();
+    let live: Vec<PromptRun> = (0..ITERATIONS)
+        .map(|iteration| live_run(size, iteration))
+        .collect();
+    for run in &live {
+        store.add_run(run.clone()).unwrap();
+    }
+    let update = time(|iteration| {
+        store
+            .update_run(&live[iteration].id, finish(&live[iteration].id))
+            .unwrap();
+        read_store(&store);
+    });
+    let remove = time(|iteration| {
+        store.remove_run(&live[iteration].id).unwrap();
+        read_store(&store);
+    });
+    let add = time(|iteration| {
+        store.add_run(live[iteration].clone()).unwrap();
+        read_store(&store);
+    });
+    store.clear_runs();
+    [add, update, remove]
+}
+
+/// The same on the baseline.
+fn measure_baseline(size: usize) -> [Duration; 3] {
+    let mut baseline = Baseline {
+        runs: (0..size).map(run).collect(),
+        active: Some("run-7".into()),
+    };
+    let live: Vec<PromptRun> = (0..ITERATIONS)
+        .map(|iteration| live_run(size, iteration))
+        .collect();
+    for run in &live {
+        baseline.runs.insert(0, run.clone());
+    }
+    let update = time(|iteration| {
+        baseline.update(&live[iteration].id, finish(&live[iteration].id));
+        baseline.read();
+    });
+    let remove = time(|iteration| {
+        let index = baseline
+            .runs
+            .iter()
+            .position(|run| run.id == live[iteration].id)
+            .unwrap();
+        baseline.runs.remove(index);
+        baseline.read();
+    });
+    let add = time(|iteration| {
+        baseline.runs.insert(0, live[iteration].clone());
+        baseline.read();
+    });
+    [add, update, remove]
+}
+
+/// A run in flight, to be finished, removed and added back.
+fn live_run(size: usize, iteration: usize) -> PromptRun {
+    let mut live = run(size + iteration);
+    live.id = format!("live-{iteration}");
+    live.status = RunStatus::Running;
+    live
+}
+
 fn main() {
+    // Each side runs alone, the store first, so neither measures the other's
+    // memory churn; both in this one process, on the same machine state.
     let owner = Owner::new();
+    let ours: Vec<[Duration; 3]> = SIZES
+        .iter()
+        .map(|&size| measure_store(&owner, size))
+        .collect();
+    let theirs: Vec<[Duration; 3]> = SIZES.iter().map(|&size| measure_baseline(size)).collect();
+
     println!("store vs naive Vec baseline: median µs per operation followed by reading every derived value");
     println!(
         "{:>8} {:<8} {:>12} {:>12} {:>10}",
         "runs", "op", "store µs", "baseline µs", "speedup"
     );
-    let mut update_times = Vec::new();
-    for size in SIZES {
-        let runs: Vec<PromptRun> = (0..size).map(run).collect();
-        let store = owner.with(RunsStore::new);
-        store.set_runs(runs.clone()).unwrap();
-        store.set_active_run(Some("run-7")).unwrap();
-        let mut baseline = Baseline {
-            runs,
-            active: Some("run-7".into()),
-        };
-
-        // update: a running run finishes with tokens and cost.
-        let prepare_store = |iteration: usize| {
-            let id = format!("live-{iteration}");
-            let mut live = run(size + iteration);
-            live.id = id.clone();
-            live.status = RunStatus::Running;
-            (id, live)
-        };
-        let mut store_ids = Vec::new();
-        for iteration in 0..ITERATIONS {
-            let (id, live) = prepare_store(iteration);
-            store.add_run(live.clone()).unwrap();
-            baseline.runs.insert(0, live);
-            store_ids.push(id);
-        }
-        let store_update = time(|iteration| {
-            store
-                .update_run(&store_ids[iteration], finish(&store_ids[iteration]))
-                .unwrap();
-            read_store(&store);
-        });
-        let baseline_update = time(|iteration| {
-            baseline.update(&store_ids[iteration], finish(&store_ids[iteration]));
-            baseline.read();
-        });
-        // remove, then add back the same runs.
-        let store_remove = time(|iteration| {
-            store.remove_run(&store_ids[iteration]).unwrap();
-            read_store(&store);
-        });
-        let baseline_remove = time(|iteration| {
-            let index = baseline
-                .runs
-                .iter()
-                .position(|run| run.id == store_ids[iteration])
-                .unwrap();
-            baseline.runs.remove(index);
-            baseline.read();
-        });
-        let store_add = time(|iteration| {
-            store.add_run(prepare_store(iteration).1).unwrap();
-            read_store(&store);
-        });
-        let baseline_add = time(|iteration| {
-            baseline.runs.insert(0, prepare_store(iteration).1);
-            baseline.read();
-        });
-        for (op, ours, theirs) in [
-            ("add", store_add, baseline_add),
-            ("update", store_update, baseline_update),
-            ("remove", store_remove, baseline_remove),
-        ] {
+    for (index, size) in SIZES.iter().enumerate() {
+        for (op_index, op) in ["add", "update", "remove"].into_iter().enumerate() {
+            let (store, baseline) = (ours[index][op_index], theirs[index][op_index]);
             println!(
                 "{size:>8} {op:<8} {:>12.1} {:>12.1} {:>9.0}x",
-                micros(ours),
-                micros(theirs),
-                theirs.as_secs_f64() / ours.as_secs_f64()
+                micros(store),
+                micros(baseline),
+                baseline.as_secs_f64() / store.as_secs_f64()
             );
         }
-        update_times.push(store_update);
-        black_box(Usd::ZERO);
     }
-    println!(
-        "store update + reads at 100,000 runs / at 1,000 runs: {:.2} (flat scaling means close to 1)",
-        update_times[2].as_secs_f64() / update_times[0].as_secs_f64()
-    );
+    for (op_index, op) in ["add", "update", "remove"].into_iter().enumerate() {
+        println!(
+            "store {op} + reads at 100,000 runs / at 1,000 runs: {:.2} (flat scaling means close to 1)",
+            ours[2][op_index].as_secs_f64() / ours[0][op_index].as_secs_f64()
+        );
+    }
 }
