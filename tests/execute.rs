@@ -68,6 +68,21 @@ impl ScriptedServer {
     fn script(&self, model_id: &str, script: Script) {
         self.scripts.borrow_mut().insert(model_id.into(), script);
     }
+
+    /// Scripts a streamed answer to `model_id`; returns where the test sends
+    /// its text pieces and then its final answer.
+    fn stream(
+        &self,
+        model_id: &str,
+    ) -> (
+        mpsc::UnboundedSender<String>,
+        oneshot::Sender<ExecuteResponse>,
+    ) {
+        let (pieces, pieces_in) = mpsc::unbounded();
+        let (done, done_in) = oneshot::channel();
+        self.script(model_id, Script::Stream(pieces_in, done_in));
+        (pieces, done)
+    }
 }
 
 impl PromptExecutor for ScriptedServer {
@@ -261,11 +276,7 @@ fn a_failed_run_stays_in_the_history_and_its_message_is_the_stores_error() {
 #[test]
 fn a_second_execute_while_one_is_in_flight_is_refused_without_a_request() {
     let mut setup = setup();
-    let (pieces, pieces_in) = mpsc::unbounded();
-    let (done, done_in) = oneshot::channel();
-    setup
-        .server
-        .script("slow", Script::Stream(pieces_in, done_in));
+    let (pieces, done) = setup.server.stream("slow");
     start(&setup, "slow");
     setup.pool.run_until_stalled();
     assert!(
@@ -288,11 +299,7 @@ fn a_second_execute_while_one_is_in_flight_is_refused_without_a_request() {
 #[test]
 fn cancel_aborts_the_request_keeps_partial_output_and_ignores_the_late_answer() {
     let mut setup = setup();
-    let (pieces, pieces_in) = mpsc::unbounded();
-    let (done, done_in) = oneshot::channel();
-    setup
-        .server
-        .script("slow", Script::Stream(pieces_in, done_in));
+    let (pieces, done) = setup.server.stream("slow");
     let result = start(&setup, "slow");
     setup.pool.run_until_stalled();
     pieces.unbounded_send("The first ".into()).unwrap();
@@ -327,11 +334,7 @@ fn cancel_aborts_the_request_keeps_partial_output_and_ignores_the_late_answer() 
 #[test]
 fn streaming_progress_is_unknown_until_text_arrives_then_rises_to_100() {
     let mut setup = setup();
-    let (pieces, pieces_in) = mpsc::unbounded();
-    let (done, done_in) = oneshot::channel();
-    setup
-        .server
-        .script("streamer", Script::Stream(pieces_in, done_in));
+    let (pieces, done) = setup.server.stream("streamer");
     start(&setup, "streamer");
     setup.pool.run_until_stalled();
     assert!(
@@ -415,15 +418,10 @@ fn execute_many_runs_each_model_as_a_run_of_one_batch() {
 fn execute_many_bounds_concurrency_and_cancel_stops_every_run() {
     let mut setup = setup();
     let models: Vec<String> = (0..6).map(|i| format!("m{i}")).collect();
-    let mut keep_open = vec![];
-    for model in &models {
-        let (pieces, pieces_in) = mpsc::unbounded::<String>();
-        let (done, done_in) = oneshot::channel();
-        setup
-            .server
-            .script(model, Script::Stream(pieces_in, done_in));
-        keep_open.push((pieces, done));
-    }
+    let keep_open: Vec<_> = models
+        .iter()
+        .map(|model| setup.server.stream(model))
+        .collect();
     let store = setup.store;
     setup
         .pool

@@ -213,14 +213,7 @@ impl RunIndex {
     /// Applies `update` to the run `id`, or reports an unknown id or a refused
     /// status move and changes nothing.
     pub(crate) fn update(&mut self, id: &str, update: PromptRunUpdate) -> Result<(), StoreError> {
-        let position = *self
-            .position_by_id
-            .get(id)
-            .ok_or_else(|| StoreError::UnknownId(id.to_owned()))?;
-        let old = self
-            .entry_at(position)
-            .cloned()
-            .expect("indexed id has an entry");
+        let old = self.held(id)?;
         let updated = update.apply_to(&old.run)?;
         self.replace(old, updated);
         Ok(())
@@ -231,20 +224,13 @@ impl RunIndex {
         if self.contains(new_id) {
             return Err(StoreError::DuplicateId(new_id.to_owned()));
         }
-        let position = *self
-            .position_by_id
-            .get(id)
-            .ok_or_else(|| StoreError::UnknownId(id.to_owned()))?;
-        let old = self
-            .entry_at(position)
-            .cloned()
-            .expect("indexed id has an entry");
+        let old = self.held(id)?;
         let renamed = PromptRun {
             id: new_id.to_owned(),
             ..PromptRun::clone(&old.run)
         };
         self.position_by_id.remove(id);
-        self.position_by_id.insert(new_id.to_owned(), position);
+        self.position_by_id.insert(new_id.to_owned(), old.position);
         self.mark_unsaved(id);
         self.replace(old, renamed);
         Ok(())
@@ -300,6 +286,18 @@ impl RunIndex {
             .flat_map(|status| self.by_status.get(status).iter())
             .map(|run| run.id.clone())
             .collect()
+    }
+
+    /// The entry of run `id`, or the unknown id refused.
+    fn held(&self, id: &str) -> Result<Entry, StoreError> {
+        let position = *self
+            .position_by_id
+            .get(id)
+            .ok_or_else(|| StoreError::UnknownId(id.to_owned()))?;
+        Ok(self
+            .entry_at(position)
+            .cloned()
+            .expect("indexed id has an entry"))
     }
 
     fn entry_at(&self, position: i64) -> Option<&Entry> {
