@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod app;
+pub mod components;
 pub mod model;
 pub mod persist;
 pub mod store;

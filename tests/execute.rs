@@ -418,7 +418,8 @@ fn execute_many_runs_each_model_as_a_run_of_one_batch() {
 fn execute_many_bounds_concurrency_and_cancel_stops_every_run() {
     let mut setup = setup();
     let models: Vec<String> = (0..6).map(|i| format!("m{i}")).collect();
-    let keep_open: Vec<_> = models
+    // Held open so that every scripted request stays in flight until cancelled.
+    let _open_streams: Vec<_> = models
         .iter()
         .map(|model| setup.server.stream(model))
         .collect();
