@@ -1,0 +1,180 @@
+//! PromptComposer: write a prompt, pick one or several models, add context
+//! blocks, and execute; or load the active run's prompt to run it again.
+
+use crate::store::{use_runs_store, RunsStore};
+use leptos::ev::KeyboardEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// The prompt form: prompt text, models (from [`RunsStore::models`]), context
+/// blocks, and Execute (also Ctrl/Cmd+Enter), disabled while executing. One
+/// model runs [`RunsStore::execute`]; several run
+/// [`RunsStore::execute_many`] as one batch.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use prompt_runs::components::PromptComposer;
+/// use prompt_runs::store::provide_runs_store;
+///
+/// #[component]
+/// fn Workbench() -> impl IntoView {
+///     provide_runs_store(); // plus store.set_executor(..) and store.set_models(..)
+///     view! { <PromptComposer/> }
+/// }
+/// ```
+#[component]
+pub fn PromptComposer(
+    /// The store to execute with; by default the one in context.
+    #[prop(optional)]
+    store: Option<RunsStore>,
+) -> impl IntoView {
+    let store = store.unwrap_or_else(use_runs_store);
+    let prompt = RwSignal::new(String::new());
+    let chosen_models = RwSignal::new(Vec::<String>::new());
+    let context_blocks = RwSignal::new(Vec::<String>::new());
+
+    // Until the user picks, the first model offered is chosen, so a newcomer
+    // can type a prompt and press Execute.
+    Effect::new(move |_| {
+        let models = store.models();
+        if chosen_models.with_untracked(Vec::is_empty) {
+            if let Some(first) = models.first() {
+                chosen_models.set(vec![first.id.clone()]);
+            }
+        }
+    });
+
+    let can_execute = move || {
+        !store.is_executing()
+            && !prompt.with(|text| text.trim().is_empty())
+            && !chosen_models.with(Vec::is_empty)
+    };
+    let execute = move || {
+        if !can_execute() {
+            return;
+        }
+        let text = prompt.get_untracked();
+        let models = chosen_models.get_untracked();
+        let blocks: Vec<String> = context_blocks
+            .get_untracked()
+            .into_iter()
+            .filter(|block| !block.trim().is_empty())
+            .collect();
+        spawn_local(async move {
+            // Failures are recorded on the run and shown as the store's error.
+            if let [model] = models.as_slice() {
+                let _ = store.execute(text, model.clone(), blocks).await;
+            } else {
+                let _ = store.execute_many(text, models, blocks).await;
+            }
+        });
+    };
+    let on_keydown = move |event: KeyboardEvent| {
+        if event.key() == "Enter" && (event.ctrl_key() || event.meta_key()) {
+            event.prevent_default();
+            execute();
+        }
+    };
+    let rerun_active = move |_| {
+        if let Some(run) = store.active_run() {
+            prompt.set(run.prompt_snapshot.clone());
+            chosen_models.set(vec![run.model_id.clone()]);
+            context_blocks.set(run.context_block_ids.clone());
+        }
+    };
+    let toggle_model = move |id: String| {
+        chosen_models.update(
+            |chosen| match chosen.iter().position(|model| model == &id) {
+                Some(index) => {
+                    chosen.remove(index);
+                }
+                None => chosen.push(id),
+            },
+        )
+    };
+
+    view! {
+        <form class="composer" on:submit=move |event| {
+            event.prevent_default();
+            execute();
+        }>
+            <label class="composer__label" for="composer-prompt">"Prompt"</label>
+            <textarea
+                id="composer-prompt"
+                class="composer__prompt"
+                rows="5"
+                placeholder="Ask something… (Ctrl+Enter to execute)"
+                prop:value=move || prompt.get()
+                on:input=move |event| prompt.set(event_target_value(&event))
+                on:keydown=on_keydown
+            ></textarea>
+            <fieldset class="composer__models">
+                <legend>"Models"</legend>
+                {move || store.models().is_empty().then(|| view! {
+                    <p class="composer__hint">"No models yet: is the server running? See Settings."</p>
+                })}
+                <For
+                    each=move || store.models()
+                    key=|model| model.id.clone()
+                    let:model
+                >
+                    {
+                        let id = model.id.clone();
+                        let checked_id = id.clone();
+                        view! {
+                            <label class="composer__model">
+                                <input
+                                    type="checkbox"
+                                    prop:checked=move || chosen_models.with(|chosen| chosen.contains(&checked_id))
+                                    on:change=move |_| toggle_model(id.clone())
+                                />
+                                {model.name.clone()}
+                            </label>
+                        }
+                    }
+                </For>
+            </fieldset>
+            <fieldset class="composer__blocks">
+                <legend>"Context blocks"</legend>
+                {move || {
+                    context_blocks
+                        .get()
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, block)| view! {
+                            <div class="composer__block">
+                                <textarea
+                                    rows="2"
+                                    aria-label=format!("Context block {}", index + 1)
+                                    prop:value=block
+                                    on:change=move |event| {
+                                        let text = event_target_value(&event);
+                                        context_blocks.update(|blocks| blocks[index] = text);
+                                    }
+                                ></textarea>
+                                <button type="button" on:click=move |_| context_blocks.update(|blocks| {
+                                    blocks.remove(index);
+                                })>"Remove"</button>
+                            </div>
+                        })
+                        .collect_view()
+                }}
+                <button type="button" on:click=move |_| context_blocks.update(|blocks| blocks.push(String::new()))>
+                    "Add context block"
+                </button>
+            </fieldset>
+            <div class="composer__actions">
+                <button type="submit" class="composer__execute" prop:disabled=move || !can_execute()>
+                    {move || if store.is_executing() { "Executing…" } else { "Execute" }}
+                </button>
+                <button
+                    type="button"
+                    prop:disabled=move || store.active_run().is_none() || store.is_executing()
+                    on:click=rerun_active
+                >
+                    "Re-run active run's prompt"
+                </button>
+            </div>
+        </form>
+    }
+}
