@@ -8,8 +8,9 @@
 
 use super::executor::{PromptExecutor, TextSink};
 use super::wire::{
-    ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, EVENT_DELTA, EVENT_DONE,
-    EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH, PROVIDERS_PATH,
+    ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, DEFAULT_BASE_URL,
+    EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
+    PROVIDERS_PATH,
 };
 use super::ApiError;
 use crate::model::Model;
@@ -21,10 +22,6 @@ use serde::de::DeserializeOwned;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
-
-/// Where NeuroForge listens by default (as in the TypeScript client); our
-/// gateway listens there too.
-pub const DEFAULT_BASE_URL: &str = "http://localhost:8000";
 
 /// How the client reaches the server.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,6 +9,6 @@ mod executor;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
-pub use client::{ClientConfig, NeuroForgeClient, DEFAULT_BASE_URL};
+pub use client::{ClientConfig, NeuroForgeClient};
 pub use error::ApiError;
 pub use executor::{PromptExecutor, TextSink};

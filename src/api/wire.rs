@@ -7,6 +7,10 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Where NeuroForge listens by default (as in the TypeScript client); our
+/// gateway listens there too.
+pub const DEFAULT_BASE_URL: &str = "http://localhost:8000";
+
 /// `POST`: run a prompt, answer with one [`ExecuteResponse`].
 pub const EXECUTE_PATH: &str = "/api/v1/workbench/execute";
 /// `POST`: run a prompt, answer with Server-Sent Events (our extension).

@@ -3,12 +3,10 @@
 
 #[cfg(target_arch = "wasm32")]
 mod prompt_composer;
-#[cfg(target_arch = "wasm32")]
 mod settings;
 
 #[cfg(target_arch = "wasm32")]
 pub use prompt_composer::PromptComposer;
 #[cfg(target_arch = "wasm32")]
-pub use settings::{
-    default_server_url, provide_server_connection, ServerConnection, Settings, SERVER_URL_KEY,
-};
+pub use settings::provide_server_connection;
+pub use settings::{default_server_url, ServerConnection, Settings, SERVER_URL_KEY};

@@ -1,10 +1,8 @@
 //! Settings: which NeuroForge-compatible server the app talks to, saved in
 //! localStorage so a reload keeps it.
 
-use crate::api::{ClientConfig, NeuroForgeClient};
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 /// The localStorage key holding the server's base URL.
 pub const SERVER_URL_KEY: &str = "prompt-runs:server-url";
@@ -23,13 +21,14 @@ pub fn default_server_url() -> String {
     window()
         .location()
         .origin()
-        .unwrap_or_else(|_| crate::api::DEFAULT_BASE_URL.to_owned())
+        .unwrap_or_else(|_| crate::api::wire::DEFAULT_BASE_URL.to_owned())
 }
 
 /// Connects `store` to the saved server (or this page's origin), and again
 /// whenever [`Settings`] changes it: sets a [`NeuroForgeClient`] as its
 /// executor and loads the server's models (and so their prices). Failure to
 /// load them is shown as the store's error.
+#[cfg(target_arch = "wasm32")]
 pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
     let saved = window()
         .local_storage()
@@ -42,9 +41,10 @@ pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
     provide_context(connection);
     Effect::new(move |_| {
         let base_url = connection.base_url.get();
+        use crate::api::{ClientConfig, NeuroForgeClient};
         let client = NeuroForgeClient::new(ClientConfig::default().base_url(base_url.clone()));
         store.set_executor(client.clone());
-        spawn_local(async move {
+        leptos::task::spawn_local(async move {
             match client.models().await {
                 Ok(models) => store.set_models(models),
                 Err(error) => store.report_background_error(format!(
