@@ -2,13 +2,11 @@
 //! contract, the errors a person can act on, the seam the store executes
 //! through, and (in the browser) the HTTP client.
 
-#[cfg(target_arch = "wasm32")]
 mod client;
 mod error;
 mod executor;
 pub mod wire;
 
-#[cfg(target_arch = "wasm32")]
 pub use client::{ClientConfig, NeuroForgeClient};
 pub use error::ApiError;
 pub use executor::{PromptExecutor, TextSink};

@@ -1,12 +1,9 @@
 //! Leptos components that other apps embed: each finds the [`RunsStore`](crate::store::RunsStore)
 //! through context or takes it as a prop.
 
-#[cfg(target_arch = "wasm32")]
 mod prompt_composer;
 mod settings;
 
-#[cfg(target_arch = "wasm32")]
 pub use prompt_composer::PromptComposer;
-#[cfg(target_arch = "wasm32")]
 pub use settings::provide_server_connection;
 pub use settings::{default_server_url, ServerConnection, Settings, SERVER_URL_KEY};

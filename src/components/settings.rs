@@ -28,7 +28,6 @@ pub fn default_server_url() -> String {
 /// whenever [`Settings`] changes it: sets a [`NeuroForgeClient`] as its
 /// executor and loads the server's models (and so their prices). Failure to
 /// load them is shown as the store's error.
-#[cfg(target_arch = "wasm32")]
 pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
     let saved = window()
         .local_storage()

@@ -25,16 +25,12 @@ pub mod runs_json;
 mod sync;
 mod transfer;
 
-#[cfg(target_arch = "wasm32")]
 mod browser;
-#[cfg(target_arch = "wasm32")]
 mod local_storage;
 
 pub use backend::{MemoryStorage, StorageBackend, StorageError};
-#[cfg(target_arch = "wasm32")]
 pub use browser::{persist_in_page, persist_to_local_storage};
 pub use layout::StorageKeys;
-#[cfg(target_arch = "wasm32")]
 pub use local_storage::LocalStorage;
 pub use sync::{PersistOptions, Persistence, Scheduler};
 pub use transfer::{export_csv, export_json, import_json, ImportError};
