@@ -537,3 +537,38 @@ fn a_store_outlives_nothing_of_its_owner() {
         Err(StoreError::Disposed)
     );
 }
+
+#[test]
+fn a_batch_is_found_from_any_of_its_runs_and_only_its_runs() {
+    let (_owner, store) = store();
+    let in_batch = |id: &str, batch: &str| {
+        let mut run = run(id, id, RunStatus::Success, 0);
+        run.metadata = Some(serde_json::Map::from_iter([(
+            prompt_runs::model::BATCH_ID_KEY.to_owned(),
+            batch.into(),
+        )]));
+        run
+    };
+    store.add_run(in_batch("old-1", "old")).unwrap();
+    store.add_run(in_batch("old-2", "old")).unwrap();
+    store
+        .add_run(run("alone", "m", RunStatus::Success, 0))
+        .unwrap();
+    for id in ["b-1", "b-2", "b-3"] {
+        store.add_run(in_batch(id, "new")).unwrap();
+    }
+    store
+        .add_run(run("later", "m", RunStatus::Success, 0))
+        .unwrap();
+
+    for member in ["b-1", "b-2", "b-3"] {
+        assert_eq!(ids(&store.batch_runs(member)), ["b-3", "b-2", "b-1"]);
+    }
+    assert_eq!(ids(&store.batch_runs("old-2")), ["old-2", "old-1"]);
+    assert_eq!(store.get_run_by_id("b-1").unwrap().batch_id(), Some("new"));
+    assert!(
+        store.batch_runs("alone").is_empty(),
+        "a run executed alone has no batch"
+    );
+    assert!(store.batch_runs("missing").is_empty());
+}

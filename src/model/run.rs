@@ -3,6 +3,10 @@
 use super::{RunStatus, Timestamp, Usd};
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// The `metadata` key that ties together the runs of one multi-model
+/// execution (see [`PromptRun::batch_id`]).
+pub const BATCH_ID_KEY: &str = "batchId";
+
 /// One execution of a prompt on a model.
 ///
 /// Serializes exactly as the TypeScript store's `PromptRun`: camelCase names,
@@ -115,6 +119,12 @@ impl PromptRun {
             }
         }
         self.completed_at >= other.completed_at
+    }
+
+    /// The batch this run was executed in with other models (its
+    /// `metadata.batchId`), if any.
+    pub fn batch_id(&self) -> Option<&str> {
+        self.metadata.as_ref()?.get(BATCH_ID_KEY)?.as_str()
     }
 
     /// The cost as an exact amount, when known.

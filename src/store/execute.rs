@@ -4,7 +4,7 @@
 use super::RunsStore;
 use crate::api::wire::{ExecuteRequest, ExecuteResponse};
 use crate::api::{ApiError, PromptExecutor, TextSink};
-use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
+use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd, BATCH_ID_KEY};
 use futures::future::{AbortHandle, Abortable};
 use futures::stream::{self, StreamExt};
 use leptos::prelude::*;
@@ -91,7 +91,7 @@ impl RunsStore {
             run.context_block_ids = context_blocks.clone();
             if let Some(batch_id) = &batch_id {
                 run.metadata = Some(serde_json::Map::from_iter([(
-                    "batchId".to_owned(),
+                    BATCH_ID_KEY.to_owned(),
                     batch_id.clone().into(),
                 )]));
             }

@@ -112,6 +112,20 @@ impl RunIndex {
         self.entry_at(position).map(|entry| &entry.run)
     }
 
+    /// The runs sharing `id`'s batch: executed together, so adjacent in the
+    /// history. Empty when `id` is unknown or in no batch.
+    pub(crate) fn batch_of(&self, id: &str) -> RunList {
+        let Some(batch) = self
+            .get(id)
+            .and_then(|run| run.batch_id().map(str::to_owned))
+        else {
+            return RunList::default();
+        };
+        self.all.group_around(self.position_by_id[id], |run| {
+            run.batch_id() == Some(batch.as_str())
+        })
+    }
+
     pub(crate) fn by_model(&self, model_id: &str) -> RunList {
         self.by_model
             .get(model_id)

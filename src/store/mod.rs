@@ -37,6 +37,7 @@ pub use error::StoreError;
 pub use execute::MAX_CONCURRENT_REQUESTS;
 pub use index::MergeOutcome;
 pub use model_stats::ModelStats;
+pub(crate) use run_list::list_changed;
 pub use run_list::RunList;
 
 use crate::api::PromptExecutor;
@@ -97,7 +98,7 @@ impl RunsStore {
         let status_group = move |status: RunStatus| {
             Memo::new_with_compare(
                 move |_| runs_by_status.with(|groups| groups.get(status).clone()),
-                |old: Option<&RunList>, new: Option<&RunList>| !matches!((old, new), (Some(old), Some(new)) if old.is_same_as(new)),
+                list_changed,
             )
         };
         RunsStore {
@@ -306,6 +307,13 @@ impl RunsStore {
     /// The run with `id`, if any.
     pub fn get_run_by_id(&self, id: &str) -> Option<Arc<PromptRun>> {
         self.index.with(|runs| runs.get(id).cloned())
+    }
+
+    /// The runs executed together with run `id` on several models (those
+    /// sharing its `batchId`), in history order: what a side-by-side comparison
+    /// shows. Empty when the run is unknown or was executed alone.
+    pub fn batch_runs(&self, id: &str) -> RunList {
+        self.index.with(|runs| runs.batch_of(id))
     }
 
     /// The runs on `model_id`, most recent first.

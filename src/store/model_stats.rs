@@ -16,6 +16,7 @@ pub struct ModelStats {
     pub successful_runs: usize,
     /// What all its runs cost, where a cost is known.
     pub total_cost: Usd,
+    priced_runs: usize,
     successful_tokens: u64,
     successful_with_tokens: usize,
     successful_duration_ms: u64,
@@ -40,6 +41,12 @@ impl ModelStats {
         rounded_mean(self.successful_duration_ms, self.successful_with_duration)
     }
 
+    /// What its runs cost, or `None` when none of them had a known price
+    /// (rather than claiming they cost $0).
+    pub fn known_cost(&self) -> Option<Usd> {
+        (self.priced_runs > 0).then_some(self.total_cost)
+    }
+
     /// Successful runs as a share (0–1) of finished runs; `None` before any finished.
     pub fn success_rate(&self) -> Option<f64> {
         (self.finished_runs > 0).then(|| self.successful_runs as f64 / self.finished_runs as f64)
@@ -62,7 +69,10 @@ impl ModelStats {
         let step_sum =
             |sum: &mut u64, value: u64| *sum = sum.wrapping_add_signed(sign * value as i64);
         step(&mut self.runs);
-        self.total_cost += Usd::from_nanos(sign * run.cost_usd().unwrap_or(Usd::ZERO).nanos());
+        if let Some(cost) = run.cost_usd() {
+            step(&mut self.priced_runs);
+            self.total_cost += Usd::from_nanos(sign * cost.nanos());
+        }
         if run.status.is_finished() {
             step(&mut self.finished_runs);
         }
@@ -121,6 +131,10 @@ mod tests {
         assert_eq!(stats.average_duration_ms(), Some(1_000));
         assert_eq!(stats.success_rate(), Some(2.0 / 3.0));
         assert_eq!(stats.total_cost.to_string(), "$0.0300");
+        assert_eq!(stats.known_cost(), Some(stats.total_cost));
+        let mut unpriced = ModelStats::new("free");
+        unpriced.add(&run(RunStatus::Success, Some(1), None, None));
+        assert_eq!(unpriced.known_cost(), None, "no price is not $0");
         stats.subtract(&run(RunStatus::Error, Some(9_999), Some(9_999), Some(0.02)));
         assert_eq!(stats.success_rate(), Some(1.0));
         assert_eq!(stats.total_cost.to_string(), "$0.0100");

@@ -68,6 +68,40 @@ impl RunList {
                     .all(|(a, b)| a.position == b.position && Arc::ptr_eq(&a.run, &b.run)))
     }
 
+    /// The runs for which `keep` is true, in the same order. O(n).
+    pub fn filtered(&self, mut keep: impl FnMut(&PromptRun) -> bool) -> RunList {
+        RunList::from_entries(
+            self.entries
+                .iter()
+                .filter(|entry| keep(&entry.run))
+                .cloned(),
+        )
+    }
+
+    /// The run at `position` and its neighbours either side for as long as
+    /// `same` holds: a group added together, such as a batch, found in
+    /// O(log n + group size).
+    pub(crate) fn group_around(&self, position: i64, same: impl Fn(&PromptRun) -> bool) -> RunList {
+        let Ok(index) = self.search(position) else {
+            return RunList::default();
+        };
+        let same_at = |index: usize| {
+            self.entries
+                .get(index)
+                .is_some_and(|entry| same(&entry.run))
+        };
+        let first = (0..index)
+            .rev()
+            .take_while(|&i| same_at(i))
+            .last()
+            .unwrap_or(index);
+        let end = (index + 1..self.len())
+            .take_while(|&i| same_at(i))
+            .last()
+            .map_or(index + 1, |i| i + 1);
+        RunList::from_entries(self.entries.clone().slice(first..end))
+    }
+
     pub(crate) fn from_entries(entries: impl IntoIterator<Item = Entry>) -> RunList {
         RunList {
             entries: entries.into_iter().collect(),
@@ -101,6 +135,12 @@ impl RunList {
         self.entries
             .binary_search_by_key(&position, |entry| entry.position)
     }
+}
+
+/// The change test for memos of a [`RunList`]: changed unless both are the
+/// very same list (see [`RunList::is_same_as`]).
+pub(crate) fn list_changed(old: Option<&RunList>, new: Option<&RunList>) -> bool {
+    !matches!((old, new), (Some(old), Some(new)) if old.is_same_as(new))
 }
 
 /// Two lists are equal when they hold equal runs in the same order.
