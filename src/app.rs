@@ -1,9 +1,51 @@
-//! The static app: the layout that puts the store and its views together.
+//! The static app: one store, saved to localStorage, connected to the server
+//! that served the page (or the one chosen in Settings), and every component
+//! laid out around it.
 
+use crate::components::{
+    provide_run_filter, provide_server_connection, ActiveRunViewer, ErrorBanner, ExecutionProgress,
+    HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory, Settings,
+};
+use crate::persist::{persist_to_local_storage, PersistOptions};
+use crate::store::provide_runs_store;
 use leptos::prelude::*;
 
-/// The whole app, as mounted by `main.rs`.
+/// The whole app, as mounted by `main.rs`: composer and progress on top,
+/// filters and history beside the active run, model performance below.
 #[component]
 pub fn App() -> impl IntoView {
-    view! { <main class="app"><h1>"prompt-runs"</h1></main> }
+    let store = provide_runs_store();
+    provide_run_filter();
+    // Saving lasts as long as the app; a failure to open storage is already
+    // shown as the store's error, and the runs stay in memory.
+    let _ = persist_to_local_storage(store, PersistOptions::default());
+    provide_server_connection(store);
+
+    view! {
+        <header class="app-header">
+            <h1>"prompt-runs"</h1>
+            <details class="app-header__settings">
+                <summary>"Settings"</summary>
+                <Settings/>
+            </details>
+        </header>
+        <main class="app">
+            <section class="app__compose" aria-label="Compose">
+                <PromptComposer/>
+                <ExecutionProgress/>
+                <ErrorBanner/>
+            </section>
+            <div class="app__workspace">
+                <div class="app__history">
+                    <RunFilters/>
+                    <RunHistory/>
+                    <HistoryTransfer/>
+                </div>
+                <div class="app__viewer">
+                    <ActiveRunViewer/>
+                </div>
+            </div>
+            <ModelPerformance/>
+        </main>
+    }
 }

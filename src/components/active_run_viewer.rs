@@ -1,0 +1,111 @@
+//! ActiveRunViewer: everything about the run the user opened, its output shown
+//! as plain text.
+
+use super::format::{cost, duration, local_time, status_label, thousands, tokens};
+use crate::model::PromptRun;
+use crate::store::{use_runs_store, RunsStore};
+use leptos::prelude::*;
+use std::sync::Arc;
+
+/// The active run: its full output in a `<pre>` (as text: model output is
+/// untrusted and never parsed as HTML), a Copy button, and its details: model,
+/// status, tokens, duration, cost (`N/A` when no price was known), start and
+/// completion times, the error of a failed run, and the prompt. Says "No
+/// active run selected" when there is none. While a run streams, only the
+/// text changes: the layout stays put.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use prompt_runs::components::ActiveRunViewer;
+/// use prompt_runs::store::provide_runs_store;
+///
+/// #[component]
+/// fn Details() -> impl IntoView {
+///     provide_runs_store();
+///     view! { <ActiveRunViewer/> }
+/// }
+/// ```
+#[component]
+pub fn ActiveRunViewer(
+    /// The store whose active run to show; by default the one in context.
+    #[prop(optional)]
+    store: Option<RunsStore>,
+) -> impl IntoView {
+    let store = store.unwrap_or_else(use_runs_store);
+    let copied = RwSignal::new(None::<&'static str>);
+    // Each field reads the active run on its own, so a streaming update
+    // rewrites text nodes instead of rebuilding the viewer.
+    let field = move |read: fn(&PromptRun) -> String| {
+        move || store.active_run().map(|run| read(&run)).unwrap_or_default()
+    };
+    let copy = move |_| {
+        let Some(output) = store.active_run().and_then(|run| run.output.clone()) else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let written = window().navigator().clipboard().write_text(&output);
+            let outcome = wasm_bindgen_futures::JsFuture::from(written).await;
+            copied.set(Some(if outcome.is_ok() {
+                "Copied"
+            } else {
+                "Copy failed"
+            }));
+        });
+    };
+    let has_output = move || store.active_run().is_some_and(|run| run.output.is_some());
+    let error = move || {
+        store
+            .active_run()
+            .and_then(|run: Arc<PromptRun>| run.error.clone())
+    };
+
+    view! {
+        <section class="viewer" aria-label="Active run">
+            <Show
+                when=move || store.active_run().is_some()
+                fallback=|| view! { <p class="viewer__empty">"No active run selected"</p> }
+            >
+                <header class="viewer__header">
+                    <h2>"Run " <span class="viewer__id">{field(|run| run.id.clone())}</span></h2>
+                    <button type="button" class="viewer__copy" prop:disabled=move || !has_output() on:click=copy>
+                        "Copy output"
+                    </button>
+                    <span class="viewer__copied" aria-live="polite">{move || copied.get()}</span>
+                </header>
+                <pre class="viewer__output">{field(|run| run.output.clone().unwrap_or_default())}</pre>
+                {move || error().map(|message| view! { <p class="viewer__error" role="status">{message}</p> })}
+                <dl class="viewer__details">
+                    <dt>"Model"</dt><dd class="viewer__model">{field(|run| run.model_id.clone())}</dd>
+                    <dt>"Status"</dt><dd class="viewer__status">{field(|run| status_label(run.status).to_owned())}</dd>
+                    <dt>"Tokens"</dt><dd class="viewer__tokens">{field(token_breakdown)}</dd>
+                    <dt>"Duration"</dt><dd class="viewer__duration">{field(|run| duration(run.duration_ms))}</dd>
+                    <dt>"Cost"</dt><dd class="viewer__cost">{field(|run| cost(run.cost_usd()))}</dd>
+                    <dt>"Started"</dt><dd class="viewer__started">{field(|run| local_time(&run.started_at))}</dd>
+                    <dt>"Completed"</dt>
+                    <dd class="viewer__completed">
+                        {field(|run| run.completed_at.as_ref().map_or_else(|| "—".to_owned(), local_time))}
+                    </dd>
+                </dl>
+                <details class="viewer__prompt">
+                    <summary>"Prompt"</summary>
+                    <pre>{field(|run| run.prompt_snapshot.clone())}</pre>
+                </details>
+            </Show>
+        </section>
+    }
+}
+
+/// `"1,234 tokens (1,000 in, 234 out)"`, with whichever parts are known.
+fn token_breakdown(run: &PromptRun) -> String {
+    let total = tokens(run.total_tokens);
+    match (run.input_tokens, run.output_tokens) {
+        (Some(input), Some(output)) => {
+            format!(
+                "{total} ({} in, {} out)",
+                thousands(input),
+                thousands(output)
+            )
+        }
+        _ => total,
+    }
+}

@@ -1,0 +1,135 @@
+//! What the history shows: a filter by status, model and text, shared through
+//! context between [`RunFilters`](super::RunFilters), which edits it, and
+//! [`RunHistory`](super::RunHistory), which applies it.
+
+use crate::model::{PromptRun, RunStatus};
+use crate::store::{RunList, RunsStore};
+use leptos::prelude::*;
+
+/// Which runs the history shows. The default shows every run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Only runs with this status.
+    pub status: Option<RunStatus>,
+    /// Only runs of this model.
+    pub model_id: Option<String>,
+    /// Only runs whose prompt or output contains this text (ignoring case).
+    pub text: String,
+}
+
+impl RunFilter {
+    /// The matching runs, most recent first (tracked reads of the store).
+    ///
+    /// Status and model narrow through the store's indexes; only a text search
+    /// looks at every remaining run.
+    pub fn apply(&self, store: &RunsStore) -> RunList {
+        let narrowed = match (self.status, &self.model_id) {
+            (Some(status), _) => store.runs_by_status().get(status).clone(),
+            (None, Some(model_id)) => store.get_runs_by_model(model_id),
+            (None, None) => store.runs(),
+        };
+        let needle = self.text.trim().to_lowercase();
+        let by_model = self.status.is_some() && self.model_id.is_some();
+        if needle.is_empty() && !by_model {
+            return narrowed;
+        }
+        narrowed.filtered(|run| {
+            (!by_model || self.model_id.as_deref() == Some(run.model_id.as_str()))
+                && (needle.is_empty() || mentions(run, &needle))
+        })
+    }
+}
+
+/// True when the prompt or the output contains `needle` (already lowercase).
+fn mentions(run: &PromptRun, needle: &str) -> bool {
+    let contains = |text: &str| text.to_lowercase().contains(needle);
+    contains(&run.prompt_snapshot) || run.output.as_deref().is_some_and(contains)
+}
+
+/// Creates the filter that [`RunFilters`](super::RunFilters) and
+/// [`RunHistory`](super::RunHistory) share, provides it to descendants and
+/// returns it.
+pub fn provide_run_filter() -> RwSignal<RunFilter> {
+    let filter = RwSignal::new(RunFilter::default());
+    provide_context(filter);
+    filter
+}
+
+/// The filter an ancestor provided with [`provide_run_filter`], if any.
+pub fn use_run_filter() -> Option<RwSignal<RunFilter>> {
+    use_context::<RwSignal<RunFilter>>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PromptRun;
+
+    fn run(id: &str, model: &str, status: RunStatus, prompt: &str, output: &str) -> PromptRun {
+        let mut run = PromptRun::pending(id, model, prompt);
+        run.status = status;
+        run.output = Some(output.to_owned());
+        run
+    }
+
+    fn ids(list: &RunList) -> Vec<&str> {
+        list.iter().map(|run| run.id.as_str()).collect()
+    }
+
+    #[test]
+    fn narrows_by_status_model_and_text_together() {
+        let owner = Owner::new();
+        let store = owner.with(RunsStore::new);
+        for run in [
+            run(
+                "a",
+                "gpt",
+                RunStatus::Success,
+                "Summarise the Rust book",
+                "ok",
+            ),
+            run(
+                "b",
+                "claude",
+                RunStatus::Success,
+                "Translate",
+                "Rust is fast",
+            ),
+            run("c", "gpt", RunStatus::Error, "Rust again", ""),
+            run("d", "gpt", RunStatus::Success, "Poem", "roses"),
+        ] {
+            store.add_run(run).unwrap();
+        }
+        let filter = |status, model: Option<&str>, text: &str| RunFilter {
+            status,
+            model_id: model.map(str::to_owned),
+            text: text.to_owned(),
+        };
+        assert_eq!(
+            ids(&RunFilter::default().apply(&store)),
+            ["d", "c", "b", "a"]
+        );
+        assert_eq!(
+            ids(&filter(Some(RunStatus::Success), None, "").apply(&store)),
+            ["d", "b", "a"]
+        );
+        assert_eq!(
+            ids(&filter(None, Some("gpt"), "").apply(&store)),
+            ["d", "c", "a"]
+        );
+        assert_eq!(
+            ids(&filter(Some(RunStatus::Success), Some("gpt"), "").apply(&store)),
+            ["d", "a"]
+        );
+        assert_eq!(
+            ids(&filter(None, None, "  RUST ").apply(&store)),
+            ["c", "b", "a"],
+            "prompt or output, any case"
+        );
+        assert_eq!(
+            ids(&filter(Some(RunStatus::Success), Some("gpt"), "rust").apply(&store)),
+            ["a"]
+        );
+        assert!(filter(None, Some("nobody"), "").apply(&store).is_empty());
+    }
+}

@@ -1,0 +1,119 @@
+//! How numbers, money, times and output look in the components: one place so
+//! that every view shows a run the same way.
+
+use crate::model::{PromptRun, RunStatus, Timestamp, Usd};
+
+/// How many characters of output a history card shows.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// `1234567` → `"1,234,567"`.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// Tokens as `"1,234 tokens"`, or `"N/A"` when the usage is unknown.
+pub fn tokens(value: Option<u64>) -> String {
+    value.map_or_else(not_available, |tokens| {
+        format!("{} tokens", thousands(tokens))
+    })
+}
+
+/// A duration as `"1,234 ms"`, or `"N/A"` when unknown.
+pub fn duration(value: Option<u64>) -> String {
+    value.map_or_else(not_available, |ms| format!("{} ms", thousands(ms)))
+}
+
+/// A cost as `"$0.0012"`, or `"N/A"` when no price was known.
+pub fn cost(value: Option<Usd>) -> String {
+    value.map_or_else(not_available, |usd| usd.to_string())
+}
+
+/// A share (0–1) as a whole percentage: `0.666` → `"67%"`.
+pub fn percent(share: f64) -> String {
+    format!("{:.0}%", share * 100.0)
+}
+
+/// The start of a run's output for a card: at most [`PREVIEW_CHARS`]
+/// characters, with `…` when there is more; `None` when it has no output.
+pub fn output_preview(run: &PromptRun) -> Option<String> {
+    let output = run.output.as_deref().filter(|text| !text.is_empty())?;
+    let mut preview: String = output.chars().take(PREVIEW_CHARS).collect();
+    if preview.len() < output.len() {
+        preview.push('…');
+    }
+    Some(preview)
+}
+
+/// A timestamp in the reader's local time zone and locale (in the browser);
+/// the stored text when it cannot be read as a time.
+pub fn local_time(timestamp: &Timestamp) -> String {
+    match timestamp.unix_millis() {
+        Some(millis) if cfg!(target_arch = "wasm32") => js_sys::Date::new(&(millis as f64).into())
+            .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+            .into(),
+        _ => timestamp.as_str().to_owned(),
+    }
+}
+
+/// A status as a person reads it: `Success`, `Cancelled`, …
+pub fn status_label(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Pending => "Pending",
+        RunStatus::Running => "Running",
+        RunStatus::Success => "Success",
+        RunStatus::Error => "Error",
+        RunStatus::Cancelled => "Cancelled",
+    }
+}
+
+fn not_available() -> String {
+    "N/A".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (1_234_567, "1,234,567"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(thousands(value), expected);
+        }
+    }
+
+    #[test]
+    fn unknown_values_read_n_a_never_zero() {
+        assert_eq!(tokens(None), "N/A");
+        assert_eq!(tokens(Some(12_345)), "12,345 tokens");
+        assert_eq!(duration(Some(1_500)), "1,500 ms");
+        assert_eq!(cost(None), "N/A");
+        assert_eq!(cost(Some(Usd::from_dollars(0.0012))), "$0.0012");
+        assert_eq!(percent(2.0 / 3.0), "67%");
+    }
+
+    #[test]
+    fn previews_cut_at_200_characters_not_bytes() {
+        let mut run = PromptRun::pending("r", "m", "p");
+        assert_eq!(output_preview(&run), None);
+        run.output = Some(String::new());
+        assert_eq!(output_preview(&run), None, "empty output shows nothing");
+        run.output = Some("é".repeat(200));
+        assert_eq!(output_preview(&run), Some("é".repeat(200)));
+        run.output = Some("é".repeat(201));
+        assert_eq!(output_preview(&run), Some(format!("{}…", "é".repeat(200))));
+    }
+}

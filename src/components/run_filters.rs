@@ -1,0 +1,136 @@
+//! RunFilters: runs counted by status, the failed runs with their errors, and
+//! the controls that narrow the history by status, model and text.
+
+use super::filter::{use_run_filter, RunFilter};
+use super::format::{status_label, thousands};
+use crate::model::RunStatus;
+use crate::store::{use_runs_store, RunsStore};
+use leptos::prelude::*;
+
+/// How many failed runs are listed with their error before "and N more".
+const FAILED_RUNS_LISTED: usize = 5;
+
+/// Counts per status (all five, empty ones included) that double as status
+/// filters, a model filter, a text search over prompts and outputs, and the
+/// latest failed runs with their errors.
+///
+/// It edits the [`RunFilter`] in context (see
+/// [`provide_run_filter`](super::provide_run_filter)) so that a
+/// [`RunHistory`](super::RunHistory) beside it shows only what matches.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use prompt_runs::components::{provide_run_filter, RunFilters, RunHistory};
+/// use prompt_runs::store::provide_runs_store;
+///
+/// #[component]
+/// fn History() -> impl IntoView {
+///     provide_runs_store();
+///     provide_run_filter();
+///     view! { <RunFilters/> <RunHistory/> }
+/// }
+/// ```
+#[component]
+pub fn RunFilters(
+    /// The store to count; by default the one in context.
+    #[prop(optional)]
+    store: Option<RunsStore>,
+    /// The filter to edit; by default the one in context, else a private one.
+    #[prop(optional)]
+    filter: Option<RwSignal<RunFilter>>,
+) -> impl IntoView {
+    let store = store.unwrap_or_else(use_runs_store);
+    let filter = filter
+        .or_else(use_run_filter)
+        .unwrap_or_else(|| RwSignal::new(RunFilter::default()));
+    let status_button = move |status: Option<RunStatus>| {
+        let label = status.map_or("All", status_label);
+        let count = move || match status {
+            Some(status) => store.runs_by_status().count(status),
+            None => store.runs().len(),
+        };
+        let pressed = move || filter.with(|filter| filter.status == status);
+        view! {
+            <button
+                type="button"
+                class="filters__status"
+                data-status=status.map_or("all", RunStatus::as_str)
+                aria-pressed=move || pressed().to_string()
+                on:click=move |_| filter.update(|filter| filter.status = status)
+            >
+                {label} " " <span class="filters__count">{move || thousands(count() as u64)}</span>
+            </button>
+        }
+    };
+    let failed = move || store.failed_runs();
+
+    view! {
+        <section class="filters" aria-label="Filters">
+            <div class="filters__statuses" role="group" aria-label="Status">
+                {status_button(None)}
+                {RunStatus::ALL.map(|status| status_button(Some(status))).to_vec()}
+            </div>
+            <div class="filters__fields">
+                <label>
+                    "Model "
+                    <select
+                        class="filters__model"
+                        prop:value=move || filter.with(|filter| filter.model_id.clone().unwrap_or_default())
+                        on:change=move |event| {
+                            let model = event_target_value(&event);
+                            filter.update(|filter| filter.model_id = (!model.is_empty()).then_some(model));
+                        }
+                    >
+                        <option value="">"All models"</option>
+                        {move || store.model_stats().into_iter().map(|stats| view! {
+                            <option value=stats.model_id.clone()>
+                                {format!("{} ({})", stats.model_id, thousands(stats.runs as u64))}
+                            </option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Search "
+                    <input
+                        type="search"
+                        class="filters__search"
+                        placeholder="Prompt or output"
+                        prop:value=move || filter.with(|filter| filter.text.clone())
+                        on:input=move |event| {
+                            let text = event_target_value(&event);
+                            filter.update(|filter| filter.text = text);
+                        }
+                    />
+                </label>
+            </div>
+            <Show when=move || !failed().is_empty()>
+                <div class="filters__failed">
+                    <h3>"Failed runs"</h3>
+                    <ul>
+                        {move || failed().iter().take(FAILED_RUNS_LISTED).map(|run| view! {
+                            <li class="filters__failure">
+                                <span class="filters__failure-model">{run.model_id.clone()}</span>
+                                ": "
+                                <span class="filters__failure-error">
+                                    {run.error.clone().unwrap_or_else(|| "no message".to_owned())}
+                                </span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    {move || {
+                        let more = failed().len().saturating_sub(FAILED_RUNS_LISTED);
+                        (more > 0).then(|| view! {
+                            <button
+                                type="button"
+                                class="filters__more"
+                                on:click=move |_| filter.update(|filter| filter.status = Some(RunStatus::Error))
+                            >
+                                {format!("and {} more: show all failed runs", thousands(more as u64))}
+                            </button>
+                        })
+                    }}
+                </div>
+            </Show>
+        </section>
+    }
+}

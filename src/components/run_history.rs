@@ -1,0 +1,251 @@
+//! RunHistory: the run count, the totals, and a virtualized list of run cards
+//! that stays a few dozen elements whether there are ten runs or 100,000.
+
+use super::filter::{use_run_filter, RunFilter};
+use super::format::{cost, duration, local_time, output_preview, status_label, thousands, tokens};
+use crate::model::PromptRun;
+use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
+use leptos::prelude::*;
+use std::sync::Arc;
+
+/// Height of one card's row in CSS pixels: the list is virtualized, so every
+/// row has this height and only the rows in view (plus [`OVERSCAN_ROWS`]
+/// either side) are in the DOM.
+pub const ROW_HEIGHT_PX: usize = 132;
+/// Rows rendered beyond each edge of the viewport, so fast scrolling shows no gap.
+const OVERSCAN_ROWS: usize = 4;
+/// Viewport height assumed until the real one is measured.
+const INITIAL_VIEWPORT_PX: usize = 640;
+/// The list's height when none is given.
+const DEFAULT_HEIGHT: &str = "70vh";
+
+/// The run history: a header with the run count and a clear-all control
+/// (with confirmation), total tokens, total cost and average duration, then one
+/// card per run, most recent first: status, model, local start time, the first
+/// 200 characters of output, tokens, duration, cost when known, a control to
+/// open it as the active run (the active card is marked) and one to remove it.
+///
+/// Shows the runs matching the [`RunFilter`] in context, if one was provided
+/// (see [`RunFilters`](super::RunFilters)). The list is virtualized: it
+/// scrolls within its `height` and renders only the cards in view, each
+/// [`ROW_HEIGHT_PX`] high.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use prompt_runs::components::RunHistory;
+/// use prompt_runs::store::provide_runs_store;
+///
+/// #[component]
+/// fn Sidebar() -> impl IntoView {
+///     provide_runs_store();
+///     view! { <RunHistory/> }
+/// }
+/// ```
+#[component]
+pub fn RunHistory(
+    /// The store to show; by default the one in context.
+    #[prop(optional)]
+    store: Option<RunsStore>,
+    /// Which runs to show; by default the filter in context, else all.
+    #[prop(optional)]
+    filter: Option<RwSignal<RunFilter>>,
+    /// The scrolling list's height, any CSS length; 70vh by default.
+    #[prop(optional, into)]
+    height: Option<String>,
+) -> impl IntoView {
+    let store = store.unwrap_or_else(use_runs_store);
+    let height = height.unwrap_or_else(|| DEFAULT_HEIGHT.to_owned());
+    let filter = filter.or_else(use_run_filter);
+    let shown = Memo::new_with_compare(
+        move |_| match filter {
+            Some(filter) => filter.with(|filter| filter.apply(&store)),
+            None => store.runs(),
+        },
+        list_changed,
+    );
+    let confirming_clear = RwSignal::new(false);
+
+    view! {
+        <section class="history" aria-label="Run history">
+            <header class="history__header">
+                <h2>
+                    "History "
+                    <span class="history__count">{move || run_count(store.runs().len())}</span>
+                </h2>
+                <Show
+                    when=move || confirming_clear.get()
+                    fallback=move || view! {
+                        <button
+                            type="button"
+                            class="history__clear"
+                            prop:disabled=move || store.runs().is_empty()
+                            on:click=move |_| confirming_clear.set(true)
+                        >"Clear all"</button>
+                    }
+                >
+                    <span class="history__confirm" role="alertdialog" aria-label="Confirm clearing the history">
+                        {move || format!("Remove all {}?", run_count(store.runs().len()))}
+                        <button type="button" class="history__confirm-clear" on:click=move |_| {
+                            store.clear_runs();
+                            confirming_clear.set(false);
+                        }>"Yes, clear all"</button>
+                        <button type="button" class="history__cancel-clear" on:click=move |_| confirming_clear.set(false)>
+                            "Keep them"
+                        </button>
+                    </span>
+                </Show>
+            </header>
+            <dl class="history__stats">
+                <div><dt>"Total tokens"</dt><dd class="history__tokens">{move || thousands(store.total_tokens_used())}</dd></div>
+                <div><dt>"Total cost"</dt><dd class="history__cost">{move || store.total_cost().to_string()}</dd></div>
+                <div>
+                    <dt>"Average duration"</dt>
+                    <dd class="history__duration">{move || format!("{} ms", thousands(store.average_duration()))}</dd>
+                </div>
+            </dl>
+            {move || {
+                let (all, matching) = (store.runs().len(), shown.with(|runs| runs.len()));
+                (all > 0 && matching < all).then(|| view! {
+                    <p class="history__filtered">{format!("Showing {} of {}", thousands(matching as u64), run_count(all))}</p>
+                })
+            }}
+            <VirtualList runs=shown store height/>
+        </section>
+    }
+}
+
+/// `"1 run"`, `"1,234 runs"`.
+fn run_count(count: usize) -> String {
+    let noun = if count == 1 { "run" } else { "runs" };
+    format!("{} {noun}", thousands(count as u64))
+}
+
+/// The scrolling list: spacers stand in for the rows out of view.
+#[component]
+fn VirtualList(runs: Memo<RunList>, store: RunsStore, height: String) -> impl IntoView {
+    let viewport = NodeRef::<leptos::html::Div>::new();
+    let scroll_top = RwSignal::new(0usize);
+    let viewport_height = RwSignal::new(INITIAL_VIEWPORT_PX);
+    let measure = move || {
+        if let Some(element) = viewport.get_untracked() {
+            let height = element.client_height();
+            if height > 0 {
+                viewport_height.set(height as usize);
+            }
+        }
+    };
+    Effect::new(move |_| {
+        if viewport.get().is_some() {
+            measure();
+        }
+    });
+    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
+
+    let window = Memo::new(move |_| {
+        let len = runs.with(|runs| runs.len());
+        let first = (scroll_top.get() / ROW_HEIGHT_PX)
+            .saturating_sub(OVERSCAN_ROWS)
+            .min(len);
+        let visible = viewport_height.get().div_ceil(ROW_HEIGHT_PX) + 1;
+        let end = (first + visible + 2 * OVERSCAN_ROWS).min(len);
+        (first, end, len)
+    });
+    let rows = move || {
+        let (first, end, _) = window.get();
+        runs.with(|runs| {
+            (first..end)
+                .filter_map(|index| runs.get(index).cloned())
+                .collect::<Vec<_>>()
+        })
+    };
+    let spacer = |rows: usize| format!("height: {}px", rows * ROW_HEIGHT_PX);
+
+    view! {
+        <div
+            class="history__viewport"
+            style=format!("height: {height}; overflow-y: auto")
+            node_ref=viewport
+            tabindex="0"
+            aria-label="Runs, most recent first"
+            on:scroll=move |_| {
+                if let Some(element) = viewport.get_untracked() {
+                    scroll_top.set(element.scroll_top().max(0) as usize);
+                }
+            }
+        >
+            <div class="history__spacer" style=move || spacer(window.get().0)></div>
+            <ol class="history__list" style="margin: 0; padding: 0; list-style: none">
+                <For
+                    each=rows
+                    // A changed run is a new Arc: only its row is rebuilt.
+                    key=|run| (run.id.clone(), Arc::as_ptr(run) as usize)
+                    children=move |run| view! { <RunCard run store/> }
+                />
+            </ol>
+            <div class="history__spacer" style=move || {
+                let (_, end, len) = window.get();
+                spacer(len - end)
+            }></div>
+            {move || runs.with(|runs| runs.is_empty()).then(|| view! {
+                <p class="history__empty">"No runs yet."</p>
+            })}
+        </div>
+    }
+}
+
+/// Every row's inline style: the height the scrolling arithmetic relies on,
+/// whatever the embedding app's CSS says.
+static ROW_STYLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("height: {ROW_HEIGHT_PX}px; overflow: hidden; box-sizing: border-box")
+});
+
+/// One run in the list.
+#[component]
+fn RunCard(run: Arc<PromptRun>, store: RunsStore) -> impl IntoView {
+    let id = run.id.clone();
+    let is_active = {
+        let id = id.clone();
+        Memo::new(move |_| store.active_run_id().as_deref() == Some(id.as_str()))
+    };
+    let open = {
+        let id = id.clone();
+        move |_| {
+            // The run may have been removed since this row was drawn.
+            let _ = store.set_active_run(Some(&id));
+        }
+    };
+    let remove = {
+        let id = id.clone();
+        move |_| {
+            let _ = store.remove_run(&id);
+        }
+    };
+    let started = local_time(&run.started_at);
+    view! {
+        <li class="history__row" data-run-id=id.clone() style=ROW_STYLE.as_str()>
+            <article class="history__card" class:history__card--active=is_active>
+                <header class="history__card-header">
+                    <span class=format!("badge badge--{}", run.status.as_str())>{status_label(run.status)}</span>
+                    <span class="history__model">{run.model_id.clone()}</span>
+                    <time datetime=run.started_at.as_str().to_owned()>{started}</time>
+                </header>
+                {output_preview(&run).map(|preview| view! { <p class="history__preview">{preview}</p> })}
+                <footer class="history__card-footer">
+                    <span class="history__run-tokens">{tokens(run.total_tokens)}</span>
+                    <span class="history__run-duration">{duration(run.duration_ms)}</span>
+                    {run.cost_usd().map(|usd| view! { <span class="history__run-cost">{cost(Some(usd))}</span> })}
+                    <button
+                        type="button"
+                        class="history__open"
+                        aria-pressed=move || is_active.get().to_string()
+                        on:click=open
+                    >"Open"</button>
+                    <button type="button" class="history__remove" aria-label=format!("Remove run {id}") on:click=remove>
+                        "Remove"
+                    </button>
+                </footer>
+            </article>
+        </li>
+    }
+}
