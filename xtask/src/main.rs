@@ -1,7 +1,7 @@
 //! The project's task runner, used as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! - `cargo xtask setup`: install whatever is missing to build and test the app.
-//! - `cargo xtask run`:   setup, then build the app with Trunk and serve it locally.
+//! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
 //! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
 //!   then build the release app.
 //! - `cargo xtask bench`: run the benchmarks and print their figures.
@@ -18,8 +18,9 @@
 use std::env;
 use std::ffi::OsString;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{exit, Command, Stdio};
+use std::process::{exit, Child, Command, Stdio};
 use std::time::Instant;
 
 /// Trunk is pinned: 0.22 needs a newer rustc, and 0.21 only builds with its own lock file.
@@ -27,8 +28,13 @@ const TRUNK_VERSION: &str = "0.21.14";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The app's package: the one whose tests also run in the browser.
 const APP_PACKAGE: &str = "prompt-runs";
+/// The gateway's package and binary: serves the app and the API.
+const GATEWAY_PACKAGE: &str = "prompt-runs-gateway";
 const SERVE_ADDRESS: &str = "127.0.0.1";
-const DEFAULT_PORT: u16 = 8080;
+/// Where `run` serves the app: the client's default base URL (localhost:8000) reaches it.
+const DEFAULT_PORT: u16 = 8000;
+/// Tells the browser tests (at compile time) where the test gateway listens.
+const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -72,8 +78,8 @@ fn print_help() {
 Usage: cargo xtask <command>
 
 Commands:
-  run [--port N]  install what is missing, then build the app with Trunk and serve it
-                  on http://{SERVE_ADDRESS}:{DEFAULT_PORT}/
+  run [--port N]  install what is missing, build the app with Trunk, and serve it with
+                  the gateway (app + API + offline models) on http://{SERVE_ADDRESS}:{DEFAULT_PORT}/
   test            install what is missing, then run all tests: native `cargo test --workspace`,
                   browser tests in headless Chromium, and a release `trunk build`
   bench           run the benchmarks and print their figures
@@ -292,16 +298,78 @@ fn run(ctx: &Ctx, args: &[String]) -> Result {
             ))
         }
     };
-    step("run: trunk serve --release (builds the app, then serves it)");
+    step("run: trunk build --release (the app), then the gateway serves it and the API");
+    run_cmd(
+        Command::new("trunk")
+            .current_dir(&ctx.root)
+            .args(["build", "--release"]),
+    )?;
     println!("[xtask] the app will be at  http://{SERVE_ADDRESS}:{port}/   (Ctrl-C to stop)\n");
-    run_cmd(Command::new("trunk").current_dir(&ctx.root).args([
-        "serve",
-        "--release",
-        "--address",
-        SERVE_ADDRESS,
-        "--port",
-        &port.to_string(),
+    run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "run",
+        "-p",
+        GATEWAY_PACKAGE,
+        "--",
+        "--addr",
+        &format!("{SERVE_ADDRESS}:{port}"),
+        "--static-dir",
+        "dist",
     ]))
+}
+
+/// A gateway started for the browser tests, stopped when dropped.
+struct TestGateway {
+    child: Child,
+    url: String,
+}
+
+impl TestGateway {
+    /// Builds and starts the gateway on a free loopback port, with the models
+    /// that simulate failures, and waits until it listens.
+    fn start(ctx: &Ctx) -> Result<TestGateway> {
+        run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+            "build",
+            "-p",
+            GATEWAY_PACKAGE,
+        ]))?;
+        let target_dir =
+            env::var_os("CARGO_TARGET_DIR").map_or_else(|| ctx.root.join("target"), PathBuf::from);
+        let binary = target_dir.join("debug").join(GATEWAY_PACKAGE);
+        let mut child = Command::new(&binary)
+            .current_dir(&ctx.root)
+            .args(["--addr", &format!("{SERVE_ADDRESS}:0"), "--test-models"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+        // It prints `… listening on http://127.0.0.1:PORT` once bound.
+        let mut first_line = String::new();
+        let stdout = child.stdout.take().ok_or("the gateway has no stdout")?;
+        BufReader::new(stdout)
+            .read_line(&mut first_line)
+            .map_err(|e| format!("reading the gateway's address: {e}"))?;
+        let url = first_line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .map(str::to_owned);
+        let gateway = TestGateway {
+            child,
+            url: url.unwrap_or_default(),
+        };
+        if gateway.url.is_empty() {
+            return Err(format!(
+                "the gateway did not say where it listens: {first_line:?}"
+            ));
+        }
+        println!("[xtask] test gateway at {}", gateway.url);
+        Ok(gateway)
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,17 +394,22 @@ fn test(ctx: &Ctx) -> Result {
     // `.cargo/config.toml` makes `wasm-bindgen-test-runner` the runner for wasm test binaries.
     // It drives the browser through the chromedriver named by CHROMEDRIVER, with the
     // capabilities (headless Chromium's command-line arguments) in webdriver.json.
+    // The client's tests talk to a real gateway on loopback; its address is
+    // compiled into them.
     let chromedriver = which("chromedriver").ok_or("`chromedriver` not found on PATH")?;
+    let gateway = TestGateway::start(ctx)?;
     run_cmd(
         Command::new(&ctx.cargo)
             .current_dir(&ctx.root)
             .env("CHROMEDRIVER", chromedriver)
+            .env(TEST_GATEWAY_ENV, &gateway.url)
             .env(
                 "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
                 ctx.root.join("webdriver.json"),
             )
             .args(["test", "-p", APP_PACKAGE, "--target", WASM_TARGET]),
     )?;
+    drop(gateway);
     done("browser tests", started);
 
     step("test 3/3: release build of the app — trunk build --release");

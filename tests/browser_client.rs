@@ -1,0 +1,355 @@
+//! The HTTP client and `RunsStore::execute` in a real page (headless
+//! Chromium) against the real gateway on loopback, started by
+//! `cargo xtask test` with its failure-simulating test models: no mocked fetch.
+#![cfg(target_arch = "wasm32")]
+
+use leptos::prelude::*;
+use prompt_runs::api::{ApiError, ClientConfig, NeuroForgeClient};
+use prompt_runs::model::{Provider, RunStatus};
+use prompt_runs::store::RunsStore;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Where the test gateway listens, compiled in by `cargo xtask test`.
+fn gateway_url() -> &'static str {
+    option_env!("PROMPT_RUNS_TEST_GATEWAY").expect(
+        "PROMPT_RUNS_TEST_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
+    )
+}
+
+fn client() -> NeuroForgeClient {
+    NeuroForgeClient::new(ClientConfig::default().base_url(gateway_url()))
+}
+
+/// A store executing through the gateway, with its models (and prices) loaded.
+async fn connected_store(owner: &Owner, client: NeuroForgeClient) -> RunsStore {
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let store = owner.with(RunsStore::new);
+    store.set_models(
+        client
+            .models()
+            .await
+            .expect("the test gateway lists its models"),
+    );
+    store.set_executor(client);
+    store
+}
+
+async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+/// Waits (up to 10 s) until `condition` holds.
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if condition() {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[wasm_bindgen_test]
+async fn lists_the_offline_models_with_their_prices() {
+    let models = client().models().await.unwrap();
+    let echo = models
+        .iter()
+        .find(|model| model.id == "offline-echo")
+        .unwrap();
+    assert_eq!(echo.provider, Provider::Local);
+    assert!(echo.cost_per_1k_tokens.is_some_and(|price| price > 0.0));
+    let slow = models
+        .iter()
+        .find(|model| model.id == "offline-slow")
+        .unwrap();
+    assert_eq!(
+        slow.cost_per_1k_tokens, None,
+        "no price is not a price of 0"
+    );
+    assert!(matches!(
+        client().model("no-such-model").await,
+        Err(ApiError::Http { status: 404, .. })
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn a_successful_execution_records_the_servers_answer() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    let response = store
+        .execute(
+            "Explain ownership in Rust",
+            "offline-echo",
+            vec!["Be brief.".into()],
+        )
+        .await
+        .unwrap();
+
+    let run = store
+        .get_run_by_id(&response.run_id)
+        .expect("the run takes the server's id");
+    assert_eq!(store.runs().len(), 1);
+    assert_eq!(
+        store.active_run_id().as_deref(),
+        Some(response.run_id.as_str())
+    );
+    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.prompt_snapshot, "Explain ownership in Rust");
+    assert_eq!(run.context_block_ids, ["Be brief."]);
+    assert_eq!(run.model_id, "offline-echo");
+    assert_eq!(run.output.as_deref(), Some(response.output.as_str()));
+    assert!(response.output.contains("4 words"), "{}", response.output);
+    assert_eq!(run.input_tokens, Some(response.usage.prompt_tokens));
+    assert_eq!(run.output_tokens, Some(response.usage.completion_tokens));
+    assert_eq!(run.total_tokens, Some(response.usage.total_tokens));
+    assert_eq!(run.duration_ms, Some(response.latency_ms));
+    assert!(run.completed_at.is_some());
+    let cost = run.cost.expect("offline-echo is priced");
+    assert_eq!(Some(cost), response.cost, "the server's cost is kept");
+    assert!(cost > 0.0);
+    assert!(!store.is_executing());
+    assert_eq!(store.execution_progress(), 100.0);
+    assert_eq!(store.error(), None);
+}
+
+#[wasm_bindgen_test]
+async fn streaming_progress_only_moves_forward_and_reaches_100() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    let seen = Rc::new(RefCell::new(Vec::<f64>::new()));
+    let record = seen.clone();
+    owner.with(|| {
+        Effect::new(move |_| record.borrow_mut().push(store.execution_progress()));
+    });
+    let prompt = "Write a long answer about the borrow checker ".repeat(10);
+    store.execute(prompt, "offline-echo", vec![]).await.unwrap();
+    sleep(20).await;
+
+    let seen = seen.borrow();
+    assert!(
+        seen.windows(2).all(|pair| pair[0] <= pair[1]),
+        "monotonic: {seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&100.0));
+    assert!(
+        seen.iter()
+            .any(|progress| *progress > 0.0 && *progress < 100.0),
+        "progress moved while the text streamed in: {seen:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_http_500_fails_the_run_with_the_servers_detail() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    let error = store
+        .execute("hello", "offline-fail-500", vec![])
+        .await
+        .unwrap_err();
+    let ApiError::Http {
+        status: 500,
+        detail,
+    } = &error
+    else {
+        panic!("expected HTTP 500, got {error:?}");
+    };
+    assert!(detail.contains("simulated failure"), "{detail}");
+
+    let run = store.runs().get(0).cloned().unwrap();
+    assert_eq!(
+        run.status,
+        RunStatus::Error,
+        "the failed run stays in the history"
+    );
+    assert_eq!(run.error.as_deref(), Some(error.to_string().as_str()));
+    assert_eq!(store.error(), Some(error.to_string()));
+    assert_eq!(run.total_tokens, None, "no usage was reported");
+    assert!(!store.is_executing());
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_request_gets_the_servers_message() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    let error = store
+        .execute("   ", "offline-echo", vec![])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApiError::Http { status: 400, detail } if detail.contains("prompt")),
+        "{error:?}"
+    );
+    let error = store
+        .execute("hi", "no-such-model", vec![])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApiError::Http { status: 404, detail } if detail.contains("no-such-model")),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), store.error().unwrap());
+}
+
+#[wasm_bindgen_test]
+async fn a_malformed_answer_is_reported_as_such() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    let error = store
+        .execute("hello", "offline-malformed", vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ApiError::InvalidJson { .. }), "{error:?}");
+    assert!(error
+        .to_string()
+        .starts_with("the server's answer was not valid JSON"));
+    assert_eq!(store.runs().get(0).unwrap().status, RunStatus::Error);
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_is_named() {
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused.
+    let nowhere = "http://127.0.0.1:9";
+    let owner = Owner::new();
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let store = owner.with(RunsStore::new);
+    store.set_executor(NeuroForgeClient::new(
+        ClientConfig::default().base_url(nowhere),
+    ));
+    let error = store
+        .execute("hello", "offline-echo", vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ApiError::Unreachable {
+            url: nowhere.into()
+        }
+    );
+    assert_eq!(
+        store.error().unwrap(),
+        "could not reach the server at http://127.0.0.1:9; is it running?"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_server_that_never_answers_times_out() {
+    let owner = Owner::new();
+    let impatient = NeuroForgeClient::new(
+        ClientConfig::default()
+            .base_url(gateway_url())
+            .timeout(Duration::from_secs(1)),
+    );
+    let store = connected_store(&owner, impatient).await;
+    let error = store
+        .execute("hello", "offline-hang", vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(error, ApiError::Timeout { seconds: 1 });
+    let run = store.runs().get(0).cloned().unwrap();
+    assert_eq!(run.error.as_deref(), Some("timed out after 1 s"));
+    assert!(run.duration_ms.is_some_and(|ms| ms >= 1_000));
+}
+
+#[wasm_bindgen_test]
+async fn cancel_mid_stream_keeps_the_partial_output_and_nothing_changes_it_later() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    let outcome = Rc::new(RefCell::new(None));
+    let finished = outcome.clone();
+    leptos::task::spawn_local(async move {
+        *finished.borrow_mut() = Some(
+            store
+                .execute("Tell me a slow story", "offline-slow", vec![])
+                .await,
+        );
+    });
+    eventually("some text streamed in", || {
+        store
+            .runs()
+            .get(0)
+            .is_some_and(|run| run.output.as_ref().is_some_and(|text| !text.is_empty()))
+    })
+    .await;
+
+    let second = store.execute("another", "offline-echo", vec![]).await;
+    assert_eq!(
+        second.unwrap_err(),
+        ApiError::Busy,
+        "a second execute is refused"
+    );
+    assert_eq!(store.runs().len(), 1, "and adds no run");
+
+    store.cancel_execution();
+    eventually("execute returned", || outcome.borrow().is_some()).await;
+    assert_eq!(
+        outcome.borrow_mut().take().unwrap().unwrap_err(),
+        ApiError::Cancelled
+    );
+    let cancelled = store.runs().get(0).cloned().unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    let partial = cancelled.output.clone().unwrap();
+    assert!(!partial.is_empty());
+    assert_eq!(cancelled.total_tokens, None, "no invented token count");
+    assert!(!store.is_executing());
+
+    // The whole slow answer (about 60 tokens at 8 per second) would have
+    // arrived by now: nothing did, and the run is as it was.
+    sleep(9_000).await;
+    let later = store.runs().get(0).cloned().unwrap();
+    assert_eq!(
+        *later, *cancelled,
+        "no late answer changed the cancelled run"
+    );
+    assert_eq!(store.runs().len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn execute_many_runs_one_batch_over_three_models() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    let models = ["offline-echo", "offline-fail-500", "offline-malformed"].map(String::from);
+    let results = store
+        .execute_many("Compare us", models.to_vec(), vec![])
+        .await
+        .unwrap();
+
+    assert!(results[0].is_ok());
+    assert!(matches!(
+        results[1],
+        Err(ApiError::Http { status: 500, .. })
+    ));
+    assert!(matches!(results[2], Err(ApiError::InvalidJson { .. })));
+    assert_eq!(store.runs().len(), 3);
+    let batch_ids: Vec<_> = store
+        .runs()
+        .iter()
+        .map(|run| run.batch_id().map(str::to_owned))
+        .collect();
+    assert!(
+        batch_ids[0].is_some() && batch_ids.iter().all(|id| *id == batch_ids[0]),
+        "{batch_ids:?}"
+    );
+    let first = store.runs().get(0).unwrap().id.clone();
+    assert_eq!(store.batch_runs(&first).len(), 3);
+    let mut statuses: Vec<_> = store
+        .runs()
+        .iter()
+        .map(|run| (run.model_id.clone(), run.status))
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            ("offline-echo".to_owned(), RunStatus::Success),
+            ("offline-fail-500".to_owned(), RunStatus::Error),
+            ("offline-malformed".to_owned(), RunStatus::Error),
+        ]
+    );
+    assert!(!store.is_executing());
+    assert_eq!(store.execution_progress(), 100.0);
+}
