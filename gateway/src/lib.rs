@@ -15,7 +15,7 @@ mod routes;
 pub mod tokens;
 
 pub use config::GatewayConfig;
-pub use routes::router;
+pub use routes::{router, MAX_BODY_BYTES};
 
 use tokio::net::TcpListener;
 

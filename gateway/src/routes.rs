@@ -147,14 +147,16 @@ fn parse_request<'g>(
         ),
         status => Problem::new(status, rejection.body_text()),
     })?;
-    let request: ExecuteRequest =
-        serde_json::from_slice(&body).map_err(|error| match error.classify() {
-            serde_json::error::Category::Data => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("invalid request: {error}"),
-            ),
-            _ => Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {error}")),
-        })?;
+    // Syntax first, so that broken JSON is always a 400, whatever it holds.
+    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
+        Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {error}"))
+    })?;
+    let request: ExecuteRequest = serde_json::from_value(json).map_err(|error| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid request: {error}"),
+        )
+    })?;
     if request.prompt.trim().is_empty() {
         return Err(Problem::new(StatusCode::BAD_REQUEST, "prompt is empty"));
     }

@@ -1,0 +1,504 @@
+//! The gateway's HTTP contract, in process: every endpoint and error path
+//! through `router` (tower's `oneshot`), plus one real server on loopback.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use clap::Parser;
+use http_body_util::BodyExt;
+use prompt_runs::api::wire::{ExecuteResponse, Providers};
+use prompt_runs::model::Model;
+use prompt_runs_gateway::prices::PriceTable;
+use prompt_runs_gateway::{offline, router, GatewayConfig};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use tower::ServiceExt;
+
+/// A gateway streaming fast (so tests are quick) with the test models.
+fn gateway(extra: &[&str]) -> Router {
+    let mut args = vec![
+        "prompt-runs-gateway",
+        "--offline-tokens-per-second",
+        "100000",
+    ];
+    args.extend_from_slice(extra);
+    router(GatewayConfig::parse_from(args))
+}
+
+fn test_gateway() -> Router {
+    gateway(&["--test-models"])
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("{error}: {}", self.body))
+    }
+
+    fn detail(&self) -> String {
+        self.json()["detail"]
+            .as_str()
+            .expect("a {\"detail\"} body")
+            .to_owned()
+    }
+}
+
+async fn send(app: Router, request: Request<Body>) -> Answer {
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(app: Router, path: &str) -> Answer {
+    send(app, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+async fn post(app: Router, path: &str, body: impl Into<Body>) -> Answer {
+    let request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.into())
+        .unwrap();
+    send(app, request).await
+}
+
+async fn execute(app: Router, body: Value) -> Answer {
+    post(app, "/api/v1/workbench/execute", body.to_string()).await
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let answer = get(gateway(&[]), "/api/v1/health").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json(), json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn models_are_the_offline_demo_models_with_their_prices() {
+    let answer = get(gateway(&[]), "/api/v1/models").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let models: Vec<Model> = serde_json::from_str(&answer.body).unwrap();
+    let ids: Vec<&str> = models.iter().map(|model| model.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["offline-echo", "offline-slow"],
+        "no test models unless asked"
+    );
+    assert!(models
+        .iter()
+        .all(|model| model.name.to_lowercase().contains("offline")));
+    let echo_price = PriceTable::builtin()
+        .lookup("offline-echo")
+        .unwrap()
+        .per_1k_tokens();
+    assert_eq!(models[0].cost_per_1k_tokens, Some(echo_price));
+    assert_eq!(models[1].cost_per_1k_tokens, None);
+    assert!(
+        answer.body.contains("\"costPer1kTokens\"")
+            && answer.body.contains("\"supportsStreaming\""),
+        "camelCase as in the data model: {}",
+        answer.body
+    );
+
+    let with_tests: Vec<Model> =
+        serde_json::from_str(&get(test_gateway(), "/api/v1/models").await.body).unwrap();
+    assert_eq!(with_tests.len(), 5);
+}
+
+#[tokio::test]
+async fn one_model_or_a_404_naming_it() {
+    let found = get(gateway(&[]), "/api/v1/models/offline-echo").await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Model>(&found.body).unwrap().id,
+        "offline-echo"
+    );
+
+    let missing = get(gateway(&[]), "/api/v1/models/gpt-9").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.detail(), "unknown model: gpt-9");
+}
+
+#[tokio::test]
+async fn providers_report_every_upstream_kind() {
+    let answer = get(gateway(&[]), "/api/v1/providers").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let providers: Providers = serde_json::from_str(&answer.body).unwrap();
+    for name in ["openai", "anthropic", "ollama"] {
+        assert!(
+            providers.contains_key(name),
+            "{name} missing from {}",
+            answer.body
+        );
+    }
+    assert_eq!(answer.json()["ollama"]["type"], "local");
+    assert_eq!(answer.json()["openai"]["type"], "api");
+}
+
+#[tokio::test]
+async fn execute_answers_deterministically_with_honest_usage_and_exact_cost() {
+    let request = json!({
+        "prompt": "Explain ownership in Rust",
+        "model_id": "offline-echo",
+        "context_blocks": ["Be brief."],
+        "workspace_id": "ws-1",
+        "some_future_field": true
+    });
+    let answer = execute(gateway(&[]), request.clone()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let response: ExecuteResponse = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(response.model_id, "offline-echo");
+    assert_eq!(
+        response.output,
+        offline::answer("Explain ownership in Rust", &["Be brief.".into()])
+    );
+    let usage = response.usage;
+    assert_eq!(
+        usage.prompt_tokens,
+        prompt_runs_gateway::tokens::count("Explain ownership in Rust")
+            + prompt_runs_gateway::tokens::count("Be brief.")
+    );
+    assert_eq!(
+        usage.completion_tokens,
+        prompt_runs_gateway::tokens::count(&response.output)
+    );
+    assert_eq!(
+        usage.total_tokens,
+        usage.prompt_tokens + usage.completion_tokens
+    );
+    let price = PriceTable::builtin().lookup("offline-echo").unwrap();
+    assert_eq!(
+        response.cost,
+        Some(
+            price
+                .cost(usage.prompt_tokens, usage.completion_tokens)
+                .dollars()
+        )
+    );
+    assert!(response.created_at.ends_with('Z'));
+
+    let again: ExecuteResponse =
+        serde_json::from_str(&execute(gateway(&[]), request).await.body).unwrap();
+    assert_eq!(
+        again.output, response.output,
+        "the same prompt, the same answer"
+    );
+}
+
+#[tokio::test]
+async fn an_unpriced_model_reports_no_cost_rather_than_zero() {
+    let answer = execute(
+        gateway(&[]),
+        json!({"prompt": "hi", "model_id": "offline-slow"}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.json().get("cost").is_none(), "{}", answer.body);
+}
+
+#[tokio::test]
+async fn max_tokens_limits_the_answer() {
+    let request = json!({
+        "prompt": "Explain ownership in Rust",
+        "model_id": "offline-echo",
+        "parameters": {"max_tokens": 5, "temperature": 0.2}
+    });
+    let response: ExecuteResponse =
+        serde_json::from_str(&execute(gateway(&[]), request).await.body).unwrap();
+    assert_eq!(response.usage.completion_tokens, 5);
+    assert!(response.output.len() < offline::answer("Explain ownership in Rust", &[]).len());
+}
+
+/// The events of a Server-Sent Events body: (event name, data).
+fn events(body: &str) -> Vec<(String, String)> {
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .filter_map(|line| line.strip_prefix(name))
+                    .map(|value| value.strip_prefix(' ').unwrap_or(value))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            (field("event:"), field("data:"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stream_sends_deltas_then_the_full_response() {
+    let body = json!({"prompt": "Stream this please", "model_id": "offline-echo"});
+    let answer = post(
+        gateway(&[]),
+        "/api/v1/workbench/execute/stream",
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+
+    let events = events(&answer.body);
+    let (done, deltas) = events.split_last().unwrap();
+    assert_eq!(done.0, "done");
+    assert!(deltas.len() > 5, "streamed piece by piece");
+    let streamed: String = deltas
+        .iter()
+        .map(|(event, data)| {
+            assert_eq!(event, "delta");
+            serde_json::from_str::<Value>(data).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let response: ExecuteResponse = serde_json::from_str(&done.1).unwrap();
+    assert_eq!(streamed, response.output);
+    assert_eq!(response.output, offline::answer("Stream this please", &[]));
+}
+
+#[tokio::test]
+async fn stream_failures_are_http_errors_or_an_error_event() {
+    let fail = json!({"prompt": "x", "model_id": "offline-fail-500"});
+    let answer = post(
+        test_gateway(),
+        "/api/v1/workbench/execute/stream",
+        fail.to_string(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.detail(), "simulated failure");
+
+    let unknown = json!({"prompt": "x", "model_id": "nope"});
+    let answer = post(
+        test_gateway(),
+        "/api/v1/workbench/execute/stream",
+        unknown.to_string(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+
+    let malformed = json!({"prompt": "x", "model_id": "offline-malformed"});
+    let answer = post(
+        test_gateway(),
+        "/api/v1/workbench/execute/stream",
+        malformed.to_string(),
+    )
+    .await;
+    let events = events(&answer.body);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "done");
+    assert!(
+        serde_json::from_str::<Value>(&events[0].1).is_err(),
+        "the test model's done is not JSON"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_4xx_with_a_detail_naming_the_problem() {
+    let cases: [(&str, StatusCode, &str); 6] = [
+        ("{\"prompt\": ", StatusCode::BAD_REQUEST, "malformed JSON"),
+        ("[1, 2", StatusCode::BAD_REQUEST, "malformed JSON"),
+        (
+            "{\"model_id\": \"offline-echo\"}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "prompt",
+        ),
+        (
+            "{\"prompt\": \"hi\"}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "model_id",
+        ),
+        (
+            "{\"prompt\": 42, \"model_id\": \"offline-echo\"}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid type",
+        ),
+        (
+            "{\"prompt\": \"  \", \"model_id\": \"offline-echo\"}",
+            StatusCode::BAD_REQUEST,
+            "prompt is empty",
+        ),
+    ];
+    for (body, status, named) in cases {
+        let answer = post(gateway(&[]), "/api/v1/workbench/execute", body).await;
+        assert_eq!(answer.status, status, "{body} → {}", answer.body);
+        assert!(
+            answer.detail().contains(named),
+            "{body} → {}",
+            answer.detail()
+        );
+    }
+
+    let unknown = execute(gateway(&[]), json!({"prompt": "hi", "model_id": "gpt-9"})).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.detail(), "unknown model: gpt-9");
+
+    let huge = json!({"prompt": "a".repeat(prompt_runs_gateway::MAX_BODY_BYTES), "model_id": "offline-echo"});
+    let answer = execute(gateway(&[]), huge).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        answer.detail().contains("larger than 1048576 bytes"),
+        "{}",
+        answer.detail()
+    );
+}
+
+#[tokio::test]
+async fn simulated_failures_behave_as_named() {
+    let failed = execute(
+        test_gateway(),
+        json!({"prompt": "x", "model_id": "offline-fail-500"}),
+    )
+    .await;
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(failed.detail(), "simulated failure");
+
+    let malformed = execute(
+        test_gateway(),
+        json!({"prompt": "x", "model_id": "offline-malformed"}),
+    )
+    .await;
+    assert_eq!(malformed.status, StatusCode::OK);
+    assert!(serde_json::from_str::<Value>(&malformed.body).is_err());
+
+    let hang = execute(
+        test_gateway(),
+        json!({"prompt": "x", "model_id": "offline-hang"}),
+    );
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(200), hang).await;
+    assert!(waited.is_err(), "offline-hang never answers");
+
+    let hidden = execute(
+        gateway(&[]),
+        json!({"prompt": "x", "model_id": "offline-fail-500"}),
+    )
+    .await;
+    assert_eq!(
+        hidden.status,
+        StatusCode::NOT_FOUND,
+        "test models only with --test-models"
+    );
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_json_404s() {
+    for answer in [
+        get(gateway(&[]), "/api/v1/nothing-here").await,
+        post(gateway(&[]), "/api/v2/workbench/execute", "{}").await,
+    ] {
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert_eq!(answer.detail(), "no such API endpoint");
+    }
+}
+
+#[tokio::test]
+async fn cors_lets_pages_on_other_origins_call_the_api() {
+    let preflight = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/api/v1/workbench/execute")
+        .header(header::ORIGIN, "http://127.0.0.1:8080")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "content-type,authorization",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(gateway(&[]), preflight).await;
+    assert!(answer.status.is_success(), "{}", answer.status);
+    assert_eq!(answer.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let methods = answer.headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+        .to_str()
+        .unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let allowed = answer.headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+
+    let request = Request::get("/api/v1/models")
+        .header(header::ORIGIN, "http://example.test")
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(gateway(&[]), request).await;
+    assert_eq!(answer.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+}
+
+/// A directory holding a tiny built app.
+fn static_app() -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("prompt-runs-gateway-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>the app</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.join("app.js"), "console.log('app')").unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn serves_the_app_and_its_index_for_client_routes() {
+    let dir = static_app();
+    let app = || gateway(&["--static-dir", dir.to_str().unwrap()]);
+    for path in ["/", "/index.html", "/runs/some-client-route"] {
+        let answer = get(app(), path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert!(
+            answer.body.contains("<title>the app</title>"),
+            "{path}: {}",
+            answer.body
+        );
+    }
+    assert_eq!(get(app(), "/app.js").await.body, "console.log('app')");
+}
+
+#[tokio::test]
+async fn a_real_server_on_loopback_keeps_serving_after_errors() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(prompt_runs_gateway::serve(
+        listener,
+        GatewayConfig::parse_from(["gw", "--offline-tokens-per-second", "100000"]),
+    ));
+
+    let http = reqwest::Client::new();
+    let url = format!("http://{address}/api/v1/workbench/execute");
+    let bad = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let good = http
+        .post(&url)
+        .json(&json!({"prompt": "still there?", "model_id": "offline-echo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 200);
+    let response: ExecuteResponse = good.json().await.unwrap();
+    assert_eq!(response.output, offline::answer("still there?", &[]));
+}
