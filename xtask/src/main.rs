@@ -3,7 +3,7 @@
 //! - `cargo xtask setup`: install whatever is missing to build and test the app.
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
 //! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
-//!   then build the release app.
+//!   then build the release app and run the end-to-end test on it.
 //! - `cargo xtask bench`: run the benchmarks and print their figures.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
@@ -33,6 +33,8 @@ const GATEWAY_PACKAGE: &str = "prompt-runs-gateway";
 const SERVE_ADDRESS: &str = "127.0.0.1";
 /// Where `run` serves the app: the client's default base URL (localhost:8000) reaches it.
 const DEFAULT_PORT: u16 = 8000;
+/// The end-to-end test's package: drives the built app in Chromium.
+const E2E_PACKAGE: &str = "prompt-runs-e2e";
 /// Tells the browser tests (at compile time) where the test gateway listens.
 const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
 
@@ -81,7 +83,8 @@ Commands:
   run [--port N]  install what is missing, build the app with Trunk, and serve it with
                   the gateway (app + API + offline models) on http://{SERVE_ADDRESS}:{DEFAULT_PORT}/
   test            install what is missing, then run all tests: native `cargo test --workspace`,
-                  browser tests in headless Chromium, and a release `trunk build`
+                  browser tests in headless Chromium (against a gateway on loopback), a release
+                  `trunk build`, and the end-to-end test of the built app
   bench           run the benchmarks and print their figures
   setup           only install what is missing"
     );
@@ -378,17 +381,19 @@ impl Drop for TestGateway {
 fn test(ctx: &Ctx) -> Result {
     let total = Instant::now();
 
-    step("test 1/3: native tests — cargo test --workspace");
+    step("test 1/4: native tests — cargo test --workspace");
     let started = Instant::now();
-    run_cmd(
-        Command::new(&ctx.cargo)
-            .current_dir(&ctx.root)
-            .args(["test", "--workspace"]),
-    )?;
+    // The end-to-end test needs the release build: it runs last.
+    run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "test",
+        "--workspace",
+        "--exclude",
+        E2E_PACKAGE,
+    ]))?;
     done("native tests", started);
 
     step(&format!(
-        "test 2/3: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
+        "test 2/4: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
     ));
     let started = Instant::now();
     // `.cargo/config.toml` makes `wasm-bindgen-test-runner` the runner for wasm test binaries.
@@ -401,7 +406,7 @@ fn test(ctx: &Ctx) -> Result {
     run_cmd(
         Command::new(&ctx.cargo)
             .current_dir(&ctx.root)
-            .env("CHROMEDRIVER", chromedriver)
+            .env("CHROMEDRIVER", &chromedriver)
             .env(TEST_GATEWAY_ENV, &gateway.url)
             .env(
                 "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
@@ -412,7 +417,7 @@ fn test(ctx: &Ctx) -> Result {
     drop(gateway);
     done("browser tests", started);
 
-    step("test 3/3: release build of the app — trunk build --release");
+    step("test 3/4: release build of the app — trunk build --release");
     let started = Instant::now();
     run_cmd(
         Command::new("trunk")
@@ -420,6 +425,18 @@ fn test(ctx: &Ctx) -> Result {
             .args(["build", "--release"]),
     )?;
     done("app build", started);
+
+    step(&format!(
+        "test 4/4: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
+    ));
+    let started = Instant::now();
+    run_cmd(
+        Command::new(&ctx.cargo)
+            .current_dir(&ctx.root)
+            .env("CHROMEDRIVER", &chromedriver)
+            .args(["test", "-p", E2E_PACKAGE, "--", "--nocapture"]),
+    )?;
+    done("end-to-end test", started);
 
     println!("\n[xtask] all tests passed ({})", elapsed(total));
     Ok(())

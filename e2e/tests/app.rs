@@ -1,0 +1,249 @@
+//! The whole app as a person uses it: the release build in `dist/` served by
+//! the gateway on loopback, driven in headless Chromium through WebDriver
+//! (the system chromedriver). Type a prompt, execute it on two models, open a
+//! run, cancel a slow one, reload and find the history restored. A screenshot
+//! of the app is saved to `target/e2e-app.png` on every run.
+//!
+//! Needs `dist/` (`trunk build --release`) and `chromedriver` (or
+//! `CHROMEDRIVER`): `cargo xtask test` provides both.
+
+use clap::Parser;
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use prompt_runs_gateway::GatewayConfig;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// Fast enough that the offline models answer within a second or two, slow
+/// enough (at the slow model's 4% of it) that a run can be cancelled midway.
+const TOKENS_PER_SECOND: &str = "1000";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Serves `dist/` and the API with the offline models on a free loopback port.
+async fn start_gateway() -> String {
+    let dist = workspace_root().join("dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "{} has no built app: run `trunk build --release` (cargo xtask test does)",
+        dist.display()
+    );
+    let config = GatewayConfig::parse_from([
+        "prompt-runs-gateway",
+        "--static-dir",
+        dist.to_str().unwrap(),
+        "--offline-tokens-per-second",
+        TOKENS_PER_SECOND,
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(prompt_runs_gateway::serve(listener, config));
+    url
+}
+
+/// Starts chromedriver on a free port; killed when dropped.
+async fn start_chromedriver() -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
+    let driver = Command::new(&program)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("could not start {program}: {error}"));
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (driver, url);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start listening on {url}");
+}
+
+async fn headless_chromium(driver_url: &str, profile: &Path) -> Client {
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,1100",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(driver_url)
+        .await
+        .expect("WebDriver session with headless Chromium")
+}
+
+/// Waits up to 20 s for `selector` to match something whose text satisfies `check`.
+async fn wait_for_text(browser: &Client, selector: &str, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(element) = browser.find(Locator::Css(selector)).await {
+            last = element.text().await.unwrap_or_default();
+            if check(&last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {selector}; last text: {last:?}");
+}
+
+async fn find(browser: &Client, selector: &str) -> Element {
+    browser
+        .find(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|error| panic!("{selector}: {error}"))
+}
+
+async fn statuses(browser: &Client) -> Vec<String> {
+    let mut found = Vec::new();
+    for badge in browser
+        .find_all(Locator::Css(".history__row .badge"))
+        .await
+        .unwrap()
+    {
+        found.push(badge.text().await.unwrap());
+    }
+    found
+}
+
+async fn save_screenshot(browser: &Client) {
+    browser
+        .execute("window.scrollTo(0, 0)", vec![])
+        .await
+        .unwrap();
+    let png = browser.screenshot().await.expect("screenshot");
+    let path = workspace_root().join("target/e2e-app.png");
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot saved to {}", path.display());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_executes_compares_cancels_and_finds_the_history_after_a_reload() {
+    let app = start_gateway().await;
+    let (_driver, driver_url) = start_chromedriver().await;
+    let profile = std::env::temp_dir().join(format!("prompt-runs-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let browser = headless_chromium(&driver_url, &profile).await;
+    let outcome = drive(&browser, &app).await;
+    let _ = browser.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    outcome
+}
+
+async fn drive(browser: &Client, app: &str) {
+    browser.goto(app).await.unwrap();
+    // The models arrive from the gateway; the first is chosen by default.
+    wait_for_text(browser, ".composer__models", |text| {
+        text.contains("Offline demo, slow")
+    })
+    .await;
+
+    // Execute one prompt on two models.
+    find(browser, "#composer-prompt")
+        .await
+        .send_keys("Compare these two offline models")
+        .await
+        .unwrap();
+    let slow_model = browser
+        .find(Locator::XPath(
+            "//label[contains(., 'Offline demo, slow')]/input",
+        ))
+        .await
+        .unwrap();
+    slow_model.click().await.unwrap();
+    find(browser, ".composer__execute")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(browser, ".history__count", |text| text == "2 runs").await;
+    wait_for_text(browser, "[data-status=success] .filters__count", |text| {
+        text == "2"
+    })
+    .await;
+    assert_eq!(statuses(browser).await, ["Success", "Success"]);
+    let compared = browser.find_all(Locator::Css(".batch__run")).await.unwrap();
+    assert_eq!(compared.len(), 2, "the two runs are compared side by side");
+
+    // Open the older run: the viewer shows its full output.
+    let rows = browser
+        .find_all(Locator::Css(".history__row"))
+        .await
+        .unwrap();
+    let opened_id = rows[1].attr("data-run-id").await.unwrap().unwrap();
+    rows[1]
+        .find(Locator::Css(".history__open"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(browser, ".viewer__id", |text| text == opened_id).await;
+    let output = wait_for_text(browser, ".viewer__output", |text| !text.is_empty()).await;
+    assert!(output.contains("Offline demo answer"), "{output}");
+
+    // Execute on the slow model only, and cancel it midway.
+    let echo_model = browser
+        .find(Locator::XPath(
+            "//label[contains(., 'Offline demo (no network)')]/input",
+        ))
+        .await
+        .unwrap();
+    echo_model.click().await.unwrap(); // unchecked: only the slow model is left
+    let long_prompt = " and then tell me more".repeat(15);
+    find(browser, "#composer-prompt")
+        .await
+        .send_keys(&long_prompt)
+        .await
+        .unwrap();
+    find(browser, ".composer__execute")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(browser, ".progress__label", |text| {
+        text.ends_with('%') && text != "0%"
+    })
+    .await;
+    save_screenshot(browser).await;
+    find(browser, ".progress__cancel")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(browser, "[data-status=cancelled] .filters__count", |text| {
+        text == "1"
+    })
+    .await;
+    assert_eq!(statuses(browser).await, ["Cancelled", "Success", "Success"]);
+
+    let active_id = find(browser, ".viewer__id").await.text().await.unwrap();
+
+    // Reload: the history and the active run come back from localStorage.
+    browser.refresh().await.unwrap();
+    wait_for_text(browser, ".history__count", |text| text == "3 runs").await;
+    assert_eq!(statuses(browser).await, ["Cancelled", "Success", "Success"]);
+    wait_for_text(browser, ".viewer__id", |text| text == active_id).await;
+}
