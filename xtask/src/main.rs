@@ -9,7 +9,8 @@
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
 //! the `wasm32-unknown-unknown` rustup target; the Debian packages `chromium`,
-//! `chromium-driver` and `binaryen` (and `build-essential` if there is no C compiler);
+//! `chromium-driver` and `npm` (and `build-essential` if there is no C compiler);
+//! binaryen's `wasm-opt` from npm into `target/tools`;
 //! `trunk` 0.21.14 and `wasm-bindgen-cli` at the `wasm-bindgen` version of `Cargo.lock`,
 //! both built from crates.io with `cargo install`. Nothing is downloaded as a prebuilt binary.
 //!
@@ -25,6 +26,8 @@ use std::time::Instant;
 
 /// Trunk is pinned: 0.22 needs a newer rustc, and 0.21 only builds with its own lock file.
 const TRUNK_VERSION: &str = "0.21.14";
+/// binaryen (wasm-opt) from npm, pinned.
+const BINARYEN_VERSION: &str = "132";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The app's package: the one whose tests also run in the browser.
 const APP_PACKAGE: &str = "prompt-runs";
@@ -106,13 +109,13 @@ fn prepare_env() -> Result<Ctx> {
 
     // Tools installed by `cargo install` land in $CARGO_HOME/bin: make sure we and every
     // child process find them even if the shell's PATH does not include that directory.
-    let cargo_bin = cargo_home().join("bin");
+    // binaryen's wasm-opt comes first, ahead of any older one on the system.
     let path = env::var_os("PATH").unwrap_or_default();
-    if !env::split_paths(&path).any(|p| p == cargo_bin) {
-        let joined = env::join_paths(std::iter::once(cargo_bin).chain(env::split_paths(&path)))
-            .map_err(|e| format!("cannot extend PATH: {e}"))?;
-        env::set_var("PATH", joined);
-    }
+    let first = [binaryen_bin(&root), cargo_home().join("bin")];
+    let rest = env::split_paths(&path).filter(|dir| !first.contains(dir));
+    let joined = env::join_paths(first.iter().cloned().chain(rest))
+        .map_err(|e| format!("cannot extend PATH: {e}"))?;
+    env::set_var("PATH", joined);
 
     // Trunk would otherwise ask crates.io for a newer trunk on every run; we pin 0.21.14.
     env::set_var("TRUNK_SKIP_VERSION_CHECK", "true");
@@ -139,6 +142,7 @@ fn setup(ctx: &Ctx) -> Result {
     setup_system_packages()?;
     setup_trunk(ctx)?;
     setup_wasm_bindgen(ctx)?;
+    setup_wasm_opt(ctx)?;
     println!("[xtask] setup complete ({})", elapsed(started));
     Ok(())
 }
@@ -159,7 +163,7 @@ const SYSTEM_TOOLS: &[(&str, &str)] = &[
     ("cc", "build-essential"),
     ("chromium", "chromium"),
     ("chromedriver", "chromium-driver"),
-    ("wasm-opt", "binaryen"),
+    ("npm", "npm"),
 ];
 
 fn setup_system_packages() -> Result {
@@ -177,8 +181,8 @@ fn setup_system_packages() -> Result {
     if which("apt-get").is_none() {
         return Err(format!(
             "missing system packages {missing:?} and no `apt-get` on this machine: install \
-             Chromium, its chromedriver and binaryen (wasm-opt) with your package manager, \
-             so that `chromium`, `chromedriver` and `wasm-opt` are on PATH"
+             Chromium, its chromedriver and npm with your package manager, \
+             so that `chromium`, `chromedriver` and `npm` are on PATH"
         ));
     }
     let sudo = if is_root() {
@@ -259,6 +263,42 @@ fn setup_wasm_bindgen(ctx: &Ctx) -> Result {
             ])
             .current_dir(env::temp_dir()),
     )
+}
+
+/// Where `setup` installs binaryen's `wasm-opt` (see [`setup_wasm_opt`]).
+fn binaryen_bin(root: &Path) -> PathBuf {
+    root.join("target/tools/node_modules/binaryen/bin")
+}
+
+/// binaryen's `wasm-opt`, for Trunk's release builds. Debian's (version 108)
+/// is too old for what current wasm-bindgen emits (reference types): the app
+/// it optimizes fails to start. The npm package is a current, pinned build
+/// that runs on Node.js, installs in seconds, and lives under `target/tools`.
+fn setup_wasm_opt(ctx: &Ctx) -> Result {
+    let bin = binaryen_bin(&ctx.root);
+    let current = output(
+        bin.join("wasm-opt").to_str().unwrap_or_default(),
+        &["--version"],
+    );
+    // `wasm-opt --version` prints `wasm-opt version 132 (version_132)`.
+    if !version_matches(current.as_deref(), BINARYEN_VERSION) {
+        install(&format!("binaryen {BINARYEN_VERSION} (wasm-opt) from npm"));
+        let tools = ctx.root.join("target/tools");
+        fs::create_dir_all(&tools)
+            .map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+        run_cmd(Command::new("npm").current_dir(&tools).args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--prefix",
+            ".",
+            &format!("binaryen@{BINARYEN_VERSION}"),
+        ]))?;
+    } else {
+        ok(&format!("binaryen {BINARYEN_VERSION} (wasm-opt)"));
+    }
+    Ok(())
 }
 
 /// True if `--version` output names exactly `version` (as a whole word).
