@@ -36,6 +36,8 @@ const GATEWAY_PACKAGE: &str = "prompt-runs-gateway";
 const SERVE_ADDRESS: &str = "127.0.0.1";
 /// Where `run` serves the app: the client's default base URL (localhost:8000) reaches it.
 const DEFAULT_PORT: u16 = 8000;
+/// The example app that embeds components (`examples/embed`): it must keep building.
+const EMBED_EXAMPLE_PACKAGE: &str = "prompt-runs-embed-example";
 /// The end-to-end test's package: drives the built app in Chromium.
 const E2E_PACKAGE: &str = "prompt-runs-e2e";
 /// Tells the browser tests (at compile time) where the test gateway listens.
@@ -457,14 +459,21 @@ fn test(ctx: &Ctx) -> Result {
     drop(gateway);
     done("browser tests", started);
 
-    step("test 3/4: release build of the app — trunk build --release");
+    step("test 3/4: release build of the app — trunk build --release — and the embedding example");
     let started = Instant::now();
     run_cmd(
         Command::new("trunk")
             .current_dir(&ctx.root)
             .args(["build", "--release"]),
     )?;
-    done("app build", started);
+    run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "build",
+        "-p",
+        EMBED_EXAMPLE_PACKAGE,
+        "--target",
+        WASM_TARGET,
+    ]))?;
+    done("app and embedding example builds", started);
 
     step(&format!(
         "test 4/4: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
