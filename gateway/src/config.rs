@@ -26,6 +26,21 @@ pub struct GatewayConfig {
     /// Also list the models that simulate failures (for the client's tests).
     #[arg(long, env = "PROMPT_RUNS_TEST_MODELS")]
     pub test_models: bool,
+    /// A JSON file of prices laid over the built-in table:
+    /// `{"<model id or prefix>": {"input_per_million": 0.5, "output_per_million": 1.5} | null}`.
+    #[arg(long, env = "PROMPT_RUNS_PRICES")]
+    pub prices: Option<PathBuf>,
+    /// An OpenAI-compatible API to forward other models to, e.g.
+    /// `http://localhost:11434/v1` (Ollama) or `https://api.openai.com/v1`.
+    #[arg(long, env = "PROMPT_RUNS_UPSTREAM_URL")]
+    pub upstream_url: Option<String>,
+    /// The upstream's API key, sent to it as a bearer token; it never reaches the browser.
+    #[arg(long, env = "PROMPT_RUNS_UPSTREAM_KEY", hide_env_values = true)]
+    pub upstream_key: Option<String>,
+    /// The upstream models to offer, comma-separated; by default, those its
+    /// `/models` endpoint lists.
+    #[arg(long, env = "PROMPT_RUNS_UPSTREAM_MODELS", value_delimiter = ',')]
+    pub upstream_models: Vec<String>,
 }
 
 impl Default for GatewayConfig {

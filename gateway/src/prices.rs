@@ -1,10 +1,15 @@
 //! What models cost: USD per million input and output tokens, matched by
-//! model-id prefix so that dated ids (`gpt-4o-2024-08-06`) find `gpt-4o`.
+//! model-id prefix so that dated ids (`gpt-4o-2024-08-06`) find `gpt-4o`,
+//! from a built-in table that a JSON file can override.
 
 use prompt_runs::model::Usd;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// A model's price, in US dollars per million tokens.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Price {
     /// Per million prompt tokens.
     pub input_per_million: f64,
@@ -52,6 +57,32 @@ impl PriceTable {
         }
     }
 
+    /// The built-in table with the prices in the JSON file at `path` laid
+    /// over it. The file maps model ids or prefixes to
+    /// `{"input_per_million": …, "output_per_million": …}`, or to `null` to
+    /// remove a built-in price. A file that cannot be read or understood is an
+    /// error naming it: the gateway would rather not start than charge wrongly.
+    pub fn builtin_with_overrides(path: &Path) -> Result<PriceTable, String> {
+        let problem = |what: String| format!("price file {}: {what}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|error| problem(error.to_string()))?;
+        let overrides: BTreeMap<String, Option<Price>> =
+            serde_json::from_str(&text).map_err(|error| problem(error.to_string()))?;
+        let mut table = PriceTable::builtin();
+        for (prefix, price) in overrides {
+            if let Some(price) = price {
+                let valid = |usd: f64| usd.is_finite() && usd >= 0.0;
+                if !valid(price.input_per_million) || !valid(price.output_per_million) {
+                    return Err(problem(format!("the price of {prefix} must be 0 or more")));
+                }
+            }
+            table.prices.retain(|(known, _)| *known != prefix);
+            if let Some(price) = price {
+                table.prices.push((prefix, price));
+            }
+        }
+        Ok(table)
+    }
+
     /// The price of `model_id`, if any prefix matches.
     pub fn lookup(&self, model_id: &str) -> Option<Price> {
         self.prices
@@ -81,6 +112,64 @@ mod tests {
             0.15
         );
         assert_eq!(table.lookup("unknown-model"), None);
+    }
+
+    fn price_file(name: &str, text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "prompt-runs-prices-{}-{name}.json",
+            std::process::id()
+        ));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_price_file_adds_replaces_and_removes_prices() {
+        let path = price_file(
+            "ok",
+            r#"{"llama3": {"input_per_million": 0.1, "output_per_million": 0.2},
+                "gpt-4o": {"input_per_million": 2.0, "output_per_million": 8.0},
+                "offline-echo": null}"#,
+        );
+        let table = PriceTable::builtin_with_overrides(&path).unwrap();
+        assert_eq!(table.lookup("llama3:8b").unwrap().output_per_million, 0.2);
+        assert_eq!(
+            table.lookup("gpt-4o-2024-08-06").unwrap().input_per_million,
+            2.0
+        );
+        assert_eq!(
+            table.lookup("gpt-4o-mini").unwrap().input_per_million,
+            0.15,
+            "longer prefixes still win"
+        );
+        assert_eq!(table.lookup("offline-echo"), None);
+    }
+
+    #[test]
+    fn a_bad_price_file_is_refused_with_its_name_and_the_problem() {
+        let cases = [
+            ("syntax", "{\"gpt\": "),
+            ("field", r#"{"gpt": {"input_per_million": 1.0}}"#),
+            (
+                "typo",
+                r#"{"gpt": {"input_per_million": 1.0, "output_per_million": 1.0, "extra": 1}}"#,
+            ),
+            (
+                "negative",
+                r#"{"gpt": {"input_per_million": -1.0, "output_per_million": 1.0}}"#,
+            ),
+        ];
+        for (name, text) in cases {
+            let path = price_file(name, text);
+            let error = PriceTable::builtin_with_overrides(&path).unwrap_err();
+            assert!(
+                error.starts_with(&format!("price file {}: ", path.display())),
+                "{error}"
+            );
+        }
+        let missing =
+            PriceTable::builtin_with_overrides(Path::new("/no/such/prices.json")).unwrap_err();
+        assert!(missing.contains("/no/such/prices.json"), "{missing}");
     }
 
     #[test]

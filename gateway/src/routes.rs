@@ -5,6 +5,7 @@ use crate::offline::{self, Behaviour, OfflineModel};
 use crate::prices::PriceTable;
 use crate::problem::Problem;
 use crate::tokens;
+use crate::upstream::{Piece, Upstream};
 use crate::GatewayConfig;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -20,7 +21,7 @@ use prompt_runs::api::wire::{
     EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
     PROVIDERS_PATH,
 };
-use prompt_runs::model::{Model, Timestamp};
+use prompt_runs::model::{Model, Provider, Timestamp};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,19 +31,41 @@ use tower_http::services::{ServeDir, ServeFile};
 
 /// Largest request body accepted: prompts are text, 1 MiB is plenty.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The `maxTokens` reported for upstream models, whose listing does not say.
+const UPSTREAM_MAX_TOKENS: u64 = 4_096;
 
 struct Gateway {
     models: Vec<OfflineModel>,
+    upstream: Option<Upstream>,
     prices: PriceTable,
     tokens_per_second: f64,
     next_run: AtomicU64,
 }
 
-/// The whole app: API, static files, CORS, body limit.
-pub fn router(config: GatewayConfig) -> Router {
+/// Which model answers a request.
+enum Target<'g> {
+    Offline(&'g OfflineModel),
+    Upstream(&'g Upstream),
+}
+
+/// The whole app: API, static files, CORS, body limit. Fails, naming the
+/// problem, when the configuration cannot be used (an unreadable price file).
+pub fn router(config: GatewayConfig) -> Result<Router, String> {
+    let prices = match &config.prices {
+        Some(path) => PriceTable::builtin_with_overrides(path)?,
+        None => PriceTable::builtin(),
+    };
+    let upstream = config.upstream_url.as_deref().map(|url| {
+        Upstream::new(
+            url,
+            config.upstream_key.clone(),
+            config.upstream_models.clone(),
+        )
+    });
     let gateway = Arc::new(Gateway {
         models: offline::models(config.test_models),
-        prices: PriceTable::builtin(),
+        upstream,
+        prices,
         tokens_per_second: config.offline_tokens_per_second.max(0.001),
         next_run: AtomicU64::new(0),
     });
@@ -59,14 +82,15 @@ pub fn router(config: GatewayConfig) -> Router {
         .route(EXECUTE_STREAM_PATH, post(execute_stream))
         .route("/api/{*rest}", get(unknown_api).post(unknown_api))
         .with_state(gateway);
-    api.fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)))
+    Ok(api
+        .fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
                 .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT]),
-        )
+        ))
 }
 
 async fn unknown_api() -> Problem {
@@ -74,19 +98,52 @@ async fn unknown_api() -> Problem {
 }
 
 impl Gateway {
-    fn describe(&self, model: &OfflineModel) -> Model {
-        model.describe(
-            self.prices
-                .lookup(model.id)
-                .map(|price| price.per_1k_tokens()),
-        )
+    fn price_per_1k_tokens(&self, model_id: &str) -> Option<f64> {
+        self.prices
+            .lookup(model_id)
+            .map(|price| price.per_1k_tokens())
     }
 
-    fn model(&self, id: &str) -> Result<&OfflineModel, Problem> {
-        self.models
+    /// Every model served: the offline ones, then the upstream's (none when
+    /// it cannot be reached: the providers endpoint says so).
+    async fn all_models(&self) -> Vec<Model> {
+        let mut models: Vec<Model> = self
+            .models
             .iter()
-            .find(|model| model.id == id)
-            .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("unknown model: {id}")))
+            .map(|model| model.describe(self.price_per_1k_tokens(model.id)))
+            .collect();
+        if let Some(upstream) = &self.upstream {
+            let provider = if upstream.is_local() {
+                Provider::Local
+            } else {
+                Provider::Openai
+            };
+            for id in upstream.models().await.unwrap_or_default() {
+                models.push(Model {
+                    name: id.clone(),
+                    provider,
+                    max_tokens: UPSTREAM_MAX_TOKENS,
+                    supports_streaming: true,
+                    cost_per_1k_tokens: self.price_per_1k_tokens(&id),
+                    metadata: None,
+                    id,
+                });
+            }
+        }
+        models
+    }
+
+    fn target(&self, id: &str) -> Result<Target<'_>, Problem> {
+        if let Some(model) = self.models.iter().find(|model| model.id == id) {
+            return Ok(Target::Offline(model));
+        }
+        match &self.upstream {
+            Some(upstream) if upstream.offers(id) => Ok(Target::Upstream(upstream)),
+            _ => Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown model: {id}"),
+            )),
+        }
     }
 
     fn run_id(&self) -> String {
@@ -99,47 +156,61 @@ impl Gateway {
 }
 
 async fn list_models(State(gateway): State<Arc<Gateway>>) -> Json<Vec<Model>> {
-    Json(
-        gateway
-            .models
-            .iter()
-            .map(|model| gateway.describe(model))
-            .collect(),
-    )
+    Json(gateway.all_models().await)
 }
 
 async fn one_model(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
 ) -> Result<Json<Model>, Problem> {
-    Ok(Json(gateway.describe(gateway.model(&id)?)))
+    gateway
+        .all_models()
+        .await
+        .into_iter()
+        .find(|model| model.id == id)
+        .map(Json)
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("unknown model: {id}")))
 }
 
-/// No upstream providers are wired yet: all are reported unconfigured.
-async fn providers() -> Json<Providers> {
-    let status = |kind: &str, url: Option<&str>| ProviderStatus {
+/// The upstream, if configured, under `ollama` when it runs on this machine
+/// and `openai` otherwise, available if it listed its models just now. The
+/// others are reported unconfigured.
+async fn providers(State(gateway): State<Arc<Gateway>>) -> Json<Providers> {
+    let unconfigured = |kind: &str| ProviderStatus {
         configured: false,
         available: false,
         kind: kind.to_owned(),
-        url: url.map(str::to_owned),
+        url: None,
     };
-    Json(Providers::from([
-        ("openai".to_owned(), status("api", None)),
-        ("anthropic".to_owned(), status("api", None)),
-        (
-            "ollama".to_owned(),
-            status("local", Some("http://127.0.0.1:11434")),
-        ),
-    ]))
+    let mut providers = Providers::from([
+        ("openai".to_owned(), unconfigured("api")),
+        ("anthropic".to_owned(), unconfigured("api")),
+        ("ollama".to_owned(), unconfigured("local")),
+    ]);
+    if let Some(upstream) = &gateway.upstream {
+        let (name, kind) = if upstream.is_local() {
+            ("ollama", "local")
+        } else {
+            ("openai", "api")
+        };
+        let status = ProviderStatus {
+            configured: true,
+            available: upstream.models().await.is_ok(),
+            kind: kind.to_owned(),
+            url: Some(upstream.base_url().to_owned()),
+        };
+        providers.insert(name.to_owned(), status);
+    }
+    Json(providers)
 }
 
 /// Reads and checks an execute request: 413 over the size limit, 400 for
 /// malformed JSON or an empty prompt, 422 for missing or mistyped fields, 404
 /// for an unknown model.
-fn parse_request<'g>(
-    gateway: &'g Gateway,
+fn parse_request(
+    gateway: &Gateway,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(ExecuteRequest, &'g OfflineModel), Problem> {
+) -> Result<(ExecuteRequest, Target<'_>), Problem> {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -160,8 +231,8 @@ fn parse_request<'g>(
     if request.prompt.trim().is_empty() {
         return Err(Problem::new(StatusCode::BAD_REQUEST, "prompt is empty"));
     }
-    let model = gateway.model(&request.model_id)?;
-    Ok((request, model))
+    let target = gateway.target(&request.model_id)?;
+    Ok((request, target))
 }
 
 /// The offline answer as it streams: its pieces, limited by `max_tokens`.
@@ -179,28 +250,39 @@ fn answer_pieces(request: &ExecuteRequest) -> Vec<String> {
         .collect()
 }
 
+/// The answer to `request`: `output`, with the usage the model reported or,
+/// when it reported none, counted here, and the cost at the table's price.
 fn finish(
     gateway: &Gateway,
     request: &ExecuteRequest,
     output: String,
+    reported: Option<Usage>,
     started: Instant,
 ) -> ExecuteResponse {
-    let prompt_tokens = tokens::count(&request.prompt)
-        + request
-            .context_blocks
-            .iter()
-            .map(|block| tokens::count(block))
-            .sum::<u64>();
-    let completion_tokens = tokens::count(&output);
+    let usage = reported.unwrap_or_else(|| {
+        let prompt_tokens = tokens::count(&request.prompt)
+            + request
+                .context_blocks
+                .iter()
+                .map(|block| tokens::count(block))
+                .sum::<u64>();
+        let completion_tokens = tokens::count(&output);
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+        }
+    });
+    let Usage {
+        prompt_tokens,
+        completion_tokens,
+        ..
+    } = usage;
     ExecuteResponse {
         run_id: gateway.run_id(),
         model_id: request.model_id.clone(),
         output,
-        usage: Usage {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
-        },
+        usage,
         latency_ms: started.elapsed().as_millis() as u64,
         created_at: Timestamp::now().to_string(),
         cost: gateway
@@ -219,7 +301,21 @@ async fn execute(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let (request, model) = parse_request(&gateway, body)?;
+    let (request, target) = parse_request(&gateway, body)?;
+    let model = match target {
+        Target::Offline(model) => model,
+        Target::Upstream(upstream) => {
+            let completion = upstream.complete(&request).await?;
+            let response = finish(
+                &gateway,
+                &request,
+                completion.output,
+                completion.usage,
+                started,
+            );
+            return Ok(Json(response).into_response());
+        }
+    };
     match model.behaviour {
         Behaviour::Fail => Err(Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -234,7 +330,8 @@ async fn execute(
         Behaviour::Answer { speed } => {
             let pieces = answer_pieces(&request);
             tokio::time::sleep(token_delay(&gateway, speed) * pieces.len() as u32).await;
-            Ok(Json(finish(&gateway, &request, pieces.concat(), started)).into_response())
+            let response = finish(&gateway, &request, pieces.concat(), None, started);
+            Ok(Json(response).into_response())
         }
     }
 }
@@ -244,7 +341,17 @@ async fn execute_stream(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let (request, model) = parse_request(&gateway, body)?;
+    let (request, target) = parse_request(&gateway, body)?;
+    let model = match target {
+        Target::Offline(model) => model,
+        Target::Upstream(upstream) => {
+            let pieces = upstream.stream(&request).await?;
+            let events = relay(pieces, gateway.clone(), request, started);
+            return Ok(Sse::new(events)
+                .keep_alive(KeepAlive::default())
+                .into_response());
+        }
+    };
     let events: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
         match model.behaviour {
             Behaviour::Fail => {
@@ -267,7 +374,7 @@ async fn execute_stream(
                 // Built lazily, after the last delta: dropping the stream (the
                 // client went away) stops generation there and then.
                 let done = stream::once(async move {
-                    let response = finish(&gateway, &request, pieces.concat(), started);
+                    let response = finish(&gateway, &request, pieces.concat(), None, started);
                     Ok(json_event(EVENT_DONE, &response))
                 });
                 Box::pin(deltas.chain(done))
@@ -276,6 +383,53 @@ async fn execute_stream(
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// The upstream's pieces as our events: a `delta` per piece of text, then
+/// `done` with the whole answer, or `error` if the upstream broke off.
+fn relay(
+    pieces: futures::stream::BoxStream<'static, Result<Piece, Problem>>,
+    gateway: Arc<Gateway>,
+    request: ExecuteRequest,
+    started: Instant,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send {
+    struct Relay {
+        pieces: futures::stream::BoxStream<'static, Result<Piece, Problem>>,
+        output: String,
+        usage: Option<Usage>,
+    }
+    let relay = Relay {
+        pieces,
+        output: String::new(),
+        usage: None,
+    };
+    stream::unfold(Some(relay), move |state| {
+        let (gateway, request) = (gateway.clone(), request.clone());
+        async move {
+            let mut relay = state?;
+            loop {
+                match relay.pieces.next().await {
+                    Some(Ok(Piece::Text(text))) => {
+                        relay.output.push_str(&text);
+                        let event = json_event(EVENT_DELTA, &StreamDelta { text });
+                        return Some((Ok(event), Some(relay)));
+                    }
+                    Some(Ok(Piece::Usage(usage))) => relay.usage = Some(usage),
+                    Some(Err(problem)) => {
+                        let error = ErrorBody {
+                            detail: problem.detail,
+                        };
+                        return Some((Ok(json_event(EVENT_ERROR, &error)), None));
+                    }
+                    None => {
+                        let response =
+                            finish(&gateway, &request, relay.output, relay.usage, started);
+                        return Some((Ok(json_event(EVENT_DONE, &response)), None));
+                    }
+                }
+            }
+        }
+    })
 }
 
 fn json_event(name: &str, data: &impl serde::Serialize) -> Event {

@@ -11,7 +11,7 @@ pub fn split(text: &str) -> Vec<&str> {
     let mut previous_in_word = false;
     for (index, character) in text.char_indices() {
         let in_word = character.is_alphanumeric();
-        if !character.is_whitespace() && !(in_word && previous_in_word) {
+        if !(character.is_whitespace() || in_word && previous_in_word) {
             starts.push(index);
         }
         previous_in_word = in_word;

@@ -22,7 +22,7 @@ fn gateway(extra: &[&str]) -> Router {
         "100000",
     ];
     args.extend_from_slice(extra);
-    router(GatewayConfig::parse_from(args))
+    router(GatewayConfig::parse_from(args)).expect("a usable configuration")
 }
 
 fn test_gateway() -> Router {
@@ -501,4 +501,41 @@ async fn a_real_server_on_loopback_keeps_serving_after_errors() {
     assert_eq!(good.status(), 200);
     let response: ExecuteResponse = good.json().await.unwrap();
     assert_eq!(response.output, offline::answer("still there?", &[]));
+}
+
+#[tokio::test]
+async fn a_price_file_sets_the_prices_and_a_bad_one_stops_the_gateway() {
+    let path = std::env::temp_dir().join(format!(
+        "prompt-runs-api-prices-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, r#"{"offline-slow": {"input_per_million": 1.0, "output_per_million": 3.0}, "offline-echo": null}"#).unwrap();
+    let app = router(GatewayConfig::parse_from([
+        "gw",
+        "--prices",
+        path.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let models: Vec<Model> = serde_json::from_str(&get(app, "/api/v1/models").await.body).unwrap();
+    assert_eq!(
+        models[0].cost_per_1k_tokens, None,
+        "offline-echo's price removed"
+    );
+    assert_eq!(
+        models[1].cost_per_1k_tokens,
+        Some(0.002),
+        "offline-slow priced: mean of 1 and 3 per million, per 1k"
+    );
+
+    std::fs::write(&path, "{not json").unwrap();
+    let refused = router(GatewayConfig::parse_from([
+        "gw",
+        "--prices",
+        path.to_str().unwrap(),
+    ]));
+    let problem = refused.expect_err("a bad price file is refused");
+    assert!(
+        problem.starts_with(&format!("price file {}", path.display())),
+        "{problem}"
+    );
 }
