@@ -12,14 +12,10 @@ use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
-wasm_bindgen_test_configure!(run_in_browser);
+mod support;
+use support::{eventually, gateway_url, sleep};
 
-/// Where the test gateway listens, compiled in by `cargo xtask test`.
-fn gateway_url() -> &'static str {
-    option_env!("PROMPT_RUNS_TEST_GATEWAY").expect(
-        "PROMPT_RUNS_TEST_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
-    )
-}
+wasm_bindgen_test_configure!(run_in_browser);
 
 fn client() -> NeuroForgeClient {
     NeuroForgeClient::new(ClientConfig::default().base_url(gateway_url()))
@@ -37,21 +33,6 @@ async fn connected_store(owner: &Owner, client: NeuroForgeClient) -> RunsStore {
     );
     store.set_executor(client);
     store
-}
-
-async fn sleep(ms: u32) {
-    gloo_timers::future::TimeoutFuture::new(ms).await;
-}
-
-/// Waits (up to 10 s) until `condition` holds.
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if condition() {
-            return;
-        }
-        sleep(20).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 #[wasm_bindgen_test]

@@ -3,15 +3,20 @@
 #![cfg(target_arch = "wasm32")]
 
 use leptos::prelude::*;
+use prompt_runs::api::{ClientConfig, NeuroForgeClient};
 use prompt_runs::components::{
-    provide_run_filter, ActiveRunViewer, ErrorBanner, ExecutionProgress, ModelPerformance,
-    RunFilters, RunHistory, ROW_HEIGHT_PX,
+    provide_run_filter, provide_server_connection, ActiveRunViewer, ErrorBanner, ExecutionProgress,
+    HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory, Settings,
+    PRICE_OVERRIDES_KEY, ROW_HEIGHT_PX, SERVER_URL_KEY,
 };
 use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, BATCH_ID_KEY};
 use prompt_runs::store::{provide_runs_store, RunsStore};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
+
+mod support;
+use support::{eventually, gateway_url};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -512,4 +517,243 @@ async fn error_banner_shows_the_error_until_dismissed() {
     settle().await;
     assert_eq!(page.store.error(), None);
     assert!(page.find("[role=alert]").is_none());
+}
+
+/// Types `text` into the form control at `selector` as a person would.
+fn type_into(page: &Page, selector: &str, text: &str) {
+    let control = page.find(selector).unwrap();
+    js_sys::Reflect::set(&control, &"value".into(), &text.into()).unwrap();
+    control
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+}
+
+fn is_disabled(page: &Page, selector: &str) -> bool {
+    page.find(selector)
+        .unwrap()
+        .unchecked_into::<web_sys::HtmlButtonElement>()
+        .disabled()
+}
+
+#[wasm_bindgen_test]
+async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
+    let page = Page::mount(|| view! { <PromptComposer/> });
+    let client = NeuroForgeClient::new(ClientConfig::default().base_url(gateway_url()));
+    page.store.set_models(client.models().await.unwrap());
+    page.store.set_executor(client);
+    eventually("the models are offered", || {
+        page.all(".composer__model input").len() == 5
+    })
+    .await;
+    let checked: Vec<bool> = page
+        .all(".composer__model input")
+        .iter()
+        .map(|input| {
+            input
+                .clone()
+                .unchecked_into::<web_sys::HtmlInputElement>()
+                .checked()
+        })
+        .collect();
+    assert_eq!(
+        checked,
+        [true, false, false, false, false],
+        "the first model is chosen"
+    );
+    assert!(
+        is_disabled(&page, ".composer__execute"),
+        "nothing to execute yet"
+    );
+
+    type_into(&page, "#composer-prompt", "Explain lifetimes");
+    leptos::task::tick().await;
+    assert!(!is_disabled(&page, ".composer__execute"));
+    page.click(".composer__execute");
+    leptos::task::tick().await;
+    assert!(page.store.is_executing());
+    assert!(
+        is_disabled(&page, ".composer__execute"),
+        "disabled while executing"
+    );
+    eventually("the run succeeded", || !page.store.is_executing()).await;
+    let run = page.store.runs().get(0).cloned().unwrap();
+    assert_eq!(
+        (run.model_id.as_str(), run.status),
+        ("offline-echo", RunStatus::Success)
+    );
+    assert_eq!(run.prompt_snapshot, "Explain lifetimes");
+
+    // Ctrl+Enter executes too; here on two models at once, as one batch.
+    page.click("[data-model=offline-fail-500] input");
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Enter");
+    init.set_ctrl_key(true);
+    init.set_bubbles(true);
+    let ctrl_enter =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    page.find("#composer-prompt")
+        .unwrap()
+        .dispatch_event(&ctrl_enter)
+        .unwrap();
+    eventually("the batch ran", || {
+        page.store.runs().len() == 3 && !page.store.is_executing()
+    })
+    .await;
+    let newest = page.store.runs().get(0).unwrap().id.clone();
+    assert_eq!(page.store.batch_runs(&newest).len(), 2);
+
+    // Re-run: the active run's prompt and model come back into the form.
+    let first = page.store.runs().get(2).unwrap().id.clone();
+    type_into(&page, "#composer-prompt", "something else");
+    page.store.set_active_run(Some(&first)).unwrap();
+    leptos::task::tick().await;
+    page.click(".composer__rerun");
+    leptos::task::tick().await;
+    let prompt: web_sys::HtmlTextAreaElement =
+        page.find("#composer-prompt").unwrap().unchecked_into();
+    assert_eq!(prompt.value(), "Explain lifetimes");
+    let fail_model: web_sys::HtmlInputElement = page
+        .find("[data-model=offline-fail-500] input")
+        .unwrap()
+        .unchecked_into();
+    assert!(!fail_model.checked(), "only the re-run model is chosen");
+}
+
+#[wasm_bindgen_test]
+async fn settings_save_the_server_url_and_the_users_prices() {
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    storage.set_item(SERVER_URL_KEY, gateway_url()).unwrap();
+    storage.remove_item(PRICE_OVERRIDES_KEY).unwrap();
+    let page = Page::mount(|| {
+        provide_server_connection(prompt_runs::store::use_runs_store());
+        view! { <Settings/> }
+    });
+    eventually("the server's models are listed", || {
+        page.all(".settings__price").len() == 5
+    })
+    .await;
+    let url: web_sys::HtmlInputElement =
+        page.find("#settings-server-url").unwrap().unchecked_into();
+    assert_eq!(url.value(), gateway_url(), "the saved server is used");
+    let slow_price = || {
+        let models = page.store.models();
+        models
+            .iter()
+            .find(|model| model.id == "offline-slow")
+            .unwrap()
+            .cost_per_1k_tokens
+    };
+    assert_eq!(slow_price(), None, "the server has no price for it");
+
+    let price_input = "[data-model=offline-slow] input";
+    let set_price = |text: &str| {
+        type_into(&page, price_input, text);
+        page.find(price_input)
+            .unwrap()
+            .dispatch_event(&web_sys::Event::new("change").unwrap())
+            .unwrap();
+    };
+    set_price("0.5");
+    leptos::task::tick().await;
+    assert_eq!(slow_price(), Some(0.5), "new runs are priced with it");
+    assert_eq!(
+        storage.get_item(PRICE_OVERRIDES_KEY).unwrap().as_deref(),
+        Some(r#"{"offline-slow":0.5}"#)
+    );
+    set_price("lots");
+    leptos::task::tick().await;
+    assert!(page
+        .text(".settings__problem")
+        .contains("\"lots\" is not a price"));
+    assert_eq!(slow_price(), Some(0.5), "a bad price changes nothing");
+    set_price("");
+    leptos::task::tick().await;
+    assert_eq!(slow_price(), None, "empty goes back to the server's price");
+
+    type_into(&page, "#settings-server-url", "localhost:9");
+    page.click(".settings button[type=submit]");
+    leptos::task::tick().await;
+    assert!(page
+        .text(".settings__problem")
+        .contains("must start with http://"));
+    assert_eq!(
+        storage.get_item(SERVER_URL_KEY).unwrap().as_deref(),
+        Some(gateway_url()),
+        "not saved"
+    );
+    type_into(&page, "#settings-server-url", "http://127.0.0.1:9/");
+    page.click(".settings button[type=submit]");
+    leptos::task::tick().await;
+    assert_eq!(
+        storage.get_item(SERVER_URL_KEY).unwrap().as_deref(),
+        Some("http://127.0.0.1:9")
+    );
+    eventually("the unreachable server is reported", || {
+        page.store
+            .error()
+            .is_some_and(|error| error.contains("http://127.0.0.1:9"))
+    })
+    .await;
+    storage.remove_item(SERVER_URL_KEY).unwrap();
+    storage.remove_item(PRICE_OVERRIDES_KEY).unwrap();
+}
+
+/// Chooses a file holding `text` in the file input at `selector`.
+fn choose_file(page: &Page, selector: &str, name: &str, text: &str) {
+    let parts = js_sys::Array::of1(&text.into());
+    let file = web_sys::File::new_with_str_sequence(&parts, name).unwrap();
+    let chosen = web_sys::DataTransfer::new().unwrap();
+    chosen.items().add_with_file(&file).unwrap();
+    let input: web_sys::HtmlInputElement = page.find(selector).unwrap().unchecked_into();
+    input.set_files(chosen.files().as_ref());
+    input
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn history_transfer_imports_with_a_report_and_refuses_a_bad_file_whole() {
+    let page = Page::mount(|| view! { <HistoryTransfer/> });
+    page.store
+        .add_run(finished("held", "m", 1, None, 1))
+        .unwrap();
+    // The held run exactly as this store would export it, and two new ones.
+    let held = serde_json::to_string(&*page.store.get_run_by_id("held").unwrap()).unwrap();
+    let exported = format!(
+        r#"[{held},
+        {{"id": "new-1", "modelId": "gpt-4o", "status": "success", "startedAt": "2024-05-01T12:01:00.000Z", "totalTokens": 10}},
+        {{"id": "new-2", "modelId": "gpt-4o", "status": "error", "startedAt": "2024-05-01T12:02:00.000Z", "error": "HTTP 500"}}]"#
+    );
+    choose_file(&page, ".transfer__import input", "history.json", &exported);
+    eventually("the import is reported", || {
+        page.text(".transfer__outcome").starts_with("Imported")
+    })
+    .await;
+    assert_eq!(
+        page.text(".transfer__outcome"),
+        "Imported history.json: 2 added, 0 updated, 1 skipped."
+    );
+    assert_eq!(page.store.runs().len(), 3);
+
+    let broken = r#"[{"id": "new-3", "modelId": "m", "status": "success", "startedAt": "2024-05-01T12:03:00.000Z"}, {"id": 7}]"#;
+    choose_file(&page, ".transfer__import input", "broken.json", broken);
+    eventually("the refusal is reported", || {
+        page.text(".transfer__outcome").starts_with("broken.json")
+    })
+    .await;
+    assert!(
+        page.text(".transfer__outcome")
+            .contains("nothing was changed"),
+        "{}",
+        page.text(".transfer__outcome")
+    );
+    assert_eq!(
+        page.store.runs().len(),
+        3,
+        "not even the valid run was added"
+    );
+
+    page.click(".transfer button");
+    leptos::task::tick().await;
+    assert_eq!(page.text(".transfer__outcome"), "Exported 3 runs as JSON.");
 }

@@ -33,5 +33,6 @@ pub use prompt_composer::PromptComposer;
 pub use run_filters::RunFilters;
 pub use run_history::{RunHistory, ROW_HEIGHT_PX};
 pub use settings::{
-    default_server_url, provide_server_connection, ServerConnection, Settings, SERVER_URL_KEY,
+    default_server_url, provide_server_connection, with_price_overrides, ServerConnection,
+    Settings, PRICE_OVERRIDES_KEY, SERVER_URL_KEY,
 };

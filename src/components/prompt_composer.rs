@@ -122,7 +122,7 @@ pub fn PromptComposer(
                         let id = model.id.clone();
                         let checked_id = id.clone();
                         view! {
-                            <label class="composer__model">
+                            <label class="composer__model" data-model=model.id.clone()>
                                 <input
                                     type="checkbox"
                                     prop:checked=move || chosen_models.with(|chosen| chosen.contains(&checked_id))
@@ -169,6 +169,7 @@ pub fn PromptComposer(
                 </button>
                 <button
                     type="button"
+                    class="composer__rerun"
                     prop:disabled=move || store.active_run().is_none() || store.is_executing()
                     on:click=rerun_active
                 >

@@ -1,18 +1,28 @@
-//! Settings: which NeuroForge-compatible server the app talks to, saved in
-//! localStorage so a reload keeps it.
+//! Settings: which NeuroForge-compatible server the app talks to, and the
+//! prices the user sets for its models, saved in localStorage so a reload
+//! keeps them.
 
+use crate::api::{ClientConfig, NeuroForgeClient};
+use crate::model::Model;
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 
 /// The localStorage key holding the server's base URL.
 pub const SERVER_URL_KEY: &str = "prompt-runs:server-url";
+/// The localStorage key holding the user's prices: `{"<model id>": <USD per 1k tokens>}`.
+pub const PRICE_OVERRIDES_KEY: &str = "prompt-runs:price-overrides";
 
-/// The server the app talks to, shared through context by
-/// [`provide_server_connection`] and edited by [`Settings`].
+/// The server the app talks to and the user's prices, shared through context
+/// by [`provide_server_connection`] and edited by [`Settings`].
 #[derive(Clone, Copy)]
 pub struct ServerConnection {
     /// The base URL in use.
     pub base_url: RwSignal<String>,
+    /// The models as the server lists them (before the user's prices).
+    pub served_models: RwSignal<Vec<Model>>,
+    /// USD per 1,000 tokens by model id, replacing the server's price.
+    pub price_overrides: RwSignal<BTreeMap<String, f64>>,
 }
 
 /// The base URL to use when none was saved: the page's own origin, since the
@@ -24,33 +34,66 @@ pub fn default_server_url() -> String {
         .unwrap_or_else(|_| crate::api::wire::DEFAULT_BASE_URL.to_owned())
 }
 
+/// `models` with the user's prices in place of the server's.
+pub fn with_price_overrides(
+    mut models: Vec<Model>,
+    overrides: &BTreeMap<String, f64>,
+) -> Vec<Model> {
+    for model in &mut models {
+        if let Some(price) = overrides.get(&model.id) {
+            model.cost_per_1k_tokens = Some(*price);
+        }
+    }
+    models
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// Saves `value` under `key`; false when storage refused it.
+fn save_setting(key: &str, value: &str) -> bool {
+    local_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
+}
+
 /// Connects `store` to the saved server (or this page's origin), and again
 /// whenever [`Settings`] changes it: sets a [`NeuroForgeClient`] as its
-/// executor and loads the server's models (and so their prices). Failure to
-/// load them is shown as the store's error.
+/// executor and loads the server's models, with the user's saved prices laid
+/// over theirs, so that costs follow. Failure to load them is shown as the
+/// store's error.
 pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
-    let saved = window()
-        .local_storage()
-        .ok()
-        .flatten()
-        .and_then(|storage| storage.get_item(SERVER_URL_KEY).ok().flatten());
+    let saved_url =
+        local_storage().and_then(|storage| storage.get_item(SERVER_URL_KEY).ok().flatten());
+    let saved_prices = local_storage()
+        .and_then(|storage| storage.get_item(PRICE_OVERRIDES_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
     let connection = ServerConnection {
-        base_url: RwSignal::new(saved.unwrap_or_else(default_server_url)),
+        base_url: RwSignal::new(saved_url.unwrap_or_else(default_server_url)),
+        served_models: RwSignal::new(Vec::new()),
+        price_overrides: RwSignal::new(saved_prices),
     };
     provide_context(connection);
     Effect::new(move |_| {
         let base_url = connection.base_url.get();
-        use crate::api::{ClientConfig, NeuroForgeClient};
         let client = NeuroForgeClient::new(ClientConfig::default().base_url(base_url.clone()));
         store.set_executor(client.clone());
         leptos::task::spawn_local(async move {
             match client.models().await {
-                Ok(models) => store.set_models(models),
+                Ok(models) => connection.served_models.set(models),
                 Err(error) => store.report_background_error(format!(
                     "Could not load the models from {base_url}: {error}"
                 )),
             }
         });
+    });
+    Effect::new(move |_| {
+        let models = connection.served_models.get();
+        store.set_models(
+            connection
+                .price_overrides
+                .with(|prices| with_price_overrides(models, prices)),
+        );
     });
     connection
 }
@@ -65,8 +108,23 @@ fn check_url(url: &str) -> Result<String, String> {
     }
 }
 
-/// Edits the server URL of the [`ServerConnection`] in context, saves it, and
-/// reconnects.
+/// A price as typed: empty for "use the server's", else USD per 1k tokens.
+fn parse_price(text: &str) -> Result<Option<f64>, String> {
+    let text = text.trim().trim_start_matches('$');
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<f64>() {
+        Ok(price) if price.is_finite() && price >= 0.0 => Ok(Some(price)),
+        _ => Err(format!(
+            "\"{text}\" is not a price: use a number of dollars per 1,000 tokens, like 0.002"
+        )),
+    }
+}
+
+/// Edits the [`ServerConnection`] in context: the server URL (saved, then
+/// reconnects), and a price per 1,000 tokens for each of its models (saved;
+/// empty uses the server's price), which the costs of new runs follow.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
@@ -90,16 +148,11 @@ pub fn Settings(
     let connection = expect_context::<ServerConnection>();
     let draft = RwSignal::new(connection.base_url.get_untracked());
     let problem = RwSignal::new(None::<String>);
-    let save = move |url: String| match check_url(&url) {
+    let save_url = move |url: String| match check_url(&url) {
         Ok(url) => {
             problem.set(None);
             draft.set(url.clone());
-            let stored = window()
-                .local_storage()
-                .ok()
-                .flatten()
-                .map(|storage| storage.set_item(SERVER_URL_KEY, &url));
-            if !matches!(stored, Some(Ok(()))) {
+            if !save_setting(SERVER_URL_KEY, &url) {
                 store.report_background_error(
                     "The server URL could not be saved; it applies until the page is reloaded.",
                 );
@@ -108,11 +161,33 @@ pub fn Settings(
         }
         Err(message) => problem.set(Some(message)),
     };
+    let save_price = move |model_id: String, text: String| match parse_price(&text) {
+        Ok(price) => {
+            problem.set(None);
+            connection.price_overrides.update(|prices| match price {
+                Some(price) => {
+                    prices.insert(model_id, price);
+                }
+                None => {
+                    prices.remove(&model_id);
+                }
+            });
+            let json = connection
+                .price_overrides
+                .with_untracked(|prices| serde_json::to_string(prices));
+            if !json.is_ok_and(|json| save_setting(PRICE_OVERRIDES_KEY, &json)) {
+                store.report_background_error(
+                    "The prices could not be saved; they apply until the page is reloaded.",
+                );
+            }
+        }
+        Err(message) => problem.set(Some(message)),
+    };
 
     view! {
         <form class="settings" on:submit=move |event| {
             event.prevent_default();
-            save(draft.get_untracked());
+            save_url(draft.get_untracked());
         }>
             <label for="settings-server-url">"Server URL"</label>
             <input
@@ -122,7 +197,38 @@ pub fn Settings(
                 on:input=move |event| draft.set(event_target_value(&event))
             />
             <button type="submit">"Save"</button>
-            <button type="button" on:click=move |_| save(default_server_url())>"Use this page's server"</button>
+            <button type="button" on:click=move |_| save_url(default_server_url())>"Use this page's server"</button>
+            <fieldset class="settings__prices">
+                <legend>"Prices (USD per 1,000 tokens; empty uses the server's)"</legend>
+                <For
+                    each=move || connection.served_models.get()
+                    key=|model| model.id.clone()
+                    let:model
+                >
+                    {
+                        let id = model.id.clone();
+                        let shown_id = id.clone();
+                        let label_id = id.clone();
+                        let placeholder = model
+                            .cost_per_1k_tokens
+                            .map_or_else(|| "no price".to_owned(), |price| price.to_string());
+                        view! {
+                            <label class="settings__price" data-model=label_id>
+                                {model.name.clone()}
+                                <input
+                                    type="text"
+                                    inputmode="decimal"
+                                    placeholder=placeholder
+                                    prop:value=move || connection.price_overrides.with(|prices| {
+                                        prices.get(&shown_id).map(ToString::to_string).unwrap_or_default()
+                                    })
+                                    on:change=move |event| save_price(id.clone(), event_target_value(&event))
+                                />
+                            </label>
+                        }
+                    }
+                </For>
+            </fieldset>
             <p class="settings__problem" role="alert">{move || problem.get()}</p>
         </form>
     }
@@ -130,7 +236,9 @@ pub fn Settings(
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{check_url, parse_price, with_price_overrides};
+    use crate::model::{Model, Provider};
+    use std::collections::BTreeMap;
 
     #[test]
     fn accepts_http_urls_without_a_trailing_slash() {
@@ -139,5 +247,40 @@ mod tests {
             Ok("http://localhost:8000".to_owned())
         );
         assert!(check_url("localhost:8000").is_err());
+    }
+
+    #[test]
+    fn prices_are_dollars_per_1k_tokens_or_empty_for_the_servers() {
+        assert_eq!(parse_price(" 0.002 "), Ok(Some(0.002)));
+        assert_eq!(parse_price("$1.5"), Ok(Some(1.5)));
+        assert_eq!(parse_price(""), Ok(None));
+        assert!(parse_price("-1").is_err());
+        assert!(parse_price("cheap")
+            .unwrap_err()
+            .contains("\"cheap\" is not a price"));
+    }
+
+    #[test]
+    fn the_users_prices_replace_the_servers() {
+        let model = |id: &str, price: Option<f64>| Model {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            provider: Provider::Local,
+            max_tokens: 1,
+            supports_streaming: true,
+            cost_per_1k_tokens: price,
+            metadata: None,
+        };
+        let overrides = BTreeMap::from([("free".to_owned(), 0.5), ("gone".to_owned(), 9.0)]);
+        let models = with_price_overrides(
+            vec![model("free", None), model("paid", Some(0.1))],
+            &overrides,
+        );
+        assert_eq!(models[0].cost_per_1k_tokens, Some(0.5));
+        assert_eq!(
+            models[1].cost_per_1k_tokens,
+            Some(0.1),
+            "no override, the server's price"
+        );
     }
 }

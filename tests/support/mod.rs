@@ -1,0 +1,24 @@
+//! What the browser tests share: the test gateway's address and waiting.
+#![allow(dead_code)] // each test file uses its own part
+
+/// Where the test gateway listens, compiled in by `cargo xtask test`.
+pub fn gateway_url() -> &'static str {
+    option_env!("PROMPT_RUNS_TEST_GATEWAY").expect(
+        "PROMPT_RUNS_TEST_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
+    )
+}
+
+pub async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+/// Waits (up to 10 s) until `condition` holds.
+pub async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if condition() {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!("timed out waiting until {what}");
+}
