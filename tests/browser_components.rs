@@ -757,3 +757,40 @@ async fn history_transfer_imports_with_a_report_and_refuses_a_bad_file_whole() {
     leptos::task::tick().await;
     assert_eq!(page.text(".transfer__outcome"), "Exported 3 runs as JSON.");
 }
+
+#[wasm_bindgen_test]
+async fn execution_progress_is_indeterminate_until_text_streams_and_cancel_aborts_the_request() {
+    let page = Page::mount(|| view! { <ExecutionProgress/> });
+    page.store.set_executor(NeuroForgeClient::new(
+        ClientConfig::default().base_url(gateway_url()),
+    ));
+    let store = page.store;
+    let outcome = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let finished = outcome.clone();
+    leptos::task::spawn_local(async move {
+        // This test model never answers: progress cannot be known.
+        *finished.borrow_mut() = Some(store.execute("wait", "offline-hang", vec![]).await);
+    });
+    eventually("the request is in flight", || {
+        page.find(".progress__bar--indeterminate").is_some()
+    })
+    .await;
+    let bar = page.find("[role=progressbar]").unwrap();
+    assert_eq!(
+        bar.get_attribute("aria-valuenow"),
+        None,
+        "no made-up percentage"
+    );
+    assert_eq!(page.text(".progress__label"), "Waiting for the answer…");
+
+    page.click(".progress__cancel");
+    eventually("execute returned", || outcome.borrow().is_some()).await;
+    assert_eq!(
+        outcome.borrow_mut().take().unwrap().unwrap_err(),
+        prompt_runs::api::ApiError::Cancelled
+    );
+    assert_eq!(
+        page.store.runs().get(0).unwrap().status,
+        RunStatus::Cancelled
+    );
+}
