@@ -65,8 +65,11 @@ fn snapshot(storage: &MemoryStorage) -> BTreeMap<String, String> {
 }
 
 /// Saves wait in a queue until the test runs them, as a timeout would.
-fn manual_scheduler() -> (Scheduler, Rc<RefCell<Vec<Box<dyn FnOnce()>>>>) {
-    let queue: Rc<RefCell<Vec<Box<dyn FnOnce()>>>> = Rc::default();
+/// Saves that a manual scheduler holds until the test runs them.
+type PendingSaves = Rc<RefCell<Vec<Box<dyn FnOnce()>>>>;
+
+fn manual_scheduler() -> (Scheduler, PendingSaves) {
+    let queue: PendingSaves = Rc::default();
     let pending = queue.clone();
     (Rc::new(move |save| pending.borrow_mut().push(save)), queue)
 }

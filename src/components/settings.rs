@@ -174,7 +174,7 @@ pub fn Settings(
             });
             let json = connection
                 .price_overrides
-                .with_untracked(|prices| serde_json::to_string(prices));
+                .with_untracked(serde_json::to_string);
             if !json.is_ok_and(|json| save_setting(PRICE_OVERRIDES_KEY, &json)) {
                 store.report_background_error(
                     "The prices could not be saved; they apply until the page is reloaded.",

@@ -106,12 +106,10 @@ mod tests {
 
     #[test]
     fn ten_thousand_hundredths_of_a_cent_make_exactly_one_dollar() {
-        let total: Usd = std::iter::repeat(Usd::from_dollars(0.0001))
-            .take(10_000)
-            .sum();
+        let total: Usd = std::iter::repeat_n(Usd::from_dollars(0.0001), 10_000).sum();
         assert_eq!(total, Usd::from_dollars(1.0));
         assert_eq!(total.to_string(), "$1.0000");
-        let drifting: f64 = std::iter::repeat(0.0001).take(10_000).sum();
+        let drifting: f64 = std::iter::repeat_n(0.0001, 10_000).sum();
         assert_ne!(
             drifting, 1.0,
             "f64 summation drifts, which is why Usd exists"
