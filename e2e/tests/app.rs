@@ -75,6 +75,9 @@ async fn start_chromedriver() -> (Child, String) {
 }
 
 async fn headless_chromium(driver_url: &str, profile: &Path) -> Client {
+    // The workspace enables two rustls crypto backends (the gateway's reqwest
+    // and fantoccini pick different ones), so rustls cannot choose: pick one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let capabilities = serde_json::json!({
         "goog:chromeOptions": {
             "args": [
