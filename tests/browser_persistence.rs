@@ -5,7 +5,7 @@
 
 use gloo_timers::future::sleep;
 use leptos::prelude::*;
-use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus};
+use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use prompt_runs::persist::{
     persist_in_page, persist_to_local_storage, LocalStorage, MemoryStorage, PersistOptions,
     Persistence, StorageBackend, StorageKeys,
@@ -62,8 +62,13 @@ async fn runs_saved_by_one_page_load_in_the_next() {
     owner.with(|| {
         let store = RunsStore::new();
         persist_to_local_storage(store, options.clone()).unwrap();
-        store.add_run(success("a", "first")).unwrap();
-        store.add_run(success("b", "second")).unwrap();
+        // Restored runs are ordered by start time: give them distinct ones.
+        let mut first = success("a", "first");
+        first.started_at = Timestamp::parse("2024-05-01T12:00:00.000Z");
+        let mut second = success("b", "second");
+        second.started_at = Timestamp::parse("2024-05-01T12:00:01.000Z");
+        store.add_run(first).unwrap();
+        store.add_run(second).unwrap();
         store.set_active_run(Some("a")).unwrap();
     });
     let_saves_run().await;
@@ -301,5 +306,31 @@ async fn a_thousand_updates_in_one_task_make_one_save() {
         .output
         .as_deref(),
         Some("999 tokens")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn unmounting_the_app_saves_what_was_pending_and_nothing_runs_on_a_dead_store() {
+    let backend = MemoryStorage::new();
+    let owner = Owner::new();
+    let store = owner.with(|| {
+        let store = RunsStore::new();
+        persist_in_page(store, backend.clone(), options_for("unmount"));
+        store
+    });
+    leptos::task::tick().await;
+    store
+        .add_run(success("last-words", "saved on the way out"))
+        .unwrap();
+    leptos::task::tick().await; // the save is requested, not yet done (debounced)
+    drop(owner); // the embedding app unmounts this part of the page
+    let_saves_run().await; // the debounced save fires on a disposed store: it must not panic
+
+    let restored = RunsStore::new();
+    let _reloaded = Persistence::attach(restored, backend, options_for("unmount"));
+    assert_eq!(
+        ids(&restored),
+        ["last-words"],
+        "the pending change was saved on unmount"
     );
 }

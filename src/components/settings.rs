@@ -80,7 +80,10 @@ pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
         store.set_executor(client.clone());
         leptos::task::spawn_local(async move {
             match client.models().await {
-                Ok(models) => connection.served_models.set(models),
+                // The page may have unmounted the app meanwhile.
+                Ok(models) => {
+                    let _ = connection.served_models.try_set(models);
+                }
                 Err(error) => store.report_background_error(format!(
                     "Could not load the models from {base_url}: {error}"
                 )),

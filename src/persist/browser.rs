@@ -68,9 +68,13 @@ pub fn persist_in_page(
             let _ = on_hide.save_now();
         }
     });
+    // Cleanups may be sent across threads in general; this one never leaves
+    // the page's thread.
+    let on_unmount = send_wrapper::SendWrapper::new(persistence.clone());
     on_cleanup(move || {
         pagehide_listener.remove();
         visibility_listener.remove();
+        let _ = on_unmount.save_now();
     });
     persistence
 }

@@ -186,7 +186,9 @@ impl Persistence {
         let inner = &self.inner;
         let mut state = inner.state.borrow_mut();
         state.save_scheduled = false;
-        if state.read_only.is_some() {
+        // A save scheduled before the app was unmounted has no store to read;
+        // unmounting saved what was pending (see `persist_in_page`).
+        if state.read_only.is_some() || inner.store.is_disposed() {
             return Ok(());
         }
         let mut ids = std::mem::take(&mut state.retry);

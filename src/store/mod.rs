@@ -383,9 +383,10 @@ impl RunsStore {
     }
 
     /// Shows `message` as the error without ending the execution: for
-    /// problems beside the run in flight, such as storage being full.
+    /// problems beside the run in flight, such as storage being full. Work
+    /// that finishes after the store's owner is gone reports to no one.
     pub fn report_background_error(&self, message: impl Into<String>) {
-        self.error.set(Some(message.into()));
+        let _ = self.error.try_set(Some(message.into()));
     }
 
     /// Sets or clears the error shown to the user. Setting one also ends the
@@ -398,6 +399,12 @@ impl RunsStore {
     }
 
     // ---- seams for persistence ----
+
+    /// True once the store's reactive owner is gone (the app was unmounted):
+    /// work finishing later must leave it alone.
+    pub(crate) fn is_disposed(&self) -> bool {
+        self.index.is_disposed()
+    }
 
     /// From now on, record which runs change so that they can be saved.
     pub(crate) fn start_journal(&self) {
