@@ -7,115 +7,15 @@
 //!
 //! Run with `cargo bench --bench storage_size` (or `cargo xtask bench`).
 
-use prompt_runs::model::{PromptRun, RunStatus, Timestamp};
+mod workload;
+
+use prompt_runs::model::PromptRun;
 use prompt_runs::persist::layout::{decode_run, encode_run, StorageKeys};
 use std::time::Instant;
+use workload::{typical_run, Prose};
 
 const CHROMIUM_QUOTA_CODE_UNITS: usize = 5 * 1024 * 1024;
 const RUNS: usize = 2_000;
-
-/// Deterministic prose: words drawn from a vocabulary by a small LCG, so the
-/// text compresses like real model output rather than like a repeated string.
-struct Prose(u64);
-
-impl Prose {
-    const WORDS: [&'static str; 48] = [
-        "the",
-        "model",
-        "returns",
-        "a",
-        "summary",
-        "of",
-        "report",
-        "which",
-        "covers",
-        "quarterly",
-        "revenue",
-        "growth",
-        "and",
-        "risks",
-        "in",
-        "three",
-        "markets",
-        "customers",
-        "reported",
-        "latency",
-        "improved",
-        "after",
-        "migration",
-        "to",
-        "new",
-        "infrastructure",
-        "however",
-        "costs",
-        "increased",
-        "by",
-        "percent",
-        "we",
-        "recommend",
-        "reviewing",
-        "contracts",
-        "before",
-        "renewal",
-        "next",
-        "steps",
-        "include",
-        "testing",
-        "prompts",
-        "against",
-        "baseline",
-        "evaluation",
-        "set",
-        "with",
-        "tokens",
-    ];
-
-    fn text(&mut self, characters: usize) -> String {
-        let mut text = String::with_capacity(characters + 16);
-        while text.len() < characters {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let word = Self::WORDS[(self.0 >> 33) as usize % Self::WORDS.len()];
-            text.push_str(word);
-            text.push(if (self.0 >> 20) % 11 == 0 { '.' } else { ' ' });
-        }
-        text
-    }
-}
-
-fn typical_run(index: usize, prose: &mut Prose) -> PromptRun {
-    let started = 1_714_564_800_000 + index as i64 * 61_000;
-    let mut run = PromptRun::pending(
-        format!(
-            "run_{:032x}",
-            (index as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
-        ),
-        [
-            "gpt-4o-2024-08-06",
-            "claude-3-5-sonnet-20241022",
-            "llama3.1:8b",
-        ][index % 3],
-        prose.text(200),
-    );
-    run.workspace_id = "workspace-main".into();
-    run.context_block_ids = vec!["block-style-guide".into(), format!("block-{}", index % 7)];
-    run.status = RunStatus::Success;
-    run.started_at = Timestamp::from_unix_millis(started);
-    run.completed_at = Some(Timestamp::from_unix_millis(started + 1_843));
-    run.duration_ms = Some(1_843);
-    run.input_tokens = Some(212);
-    run.output_tokens = Some(236);
-    run.total_tokens = Some(448);
-    run.cost = Some(0.003_89);
-    run.output = Some(prose.text(1_024));
-    run.metadata =
-        serde_json::json!({"temperature": 0.7, "batchId": format!("batch-{}", index / 3)})
-            .as_object()
-            .cloned();
-    run
-}
 
 fn code_units(text: &str) -> usize {
     text.encode_utf16().count()

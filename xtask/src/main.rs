@@ -4,7 +4,8 @@
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
 //! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
 //!   then build the release app and run the end-to-end test on it.
-//! - `cargo xtask bench`: run the benchmarks and print their figures.
+//! - `cargo xtask bench`: setup, then the benchmarks natively and in headless Chromium, and
+//!   the release bundle's size; prints them and writes `target/bench-report.md`.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
@@ -55,7 +56,7 @@ fn main() {
         "setup" => setup(&ctx),
         "run" => setup(&ctx).and_then(|()| run(&ctx, rest)),
         "test" => setup(&ctx).and_then(|()| test(&ctx)),
-        "bench" => bench(&ctx),
+        "bench" => setup(&ctx).and_then(|()| bench(&ctx)),
         "help" | "-h" | "--help" => {
             print_help();
             Ok(())
@@ -90,7 +91,9 @@ Commands:
   test            install what is missing, then run all tests: native `cargo test --workspace`,
                   browser tests in headless Chromium (against a gateway on loopback), a release
                   `trunk build`, and the end-to-end test of the built app
-  bench           run the benchmarks and print their figures
+  bench           install what is missing, then run the benchmarks natively and in headless
+                  Chromium, measure the release bundle, print it all and write
+                  target/bench-report.md
   setup           only install what is missing"
     );
 }
@@ -495,23 +498,121 @@ fn test(ctx: &Ctx) -> Result {
 // bench
 
 fn bench(ctx: &Ctx) -> Result {
+    let mut report = format!(
+        "# prompt-runs benchmarks\n\nMachine: {}\n\n",
+        machine_description()
+    );
     for (name, what) in [
-        ("storage_size", "storage size of typical runs"),
+        ("storage_size", "Storage size of typical runs (native)"),
         (
             "store_scaling",
-            "the store against a naive baseline at 1k/10k/100k runs",
+            "The store against a naive baseline (native)",
         ),
     ] {
         step(&format!("bench: {what} — cargo bench --bench {name}"));
-        run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
             "bench",
             "-p",
             APP_PACKAGE,
             "--bench",
             name,
         ]))?;
+        print!("{printed}");
+        report += &format!("## {what}\n\n```\n{printed}```\n\n");
     }
+
+    step("bench: in headless Chromium — cargo test --release --bench browser");
+    let chromedriver = which("chromedriver").ok_or("`chromedriver` not found on PATH")?;
+    let printed = capture(
+        Command::new(&ctx.cargo)
+            .current_dir(&ctx.root)
+            .env("CHROMEDRIVER", chromedriver)
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                ctx.root.join("webdriver.json"),
+            )
+            .args([
+                "test",
+                "--release",
+                "-p",
+                APP_PACKAGE,
+                "--target",
+                WASM_TARGET,
+                "--bench",
+                "browser",
+                "--",
+                "--nocapture",
+            ]),
+    )?;
+    let browser_report = printed
+        .split_once("BENCHMARK REPORT START")
+        .and_then(|(_, rest)| rest.split_once("BENCHMARK REPORT END"))
+        .map(|(report, _)| {
+            report.trim().replace(
+                "# prompt-runs in headless Chromium",
+                "## In headless Chromium",
+            )
+        })
+        .ok_or("the browser benchmark printed no report")?;
+    println!("{browser_report}");
+    report += &browser_report;
+
+    step("bench: bundle size — trunk build --release");
+    run_cmd(
+        Command::new("trunk")
+            .current_dir(&ctx.root)
+            .args(["build", "--release"]),
+    )?;
+    let bundle = bundle_sizes(&ctx.root.join("dist"))?;
+    println!("{bundle}");
+    report += &format!("\n\n{bundle}");
+
+    let path = ctx.root.join("target/bench-report.md");
+    fs::write(&path, &report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("\n[xtask] report written to {}", path.display());
     Ok(())
+}
+
+/// The budget for the release app: `.wasm` and `.js` together, gzipped.
+const BUNDLE_BUDGET_GZIP_BYTES: usize = 250 * 1024;
+
+/// Raw and gzip sizes of the release `.wasm` and `.js` in `dist`, against the budget.
+fn bundle_sizes(dist: &Path) -> Result<String> {
+    let mut table = String::from(
+        "## Bundle (release build)\n\n| file | bytes | gzip -9 bytes |\n| --- | ---: | ---: |\n",
+    );
+    let mut total_gzip = 0;
+    let entries = fs::read_dir(dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "wasm" || ext == "js")
+        })
+        .collect();
+    files.sort();
+    for file in files {
+        let raw = fs::metadata(&file).map_err(|e| e.to_string())?.len() as usize;
+        let gzip = gzipped_len(&file)?;
+        total_gzip += gzip;
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        table += &format!("| {name} | {raw} | {gzip} |\n");
+    }
+    let verdict = if total_gzip <= BUNDLE_BUDGET_GZIP_BYTES {
+        "within"
+    } else {
+        "OVER"
+    };
+    table += &format!(
+        "\n.wasm + .js gzipped: {total_gzip} bytes ({:.1} KiB), {verdict} the {} KiB budget\n",
+        total_gzip as f64 / 1024.0,
+        BUNDLE_BUDGET_GZIP_BYTES / 1024
+    );
+    Ok(table)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,6 +641,52 @@ fn elapsed(started: Instant) -> String {
     } else {
         format!("{secs}s")
     }
+}
+
+/// Size of `file` compressed with `gzip -9`.
+fn gzipped_len(file: &Path) -> Result<usize> {
+    let mut cmd = Command::new("gzip");
+    cmd.arg("-9c").arg(file).stderr(Stdio::inherit());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not run `{}`: {e}", show(&cmd)))?;
+    if out.status.success() {
+        Ok(out.stdout.len())
+    } else {
+        Err(format!("`{}` failed ({})", show(&cmd), out.status))
+    }
+}
+
+/// Runs a command, showing its stderr, and returns its stdout; an error if
+/// it cannot start or exits non-zero.
+fn capture(cmd: &mut Command) -> Result<String> {
+    let shown = show(cmd);
+    println!("[xtask] $ {shown}");
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        print!("{stdout}");
+        Err(format!("`{shown}` failed ({})", out.status))
+    }
+}
+
+/// CPU model, core count and browser version, for the benchmark report.
+fn machine_description() -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split_once(':'))
+        .map_or("unknown CPU", |(_, name)| name.trim())
+        .to_owned();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let browser = output("chromium", &["--version"]).unwrap_or_default();
+    format!("{model}, {cores} cores; {}", browser.trim())
 }
 
 /// Runs a command with inherited stdio; an error if it cannot start or exits non-zero.
