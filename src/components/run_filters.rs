@@ -68,7 +68,7 @@ pub fn RunFilters(
         <section class="filters" aria-label="Filters">
             <div class="filters__statuses" role="group" aria-label="Status">
                 {status_button(None)}
-                {RunStatus::ALL.map(|status| status_button(Some(status))).to_vec()}
+                {RunStatus::ALL.into_iter().map(|status| status_button(Some(status))).collect_view()}
             </div>
             <div class="filters__fields">
                 <label>
