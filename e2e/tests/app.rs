@@ -169,12 +169,7 @@ async fn drive(browser: &Client, app: &str) {
         .send_keys("Compare these two offline models")
         .await
         .unwrap();
-    let slow_model = browser
-        .find(Locator::XPath(
-            "//label[contains(., 'Offline demo, slow')]/input",
-        ))
-        .await
-        .unwrap();
+    let slow_model = find(browser, ".composer__model[data-model=offline-slow] input").await;
     slow_model.click().await.unwrap();
     find(browser, ".composer__execute")
         .await
@@ -208,12 +203,7 @@ async fn drive(browser: &Client, app: &str) {
     assert!(output.contains("Offline demo answer"), "{output}");
 
     // Execute on the slow model only, and cancel it midway.
-    let echo_model = browser
-        .find(Locator::XPath(
-            "//label[contains(., 'Offline demo (no network)')]/input",
-        ))
-        .await
-        .unwrap();
+    let echo_model = find(browser, ".composer__model[data-model=offline-echo] input").await;
     echo_model.click().await.unwrap(); // unchecked: only the slow model is left
     let long_prompt = " and then tell me more".repeat(15);
     find(browser, "#composer-prompt")
