@@ -110,12 +110,35 @@ async fn rendering(owner: &Owner) -> String {
         .query_selector_all(".history__row")
         .unwrap()
         .length();
+    // Jump to the end: the rows there are found by walking the list.
+    let viewport: web_sys::HtmlElement = container
+        .query_selector(".history__viewport")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    let started = now();
+    viewport.set_scroll_top(i32::MAX);
+    viewport
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    painted().await;
+    let scrolled = now() - started;
+    let last = typical_runs(RUNS).pop().unwrap().id;
+    let shows_last = container
+        .query_selector(&format!("[data-run-id='{last}']"))
+        .unwrap()
+        .is_some();
+    assert!(
+        shows_last,
+        "the last run is rendered at the end of the list"
+    );
     drop(mounted);
     container.remove();
     format!(
         "| RunHistory with {RUNS} runs (800 px high) | |\n| --- | ---: |\n\
          | mount (ms) | {mounted_at:.0} |\n| first paint (ms) | {painted_at:.0} |\n\
-         | DOM elements | {elements} |\n| rows rendered | {rows} |\n"
+         | DOM elements | {elements} |\n| rows rendered | {rows} |\n\
+         | scroll to the end, re-render and paint (ms) | {scrolled:.0} |\n"
     )
 }
 

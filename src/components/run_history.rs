@@ -154,8 +154,11 @@ fn VirtualList(runs: Memo<RunList>, store: RunsStore, height: String) -> impl In
     let rows = move || {
         let (first, end, _) = window.get();
         runs.with(|runs| {
-            (first..end)
-                .filter_map(|index| runs.get(index).cloned())
+            // O(first): a few milliseconds at the bottom of 100,000 runs.
+            runs.iter()
+                .skip(first)
+                .take(end - first)
+                .cloned()
                 .collect::<Vec<_>>()
         })
     };

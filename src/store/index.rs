@@ -109,7 +109,7 @@ impl RunIndex {
 
     pub(crate) fn get(&self, id: &str) -> Option<&Arc<PromptRun>> {
         let position = *self.position_by_id.get(id)?;
-        self.entry_at(position).map(|entry| &entry.run)
+        self.all.run_at(position)
     }
 
     /// The runs sharing `id`'s batch: executed together, so adjacent in the
@@ -146,7 +146,7 @@ impl RunIndex {
 
     pub(crate) fn latest(&self) -> Option<&Arc<PromptRun>> {
         let (_, std::cmp::Reverse(position)) = self.by_start.last()?;
-        self.entry_at(*position).map(|entry| &entry.run)
+        self.all.run_at(*position)
     }
 
     pub(crate) fn total_tokens(&self) -> u64 {
@@ -257,10 +257,7 @@ impl RunIndex {
             self.add(run).expect("an id not in the index is free");
             return MergeOutcome::Added;
         };
-        let held = self
-            .entry_at(position)
-            .cloned()
-            .expect("indexed id has an entry");
+        let held = self.entry_at(position).expect("indexed id has an entry");
         if run.supersedes(&held.run) {
             self.replace(held, run);
             MergeOutcome::Updated
@@ -284,10 +281,7 @@ impl RunIndex {
     pub(crate) fn remove(&mut self, id: &str) -> Option<Arc<PromptRun>> {
         let position = self.position_by_id.remove(id)?;
         self.mark_unsaved(id);
-        let entry = self
-            .entry_at(position)
-            .cloned()
-            .expect("indexed id has an entry");
+        let entry = self.entry_at(position).expect("indexed id has an entry");
         self.unlink(&entry);
         self.all.remove(position);
         Some(entry.run)
@@ -308,13 +302,10 @@ impl RunIndex {
             .position_by_id
             .get(id)
             .ok_or_else(|| StoreError::UnknownId(id.to_owned()))?;
-        Ok(self
-            .entry_at(position)
-            .cloned()
-            .expect("indexed id has an entry"))
+        Ok(self.entry_at(position).expect("indexed id has an entry"))
     }
 
-    fn entry_at(&self, position: i64) -> Option<&Entry> {
+    fn entry_at(&self, position: i64) -> Option<Entry> {
         self.all.entry(position)
     }
 

@@ -17,12 +17,14 @@ pub(crate) struct Entry {
 
 /// An ordered list of runs, most recent first.
 ///
-/// Backed by a persistent vector (`imbl::Vector`), so cloning it is O(1) and a
-/// change costs O(log n): the store's derived lists are handed out without
-/// copying 100,000 runs each time one of them changes.
+/// Backed by a persistent B-tree map from position to run (`imbl::OrdMap`), so
+/// cloning it is O(1) and adding or removing a run anywhere costs O(log n)
+/// with small constants: the store's derived lists are handed out without
+/// copying 100,000 runs each time one of them changes, and changing one stays
+/// as cheap at 100,000 runs as at 1,000.
 #[derive(Clone, Debug, Default)]
 pub struct RunList {
-    entries: imbl::Vector<Entry>,
+    entries: imbl::OrdMap<i64, Arc<PromptRun>>,
 }
 
 impl RunList {
@@ -36,14 +38,15 @@ impl RunList {
         self.entries.is_empty()
     }
 
-    /// The run at `index` (0 is the most recent), in O(log n).
+    /// The run at `index` (0 is the most recent). O(index): to show a window
+    /// of the list, use [`iter`](Self::iter) with `skip` and `take`.
     pub fn get(&self, index: usize) -> Option<&Arc<PromptRun>> {
-        self.entries.get(index).map(|entry| &entry.run)
+        self.iter().nth(index)
     }
 
     /// The runs in order, most recent first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<PromptRun>> + ExactSizeIterator {
-        self.entries.iter().map(|entry| &entry.run)
+        self.entries.values()
     }
 
     /// A plain vector of the runs, in order.
@@ -54,86 +57,87 @@ impl RunList {
     /// True when both hold the very same runs (not merely equal ones) in the
     /// same order: the cheap test memos use to decide whether to notify.
     ///
-    /// O(1) for large lists, which share their storage after a clone; small
-    /// lists are stored inline, so for them the runs are compared by pointer.
+    /// O(1) for lists that share their storage after a clone; for small
+    /// lists, the runs are also compared by pointer.
     pub fn is_same_as(&self, other: &RunList) -> bool {
         const COMPARED_ONE_BY_ONE: usize = 64;
         self.entries.ptr_eq(&other.entries)
             || (self.len() == other.len()
                 && self.len() <= COMPARED_ONE_BY_ONE
-                && self
-                    .entries
-                    .iter()
-                    .zip(other.entries.iter())
-                    .all(|(a, b)| a.position == b.position && Arc::ptr_eq(&a.run, &b.run)))
+                && self.entries.iter().zip(other.entries.iter()).all(
+                    |((a_position, a), (b_position, b))| {
+                        a_position == b_position && Arc::ptr_eq(a, b)
+                    },
+                ))
     }
 
     /// The runs for which `keep` is true, in the same order. O(n).
     pub fn filtered(&self, mut keep: impl FnMut(&PromptRun) -> bool) -> RunList {
-        RunList::from_entries(
-            self.entries
+        RunList {
+            entries: self
+                .entries
                 .iter()
-                .filter(|entry| keep(&entry.run))
-                .cloned(),
-        )
+                .filter(|(_, run)| keep(run))
+                .map(|(position, run)| (*position, run.clone()))
+                .collect(),
+        }
     }
 
     /// The run at `position` and its neighbours either side for as long as
     /// `same` holds: a group added together, such as a batch, found in
     /// O(log n + group size).
     pub(crate) fn group_around(&self, position: i64, same: impl Fn(&PromptRun) -> bool) -> RunList {
-        let Ok(index) = self.search(position) else {
+        if !self.entries.contains_key(&position) {
             return RunList::default();
-        };
-        let same_at = |index: usize| {
-            self.entries
-                .get(index)
-                .is_some_and(|entry| same(&entry.run))
-        };
-        let first = (0..index)
+        }
+        let before = self
+            .entries
+            .range(..position)
             .rev()
-            .take_while(|&i| same_at(i))
-            .last()
-            .unwrap_or(index);
-        let end = (index + 1..self.len())
-            .take_while(|&i| same_at(i))
-            .last()
-            .map_or(index + 1, |i| i + 1);
-        RunList::from_entries(self.entries.clone().slice(first..end))
+            .take_while(|(_, run)| same(run));
+        let after = self
+            .entries
+            .range(position..)
+            .take_while(|(_, run)| same(run));
+        RunList {
+            entries: before
+                .chain(after)
+                .map(|(position, run)| (*position, run.clone()))
+                .collect(),
+        }
     }
 
     pub(crate) fn from_entries(entries: impl IntoIterator<Item = Entry>) -> RunList {
         RunList {
-            entries: entries.into_iter().collect(),
+            entries: entries
+                .into_iter()
+                .map(|entry| (entry.position, entry.run))
+                .collect(),
         }
     }
 
-    /// Inserts `entry` at its place in the order.
+    /// Puts `entry` at its place in the order (replacing one at the same position).
     pub(crate) fn insert(&mut self, entry: Entry) {
-        match self.search(entry.position) {
-            Ok(index) => {
-                self.entries.set(index, entry);
-            }
-            Err(index) => self.entries.insert(index, entry),
-        }
+        self.entries.insert(entry.position, entry.run);
     }
 
     /// Removes the entry at `position`, if present.
     pub(crate) fn remove(&mut self, position: i64) {
-        if let Ok(index) = self.search(position) {
-            self.entries.remove(index);
-        }
+        self.entries.remove(&position);
     }
 
     /// The entry at `position`, if present.
-    pub(crate) fn entry(&self, position: i64) -> Option<&Entry> {
-        let index = self.search(position).ok()?;
-        self.entries.get(index)
+    pub(crate) fn entry(&self, position: i64) -> Option<Entry> {
+        let run = self.entries.get(&position)?;
+        Some(Entry {
+            position,
+            run: run.clone(),
+        })
     }
 
-    fn search(&self, position: i64) -> Result<usize, usize> {
-        self.entries
-            .binary_search_by_key(&position, |entry| entry.position)
+    /// The run at `position`, if present.
+    pub(crate) fn run_at(&self, position: i64) -> Option<&Arc<PromptRun>> {
+        self.entries.get(&position)
     }
 }
 
@@ -172,6 +176,7 @@ mod tests {
         let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
         assert_eq!(ids, ["new", "r0", "r1", "r3", "r4"]);
         assert_eq!(runs.entry(3).unwrap().run.id, "r3");
+        assert_eq!(runs.get(3).unwrap().id, "r3", "index 3 after the removal");
         assert!(runs.entry(2).is_none());
     }
 
