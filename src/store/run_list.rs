@@ -7,8 +7,8 @@ use std::sync::Arc;
 ///
 /// `position` orders the history (smaller first); the newest run added gets the
 /// smallest, so iteration is most recent first. Every list the store keeps
-/// (all runs, each status group, each model's runs) is sorted by it, which lets
-/// a run be found, moved or removed by binary search instead of a scan.
+/// (all runs, each status group, each model's runs) is keyed by it, which lets
+/// a run be found, moved or removed in O(log n) instead of by a scan.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) position: i64,
