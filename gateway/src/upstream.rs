@@ -5,9 +5,9 @@
 
 use crate::problem::Problem;
 use axum::http::StatusCode;
-use eventsource_stream::Eventsource;
 use futures::stream::{BoxStream, StreamExt};
 use prompt_runs::api::wire::{ExecuteRequest, Usage};
+use prompt_runs::api::SseDecoder;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -144,9 +144,16 @@ impl Upstream {
                 format!("upstream {base_url} {what}"),
             )
         };
+        let mut decoder = SseDecoder::new();
         let pieces = response
             .bytes_stream()
-            .eventsource()
+            .flat_map(move |chunk| {
+                let events: Vec<Result<_, String>> = match chunk {
+                    Ok(bytes) => decoder.push(&bytes).into_iter().map(Ok).collect(),
+                    Err(error) => vec![Err(error.to_string())],
+                };
+                futures::stream::iter(events)
+            })
             .take_while(|event| {
                 let done = matches!(event, Ok(event) if event.data.trim() == "[DONE]");
                 std::future::ready(!done)

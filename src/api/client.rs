@@ -7,6 +7,7 @@
 //! when the server does not have it (404/405).
 
 use super::executor::{PromptExecutor, TextSink};
+use super::sse::SseDecoder;
 use super::wire::{
     ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, DEFAULT_BASE_URL,
     EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
@@ -14,11 +15,11 @@ use super::wire::{
 };
 use super::ApiError;
 use crate::model::Model;
-use eventsource_stream::Eventsource;
 use futures::future::{self, Either, LocalBoxFuture};
 use futures::{FutureExt, Stream, StreamExt};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
@@ -187,21 +188,21 @@ impl NeuroForgeClient {
         let body = response.body().ok_or_else(|| ApiError::Stream {
             detail: "the streamed answer had no body".to_owned(),
         })?;
-        let mut events = body_bytes(body).eventsource();
+        let mut chunks = Box::pin(body_bytes(body));
+        let mut decoder = SseDecoder::new();
+        let mut events = VecDeque::new();
         loop {
-            let next = self.within_timeout(events.next()).await?;
-            let event = match next {
-                None => {
-                    return Err(ApiError::Stream {
-                        detail: "the answer stream ended before the run finished".to_owned(),
-                    })
+            let Some(event) = events.pop_front() else {
+                match self.within_timeout(chunks.next()).await? {
+                    Some(Ok(chunk)) => events.extend(decoder.push(&chunk)),
+                    Some(Err(detail)) => return Err(ApiError::Stream { detail }),
+                    None => {
+                        return Err(ApiError::Stream {
+                            detail: "the answer stream ended before the run finished".to_owned(),
+                        })
+                    }
                 }
-                Some(Err(error)) => {
-                    return Err(ApiError::Stream {
-                        detail: error.to_string(),
-                    })
-                }
-                Some(Ok(event)) => event,
+                continue;
             };
             match event.event.as_str() {
                 EVENT_DELTA => on_text(&parse::<StreamDelta>(&event.data)?.text),

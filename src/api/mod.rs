@@ -5,8 +5,10 @@
 mod client;
 mod error;
 mod executor;
+mod sse;
 pub mod wire;
 
 pub use client::{ClientConfig, NeuroForgeClient};
 pub use error::ApiError;
 pub use executor::{PromptExecutor, TextSink};
+pub use sse::{SseDecoder, SseEvent};

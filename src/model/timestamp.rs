@@ -27,7 +27,7 @@ impl Timestamp {
     /// The instant `millis` after the Unix epoch, written as `toISOString()` does.
     pub fn from_unix_millis(millis: i64) -> Timestamp {
         let text = chrono::DateTime::from_timestamp_millis(millis)
-            .map(|instant| instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .map(|instant| instant.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .unwrap_or_else(|| millis.to_string());
         Timestamp {
             text,

@@ -62,10 +62,8 @@ const CSV_COLUMNS: [&str; 16] = [
 /// `-`, `@`, tab or carriage return) is prefixed with `'`: model output is
 /// untrusted and must not execute when the file is opened.
 pub fn export_csv(runs: &RunList) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(CSV_COLUMNS)
-        .expect("writing to memory cannot fail");
+    let mut csv = String::new();
+    push_csv_record(&mut csv, CSV_COLUMNS);
     for run in runs.iter() {
         let number = |value: Option<u64>| value.map(|n| n.to_string()).unwrap_or_default();
         let record = [
@@ -92,12 +90,30 @@ pub fn export_csv(runs: &RunList) -> String {
                 .map(|metadata| serde_json::Value::Object(metadata.clone()).to_string())
                 .unwrap_or_default(),
         ];
-        writer
-            .write_record(record.iter().map(|cell| defuse_formula(cell)))
-            .expect("writing to memory cannot fail");
+        push_csv_record(&mut csv, record.iter().map(|cell| defuse_formula(cell)));
     }
-    let bytes = writer.into_inner().expect("writing to memory cannot fail");
-    String::from_utf8(bytes).expect("CSV of strings is UTF-8")
+    csv
+}
+
+/// Appends one RFC 4180 record: fields holding a comma, quote or line break
+/// are quoted, with quotes doubled; records end in CRLF. (Written here rather
+/// than with the `csv` crate, which would add its I/O machinery to the app
+/// bundle for these few lines.)
+fn push_csv_record<Field: AsRef<str>>(csv: &mut String, fields: impl IntoIterator<Item = Field>) {
+    for (position, field) in fields.into_iter().enumerate() {
+        if position > 0 {
+            csv.push(',');
+        }
+        let field = field.as_ref();
+        if field.contains([',', '"', '\r', '\n']) {
+            csv.push('"');
+            csv.push_str(&field.replace('"', "\"\""));
+            csv.push('"');
+        } else {
+            csv.push_str(field);
+        }
+    }
+    csv.push_str("\r\n");
 }
 
 fn defuse_formula(cell: &str) -> String {
