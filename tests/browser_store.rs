@@ -138,3 +138,36 @@ async fn embedded_components_find_the_store_through_context() {
     let found = container.query_selector(".found").unwrap().unwrap();
     assert_eq!(found.text_content().unwrap(), "2");
 }
+
+#[wasm_bindgen_test]
+fn text_search_ignores_case_beyond_ascii_in_the_browser() {
+    use prompt_runs::components::RunFilter;
+    let owner = Owner::new();
+    let store = owner.with(RunsStore::new);
+    let mut german = PromptRun::pending("german", "gpt-4o", "\u{dc}ber Stra\u{df}en");
+    german.output = Some("Fertig".to_owned());
+    let mut greek = PromptRun::pending("greek", "gpt-4o", "Translate");
+    greek.output = Some("\u{3a3}\u{39f}\u{3a6}\u{39f}\u{3a3}".to_owned());
+    store.add_run(german).unwrap();
+    store.add_run(greek).unwrap();
+    let search = |text: &str| -> Vec<String> {
+        let filter = RunFilter {
+            text: text.to_owned(),
+            ..RunFilter::default()
+        };
+        owner
+            .with(|| filter.apply(&store))
+            .iter()
+            .map(|run| run.id.clone())
+            .collect()
+    };
+    assert_eq!(search("\u{fc}BER"), ["german"]);
+    assert_eq!(search("fertig"), ["german"], "the output counts too");
+    assert_eq!(
+        search("\u{3c3}\u{3bf}\u{3c6}\u{3bf}\u{3c2}"),
+        ["greek"],
+        "final sigma"
+    );
+    assert_eq!(search("TRANSLATE"), ["greek"]);
+    assert!(search("nowhere").is_empty());
+}

@@ -28,22 +28,62 @@ impl RunFilter {
             (None, Some(model_id)) => store.get_runs_by_model(model_id),
             (None, None) => store.runs(),
         };
-        let needle = self.text.trim().to_lowercase();
+        let needle = self.text.trim();
         let by_model = self.status.is_some() && self.model_id.is_some();
         if needle.is_empty() && !by_model {
             return narrowed;
         }
+        let needle = (!needle.is_empty()).then(|| Needle::new(needle));
         narrowed.filtered(|run| {
             (!by_model || self.model_id.as_deref() == Some(run.model_id.as_str()))
-                && (needle.is_empty() || mentions(run, &needle))
+                && needle
+                    .as_ref()
+                    .is_none_or(|needle| needle.mentioned_by(run))
         })
     }
 }
 
-/// True when the prompt or the output contains `needle` (already lowercase).
-fn mentions(run: &PromptRun, needle: &str) -> bool {
-    let contains = |text: &str| text.to_lowercase().contains(needle);
-    contains(&run.prompt_snapshot) || run.output.as_deref().is_some_and(contains)
+/// Search text, matched ignoring case by Unicode's lowercase mapping.
+///
+/// In the browser the mapping is JavaScript's `toLowerCase`, the same rules
+/// without Rust's Unicode case tables (~15 KB) in the app bundle; natively it
+/// is `str::to_lowercase`.
+struct Needle {
+    lowercase: String,
+}
+
+impl Needle {
+    fn new(text: &str) -> Needle {
+        #[cfg(target_arch = "wasm32")]
+        let lowercase = browser_lowercase(text).into();
+        #[cfg(not(target_arch = "wasm32"))]
+        let lowercase = text.to_lowercase();
+        Needle { lowercase }
+    }
+
+    /// True when the prompt or the output of `run` contains the needle.
+    fn mentioned_by(&self, run: &PromptRun) -> bool {
+        self.found_in(&run.prompt_snapshot)
+            || run
+                .output
+                .as_deref()
+                .is_some_and(|output| self.found_in(output))
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn found_in(&self, text: &str) -> bool {
+        browser_lowercase(text).includes(&self.lowercase, 0)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn found_in(&self, text: &str) -> bool {
+        text.to_lowercase().contains(&self.lowercase)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn browser_lowercase(text: &str) -> js_sys::JsString {
+    js_sys::JsString::from(text).to_lower_case()
 }
 
 /// Creates the filter that [`RunFilters`](super::RunFilters) and
@@ -131,5 +171,24 @@ mod tests {
             ["a"]
         );
         assert!(filter(None, Some("nobody"), "").apply(&store).is_empty());
+        store
+            .add_run(run(
+                "e",
+                "gpt",
+                RunStatus::Success,
+                "\u{dc}ber Stra\u{df}en",
+                "\u{3a3}\u{39f}\u{3a6}\u{39f}\u{3a3}",
+            ))
+            .unwrap();
+        assert_eq!(
+            ids(&filter(None, None, "\u{fc}ber").apply(&store)),
+            ["e"],
+            "beyond ASCII"
+        );
+        assert_eq!(
+            ids(&filter(None, None, "\u{3c3}\u{3bf}\u{3c6}\u{3bf}\u{3c2}").apply(&store)),
+            ["e"],
+            "final sigma"
+        );
     }
 }

@@ -41,7 +41,7 @@ pub fn HistoryTransfer(
             Ok(()) => format!(
                 "Exported {} runs as {}.",
                 runs.len(),
-                extension.to_uppercase()
+                extension.to_ascii_uppercase()
             ),
             Err(problem) => format!("The export failed: {problem}"),
         }));

@@ -117,7 +117,14 @@ fn parse_price(text: &str) -> Result<Option<f64>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    match text.parse::<f64>() {
+    // JSON's number grammar (with a bare leading `.` allowed) through
+    // serde_json, already in the bundle; `str::parse::<f64>` would add ~16 KB
+    // of float-parsing tables for this one field.
+    let number = match text.strip_prefix('.') {
+        Some(fraction) => format!("0.{fraction}"),
+        None => text.to_owned(),
+    };
+    match serde_json::from_str::<f64>(&number) {
         Ok(price) if price.is_finite() && price >= 0.0 => Ok(Some(price)),
         _ => Err(format!(
             "\"{text}\" is not a price: use a number of dollars per 1,000 tokens, like 0.002"
@@ -256,6 +263,10 @@ mod tests {
     fn prices_are_dollars_per_1k_tokens_or_empty_for_the_servers() {
         assert_eq!(parse_price(" 0.002 "), Ok(Some(0.002)));
         assert_eq!(parse_price("$1.5"), Ok(Some(1.5)));
+        assert_eq!(parse_price(".25"), Ok(Some(0.25)));
+        assert_eq!(parse_price("2e-3"), Ok(Some(0.002)));
+        assert!(parse_price("1.5.2").is_err());
+        assert!(parse_price("1,5").is_err());
         assert_eq!(parse_price(""), Ok(None));
         assert!(parse_price("-1").is_err());
         assert!(parse_price("cheap")
