@@ -90,10 +90,11 @@ impl RunsStore {
                 PromptRun::pending(PromptRun::new_local_id(), model_id.clone(), prompt.clone());
             run.context_block_ids = context_blocks.clone();
             if let Some(batch_id) = &batch_id {
-                run.metadata = Some(serde_json::Map::from_iter([(
-                    BATCH_ID_KEY.to_owned(),
-                    batch_id.clone().into(),
-                )]));
+                // Built by insert: `Map::from_iter` would sort its input and
+                // add a stable sort to the bundle for this one entry.
+                let mut metadata = serde_json::Map::new();
+                metadata.insert(BATCH_ID_KEY.to_owned(), batch_id.clone().into());
+                run.metadata = Some(metadata);
             }
             planned.push(run.id.clone());
             self.add_run(run).expect("a fresh local id is free");
