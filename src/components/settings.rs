@@ -6,7 +6,7 @@ use crate::api::{ClientConfig, NeuroForgeClient};
 use crate::model::Model;
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// The localStorage key holding the server's base URL.
 pub const SERVER_URL_KEY: &str = "prompt-runs:server-url";
@@ -22,7 +22,7 @@ pub struct ServerConnection {
     /// The models as the server lists them (before the user's prices).
     pub served_models: RwSignal<Vec<Model>>,
     /// USD per 1,000 tokens by model id, replacing the server's price.
-    pub price_overrides: RwSignal<BTreeMap<String, f64>>,
+    pub price_overrides: RwSignal<HashMap<String, f64>>,
 }
 
 /// The base URL to use when none was saved: the page's own origin, since the
@@ -37,7 +37,7 @@ pub fn default_server_url() -> String {
 /// `models` with the user's prices in place of the server's.
 pub fn with_price_overrides(
     mut models: Vec<Model>,
-    overrides: &BTreeMap<String, f64>,
+    overrides: &HashMap<String, f64>,
 ) -> Vec<Model> {
     for model in &mut models {
         if let Some(price) = overrides.get(&model.id) {
@@ -248,7 +248,7 @@ pub fn Settings(
 mod tests {
     use super::{check_url, parse_price, with_price_overrides};
     use crate::model::{Model, Provider};
-    use std::collections::BTreeMap;
+    use std::collections::HashMap;
 
     #[test]
     fn accepts_http_urls_without_a_trailing_slash() {
@@ -285,7 +285,7 @@ mod tests {
             cost_per_1k_tokens: price,
             metadata: None,
         };
-        let overrides = BTreeMap::from([("free".to_owned(), 0.5), ("gone".to_owned(), 9.0)]);
+        let overrides = HashMap::from([("free".to_owned(), 0.5), ("gone".to_owned(), 9.0)]);
         let models = with_price_overrides(
             vec![model("free", None), model("paid", Some(0.1))],
             &overrides,
