@@ -120,8 +120,7 @@ pub fn encode_run(run: &PromptRun) -> String {
 pub fn decode_run(stored: &str) -> Result<PromptRun, DecodeError> {
     let json = match stored.strip_prefix(COMPRESSED_TAG) {
         Some(compressed) => {
-            let utf16 = lz_str::decompress_from_utf16(compressed).ok_or(DecodeError::Damaged)?;
-            String::from_utf16(&utf16).map_err(|_| DecodeError::Damaged)?
+            super::lz16::decompress_utf16(compressed).ok_or(DecodeError::Damaged)?
         }
         None => stored.to_owned(),
     };

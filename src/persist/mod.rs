@@ -27,6 +27,7 @@ mod transfer;
 
 mod browser;
 mod local_storage;
+mod lz16;
 
 pub use backend::{MemoryStorage, StorageBackend, StorageError};
 pub use browser::{persist_in_page, persist_to_local_storage};
