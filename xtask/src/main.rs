@@ -573,8 +573,9 @@ fn bench(ctx: &Ctx) -> Result {
     Ok(())
 }
 
-/// The budget for the release app: `.wasm` and `.js` together, gzipped.
-const BUNDLE_BUDGET_GZIP_BYTES: usize = 250 * 1024;
+/// The budget for the release app: `.wasm` and `.js` together, gzipped. Issue 6 says
+/// 250 KB; read strictly as 250,000 bytes rather than 250 KiB.
+const BUNDLE_BUDGET_GZIP_BYTES: usize = 250_000;
 
 /// Raw and gzip sizes of the release `.wasm` and `.js` in `dist`, against the budget.
 fn bundle_sizes(dist: &Path) -> Result<String> {
@@ -608,9 +609,7 @@ fn bundle_sizes(dist: &Path) -> Result<String> {
         "OVER"
     };
     table += &format!(
-        "\n.wasm + .js gzipped: {total_gzip} bytes ({:.1} KiB), {verdict} the {} KiB budget\n",
-        total_gzip as f64 / 1024.0,
-        BUNDLE_BUDGET_GZIP_BYTES / 1024
+        "\n.wasm + .js gzipped: {total_gzip} bytes, {verdict} the budget of {BUNDLE_BUDGET_GZIP_BYTES} bytes (250 KB)\n"
     );
     Ok(table)
 }
