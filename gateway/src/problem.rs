@@ -6,7 +6,7 @@ use axum::Json;
 use prompt_runs::api::wire::ErrorBody;
 
 /// A failed request: its status and what to tell the person.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Problem {
     pub status: StatusCode,
     pub detail: String,

@@ -10,10 +10,17 @@ use prompt_runs::api::wire::{ExecuteRequest, Usage};
 use prompt_runs::api::SseDecoder;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
 /// How long a model listing may take before the upstream counts as unavailable.
 const LISTING_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a model listing is reused: the app asks on every page load and
+/// every settings change, and a slow upstream should not slow each of them.
+const LISTING_FRESH_FOR: Duration = Duration::from_secs(30);
+/// How long a failed listing is reused, so that requests arriving while the
+/// upstream is down do not each wait out the timeout again.
+const FAILED_LISTING_FRESH_FOR: Duration = Duration::from_secs(5);
 /// How long connecting to the upstream may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -23,6 +30,9 @@ pub struct Upstream {
     key: Option<String>,
     offered: Vec<String>,
     http: reqwest::Client,
+    /// The last listing and when it was asked for; the lock is held while
+    /// asking, so concurrent requests share one listing.
+    listing: Mutex<Option<(Instant, Result<Vec<String>, Problem>)>>,
 }
 
 /// What arrives from a streamed completion.
@@ -51,6 +61,7 @@ impl Upstream {
                 .connect_timeout(CONNECT_TIMEOUT)
                 .build()
                 .expect("an HTTP client with default TLS settings"),
+            listing: Mutex::new(None),
         }
     }
 
@@ -76,11 +87,29 @@ impl Upstream {
         self.offered.is_empty() || self.offered.iter().any(|id| id == model_id)
     }
 
-    /// The models to offer: the named ones, else those the upstream lists.
+    /// The models to offer: the named ones, else those the upstream lists
+    /// (asked at most every 30 s; a failure is remembered for 5 s).
     pub async fn models(&self) -> Result<Vec<String>, Problem> {
         if !self.offered.is_empty() {
             return Ok(self.offered.clone());
         }
+        let mut listing = self.listing.lock().await;
+        if let Some((asked, listed)) = listing.as_ref() {
+            let fresh_for = if listed.is_ok() {
+                LISTING_FRESH_FOR
+            } else {
+                FAILED_LISTING_FRESH_FOR
+            };
+            if asked.elapsed() < fresh_for {
+                return listed.clone();
+            }
+        }
+        let listed = self.list_models().await;
+        *listing = Some((Instant::now(), listed.clone()));
+        listed
+    }
+
+    async fn list_models(&self) -> Result<Vec<String>, Problem> {
         #[derive(Deserialize)]
         struct Listing {
             data: Vec<Listed>,

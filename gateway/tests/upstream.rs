@@ -15,6 +15,7 @@ use prompt_runs::model::{Model, Provider};
 use prompt_runs_gateway::prices::PriceTable;
 use prompt_runs_gateway::{router, GatewayConfig};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
@@ -94,17 +95,29 @@ async fn fake_chat(
     Json(answer).into_response()
 }
 
-/// Starts the fake upstream; returns its base URL (`…/v1`) and what it receives.
-async fn fake_upstream() -> (String, Received) {
+/// How many times the fake upstream was asked for its models.
+type Listings = Arc<AtomicUsize>;
+
+/// Starts the fake upstream; returns its base URL (`…/v1`), what it receives
+/// and how often it listed its models.
+async fn fake_upstream() -> (String, Received, Listings) {
     let received = Received::default();
+    let listings = Listings::default();
+    let counted = listings.clone();
     let app = Router::new()
-        .route("/v1/models", get(fake_models))
+        .route(
+            "/v1/models",
+            get(move |headers| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                fake_models(headers)
+            }),
+        )
         .route("/v1/chat/completions", post(fake_chat))
         .with_state(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
+    (url, received, listings)
 }
 
 fn gateway(upstream: &str, extra: &[&str]) -> Router {
@@ -135,7 +148,7 @@ fn detail(body: &str) -> String {
 
 #[tokio::test]
 async fn upstream_models_are_listed_beside_the_offline_ones_with_prices() {
-    let (upstream, _) = fake_upstream().await;
+    let (upstream, _, _) = fake_upstream().await;
     let (status, body) = call(
         gateway(&upstream, &["--upstream-key", KEY]),
         "GET",
@@ -183,8 +196,40 @@ async fn upstream_models_are_listed_beside_the_offline_ones_with_prices() {
 }
 
 #[tokio::test]
+async fn the_upstreams_model_list_is_reused_across_requests() {
+    let (upstream, _, listings) = fake_upstream().await;
+    let app = gateway(&upstream, &["--upstream-key", KEY]);
+    let (first, _) = call(app.clone(), "GET", "/api/v1/models", None).await;
+    let (second, body) = call(app.clone(), "GET", "/api/v1/models", None).await;
+    let (providers, _) = call(app.clone(), "GET", "/api/v1/providers", None).await;
+    assert_eq!(
+        (first, second, providers),
+        (StatusCode::OK, StatusCode::OK, StatusCode::OK)
+    );
+    assert!(body.contains("llama3"), "{body}");
+    assert_eq!(
+        listings.load(Ordering::SeqCst),
+        1,
+        "one listing for three requests"
+    );
+
+    let (upstream, _, listings) = fake_upstream().await;
+    let refused = gateway(&upstream, &["--upstream-key", "wrong"]);
+    for _ in 0..2 {
+        let (status, body) = call(refused.clone(), "GET", "/api/v1/models", None).await;
+        assert_eq!(status, StatusCode::OK, "offline models are still listed");
+        assert!(!body.contains("llama3"), "{body}");
+    }
+    assert_eq!(
+        listings.load(Ordering::SeqCst),
+        1,
+        "a failed listing is remembered for a few seconds too"
+    );
+}
+
+#[tokio::test]
 async fn providers_say_whether_the_upstream_is_configured_and_reachable() {
-    let (upstream, _) = fake_upstream().await;
+    let (upstream, _, _) = fake_upstream().await;
     let (_, body) = call(
         gateway(&upstream, &["--upstream-key", KEY]),
         "GET",
@@ -222,7 +267,7 @@ async fn providers_say_whether_the_upstream_is_configured_and_reachable() {
 
 #[tokio::test]
 async fn execute_forwards_the_prompt_and_reports_the_upstreams_usage_and_cost() {
-    let (upstream, received) = fake_upstream().await;
+    let (upstream, received, _) = fake_upstream().await;
     let request = json!({
         "prompt": "Say hello",
         "model_id": "gpt-4o-2024-08-06",
@@ -272,7 +317,7 @@ async fn execute_forwards_the_prompt_and_reports_the_upstreams_usage_and_cost() 
 
 #[tokio::test]
 async fn without_reported_usage_tokens_are_counted_and_unpriced_models_have_no_cost() {
-    let (upstream, _) = fake_upstream().await;
+    let (upstream, _, _) = fake_upstream().await;
     let request = json!({"prompt": "Say hello", "model_id": "no-usage"});
     let (status, body) = call(
         gateway(&upstream, &["--upstream-key", KEY]),
@@ -294,7 +339,7 @@ async fn without_reported_usage_tokens_are_counted_and_unpriced_models_have_no_c
 
 #[tokio::test]
 async fn the_stream_relays_the_upstreams_deltas_and_usage() {
-    let (upstream, received) = fake_upstream().await;
+    let (upstream, received, _) = fake_upstream().await;
     let request = json!({"prompt": "Say hello", "model_id": "llama3"});
     let (status, body) = call(
         gateway(&upstream, &["--upstream-key", KEY]),
@@ -330,7 +375,7 @@ async fn the_stream_relays_the_upstreams_deltas_and_usage() {
 
 #[tokio::test]
 async fn upstream_failures_are_502s_naming_the_upstream_and_its_message() {
-    let (upstream, _) = fake_upstream().await;
+    let (upstream, _, _) = fake_upstream().await;
     let broken = json!({"prompt": "x", "model_id": "broken"});
     for path in [
         "/api/v1/workbench/execute",
@@ -410,7 +455,7 @@ async fn an_unreachable_upstream_is_a_502_and_the_offline_models_still_work() {
 
 #[tokio::test]
 async fn named_upstream_models_are_the_only_ones_offered() {
-    let (upstream, received) = fake_upstream().await;
+    let (upstream, received, _) = fake_upstream().await;
     let app = || {
         gateway(
             &upstream,
