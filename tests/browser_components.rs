@@ -617,6 +617,37 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
         .unwrap()
         .unchecked_into();
     assert!(!fail_model.checked(), "only the re-run model is chosen");
+
+    // Max tokens and temperature go with the request: the offline model
+    // stops after the tokens asked for.
+    let change = |selector: &str, value: &str| {
+        let input = page.find(selector).unwrap();
+        js_sys::Reflect::set(&input, &"value".into(), &value.into()).unwrap();
+        input
+            .dispatch_event(&web_sys::Event::new("change").unwrap())
+            .unwrap();
+    };
+    change(".composer__max-tokens", "3");
+    change(".composer__temperature", "0.5");
+    let parameters = page.store.execution_parameters();
+    assert_eq!(
+        (parameters.max_tokens, parameters.temperature),
+        (Some(3), Some(0.5))
+    );
+    page.click(".composer__execute");
+    eventually("the short run finished", || {
+        page.store.runs().len() == 4 && !page.store.is_executing()
+    })
+    .await;
+    let short = page.store.runs().get(0).cloned().unwrap();
+    assert_eq!(short.status, RunStatus::Success);
+    assert_eq!(short.output_tokens, Some(3), "{:?}", short.output);
+    change(".composer__max-tokens", "");
+    assert_eq!(
+        page.store.execution_parameters().max_tokens,
+        None,
+        "empty: the server's"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -9,7 +9,7 @@ use futures::future::LocalBoxFuture;
 use futures::task::LocalSpawnExt;
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::Owner;
-use prompt_runs::api::wire::{ExecuteRequest, ExecuteResponse, Usage};
+use prompt_runs::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse, Usage};
 use prompt_runs::api::{ApiError, PromptExecutor, TextSink};
 use prompt_runs::model::{Model, Provider, RunStatus};
 use prompt_runs::store::RunsStore;
@@ -360,6 +360,48 @@ fn streaming_progress_is_unknown_until_text_arrives_then_rises_to_100() {
     done.send(answer("streamer", "all")).unwrap();
     setup.pool.run();
     assert_eq!(setup.store.execution_progress(), 100.0);
+}
+
+#[test]
+fn the_stores_parameters_go_with_every_request_and_max_tokens_paces_progress() {
+    let mut setup = setup();
+    setup
+        .server
+        .script("plain", Script::Answer(answer("plain", "ok")));
+    start(&setup, "plain");
+    setup.pool.run();
+    assert_eq!(
+        setup.server.requests.borrow()[0].parameters,
+        None,
+        "none set: the server's defaults"
+    );
+
+    let parameters = ExecuteParameters {
+        temperature: Some(0.2),
+        max_tokens: Some(20),
+        top_p: None,
+    };
+    setup.store.set_execution_parameters(parameters.clone());
+    assert_eq!(setup.store.execution_parameters(), parameters);
+    let (pieces, done) = setup.server.stream("short");
+    start(&setup, "short");
+    setup.pool.run_until_stalled();
+    assert_eq!(
+        setup.server.requests.borrow()[1].parameters,
+        Some(parameters)
+    );
+    pieces
+        .unbounded_send("one two three four five".into())
+        .unwrap();
+    setup.pool.run_until_stalled();
+    assert_eq!(
+        setup.store.execution_progress(),
+        25.0,
+        "5 of the 20 tokens asked for, not of a fixed 1,024"
+    );
+    drop(pieces);
+    done.send(answer("short", "done")).unwrap();
+    setup.pool.run();
 }
 
 #[test]

@@ -1,13 +1,17 @@
 //! PromptComposer: write a prompt, pick one or several models, add context
-//! blocks, and execute; or load the active run's prompt to run it again.
+//! blocks, set the answer's length and temperature, and execute; or load the
+//! active run's prompt to run it again.
 
+use crate::api::wire::ExecuteParameters;
 use crate::store::{use_runs_store, RunsStore};
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 /// The prompt form: prompt text, models (from [`RunsStore::models`]), context
-/// blocks, and Execute (also Ctrl/Cmd+Enter), disabled while executing. One
+/// blocks, max tokens and temperature (the store's
+/// [`execution_parameters`](RunsStore::execution_parameters); empty leaves
+/// them to the server), and Execute (also Ctrl/Cmd+Enter), disabled while executing. One
 /// model runs [`RunsStore::execute`]; several run
 /// [`RunsStore::execute_many`] as one batch.
 ///
@@ -93,6 +97,12 @@ pub fn PromptComposer(
         )
     };
 
+    let set_parameter = move |edit: &dyn Fn(&mut ExecuteParameters)| {
+        let mut parameters = store.execution_parameters();
+        edit(&mut parameters);
+        store.set_execution_parameters(parameters);
+    };
+
     view! {
         <form class="composer" on:submit=move |event| {
             event.prevent_default();
@@ -163,6 +173,40 @@ pub fn PromptComposer(
                     "Add context block"
                 </button>
             </fieldset>
+            <fieldset class="composer__parameters">
+                <legend>"Parameters"</legend>
+                <label>
+                    "Max tokens"
+                    <input
+                        class="composer__max-tokens"
+                        type="number"
+                        min="1"
+                        step="1"
+                        placeholder="server's default"
+                        prop:value=move || store.execution_parameters().max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default()
+                        on:change=move |event| {
+                            let tokens = parse_max_tokens(&event_target_value(&event));
+                            set_parameter(&|parameters| parameters.max_tokens = tokens);
+                        }
+                    />
+                </label>
+                <label>
+                    "Temperature"
+                    <input
+                        class="composer__temperature"
+                        type="number"
+                        min="0"
+                        max="2"
+                        step="0.1"
+                        placeholder="server's default"
+                        prop:value=move || store.execution_parameters().temperature.map(|temperature| temperature.to_string()).unwrap_or_default()
+                        on:change=move |event| {
+                            let temperature = parse_temperature(&event_target_value(&event));
+                            set_parameter(&|parameters| parameters.temperature = temperature);
+                        }
+                    />
+                </label>
+            </fieldset>
             <div class="composer__actions">
                 <button type="submit" class="composer__execute" prop:disabled=move || !can_execute()>
                     {move || if store.is_executing() { "Executing…" } else { "Execute" }}
@@ -177,5 +221,36 @@ pub fn PromptComposer(
                 </button>
             </div>
         </form>
+    }
+}
+
+/// A typed answer length: a positive whole number, else none (the server's).
+fn parse_max_tokens(text: &str) -> Option<u32> {
+    text.trim().parse().ok().filter(|tokens| *tokens > 0)
+}
+
+/// A typed temperature: a number from 0 to 2 (read as JSON reads it, with
+/// the parser already in the bundle), else none (the server's).
+fn parse_temperature(text: &str) -> Option<f64> {
+    serde_json::from_str::<f64>(text.trim())
+        .ok()
+        .filter(|temperature| (0.0..=2.0).contains(temperature))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_max_tokens, parse_temperature};
+
+    #[test]
+    fn parameters_as_typed_or_the_servers_default() {
+        assert_eq!(parse_max_tokens(" 256 "), Some(256));
+        assert_eq!(parse_max_tokens(""), None);
+        assert_eq!(parse_max_tokens("0"), None);
+        assert_eq!(parse_max_tokens("1.5"), None);
+        assert_eq!(parse_temperature("0.7"), Some(0.7));
+        assert_eq!(parse_temperature("0"), Some(0.0));
+        assert_eq!(parse_temperature(""), None);
+        assert_eq!(parse_temperature("3"), None);
+        assert_eq!(parse_temperature("-1"), None);
     }
 }

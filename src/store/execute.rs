@@ -2,7 +2,7 @@
 //! `running` to its end, with real cancellation and honest progress.
 
 use super::RunsStore;
-use crate::api::wire::{ExecuteRequest, ExecuteResponse};
+use crate::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse};
 use crate::api::{ApiError, PromptExecutor, TextSink};
 use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd, BATCH_ID_KEY};
 use futures::future::{AbortHandle, Abortable};
@@ -16,7 +16,7 @@ use std::rc::Rc;
 pub const MAX_CONCURRENT_REQUESTS: usize = 4;
 
 /// Answer length assumed for progress when the request sets no `max_tokens`.
-const EXPECTED_TOKENS: usize = 1_024;
+const EXPECTED_TOKENS: u32 = 1_024;
 
 /// Streamed progress stops short of 100 until the server confirms the end.
 const STREAMING_PROGRESS_CAP: f64 = 99.0;
@@ -104,7 +104,10 @@ impl RunsStore {
         self.start_execution();
         self.progress_known.set(false);
 
-        let batch = Rc::new(BatchProgress::new(planned.len()));
+        let parameters = self.parameters.get_untracked();
+        let expected_tokens = parameters.max_tokens.unwrap_or(EXPECTED_TOKENS).max(1);
+        let parameters = (parameters != ExecuteParameters::default()).then_some(parameters);
+        let batch = Rc::new(BatchProgress::new(planned.len(), expected_tokens));
         let requests =
             planned
                 .iter()
@@ -116,7 +119,7 @@ impl RunsStore {
                         prompt: prompt.clone(),
                         model_id,
                         context_blocks: context_blocks.clone(),
-                        parameters: None,
+                        parameters: parameters.clone(),
                         workspace_id: None,
                     };
                     self.execute_run(executor.clone(), run_id, request, slot, batch.clone())
@@ -192,7 +195,7 @@ impl RunsStore {
                 ..PromptRunUpdate::default()
             };
             if store.update_run(&streamed_id, streaming).is_ok() {
-                let share = estimate_tokens(&received) as f64 / EXPECTED_TOKENS as f64;
+                let share = estimate_tokens(&received) as f64 / streamed_batch.expected_tokens;
                 streamed_batch.set(slot, (share * 100.0).min(STREAMING_PROGRESS_CAP));
                 store.progress_known.set(true);
                 store.update_execution_progress(streamed_batch.overall());
@@ -262,12 +265,16 @@ impl RunsStore {
 /// Each run's progress in a batch; the batch's is their mean.
 struct BatchProgress {
     slots: RefCell<Vec<f64>>,
+    /// The answer length streamed progress measures against: the request's
+    /// `max_tokens`, else [`EXPECTED_TOKENS`].
+    expected_tokens: f64,
 }
 
 impl BatchProgress {
-    fn new(runs: usize) -> BatchProgress {
+    fn new(runs: usize, expected_tokens: u32) -> BatchProgress {
         BatchProgress {
             slots: RefCell::new(vec![0.0; runs]),
+            expected_tokens: f64::from(expected_tokens),
         }
     }
 

@@ -40,6 +40,7 @@ pub use model_stats::ModelStats;
 pub(crate) use run_list::list_changed;
 pub use run_list::RunList;
 
+use crate::api::wire::ExecuteParameters;
 use crate::api::PromptExecutor;
 use crate::model::{Model, PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
 use futures::future::AbortHandle;
@@ -62,6 +63,8 @@ pub struct RunsStore {
     error: RwSignal<Option<String>>,
     /// The models the server offers, for their prices.
     models: RwSignal<Vec<Model>>,
+    /// Sent with every execution; all `None` leaves the choice to the server.
+    parameters: RwSignal<ExecuteParameters>,
     executor: StoredValue<Option<Rc<dyn PromptExecutor>>, LocalStorage>,
     /// Abort handles of the requests in flight, by run id.
     in_flight: StoredValue<HashMap<String, AbortHandle>>,
@@ -109,6 +112,7 @@ impl RunsStore {
             progress_known: RwSignal::new(true),
             error: RwSignal::new(None),
             models: RwSignal::new(Vec::new()),
+            parameters: RwSignal::new(ExecuteParameters::default()),
             executor: StoredValue::new_local(None),
             in_flight: StoredValue::new(HashMap::new()),
             active_run: Memo::new_with_compare(
@@ -164,6 +168,12 @@ impl RunsStore {
     /// The models the server offers (set with [`set_models`](Self::set_models)).
     pub fn models(&self) -> Vec<Model> {
         self.models.get()
+    }
+
+    /// The sampling parameters sent with every execution (set with
+    /// [`set_execution_parameters`](Self::set_execution_parameters)).
+    pub fn execution_parameters(&self) -> ExecuteParameters {
+        self.parameters.get()
     }
 
     /// The error to show the user, if any.
@@ -334,6 +344,13 @@ impl RunsStore {
     /// answer carries no cost.
     pub fn set_models(&self, models: Vec<Model>) {
         self.models.set(models);
+    }
+
+    /// Sets the sampling parameters (temperature, `max_tokens`, `top_p`) sent
+    /// with every execution from now on; `max_tokens` is also what streamed
+    /// progress measures against. All `None` leaves them to the server.
+    pub fn set_execution_parameters(&self, parameters: ExecuteParameters) {
+        self.parameters.set(parameters);
     }
 
     /// Sets the progress, clamped to 0–100; NaN is ignored.
