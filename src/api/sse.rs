@@ -1,7 +1,8 @@
 //! A Server-Sent Events decoder for streamed answers, following the WHATWG
 //! `text/event-stream` rules: lines end in CRLF, LF or CR (also split across
 //! chunks), `:` starts a comment, one space after the colon is dropped, `data`
-//! lines join with line feeds, and a blank line dispatches the event.
+//! lines join with line feeds, a blank line dispatches the event, and a
+//! byte-order mark at the start is ignored.
 //!
 //! Written here rather than taken from a crate: the client needs only event
 //! names and data, and the crates that parse this pull a parser-combinator
@@ -23,6 +24,8 @@ pub struct SseDecoder {
     line: Vec<u8>,
     /// The previous chunk ended in CR: a LF starting this one ends nothing.
     after_carriage_return: bool,
+    /// Bytes have arrived (a byte-order mark can only come first).
+    started: bool,
     event: Option<String>,
     data: Option<String>,
 }
@@ -38,6 +41,10 @@ impl SseDecoder {
     pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
         let mut events = Vec::new();
         let mut bytes = chunk;
+        if !self.started && !bytes.is_empty() {
+            self.started = true;
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
         if self.after_carriage_return && bytes.first() == Some(&b'\n') {
             bytes = &bytes[1..];
         }
@@ -153,6 +160,12 @@ mod tests {
         let events =
             decode(&[b": keep-alive\n\nid: 7\nretry: 10\n\nevent: ping\n\ndata:  two spaces\n\n"]);
         assert_eq!(events, [event("message", " two spaces")]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_ignored() {
+        let events = decode(&[b"\xEF\xBB\xBFevent: done\ndata: {}\n\n"]);
+        assert_eq!(events, [event("done", "{}")]);
     }
 
     #[test]
