@@ -30,9 +30,15 @@ pub struct Upstream {
     key: Option<String>,
     offered: Vec<String>,
     http: reqwest::Client,
-    /// The last listing and when it was asked for; the lock is held while
-    /// asking, so concurrent requests share one listing.
-    listing: Mutex<Option<(Instant, Result<Vec<String>, Problem>)>>,
+    /// The last listing; the lock is held while asking, so concurrent
+    /// requests share one listing.
+    listing: Mutex<Option<Listing>>,
+}
+
+/// A model listing and when the upstream was asked for it.
+struct Listing {
+    asked: Instant,
+    models: Result<Vec<String>, Problem>,
 }
 
 /// What arrives from a streamed completion.
@@ -94,24 +100,28 @@ impl Upstream {
             return Ok(self.offered.clone());
         }
         let mut listing = self.listing.lock().await;
-        if let Some((asked, listed)) = listing.as_ref() {
-            let fresh_for = if listed.is_ok() {
+        if let Some(Listing { asked, models }) = listing.as_ref() {
+            let fresh_for = if models.is_ok() {
                 LISTING_FRESH_FOR
             } else {
                 FAILED_LISTING_FRESH_FOR
             };
             if asked.elapsed() < fresh_for {
-                return listed.clone();
+                return models.clone();
             }
         }
-        let listed = self.list_models().await;
-        *listing = Some((Instant::now(), listed.clone()));
-        listed
+        let models = self.list_models().await;
+        *listing = Some(Listing {
+            asked: Instant::now(),
+            models: models.clone(),
+        });
+        models
     }
 
     async fn list_models(&self) -> Result<Vec<String>, Problem> {
+        /// OpenAI's `GET /models` answer.
         #[derive(Deserialize)]
-        struct Listing {
+        struct ModelList {
             data: Vec<Listed>,
         }
         #[derive(Deserialize)]
@@ -120,8 +130,8 @@ impl Upstream {
         }
         let request = self.authorized(self.http.get(self.url("/models")));
         let response = self.send(request.timeout(LISTING_TIMEOUT)).await?;
-        let listing: Listing = self.read_json(response).await?;
-        Ok(listing.data.into_iter().map(|model| model.id).collect())
+        let list: ModelList = self.read_json(response).await?;
+        Ok(list.data.into_iter().map(|model| model.id).collect())
     }
 
     /// Runs `request` and waits for the whole answer.
