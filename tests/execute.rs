@@ -11,7 +11,7 @@ use futures::{FutureExt, StreamExt};
 use leptos::prelude::Owner;
 use prompt_runs::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse, Usage};
 use prompt_runs::api::{ApiError, PromptExecutor, TextSink};
-use prompt_runs::model::{Model, Provider, RunStatus};
+use prompt_runs::model::{Model, Provider, RunStatus, PARAMETERS_KEY};
 use prompt_runs::store::RunsStore;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -402,6 +402,18 @@ fn the_stores_parameters_go_with_every_request_and_max_tokens_paces_progress() {
     drop(pieces);
     done.send(answer("short", "done")).unwrap();
     setup.pool.run();
+
+    let metadata = |id: &str| setup.store.get_run_by_id(id).unwrap().metadata.clone();
+    assert_eq!(
+        metadata("server-plain"),
+        None,
+        "defaults: nothing to record"
+    );
+    assert_eq!(
+        metadata("server-short").unwrap()[PARAMETERS_KEY],
+        serde_json::json!({"temperature": 0.2, "max_tokens": 20}),
+        "the run records what it was asked with"
+    );
 }
 
 #[test]

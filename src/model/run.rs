@@ -7,6 +7,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// execution (see [`PromptRun::batch_id`]).
 pub const BATCH_ID_KEY: &str = "batchId";
 
+/// The `metadata` key holding the sampling parameters a run was executed
+/// with, as they were sent: `{"temperature": 0.5, "max_tokens": 256}`. Absent
+/// when the server's defaults applied.
+pub const PARAMETERS_KEY: &str = "parameters";
+
 /// One execution of a prompt on a model.
 ///
 /// Serializes exactly as the TypeScript store's `PromptRun`: camelCase names,

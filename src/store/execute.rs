@@ -4,7 +4,9 @@
 use super::RunsStore;
 use crate::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse};
 use crate::api::{ApiError, PromptExecutor, TextSink};
-use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd, BATCH_ID_KEY};
+use crate::model::{
+    PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd, BATCH_ID_KEY, PARAMETERS_KEY,
+};
 use futures::future::{AbortHandle, Abortable};
 use futures::stream::{self, StreamExt};
 use leptos::prelude::*;
@@ -84,18 +86,15 @@ impl RunsStore {
             return Err(ApiError::Busy);
         }
         let executor = self.executor.get_value().ok_or(ApiError::NoExecutor)?;
+        let parameters = self.parameters.get_untracked();
+        let expected_tokens = parameters.max_tokens.unwrap_or(EXPECTED_TOKENS).max(1);
+        let parameters = (parameters != ExecuteParameters::default()).then_some(parameters);
         let mut planned = Vec::with_capacity(model_ids.len());
         for model_id in model_ids.iter().rev() {
             let mut run =
                 PromptRun::pending(PromptRun::new_local_id(), model_id.clone(), prompt.clone());
             run.context_block_ids = context_blocks.clone();
-            if let Some(batch_id) = &batch_id {
-                // Built by insert: `Map::from_iter` would sort its input and
-                // add a stable sort to the bundle for this one entry.
-                let mut metadata = serde_json::Map::new();
-                metadata.insert(BATCH_ID_KEY.to_owned(), batch_id.clone().into());
-                run.metadata = Some(metadata);
-            }
+            run.metadata = run_metadata(batch_id.as_deref(), parameters.as_ref());
             planned.push(run.id.clone());
             self.add_run(run).expect("a fresh local id is free");
         }
@@ -104,9 +103,6 @@ impl RunsStore {
         self.start_execution();
         self.progress_known.set(false);
 
-        let parameters = self.parameters.get_untracked();
-        let expected_tokens = parameters.max_tokens.unwrap_or(EXPECTED_TOKENS).max(1);
-        let parameters = (parameters != ExecuteParameters::default()).then_some(parameters);
         let batch = Rc::new(BatchProgress::new(planned.len(), expected_tokens));
         let requests =
             planned
@@ -260,6 +256,29 @@ impl RunsStore {
             }
         }
     }
+}
+
+/// A new run's metadata: its batch, and the parameters it is executed with,
+/// so that its history says how its answer was asked for.
+fn run_metadata(
+    batch_id: Option<&str>,
+    parameters: Option<&ExecuteParameters>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    // Built by insert: `Map::from_iter` would sort its input and add a stable
+    // sort to the bundle for these few entries.
+    let mut metadata = serde_json::Map::new();
+    if let Some(batch_id) = batch_id {
+        metadata.insert(BATCH_ID_KEY.to_owned(), batch_id.into());
+    }
+    if let Some(parameters) = parameters {
+        // Through the JSON text the request body is written with: the same
+        // field names, and no Value serializer in the bundle for this.
+        let sent = serde_json::to_string(parameters)
+            .and_then(|json| serde_json::from_str(&json))
+            .expect("parameters always serialize");
+        metadata.insert(PARAMETERS_KEY.to_owned(), sent);
+    }
+    (!metadata.is_empty()).then_some(metadata)
 }
 
 /// Each run's progress in a batch; the batch's is their mean.
