@@ -177,7 +177,7 @@ impl RunsStore {
         let model_id = request.model_id.clone();
         let (abort, registration) = AbortHandle::new_pair();
         self.in_flight.update_value(|handles| {
-            handles.insert(run_id.clone(), abort);
+            handles.push((run_id.clone(), abort));
         });
 
         let store = *self;
@@ -199,7 +199,7 @@ impl RunsStore {
         });
         let outcome = Abortable::new(executor.execute(request, on_text), registration).await;
         self.in_flight.update_value(|handles| {
-            handles.remove(&run_id);
+            handles.retain(|(id, _)| id != &run_id);
         });
 
         let still_running = self

@@ -10,7 +10,7 @@ use super::model_stats::rounded_mean;
 use super::run_list::Entry;
 use super::{ModelStats, RunList, RunsByStatus, StoreError};
 use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Sums over all runs, adjusted run by run.
@@ -56,7 +56,7 @@ pub(crate) struct RunIndex {
     next_front_position: i64,
     /// Ids of runs changed since persistence last saved them; `None` while
     /// nothing saves, so an unsaved store keeps no journal.
-    unsaved: Option<HashSet<String>>,
+    unsaved: Option<BTreeSet<String>>,
 }
 
 /// What merging one copy of a run did.
@@ -170,11 +170,11 @@ impl RunIndex {
 
     /// Starts journaling which runs change, for persistence.
     pub(crate) fn start_journal(&mut self) {
-        self.unsaved.get_or_insert_with(HashSet::new);
+        self.unsaved.get_or_insert_with(BTreeSet::new);
     }
 
     /// Ids of runs changed (added, updated or removed) since the last call.
-    pub(crate) fn take_unsaved(&mut self) -> HashSet<String> {
+    pub(crate) fn take_unsaved(&mut self) -> BTreeSet<String> {
         self.unsaved
             .as_mut()
             .map(std::mem::take)

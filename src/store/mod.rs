@@ -46,7 +46,6 @@ use crate::model::{Model, PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd}
 use futures::future::AbortHandle;
 use index::RunIndex;
 use leptos::prelude::*;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -66,8 +65,9 @@ pub struct RunsStore {
     /// Sent with every execution; all `None` leaves the choice to the server.
     parameters: RwSignal<ExecuteParameters>,
     executor: StoredValue<Option<Rc<dyn PromptExecutor>>, LocalStorage>,
-    /// Abort handles of the requests in flight, by run id.
-    in_flight: StoredValue<HashMap<String, AbortHandle>>,
+    /// Abort handles of the requests in flight, with their run ids (at most
+    /// [`MAX_CONCURRENT_REQUESTS`], so a list).
+    in_flight: StoredValue<Vec<(String, AbortHandle)>>,
     active_run: Memo<Option<Arc<PromptRun>>>,
     latest_run: Memo<Option<Arc<PromptRun>>>,
     runs_by_status: Memo<RunsByStatus>,
@@ -114,7 +114,7 @@ impl RunsStore {
             models: RwSignal::new(Vec::new()),
             parameters: RwSignal::new(ExecuteParameters::default()),
             executor: StoredValue::new_local(None),
-            in_flight: StoredValue::new(HashMap::new()),
+            in_flight: StoredValue::new(Vec::new()),
             active_run: Memo::new_with_compare(
                 move |_| {
                     let id = active_run_id.get()?;
@@ -429,7 +429,7 @@ impl RunsStore {
     }
 
     /// Ids of the runs changed since the last call (gone ones included).
-    pub(crate) fn take_unsaved(&self) -> std::collections::HashSet<String> {
+    pub(crate) fn take_unsaved(&self) -> std::collections::BTreeSet<String> {
         self.index
             .try_update_untracked(RunIndex::take_unsaved)
             .unwrap_or_default()
