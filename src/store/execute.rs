@@ -38,7 +38,9 @@ impl RunsStore {
     }
 
     /// Runs `prompt` on `model_id` with `context_blocks` (sent to the server
-    /// and recorded as the run's `contextBlockIds`).
+    /// and recorded as the run's `contextBlockIds`) and the store's
+    /// [`execution_parameters`](Self::execution_parameters) (sent, and
+    /// recorded in the run's `metadata.parameters` when any is set).
     ///
     /// Refused with [`ApiError::Busy`] while another execution is in flight
     /// (nothing is sent). Otherwise a `pending` run is added first and made
