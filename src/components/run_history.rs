@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use std::sync::Arc;
 
 /// Height of one card's row in CSS pixels: the list is virtualized, so every
-/// row has this height and only the rows in view (plus [`OVERSCAN_ROWS`]
+/// row has this height and only the rows in view (plus `OVERSCAN_ROWS`
 /// either side) are in the DOM.
 pub const ROW_HEIGHT_PX: usize = 132;
 /// Rows rendered beyond each edge of the viewport, so fast scrolling shows no gap.

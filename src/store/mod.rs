@@ -6,7 +6,7 @@
 //! otherwise. Its actions validate before they change anything: a refused
 //! action returns an error and leaves the store as it was.
 //!
-//! Derived values are cheap at any size: the runs live in a [`RunIndex`]
+//! Derived values are cheap at any size: the runs live in a `RunIndex`
 //! that keeps counts, sums, status groups and the latest run up to date as runs
 //! change, and the memos only read those aggregates.
 //!
