@@ -52,6 +52,23 @@ pub fn output_preview(run: &PromptRun) -> Option<String> {
     Some(preview)
 }
 
+/// A decimal number as a person types it (`0.002`, `.5`, `1e-3`), when it
+/// is one and finite; surrounding space is ignored.
+///
+/// Read with JSON's number grammar (plus a bare leading `.`) through
+/// serde_json, already in the bundle: `str::parse::<f64>` would add ~16 KB of
+/// float-parsing tables for the few fields that take a number.
+pub fn typed_number(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let number = match text.strip_prefix('.') {
+        Some(fraction) => format!("0.{fraction}"),
+        None => text.to_owned(),
+    };
+    serde_json::from_str::<f64>(&number)
+        .ok()
+        .filter(|number| number.is_finite())
+}
+
 /// A timestamp in the reader's local time zone and locale (in the browser);
 /// the stored text when it cannot be read as a time.
 pub fn local_time(timestamp: &Timestamp) -> String {
@@ -103,6 +120,17 @@ mod tests {
         assert_eq!(cost(None), "N/A");
         assert_eq!(cost(Some(Usd::from_dollars(0.0012))), "$0.0012");
         assert_eq!(percent(2.0 / 3.0), "67%");
+    }
+
+    #[test]
+    fn typed_numbers_as_people_write_them() {
+        assert_eq!(typed_number(" 0.002 "), Some(0.002));
+        assert_eq!(typed_number(".25"), Some(0.25));
+        assert_eq!(typed_number("2e-3"), Some(0.002));
+        assert_eq!(typed_number("-1"), Some(-1.0));
+        for not_a_number in ["", "1.5.2", "1,5", "cheap", "1e999"] {
+            assert_eq!(typed_number(not_a_number), None, "{not_a_number:?}");
+        }
     }
 
     #[test]

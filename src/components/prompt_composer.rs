@@ -2,6 +2,7 @@
 //! blocks, set the answer's length and temperature, and execute; or load the
 //! active run's prompt to run it again.
 
+use super::format::typed_number;
 use crate::api::wire::ExecuteParameters;
 use crate::store::{use_runs_store, RunsStore};
 use leptos::ev::KeyboardEvent;
@@ -229,12 +230,9 @@ fn parse_max_tokens(text: &str) -> Option<u32> {
     text.trim().parse().ok().filter(|tokens| *tokens > 0)
 }
 
-/// A typed temperature: a number from 0 to 2 (read as JSON reads it, with
-/// the parser already in the bundle), else none (the server's).
+/// A typed temperature: a number from 0 to 2, else none (the server's).
 fn parse_temperature(text: &str) -> Option<f64> {
-    serde_json::from_str::<f64>(text.trim())
-        .ok()
-        .filter(|temperature| (0.0..=2.0).contains(temperature))
+    typed_number(text).filter(|temperature| (0.0..=2.0).contains(temperature))
 }
 
 #[cfg(test)]
@@ -249,6 +247,11 @@ mod tests {
         assert_eq!(parse_max_tokens("1.5"), None);
         assert_eq!(parse_temperature("0.7"), Some(0.7));
         assert_eq!(parse_temperature("0"), Some(0.0));
+        assert_eq!(
+            parse_temperature(".5"),
+            Some(0.5),
+            "as a number field may hold it"
+        );
         assert_eq!(parse_temperature(""), None);
         assert_eq!(parse_temperature("3"), None);
         assert_eq!(parse_temperature("-1"), None);

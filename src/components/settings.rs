@@ -2,6 +2,7 @@
 //! prices the user sets for its models, saved in localStorage so a reload
 //! keeps them.
 
+use super::format::typed_number;
 use crate::api::{ClientConfig, NeuroForgeClient};
 use crate::model::Model;
 use crate::store::{use_runs_store, RunsStore};
@@ -117,15 +118,8 @@ fn parse_price(text: &str) -> Result<Option<f64>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    // JSON's number grammar (with a bare leading `.` allowed) through
-    // serde_json, already in the bundle; `str::parse::<f64>` would add ~16 KB
-    // of float-parsing tables for this one field.
-    let number = match text.strip_prefix('.') {
-        Some(fraction) => format!("0.{fraction}"),
-        None => text.to_owned(),
-    };
-    match serde_json::from_str::<f64>(&number) {
-        Ok(price) if price.is_finite() && price >= 0.0 => Ok(Some(price)),
+    match typed_number(text) {
+        Some(price) if price >= 0.0 => Ok(Some(price)),
         _ => Err(format!(
             "\"{text}\" is not a price: use a number of dollars per 1,000 tokens, like 0.002"
         )),
