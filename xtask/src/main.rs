@@ -347,11 +347,7 @@ fn run(ctx: &Ctx, args: &[String]) -> Result {
         }
     };
     step("run: trunk build --release (the app), then the gateway serves it and the API");
-    run_cmd(
-        Command::new("trunk")
-            .current_dir(&ctx.root)
-            .args(["build", "--release"]),
-    )?;
+    build_release_app(ctx)?;
     println!("[xtask] the app will be at  http://{SERVE_ADDRESS}:{port}/   (Ctrl-C to stop)\n");
     run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
         "run",
@@ -464,11 +460,7 @@ fn test(ctx: &Ctx) -> Result {
 
     step("test 3/4: release build of the app — trunk build --release — and the embedding example");
     let started = Instant::now();
-    run_cmd(
-        Command::new("trunk")
-            .current_dir(&ctx.root)
-            .args(["build", "--release"]),
-    )?;
+    build_release_app(ctx)?;
     run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
         "build",
         "-p",
@@ -558,11 +550,7 @@ fn bench(ctx: &Ctx) -> Result {
     report += &browser_report;
 
     step("bench: bundle size — trunk build --release");
-    run_cmd(
-        Command::new("trunk")
-            .current_dir(&ctx.root)
-            .args(["build", "--release"]),
-    )?;
+    build_release_app(ctx)?;
     let bundle = bundle_sizes(&ctx.root.join("dist"))?;
     println!("{bundle}");
     report += &format!("\n\n{bundle}");
@@ -689,6 +677,15 @@ fn machine_description() -> String {
 }
 
 /// Runs a command with inherited stdio; an error if it cannot start or exits non-zero.
+/// `trunk build --release`: the app as it ships, in `dist/`.
+fn build_release_app(ctx: &Ctx) -> Result {
+    run_cmd(
+        Command::new("trunk")
+            .current_dir(&ctx.root)
+            .args(["build", "--release"]),
+    )
+}
+
 fn run_cmd(cmd: &mut Command) -> Result {
     let shown = show(cmd);
     println!("[xtask] $ {shown}");
