@@ -192,29 +192,19 @@ impl Baseline {
                 .iter()
                 .max_by(|a, b| a.started_at.cmp(&b.started_at)),
         );
+        // Each derived list re-filters every run, as the TypeScript getters do.
+        let with_status = |status: RunStatus| {
+            self.runs
+                .iter()
+                .filter(|run| run.status == status)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
         for status in RunStatus::ALL {
-            black_box(
-                self.runs
-                    .iter()
-                    .filter(|run| run.status == status)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
+            black_box(with_status(status));
         }
-        black_box(
-            self.runs
-                .iter()
-                .filter(|run| run.status == RunStatus::Success)
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        black_box(
-            self.runs
-                .iter()
-                .filter(|run| run.status == RunStatus::Error)
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
+        black_box(with_status(RunStatus::Success)); // successful runs
+        black_box(with_status(RunStatus::Error)); // failed runs
         black_box(
             self.runs
                 .iter()
