@@ -26,7 +26,9 @@ pub fn decompress_utf16(compressed: &str) -> Option<String> {
 
 fn decompress_units(compressed: &str) -> Option<Vec<u16>> {
     let mut bits = BitReader::new(compressed);
-    let mut output: Vec<u16> = Vec::with_capacity(compressed.len() * 3);
+    // Compressed units are mostly 3 bytes of UTF-8 and text compresses about
+    // 3:1, so the byte length is close to the output's length in units.
+    let mut output: Vec<u16> = Vec::with_capacity(compressed.len());
     let first = match bits.read(2)? {
         CHAR8 => bits.read(8)?,
         CHAR16 => bits.read(16)?,
