@@ -128,11 +128,8 @@ impl RunList {
 
     /// The entry at `position`, if present.
     pub(crate) fn entry(&self, position: i64) -> Option<Entry> {
-        let run = self.entries.get(&position)?;
-        Some(Entry {
-            position,
-            run: run.clone(),
-        })
+        let run = self.run_at(position)?.clone();
+        Some(Entry { position, run })
     }
 
     /// The run at `position`, if present.
