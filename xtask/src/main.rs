@@ -437,22 +437,12 @@ fn test(ctx: &Ctx) -> Result {
         "test 2/4: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
     ));
     let started = Instant::now();
-    // `.cargo/config.toml` makes `wasm-bindgen-test-runner` the runner for wasm test binaries.
-    // It drives the browser through the chromedriver named by CHROMEDRIVER, with the
-    // capabilities (headless Chromium's command-line arguments) in webdriver.json.
     // The client's tests talk to a real gateway on loopback; its address is
     // compiled into them.
-    let chromedriver = which("chromedriver").ok_or("`chromedriver` not found on PATH")?;
     let gateway = TestGateway::start(ctx)?;
     run_cmd(
-        Command::new(&ctx.cargo)
-            .current_dir(&ctx.root)
-            .env("CHROMEDRIVER", &chromedriver)
+        cargo_in_browser(ctx)?
             .env(TEST_GATEWAY_ENV, &gateway.url)
-            .env(
-                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
-                ctx.root.join("webdriver.json"),
-            )
             .args(["test", "-p", APP_PACKAGE, "--target", WASM_TARGET]),
     )?;
     drop(gateway);
@@ -474,6 +464,8 @@ fn test(ctx: &Ctx) -> Result {
         "test 4/4: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
     ));
     let started = Instant::now();
+    // The test starts this chromedriver itself.
+    let chromedriver = chromedriver()?;
     run_cmd(
         Command::new(&ctx.cargo)
             .current_dir(&ctx.root)
@@ -514,28 +506,18 @@ fn bench(ctx: &Ctx) -> Result {
     }
 
     step("bench: in headless Chromium — cargo test --release --bench browser");
-    let chromedriver = which("chromedriver").ok_or("`chromedriver` not found on PATH")?;
-    let printed = capture(
-        Command::new(&ctx.cargo)
-            .current_dir(&ctx.root)
-            .env("CHROMEDRIVER", chromedriver)
-            .env(
-                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
-                ctx.root.join("webdriver.json"),
-            )
-            .args([
-                "test",
-                "--release",
-                "-p",
-                APP_PACKAGE,
-                "--target",
-                WASM_TARGET,
-                "--bench",
-                "browser",
-                "--",
-                "--nocapture",
-            ]),
-    )?;
+    let printed = capture(cargo_in_browser(ctx)?.args([
+        "test",
+        "--release",
+        "-p",
+        APP_PACKAGE,
+        "--target",
+        WASM_TARGET,
+        "--bench",
+        "browser",
+        "--",
+        "--nocapture",
+    ]))?;
     let browser_report = printed
         .split_once("BENCHMARK REPORT START")
         .and_then(|(_, rest)| rest.split_once("BENCHMARK REPORT END"))
@@ -677,6 +659,23 @@ fn machine_description() -> String {
 }
 
 /// Runs a command with inherited stdio; an error if it cannot start or exits non-zero.
+/// Cargo set up to run wasm test binaries in headless Chromium:
+/// `.cargo/config.toml` makes `wasm-bindgen-test-runner` their runner, which
+/// drives the browser through the chromedriver named by CHROMEDRIVER, with the
+/// capabilities (headless Chromium's command-line arguments) in webdriver.json.
+fn cargo_in_browser(ctx: &Ctx) -> Result<Command> {
+    let chromedriver = chromedriver()?;
+    let mut cargo = Command::new(&ctx.cargo);
+    cargo
+        .current_dir(&ctx.root)
+        .env("CHROMEDRIVER", chromedriver)
+        .env(
+            "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+            ctx.root.join("webdriver.json"),
+        );
+    Ok(cargo)
+}
+
 /// `trunk build --release`: the app as it ships, in `dist/`.
 fn build_release_app(ctx: &Ctx) -> Result {
     run_cmd(
@@ -721,6 +720,11 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
 }
 
 /// The first executable file called `name` on PATH.
+/// The system chromedriver (installed by setup), which the browser tests drive.
+fn chromedriver() -> Result<PathBuf> {
+    Ok(which("chromedriver").ok_or("`chromedriver` not found on PATH")?)
+}
+
 fn which(name: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;
     env::split_paths(&path)
