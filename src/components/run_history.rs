@@ -97,10 +97,10 @@ pub fn RunHistory(
             </header>
             <dl class="history__stats">
                 <div><dt>"Total tokens"</dt><dd class="history__tokens">{move || thousands(store.total_tokens_used())}</dd></div>
-                <div><dt>"Total cost"</dt><dd class="history__cost">{move || store.total_cost().to_string()}</dd></div>
+                <div><dt>"Total cost"</dt><dd class="history__cost">{move || cost(store.history_summary().known_cost())}</dd></div>
                 <div>
                     <dt>"Average duration"</dt>
-                    <dd class="history__duration">{move || format!("{} ms", thousands(store.average_duration()))}</dd>
+                    <dd class="history__duration">{move || duration(store.average_duration())}</dd>
                 </div>
             </dl>
             {move || {

@@ -192,7 +192,9 @@ impl Persistence {
             return Ok(());
         }
         let mut ids = std::mem::take(&mut state.retry);
-        ids.extend(inner.store.take_unsaved());
+        // Every id of a cleared history is journaled too, and this layout
+        // holds no run the store has not loaded, so removing ids clears it.
+        ids.extend(inner.store.take_unsaved().ids);
         let mut first_error = None;
         for id in ids {
             let key = inner.keys.run(&id);

@@ -6,41 +6,11 @@
 //! lists, the latest-run order, totals), so reading every derived value after
 //! a change stays as cheap with 100,000 runs as with ten.
 
-use super::model_stats::rounded_mean;
 use super::run_list::Entry;
-use super::{ModelStats, RunList, RunsByStatus, StoreError};
-use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
+use super::{HistorySummary, ModelStats, RunList, RunsByStatus, StoreError};
+use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-
-/// Sums over all runs, adjusted run by run.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Totals {
-    tokens: u64,
-    cost: Usd,
-    duration_ms_sum: u64,
-    runs_with_duration: u64,
-}
-
-impl Totals {
-    fn add(&mut self, run: &PromptRun) {
-        self.tokens += run.total_tokens.unwrap_or(0);
-        self.cost += run.cost_usd().unwrap_or(Usd::ZERO);
-        if let Some(duration) = run.duration_ms {
-            self.duration_ms_sum += duration;
-            self.runs_with_duration += 1;
-        }
-    }
-
-    fn subtract(&mut self, run: &PromptRun) {
-        self.tokens -= run.total_tokens.unwrap_or(0);
-        self.cost -= run.cost_usd().unwrap_or(Usd::ZERO);
-        if let Some(duration) = run.duration_ms {
-            self.duration_ms_sum -= duration;
-            self.runs_with_duration -= 1;
-        }
-    }
-}
 
 /// All runs in history order, with their derived groups and totals.
 #[derive(Clone, Debug, Default)]
@@ -51,12 +21,28 @@ pub(crate) struct RunIndex {
     by_model: HashMap<String, (RunList, ModelStats)>,
     /// Runs ordered by start instant; ties go to the most recently added.
     by_start: BTreeSet<(Timestamp, std::cmp::Reverse<i64>)>,
-    totals: Totals,
+    /// Counts and sums over the runs held.
+    totals: HistorySummary,
+    /// While a stored history is still loading: what its runs not loaded yet
+    /// add up to, so that counts and totals cover the whole history at once.
+    unloaded: Option<HistorySummary>,
     /// The position the next `add` takes: one before the current first run.
     next_front_position: i64,
     /// Ids of runs changed since persistence last saved them; `None` while
     /// nothing saves, so an unsaved store keeps no journal.
     unsaved: Option<BTreeSet<String>>,
+    /// Every run was replaced or removed since the last save: storage must
+    /// drop what it holds, including runs never loaded into this index.
+    cleared: bool,
+}
+
+/// What changed since persistence last saved, taken by it in one go.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Unsaved {
+    /// Every stored run is to go first (the history was cleared or replaced).
+    pub(crate) cleared: bool,
+    /// Runs added, changed or removed.
+    pub(crate) ids: BTreeSet<String>,
 }
 
 /// What merging one copy of a run did.
@@ -150,22 +136,56 @@ impl RunIndex {
         self.all.run_at(*position)
     }
 
-    pub(crate) fn total_tokens(&self) -> u64 {
-        self.totals.tokens
+    /// Counts and sums over the whole history: the runs held, plus those of
+    /// a stored history not loaded yet.
+    pub(crate) fn summary(&self) -> HistorySummary {
+        match &self.unloaded {
+            Some(unloaded) => self.totals.plus(unloaded),
+            None => self.totals,
+        }
     }
 
-    pub(crate) fn total_cost(&self) -> Usd {
-        self.totals.cost
+    /// While a stored history loads: how many of its runs are held, of how many.
+    pub(crate) fn loading(&self) -> Option<(usize, usize)> {
+        let unloaded = self.unloaded.as_ref()?;
+        Some((self.all.len(), self.all.len() + unloaded.runs() as usize))
     }
 
-    /// Mean duration in whole milliseconds (half rounds up) over the runs that
-    /// have one; 0 when none do.
-    pub(crate) fn average_duration_ms(&self) -> u64 {
-        rounded_mean(
-            self.totals.duration_ms_sum,
-            self.totals.runs_with_duration as usize,
-        )
-        .unwrap_or(0)
+    /// A stored history begins to load: `stored` sums all of it; none of it
+    /// is held yet (runs held now were made since, so are not in it).
+    pub(crate) fn begin_loading(&mut self, stored: HistorySummary) {
+        self.unloaded = Some(stored);
+    }
+
+    /// Takes in older runs of the stored history, after every run held (each
+    /// merged by id if already held), without journaling them: they are stored.
+    pub(crate) fn load_older(&mut self, runs: Vec<PromptRun>) {
+        self.unjournaled(|index| {
+            for run in runs {
+                if index.contains(&run.id) {
+                    index.merge(run);
+                    continue;
+                }
+                if let Some(unloaded) = &mut index.unloaded {
+                    *unloaded = unloaded.saturating_sub(&HistorySummary::of([&run]));
+                }
+                // One after the last run: older runs go to the end.
+                let position = index.all.last_position().map_or(0, |last| last + 1);
+                index.position_by_id.insert(run.id.clone(), position);
+                let entry = Entry {
+                    position,
+                    run: Arc::new(run),
+                };
+                index.link(&entry);
+                index.all.insert(entry);
+            }
+        });
+    }
+
+    /// The stored history is all loaded (or will not be): counts and totals
+    /// are the runs held from now on.
+    pub(crate) fn finish_loading(&mut self) {
+        self.unloaded = None;
     }
 
     /// Starts journaling which runs change, for persistence.
@@ -173,21 +193,32 @@ impl RunIndex {
         self.unsaved.get_or_insert_with(BTreeSet::new);
     }
 
-    /// Ids of runs changed (added, updated or removed) since the last call.
-    pub(crate) fn take_unsaved(&mut self) -> BTreeSet<String> {
-        self.unsaved
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+    /// What changed (runs added, updated or removed, or all cleared) since the last call.
+    pub(crate) fn take_unsaved(&mut self) -> Unsaved {
+        Unsaved {
+            cleared: std::mem::take(&mut self.cleared),
+            ids: self
+                .unsaved
+                .as_mut()
+                .map(std::mem::take)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Ids changed since the last [`take_unsaved`](Self::take_unsaved), left in the journal.
+    pub(crate) fn peek_unsaved(&self) -> Option<&BTreeSet<String>> {
+        self.unsaved.as_ref()
     }
 
     /// `replacement`, carrying this index's journal over with every id of
-    /// either marked changed.
+    /// either marked changed and the history marked cleared. A history still
+    /// loading stops loading: its unloaded runs are replaced too.
     pub(crate) fn replaced_by(&mut self, mut replacement: RunIndex) -> RunIndex {
         if let Some(mut unsaved) = self.unsaved.take() {
             unsaved.extend(self.position_by_id.keys().cloned());
             unsaved.extend(replacement.position_by_id.keys().cloned());
             replacement.unsaved = Some(unsaved);
+            replacement.cleared = true;
         }
         replacement
     }
@@ -339,5 +370,91 @@ impl RunIndex {
         self.by_start
             .remove(&(run.started_at.clone(), std::cmp::Reverse(entry.position)));
         self.totals.subtract(run);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(id: &str, started_ms: i64, tokens: u64) -> PromptRun {
+        let mut run = PromptRun::pending(id, "m", "p");
+        run.started_at = Timestamp::from_unix_millis(started_ms);
+        run.status = RunStatus::Success;
+        run.total_tokens = Some(tokens);
+        run
+    }
+
+    fn ids(index: &RunIndex) -> Vec<&str> {
+        index.all().iter().map(|run| run.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_loading_history_counts_its_unloaded_runs_until_they_arrive() {
+        let history = [stored("c", 3, 1), stored("b", 2, 10), stored("a", 1, 100)];
+        let mut index = RunIndex::default();
+        index.start_journal();
+        index.add(stored("new", 9, 1_000)).unwrap();
+        index.take_unsaved();
+
+        index.begin_loading(HistorySummary::of(&history));
+        assert_eq!(index.loading(), Some((1, 4)));
+        assert_eq!(index.summary().runs(), 4);
+        assert_eq!(index.summary().tokens(), 1_111);
+
+        index.load_older(history[..1].to_vec());
+        assert_eq!(ids(&index), ["new", "c"], "older runs go after those held");
+        assert_eq!(index.loading(), Some((2, 4)));
+        assert_eq!(
+            index.summary().tokens(),
+            1_111,
+            "the whole history all along"
+        );
+
+        index.load_older(history[1..].to_vec());
+        assert_eq!(ids(&index), ["new", "c", "b", "a"]);
+        assert_eq!(index.loading(), Some((4, 4)));
+        index.finish_loading();
+        assert_eq!(index.loading(), None);
+        assert_eq!(
+            index.summary(),
+            HistorySummary::of(index.all().iter().map(|run| &**run))
+        );
+        assert_eq!(
+            index.take_unsaved(),
+            Unsaved::default(),
+            "loaded runs are stored already: nothing to save"
+        );
+    }
+
+    #[test]
+    fn a_loaded_copy_of_a_run_held_merges_by_id() {
+        let mut index = RunIndex::default();
+        let mut running = stored("x", 5, 0);
+        running.status = RunStatus::Running;
+        index.add(running).unwrap();
+        index.begin_loading(HistorySummary::default());
+        index.load_older(vec![stored("x", 5, 7)]);
+        assert_eq!(ids(&index), ["x"]);
+        assert_eq!(
+            index.get("x").unwrap().status,
+            RunStatus::Success,
+            "the later state wins"
+        );
+    }
+
+    #[test]
+    fn clearing_a_history_tells_storage_to_drop_even_unloaded_runs() {
+        let mut index = RunIndex::default();
+        index.start_journal();
+        index.begin_loading(HistorySummary::of(&[stored("old", 1, 1)]));
+        let mut replaced = index.replaced_by(RunIndex::default());
+        assert!(replaced.take_unsaved().cleared);
+        assert_eq!(
+            replaced.loading(),
+            None,
+            "nothing more loads into a cleared history"
+        );
+        assert!(!replaced.take_unsaved().cleared, "taken once");
     }
 }

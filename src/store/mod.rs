@@ -30,6 +30,7 @@ mod execute;
 mod index;
 mod model_stats;
 mod run_list;
+mod summary;
 
 pub use by_status::RunsByStatus;
 pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
@@ -39,6 +40,7 @@ pub use index::MergeOutcome;
 pub use model_stats::ModelStats;
 pub(crate) use run_list::list_changed;
 pub use run_list::RunList;
+pub use summary::HistorySummary;
 
 use crate::api::wire::ExecuteParameters;
 use crate::api::PromptExecutor;
@@ -73,10 +75,19 @@ pub struct RunsStore {
     runs_by_status: Memo<RunsByStatus>,
     successful_runs: Memo<RunList>,
     failed_runs: Memo<RunList>,
-    total_tokens_used: Memo<u64>,
-    total_cost: Memo<Usd>,
-    average_duration: Memo<u64>,
+    summary: Memo<HistorySummary>,
+    loading: Memo<Option<HistoryLoading>>,
     model_stats: Memo<Vec<ModelStats>>,
+}
+
+/// A stored history that is still loading: the newest runs are in the store,
+/// older ones arrive in the background.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryLoading {
+    /// Runs in the store so far.
+    pub loaded: usize,
+    /// Runs in the whole history, as storage last summed them.
+    pub total: usize,
 }
 
 impl Default for RunsStore {
@@ -129,9 +140,13 @@ impl RunsStore {
             runs_by_status,
             successful_runs: status_group(RunStatus::Success),
             failed_runs: status_group(RunStatus::Error),
-            total_tokens_used: Memo::new(move |_| index.with(RunIndex::total_tokens)),
-            total_cost: Memo::new(move |_| index.with(RunIndex::total_cost)),
-            average_duration: Memo::new(move |_| index.with(RunIndex::average_duration_ms)),
+            summary: Memo::new(move |_| index.with(RunIndex::summary)),
+            loading: Memo::new(move |_| {
+                index.with(|runs| {
+                    runs.loading()
+                        .map(|(loaded, total)| HistoryLoading { loaded, total })
+                })
+            }),
             model_stats: Memo::new(move |_| index.with(RunIndex::model_stats)),
         }
     }
@@ -208,19 +223,39 @@ impl RunsStore {
         self.failed_runs.get()
     }
 
+    /// Counts and totals over the whole history, kept per change (O(1) to
+    /// read). While a stored history loads, they include the runs not loaded
+    /// yet, as storage last summed them.
+    pub fn history_summary(&self) -> HistorySummary {
+        self.summary.get()
+    }
+
+    /// Number of runs in the whole history (including any still loading).
+    pub fn run_count(&self) -> usize {
+        self.summary.with(|summary| summary.runs() as usize)
+    }
+
+    /// While a stored history is still loading: how far it got. `None` once
+    /// every run is in the store (and for a store that loads nothing).
+    /// Searches and per-model figures cover the loaded runs only until then.
+    pub fn history_loading(&self) -> Option<HistoryLoading> {
+        self.loading.get()
+    }
+
     /// Sum of `totalTokens`; runs without a count add 0.
     pub fn total_tokens_used(&self) -> u64 {
-        self.total_tokens_used.get()
+        self.summary.with(HistorySummary::tokens)
     }
 
     /// Sum of `cost`, exact to the nanodollar.
     pub fn total_cost(&self) -> Usd {
-        self.total_cost.get()
+        self.summary.with(HistorySummary::cost)
     }
 
-    /// Mean `durationMs` over the runs that have one, in whole ms; 0 when none.
-    pub fn average_duration(&self) -> u64 {
-        self.average_duration.get()
+    /// Mean `durationMs` over the runs that have one, in whole ms; `None`
+    /// when none has one.
+    pub fn average_duration(&self) -> Option<u64> {
+        self.summary.with(HistorySummary::average_duration_ms)
     }
 
     /// Each model's record (runs, success rate, averages, cost), ordered by
@@ -428,11 +463,44 @@ impl RunsStore {
         self.index.update_untracked(RunIndex::start_journal);
     }
 
-    /// Ids of the runs changed since the last call (gone ones included).
-    pub(crate) fn take_unsaved(&self) -> std::collections::BTreeSet<String> {
+    /// What changed since the last call: runs (gone ones included), or all cleared.
+    pub(crate) fn take_unsaved(&self) -> index::Unsaved {
         self.index
             .try_update_untracked(RunIndex::take_unsaved)
             .unwrap_or_default()
+    }
+
+    /// Ids changed and not yet taken for saving.
+    pub(crate) fn unsaved_ids(&self) -> Vec<String> {
+        self.index
+            .try_with_untracked(|runs| runs.peek_unsaved().into_iter().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Begins taking in a stored history summed by `stored`, whose newest
+    /// runs are `first`; older runs follow through
+    /// [`load_older_runs`](Self::load_older_runs). Runs already held (made in
+    /// this page before storage answered) stay first. Nothing is journaled:
+    /// these runs are what storage holds.
+    pub(crate) fn begin_loading_history(&self, first: Vec<PromptRun>, stored: HistorySummary) {
+        let _ = self.index.try_update(|held| {
+            held.begin_loading(stored);
+            held.load_older(first);
+        });
+    }
+
+    /// Takes in older stored runs, after those held (merged by id when held).
+    pub(crate) fn load_older_runs(&self, runs: Vec<PromptRun>) {
+        let _ = self.index.try_update(|held| held.load_older(runs));
+    }
+
+    /// The stored history is all in (or loading stopped): totals are the runs held.
+    pub(crate) fn finish_loading_history(&self) {
+        let _ = self.index.try_maybe_update(|held| {
+            let was_loading = held.loading().is_some();
+            held.finish_loading();
+            (was_loading, ())
+        });
     }
 
     /// Takes in a run another tab saved, without marking it for saving again.

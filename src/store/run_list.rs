@@ -132,6 +132,11 @@ impl RunList {
         Some(Entry { position, run })
     }
 
+    /// The position of the last (oldest) run, if any.
+    pub(crate) fn last_position(&self) -> Option<i64> {
+        self.entries.get_max().map(|(position, _)| *position)
+    }
+
     /// The run at `position`, if present.
     pub(crate) fn run_at(&self, position: i64) -> Option<&Arc<PromptRun>> {
         self.entries.get(&position)
