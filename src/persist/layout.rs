@@ -6,7 +6,15 @@
 //! prompt-runs:v1:run:<run id>    one run: "lz16:" + lz-string UTF-16 compressed JSON
 //! prompt-runs                    legacy: the TypeScript store's plain JSON array (read once)
 //! prompt-runs:backup:<ms>:<key>  original bytes of anything that could not be read
+//! prompt-runs:v2:unsaved         runs removed by a page closed before its save reached IndexedDB
 //! ```
+//!
+//! With the history in IndexedDB ([`persist_history`](super::persist_history)),
+//! the manifest says so (`{"schema":2,"store":"indexedDB","runs":N}`): an
+//! older build then leaves everything alone, and a database found empty
+//! while the manifest counts runs means the browser deleted it. Run keys are
+//! then only a way in: what an older build saved, or what a page closed in
+//! the middle of a save wrote at the last moment; both move into the database.
 //!
 //! One key per run rather than one blob: a save rewrites only the runs that
 //! changed (streaming a run does not rewrite 10,000 others), a quota error
@@ -18,8 +26,12 @@ use crate::model::PromptRun;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// The layout version this build reads and writes.
+/// The layout version of a history kept in localStorage.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The layout version of a history kept in IndexedDB, with only this
+/// manifest (and, briefly, runs on their way in) in localStorage.
+pub const INDEXED_DB_SCHEMA_VERSION: u32 = 2;
 
 const COMPRESSED_TAG: &str = "lz16:";
 
@@ -58,6 +70,17 @@ impl StorageKeys {
         key.strip_prefix(&self.run_prefix())
     }
 
+    /// Runs removed (or the whole history cleared) in a page that was closed
+    /// before its save reached IndexedDB: `{"cleared":bool,"removed":[ids]}`.
+    pub fn unsaved_removals(&self) -> String {
+        format!("{}:v{INDEXED_DB_SCHEMA_VERSION}:unsaved", self.prefix)
+    }
+
+    /// The prefix itself: also the name of the history's IndexedDB database.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Where the TypeScript store kept its history: a plain JSON array of runs.
     pub fn legacy(&self) -> String {
         self.prefix.clone()
@@ -94,6 +117,24 @@ pub struct Manifest {
     /// since do not come back).
     #[serde(default)]
     pub legacy_imported: bool,
+    /// Schema 2: where the runs are (`"indexedDB"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// Schema 2: how many runs the database held at the last save, to tell
+    /// a database the browser deleted from a history never made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u64>,
+}
+
+/// Removals that a closed page could not save to IndexedDB (see
+/// [`StorageKeys::unsaved_removals`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UnsavedRemovals {
+    /// The whole history was cleared (before the runs saved with it).
+    pub cleared: bool,
+    /// Ids of runs removed.
+    pub removed: Vec<String>,
 }
 
 /// Why a stored run could not be read.

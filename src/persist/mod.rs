@@ -19,6 +19,9 @@
 //! In the browser, [`persist_to_local_storage`] wires all of it up.
 
 mod backend;
+mod database;
+mod history;
+mod idb;
 pub mod layout;
 mod restore;
 pub mod runs_json;
@@ -31,6 +34,10 @@ mod lz16;
 
 pub use backend::{MemoryStorage, StorageBackend, StorageError};
 pub use browser::{persist_in_page, persist_to_local_storage};
+pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
+pub use history::{
+    persist_history, HistoryOptions, HistoryPersistence, HistoryPlace, HistoryStatus,
+};
 pub use layout::StorageKeys;
 pub use local_storage::LocalStorage;
 pub use sync::{PersistOptions, Persistence, Scheduler};

@@ -1,7 +1,7 @@
 //! Loading the history from storage: the current layout, the legacy array,
 //! and everything that can go wrong with either, without losing a byte.
 
-use super::layout::{decode_run, Manifest, StorageKeys, SCHEMA_VERSION};
+use super::layout::{decode_run, Manifest, StorageKeys, INDEXED_DB_SCHEMA_VERSION, SCHEMA_VERSION};
 use super::runs_json::{parse_runs, settle_interrupted};
 use super::{StorageBackend, StorageError};
 use crate::model::{PromptRun, Timestamp};
@@ -25,8 +25,19 @@ pub(crate) struct Restored {
 /// Reads the history under `keys`. Never writes except to keep unreadable
 /// data under backup keys (and to remove a damaged run once its backup exists).
 pub(crate) fn restore(backend: &dyn StorageBackend, keys: &StorageKeys) -> Restored {
+    restore_with(backend, keys, false)
+}
+
+/// The runs under `keys` on their way into IndexedDB: as [`restore`], but a
+/// manifest of the IndexedDB layout is no reason to stop (the run keys are
+/// what a closed page left), and the legacy array is read unless merged.
+pub(crate) fn restore_for_indexed_db(backend: &dyn StorageBackend, keys: &StorageKeys) -> Restored {
+    restore_with(backend, keys, true)
+}
+
+fn restore_with(backend: &dyn StorageBackend, keys: &StorageKeys, moving: bool) -> Restored {
     let mut restored = Restored::default();
-    if let Err(error) = read_into(backend, keys, &mut restored) {
+    if let Err(error) = read_into(backend, keys, &mut restored, moving) {
         restored.read_only = Some(format!(
             "Saved history could not be read ({error}); this page keeps runs in memory only and will not write to storage."
         ));
@@ -39,11 +50,13 @@ fn read_into(
     backend: &dyn StorageBackend,
     keys: &StorageKeys,
     restored: &mut Restored,
+    moving: bool,
 ) -> Result<(), StorageError> {
     let manifest_key = keys.manifest();
     let manifest = match backend.get(&manifest_key)? {
         None => Manifest::default(),
         Some(text) => match read_manifest(&text) {
+            Ok(manifest) if moving && manifest.schema == INDEXED_DB_SCHEMA_VERSION => manifest,
             Ok(manifest) if manifest.schema > SCHEMA_VERSION => {
                 restored.read_only = Some(format!(
                     "Saved history was written by a newer version of prompt-runs (storage schema {}, this version knows {SCHEMA_VERSION}). It was left untouched and nothing will be saved; open the newer version to see it.",

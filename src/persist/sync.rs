@@ -211,6 +211,7 @@ impl Persistence {
             schema: SCHEMA_VERSION,
             active_run_id: inner.store.active_run_id_untracked(),
             legacy_imported: true,
+            ..Manifest::default()
         };
         // The manifest goes last and only after every run is stored, so it
         // never names an active run that storage does not hold.

@@ -205,6 +205,11 @@ impl RunIndex {
         }
     }
 
+    /// Whether the history was cleared since the last [`take_unsaved`](Self::take_unsaved).
+    pub(crate) fn is_cleared(&self) -> bool {
+        self.cleared
+    }
+
     /// Ids changed since the last [`take_unsaved`](Self::take_unsaved), left in the journal.
     pub(crate) fn peek_unsaved(&self) -> Option<&BTreeSet<String>> {
         self.unsaved.as_ref()

@@ -489,6 +489,25 @@ impl RunsStore {
         });
     }
 
+    /// Whether a stored history is still loading, without tracking.
+    pub(crate) fn is_loading_history_untracked(&self) -> bool {
+        self.index
+            .try_with_untracked(|runs| runs.loading().is_some())
+            .unwrap_or(false)
+    }
+
+    /// Whether the history was cleared since the last save, without taking it.
+    pub(crate) fn is_cleared_unsaved(&self) -> bool {
+        self.index
+            .try_with_untracked(RunIndex::is_cleared)
+            .unwrap_or(false)
+    }
+
+    /// [`history_summary`](Self::history_summary), without tracking.
+    pub(crate) fn history_summary_untracked(&self) -> HistorySummary {
+        self.index.with_untracked(RunIndex::summary)
+    }
+
     /// Takes in older stored runs, after those held (merged by id when held).
     pub(crate) fn load_older_runs(&self, runs: Vec<PromptRun>) {
         let _ = self.index.try_update(|held| held.load_older(runs));

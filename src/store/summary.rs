@@ -31,6 +31,15 @@ impl HistorySummary {
         summary
     }
 
+    /// A summary that knows only how many runs there are (its other
+    /// figures are zero): for a history counted but not yet summed.
+    pub fn counting(runs: u64) -> HistorySummary {
+        HistorySummary {
+            runs,
+            ..HistorySummary::default()
+        }
+    }
+
     /// Number of runs.
     pub fn runs(&self) -> u64 {
         self.runs

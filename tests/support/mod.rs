@@ -14,8 +14,14 @@ pub async fn sleep(ms: u32) {
 
 /// Waits (up to 10 s) until `condition` holds.
 pub async fn eventually(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if condition() {
+    eventually_within(what, 10, condition).await;
+}
+
+/// Waits (up to `seconds`) until `condition` holds.
+pub async fn eventually_within(what: &str, seconds: u32, condition: impl Fn() -> bool) {
+    for _ in 0..seconds * 50 {
+        // Read as a test reads, not as a view: no reactive tracking.
+        if leptos::prelude::untrack(&condition) {
             return;
         }
         sleep(20).await;

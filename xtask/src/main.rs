@@ -672,7 +672,10 @@ fn cargo_in_browser(ctx: &Ctx) -> Result<Command> {
         .env(
             "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
             ctx.root.join("webdriver.json"),
-        );
+        )
+        // The runner's limit is for a whole test binary (20 s by default);
+        // the history's tests store and reload 100,000 runs.
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
     Ok(cargo)
 }
 
