@@ -93,7 +93,7 @@ async fn runs_saved_by_one_page_load_in_the_next() {
 }
 
 #[wasm_bindgen_test]
-fn corrupt_data_is_kept_in_a_backup_and_the_rest_loads() {
+async fn corrupt_data_is_kept_in_a_backup_and_the_rest_loads() {
     let options = options_for("corrupt");
     let storage = local_storage();
     let good = serde_json::to_string(&success("good", "fine")).unwrap();
@@ -120,6 +120,14 @@ fn corrupt_data_is_kept_in_a_backup_and_the_rest_loads() {
         storage.get_item(&backup).unwrap().as_deref(),
         Some("{\"id\":\"bad\",\"status\":")
     );
+
+    // The warning outlives the saves that follow: a person reads it.
+    let warning = store.error();
+    store.add_run(success("later", "saved fine")).unwrap();
+    sleep(Duration::from_secs(2)).await;
+    assert!(local_storage().get_item("test-corrupt:v1:run:later").unwrap().is_some());
+    assert_eq!(store.error(), warning, "still shown 2 s later, after a save");
+    drop(owner);
 }
 
 #[wasm_bindgen_test]

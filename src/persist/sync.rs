@@ -143,7 +143,9 @@ impl Persistence {
         let mut problems = restored.problems;
         problems.extend(restored.read_only);
         if !problems.is_empty() {
-            persistence.show_error(problems.join(" "));
+            // Not a save error: it stays until the person dismisses it, rather
+            // than vanishing with the first save that works.
+            store.report_background_error(problems.join(" "));
         }
         persistence
     }
