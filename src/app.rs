@@ -1,12 +1,13 @@
-//! The static app: one store, saved to localStorage, connected to the server
+//! The static app: one store, saved in IndexedDB, connected to the server
 //! that served the page (or the one chosen in Settings), and every component
 //! laid out around it.
 
 use crate::components::{
     provide_run_filter, provide_server_connection, ActiveRunViewer, ErrorBanner, ExecutionProgress,
-    HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory, Settings,
+    HistoryStorage, HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory,
+    Settings,
 };
-use crate::persist::{persist_to_local_storage, PersistOptions};
+use crate::persist::{persist_history, provide_history, HistoryOptions};
 use crate::store::provide_runs_store;
 use leptos::prelude::*;
 
@@ -16,9 +17,9 @@ use leptos::prelude::*;
 pub fn App() -> impl IntoView {
     let store = provide_runs_store();
     provide_run_filter();
-    // Saving lasts as long as the app; a failure to open storage is already
-    // shown as the store's error, and the runs stay in memory.
-    let _ = persist_to_local_storage(store, PersistOptions::default());
+    // Saving lasts as long as the app; storage problems are shown as the
+    // store's error, and the runs stay in memory.
+    provide_history(persist_history(store, HistoryOptions::default()));
     provide_server_connection(store);
 
     view! {
@@ -40,6 +41,7 @@ pub fn App() -> impl IntoView {
                     <RunFilters/>
                     <RunHistory/>
                     <HistoryTransfer/>
+                    <HistoryStorage/>
                 </div>
                 <div class="app__viewer">
                     <ActiveRunViewer/>

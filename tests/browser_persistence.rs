@@ -125,8 +125,15 @@ async fn corrupt_data_is_kept_in_a_backup_and_the_rest_loads() {
     let warning = store.error();
     store.add_run(success("later", "saved fine")).unwrap();
     sleep(Duration::from_secs(2)).await;
-    assert!(local_storage().get_item("test-corrupt:v1:run:later").unwrap().is_some());
-    assert_eq!(store.error(), warning, "still shown 2 s later, after a save");
+    assert!(local_storage()
+        .get_item("test-corrupt:v1:run:later")
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store.error(),
+        warning,
+        "still shown 2 s later, after a save"
+    );
     drop(owner);
 }
 

@@ -8,8 +8,8 @@ use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use prompt_runs::persist::layout::encode_run;
 use prompt_runs::persist::runs_json::INTERRUPTED;
 use prompt_runs::persist::{
-    export_csv, export_json, import_json, ImportError, MemoryStorage, PersistOptions, Persistence,
-    Scheduler, StorageBackend, StorageError,
+    export_csv, export_json, export_json_parts, import_json, ImportError, MemoryStorage,
+    PersistOptions, Persistence, Scheduler, StorageBackend, StorageError,
 };
 use prompt_runs::store::{MergeReport, RunsStore};
 use std::cell::RefCell;
@@ -495,6 +495,28 @@ fn storage_wiped_elsewhere_is_written_again_from_memory() {
 }
 
 #[test]
+fn the_export_in_parts_is_one_json_array_of_every_run() {
+    let owner = Owner::new();
+    let store = owner.with(RunsStore::new);
+    assert_eq!(export_json(&store.runs()), "[]\n");
+    let runs: Vec<PromptRun> = (0..2_345)
+        .map(|n| run(&format!("r{n}"), RunStatus::Success, n))
+        .collect();
+    store.set_runs(runs.clone()).unwrap();
+    let parts: Vec<String> = export_json_parts(&store.runs()).collect();
+    assert_eq!(parts.len(), 3, "1,000 runs per part");
+    let whole = parts.concat();
+    assert_eq!(whole, export_json(&store.runs()));
+    let read: Vec<PromptRun> = serde_json::from_str(&whole).unwrap();
+    assert_eq!(read, runs, "every run, in order");
+    assert_eq!(
+        whole.lines().count(),
+        2_345 + 2,
+        "a run per line between the brackets"
+    );
+}
+
+#[test]
 fn export_then_import_merges_by_id_and_reports_counts() {
     let owner = Owner::new();
     let source = owner.with(RunsStore::new);
@@ -502,7 +524,7 @@ fn export_then_import_merges_by_id_and_reports_counts() {
     source.add_run(run("b", RunStatus::Running, 2)).unwrap();
     let exported = export_json(&source.runs());
     assert!(
-        exported.contains("\"modelId\": \"gpt-4o\""),
+        exported.contains("\"modelId\":\"gpt-4o\""),
         "TypeScript-compatible field names"
     );
 

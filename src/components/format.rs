@@ -36,6 +36,16 @@ pub fn cost(value: Option<Usd>) -> String {
     value.map_or_else(not_available, |usd| usd.to_string())
 }
 
+/// A size in bytes as a person reads it: `"812 bytes"`, `"12.3 MB"`, `"2.1 GB"`
+/// (decimal units, as browsers report storage).
+pub fn bytes(value: f64) -> String {
+    const UNITS: [(f64, &str); 3] = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    match UNITS.iter().find(|(size, _)| value >= *size) {
+        Some((size, unit)) => format!("{:.1} {unit}", value / size),
+        None => format!("{} bytes", value.max(0.0) as u64),
+    }
+}
+
 /// A share (0–1) as a whole percentage: `0.666` → `"67%"`.
 pub fn percent(share: f64) -> String {
     format!("{:.0}%", share * 100.0)
@@ -98,6 +108,14 @@ fn not_available() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_in_decimal_units() {
+        assert_eq!(bytes(812.0), "812 bytes");
+        assert_eq!(bytes(12_345_678.0), "12.3 MB");
+        assert_eq!(bytes(2_100_000_000.0), "2.1 GB");
+        assert_eq!(bytes(1_000.0), "1.0 kB");
+    }
 
     #[test]
     fn groups_thousands() {

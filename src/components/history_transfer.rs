@@ -1,7 +1,7 @@
 //! HistoryTransfer: the whole history out to a file (JSON or CSV) and back in,
 //! which is also the way out when browser storage is full.
 
-use crate::persist::{export_csv, export_json, import_json};
+use crate::persist::{export_csv, export_json_parts, import_json};
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -32,43 +32,35 @@ pub fn HistoryTransfer(
     let outcome = RwSignal::new(None::<String>);
     let export = move |format: ExportFormat| {
         let runs = store.runs();
-        let (text, mime, extension) = match format {
-            ExportFormat::Json => (export_json(&runs), "application/json", "json"),
-            ExportFormat::Csv => (export_csv(&runs), "text/csv", "csv"),
-        };
-        let saved = download(&format!("prompt-runs.{extension}"), &text, mime);
-        outcome.set(Some(match saved {
-            Ok(()) => format!(
-                "Exported {} runs as {}.",
-                runs.len(),
-                extension.to_ascii_uppercase()
+        let (saved, name) = match format {
+            ExportFormat::Json => (
+                download(
+                    "prompt-runs.json",
+                    export_json_parts(&runs),
+                    "application/json",
+                ),
+                "JSON",
             ),
+            ExportFormat::Csv => (
+                download(
+                    "prompt-runs.csv",
+                    std::iter::once(export_csv(&runs)),
+                    "text/csv",
+                ),
+                "CSV",
+            ),
+        };
+        outcome.set(Some(match saved {
+            Ok(()) => format!("Exported {} runs as {name}.", runs.len()),
             Err(problem) => format!("The export failed: {problem}"),
         }));
     };
     let import = move |event: leptos::ev::Event| {
-        let input: web_sys::HtmlInputElement = event_target(&event);
-        let Some(file) = input.files().and_then(|files| files.get(0)) else {
-            return;
-        };
-        input.set_value("");
-        leptos::task::spawn_local(async move {
-            let text = wasm_bindgen_futures::JsFuture::from(file.text()).await;
-            let message = match text.ok().and_then(|text| text.as_string()) {
-                None => format!("{} could not be read.", file.name()),
-                Some(text) => match import_json(&store, &text) {
-                    Ok(report) => format!(
-                        "Imported {}: {} added, {} updated, {} skipped.",
-                        file.name(),
-                        report.added,
-                        report.updated,
-                        report.unchanged
-                    ),
-                    Err(error) => format!("{}: {error}", file.name()),
-                },
-            };
-            outcome.set(Some(message));
-        });
+        if let Some(file) = chosen_file(&event) {
+            leptos::task::spawn_local(async move {
+                outcome.set(Some(import_file(store, file).await));
+            });
+        }
     };
 
     view! {
@@ -90,10 +82,45 @@ enum ExportFormat {
     Csv,
 }
 
-/// Offers `text` to the user as a file named `file_name`.
-fn download(file_name: &str, text: &str, mime: &str) -> Result<(), String> {
-    let describe = |error: wasm_bindgen::JsValue| format!("{error:?}");
-    let parts = js_sys::Array::of1(&text.into());
+/// The file picked in a file input (which is reset, so the same file can
+/// be picked again).
+pub(crate) fn chosen_file(event: &leptos::ev::Event) -> Option<web_sys::File> {
+    let input: web_sys::HtmlInputElement = event_target(event);
+    let file = input.files().and_then(|files| files.get(0));
+    input.set_value("");
+    file
+}
+
+/// Merges a JSON export in `file` into `store`; what happened, as a sentence.
+pub(crate) async fn import_file(store: RunsStore, file: web_sys::File) -> String {
+    let text = wasm_bindgen_futures::JsFuture::from(file.text()).await;
+    match text.ok().and_then(|text| text.as_string()) {
+        None => format!("{} could not be read.", file.name()),
+        Some(text) => match import_json(&store, &text) {
+            Ok(report) => format!(
+                "Imported {}: {} added, {} updated, {} skipped.",
+                file.name(),
+                report.added,
+                report.updated,
+                report.unchanged
+            ),
+            Err(error) => format!("{}: {error}", file.name()),
+        },
+    }
+}
+
+/// Offers the text made of `parts` to the user as a file named
+/// `file_name`. The parts go to the browser one by one (as a `Blob`), so a
+/// large history never exists here as one string.
+pub(crate) fn download(
+    file_name: &str,
+    parts: impl Iterator<Item = String>,
+    mime: &str,
+) -> Result<(), String> {
+    let describe = |error: wasm_bindgen::JsValue| crate::persist::describe_js_error(&error);
+    let parts: js_sys::Array = parts
+        .map(wasm_bindgen::JsValue::from)
+        .collect();
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
     let blob =

@@ -9,6 +9,7 @@
 //! - [`ActiveRunViewer`]: the opened run, its output as text.
 //! - [`ModelPerformance`]: per-model figures and one batch side by side.
 //! - [`HistoryTransfer`]: export to JSON/CSV, import JSON.
+//! - [`HistoryStorage`]: where the history is kept, space, persistence, backups.
 //! - [`Settings`]: the server the app talks to.
 
 mod active_run_viewer;
@@ -16,6 +17,7 @@ mod error_banner;
 mod execution_progress;
 mod filter;
 pub mod format;
+mod history_storage;
 mod history_transfer;
 mod model_performance;
 mod prompt_composer;
@@ -27,6 +29,7 @@ pub use active_run_viewer::ActiveRunViewer;
 pub use error_banner::ErrorBanner;
 pub use execution_progress::ExecutionProgress;
 pub use filter::{provide_run_filter, use_run_filter, RunFilter};
+pub use history_storage::HistoryStorage;
 pub use history_transfer::HistoryTransfer;
 pub use model_performance::ModelPerformance;
 pub use prompt_composer::PromptComposer;

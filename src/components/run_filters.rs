@@ -45,9 +45,11 @@ pub fn RunFilters(
         .unwrap_or_else(|| RwSignal::new(RunFilter::default()));
     let status_button = move |status: Option<RunStatus>| {
         let label = status.map_or("All", status_label);
+        // From the history's summary: while older runs load, the counts
+        // already cover them.
         let count = move || match status {
-            Some(status) => store.runs_by_status().count(status),
-            None => store.runs().len(),
+            Some(status) => store.history_summary().count(status),
+            None => store.history_summary().runs(),
         };
         let pressed = move || filter.with(|filter| filter.status == status);
         view! {
@@ -58,7 +60,7 @@ pub fn RunFilters(
                 aria-pressed=move || pressed().to_string()
                 on:click=move |_| filter.update(|filter| filter.status = status)
             >
-                {label} " " <span class="filters__count">{move || thousands(count() as u64)}</span>
+                {label} " " <span class="filters__count">{move || thousands(count())}</span>
             </button>
         }
     };
@@ -103,6 +105,11 @@ pub fn RunFilters(
                     />
                 </label>
             </div>
+            {move || store.history_loading().map(|loading| view! {
+                <p class="filters__partial" role="status">
+                    {format!("Filters and search cover the {} runs loaded so far; older runs are still loading.", thousands(loading.loaded as u64))}
+                </p>
+            })}
             <Show when=move || !failed().is_empty()>
                 <div class="filters__failed">
                     <h3>"Failed runs"</h3>

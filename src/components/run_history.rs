@@ -70,7 +70,7 @@ pub fn RunHistory(
             <header class="history__header">
                 <h2>
                     "History "
-                    <span class="history__count">{move || run_count(store.runs().len())}</span>
+                    <span class="history__count">{move || run_count(store.run_count())}</span>
                 </h2>
                 <Show
                     when=move || confirming_clear.get()
@@ -84,7 +84,7 @@ pub fn RunHistory(
                     }
                 >
                     <span class="history__confirm" role="alertdialog" aria-label="Confirm clearing the history">
-                        {move || format!("Remove all {}?", run_count(store.runs().len()))}
+                        {move || format!("Remove all {}?", run_count(store.run_count()))}
                         <button type="button" class="history__confirm-clear" on:click=move |_| {
                             store.clear_runs();
                             confirming_clear.set(false);
@@ -103,6 +103,11 @@ pub fn RunHistory(
                     <dd class="history__duration">{move || duration(store.average_duration())}</dd>
                 </div>
             </dl>
+            {move || store.history_loading().map(|loading| view! {
+                <p class="history__loading" role="status">
+                    {format!("Loading older runs: {} of {}", thousands(loading.loaded as u64), thousands(loading.total as u64))}
+                </p>
+            })}
             {move || {
                 let (all, matching) = (store.runs().len(), shown.with(|runs| runs.len()));
                 (all > 0 && matching < all).then(|| view! {

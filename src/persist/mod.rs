@@ -19,12 +19,14 @@
 //! In the browser, [`persist_to_local_storage`] wires all of it up.
 
 mod backend;
+mod backup;
 mod database;
 mod history;
 mod idb;
 pub mod layout;
 mod restore;
 pub mod runs_json;
+mod storage_manager;
 mod sync;
 mod transfer;
 
@@ -33,12 +35,18 @@ mod local_storage;
 mod lz16;
 
 pub use backend::{MemoryStorage, StorageBackend, StorageError};
+pub use backup::{backup_reminder, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS};
 pub use browser::{persist_in_page, persist_to_local_storage};
 pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
 pub use history::{
-    persist_history, HistoryOptions, HistoryPersistence, HistoryPlace, HistoryStatus,
+    persist_history, provide_history, use_history, HistoryOptions, HistoryPersistence,
+    HistoryPlace, HistoryStatus,
 };
+pub(crate) use idb::describe as describe_js_error;
 pub use layout::StorageKeys;
 pub use local_storage::LocalStorage;
+pub use storage_manager::{
+    is_storage_persistent, request_persistent_storage, storage_use, StorageUse,
+};
 pub use sync::{PersistOptions, Persistence, Scheduler};
-pub use transfer::{export_csv, export_json, import_json, ImportError};
+pub use transfer::{export_csv, export_json, export_json_parts, import_json, ImportError};

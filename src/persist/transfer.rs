@@ -2,7 +2,6 @@
 //! format (import merges by id), and CSV for spreadsheets.
 
 use super::runs_json::{parse_runs, settle_interrupted};
-use crate::model::PromptRun;
 use crate::store::{MergeReport, RunList, RunsStore};
 use thiserror::Error;
 
@@ -17,10 +16,38 @@ pub enum ImportError {
     InvalidRuns(Vec<String>),
 }
 
-/// The runs as a pretty-printed JSON array, the format the TypeScript store exports.
+/// The runs as a JSON array (one run per line), which the TypeScript store
+/// and [`import_json`] read.
 pub fn export_json(runs: &RunList) -> String {
-    let runs: Vec<&PromptRun> = runs.iter().map(|run| &**run).collect();
-    serde_json::to_string_pretty(&runs).expect("runs always serialize")
+    export_json_parts(runs).collect()
+}
+
+/// Runs per part of [`export_json_parts`].
+const RUNS_PER_PART: usize = 1_000;
+
+/// [`export_json`]'s text in parts of at most 1,000 runs, made one at a time:
+/// a backup of 100,000 runs goes to the browser part by part (as a `Blob`)
+/// instead of as one string of ~170 MB in the app's memory.
+pub fn export_json_parts(runs: &RunList) -> impl Iterator<Item = String> + '_ {
+    let parts = runs.len().div_ceil(RUNS_PER_PART);
+    let empty = (parts == 0).then(|| "[]\n".to_owned());
+    let mut runs = runs.iter();
+    let filled = (0..parts).map(move |part| {
+        let mut text = String::new();
+        for (index, run) in runs.by_ref().take(RUNS_PER_PART).enumerate() {
+            text.push_str(if part == 0 && index == 0 {
+                "[\n"
+            } else {
+                ",\n"
+            });
+            text.push_str(&serde_json::to_string(&**run).expect("a run always serializes"));
+        }
+        if part + 1 == parts {
+            text.push_str("\n]\n");
+        }
+        text
+    });
+    empty.into_iter().chain(filled)
 }
 
 /// Reads a JSON export and merges it into `store` by id: new runs are added,
