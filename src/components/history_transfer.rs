@@ -92,7 +92,12 @@ enum ExportFormat {
 
 /// Offers `text` to the user as a file named `file_name`.
 fn download(file_name: &str, text: &str, mime: &str) -> Result<(), String> {
-    let describe = |error: wasm_bindgen::JsValue| format!("{error:?}");
+    // The browser's own words (a DOMException is an Error too), never the
+    // value's debug form.
+    let describe = |error: wasm_bindgen::JsValue| match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => "the browser refused to save the file".to_owned(),
+    };
     let parts = js_sys::Array::of1(&text.into());
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
