@@ -56,7 +56,7 @@ fn actions_and_derived_values_work_in_the_browser() {
     );
     assert_eq!(store.total_tokens_used(), 150);
     assert_eq!(store.total_cost().to_string(), "$0.0003");
-    assert_eq!(store.average_duration(), 1500);
+    assert_eq!(store.average_duration(), Some(1500));
     assert_eq!(store.successful_runs().len(), 1);
     assert_eq!(store.failed_runs().len(), 1);
     assert_eq!(store.runs_by_status().count(RunStatus::Pending), 1);

@@ -54,7 +54,11 @@ fn starts_empty_with_all_five_status_groups() {
     assert!(groups.iter().all(|(_, runs)| runs.is_empty()));
     assert_eq!(store.total_tokens_used(), 0);
     assert_eq!(store.total_cost(), Usd::ZERO);
-    assert_eq!(store.average_duration(), 0);
+    assert_eq!(
+        store.average_duration(),
+        None,
+        "no duration known is not 0 ms"
+    );
 }
 
 #[test]
@@ -165,7 +169,7 @@ fn update_run_changes_the_run_and_every_derived_value() {
     assert_eq!(ids(&store.successful_runs()), ["a"]);
     assert_eq!(store.total_tokens_used(), 150);
     assert_eq!(store.total_cost().to_string(), "$0.0025");
-    assert_eq!(store.average_duration(), 800);
+    assert_eq!(store.average_duration(), Some(800));
 }
 
 #[test]
@@ -233,7 +237,11 @@ fn remove_run_returns_the_run_and_reports_an_unknown_id() {
     assert_eq!(ids(&store.runs()), ["b"]);
     assert_eq!(store.total_tokens_used(), 3);
     assert_eq!(store.total_cost(), Usd::ZERO);
-    assert_eq!(store.average_duration(), 0);
+    assert_eq!(
+        store.average_duration(),
+        None,
+        "the only duration went with a"
+    );
     assert!(store.successful_runs().is_empty());
     assert_eq!(
         store.remove_run("a").unwrap_err(),
@@ -381,7 +389,7 @@ fn totals_count_missing_usage_as_nothing_and_average_only_known_durations() {
     assert_eq!(store.total_cost().to_string(), "$0.0300");
     assert_eq!(
         store.average_duration(),
-        1501,
+        Some(1501),
         "mean of 1000 and 2001 rounds 1500.5 up"
     );
     assert!(

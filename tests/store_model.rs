@@ -217,13 +217,10 @@ impl Reference {
             .max_by(|a, b| a.started_at.cmp(&b.started_at))
     }
 
-    fn average_duration(&self) -> u64 {
+    fn average_duration(&self) -> Option<u64> {
         let durations: Vec<u64> = self.runs.iter().filter_map(|run| run.duration_ms).collect();
-        if durations.is_empty() {
-            0
-        } else {
-            (durations.iter().sum::<u64>() as f64 / durations.len() as f64).round() as u64
-        }
+        (!durations.is_empty())
+            .then(|| (durations.iter().sum::<u64>() as f64 / durations.len() as f64).round() as u64)
     }
 }
 

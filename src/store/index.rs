@@ -18,6 +18,7 @@ use std::sync::Arc;
 struct Totals {
     tokens: u64,
     cost: Usd,
+    runs_with_cost: u64,
     duration_ms_sum: u64,
     runs_with_duration: u64,
 }
@@ -25,7 +26,10 @@ struct Totals {
 impl Totals {
     fn add(&mut self, run: &PromptRun) {
         self.tokens += run.total_tokens.unwrap_or(0);
-        self.cost += run.cost_usd().unwrap_or(Usd::ZERO);
+        if let Some(cost) = run.cost_usd() {
+            self.cost += cost;
+            self.runs_with_cost += 1;
+        }
         if let Some(duration) = run.duration_ms {
             self.duration_ms_sum += duration;
             self.runs_with_duration += 1;
@@ -34,7 +38,10 @@ impl Totals {
 
     fn subtract(&mut self, run: &PromptRun) {
         self.tokens -= run.total_tokens.unwrap_or(0);
-        self.cost -= run.cost_usd().unwrap_or(Usd::ZERO);
+        if let Some(cost) = run.cost_usd() {
+            self.cost -= cost;
+            self.runs_with_cost -= 1;
+        }
         if let Some(duration) = run.duration_ms {
             self.duration_ms_sum -= duration;
             self.runs_with_duration -= 1;
@@ -158,14 +165,18 @@ impl RunIndex {
         self.totals.cost
     }
 
+    /// How many runs have a known cost (what [`total_cost`](Self::total_cost) covers).
+    pub(crate) fn priced_runs(&self) -> usize {
+        self.totals.runs_with_cost as usize
+    }
+
     /// Mean duration in whole milliseconds (half rounds up) over the runs that
-    /// have one; 0 when none do.
-    pub(crate) fn average_duration_ms(&self) -> u64 {
+    /// have one; `None` when none do.
+    pub(crate) fn average_duration_ms(&self) -> Option<u64> {
         rounded_mean(
             self.totals.duration_ms_sum,
             self.totals.runs_with_duration as usize,
         )
-        .unwrap_or(0)
     }
 
     /// Starts journaling which runs change, for persistence.
