@@ -102,6 +102,12 @@ pub fn RunFilters(
                         }
                     />
                 </label>
+                <button
+                    type="button"
+                    class="filters__clear"
+                    prop:disabled=move || filter.with(|filter| *filter == RunFilter::default())
+                    on:click=move |_| filter.set(RunFilter::default())
+                >"Clear filters"</button>
             </div>
             <Show when=move || !failed().is_empty()>
                 <div class="filters__failed">
