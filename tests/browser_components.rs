@@ -845,6 +845,32 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
 }
 
 #[wasm_bindgen_test]
+async fn components_appearing_twice_share_no_ids_and_keep_their_labels() {
+    let page = Page::mount(|| {
+        provide_server_connection(prompt_runs::store::use_runs_store());
+        view! { <PromptComposer/> <PromptComposer/> <Settings/> <Settings/> }
+    });
+    settle().await;
+    let with_ids = page.all("[id]");
+    let mut ids: Vec<String> = with_ids.iter().map(|element| element.id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), with_ids.len(), "repeated ids: {ids:?}");
+    for field in [".composer__prompt", ".settings__url"] {
+        let labelled = page.all(field);
+        assert_eq!(labelled.len(), 2);
+        for element in labelled {
+            let label = element.closest("label").unwrap().expect("inside its label");
+            let control = label
+                .unchecked_into::<web_sys::HtmlLabelElement>()
+                .control()
+                .expect("the label names its field");
+            assert!(control.is_same_node(Some(&element)), "{field}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 async fn settings_save_the_server_url_and_the_users_prices() {
     let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
     storage.set_item(SERVER_URL_KEY, gateway_url()).unwrap();
