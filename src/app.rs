@@ -11,8 +11,11 @@ use crate::persist::{persist_history, provide_history, HistoryOptions};
 use crate::store::provide_runs_store;
 use leptos::prelude::*;
 
-/// The whole app, as mounted by `main.rs`: composer and progress on top,
-/// filters and history beside the active run, model performance below.
+/// The whole app, as mounted by `main.rs`. On a wide screen the composer
+/// (with progress and errors) and the active run sit side by side at the
+/// top, so the answer is seen arriving without scrolling; the history with
+/// its filters and the model performance come below, side by side too. On a
+/// narrow screen everything is one column in that order.
 #[component]
 pub fn App() -> impl IntoView {
     let store = provide_runs_store();
@@ -31,23 +34,25 @@ pub fn App() -> impl IntoView {
             </details>
         </header>
         <main class="app">
-            <section class="app__compose" aria-label="Compose">
-                <PromptComposer/>
-                <ExecutionProgress/>
-                <ErrorBanner/>
-            </section>
-            <div class="app__workspace">
+            <div class="app__top">
+                <section class="app__compose" aria-label="Compose">
+                    <PromptComposer/>
+                    <ExecutionProgress/>
+                    <ErrorBanner/>
+                </section>
+                <div class="app__viewer">
+                    <ActiveRunViewer/>
+                </div>
+            </div>
+            <div class="app__below">
                 <div class="app__history">
                     <RunFilters/>
                     <RunHistory/>
                     <HistoryTransfer/>
                     <HistoryStorage/>
                 </div>
-                <div class="app__viewer">
-                    <ActiveRunViewer/>
-                </div>
+                <ModelPerformance/>
             </div>
-            <ModelPerformance/>
         </main>
     }
 }

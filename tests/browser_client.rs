@@ -71,14 +71,19 @@ async fn a_successful_execution_records_the_servers_answer() {
         .await
         .unwrap();
 
-    let run = store
-        .get_run_by_id(&response.run_id)
-        .expect("the run takes the server's id");
     assert_eq!(store.runs().len(), 1);
-    assert_eq!(
-        store.active_run_id().as_deref(),
-        Some(response.run_id.as_str())
+    let run = store.runs().get(0).cloned().unwrap();
+    assert!(
+        run.id.starts_with("local-"),
+        "it keeps its own id: {}",
+        run.id
     );
+    assert_eq!(
+        run.server_run_id(),
+        Some(response.run_id.as_str()),
+        "and records the server's"
+    );
+    assert_eq!(store.active_run_id(), Some(run.id.clone()));
     assert_eq!(run.status, RunStatus::Success);
     assert_eq!(run.prompt_snapshot, "Explain ownership in Rust");
     assert_eq!(run.context_block_ids, ["Be brief."]);
@@ -214,6 +219,44 @@ async fn an_unreachable_server_is_named() {
     assert_eq!(
         store.error().unwrap(),
         "could not reach the server at http://127.0.0.1:9; is it running?"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_connection_lost_mid_answer_says_so_in_plain_words_and_keeps_the_text() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    // This test model streams a few words, then breaks the connection.
+    let error = store
+        .execute("Tell me a long story", "offline-disconnect", vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ApiError::ConnectionLost {
+            url: gateway_url().into()
+        }
+    );
+    let message = store.error().expect("the error is shown");
+    assert_eq!(message, error.to_string());
+    assert!(
+        message.contains("connection to the server at")
+            && message.contains("was lost while the answer was arriving")
+            && message.contains("Is the server still running?"),
+        "{message}"
+    );
+    for debug_text in ["JsValue", "TypeError", "the server stopped"] {
+        assert!(!message.contains(debug_text), "{debug_text} in {message:?}");
+    }
+    let run = store.runs().get(0).cloned().unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(run.error.as_deref(), Some(message.as_str()));
+    assert!(
+        run.output
+            .as_deref()
+            .is_some_and(|text| text.starts_with("Offline demo answer")),
+        "the partial answer is kept: {:?}",
+        run.output
     );
 }
 

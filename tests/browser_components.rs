@@ -9,7 +9,7 @@ use prompt_runs::components::{
     HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory, Settings,
     PRICE_OVERRIDES_KEY, ROW_HEIGHT_PX, SERVER_URL_KEY,
 };
-use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, BATCH_ID_KEY};
+use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, BATCH_ID_KEY, SERVER_RUN_ID_KEY};
 use prompt_runs::store::{provide_runs_store, RunsStore};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -103,7 +103,23 @@ fn finished(id: &str, model: &str, tokens: u64, cost: Option<f64>, duration: u64
 async fn run_history_shows_counts_totals_and_cards() {
     let page = Page::mount(|| view! { <RunHistory/> });
     assert_eq!(page.text(".history__count"), "0 runs");
-    assert!(page.find(".history__empty").is_some());
+    assert_eq!(page.text(".history__empty"), "No runs yet.");
+    assert_eq!(
+        page.text(".history__cost"),
+        "N/A",
+        "nothing known is not $0.0000"
+    );
+    assert_eq!(page.text(".history__duration"), "N/A", "nor 0 ms");
+    page.store
+        .add_run(run("stopped", "offline-slow", RunStatus::Cancelled))
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        (page.text(".history__cost"), page.text(".history__duration")),
+        ("N/A".into(), "N/A".into()),
+        "a cancelled run knows neither"
+    );
+    page.store.remove_run("stopped").unwrap();
 
     let mut long = finished("long", "gpt-4o", 1_234_000, Some(0.0001), 1_000);
     long.output = Some(format!("{}{}", "a".repeat(200), "TAIL"));
@@ -115,7 +131,11 @@ async fn run_history_shows_counts_totals_and_cards() {
 
     assert_eq!(page.text(".history__count"), "2 runs");
     assert_eq!(page.text(".history__tokens"), "1,234,567");
-    assert_eq!(page.text(".history__cost"), "$0.0001");
+    assert_eq!(
+        page.text(".history__cost"),
+        "$0.0001 (1 of 2 runs priced)",
+        "a total over some runs says so"
+    );
     assert_eq!(
         page.text(".history__duration"),
         "1,501 ms",
@@ -145,15 +165,36 @@ async fn run_history_shows_counts_totals_and_cards() {
             .is_none(),
         "no output, no preview"
     );
-    assert!(
-        page.find("[data-run-id=unpriced] .history__run-cost")
-            .is_none(),
-        "no price, no cost"
+    assert_eq!(
+        page.text("[data-run-id=unpriced] .history__run-cost"),
+        "",
+        "no price, no cost (and no $0)"
     );
     assert!(!unpriced_card.contains("undefined") && !unpriced_card.contains("None"));
     let time = page.find(&format!("{long_card} time")).unwrap();
     assert!(time.get_attribute("datetime").unwrap().ends_with('Z'));
     assert!(!time.text_content().unwrap().is_empty());
+
+    // A cancelled run knows no usage: its card shows no bare "N/A"s, and a
+    // cost too small for four decimals is still not "$0.0000".
+    let mut cancelled = run("cancelled", "gpt-4o", RunStatus::Cancelled);
+    cancelled.output = Some("partial".into());
+    page.store.add_run(cancelled).unwrap();
+    page.store
+        .add_run(finished("cheap", "gpt-4o-mini", 3, Some(0.000_012), 10))
+        .unwrap();
+    settle().await;
+    let footer = page.text("[data-run-id=cancelled] .history__card-footer");
+    assert!(!footer.contains("N/A"), "{footer}");
+    assert_eq!(
+        page.text("[data-run-id=cancelled] .history__run-tokens"),
+        ""
+    );
+    assert_eq!(
+        page.text("[data-run-id=cheap] .history__run-cost"),
+        "$0.000012"
+    );
+    assert_eq!(page.text(".history__cost"), "$0.0001 (2 of 4 runs priced)");
 }
 
 #[wasm_bindgen_test]
@@ -163,6 +204,21 @@ async fn run_history_controls_open_remove_and_clear_with_confirmation() {
         page.store.add_run(finished(id, "m", 10, None, 10)).unwrap();
     }
     settle().await;
+
+    // Each card's buttons are named for its run, not just "Open".
+    let label = |selector: &str| {
+        page.find(selector)
+            .unwrap()
+            .get_attribute("aria-label")
+            .unwrap()
+    };
+    let open_b = label("[data-run-id=b] .history__open");
+    let started_b = page.text("[data-run-id=b] time");
+    assert_eq!(open_b, format!("Open the m run started {started_b}"));
+    assert_eq!(
+        label("[data-run-id=b] .history__remove"),
+        format!("Remove the m run started {started_b}")
+    );
 
     page.click("[data-run-id=b] .history__open");
     settle().await;
@@ -329,27 +385,100 @@ async fn run_filters_count_every_status_and_narrow_the_history() {
         .unwrap();
     settle().await;
     assert_eq!(page.ids_shown(), ["waiting"], "model and text, any case");
+
+    // A filter that matches nothing says so, not "No runs yet.", and offers
+    // the way back.
+    search.set_value("no run says this");
+    search
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    settle().await;
+    assert!(page.ids_shown().is_empty());
+    assert_eq!(page.text(".history__filtered"), "Showing 0 of 4 runs");
+    assert_eq!(
+        page.text(".history__empty"),
+        "No runs match the filter. Clear filters to see every run."
+    );
+    assert!(!is_disabled(&page, ".filters__clear"));
+    page.click(".filters__clear");
+    settle().await;
+    assert_eq!(page.ids_shown().len(), 4, "every run again");
+    assert!(page.find(".history__empty").is_none());
+    assert_eq!(search.value(), "", "the search box too");
+    assert!(
+        is_disabled(&page, ".filters__clear"),
+        "nothing left to clear"
+    );
 }
 
 #[wasm_bindgen_test]
-async fn execution_progress_shows_the_bar_and_cancel_really_cancels() {
+async fn execution_progress_shows_each_models_state_and_tokens_and_cancel_really_cancels() {
     let page = Page::mount(|| view! { <ExecutionProgress/> });
-    assert!(
-        page.find("[role=progressbar]").is_none(),
-        "nothing while idle"
+    assert!(is_hidden(&page, ".progress__content"), "nothing while idle");
+    page.store.set_executor(NeuroForgeClient::new(
+        ClientConfig::default().base_url(gateway_url()),
+    ));
+    let store = page.store;
+    let models = [
+        "offline-echo",
+        "offline-slow",
+        "offline-hang",
+        "offline-fail-500",
+    ];
+    leptos::task::spawn_local(async move {
+        let models = models.map(str::to_owned).to_vec();
+        let _ = store
+            .execute_many("Tell me about progress bars", models, vec![])
+            .await;
+    });
+    let states = || -> Vec<(String, String)> {
+        page.all(".progress__run")
+            .iter()
+            .map(|line| {
+                let text = |selector: &str| {
+                    line.query_selector(selector)
+                        .unwrap()
+                        .unwrap()
+                        .text_content()
+                        .unwrap()
+                };
+                (text(".progress__model"), text(".progress__state"))
+            })
+            .collect()
+    };
+    let line = |model: &str| {
+        format!(
+            ".progress__run:nth-child({})",
+            models.iter().position(|m| *m == model).unwrap() + 1
+        )
+    };
+    eventually(
+        "echo is done, slow receiving, hang sending, fail-500 failed",
+        || {
+            states()
+                .iter()
+                .map(|(_, state)| state.as_str())
+                .collect::<Vec<_>>()
+                == ["done", "receiving", "sending", "failed"]
+        },
+    )
+    .await;
+    assert_eq!(
+        states()
+            .into_iter()
+            .map(|(model, _)| model)
+            .collect::<Vec<_>>(),
+        models,
+        "one line per model, in the order chosen"
     );
-
-    page.store
-        .add_run(run("in-flight", "m", RunStatus::Running))
-        .unwrap();
-    page.store.start_execution();
-    page.store.update_execution_progress(41.6);
-    settle().await;
     let bar = page.find("[role=progressbar]").unwrap();
-    assert_eq!(bar.get_attribute("aria-valuenow").as_deref(), Some("42"));
-    assert_eq!(bar.get_attribute("aria-valuemin").as_deref(), Some("0"));
-    assert_eq!(bar.get_attribute("aria-valuemax").as_deref(), Some("100"));
-    assert_eq!(page.text(".progress__label"), "42%");
+    assert_eq!(bar.get_attribute("aria-valuenow").as_deref(), Some("2"));
+    assert_eq!(bar.get_attribute("aria-valuemax").as_deref(), Some("4"));
+    assert_eq!(
+        bar.get_attribute("aria-valuetext").as_deref(),
+        Some("2 of 4 runs finished")
+    );
+    assert_eq!(page.text(".progress__label"), "2 of 4 runs finished");
     assert_eq!(
         page.find(".progress__label")
             .unwrap()
@@ -358,14 +487,56 @@ async fn execution_progress_shows_the_bar_and_cancel_really_cancels() {
         Some("polite")
     );
 
+    let slow_tokens = page.text(&format!("{} .progress__tokens", line("offline-slow")));
+    assert!(
+        slow_tokens.starts_with('≈') && slow_tokens.ends_with(" tokens"),
+        "estimated while streaming: {slow_tokens:?}"
+    );
+    let echo_tokens = page.text(&format!("{} .progress__tokens", line("offline-echo")));
+    assert!(
+        !echo_tokens.starts_with('≈'),
+        "the server's count once done: {echo_tokens:?}"
+    );
+    assert_eq!(
+        page.text(&format!("{} .progress__tokens", line("offline-hang"))),
+        "",
+        "nothing received yet is no count, not 0"
+    );
+    // The clock ticks for the runs in flight, and stops for the finished.
+    let elapsed = |model: &str| page.text(&format!("{} .progress__elapsed", line(model)));
+    let (hang_before, echo_before) = (elapsed("offline-hang"), elapsed("offline-echo"));
+    assert!(hang_before.ends_with(" s"), "{hang_before:?}");
+    support::sleep(400).await;
+    assert_ne!(elapsed("offline-hang"), hang_before, "ticking");
+    assert_eq!(elapsed("offline-echo"), echo_before, "done: its duration");
+    for percentage in [page.text(".progress__label"), page.text(".progress__runs")] {
+        assert!(
+            !percentage.contains('%'),
+            "no made-up percentage: {percentage}"
+        );
+    }
+
     page.click(".progress__cancel");
     settle().await;
     assert!(!page.store.is_executing());
+    let statuses: Vec<RunStatus> = page.store.runs().iter().map(|run| run.status).collect();
     assert_eq!(
-        page.store.get_run_by_id("in-flight").unwrap().status,
-        RunStatus::Cancelled
+        statuses,
+        [
+            RunStatus::Success,
+            RunStatus::Cancelled,
+            RunStatus::Cancelled,
+            RunStatus::Error
+        ]
     );
-    assert!(page.find("[role=progressbar]").is_none());
+    assert!(is_hidden(&page, ".progress__content"));
+}
+
+fn is_hidden(page: &Page, selector: &str) -> bool {
+    page.find(selector)
+        .unwrap()
+        .unchecked_into::<HtmlElement>()
+        .hidden()
 }
 
 #[wasm_bindgen_test]
@@ -399,9 +570,32 @@ async fn active_run_viewer_shows_the_run_and_says_when_there_is_none() {
     assert_eq!(page.text(".viewer__cost"), "$0.0123");
     assert_eq!(page.text(".viewer__completed"), "—");
 
+    assert_eq!(
+        page.text(".viewer__server-id"),
+        "—",
+        "no server id recorded"
+    );
+
+    let mut answered = finished("unpriced", "llama", 7, None, 1);
+    answered.metadata = Some(serde_json::Map::from_iter([(
+        SERVER_RUN_ID_KEY.to_owned(),
+        "run_42".into(),
+    )]));
+    page.store.add_run(answered.clone()).unwrap_err(); // already there: keep the id
+    page.store
+        .update_run(
+            "unpriced",
+            PromptRunUpdate {
+                metadata: answered.metadata,
+                ..PromptRunUpdate::default()
+            },
+        )
+        .unwrap();
     page.store.set_active_run(Some("unpriced")).unwrap();
     settle().await;
     assert_eq!(page.text(".viewer__cost"), "N/A", "no price is not $0");
+    assert_eq!(page.text(".viewer__server-id"), "run_42");
+    assert!(page.text(".viewer__details").contains("Server run id"));
     page.store.set_active_run(None).unwrap();
     settle().await;
     assert_eq!(page.text(".viewer__empty"), "No active run selected");
@@ -542,7 +736,7 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
     page.store.set_models(client.models().await.unwrap());
     page.store.set_executor(client);
     eventually("the models are offered", || {
-        page.all(".composer__model input").len() == 5
+        page.all(".composer__model input").len() == 6
     })
     .await;
     let checked: Vec<bool> = page
@@ -557,7 +751,7 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
         .collect();
     assert_eq!(
         checked,
-        [true, false, false, false, false],
+        [true, false, false, false, false, false],
         "the first model is chosen"
     );
     assert!(
@@ -565,7 +759,7 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
         "nothing to execute yet"
     );
 
-    type_into(&page, "#composer-prompt", "Explain lifetimes");
+    type_into(&page, ".composer__prompt", "Explain lifetimes");
     leptos::task::tick().await;
     assert!(!is_disabled(&page, ".composer__execute"));
     page.click(".composer__execute");
@@ -591,7 +785,7 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
     init.set_bubbles(true);
     let ctrl_enter =
         web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
-    page.find("#composer-prompt")
+    page.find(".composer__prompt")
         .unwrap()
         .dispatch_event(&ctrl_enter)
         .unwrap();
@@ -604,13 +798,13 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
 
     // Re-run: the active run's prompt and model come back into the form.
     let first = page.store.runs().get(2).unwrap().id.clone();
-    type_into(&page, "#composer-prompt", "something else");
+    type_into(&page, ".composer__prompt", "something else");
     page.store.set_active_run(Some(&first)).unwrap();
     leptos::task::tick().await;
     page.click(".composer__rerun");
     leptos::task::tick().await;
     let prompt: web_sys::HtmlTextAreaElement =
-        page.find("#composer-prompt").unwrap().unchecked_into();
+        page.find(".composer__prompt").unwrap().unchecked_into();
     assert_eq!(prompt.value(), "Explain lifetimes");
     let fail_model: web_sys::HtmlInputElement = page
         .find("[data-model=offline-fail-500] input")
@@ -651,6 +845,32 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
 }
 
 #[wasm_bindgen_test]
+async fn components_appearing_twice_share_no_ids_and_keep_their_labels() {
+    let page = Page::mount(|| {
+        provide_server_connection(prompt_runs::store::use_runs_store());
+        view! { <PromptComposer/> <PromptComposer/> <Settings/> <Settings/> }
+    });
+    settle().await;
+    let with_ids = page.all("[id]");
+    let mut ids: Vec<String> = with_ids.iter().map(|element| element.id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), with_ids.len(), "repeated ids: {ids:?}");
+    for field in [".composer__prompt", ".settings__url"] {
+        let labelled = page.all(field);
+        assert_eq!(labelled.len(), 2);
+        for element in labelled {
+            let label = element.closest("label").unwrap().expect("inside its label");
+            let control = label
+                .unchecked_into::<web_sys::HtmlLabelElement>()
+                .control()
+                .expect("the label names its field");
+            assert!(control.is_same_node(Some(&element)), "{field}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 async fn settings_save_the_server_url_and_the_users_prices() {
     let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
     storage.set_item(SERVER_URL_KEY, gateway_url()).unwrap();
@@ -660,11 +880,10 @@ async fn settings_save_the_server_url_and_the_users_prices() {
         view! { <Settings/> }
     });
     eventually("the server's models are listed", || {
-        page.all(".settings__price").len() == 5
+        page.all(".settings__price").len() == 6
     })
     .await;
-    let url: web_sys::HtmlInputElement =
-        page.find("#settings-server-url").unwrap().unchecked_into();
+    let url: web_sys::HtmlInputElement = page.find(".settings__url").unwrap().unchecked_into();
     assert_eq!(url.value(), gateway_url(), "the saved server is used");
     let slow_price = || {
         let models = page.store.models();
@@ -701,7 +920,7 @@ async fn settings_save_the_server_url_and_the_users_prices() {
     leptos::task::tick().await;
     assert_eq!(slow_price(), None, "empty goes back to the server's price");
 
-    type_into(&page, "#settings-server-url", "localhost:9");
+    type_into(&page, ".settings__url", "localhost:9");
     page.click(".settings button[type=submit]");
     leptos::task::tick().await;
     assert!(page
@@ -712,7 +931,7 @@ async fn settings_save_the_server_url_and_the_users_prices() {
         Some(gateway_url()),
         "not saved"
     );
-    type_into(&page, "#settings-server-url", "http://127.0.0.1:9/");
+    type_into(&page, ".settings__url", "http://127.0.0.1:9/");
     page.click(".settings button[type=submit]");
     leptos::task::tick().await;
     assert_eq!(
@@ -790,7 +1009,7 @@ async fn history_transfer_imports_with_a_report_and_refuses_a_bad_file_whole() {
 }
 
 #[wasm_bindgen_test]
-async fn execution_progress_is_indeterminate_until_text_streams_and_cancel_aborts_the_request() {
+async fn execution_progress_of_one_run_is_indeterminate_and_cancel_aborts_the_request() {
     let page = Page::mount(|| view! { <ExecutionProgress/> });
     page.store.set_executor(NeuroForgeClient::new(
         ClientConfig::default().base_url(gateway_url()),
@@ -803,16 +1022,21 @@ async fn execution_progress_is_indeterminate_until_text_streams_and_cancel_abort
         *finished.borrow_mut() = Some(store.execute("wait", "offline-hang", vec![]).await);
     });
     eventually("the request is in flight", || {
-        page.find(".progress__bar--indeterminate").is_some()
+        page.find(".progress__state")
+            .is_some_and(|state| state.text_content().unwrap() == "sending")
     })
     .await;
+    assert!(page.find(".progress__bar--indeterminate").is_some());
     let bar = page.find("[role=progressbar]").unwrap();
+    let aria = |name: &str| bar.get_attribute(name).unwrap_or_default();
     assert_eq!(
-        bar.get_attribute("aria-valuenow"),
-        None,
-        "no made-up percentage"
+        (aria("aria-valuenow"), aria("aria-valuemax")),
+        ("0".into(), "1".into()),
+        "runs finished of all, no made-up percentage"
     );
+    assert_eq!(aria("aria-valuetext"), "Waiting for the answer…");
     assert_eq!(page.text(".progress__label"), "Waiting for the answer…");
+    assert_eq!(page.text(".progress__state"), "sending");
 
     page.click(".progress__cancel");
     eventually("execute returned", || outcome.borrow().is_some()).await;

@@ -11,7 +11,9 @@ use futures::{FutureExt, StreamExt};
 use leptos::prelude::Owner;
 use prompt_runs::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse, Usage};
 use prompt_runs::api::{ApiError, PromptExecutor, TextSink};
-use prompt_runs::model::{Model, Provider, RunStatus, PARAMETERS_KEY};
+use prompt_runs::model::{
+    Model, PromptRun, Provider, RunStatus, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
+};
 use prompt_runs::store::RunsStore;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -170,8 +172,15 @@ fn model(id: &str, cost_per_1k_tokens: Option<f64>) -> Model {
     }
 }
 
+/// The one run on `model_id`.
+fn only_run_of(setup: &Setup, model_id: &str) -> std::sync::Arc<PromptRun> {
+    let runs = setup.store.get_runs_by_model(model_id);
+    assert_eq!(runs.len(), 1, "one run on {model_id}");
+    runs.get(0).unwrap().clone()
+}
+
 #[test]
-fn a_successful_run_records_usage_takes_the_server_id_and_stays_active() {
+fn a_successful_run_records_usage_keeps_its_id_notes_the_servers_and_stays_active() {
     let mut setup = setup();
     let mut response = answer("gpt-4o", "Rust is a language.");
     response.cost = Some(0.0021);
@@ -184,9 +193,17 @@ fn a_successful_run_records_usage_takes_the_server_id_and_stays_active() {
     assert_eq!(result.borrow().clone(), Some(Ok(response)));
     let store = setup.store;
     assert_eq!(store.runs().len(), 1);
-    let run = store
-        .get_run_by_id("server-gpt-4o")
-        .expect("the run took the server's id");
+    let run = store.runs().get(0).unwrap().clone();
+    assert!(
+        run.id.starts_with("local-"),
+        "one id for the run's whole life: {}",
+        run.id
+    );
+    assert_eq!(
+        run.server_run_id(),
+        Some("server-gpt-4o"),
+        "the server's id is recorded beside it"
+    );
     assert_eq!(run.status, RunStatus::Success);
     assert_eq!(run.prompt_snapshot, "Explain Rust");
     assert_eq!(run.context_block_ids, ["style-guide"]);
@@ -198,7 +215,7 @@ fn a_successful_run_records_usage_takes_the_server_id_and_stays_active() {
     assert_eq!(run.duration_ms, Some(1_234));
     assert_eq!(run.cost, Some(0.0021));
     assert!(run.completed_at.is_some());
-    assert_eq!(store.active_run_id().as_deref(), Some("server-gpt-4o"));
+    assert_eq!(store.active_run_id(), Some(run.id.clone()));
     assert!(!store.is_executing());
     assert_eq!(store.execution_progress(), 100.0);
     assert_eq!(
@@ -220,7 +237,7 @@ fn without_a_cost_in_the_answer_the_models_price_applies_and_unknown_stays_unkno
     start(&setup, "priced");
     setup.pool.run();
     assert_eq!(
-        setup.store.get_run_by_id("server-priced").unwrap().cost,
+        only_run_of(&setup, "priced").cost,
         Some(0.000084),
         "42 tokens at $0.002 per 1k"
     );
@@ -232,11 +249,7 @@ fn without_a_cost_in_the_answer_the_models_price_applies_and_unknown_stays_unkno
     start(&setup, "free-to-guess");
     setup.pool.run();
     assert_eq!(
-        setup
-            .store
-            .get_run_by_id("server-free-to-guess")
-            .unwrap()
-            .cost,
+        only_run_of(&setup, "free-to-guess").cost,
         None,
         "no price known: no cost, never $0"
     );
@@ -403,14 +416,14 @@ fn the_stores_parameters_go_with_every_request_and_max_tokens_paces_progress() {
     done.send(answer("short", "done")).unwrap();
     setup.pool.run();
 
-    let metadata = |id: &str| setup.store.get_run_by_id(id).unwrap().metadata.clone();
+    let metadata = |model: &str| only_run_of(&setup, model).metadata.clone().unwrap();
     assert_eq!(
-        metadata("server-plain"),
-        None,
-        "defaults: nothing to record"
+        metadata("plain"),
+        serde_json::Map::from_iter([(SERVER_RUN_ID_KEY.to_owned(), "server-plain".into())]),
+        "defaults: no parameters to record"
     );
     assert_eq!(
-        metadata("server-short").unwrap()[PARAMETERS_KEY],
+        metadata("short")[PARAMETERS_KEY],
         serde_json::json!({"temperature": 0.2, "max_tokens": 20}),
         "the run records what it was asked with"
     );
@@ -464,6 +477,11 @@ fn execute_many_runs_each_model_as_a_run_of_one_batch() {
         .iter()
         .all(|id| id == &batch_ids[0] && id.as_str().unwrap().starts_with("batch-")));
     assert!(runs.iter().all(|run| run.status == RunStatus::Success));
+    assert_eq!(
+        store.execution_run_ids(),
+        runs.iter().map(|run| run.id.clone()).collect::<Vec<_>>(),
+        "the execution's runs, in the order of its models, for a progress display"
+    );
     assert_eq!(store.execution_progress(), 100.0);
     assert!(!store.is_executing());
 }

@@ -57,7 +57,7 @@ fn starts_empty_with_all_five_status_groups() {
     assert_eq!(
         store.average_duration(),
         None,
-        "no duration is unknown, not 0 ms"
+        "no duration known is not 0 ms"
     );
 }
 
@@ -237,7 +237,11 @@ fn remove_run_returns_the_run_and_reports_an_unknown_id() {
     assert_eq!(ids(&store.runs()), ["b"]);
     assert_eq!(store.total_tokens_used(), 3);
     assert_eq!(store.total_cost(), Usd::ZERO);
-    assert_eq!(store.average_duration(), None);
+    assert_eq!(
+        store.average_duration(),
+        None,
+        "the only duration went with a"
+    );
     assert!(store.successful_runs().is_empty());
     assert_eq!(
         store.remove_run("a").unwrap_err(),

@@ -1,8 +1,11 @@
 //! The whole app as a person uses it: the release build in `dist/` served by
 //! the gateway on loopback, driven in headless Chromium through WebDriver
-//! (the system chromedriver). Type a prompt, execute it on two models, open a
-//! run, cancel a slow one, reload and find the history restored. A screenshot
-//! of the app is saved to `target/e2e-app.png` on every run.
+//! (the system chromedriver). Type a prompt, execute it on two models and
+//! see the answer arrive beside the composer, open a run, follow a slow one
+//! run by run and cancel it, reload and find the history restored, then use
+//! it on a phone-sized window without sideways scrolling. Screenshots are
+//! saved to `target/e2e-app.png` (1280×900, the README's) and
+//! `target/e2e-app-narrow.png` (390×844) on every run.
 //!
 //! Needs `dist/` (`trunk build --release`) and `chromedriver` (or
 //! `CHROMEDRIVER`): `cargo xtask test` provides both.
@@ -83,7 +86,7 @@ async fn headless_chromium(driver_url: &str, profile: &Path) -> Client {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,1100",
+                "--no-first-run", "--window-size=1280,900",
                 format!("--user-data-dir={}", profile.display()),
             ]
         }
@@ -131,15 +134,67 @@ async fn statuses(browser: &Client) -> Vec<String> {
     found
 }
 
-async fn save_screenshot(browser: &Client) {
-    browser
-        .execute("window.scrollTo(0, 0)", vec![])
-        .await
-        .unwrap();
+/// Saves what the window shows as `target/<name>`, scrolled to the top of
+/// `from` (the page's top when `None`).
+async fn save_screenshot(browser: &Client, name: &str, from: Option<&str>) {
+    let scroll = match from {
+        Some(selector) => {
+            format!("document.querySelector({selector:?}).scrollIntoView(); return null;")
+        }
+        None => "window.scrollTo(0, 0); return null;".to_owned(),
+    };
+    evaluate(browser, &scroll).await;
     let png = browser.screenshot().await.expect("screenshot");
-    let path = workspace_root().join("target/e2e-app.png");
+    let path = workspace_root().join("target").join(name);
     std::fs::write(&path, png).unwrap();
     println!("screenshot saved to {}", path.display());
+}
+
+/// Runs `script` (a function body) in the page and returns its JSON result.
+async fn evaluate(browser: &Client, script: &str) -> serde_json::Value {
+    browser
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|error| panic!("{script}: {error}"))
+}
+
+/// The page's box for `selector`: `[left, top, right, bottom]` in CSS pixels
+/// of the viewport.
+async fn rect(browser: &Client, selector: &str) -> [f64; 4] {
+    let script = format!(
+        "const box = document.querySelector({selector:?}).getBoundingClientRect();
+         return [box.left, box.top, box.right, box.bottom];"
+    );
+    let found = evaluate(browser, &script).await;
+    let edge = |index: usize| found[index].as_f64().unwrap();
+    [edge(0), edge(1), edge(2), edge(3)]
+}
+
+/// The window's inner size (the viewport), in CSS pixels.
+async fn viewport(browser: &Client) -> (f64, f64) {
+    let size = evaluate(browser, "return [window.innerWidth, window.innerHeight];").await;
+    (size[0].as_f64().unwrap(), size[1].as_f64().unwrap())
+}
+
+/// Makes the viewport `width`×`height`: the window is that much larger as
+/// the browser's own frame takes (even headless Chromium keeps some).
+async fn set_viewport(browser: &Client, width: u32, height: u32) {
+    browser.set_window_size(width, height).await.unwrap();
+    let (inner_width, inner_height) = viewport(browser).await;
+    let frame = |outer: u32, inner: f64| outer + (f64::from(outer) - inner).max(0.0) as u32;
+    browser
+        .set_window_size(frame(width, inner_width), frame(height, inner_height))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while viewport(browser).await != (f64::from(width), f64::from(height)) {
+        assert!(
+            Instant::now() < deadline,
+            "the viewport stays {:?}, not {width}×{height}",
+            viewport(browser).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,14 +212,37 @@ async fn a_person_executes_compares_cancels_and_finds_the_history_after_a_reload
 
 async fn drive(browser: &Client, app: &str) {
     browser.goto(app).await.unwrap();
+    set_viewport(browser, 1280, 900).await;
     // The models arrive from the gateway; the first is chosen by default.
     wait_for_text(browser, ".composer__models", |text| {
         text.contains("Offline demo, slow")
     })
     .await;
 
+    // The parameters' placeholders are not cut: "server's default" fits
+    // beside the number field's spinner.
+    let cut = evaluate(
+        browser,
+        "return [...document.querySelectorAll('.composer__parameters input')].map(input => {
+             const style = getComputedStyle(input);
+             const probe = document.createElement('span');
+             probe.style.font = style.font;
+             probe.style.position = 'absolute';
+             probe.style.whiteSpace = 'pre';
+             probe.textContent = input.placeholder;
+             document.body.append(probe);
+             const text = probe.getBoundingClientRect().width;
+             probe.remove();
+             const room = input.clientWidth - parseFloat(style.paddingLeft)
+                 - parseFloat(style.paddingRight) - 20; // the spin buttons
+             return text > room ? input.placeholder + ': ' + text + ' > ' + room : null;
+         }).filter(Boolean);",
+    )
+    .await;
+    assert_eq!(cut, serde_json::json!([]), "placeholders cut");
+
     // Execute one prompt on two models.
-    find(browser, "#composer-prompt")
+    find(browser, ".composer__prompt")
         .await
         .send_keys("Compare these two offline models")
         .await
@@ -184,6 +262,29 @@ async fn drive(browser: &Client, app: &str) {
     assert_eq!(statuses(browser).await, ["Success", "Success"]);
     let compared = browser.find_all(Locator::Css(".batch__run")).await.unwrap();
     assert_eq!(compared.len(), 2, "the two runs are compared side by side");
+
+    // The answer is in view, beside the composer, without scrolling.
+    wait_for_text(browser, ".viewer__output", |text| {
+        text.contains("Offline demo answer")
+    })
+    .await;
+    let height = viewport(browser).await.1;
+    let scrolled = evaluate(browser, "return window.scrollY;").await;
+    assert_eq!(scrolled.as_f64(), Some(0.0), "nothing scrolled the page");
+    let composer = rect(browser, ".composer").await;
+    let answer = rect(browser, ".viewer__output").await;
+    assert!(
+        answer[0] >= composer[2],
+        "the answer {answer:?} is beside the composer {composer:?}"
+    );
+    assert!(
+        answer[1] >= 0.0 && answer[1] + 100.0 < height,
+        "the answer {answer:?} starts above the fold ({height} px)"
+    );
+    assert!(
+        answer[2] <= 1280.0,
+        "and ends within the window: {answer:?}"
+    );
 
     // Open the older run: the viewer shows its full output.
     let rows = browser
@@ -206,7 +307,7 @@ async fn drive(browser: &Client, app: &str) {
     let echo_model = find(browser, ".composer__model[data-model=offline-echo] input").await;
     echo_model.click().await.unwrap(); // unchecked: only the slow model is left
     let long_prompt = " and then tell me more".repeat(15);
-    find(browser, "#composer-prompt")
+    find(browser, ".composer__prompt")
         .await
         .send_keys(&long_prompt)
         .await
@@ -216,11 +317,29 @@ async fn drive(browser: &Client, app: &str) {
         .click()
         .await
         .unwrap();
+    // The progress says what is known: the run is receiving, with an
+    // estimated token count and a clock, not a percentage.
     wait_for_text(browser, ".progress__label", |text| {
-        text.ends_with('%') && text != "0%"
+        text == "Receiving the answer…"
     })
     .await;
-    save_screenshot(browser).await;
+    // (Its parts are flex items: the browser's text puts each on a line.)
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = wait_for_text(browser, ".progress__run", |text| {
+        let text = words(text);
+        // (Some text in view makes a better screenshot.)
+        text.starts_with("offline-slow receiving ≈")
+            && text["offline-slow receiving ≈".len()..]
+                .split(' ')
+                .next()
+                .and_then(|count| count.parse::<u32>().ok())
+                .is_some_and(|count| count >= 20)
+    })
+    .await;
+    let line = words(&line);
+    assert!(line.ends_with(" s") && !line.contains('%'), "{line}");
+    wait_for_text(browser, ".viewer__output", |text| !text.is_empty()).await;
+    save_screenshot(browser, "e2e-app.png", None).await;
     find(browser, ".progress__cancel")
         .await
         .click()
@@ -239,4 +358,68 @@ async fn drive(browser: &Client, app: &str) {
     wait_for_text(browser, ".history__count", |text| text == "3 runs").await;
     assert_eq!(statuses(browser).await, ["Cancelled", "Success", "Success"]);
     wait_for_text(browser, ".viewer__id", |text| text == active_id).await;
+
+    on_a_phone(browser).await;
+}
+
+/// At 390×844 nothing scrolls sideways, and every history card shows its
+/// start time and its buttons (inside the card and the window) and a preview
+/// that leaves its footer alone.
+async fn on_a_phone(browser: &Client) {
+    set_viewport(browser, 390, 844).await;
+    // Open the settings too: they must fit as well.
+    evaluate(
+        browser,
+        "document.querySelector('.app-header__settings').open = true; return null;",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let overflow = evaluate(
+        browser,
+        "const page = document.documentElement;
+         const wide = [...document.querySelectorAll('body *')]
+             .filter(element => element.getBoundingClientRect().right > page.clientWidth + 0.5)
+             .filter(element => !element.closest('.performance__scroll, pre'))
+             .map(element => element.className || element.tagName);
+         return [page.scrollWidth, page.clientWidth, wide.slice(0, 5)];",
+    )
+    .await;
+    assert!(
+        overflow[0].as_f64() <= overflow[1].as_f64(),
+        "the page scrolls sideways: scrollWidth, clientWidth, widest: {overflow}"
+    );
+    let cut_cards = evaluate(
+        browser,
+        "const visible = document.documentElement.clientWidth;
+         return [...document.querySelectorAll('.history__card')].flatMap(card => {
+             const edge = card.getBoundingClientRect();
+             return [...card.querySelectorAll('time, .history__open, .history__remove')]
+                 .filter(part => {
+                     const box = part.getBoundingClientRect();
+                     return box.width === 0 || box.right > Math.min(edge.right, visible)
+                         || box.bottom > edge.bottom;
+                 })
+                 .map(part => part.className || part.tagName)
+                 .concat(overlaps(card) ? ['history__preview over the footer'] : []);
+         });
+         function overlaps(card) {
+             const preview = card.querySelector('.history__preview');
+             const footer = card.querySelector('.history__card-footer');
+             return preview && preview.getBoundingClientRect().bottom
+                 > footer.getBoundingClientRect().top + 0.5;
+         }",
+    )
+    .await;
+    assert_eq!(
+        cut_cards,
+        serde_json::json!([]),
+        "parts of history cards cut off"
+    );
+    evaluate(
+        browser,
+        "document.querySelector('.app-header__settings').open = false; return null;",
+    )
+    .await;
+    // The history, where the cards were cut before.
+    save_screenshot(browser, "e2e-app-narrow.png", Some(".history")).await;
 }

@@ -327,6 +327,7 @@ async fn execute(
         )
             .into_response()),
         Behaviour::Hang => futures::future::pending().await,
+        Behaviour::Disconnect => Ok(offline::disconnecting_answer(&request, false)),
         Behaviour::Answer { speed } => {
             let pieces = answer_pieces(&request);
             tokio::time::sleep(token_delay(&gateway, speed) * pieces.len() as u32).await;
@@ -364,6 +365,7 @@ async fn execute_stream(
                 .event(EVENT_DONE)
                 .data("{\"run_id\": oops"))])),
             Behaviour::Hang => Box::pin(stream::pending()),
+            Behaviour::Disconnect => return Ok(offline::disconnecting_answer(&request, true)),
             Behaviour::Answer { speed } => {
                 let delay = token_delay(&gateway, speed);
                 let pieces = answer_pieces(&request);

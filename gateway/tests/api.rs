@@ -112,7 +112,7 @@ async fn models_are_the_offline_demo_models_with_their_prices() {
 
     let with_tests: Vec<Model> =
         serde_json::from_str(&get(test_gateway(), "/api/v1/models").await.body).unwrap();
-    assert_eq!(with_tests.len(), 5);
+    assert_eq!(with_tests.len(), 6);
 }
 
 #[tokio::test]

@@ -118,7 +118,7 @@ impl NeuroForgeClient {
             let plain = self
                 .send(self.post(EXECUTE_PATH, &abort).json(request))
                 .await?;
-            return read_json(plain).await;
+            return self.read_json(plain).await;
         }
         let streamed = error_for_status(streamed).await?;
         self.read_events(streamed, &mut on_text).await
@@ -147,7 +147,14 @@ impl NeuroForgeClient {
             .abort_signal(Some(&abort.signal()))
             .build();
         let response = self.send(request).await?;
-        read_json(error_for_status(response).await?).await
+        self.read_json(response).await
+    }
+
+    /// A whole JSON answer; a body cut off on the way is a lost connection.
+    async fn read_json<T: DeserializeOwned>(&self, response: Response) -> Result<T, ApiError> {
+        let response = error_for_status(response).await?;
+        let text = response.text().await.map_err(|_| self.connection_lost())?;
+        parse(&text)
     }
 
     /// Sends, waiting at most the timeout for the answer's headers.
@@ -188,14 +195,14 @@ impl NeuroForgeClient {
         let body = response.body().ok_or_else(|| ApiError::Stream {
             detail: "the streamed answer had no body".to_owned(),
         })?;
-        let mut chunks = Box::pin(body_bytes(body));
+        let mut chunks = Box::pin(body_chunks(body));
         let mut decoder = SseDecoder::new();
         let mut events = VecDeque::new();
         loop {
             let Some(event) = events.pop_front() else {
                 match self.within_timeout(chunks.next()).await? {
                     Some(Ok(chunk)) => events.extend(decoder.push(&chunk)),
-                    Some(Err(detail)) => return Err(ApiError::Stream { detail }),
+                    Some(Err(ConnectionBroke)) => return Err(self.connection_lost()),
                     None => {
                         return Err(ApiError::Stream {
                             detail: "the answer stream ended before the run finished".to_owned(),
@@ -214,6 +221,14 @@ impl NeuroForgeClient {
                 }
                 _ => {} // comments, keep-alives, future event kinds
             }
+        }
+    }
+}
+
+impl NeuroForgeClient {
+    fn connection_lost(&self) -> ApiError {
+        ApiError::ConnectionLost {
+            url: self.config.base_url.clone(),
         }
     }
 }
@@ -281,26 +296,24 @@ async fn error_for_status(response: Response) -> Result<Response, ApiError> {
     Err(ApiError::Http { status, detail })
 }
 
-async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
-    let response = error_for_status(response).await?;
-    let text = response.text().await.map_err(|error| ApiError::Stream {
-        detail: error.to_string(),
-    })?;
-    parse(&text)
-}
-
 fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
     serde_json::from_str(text).map_err(|error| ApiError::InvalidJson {
         reason: error.to_string(),
     })
 }
 
+/// The body stopped arriving before its end. What the browser says about it
+/// ("TypeError: network error") tells a person nothing more, so it is dropped.
+struct ConnectionBroke;
+
 /// The response body as a stream of byte chunks.
-fn body_bytes(body: web_sys::ReadableStream) -> impl Stream<Item = Result<Vec<u8>, String>> {
+fn body_chunks(
+    body: web_sys::ReadableStream,
+) -> impl Stream<Item = Result<Vec<u8>, ConnectionBroke>> {
     wasm_streams::ReadableStream::from_raw(body.unchecked_into())
         .into_stream()
         .map(|chunk| match chunk {
             Ok(chunk) => Ok(js_sys::Uint8Array::new(&chunk).to_vec()),
-            Err(error) => Err(format!("the connection broke: {error:?}")),
+            Err(_) => Err(ConnectionBroke),
         })
 }

@@ -19,6 +19,16 @@ pub enum ApiError {
         /// The URL that was tried.
         url: String,
     },
+    /// The connection broke while the answer was arriving (the server
+    /// stopped, the network went away): not something the server reported.
+    #[error(
+        "the connection to the server at {url} was lost while the answer was arriving; \
+         the text received so far is kept. Is the server still running?"
+    )]
+    ConnectionLost {
+        /// The server's base URL.
+        url: String,
+    },
     /// No complete answer within the client's timeout.
     #[error("timed out after {seconds} s")]
     Timeout {

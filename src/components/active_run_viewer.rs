@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 /// The active run: its full output in a `<pre>` (as text: model output is
 /// untrusted and never parsed as HTML), a Copy button, and its details: model,
-/// status, tokens, duration, cost (`N/A` when no price was known), start and
-/// completion times, the error of a failed run, and the prompt. Says "No
+/// status, tokens, duration, cost (`N/A` when no price was known), the id
+/// the server knows the run by (`—` when none), start and completion times, the error of a failed run, and the prompt. Says "No
 /// active run selected" when there is none. While a run streams, only the
 /// text changes: the layout stays put.
 ///
@@ -80,6 +80,8 @@ pub fn ActiveRunViewer(
                     <dt>"Tokens"</dt><dd class="viewer__tokens">{field(token_breakdown)}</dd>
                     <dt>"Duration"</dt><dd class="viewer__duration">{field(|run| duration(run.duration_ms))}</dd>
                     <dt>"Cost"</dt><dd class="viewer__cost">{field(|run| cost(run.cost_usd()))}</dd>
+                    <dt>"Server run id"</dt>
+                    <dd class="viewer__server-id">{field(|run| run.server_run_id().unwrap_or("—").to_owned())}</dd>
                     <dt>"Started"</dt><dd class="viewer__started">{field(|run| local_time(&run.started_at))}</dd>
                     <dt>"Completed"</dt>
                     <dd class="viewer__completed">

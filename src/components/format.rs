@@ -19,10 +19,11 @@ pub fn thousands(value: u64) -> String {
     grouped
 }
 
-/// Tokens as `"1,234 tokens"`, or `"N/A"` when the usage is unknown.
+/// Tokens as `"1,234 tokens"` (`"1 token"`), or `"N/A"` when the usage is unknown.
 pub fn tokens(value: Option<u64>) -> String {
     value.map_or_else(not_available, |tokens| {
-        format!("{} tokens", thousands(tokens))
+        let noun = if tokens == 1 { "token" } else { "tokens" };
+        format!("{} {noun}", thousands(tokens))
     })
 }
 
@@ -44,6 +45,23 @@ pub fn bytes(value: f64) -> String {
         Some((size, unit)) => format!("{:.1} {unit}", value / size),
         None => format!("{} bytes", value.max(0.0) as u64),
     }
+}
+
+/// A total cost over `runs` runs of which `priced` had a known cost: `"N/A"`
+/// when none did, the amount when all did, else the amount and what it
+/// covers, `"$0.0012 (3 of 7 runs priced)"`.
+pub fn total_cost(total: Usd, priced: usize, runs: usize) -> String {
+    match priced {
+        0 => not_available(),
+        _ if priced >= runs => total.to_string(),
+        _ => format!("{total} ({priced} of {runs} runs priced)"),
+    }
+}
+
+/// Elapsed time to a tenth of a second, `"12.3 s"`: for a clock that ticks
+/// while a run is in flight.
+pub fn seconds(ms: u64) -> String {
+    format!("{}.{} s", thousands(ms / 1_000), ms % 1_000 / 100)
 }
 
 /// A share (0–1) as a whole percentage: `0.666` → `"67%"`.
@@ -134,10 +152,37 @@ mod tests {
     fn unknown_values_read_n_a_never_zero() {
         assert_eq!(tokens(None), "N/A");
         assert_eq!(tokens(Some(12_345)), "12,345 tokens");
+        assert_eq!(tokens(Some(1)), "1 token");
         assert_eq!(duration(Some(1_500)), "1,500 ms");
         assert_eq!(cost(None), "N/A");
         assert_eq!(cost(Some(Usd::from_dollars(0.0012))), "$0.0012");
         assert_eq!(percent(2.0 / 3.0), "67%");
+        assert_eq!(cost(Some(Usd::from_dollars(0.000_012))), "$0.000012");
+    }
+
+    #[test]
+    fn totals_say_what_they_cover() {
+        let total = Usd::from_dollars(0.0012);
+        assert_eq!(
+            total_cost(Usd::ZERO, 0, 7),
+            "N/A",
+            "nothing priced is not $0"
+        );
+        assert_eq!(total_cost(Usd::ZERO, 0, 0), "N/A");
+        assert_eq!(total_cost(total, 7, 7), "$0.0012");
+        assert_eq!(total_cost(total, 3, 7), "$0.0012 (3 of 7 runs priced)");
+        assert_eq!(
+            total_cost(Usd::from_dollars(0.000_03), 1, 2),
+            "$0.00003 (1 of 2 runs priced)"
+        );
+    }
+
+    #[test]
+    fn elapsed_seconds_to_the_tenth() {
+        assert_eq!(seconds(0), "0.0 s");
+        assert_eq!(seconds(999), "0.9 s");
+        assert_eq!(seconds(12_345), "12.3 s");
+        assert_eq!(seconds(3_600_000), "3,600.0 s");
     }
 
     #[test]

@@ -118,9 +118,7 @@ pub(crate) fn download(
     mime: &str,
 ) -> Result<(), String> {
     let describe = |error: wasm_bindgen::JsValue| crate::persist::describe_js_error(&error);
-    let parts: js_sys::Array = parts
-        .map(wasm_bindgen::JsValue::from)
-        .collect();
+    let parts: js_sys::Array = parts.map(wasm_bindgen::JsValue::from).collect();
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
     let blob =

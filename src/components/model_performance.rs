@@ -50,6 +50,9 @@ pub fn ModelPerformance(
                 when=move || finished_models.with(|models| !models.is_empty())
                 fallback=|| view! { <p class="performance__empty">"No finished runs yet."</p> }
             >
+                // Six columns do not fit a phone: the table scrolls in its
+                // own box rather than widening the page.
+                <div class="performance__scroll" tabindex="0" role="region" aria-label="Per-model figures">
                 <table class="performance__table">
                     <thead>
                         <tr>
@@ -74,6 +77,7 @@ pub fn ModelPerformance(
                         }).collect_view()}
                     </tbody>
                 </table>
+                </div>
                 {move || duration_chart(&finished_models.get())}
             </Show>
             <BatchComparison store/>

@@ -109,16 +109,19 @@ pub fn PromptComposer(
             event.prevent_default();
             execute();
         }>
-            <label class="composer__label" for="composer-prompt">"Prompt"</label>
-            <textarea
-                id="composer-prompt"
-                class="composer__prompt"
-                rows="5"
-                placeholder="Ask something… (Ctrl+Enter to execute)"
-                prop:value=move || prompt.get()
-                on:input=move |event| prompt.set(event_target_value(&event))
-                on:keydown=on_keydown
-            ></textarea>
+            // The field inside its label, not tied by an id: the component
+            // may appear twice on one page.
+            <label class="composer__label">
+                "Prompt"
+                <textarea
+                    class="composer__prompt"
+                    rows="5"
+                    placeholder="Ask something… (Ctrl+Enter to execute)"
+                    prop:value=move || prompt.get()
+                    on:input=move |event| prompt.set(event_target_value(&event))
+                    on:keydown=on_keydown
+                ></textarea>
+            </label>
             <fieldset class="composer__models">
                 <legend>"Models"</legend>
                 {move || store.models().is_empty().then(|| view! {

@@ -104,6 +104,12 @@ pub fn RunFilters(
                         }
                     />
                 </label>
+                <button
+                    type="button"
+                    class="filters__clear"
+                    prop:disabled=move || filter.with(|filter| *filter == RunFilter::default())
+                    on:click=move |_| filter.set(RunFilter::default())
+                >"Clear filters"</button>
             </div>
             {move || store.history_loading().map(|loading| view! {
                 <p class="filters__partial" role="status">

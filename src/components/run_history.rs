@@ -2,7 +2,9 @@
 //! that stays a few dozen elements whether there are ten runs or 100,000.
 
 use super::filter::{use_run_filter, RunFilter};
-use super::format::{cost, duration, local_time, output_preview, status_label, thousands, tokens};
+use super::format::{
+    cost, duration, local_time, output_preview, status_label, thousands, tokens, total_cost,
+};
 use crate::model::PromptRun;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
 use leptos::prelude::*;
@@ -97,7 +99,9 @@ pub fn RunHistory(
             </header>
             <dl class="history__stats">
                 <div><dt>"Total tokens"</dt><dd class="history__tokens">{move || thousands(store.total_tokens_used())}</dd></div>
-                <div><dt>"Total cost"</dt><dd class="history__cost">{move || cost(store.history_summary().known_cost())}</dd></div>
+                <div><dt>"Total cost"</dt><dd class="history__cost">{move || {
+                    total_cost(store.total_cost(), store.priced_runs(), store.run_count())
+                }}</dd></div>
                 <div>
                     <dt>"Average duration"</dt>
                     <dd class="history__duration">{move || duration(store.average_duration())}</dd>
@@ -114,7 +118,7 @@ pub fn RunHistory(
                     <p class="history__filtered">{format!("Showing {} of {}", thousands(matching as u64), run_count(all))}</p>
                 })
             }}
-            <VirtualList runs=shown store height/>
+            <VirtualList runs=shown store height filter/>
         </section>
     }
 }
@@ -127,7 +131,12 @@ fn run_count(count: usize) -> String {
 
 /// The scrolling list: spacers stand in for the rows out of view.
 #[component]
-fn VirtualList(runs: Memo<RunList>, store: RunsStore, height: String) -> impl IntoView {
+fn VirtualList(
+    runs: Memo<RunList>,
+    store: RunsStore,
+    height: String,
+    filter: Option<RwSignal<RunFilter>>,
+) -> impl IntoView {
     let viewport = NodeRef::<leptos::html::Div>::new();
     let scroll_top = RwSignal::new(0usize);
     let viewport_height = RwSignal::new(INITIAL_VIEWPORT_PX);
@@ -195,8 +204,14 @@ fn VirtualList(runs: Memo<RunList>, store: RunsStore, height: String) -> impl In
                 let (_, end, len) = window.get();
                 spacer(len - end)
             }></div>
-            {move || runs.with(|runs| runs.is_empty()).then(|| view! {
-                <p class="history__empty">"No runs yet."</p>
+            {move || runs.with(|runs| runs.is_empty()).then(|| {
+                // Runs exist but none matches: say so, and where the way back is.
+                let message = if filter.is_some() && !store.runs().is_empty() {
+                    "No runs match the filter. Clear filters to see every run."
+                } else {
+                    "No runs yet."
+                };
+                view! { <p class="history__empty">{message}</p> }
             })}
         </div>
     }
@@ -230,6 +245,10 @@ fn RunCard(run: Arc<PromptRun>, store: RunsStore) -> impl IntoView {
         }
     };
     let started = local_time(&run.started_at);
+    // Screen readers list the buttons out of context: name the run in each.
+    let named = format!("{} run started {started}", run.model_id);
+    let open_label = format!("Open the {named}");
+    let remove_label = format!("Remove the {named}");
     view! {
         <li class="history__row" data-run-id=id.clone() style=ROW_STYLE.as_str()>
             <article class="history__card" class:history__card--active=is_active>
@@ -240,18 +259,26 @@ fn RunCard(run: Arc<PromptRun>, store: RunsStore) -> impl IntoView {
                 </header>
                 {output_preview(&run).map(|preview| view! { <p class="history__preview">{preview}</p> })}
                 <footer class="history__card-footer">
-                    <span class="history__run-tokens">{tokens(run.total_tokens)}</span>
-                    <span class="history__run-duration">{duration(run.duration_ms)}</span>
-                    {run.cost_usd().map(|usd| view! { <span class="history__run-cost">{cost(Some(usd))}</span> })}
-                    <button
-                        type="button"
-                        class="history__open"
-                        aria-pressed=move || is_active.get().to_string()
-                        on:click=open
-                    >"Open"</button>
-                    <button type="button" class="history__remove" aria-label=format!("Remove run {id}") on:click=remove>
-                        "Remove"
-                    </button>
+                    // Only what is known: a cancelled run has no usage, and a
+                    // row of bare "N/A"s says nothing about which is which.
+                    // (Empty spans are not shown.)
+                    <span class="history__figures">
+                        <span class="history__run-tokens">{run.total_tokens.map(|count| tokens(Some(count)))}</span>
+                        <span class="history__run-duration">{run.duration_ms.map(|ms| duration(Some(ms)))}</span>
+                        <span class="history__run-cost">{run.cost_usd().map(|usd| cost(Some(usd)))}</span>
+                    </span>
+                    <span class="history__actions">
+                        <button
+                            type="button"
+                            class="history__open"
+                            aria-label=open_label
+                            aria-pressed=move || is_active.get().to_string()
+                            on:click=open
+                        >"Open"</button>
+                        <button type="button" class="history__remove" aria-label=remove_label on:click=remove>
+                            "Remove"
+                        </button>
+                    </span>
                 </footer>
             </article>
         </li>

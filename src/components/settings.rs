@@ -193,13 +193,17 @@ pub fn Settings(
             event.prevent_default();
             save_url(draft.get_untracked());
         }>
-            <label for="settings-server-url">"Server URL"</label>
-            <input
-                id="settings-server-url"
-                type="url"
-                prop:value=move || draft.get()
-                on:input=move |event| draft.set(event_target_value(&event))
-            />
+            // The input inside its label, not tied by an id: the component
+            // may appear twice on one page.
+            <label class="settings__server">
+                "Server URL "
+                <input
+                    class="settings__url"
+                    type="url"
+                    prop:value=move || draft.get()
+                    on:input=move |event| draft.set(event_target_value(&event))
+                />
+            </label>
             <button type="submit">"Save"</button>
             <button type="button" on:click=move |_| save_url(default_server_url())>"Use this page's server"</button>
             <fieldset class="settings__prices">

@@ -14,7 +14,7 @@ mod update;
 
 pub use model_info::{Model, Provider};
 pub use money::Usd;
-pub use run::{PromptRun, BATCH_ID_KEY, PARAMETERS_KEY};
+pub use run::{PromptRun, BATCH_ID_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY};
 pub use status::RunStatus;
 pub use timestamp::Timestamp;
 pub use update::{InvalidTransition, PromptRunUpdate};

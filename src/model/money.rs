@@ -51,20 +51,33 @@ impl Usd {
     }
 }
 
-/// `$1.0000`: four decimals, rounded half away from zero, in integers.
+/// `$1.0000`: four decimals, rounded half away from zero, in integers; an
+/// amount under $0.0001 (but not zero) with two significant digits instead,
+/// `$0.000012`, so that a cheap run never reads as free.
 impl fmt::Display for Usd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NANOS_PER_TEN_THOUSANDTH: i64 = NANOS_PER_DOLLAR / 10_000;
+        const NANOS_PER_TEN_THOUSANDTH: u64 = (NANOS_PER_DOLLAR / 10_000) as u64;
         let sign = if self.nanos < 0 { "-" } else { "" };
         let magnitude = self.nanos.unsigned_abs();
-        let unit = NANOS_PER_TEN_THOUSANDTH as u64;
-        let ten_thousandths = (magnitude + unit / 2) / unit;
-        write!(
-            f,
-            "{sign}${}.{:04}",
-            ten_thousandths / 10_000,
-            ten_thousandths % 10_000
-        )
+        if magnitude == 0 || magnitude >= NANOS_PER_TEN_THOUSANDTH {
+            let unit = NANOS_PER_TEN_THOUSANDTH;
+            let ten_thousandths = (magnitude + unit / 2) / unit;
+            return write!(
+                f,
+                "{sign}${}.{:04}",
+                ten_thousandths / 10_000,
+                ten_thousandths % 10_000
+            );
+        }
+        // Round to two significant digits (half away from zero), then write
+        // all nine decimals of the nanodollars without the trailing zeros.
+        let mut unit = 1;
+        while magnitude / unit >= 100 {
+            unit *= 10;
+        }
+        let rounded = (magnitude + unit / 2) / unit * unit;
+        let decimals = format!("{rounded:09}");
+        write!(f, "{sign}$0.{}", decimals.trim_end_matches('0'))
     }
 }
 
@@ -119,10 +132,32 @@ mod tests {
     #[test]
     fn displays_four_decimals_rounding_half_away_from_zero() {
         assert_eq!(Usd::ZERO.to_string(), "$0.0000");
-        assert_eq!(Usd::from_dollars(0.00005).to_string(), "$0.0001");
-        assert_eq!(Usd::from_dollars(0.000049).to_string(), "$0.0000");
+        assert_eq!(Usd::from_dollars(0.000_15).to_string(), "$0.0002");
+        assert_eq!(Usd::from_dollars(0.00012).to_string(), "$0.0001");
         assert_eq!(Usd::from_dollars(12.34567).to_string(), "$12.3457");
         assert_eq!(Usd::from_dollars(-0.5).to_string(), "-$0.5000");
+    }
+
+    #[test]
+    fn amounts_under_a_ten_thousandth_show_two_significant_digits_never_zero() {
+        let cases = [
+            (0.000_049, "$0.000049"),
+            (0.000_012_34, "$0.000012"),
+            (0.000_012_5, "$0.000013"),
+            (0.000_01, "$0.00001"),
+            (0.000_000_003, "$0.000000003"),
+            (0.000_000_001, "$0.000000001"),
+            (0.000_099_6, "$0.0001"),
+            (-0.000_002_5, "-$0.0000025"),
+        ];
+        for (dollars, expected) in cases {
+            assert_eq!(
+                Usd::from_dollars(dollars).to_string(),
+                expected,
+                "{dollars}"
+            );
+        }
+        assert_eq!(Usd::ZERO.to_string(), "$0.0000", "zero is still zero");
     }
 
     #[test]

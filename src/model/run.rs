@@ -7,6 +7,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// execution (see [`PromptRun::batch_id`]).
 pub const BATCH_ID_KEY: &str = "batchId";
 
+/// The `metadata` key holding the id the server gave a run (its `run_id`),
+/// when that differs from the run's own: a run keeps the id it was created
+/// with for its whole life, so that links, the active run and stored keys
+/// never change under a person's eyes (see [`PromptRun::server_run_id`]).
+pub const SERVER_RUN_ID_KEY: &str = "serverRunId";
+
 /// The `metadata` key holding the sampling parameters a run was executed
 /// with, as they were sent: `{"temperature": 0.5, "max_tokens": 256}`. Absent
 /// when the server's defaults applied.
@@ -130,6 +136,22 @@ impl PromptRun {
     /// `metadata.batchId`), if any.
     pub fn batch_id(&self) -> Option<&str> {
         self.metadata.as_ref()?.get(BATCH_ID_KEY)?.as_str()
+    }
+
+    /// The id the server knows this run by (its `metadata.serverRunId`), if
+    /// it answered with one.
+    pub fn server_run_id(&self) -> Option<&str> {
+        self.metadata.as_ref()?.get(SERVER_RUN_ID_KEY)?.as_str()
+    }
+
+    /// The `max_tokens` the run was executed with (its
+    /// `metadata.parameters.max_tokens`), when one was set.
+    pub fn max_tokens(&self) -> Option<u64> {
+        self.metadata
+            .as_ref()?
+            .get(PARAMETERS_KEY)?
+            .get("max_tokens")?
+            .as_u64()
     }
 
     /// The cost as an exact amount, when known.

@@ -6,6 +6,7 @@ use crate::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse};
 use crate::api::{ApiError, PromptExecutor, TextSink};
 use crate::model::{
     PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd, BATCH_ID_KEY, PARAMETERS_KEY,
+    SERVER_RUN_ID_KEY,
 };
 use futures::future::{AbortHandle, Abortable};
 use futures::stream::{self, StreamExt};
@@ -25,7 +26,7 @@ const STREAMING_PROGRESS_CAP: f64 = 99.0;
 
 /// Rough token count of streamed text, for progress only (usage comes from
 /// the server): words and punctuation marks.
-fn estimate_tokens(text: &str) -> usize {
+pub fn estimate_tokens(text: &str) -> usize {
     text.split_whitespace()
         .map(|word| 1 + word.chars().filter(|c| c.is_ascii_punctuation()).count())
         .sum()
@@ -45,7 +46,7 @@ impl RunsStore {
     /// Refused with [`ApiError::Busy`] while another execution is in flight
     /// (nothing is sent). Otherwise a `pending` run is added first and made
     /// active; it turns `running` as the request goes out and ends `success`
-    /// (taking the server's run id), `error` (its message also becomes the
+    /// (keeping its id; the server's is recorded as `metadata.serverRunId`), `error` (its message also becomes the
     /// store's error) or `cancelled` (by [`cancel_execution`](Self::cancel_execution),
     /// which aborts the request; partial output is kept and nothing arriving
     /// later changes the run).
@@ -101,6 +102,7 @@ impl RunsStore {
             self.add_run(run).expect("a fresh local id is free");
         }
         planned.reverse();
+        self.execution_runs.set(planned.clone());
         let _ = self.set_active_run(planned.first().map(String::as_str));
         self.start_execution();
         self.progress_known.set(false);
@@ -204,9 +206,10 @@ impl RunsStore {
             handles.retain(|(id, _)| id != &run_id);
         });
 
-        let still_running = self
+        let held = self
             .get_run_untracked(&run_id)
-            .is_some_and(|run| run.status == RunStatus::Running);
+            .filter(|run| run.status == RunStatus::Running);
+        let still_running = held.is_some();
         match outcome {
             Err(_aborted) => Err(ApiError::Cancelled),
             Ok(_) if !still_running => Err(ApiError::Cancelled),
@@ -229,11 +232,11 @@ impl RunsStore {
                     total_tokens: Some(response.usage.total_tokens),
                     cost,
                     output: Some(response.output.clone()),
+                    metadata: held.map(|run| with_server_run_id(&run, &response.run_id)),
                     ..PromptRunUpdate::default()
                 };
                 self.update_run(&run_id, finished)
                     .expect("a running run can finish");
-                let _ = self.rename_run(&run_id, &response.run_id);
                 batch.set(slot, 100.0);
                 self.update_execution_progress(batch.overall());
                 Ok(response)
@@ -281,6 +284,19 @@ fn run_metadata(
         metadata.insert(PARAMETERS_KEY.to_owned(), sent);
     }
     (!metadata.is_empty()).then_some(metadata)
+}
+
+/// `run`'s metadata with the server's id for it recorded (under
+/// [`SERVER_RUN_ID_KEY`]). The run keeps its local id: renaming it when the
+/// answer arrived changed the id a person was looking at, and the keys it was
+/// saved under, in the middle of a run.
+fn with_server_run_id(
+    run: &PromptRun,
+    server_run_id: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut metadata = run.metadata.clone().unwrap_or_default();
+    metadata.insert(SERVER_RUN_ID_KEY.to_owned(), server_run_id.into());
+    metadata
 }
 
 /// Each run's progress in a batch; the batch's is their mean.

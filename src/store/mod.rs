@@ -35,7 +35,7 @@ mod summary;
 pub use by_status::RunsByStatus;
 pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
 pub use error::StoreError;
-pub use execute::MAX_CONCURRENT_REQUESTS;
+pub use execute::{estimate_tokens, MAX_CONCURRENT_REQUESTS};
 pub use index::MergeOutcome;
 pub use model_stats::ModelStats;
 pub(crate) use run_list::list_changed;
@@ -59,6 +59,8 @@ pub struct RunsStore {
     active_run_id: RwSignal<Option<String>>,
     is_executing: RwSignal<bool>,
     execution_progress: RwSignal<f64>,
+    /// The runs of the current (or last) execution, in the order of its models.
+    execution_runs: RwSignal<Vec<String>>,
     /// False while the execution cannot measure its progress (no streaming yet).
     progress_known: RwSignal<bool>,
     error: RwSignal<Option<String>>,
@@ -120,6 +122,7 @@ impl RunsStore {
             active_run_id,
             is_executing: RwSignal::new(false),
             execution_progress: RwSignal::new(0.0),
+            execution_runs: RwSignal::new(Vec::new()),
             progress_known: RwSignal::new(true),
             error: RwSignal::new(None),
             models: RwSignal::new(Vec::new()),
@@ -171,6 +174,13 @@ impl RunsStore {
     /// Progress of the current execution, 0–100.
     pub fn execution_progress(&self) -> f64 {
         self.execution_progress.get()
+    }
+
+    /// Ids of the runs of the current execution (one per model, in the order
+    /// the models were given), or of the last one when none is in progress:
+    /// what a progress display follows run by run. Empty before the first.
+    pub fn execution_run_ids(&self) -> Vec<String> {
+        self.execution_runs.get()
     }
 
     /// Whether [`execution_progress`](Self::execution_progress) measures
@@ -252,8 +262,14 @@ impl RunsStore {
         self.summary.with(HistorySummary::cost)
     }
 
+    /// How many runs have a known `cost`: what [`total_cost`](Self::total_cost)
+    /// covers, so that a total over some runs can say so.
+    pub fn priced_runs(&self) -> usize {
+        self.summary.with(HistorySummary::priced_runs) as usize
+    }
+
     /// Mean `durationMs` over the runs that have one, in whole ms; `None`
-    /// when none has one.
+    /// when no run has one (an unknown duration is not a duration of 0).
     pub fn average_duration(&self) -> Option<u64> {
         self.summary.with(HistorySummary::average_duration_ms)
     }
