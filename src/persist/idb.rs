@@ -10,6 +10,7 @@
 //! requests. Awaiting anything else (a timer, a fetch) in the middle of a
 //! transaction lets it commit early: never do that.
 
+pub(crate) use super::js_error::describe;
 use futures::channel::oneshot;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -35,18 +36,6 @@ pub enum DbError {
     /// closed or deleted, …): the message says what the browser reported.
     #[error("IndexedDB is unavailable ({0})")]
     Unavailable(String),
-}
-
-/// `name: message` of a DOM exception or any other thrown value, for messages.
-pub(crate) fn describe(error: &JsValue) -> String {
-    match error.dyn_ref::<DomException>() {
-        Some(exception) => format!("{}: {}", exception.name(), exception.message()),
-        None => error
-            .dyn_ref::<js_sys::Error>()
-            .map(|error| String::from(error.message()))
-            .or_else(|| error.as_string())
-            .unwrap_or_else(|| "unknown error".to_owned()),
-    }
 }
 
 fn classify(error: Option<DomException>) -> DbError {

@@ -1,5 +1,6 @@
 //! The browser's localStorage as a [`StorageBackend`].
 
+use super::js_error::describe;
 use super::{StorageBackend, StorageError};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -47,13 +48,6 @@ fn classify(error: JsValue) -> StorageError {
             StorageError::QuotaExceeded
         }
         _ => StorageError::Unavailable(describe(&error)),
-    }
-}
-
-fn describe(error: &JsValue) -> String {
-    match error.dyn_ref::<web_sys::DomException>() {
-        Some(exception) => format!("{}: {}", exception.name(), exception.message()),
-        None => format!("{error:?}"),
     }
 }
 

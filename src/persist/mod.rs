@@ -23,6 +23,7 @@ mod backup;
 mod database;
 mod history;
 mod idb;
+mod js_error;
 pub mod layout;
 mod restore;
 pub mod runs_json;
@@ -42,7 +43,7 @@ pub use history::{
     persist_history, provide_history, use_history, HistoryOptions, HistoryPersistence,
     HistoryPlace, HistoryStatus,
 };
-pub(crate) use idb::describe as describe_js_error;
+pub(crate) use js_error::describe as describe_js_error;
 pub use layout::StorageKeys;
 pub use local_storage::LocalStorage;
 pub use storage_manager::{
