@@ -6,7 +6,8 @@
 //! prompt-runs:v1:run:<run id>    one run: "lz16:" + lz-string UTF-16 compressed JSON
 //! prompt-runs                    legacy: the TypeScript store's plain JSON array (read once)
 //! prompt-runs:backup:<ms>:<key>  original bytes of anything that could not be read
-//! prompt-runs:v2:unsaved         runs removed by a page closed before its save reached IndexedDB
+//! prompt-runs:v2:removed         ids of runs removed by a page closed before its save reached IndexedDB
+//! prompt-runs:v2:cleared         present when that page had cleared the whole history
 //! ```
 //!
 //! With the history in IndexedDB ([`persist_history`](super::persist_history)),
@@ -70,10 +71,16 @@ impl StorageKeys {
         key.strip_prefix(&self.run_prefix())
     }
 
-    /// Runs removed (or the whole history cleared) in a page that was closed
-    /// before its save reached IndexedDB: `{"cleared":bool,"removed":[ids]}`.
+    /// Runs removed in a page that was closed before its save reached
+    /// IndexedDB: a JSON array of their ids.
     pub fn unsaved_removals(&self) -> String {
-        format!("{}:v{INDEXED_DB_SCHEMA_VERSION}:unsaved", self.prefix)
+        format!("{}:v{INDEXED_DB_SCHEMA_VERSION}:removed", self.prefix)
+    }
+
+    /// Present when a page closed before its save reached IndexedDB had
+    /// cleared the whole history (before the runs saved with it).
+    pub fn unsaved_clear(&self) -> String {
+        format!("{}:v{INDEXED_DB_SCHEMA_VERSION}:cleared", self.prefix)
     }
 
     /// The prefix itself: also the name of the history's IndexedDB database.
@@ -124,17 +131,6 @@ pub struct Manifest {
     /// a database the browser deleted from a history never made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<u64>,
-}
-
-/// Removals that a closed page could not save to IndexedDB (see
-/// [`StorageKeys::unsaved_removals`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct UnsavedRemovals {
-    /// The whole history was cleared (before the runs saved with it).
-    pub cleared: bool,
-    /// Ids of runs removed.
-    pub removed: Vec<String>,
 }
 
 /// Why a stored run could not be read.

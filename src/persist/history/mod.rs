@@ -36,9 +36,7 @@ use super::database::{
     BackupRecord, Chunk, DatabaseManifest, OrderKey, RunDatabase, Save, Unreadable,
 };
 use super::idb::{self, DbError, Durability};
-use super::layout::{
-    encode_run, Manifest, StorageKeys, UnsavedRemovals, INDEXED_DB_SCHEMA_VERSION, SCHEMA_VERSION,
-};
+use super::layout::{encode_run, Manifest, StorageKeys, INDEXED_DB_SCHEMA_VERSION, SCHEMA_VERSION};
 use super::restore::restore_for_indexed_db;
 use super::runs_json::settle_interrupted;
 use super::{persist_to_local_storage, LocalStorage, PersistOptions, StorageBackend};

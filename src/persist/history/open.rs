@@ -72,14 +72,15 @@ impl HistoryPersistence {
                 .store
                 .report_background_error(restored.problems.join(" "));
         }
-        let removals: UnsavedRemovals = local
+        let removed: Vec<String> = local
             .get(&keys.unsaved_removals())
             .ok()
             .flatten()
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default();
+        let cleared = local.get(&keys.unsaved_clear()).ok().flatten().is_some();
         let first_move = manifest.schema < INDEXED_DB_SCHEMA_VERSION;
-        let nothing_to_move = restored.runs.is_empty() && removals == UnsavedRemovals::default();
+        let nothing_to_move = restored.runs.is_empty() && removed.is_empty() && !cleared;
         if nothing_to_move && !first_move {
             return Ok(false);
         }
@@ -87,25 +88,16 @@ impl HistoryPersistence {
             format!("The history saved in localStorage could not be moved into IndexedDB ({error}); it stays where it is and will be moved on the next start.")
         };
         if !nothing_to_move {
-            db.merge(
-                &restored.runs,
-                &removals.removed,
-                removals.cleared,
-                Durability::Strict,
-            )
-            .await
-            .map_err(failed)?;
+            db.merge(&restored.runs, &removed, cleared, Durability::Strict)
+                .await
+                .map_err(failed)?;
             let stored = db.ids().await.map_err(failed)?;
             let missing = restored
                 .runs
                 .iter()
                 .filter(|run| !stored.contains(&run.id))
                 .count();
-            let kept = removals
-                .removed
-                .iter()
-                .filter(|id| stored.contains(*id))
-                .count();
+            let kept = removed.iter().filter(|id| stored.contains(*id)).count();
             if missing + kept > 0 {
                 return Err(format!(
                     "Moving the history from localStorage into IndexedDB could not be checked ({missing} run(s) missing, {kept} removed run(s) still there); localStorage keeps it and the move is tried again on the next start."
@@ -119,6 +111,7 @@ impl HistoryPersistence {
             let _ = local.remove(&keys.run(&run.id));
         }
         let _ = local.remove(&keys.unsaved_removals());
+        let _ = local.remove(&keys.unsaved_clear());
         Ok(!restored.runs.is_empty())
     }
 

@@ -122,7 +122,8 @@ impl HistoryPersistence {
                 Err(StepFailure {
                     error, unwritten, ..
                 }) => {
-                    let written: BTreeSet<String> = ids.difference(&unwritten).cloned().collect();
+                    let mut written = ids.clone();
+                    written.retain(|id| !unwritten.contains(id));
                     if !written.is_empty() {
                         self.announce(&written, false);
                     }
@@ -166,7 +167,8 @@ impl HistoryPersistence {
             {
                 return;
             }
-            let ids: BTreeSet<String> = state.retry.iter().chain(&state.writing).cloned().collect();
+            let mut ids = state.retry.clone();
+            ids.extend(state.writing.iter().cloned());
             (ids, state.retry_cleared || state.writing_cleared)
         };
         ids.extend(inner.store.unsaved_ids());
@@ -174,21 +176,21 @@ impl HistoryPersistence {
         if ids.is_empty() && !cleared {
             return;
         }
-        let mut removals = UnsavedRemovals {
-            cleared,
-            removed: Vec::new(),
-        };
+        let mut removed = Vec::new();
         for id in ids {
             match inner.store.get_run_untracked(&id) {
                 Some(run) => {
                     let _ = local.set(&keys.run(&id), &encode_run(&run));
                 }
-                None => removals.removed.push(id),
+                None => removed.push(id),
             }
         }
-        if removals != UnsavedRemovals::default() {
-            let text = serde_json::to_string(&removals).expect("removals always serialize");
+        if !removed.is_empty() {
+            let text = serde_json::to_string(&removed).expect("ids always serialize");
             let _ = local.set(&keys.unsaved_removals(), &text);
+        }
+        if cleared {
+            let _ = local.set(&keys.unsaved_clear(), "");
         }
         inner.state.borrow_mut().spilled = true;
     }
@@ -204,6 +206,7 @@ impl HistoryPersistence {
                 let _ = local.remove(&keys.run(id));
             }
             let _ = local.remove(&keys.unsaved_removals());
+            let _ = local.remove(&keys.unsaved_clear());
         }
     }
 }
@@ -247,9 +250,13 @@ async fn write_in_steps(db: &RunDatabase, save: &Save) -> Result<(), StepFailure
                 .skip(step * RUNS_PER_TRANSACTION)
                 .map(|run| run.id.clone());
             let unwritten_deletes = save.deletes.iter().filter(|_| first).cloned();
+            let mut unwritten = BTreeSet::new();
+            for id in unwritten_puts.chain(unwritten_deletes) {
+                unwritten.insert(id);
+            }
             return Err(StepFailure {
                 error,
-                unwritten: unwritten_puts.chain(unwritten_deletes).collect(),
+                unwritten,
                 cleared: part.cleared,
             });
         }

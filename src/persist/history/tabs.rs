@@ -7,12 +7,12 @@ impl HistoryPersistence {
     /// Tells other tabs which runs this save wrote.
     pub(super) fn announce(&self, ids: &BTreeSet<String>, cleared: bool) {
         if let Some(channel) = &self.inner.channel {
-            let message = TabMessage {
-                saved: ids.iter().cloned().collect(),
-                cleared,
-            };
-            let text = serde_json::to_string(&message).expect("a message always serializes");
-            let _ = channel.post_message(&text.into());
+            // [cleared, id…]: a plain array, no JSON to write or parse.
+            let message = js_sys::Array::of1(&cleared.into());
+            for id in ids {
+                message.push(&id.into());
+            }
+            let _ = channel.post_message(&message);
         }
     }
 
@@ -24,8 +24,15 @@ impl HistoryPersistence {
         let on_message = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
             let message = event
                 .dyn_ref::<web_sys::MessageEvent>()
-                .and_then(|event| event.data().as_string())
-                .and_then(|text| serde_json::from_str::<TabMessage>(&text).ok());
+                .and_then(|event| event.data().dyn_into::<js_sys::Array>().ok())
+                .map(|message| TabMessage {
+                    cleared: message.get(0).is_truthy(),
+                    saved: message
+                        .iter()
+                        .skip(1)
+                        .filter_map(|id| id.as_string())
+                        .collect(),
+                });
             if let Some(message) = message {
                 spawn_local(history.clone().take_in(message));
             }
@@ -61,7 +68,7 @@ impl HistoryPersistence {
             // The other tab cleared the history: runs it never loaded are gone
             // too. Keep only what is stored, and what this tab has not saved yet.
             if let Ok(ids) = db.ids().await {
-                let unsaved: BTreeSet<String> = inner.store.unsaved_ids().into_iter().collect();
+                let unsaved = inner.store.unsaved_ids();
                 let gone: Vec<String> = inner
                     .store
                     .runs_untracked()
@@ -159,7 +166,6 @@ impl HistoryPersistence {
 }
 
 /// What a tab announces after each committed save.
-#[derive(serde::Serialize, serde::Deserialize)]
 struct TabMessage {
     saved: Vec<String>,
     cleared: bool,
