@@ -194,7 +194,14 @@ impl NeuroForgeClient {
         loop {
             let Some(event) = events.pop_front() else {
                 match self.within_timeout(chunks.next()).await? {
-                    Some(Ok(chunk)) => events.extend(decoder.push(&chunk)),
+                    Some(Ok(chunk)) => match decoder.push(&chunk) {
+                        Ok(more) => events.extend(more),
+                        Err(error) => {
+                            return Err(ApiError::Stream {
+                                detail: error.to_string(),
+                            })
+                        }
+                    },
                     Some(Err(detail)) => return Err(ApiError::Stream { detail }),
                     None => {
                         return Err(ApiError::Stream {
