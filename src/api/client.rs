@@ -278,14 +278,41 @@ async fn error_for_status(response: Response) -> Result<Response, ApiError> {
     if response.ok() {
         return Ok(response);
     }
+    let retry_after = response.headers().get("retry-after");
+    let status_text = response.status_text();
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    let detail = match serde_json::from_str::<ErrorBody>(&body) {
+    Err(status_error(
+        status,
+        &body,
+        &status_text,
+        retry_after.as_deref(),
+    ))
+}
+
+/// The error for a non-2xx answer: what to do about a missing token (401)
+/// or too many requests (429, waiting what `Retry-After` says), else the
+/// status and the server's `detail` (or its body, or the status's reason).
+/// A 403 needs no words of ours: the gateway's says which flag allows the
+/// page.
+fn status_error(status: u16, body: &str, status_text: &str, retry_after: Option<&str>) -> ApiError {
+    match status {
+        401 => return ApiError::Unauthorized,
+        429 => {
+            return ApiError::TooManyRequests {
+                retry_after_seconds: retry_after
+                    .and_then(|seconds| seconds.trim().parse().ok())
+                    .unwrap_or(1),
+            }
+        }
+        _ => {}
+    }
+    let detail = match serde_json::from_str::<ErrorBody>(body) {
         Ok(error) => error.detail,
         Err(_) if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
-        Err(_) => response.status_text(),
+        Err(_) => status_text.to_owned(),
     };
-    Err(ApiError::Http { status, detail })
+    ApiError::Http { status, detail }
 }
 
 async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
@@ -310,4 +337,52 @@ fn body_bytes(body: web_sys::ReadableStream) -> impl Stream<Item = Result<Vec<u8
             Ok(chunk) => Ok(js_sys::Uint8Array::new(&chunk).to_vec()),
             Err(error) => Err(format!("the connection broke: {error:?}")),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_a_person_can_act_on_get_words_saying_how() {
+        assert_eq!(
+            status_error(401, r#"{"detail": "x"}"#, "Unauthorized", None),
+            ApiError::Unauthorized
+        );
+        assert!(ApiError::Unauthorized
+            .to_string()
+            .contains("paste the token in Settings"));
+        let busy = status_error(429, "{}", "Too Many Requests", Some("7"));
+        assert_eq!(
+            busy,
+            ApiError::TooManyRequests {
+                retry_after_seconds: 7
+            }
+        );
+        assert_eq!(busy.to_string(), "too many requests; try again in 7 s");
+        assert_eq!(
+            status_error(429, "", "Too Many Requests", Some("soon")),
+            ApiError::TooManyRequests {
+                retry_after_seconds: 1
+            }
+        );
+        let refused = status_error(
+            403,
+            r#"{"detail": "start the gateway with --allow-origin http://a"}"#,
+            "Forbidden",
+            None,
+        );
+        assert_eq!(
+            refused.to_string(),
+            "HTTP 403: start the gateway with --allow-origin http://a"
+        );
+        assert_eq!(
+            status_error(502, "", "Bad Gateway", None).to_string(),
+            "HTTP 502: Bad Gateway"
+        );
+        assert_eq!(
+            status_error(500, " oops ", "x", None).to_string(),
+            "HTTP 500: oops"
+        );
+    }
 }

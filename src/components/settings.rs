@@ -1,6 +1,6 @@
-//! Settings: which NeuroForge-compatible server the app talks to, and the
-//! prices the user sets for its models, saved in localStorage so a reload
-//! keeps them.
+//! Settings: which NeuroForge-compatible server the app talks to, with which
+//! access token, and the prices the user sets for its models, saved in
+//! localStorage so a reload keeps them.
 
 use super::format::typed_number;
 use crate::api::{ClientConfig, NeuroForgeClient};
@@ -13,6 +13,9 @@ use std::collections::HashMap;
 pub const SERVER_URL_KEY: &str = "prompt-runs:server-url";
 /// The localStorage key holding the user's prices: `{"<model id>": <USD per 1k tokens>}`.
 pub const PRICE_OVERRIDES_KEY: &str = "prompt-runs:price-overrides";
+/// The localStorage key holding the server's access token (the gateway's
+/// `--token`), taken from the page's address (`?token=…`) or typed in Settings.
+pub const TOKEN_KEY: &str = "prompt-runs:token";
 
 /// The server the app talks to and the user's prices, shared through context
 /// by [`provide_server_connection`] and edited by [`Settings`].
@@ -20,6 +23,8 @@ pub const PRICE_OVERRIDES_KEY: &str = "prompt-runs:price-overrides";
 pub struct ServerConnection {
     /// The base URL in use.
     pub base_url: RwSignal<String>,
+    /// The access token sent with every request, if any.
+    pub token: RwSignal<Option<String>>,
     /// The models as the server lists them (before the user's prices).
     pub served_models: RwSignal<Vec<Model>>,
     /// USD per 1,000 tokens by model id, replacing the server's price.
@@ -57,27 +62,96 @@ fn save_setting(key: &str, value: &str) -> bool {
     local_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
 }
 
+fn saved_setting(key: &str) -> Option<String> {
+    local_storage().and_then(|storage| storage.get_item(key).ok().flatten())
+}
+
+/// Splits `token=…` out of a page's query string (`?a=1&token=t`): the
+/// token as written (still percent-encoded), and the query string left
+/// (empty, or starting with `?`).
+fn take_token(search: &str) -> (Option<&str>, String) {
+    let mut token = None;
+    let rest: Vec<&str> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("token=") {
+            Some(value) => {
+                token = Some(value);
+                false
+            }
+            None => !pair.is_empty(),
+        })
+        .collect();
+    let rest = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", rest.join("&"))
+    };
+    (token.filter(|token| !token.is_empty()), rest)
+}
+
+/// The token in the page's address (the gateway prints `/?token=…` to
+/// open), taken out of it: an address with a secret in it ends up in
+/// history, bookmarks and screenshots, so it is replaced at once.
+fn token_from_address() -> Option<String> {
+    let location = window().location();
+    let search = location.search().ok()?;
+    let (token, rest) = take_token(&search);
+    let token = token?;
+    let address = format!(
+        "{}{rest}{}",
+        location.pathname().ok()?,
+        location.hash().unwrap_or_default()
+    );
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&address));
+    }
+    Some(js_sys::decode_uri_component(token).map_or_else(|_| token.to_owned(), String::from))
+}
+
+/// Keeps `token` (or forgets it, when `None`); false when storage refused.
+fn save_token(token: Option<&str>) -> bool {
+    match token {
+        Some(token) => save_setting(TOKEN_KEY, token),
+        None => local_storage().is_some_and(|storage| storage.remove_item(TOKEN_KEY).is_ok()),
+    }
+}
+
 /// Connects `store` to the saved server (or this page's origin), and again
 /// whenever [`Settings`] changes it: sets a [`NeuroForgeClient`] as its
 /// executor and loads the server's models, with the user's saved prices laid
 /// over theirs, so that costs follow. Failure to load them is shown as the
-/// store's error.
+/// store's error. A `token` in the page's address is taken out of it and
+/// kept (under [`TOKEN_KEY`]), replacing the one kept before.
 pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
-    let saved_url =
-        local_storage().and_then(|storage| storage.get_item(SERVER_URL_KEY).ok().flatten());
-    let saved_prices = local_storage()
-        .and_then(|storage| storage.get_item(PRICE_OVERRIDES_KEY).ok().flatten())
+    let token = match token_from_address() {
+        Some(token) => {
+            if !save_token(Some(&token)) {
+                store.report_background_error(
+                    "The access token could not be saved; it applies until the page is reloaded.",
+                );
+            }
+            Some(token)
+        }
+        None => saved_setting(TOKEN_KEY),
+    };
+    let saved_prices = saved_setting(PRICE_OVERRIDES_KEY)
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default();
     let connection = ServerConnection {
-        base_url: RwSignal::new(saved_url.unwrap_or_else(default_server_url)),
+        base_url: RwSignal::new(saved_setting(SERVER_URL_KEY).unwrap_or_else(default_server_url)),
+        token: RwSignal::new(token),
         served_models: RwSignal::new(Vec::new()),
         price_overrides: RwSignal::new(saved_prices),
     };
     provide_context(connection);
     Effect::new(move |_| {
         let base_url = connection.base_url.get();
-        let client = NeuroForgeClient::new(ClientConfig::default().base_url(base_url.clone()));
+        let client = NeuroForgeClient::new(
+            ClientConfig::default()
+                .base_url(base_url.clone())
+                .token(connection.token.get()),
+        );
         store.set_executor(client.clone());
         leptos::task::spawn_local(async move {
             match client.models().await {
@@ -151,7 +225,18 @@ pub fn Settings(
     let store = store.unwrap_or_else(use_runs_store);
     let connection = expect_context::<ServerConnection>();
     let draft = RwSignal::new(connection.base_url.get_untracked());
+    let token_draft = RwSignal::new(connection.token.get_untracked().unwrap_or_default());
     let problem = RwSignal::new(None::<String>);
+    let save_token_draft = move || {
+        let token =
+            Some(token_draft.get_untracked().trim().to_owned()).filter(|token| !token.is_empty());
+        if !save_token(token.as_deref()) {
+            store.report_background_error(
+                "The access token could not be saved; it applies until the page is reloaded.",
+            );
+        }
+        connection.token.set(token);
+    };
     let save_url = move |url: String| match check_url(&url) {
         Ok(url) => {
             problem.set(None);
@@ -191,6 +276,7 @@ pub fn Settings(
     view! {
         <form class="settings" on:submit=move |event| {
             event.prevent_default();
+            save_token_draft();
             save_url(draft.get_untracked());
         }>
             <label for="settings-server-url">"Server URL"</label>
@@ -199,6 +285,15 @@ pub fn Settings(
                 type="url"
                 prop:value=move || draft.get()
                 on:input=move |event| draft.set(event_target_value(&event))
+            />
+            <label for="settings-token">"Access token"</label>
+            <input
+                id="settings-token"
+                type="password"
+                autocomplete="off"
+                placeholder="only if the server asks for one"
+                prop:value=move || token_draft.get()
+                on:input=move |event| token_draft.set(event_target_value(&event))
             />
             <button type="submit">"Save"</button>
             <button type="button" on:click=move |_| save_url(default_server_url())>"Use this page's server"</button>
@@ -240,7 +335,7 @@ pub fn Settings(
 
 #[cfg(test)]
 mod tests {
-    use super::{check_url, parse_price, with_price_overrides};
+    use super::{check_url, parse_price, take_token, with_price_overrides};
     use crate::model::{Model, Provider};
     use std::collections::HashMap;
 
@@ -251,6 +346,22 @@ mod tests {
             Ok("http://localhost:8000".to_owned())
         );
         assert!(check_url("localhost:8000").is_err());
+    }
+
+    #[test]
+    fn the_token_is_taken_out_of_the_query_and_the_rest_kept() {
+        assert_eq!(take_token("?token=abc123"), (Some("abc123"), String::new()));
+        assert_eq!(
+            take_token("?a=1&token=t%2Bx&b=2"),
+            (Some("t%2Bx"), "?a=1&b=2".to_owned())
+        );
+        assert_eq!(take_token(""), (None, String::new()));
+        assert_eq!(take_token("?tokens=1"), (None, "?tokens=1".to_owned()));
+        assert_eq!(
+            take_token("?token="),
+            (None, String::new()),
+            "an empty one is dropped too"
+        );
     }
 
     #[test]
