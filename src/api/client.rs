@@ -278,39 +278,24 @@ async fn error_for_status(response: Response) -> Result<Response, ApiError> {
     if response.ok() {
         return Ok(response);
     }
-    let retry_after = response.headers().get("retry-after");
-    let status_text = response.status_text();
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    Err(status_error(
-        status,
-        &body,
-        &status_text,
-        retry_after.as_deref(),
-    ))
+    Err(status_error(status, &body, || response.status_text()))
 }
 
-/// The error for a non-2xx answer: what to do about a missing token (401)
-/// or too many requests (429, waiting what `Retry-After` says), else the
-/// status and the server's `detail` (or its body, or the status's reason).
-/// A 403 needs no words of ours: the gateway's says which flag allows the
-/// page.
-fn status_error(status: u16, body: &str, status_text: &str, retry_after: Option<&str>) -> ApiError {
-    match status {
-        401 => return ApiError::Unauthorized,
-        429 => {
-            return ApiError::TooManyRequests {
-                retry_after_seconds: retry_after
-                    .and_then(|seconds| seconds.trim().parse().ok())
-                    .unwrap_or(1),
-            }
-        }
-        _ => {}
+/// The error for a non-2xx answer: what to do about a missing token (401:
+/// the app knows where it goes), else the status and the server's `detail`
+/// (or its body, or the status's reason). The gateway's details already say
+/// what to do about a 403 (the flag that allows the page) and a 429 (how
+/// many seconds to wait), so they are shown as they are.
+fn status_error(status: u16, body: &str, status_text: impl FnOnce() -> String) -> ApiError {
+    if status == 401 {
+        return ApiError::Unauthorized;
     }
     let detail = match serde_json::from_str::<ErrorBody>(body) {
         Ok(error) => error.detail,
         Err(_) if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
-        Err(_) => status_text.to_owned(),
+        Err(_) => status_text(),
     };
     ApiError::Http { status, detail }
 }
@@ -344,44 +329,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_a_person_can_act_on_get_words_saying_how() {
+    fn a_401_says_where_the_token_goes_and_other_statuses_keep_the_servers_words() {
+        fn text(text: &'static str) -> impl FnOnce() -> String {
+            move || text.to_owned()
+        }
+        let missing = status_error(401, r#"{"detail": "x"}"#, text("Unauthorized"));
+        assert_eq!(missing, ApiError::Unauthorized);
+        assert!(missing.to_string().contains("paste the token in Settings"));
+        let busy = r#"{"detail": "too many requests: 600 a minute; try again in 7 s"}"#;
         assert_eq!(
-            status_error(401, r#"{"detail": "x"}"#, "Unauthorized", None),
-            ApiError::Unauthorized
+            status_error(429, busy, text("Too Many Requests")).to_string(),
+            "HTTP 429: too many requests: 600 a minute; try again in 7 s"
         );
-        assert!(ApiError::Unauthorized
-            .to_string()
-            .contains("paste the token in Settings"));
-        let busy = status_error(429, "{}", "Too Many Requests", Some("7"));
+        let refused = r#"{"detail": "start the gateway with --allow-origin http://a"}"#;
         assert_eq!(
-            busy,
-            ApiError::TooManyRequests {
-                retry_after_seconds: 7
-            }
-        );
-        assert_eq!(busy.to_string(), "too many requests; try again in 7 s");
-        assert_eq!(
-            status_error(429, "", "Too Many Requests", Some("soon")),
-            ApiError::TooManyRequests {
-                retry_after_seconds: 1
-            }
-        );
-        let refused = status_error(
-            403,
-            r#"{"detail": "start the gateway with --allow-origin http://a"}"#,
-            "Forbidden",
-            None,
-        );
-        assert_eq!(
-            refused.to_string(),
+            status_error(403, refused, text("Forbidden")).to_string(),
             "HTTP 403: start the gateway with --allow-origin http://a"
         );
         assert_eq!(
-            status_error(502, "", "Bad Gateway", None).to_string(),
+            status_error(502, "", text("Bad Gateway")).to_string(),
             "HTTP 502: Bad Gateway"
         );
         assert_eq!(
-            status_error(500, " oops ", "x", None).to_string(),
+            status_error(500, " oops ", text("x")).to_string(),
             "HTTP 500: oops"
         );
     }

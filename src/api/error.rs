@@ -15,14 +15,8 @@ pub enum ApiError {
     },
     /// The server wants an access token (HTTP 401): ours prints an address
     /// carrying it when it starts.
-    #[error("the server needs its access token: open the address the gateway printed when it started, or paste the token in Settings")]
+    #[error("the server needs its access token: open the address the gateway printed, or paste the token in Settings")]
     Unauthorized,
-    /// The server is busy or this client sent too much (HTTP 429).
-    #[error("too many requests; try again in {retry_after_seconds} s")]
-    TooManyRequests {
-        /// How long the server asked to wait (`Retry-After`), in seconds.
-        retry_after_seconds: u64,
-    },
     /// Nothing answered (server down, wrong URL, CORS refused, offline).
     #[error("could not reach the server at {url}; is it running?")]
     Unreachable {

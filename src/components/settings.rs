@@ -92,29 +92,38 @@ fn take_token(search: &str) -> (Option<&str>, String) {
 
 /// The token in the page's address (the gateway prints `/?token=…` to
 /// open), taken out of it: an address with a secret in it ends up in
-/// history, bookmarks and screenshots, so it is replaced at once.
+/// history, bookmarks and screenshots, so it is replaced at once. Taken as
+/// written, not percent-decoded: the gateway's tokens are hex, and it
+/// prints a given one as it was given.
 fn token_from_address() -> Option<String> {
-    let location = window().location();
-    let search = location.search().ok()?;
-    let (token, rest) = take_token(&search);
-    let token = token?;
-    let address = format!(
-        "{}{rest}{}",
-        location.pathname().ok()?,
-        location.hash().unwrap_or_default()
-    );
+    let href = window().location().href().ok()?;
+    let (address, hash) = href.split_at(href.find('#').unwrap_or(href.len()));
+    let (path, search) = address.split_at(address.find('?').unwrap_or(address.len()));
+    let (token, rest) = take_token(search);
+    let token = token?.to_owned();
     if let Ok(history) = window().history() {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&address));
+        let _ = history.replace_state_with_url(
+            &wasm_bindgen::JsValue::NULL,
+            "",
+            Some(&format!("{path}{rest}{hash}")),
+        );
     }
-    Some(js_sys::decode_uri_component(token).map_or_else(|_| token.to_owned(), String::from))
+    Some(token)
 }
 
-/// Keeps `token` (or forgets it, when `None`); false when storage refused.
-fn save_token(token: Option<&str>) -> bool {
-    match token {
+/// Keeps `token` for the next visit (or forgets it, when `None`), and uses
+/// it from now on; says so in `store` when storage refused it.
+fn keep_token(store: RunsStore, connection: ServerConnection, token: Option<String>) {
+    let kept = match &token {
         Some(token) => save_setting(TOKEN_KEY, token),
         None => local_storage().is_some_and(|storage| storage.remove_item(TOKEN_KEY).is_ok()),
+    };
+    if !kept {
+        store.report_background_error(
+            "The access token could not be saved; it applies until the page is reloaded.",
+        );
     }
+    connection.token.set(token);
 }
 
 /// Connects `store` to the saved server (or this page's origin), and again
@@ -124,27 +133,19 @@ fn save_token(token: Option<&str>) -> bool {
 /// store's error. A `token` in the page's address is taken out of it and
 /// kept (under [`TOKEN_KEY`]), replacing the one kept before.
 pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
-    let token = match token_from_address() {
-        Some(token) => {
-            if !save_token(Some(&token)) {
-                store.report_background_error(
-                    "The access token could not be saved; it applies until the page is reloaded.",
-                );
-            }
-            Some(token)
-        }
-        None => saved_setting(TOKEN_KEY),
-    };
     let saved_prices = saved_setting(PRICE_OVERRIDES_KEY)
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default();
     let connection = ServerConnection {
         base_url: RwSignal::new(saved_setting(SERVER_URL_KEY).unwrap_or_else(default_server_url)),
-        token: RwSignal::new(token),
+        token: RwSignal::new(saved_setting(TOKEN_KEY)),
         served_models: RwSignal::new(Vec::new()),
         price_overrides: RwSignal::new(saved_prices),
     };
     provide_context(connection);
+    if let Some(token) = token_from_address() {
+        keep_token(store, connection, Some(token));
+    }
     Effect::new(move |_| {
         let base_url = connection.base_url.get();
         let client = NeuroForgeClient::new(
@@ -225,18 +226,7 @@ pub fn Settings(
     let store = store.unwrap_or_else(use_runs_store);
     let connection = expect_context::<ServerConnection>();
     let draft = RwSignal::new(connection.base_url.get_untracked());
-    let token_draft = RwSignal::new(connection.token.get_untracked().unwrap_or_default());
     let problem = RwSignal::new(None::<String>);
-    let save_token_draft = move || {
-        let token =
-            Some(token_draft.get_untracked().trim().to_owned()).filter(|token| !token.is_empty());
-        if !save_token(token.as_deref()) {
-            store.report_background_error(
-                "The access token could not be saved; it applies until the page is reloaded.",
-            );
-        }
-        connection.token.set(token);
-    };
     let save_url = move |url: String| match check_url(&url) {
         Ok(url) => {
             problem.set(None);
@@ -276,7 +266,6 @@ pub fn Settings(
     view! {
         <form class="settings" on:submit=move |event| {
             event.prevent_default();
-            save_token_draft();
             save_url(draft.get_untracked());
         }>
             <label for="settings-server-url">"Server URL"</label>
@@ -292,8 +281,12 @@ pub fn Settings(
                 type="password"
                 autocomplete="off"
                 placeholder="only if the server asks for one"
-                prop:value=move || token_draft.get()
-                on:input=move |event| token_draft.set(event_target_value(&event))
+                // Kept as soon as it is typed, apart from the URL: pasting
+                // the token is all there is to do when the server asks.
+                on:change=move |event| {
+                    let typed = event_target_value(&event).trim().to_owned();
+                    keep_token(store, connection, Some(typed).filter(|token| !token.is_empty()));
+                }
             />
             <button type="submit">"Save"</button>
             <button type="button" on:click=move |_| save_url(default_server_url())>"Use this page's server"</button>
