@@ -43,6 +43,10 @@ const EMBED_EXAMPLE_PACKAGE: &str = "prompt-runs-embed-example";
 const E2E_PACKAGE: &str = "prompt-runs-e2e";
 /// Tells the browser tests (at compile time) where the test gateway listens.
 const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
+/// Where `wasm-bindgen-test-runner` serves its test page (it reads this
+/// variable; otherwise it picks a random port). Pinned so that the test
+/// gateway can allow exactly that page's origin, rather than every origin.
+const TEST_RUNNER_ADDRESS_ENV: &str = "WASM_BINDGEN_TEST_ADDRESS";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -367,10 +371,21 @@ struct TestGateway {
     url: String,
 }
 
+/// A loopback port free right now: bound, read, released.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((SERVE_ADDRESS, 0))
+        .map_err(|e| format!("no free loopback port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|e| e.to_string())
+}
+
 impl TestGateway {
     /// Builds and starts the gateway on a free loopback port, with the models
-    /// that simulate failures, and waits until it listens.
-    fn start(ctx: &Ctx) -> Result<TestGateway> {
+    /// that simulate failures, answering pages of `page_origin` (the test
+    /// runner's), and waits until it listens.
+    fn start(ctx: &Ctx, page_origin: &str) -> Result<TestGateway> {
         run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
             "build",
             "-p",
@@ -381,7 +396,13 @@ impl TestGateway {
         let binary = target_dir.join("debug").join(GATEWAY_PACKAGE);
         let mut child = Command::new(&binary)
             .current_dir(&ctx.root)
-            .args(["--addr", &format!("{SERVE_ADDRESS}:0"), "--test-models"])
+            .args([
+                "--addr",
+                &format!("{SERVE_ADDRESS}:0"),
+                "--test-models",
+                "--allow-origin",
+                page_origin,
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
@@ -438,11 +459,14 @@ fn test(ctx: &Ctx) -> Result {
     ));
     let started = Instant::now();
     // The client's tests talk to a real gateway on loopback; its address is
-    // compiled into them.
-    let gateway = TestGateway::start(ctx)?;
+    // compiled into them. They run in the test runner's page, on a port
+    // pinned here, whose origin is the one the gateway lets in.
+    let runner_address = format!("{SERVE_ADDRESS}:{}", free_port()?);
+    let gateway = TestGateway::start(ctx, &format!("http://{runner_address}"))?;
     run_cmd(
         cargo_in_browser(ctx)?
             .env(TEST_GATEWAY_ENV, &gateway.url)
+            .env(TEST_RUNNER_ADDRESS_ENV, &runner_address)
             .args(["test", "-p", APP_PACKAGE, "--target", WASM_TARGET]),
     )?;
     drop(gateway);
