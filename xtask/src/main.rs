@@ -4,8 +4,9 @@
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
 //! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
 //!   then build the release app and run the end-to-end test on it.
-//! - `cargo xtask bench`: setup, then the benchmarks natively and in headless Chromium, and
-//!   the release bundle's size; prints them and writes `target/bench-report.md`.
+//! - `cargo xtask bench`: setup, then the benchmarks natively, the gateway under load, in
+//!   headless Chromium, and the release bundle's size; prints them and writes
+//!   `target/bench-report.md`.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
@@ -95,9 +96,9 @@ Commands:
   test            install what is missing, then run all tests: native `cargo test --workspace`,
                   browser tests in headless Chromium (against a gateway on loopback), a release
                   `trunk build`, and the end-to-end test of the built app
-  bench           install what is missing, then run the benchmarks natively and in headless
-                  Chromium, measure the release bundle, print it all and write
-                  target/bench-report.md
+  bench           install what is missing, then run the benchmarks natively, the gateway
+                  under load on loopback, in headless Chromium, measure the release bundle,
+                  print it all and write target/bench-report.md
   setup           only install what is missing"
     );
 }
@@ -528,6 +529,17 @@ fn bench(ctx: &Ctx) -> Result {
         print!("{printed}");
         report += &format!("## {what}\n\n```\n{printed}```\n\n");
     }
+
+    step("bench: the gateway under load on loopback — cargo bench -p prompt-runs-gateway --bench load");
+    let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "bench",
+        "-p",
+        GATEWAY_PACKAGE,
+        "--bench",
+        "load",
+    ]))?;
+    print!("{printed}");
+    report += &format!("{}\n\n", printed.trim_end());
 
     step("bench: in headless Chromium — cargo test --release --bench browser");
     let printed = capture(cargo_in_browser(ctx)?.args([
