@@ -23,7 +23,7 @@
 use crate::problem::Problem;
 use crate::GatewayConfig;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
@@ -206,32 +206,28 @@ impl Access {
     }
 }
 
-/// The Host a request was sent to: its `Host` header, or, in HTTP/2, the
-/// authority of its URI.
-pub fn request_host(request: &Request) -> Option<&str> {
-    request
-        .headers()
+/// The Host a request with `headers` was sent to `uri`: its `Host` header
+/// (one that is not text reads as U+FFFD, which no rule allows), or, in
+/// HTTP/2, the authority of its URI.
+pub fn request_host<'r>(headers: &'r HeaderMap, uri: &'r Uri) -> Option<&'r str> {
+    headers
         .get(header::HOST)
         .map(|host| host.to_str().unwrap_or("\u{fffd}"))
-        .or_else(|| {
-            request
-                .uri()
-                .authority()
-                .map(|authority| authority.as_str())
-        })
+        .or_else(|| uri.authority().map(|authority| authority.as_str()))
 }
 
 /// Middleware: refuses a request whose Host or Origin is not allowed, with
 /// 403 and a `detail` naming it and the flag that would allow it. Runs
 /// first, so that a refused request reaches nothing else.
 pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    if let Err(problem) = access.check_host(request_host(&request)) {
+    let host = request_host(request.headers(), request.uri());
+    if let Err(problem) = access.check_host(host) {
         return problem.into_response();
     }
     let Some(origin) = request.headers().get(header::ORIGIN).cloned() else {
         return next.run(request).await;
     };
-    if access.allows_origin(&origin, request_host(&request)) {
+    if access.allows_origin(&origin, host) {
         return next.run(request).await;
     }
     let shown = origin.to_str().unwrap_or("(not text)");

@@ -121,12 +121,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, String> {
     // than restated.
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, parts| {
-            let host = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|host| host.to_str().ok())
-                .or_else(|| parts.uri.authority().map(|authority| authority.as_str()));
-            allowed.allows_origin(origin, host)
+            allowed.allows_origin(origin, access::request_host(&parts.headers, &parts.uri))
         }))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
