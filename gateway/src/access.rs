@@ -108,14 +108,20 @@ impl Access {
         })
     }
 
-    /// What a person should know at start: that `*` lets every page in.
+    /// What a person should know at start: that `*` lets every page in, and
+    /// that beyond loopback nothing is encrypted.
     pub fn warnings(&self) -> Vec<String> {
-        match self.origins {
-            AllowedOrigins::Any => vec![
-                "warning: --allow-origin * lets every web page you open call this gateway (and spend its upstream key); use it only for tests".to_owned(),
-            ],
-            AllowedOrigins::Only(_) => Vec::new(),
+        let mut warnings = Vec::new();
+        if let AllowedOrigins::Any = self.origins {
+            warnings.push("warning: --allow-origin * lets every web page you open call this gateway (and spend its upstream key); use it only for tests".to_owned());
         }
+        if !self.listening.ip().is_loopback() {
+            warnings.push(format!(
+                "warning: listening on {}, other machines can reach the gateway, and its requests (the token, the prompts) are not encrypted: to share it, put a reverse proxy with TLS in front",
+                self.listening
+            ));
+        }
+        warnings
     }
 
     /// Whether a request with `host` (its Host header) may be answered; a
@@ -184,9 +190,11 @@ impl Access {
         };
         let how = "open the address the gateway printed when it started (…/?token=…), paste the token in the app's Settings, \
                    or send it as `Authorization: Bearer <token>`";
+        // The scheme's name is case-insensitive (RFC 9110).
         let given = authorization
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
+            .and_then(|value| value.split_once(' '))
+            .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token));
         match given {
             None => Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
@@ -200,9 +208,10 @@ impl Access {
         }
     }
 
-    /// Whether an access token is required (and so identifies the client).
-    pub fn has_token(&self) -> bool {
-        self.token.is_some()
+    /// Whether `authorization` carries the required access token (false
+    /// when none is required: then no one holds it).
+    pub fn is_token_holder(&self, authorization: Option<&HeaderValue>) -> bool {
+        self.token.is_some() && self.check_token(authorization).is_ok()
     }
 }
 
@@ -447,6 +456,9 @@ mod tests {
         let access = access(&["--token", "s3cret"]);
         let header = |value: &str| HeaderValue::from_str(value).unwrap();
         assert!(access.check_token(Some(&header("Bearer s3cret"))).is_ok());
+        assert!(access.check_token(Some(&header("bearer s3cret"))).is_ok());
+        assert!(access.is_token_holder(Some(&header("Bearer s3cret"))));
+        assert!(!access.is_token_holder(Some(&header("Bearer nope"))));
         for wrong in [
             "Bearer s3cre",
             "Bearer s3cret2",

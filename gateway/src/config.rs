@@ -73,9 +73,9 @@ pub struct GatewayConfig {
     /// Most requests to the upstream at once; more are answered 429.
     #[arg(long, env = "PROMPT_RUNS_MAX_UPSTREAM_REQUESTS", default_value_t = 16)]
     pub max_upstream_requests: usize,
-    /// API requests per minute per client (per token when there is one, else
-    /// per IP address), in bursts of up to as many; more are answered 429.
-    /// 0: no limit.
+    /// API requests per minute per client (the token's holder, and each IP
+    /// address without it), in bursts of up to as many; more are answered
+    /// 429. 0: no limit.
     #[arg(long, env = "PROMPT_RUNS_REQUESTS_PER_MINUTE", default_value_t = 600)]
     pub requests_per_minute: u32,
     /// Seconds an API request may take until its answer starts (a stream's

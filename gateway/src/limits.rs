@@ -8,10 +8,13 @@
 //! Execute on a handful of models sends (a few requests each), far below
 //! what a runaway script spending a paid upstream account would. It is a
 //! backstop; the origin, host and token rules are what keep strangers out.
+//! It is counted before the token is checked, so that requests with a wrong
+//! token are limited too (per address): guessing a short `--token` is slow.
 
+use crate::access::Access;
 use crate::problem::Problem;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -24,8 +27,8 @@ use std::time::{Duration, Instant};
 /// new clients wait, so that a flood of addresses cannot grow memory.
 const MAX_CLIENTS: usize = 10_000;
 
-/// Who is counted: the token's holder when a token is required (it is the
-/// one identity the gateway knows), else the peer's address.
+/// Who is counted: the token's holder (the one identity the gateway knows),
+/// or else the peer's address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Client {
     /// Whoever holds the access token.
@@ -39,7 +42,8 @@ pub enum Client {
 /// Requests per minute per client.
 pub struct RateLimit {
     per_minute: u32,
-    identify_by_token: bool,
+    /// Who holds the token.
+    access: Arc<Access>,
     buckets: Mutex<HashMap<Client, Bucket>>,
 }
 
@@ -53,12 +57,12 @@ struct Bucket {
 }
 
 impl RateLimit {
-    /// `per_minute` requests a minute per client (0: no limit), counted per
-    /// token holder when `identify_by_token`, else per address.
-    pub fn new(per_minute: u32, identify_by_token: bool) -> RateLimit {
+    /// `per_minute` requests a minute per client (0: no limit): the token
+    /// holder (as `access` knows the token), and each address without it.
+    pub fn new(per_minute: u32, access: Arc<Access>) -> RateLimit {
         RateLimit {
             per_minute,
-            identify_by_token,
+            access,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -102,7 +106,10 @@ impl RateLimit {
     }
 
     fn client_of(&self, request: &Request) -> Client {
-        if self.identify_by_token {
+        if self
+            .access
+            .is_token_holder(request.headers().get(header::AUTHORIZATION))
+        {
             return Client::TokenHolder;
         }
         request
@@ -154,10 +161,16 @@ pub async fn limit_time(State(limit): State<Duration>, request: Request, next: N
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn limit(per_minute: u32) -> RateLimit {
+        let config = crate::GatewayConfig::parse_from(["gw"]);
+        RateLimit::new(per_minute, Arc::new(Access::new(&config).unwrap()))
+    }
 
     #[test]
     fn a_burst_up_to_the_limit_then_one_per_interval() {
-        let limit = RateLimit::new(60, false);
+        let limit = limit(60);
         let start = Instant::now();
         let client = Client::Address([127, 0, 0, 1].into());
         for _ in 0..60 {
@@ -177,14 +190,14 @@ mod tests {
 
     #[test]
     fn zero_means_no_limit() {
-        let limit = RateLimit::new(0, true);
+        let limit = limit(0);
         let now = Instant::now();
         assert!((0..10_000).all(|_| limit.admit(Client::TokenHolder, now).is_ok()));
     }
 
     #[test]
     fn idle_clients_are_forgotten_so_memory_stays_bounded() {
-        let limit = RateLimit::new(60, false);
+        let limit = limit(60);
         let start = Instant::now();
         for n in 0..MAX_CLIENTS as u32 {
             assert!(limit

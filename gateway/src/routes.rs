@@ -82,13 +82,10 @@ pub fn router(config: GatewayConfig) -> Result<Router, String> {
         tokens_per_second: config.offline_tokens_per_second.max(0.001),
         next_run: AtomicU64::new(0),
     });
-    let rate_limit = Arc::new(RateLimit::new(
-        config.requests_per_minute,
-        access.has_token(),
-    ));
+    let rate_limit = Arc::new(RateLimit::new(config.requests_per_minute, access.clone()));
     let index = config.static_dir.join("index.html");
-    // Layers run outside in: the last added runs first. For the API: token,
-    // then rate (counted per token holder, so after it), then time.
+    // Layers run outside in: the last added runs first. For the API: rate
+    // (before the token, so that guesses are counted too), token, time.
     let api = Router::new()
         .route(
             "/api/v1/health",
@@ -107,12 +104,12 @@ pub fn router(config: GatewayConfig) -> Result<Router, String> {
             limits::limit_time,
         ))
         .layer(middleware::from_fn_with_state(
-            rate_limit,
-            limits::limit_rate,
-        ))
-        .layer(middleware::from_fn_with_state(
             access.clone(),
             access::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            rate_limit,
+            limits::limit_rate,
         ));
     let allowed = access.clone();
     // CORS answers preflights before the token is asked for (browsers send

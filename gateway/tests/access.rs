@@ -148,6 +148,11 @@ async fn every_origin_only_when_explicitly_given_with_a_warning() {
         warnings.len() == 1 && warnings[0].contains("every web page"),
         "{warnings:?}"
     );
+    let config = clap::Parser::parse_from(["gw", "--addr", "0.0.0.0:8000", "--token", "t"]);
+    let warnings = prompt_runs_gateway::access::Access::new(&config)
+        .unwrap()
+        .warnings();
+    assert!(warnings[0].contains("not encrypted"), "{warnings:?}");
 }
 
 #[tokio::test]
@@ -340,9 +345,25 @@ async fn with_a_token_its_holder_is_the_client_counted() {
     }
     assert_eq!(send(app.clone(), first).await.status, StatusCode::OK);
     assert_eq!(
-        send(app, second).await.status,
+        send(app.clone(), second).await.status,
         StatusCode::TOO_MANY_REQUESTS,
         "one token, one allowance, whatever the address"
+    );
+    // Guesses are counted per address, so guessing is slow.
+    let guess = || {
+        let mut request = from_peer([127, 0, 0, 3]);
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, "Bearer guess".parse().unwrap());
+        request
+    };
+    assert_eq!(
+        send(app.clone(), guess()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(app, guess()).await.status,
+        StatusCode::TOO_MANY_REQUESTS
     );
 }
 

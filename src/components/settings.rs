@@ -202,8 +202,10 @@ fn parse_price(text: &str) -> Result<Option<f64>, String> {
 }
 
 /// Edits the [`ServerConnection`] in context: the server URL (saved, then
-/// reconnects), and a price per 1,000 tokens for each of its models (saved;
-/// empty uses the server's price), which the costs of new runs follow.
+/// reconnects), its access token (a password field, kept as soon as it is
+/// typed; emptied, forgotten), and a price per 1,000 tokens for each of its
+/// models (saved; empty uses the server's price), which the costs of new
+/// runs follow.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
