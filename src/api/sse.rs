@@ -113,10 +113,9 @@ impl SseDecoder {
     fn buffer(&mut self, bytes: &[u8]) -> Result<(), SseTooLarge> {
         let held = self.line.len() + self.data.as_ref().map_or(0, String::len);
         if self.too_large || held + bytes.len() > self.limit {
-            *self = SseDecoder {
-                too_large: true,
-                ..SseDecoder::with_limit(self.limit)
-            };
+            self.too_large = true;
+            self.line = Vec::new();
+            self.data = None;
             return Err(SseTooLarge { limit: self.limit });
         }
         self.line.extend_from_slice(bytes);
