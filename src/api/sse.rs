@@ -324,7 +324,7 @@ mod properties {
             bytes in stream_bytes(),
             cuts in proptest::collection::vec(any::<usize>(), 0..20),
         ) {
-            let whole = decode_all(&[bytes.clone()], usize::MAX);
+            let whole = decode_all(std::slice::from_ref(&bytes), usize::MAX);
             let cut = decode_all(&split(&bytes, &cuts), usize::MAX);
             prop_assert_eq!(whole, cut);
         }
