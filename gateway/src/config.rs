@@ -1,6 +1,7 @@
 //! What the gateway is told on its command line (or in the environment).
 
 use clap::Parser;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Command-line flags, each also readable from the environment.
@@ -41,6 +42,88 @@ pub struct GatewayConfig {
     /// `/models` endpoint lists.
     #[arg(long, env = "PROMPT_RUNS_UPSTREAM_MODELS", value_delimiter = ',')]
     pub upstream_models: Vec<String>,
+    /// Another origin whose pages may call the API (repeatable, or
+    /// comma-separated in the environment), e.g. Trunk's dev server
+    /// `http://127.0.0.1:8080`. The gateway's own pages always may. `*` lets
+    /// every web page use the gateway, and its upstream key: only for tests.
+    #[arg(
+        long = "allow-origin",
+        env = "PROMPT_RUNS_ALLOW_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub allow_origins: Vec<String>,
+    /// Another name this gateway may be reached by (repeatable, or
+    /// comma-separated in the environment): `name` on any port, or
+    /// `name:port`. `localhost`, `127.0.0.1`, `[::1]` and the listening
+    /// address always may; every other Host is refused (DNS rebinding).
+    #[arg(
+        long = "allow-host",
+        env = "PROMPT_RUNS_ALLOW_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub allow_hosts: Vec<String>,
+    /// The access token every API request must carry, as
+    /// `Authorization: Bearer <token>`. When listening on a non-loopback
+    /// address or with an upstream key, one is required: without this flag,
+    /// one is generated at start and printed with the address to open.
+    #[arg(long, env = "PROMPT_RUNS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Most requests to the upstream at once; more are answered 429.
+    #[arg(long, env = "PROMPT_RUNS_MAX_UPSTREAM_REQUESTS", default_value_t = 16)]
+    pub max_upstream_requests: usize,
+    /// API requests per minute per client (the token's holder, and each IP
+    /// address without it), in bursts of up to as many; more are answered
+    /// 429. 0: no limit.
+    #[arg(long, env = "PROMPT_RUNS_REQUESTS_PER_MINUTE", default_value_t = 600)]
+    pub requests_per_minute: u32,
+    /// Seconds an API request may take until its answer starts (a stream's
+    /// first byte, a plain answer whole); then 504.
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_REQUEST_TIMEOUT",
+        default_value_t = 300,
+        value_name = "SECONDS"
+    )]
+    pub request_timeout: u64,
+    /// Seconds the upstream may stay silent: before it answers, and between
+    /// two pieces of a streamed answer; then 504.
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_UPSTREAM_TIMEOUT",
+        default_value_t = 120,
+        value_name = "SECONDS"
+    )]
+    pub upstream_timeout: u64,
+}
+
+impl GatewayConfig {
+    /// Whether API requests need the access token: when the gateway is
+    /// reachable from other machines (`listening` is not a loopback address),
+    /// when it holds an upstream key (any page or process on this machine
+    /// could otherwise spend it), or when a token was given anyway.
+    pub fn token_required(&self, listening: SocketAddr) -> bool {
+        let has_key = self
+            .upstream_key
+            .as_ref()
+            .is_some_and(|key| !key.is_empty());
+        self.token.is_some() || has_key || !listening.ip().is_loopback()
+    }
+
+    /// Settles what can only be known once listening: records the address
+    /// actually bound (the port, when 0 was asked for) and, when a token is
+    /// required but none was given, generates one. Returns the generated
+    /// token, for the caller to print.
+    pub fn settle(&mut self, listening: SocketAddr) -> Option<String> {
+        self.addr = listening.to_string();
+        if self.token.is_none() && self.token_required(listening) {
+            let token = crate::access::generate_token();
+            self.token = Some(token.clone());
+            return Some(token);
+        }
+        None
+    }
 }
 
 impl Default for GatewayConfig {

@@ -2,13 +2,16 @@
 //! HTTP contract (see `prompt_runs::api::wire`) so the app works on a fresh
 //! machine with no account and no network.
 //!
-//! It serves the built static app and the API from one address, with CORS so
-//! pages on other origins (Trunk's dev server, test pages) can call it. Its
-//! models are the built-in offline models ([`offline`]) and, when configured,
-//! those of an OpenAI-compatible upstream (Ollama, llama.cpp, vLLM, OpenAI),
-//! whose API key stays on the server.
+//! It serves the built static app and the API from one address. Its models
+//! are the built-in offline models ([`offline`]) and, when configured, those
+//! of an OpenAI-compatible upstream (Ollama, llama.cpp, vLLM, OpenAI), whose
+//! API key stays on the server. Only the pages, hosts and token holders it
+//! was told about may use it ([`access`]), and no client may flood it
+//! ([`limits`]).
 
+pub mod access;
 pub mod config;
+pub mod limits;
 pub mod offline;
 pub mod prices;
 mod problem;
@@ -17,13 +20,23 @@ pub mod tokens;
 mod upstream;
 
 pub use config::GatewayConfig;
-pub use routes::{router, MAX_BODY_BYTES};
+pub use routes::{router, MAX_BATCH_MODELS, MAX_BODY_BYTES};
 
+use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 /// Serves `config` on `listener` until the process ends; an error at once if
-/// the configuration cannot be used.
-pub async fn serve(listener: TcpListener, config: GatewayConfig) -> std::io::Result<()> {
+/// the configuration cannot be used. A token that is required but was not
+/// given is generated and printed, as the binary does.
+pub async fn serve(listener: TcpListener, mut config: GatewayConfig) -> std::io::Result<()> {
+    if let Some(token) = config.settle(listener.local_addr()?) {
+        println!("prompt-runs gateway: generated access token {token}");
+    }
     let app = router(config).map_err(std::io::Error::other)?;
-    axum::serve(listener, app).await
+    // The peer's address identifies clients for the per-minute limit.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }

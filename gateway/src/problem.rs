@@ -1,15 +1,18 @@
 //! Error answers: every failure is JSON `{"detail": …}` naming the problem.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use prompt_runs::api::wire::ErrorBody;
+use std::time::Duration;
 
 /// A failed request: its status and what to tell the person.
 #[derive(Clone, Debug)]
 pub struct Problem {
     pub status: StatusCode,
     pub detail: String,
+    /// Whole seconds to wait before trying again (`Retry-After`), for 429s.
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -17,18 +20,37 @@ impl Problem {
         Problem {
             status,
             detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: come back after `wait` (rounded up to a whole second, and at
+    /// least one, since `Retry-After` counts whole seconds).
+    pub fn too_many_requests(detail: impl Into<String>, wait: Duration) -> Problem {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
+        let detail = format!("{}; try again in {seconds} s", detail.into());
+        Problem {
+            retry_after: Some(seconds),
+            ..Problem::new(StatusCode::TOO_MANY_REQUESTS, detail)
         }
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(ErrorBody {
                 detail: self.detail,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

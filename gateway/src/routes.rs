@@ -1,6 +1,8 @@
 //! The HTTP routes: the NeuroForge API under `/api/v1` and the static app
 //! everywhere else.
 
+use crate::access::{self, Access};
+use crate::limits::{self, RateLimit};
 use crate::offline::{self, Behaviour, OfflineModel};
 use crate::prices::PriceTable;
 use crate::problem::Problem;
@@ -10,29 +12,34 @@ use crate::GatewayConfig;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::stream::{self, Stream, StreamExt};
 use prompt_runs::api::wire::{
-    ErrorBody, ExecuteRequest, ExecuteResponse, ProviderStatus, Providers, StreamDelta, Usage,
-    EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
-    PROVIDERS_PATH,
+    BatchExecuteRequest, ErrorBody, ExecuteRequest, ExecuteResponse, ProviderStatus, Providers,
+    StreamDelta, Usage, BATCH_EXECUTE_PATH, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH,
+    EXECUTE_STREAM_PATH, MODELS_PATH, PROVIDERS_PATH,
 };
-use prompt_runs::model::{Model, Provider, Timestamp};
+use prompt_runs::model::{
+    Model, PromptRun, Provider, RunStatus, Timestamp, BATCH_ID_KEY, PARAMETERS_KEY,
+};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
 /// Largest request body accepted: prompts are text, 1 MiB is plenty.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The `maxTokens` reported for upstream models, whose listing does not say.
 const UPSTREAM_MAX_TOKENS: u64 = 4_096;
+/// Most models one batch execution may name: each is a request upstream.
+pub const MAX_BATCH_MODELS: usize = 16;
 
 struct Gateway {
     models: Vec<OfflineModel>,
@@ -48,9 +55,13 @@ enum Target<'g> {
     Upstream(&'g Upstream),
 }
 
-/// The whole app: API, static files, CORS, body limit. Fails, naming the
-/// problem, when the configuration cannot be used (an unreadable price file).
+/// The whole app: API, static files, and the rules in front of them (host,
+/// origin, token, rate, time and body limits). `config.addr` must be the
+/// address actually listened on (see [`GatewayConfig::settle`]). Fails,
+/// naming the problem, when the configuration cannot be used (an
+/// unreadable price file, a bad flag, a required token missing).
 pub fn router(config: GatewayConfig) -> Result<Router, String> {
+    let access = Arc::new(Access::new(&config)?);
     let prices = match &config.prices {
         Some(path) => PriceTable::builtin_with_overrides(path)?,
         None => PriceTable::builtin(),
@@ -60,6 +71,8 @@ pub fn router(config: GatewayConfig) -> Result<Router, String> {
             url,
             config.upstream_key.clone(),
             config.upstream_models.clone(),
+            config.max_upstream_requests,
+            Duration::from_secs(config.upstream_timeout),
         )
     });
     let gateway = Arc::new(Gateway {
@@ -69,7 +82,10 @@ pub fn router(config: GatewayConfig) -> Result<Router, String> {
         tokens_per_second: config.offline_tokens_per_second.max(0.001),
         next_run: AtomicU64::new(0),
     });
+    let rate_limit = Arc::new(RateLimit::new(config.requests_per_minute, access.clone()));
     let index = config.static_dir.join("index.html");
+    // Layers run outside in: the last added runs first. For the API: rate
+    // (before the token, so that guesses are counted too), token, time.
     let api = Router::new()
         .route(
             "/api/v1/health",
@@ -80,17 +96,38 @@ pub fn router(config: GatewayConfig) -> Result<Router, String> {
         .route(PROVIDERS_PATH, get(providers))
         .route(EXECUTE_PATH, post(execute))
         .route(EXECUTE_STREAM_PATH, post(execute_stream))
+        .route(BATCH_EXECUTE_PATH, post(execute_batch))
         .route("/api/{*rest}", get(unknown_api).post(unknown_api))
-        .with_state(gateway);
+        .with_state(gateway)
+        .layer(middleware::from_fn_with_state(
+            Duration::from_secs(config.request_timeout),
+            limits::limit_time,
+        ))
+        .layer(middleware::from_fn_with_state(
+            access.clone(),
+            access::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            rate_limit,
+            limits::limit_rate,
+        ));
+    let allowed = access.clone();
+    // CORS answers preflights before the token is asked for (browsers send
+    // none with them), and lets allowed pages read answers, `Retry-After`
+    // included. Which origins: the guard's rule, asked again here rather
+    // than restated.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            allowed.allows_origin(origin, access::request_host(&parts.headers, &parts.uri))
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+        .expose_headers([header::RETRY_AFTER]);
     Ok(api
         .fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT]),
-        ))
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(access, access::guard)))
 }
 
 async fn unknown_api() -> Problem {
@@ -204,13 +241,43 @@ async fn providers(State(gateway): State<Arc<Gateway>>) -> Json<Providers> {
     Json(providers)
 }
 
-/// Reads and checks an execute request: 413 over the size limit, 400 for
-/// malformed JSON or an empty prompt, 422 for missing or mistyped fields, 404
-/// for an unknown model.
-fn parse_request(
-    gateway: &Gateway,
+/// Reads and checks an execute request: 415 unless it says it is JSON, 413
+/// over the size limit, 400 for malformed JSON or an empty prompt, 422 for
+/// missing or mistyped fields, 404 for an unknown model.
+fn parse_request<'g>(
+    gateway: &'g Gateway,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(ExecuteRequest, Target<'_>), Problem> {
+) -> Result<(ExecuteRequest, Target<'g>), Problem> {
+    let request: ExecuteRequest = parse_json(headers, body)?;
+    check_prompt(&request.prompt)?;
+    let target = gateway.target(&request.model_id)?;
+    Ok((request, target))
+}
+
+/// An execute endpoint's body as `T`: 415 unless it is declared JSON (which
+/// also makes a browser ask first, with a preflight, before sending it from
+/// another origin: a `text/plain` POST needs none), 413 over the size limit,
+/// 400 for malformed JSON, 422 for missing or mistyped fields.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Problem> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("(not text)"));
+    let essence = content_type
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    if !essence.is_some_and(|essence| essence.eq_ignore_ascii_case("application/json")) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "send the request body as JSON, with Content-Type: application/json (this one had {})",
+                content_type.map_or_else(|| "none".to_owned(), |value| format!("Content-Type: {value}"))
+            ),
+        ));
+    }
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -222,17 +289,19 @@ fn parse_request(
     let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
         Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {error}"))
     })?;
-    let request: ExecuteRequest = serde_json::from_value(json).map_err(|error| {
+    serde_json::from_value(json).map_err(|error| {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("invalid request: {error}"),
         )
-    })?;
-    if request.prompt.trim().is_empty() {
+    })
+}
+
+fn check_prompt(prompt: &str) -> Result<(), Problem> {
+    if prompt.trim().is_empty() {
         return Err(Problem::new(StatusCode::BAD_REQUEST, "prompt is empty"));
     }
-    let target = gateway.target(&request.model_id)?;
-    Ok((request, target))
+    Ok(())
 }
 
 /// The offline answer as it streams: its pieces, limited by `max_tokens`.
@@ -298,22 +367,46 @@ fn token_delay(gateway: &Gateway, speed: f64) -> Duration {
 
 async fn execute(
     State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let (request, target) = parse_request(&gateway, body)?;
+    let (request, target) = parse_request(&gateway, &headers, body)?;
+    if let Target::Offline(model) = target {
+        match model.behaviour {
+            Behaviour::Malformed => {
+                return Ok((
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"run_id\": oops",
+                )
+                    .into_response());
+            }
+            Behaviour::Disconnect => return Ok(offline::disconnecting_answer(&request, false)),
+            _ => {}
+        }
+    }
+    let response = complete(&gateway, &request, target, started).await?;
+    Ok(Json(response).into_response())
+}
+
+/// The whole answer of `target` to `request`, or why there is none.
+async fn complete(
+    gateway: &Gateway,
+    request: &ExecuteRequest,
+    target: Target<'_>,
+    started: Instant,
+) -> Result<ExecuteResponse, Problem> {
     let model = match target {
         Target::Offline(model) => model,
         Target::Upstream(upstream) => {
-            let completion = upstream.complete(&request).await?;
-            let response = finish(
-                &gateway,
-                &request,
+            let completion = upstream.complete(request).await?;
+            return Ok(finish(
+                gateway,
+                request,
                 completion.output,
                 completion.usage,
                 started,
-            );
-            return Ok(Json(response).into_response());
+            ));
         }
     };
     match model.behaviour {
@@ -321,28 +414,122 @@ async fn execute(
             StatusCode::INTERNAL_SERVER_ERROR,
             "simulated failure",
         )),
-        Behaviour::Malformed => Ok((
-            [(header::CONTENT_TYPE, "application/json")],
-            "{\"run_id\": oops",
-        )
-            .into_response()),
+        // The plain endpoint sends its broken body itself; anywhere else a
+        // broken answer is a failure of the model.
+        Behaviour::Malformed => Err(Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "simulated malformed answer",
+        )),
+        Behaviour::Disconnect => Err(Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "simulated broken connection",
+        )),
         Behaviour::Hang => futures::future::pending().await,
-        Behaviour::Disconnect => Ok(offline::disconnecting_answer(&request, false)),
         Behaviour::Answer { speed } => {
-            let pieces = answer_pieces(&request);
-            tokio::time::sleep(token_delay(&gateway, speed) * pieces.len() as u32).await;
-            let response = finish(&gateway, &request, pieces.concat(), None, started);
-            Ok(Json(response).into_response())
+            let pieces = answer_pieces(request);
+            tokio::time::sleep(token_delay(gateway, speed) * pieces.len() as u32).await;
+            Ok(finish(gateway, request, pieces.concat(), None, started))
         }
     }
 }
 
+/// `POST /api/v1/execute`: one prompt on each of `model_ids`, at once; one
+/// [`PromptRun`] per model, in their order, a failed one with status
+/// `error` and its message (never a missing entry). `stream: true` is
+/// answered the same way: NeuroForge's client reads a JSON array either way.
+async fn execute_batch(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Vec<PromptRun>>, Problem> {
+    let batch: BatchExecuteRequest = parse_json(&headers, body)?;
+    check_prompt(&batch.prompt)?;
+    if batch.model_ids.is_empty() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "model_ids is empty: name at least one model",
+        ));
+    }
+    if batch.model_ids.len() > MAX_BATCH_MODELS {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "model_ids names {} models; at most {MAX_BATCH_MODELS} at once",
+                batch.model_ids.len()
+            ),
+        ));
+    }
+    let batch_id = gateway.run_id().replacen("run_", "batch_", 1);
+    let runs = batch.model_ids.iter().map(|model_id| {
+        let request = ExecuteRequest {
+            prompt: batch.prompt.clone(),
+            model_id: model_id.clone(),
+            context_blocks: batch.context_blocks.clone(),
+            parameters: batch.parameters.clone(),
+            workspace_id: batch.workspace_id.clone(),
+        };
+        let (gateway, batch_id) = (&gateway, &batch_id);
+        async move {
+            let started_at = Timestamp::now();
+            let started = Instant::now();
+            let outcome = match gateway.target(model_id) {
+                Ok(target) => complete(gateway, &request, target, started).await,
+                Err(problem) => Err(problem),
+            };
+            batch_run(gateway, &request, batch_id, started_at, started, outcome)
+        }
+    });
+    Ok(Json(futures::future::join_all(runs).await))
+}
+
+/// One model's run of a batch, finished: its answer, or the error.
+fn batch_run(
+    gateway: &Gateway,
+    request: &ExecuteRequest,
+    batch_id: &str,
+    started_at: Timestamp,
+    started: Instant,
+    outcome: Result<ExecuteResponse, Problem>,
+) -> PromptRun {
+    let mut run = PromptRun::pending(String::new(), &request.model_id, &request.prompt);
+    run.workspace_id = request.workspace_id.clone().unwrap_or_default();
+    run.started_at = started_at;
+    run.completed_at = Some(Timestamp::now());
+    run.duration_ms = Some(started.elapsed().as_millis() as u64);
+    let mut metadata = serde_json::Map::new();
+    metadata.insert(BATCH_ID_KEY.to_owned(), batch_id.into());
+    if let Some(parameters) = &request.parameters {
+        let sent = serde_json::to_value(parameters).unwrap_or_default();
+        metadata.insert(PARAMETERS_KEY.to_owned(), sent);
+    }
+    run.metadata = Some(metadata);
+    match outcome {
+        Ok(response) => {
+            run.id = response.run_id;
+            run.status = RunStatus::Success;
+            run.duration_ms = Some(response.latency_ms);
+            run.input_tokens = Some(response.usage.prompt_tokens);
+            run.output_tokens = Some(response.usage.completion_tokens);
+            run.total_tokens = Some(response.usage.total_tokens);
+            run.cost = response.cost;
+            run.output = Some(response.output);
+        }
+        Err(problem) => {
+            run.id = gateway.run_id();
+            run.status = RunStatus::Error;
+            run.error = Some(problem.detail);
+        }
+    }
+    run
+}
+
 async fn execute_stream(
     State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let (request, target) = parse_request(&gateway, body)?;
+    let (request, target) = parse_request(&gateway, &headers, body)?;
     let model = match target {
         Target::Offline(model) => model,
         Target::Upstream(upstream) => {

@@ -4,14 +4,16 @@
 //! sent to the upstream only, never to the browser.
 
 use crate::problem::Problem;
+use axum::body::Bytes;
 use axum::http::StatusCode;
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::{BoxStream, Stream, StreamExt};
 use prompt_runs::api::wire::{ExecuteRequest, Usage};
 use prompt_runs::api::SseDecoder;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
 /// How long a model listing may take before the upstream counts as unavailable.
 const LISTING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,6 +32,12 @@ pub struct Upstream {
     key: Option<String>,
     offered: Vec<String>,
     http: reqwest::Client,
+    /// The longest silence allowed from the upstream.
+    timeout: Duration,
+    /// One permit per request the upstream may be running for us at once.
+    slots: Arc<Semaphore>,
+    /// How many there are, to say so when they are all taken.
+    max_requests: usize,
     /// The last listing; the lock is held while asking, so concurrent
     /// requests share one listing.
     listing: Mutex<Option<Listing>>,
@@ -42,6 +50,7 @@ struct Listing {
 }
 
 /// What arrives from a streamed completion.
+#[derive(Debug)]
 pub enum Piece {
     /// More text of the answer.
     Text(String),
@@ -57,18 +66,46 @@ pub struct Completion {
 
 impl Upstream {
     /// An upstream at `base_url` (the part before `/chat/completions`),
-    /// offering `offered` models, or all it lists when that is empty.
-    pub fn new(base_url: &str, key: Option<String>, offered: Vec<String>) -> Upstream {
+    /// offering `offered` models, or all it lists when that is empty, asked
+    /// at most `max_requests` at once, and given up on after `timeout` of
+    /// silence.
+    pub fn new(
+        base_url: &str,
+        key: Option<String>,
+        offered: Vec<String>,
+        max_requests: usize,
+        timeout: Duration,
+    ) -> Upstream {
         Upstream {
             base_url: base_url.trim_end_matches('/').to_owned(),
             key: key.filter(|key| !key.is_empty()),
             offered: offered.into_iter().filter(|id| !id.is_empty()).collect(),
             http: reqwest::Client::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
+                // Silence, not length: a long answer streams for minutes.
+                .read_timeout(timeout)
                 .build()
                 .expect("an HTTP client with default TLS settings"),
+            timeout,
+            slots: Arc::new(Semaphore::new(max_requests)),
+            max_requests,
             listing: Mutex::new(None),
         }
+    }
+
+    /// A permit to send one more request, or 429 when `max_requests` are
+    /// running. Refused at once rather than queued: a queue would hold the
+    /// client's connection with no word of why it waits.
+    fn slot(&self) -> Result<OwnedSemaphorePermit, Problem> {
+        self.slots.clone().try_acquire_owned().map_err(|_| {
+            Problem::too_many_requests(
+                format!(
+                    "the upstream is already running {} requests for this gateway (--max-upstream-requests)",
+                    self.max_requests
+                ),
+                Duration::from_secs(1),
+            )
+        })
     }
 
     pub fn base_url(&self) -> &str {
@@ -149,6 +186,7 @@ impl Upstream {
         struct Message {
             content: Option<String>,
         }
+        let _slot = self.slot()?;
         let body = chat_body(request, false);
         let response = self
             .send(self.authorized(self.http.post(self.url("/chat/completions")).json(&body)))
@@ -172,44 +210,22 @@ impl Upstream {
         &self,
         request: &ExecuteRequest,
     ) -> Result<BoxStream<'static, Result<Piece, Problem>>, Problem> {
+        let slot = self.slot()?;
         let body = chat_body(request, true);
         let response = self
             .send(self.authorized(self.http.post(self.url("/chat/completions")).json(&body)))
             .await?;
-        let base_url = self.base_url.clone();
-        let broken = move |what: String| {
-            Problem::new(
-                StatusCode::BAD_GATEWAY,
-                format!("upstream {base_url} {what}"),
-            )
-        };
-        let mut decoder = SseDecoder::new();
-        let pieces = response
-            .bytes_stream()
-            .flat_map(move |chunk| {
-                let events: Vec<Result<_, String>> = match chunk {
-                    Ok(bytes) => decoder.push(&bytes).into_iter().map(Ok).collect(),
-                    Err(error) => vec![Err(error.to_string())],
-                };
-                futures::stream::iter(events)
-            })
-            .take_while(|event| {
-                let done = matches!(event, Ok(event) if event.data.trim() == "[DONE]");
-                std::future::ready(!done)
-            })
-            .flat_map(move |event| {
-                let pieces = match event {
-                    Err(error) => vec![Err(broken(format!("broke off: {error}")))],
-                    Ok(event) => match serde_json::from_str::<Value>(&event.data) {
-                        Err(error) => vec![Err(broken(format!("sent invalid JSON: {error}")))],
-                        Ok(chunk) => match chunk_pieces(&chunk) {
-                            Ok(pieces) => pieces.into_iter().map(Ok).collect(),
-                            Err(message) => vec![Err(broken(format!("failed: {message}")))],
-                        },
-                    },
-                };
-                futures::stream::iter(pieces)
-            });
+        let chunks = response.bytes_stream().map({
+            let base_url = self.base_url.clone();
+            let timeout = self.timeout;
+            move |chunk| chunk.map_err(|error| broken_off(&base_url, timeout, &error))
+        });
+        // The slot is held until the stream is dropped: finished, failed, or
+        // abandoned by the client.
+        let pieces = stream_pieces(chunks, self.base_url.clone()).map(move |piece| {
+            let _held = &slot;
+            piece
+        });
         Ok(pieces.boxed())
     }
 
@@ -227,14 +243,10 @@ impl Upstream {
     /// Sends, turning "unreachable" and any non-2xx answer into a 502 that
     /// names the upstream and repeats what it said.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Problem> {
-        let response = request.send().await.map_err(|error| {
-            let what = if error.is_timeout() {
-                "did not answer in time"
-            } else {
-                "could not be reached"
-            };
-            self.bad_gateway(format!("{what}: {error}"))
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| broken_off(&self.base_url, self.timeout, &error))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -254,7 +266,7 @@ impl Upstream {
         let body = response
             .bytes()
             .await
-            .map_err(|error| self.bad_gateway(format!("broke off: {error}")))?;
+            .map_err(|error| broken_off(&self.base_url, self.timeout, &error))?;
         serde_json::from_slice(&body).map_err(|error| {
             self.bad_gateway(format!(
                 "sent an answer that is not the expected JSON: {error}"
@@ -268,6 +280,93 @@ impl Upstream {
             format!("upstream {} {what}", self.base_url),
         )
     }
+}
+
+/// A failed exchange with the upstream at `base_url`: 504 when it stayed
+/// silent for `timeout`, else 502 (unreachable, or the connection broke).
+fn broken_off(base_url: &str, timeout: Duration, error: &reqwest::Error) -> Problem {
+    if error.is_timeout() {
+        Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "upstream {base_url} said nothing for {} s (--upstream-timeout): {error}",
+                timeout.as_secs()
+            ),
+        )
+    } else if error.is_connect() || error.is_request() {
+        Problem::new(
+            StatusCode::BAD_GATEWAY,
+            format!("upstream {base_url} could not be reached: {error}"),
+        )
+    } else {
+        Problem::new(
+            StatusCode::BAD_GATEWAY,
+            format!("upstream {base_url} broke off: {error}"),
+        )
+    }
+}
+
+/// The pieces of a streamed chat completion from its body's `chunks`
+/// (Server-Sent Events of OpenAI chunks, up to `data: [DONE]`). Whatever the
+/// bytes, it ends cleanly: at `[DONE]`, at the end of the body, or right
+/// after its first error, a 502 naming the upstream at `base_url`.
+pub fn stream_pieces(
+    chunks: impl Stream<Item = Result<Bytes, Problem>> + Send + 'static,
+    base_url: String,
+) -> impl Stream<Item = Result<Piece, Problem>> + Send + 'static {
+    /// What one event means for the stream.
+    enum Step {
+        Piece(Piece),
+        Failed(Problem),
+        Done,
+    }
+    let broken = move |what: String| {
+        Step::Failed(Problem::new(
+            StatusCode::BAD_GATEWAY,
+            format!("upstream {base_url} {what}"),
+        ))
+    };
+    let mut decoder = SseDecoder::new();
+    let mut steps = move |chunk: Result<Bytes, Problem>| -> Vec<Step> {
+        let events = match chunk.map(|bytes| decoder.push(&bytes)) {
+            Err(problem) => return vec![Step::Failed(problem)],
+            Ok(Err(error)) => {
+                return vec![broken(format!("sent a stream we cannot read: {error}"))]
+            }
+            Ok(Ok(events)) => events,
+        };
+        let mut steps = Vec::new();
+        for event in events {
+            if event.data.trim() == "[DONE]" {
+                steps.push(Step::Done);
+                continue;
+            }
+            match serde_json::from_str::<Value>(&event.data) {
+                Err(error) => steps.push(broken(format!("sent invalid JSON: {error}"))),
+                Ok(chunk) => match chunk_pieces(&chunk) {
+                    Ok(pieces) => steps.extend(pieces.into_iter().map(Step::Piece)),
+                    Err(message) => steps.push(broken(format!("failed: {message}"))),
+                },
+            }
+        }
+        steps
+    };
+    chunks
+        .flat_map(move |chunk| futures::stream::iter(steps(chunk)))
+        // Nothing after `[DONE]` or an error: the relay reports the first
+        // error and stops.
+        .scan(false, |ended, step| {
+            let item = match step {
+                _ if *ended => None,
+                Step::Done => None,
+                Step::Failed(problem) => {
+                    *ended = true;
+                    Some(Err(problem))
+                }
+                Step::Piece(piece) => Some(Ok(piece)),
+            };
+            std::future::ready(item)
+        })
 }
 
 /// The OpenAI chat request for `request`: context blocks as system messages,
@@ -336,4 +435,136 @@ fn error_message(body: &str) -> String {
             body.chars().take(500).collect()
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prompt_runs::api::MAX_EVENT_BYTES;
+    use proptest::prelude::*;
+
+    const BASE_URL: &str = "http://upstream.test/v1";
+
+    fn pieces_of(chunks: Vec<Vec<u8>>) -> Vec<Result<Piece, Problem>> {
+        let chunks = futures::stream::iter(chunks.into_iter().map(|chunk| Ok(Bytes::from(chunk))));
+        futures::executor::block_on(stream_pieces(chunks, BASE_URL.to_owned()).collect())
+    }
+
+    fn text_of(pieces: &[Result<Piece, Problem>]) -> String {
+        pieces
+            .iter()
+            .filter_map(|piece| match piece {
+                Ok(Piece::Text(text)) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn delta(text: &str) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"choices": [{"delta": {"content": text}}]})
+        )
+    }
+
+    /// `bytes` cut at `cuts` (positions modulo its length).
+    fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut start = 0;
+        let mut chunks = Vec::new();
+        for cut in cuts.into_iter().chain([bytes.len()]) {
+            chunks.push(bytes[start..cut].to_vec());
+            start = cut;
+        }
+        chunks
+    }
+
+    #[test]
+    fn the_stream_stops_at_done_and_at_its_first_error() {
+        let body = format!("{}data: [DONE]\n\n{}", delta("Hi"), delta("after"));
+        let pieces = pieces_of(vec![body.into_bytes()]);
+        assert_eq!(text_of(&pieces), "Hi");
+        assert_eq!(pieces.len(), 1);
+
+        let body = format!(
+            "{}data: {{oops\n\n{}data: [1,\n\n",
+            delta("Hi"),
+            delta("more")
+        );
+        let pieces = pieces_of(vec![body.into_bytes()]);
+        assert_eq!(pieces.len(), 2, "{pieces:?}");
+        let problem = pieces[1].as_ref().unwrap_err();
+        assert_eq!(problem.status, StatusCode::BAD_GATEWAY);
+        assert!(
+            problem
+                .detail
+                .starts_with(&format!("upstream {BASE_URL} sent invalid JSON")),
+            "{}",
+            problem.detail
+        );
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_a_clean_error_not_unbounded_memory() {
+        let endless = vec![b'x'; 1024 * 1024];
+        let chunks = std::iter::repeat_n(endless, MAX_EVENT_BYTES / (1024 * 1024) + 2).collect();
+        let pieces = pieces_of(chunks);
+        assert_eq!(pieces.len(), 1);
+        let problem = pieces[0].as_ref().unwrap_err();
+        assert_eq!(
+            problem.detail,
+            format!("upstream {BASE_URL} sent a stream we cannot read: an event was larger than {MAX_EVENT_BYTES} bytes")
+        );
+    }
+
+    /// Bytes that look like an upstream's stream: fields, line ends, JSON
+    /// chunks whole and broken, `[DONE]`, and noise.
+    fn upstream_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            "[a-z ]{0,6}".prop_map(|text| delta(&text).into_bytes()),
+            Just(b"data: ".to_vec()),
+            Just(b"\n\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"data: [DONE]\n\n".to_vec()),
+            Just(br#"data: {"error": {"message": "overloaded"}}"#.to_vec()),
+            Just(br#"data: {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}"#.to_vec()),
+            Just(br#"data: {"choices": [{"delta": {"content": 7}}]}"#.to_vec()),
+            Just(b"data: {\"choices\": [{".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..16),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_end_cleanly_with_at_most_one_error_naming_the_upstream(
+            bytes in upstream_bytes(),
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        ) {
+            let pieces = pieces_of(split(&bytes, &cuts));
+            let errors: Vec<usize> = pieces.iter().enumerate().filter(|(_, piece)| piece.is_err()).map(|(at, _)| at).collect();
+            prop_assert!(errors.len() <= 1, "{pieces:?}");
+            if let Some(&at) = errors.first() {
+                prop_assert_eq!(at, pieces.len() - 1, "nothing after the error");
+                let problem = pieces[at].as_ref().unwrap_err();
+                prop_assert_eq!(problem.status, StatusCode::BAD_GATEWAY);
+                prop_assert!(problem.detail.starts_with(&format!("upstream {BASE_URL} ")), "{}", problem.detail);
+            }
+            // However it is cut, the same pieces come out.
+            let whole = pieces_of(vec![bytes.clone()]);
+            prop_assert_eq!(format!("{whole:?}"), format!("{pieces:?}"));
+        }
+
+        #[test]
+        fn well_formed_deltas_come_through_whole_however_they_are_cut(
+            texts in proptest::collection::vec("[^\u{0}]{0,12}", 0..12),
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        ) {
+            let body: String = texts.iter().map(|text| delta(text)).collect::<String>() + "data: [DONE]\n\n";
+            let pieces = pieces_of(split(body.as_bytes(), &cuts));
+            prop_assert!(pieces.iter().all(Result::is_ok), "{pieces:?}");
+            prop_assert_eq!(text_of(&pieces), texts.concat());
+        }
+    }
 }

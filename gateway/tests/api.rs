@@ -1,76 +1,18 @@
 //! The gateway's HTTP contract, in process: every endpoint and error path
 //! through `router` (tower's `oneshot`), plus one real server on loopback.
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+mod support;
+
+use axum::http::{header, StatusCode};
 use axum::Router;
 use clap::Parser;
-use http_body_util::BodyExt;
 use prompt_runs::api::wire::{ExecuteResponse, Providers};
-use prompt_runs::model::Model;
+use prompt_runs::model::{Model, PromptRun, RunStatus};
 use prompt_runs_gateway::prices::PriceTable;
 use prompt_runs_gateway::{offline, router, GatewayConfig};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use tower::ServiceExt;
-
-/// A gateway streaming fast (so tests are quick) with the test models.
-fn gateway(extra: &[&str]) -> Router {
-    let mut args = vec![
-        "prompt-runs-gateway",
-        "--offline-tokens-per-second",
-        "100000",
-    ];
-    args.extend_from_slice(extra);
-    router(GatewayConfig::parse_from(args)).expect("a usable configuration")
-}
-
-fn test_gateway() -> Router {
-    gateway(&["--test-models"])
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("{error}: {}", self.body))
-    }
-
-    fn detail(&self) -> String {
-        self.json()["detail"]
-            .as_str()
-            .expect("a {\"detail\"} body")
-            .to_owned()
-    }
-}
-
-async fn send(app: Router, request: Request<Body>) -> Answer {
-    let response = app.oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(app: Router, path: &str) -> Answer {
-    send(app, Request::get(path).body(Body::empty()).unwrap()).await
-}
-
-async fn post(app: Router, path: &str, body: impl Into<Body>) -> Answer {
-    let request = Request::post(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.into())
-        .unwrap();
-    send(app, request).await
-}
+use support::{gateway, get, post, test_gateway, Answer};
 
 async fn execute(app: Router, body: Value) -> Answer {
     post(app, "/api/v1/workbench/execute", body.to_string()).await
@@ -407,40 +349,100 @@ async fn unknown_api_paths_are_json_404s() {
 }
 
 #[tokio::test]
-async fn cors_lets_pages_on_other_origins_call_the_api() {
-    let preflight = Request::builder()
-        .method(Method::OPTIONS)
-        .uri("/api/v1/workbench/execute")
-        .header(header::ORIGIN, "http://127.0.0.1:8080")
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(
-            header::ACCESS_CONTROL_REQUEST_HEADERS,
-            "content-type,authorization",
-        )
-        .body(Body::empty())
-        .unwrap();
-    let answer = send(gateway(&[]), preflight).await;
-    assert!(answer.status.is_success(), "{}", answer.status);
-    assert_eq!(answer.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    let methods = answer.headers[header::ACCESS_CONTROL_ALLOW_METHODS]
-        .to_str()
-        .unwrap();
-    assert!(methods.contains("POST"), "{methods}");
-    let allowed = answer.headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
-        .to_str()
-        .unwrap()
-        .to_lowercase();
+async fn execute_runs_one_prompt_on_every_model_one_run_each_failures_included() {
+    let request = json!({
+        "workspace_id": "ws-1",
+        "prompt": "Compare us",
+        "context_blocks": ["Be brief."],
+        "model_ids": ["offline-echo", "offline-fail-500", "gpt-9", "offline-slow"],
+        "stream": false
+    });
+    let answer = post(test_gateway(), "/api/v1/execute", request.to_string()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert!(
-        allowed.contains("authorization") && allowed.contains("content-type"),
-        "{allowed}"
+        answer.body.contains("\"promptSnapshot\"") && answer.body.contains("\"modelId\""),
+        "camelCase, as the data model: {}",
+        answer.body
     );
+    let runs: Vec<PromptRun> = serde_json::from_str(&answer.body).unwrap();
+    let models: Vec<&str> = runs.iter().map(|run| run.model_id.as_str()).collect();
+    assert_eq!(
+        models,
+        ["offline-echo", "offline-fail-500", "gpt-9", "offline-slow"]
+    );
+    let statuses: Vec<RunStatus> = runs.iter().map(|run| run.status).collect();
+    use RunStatus::{Error, Success};
+    assert_eq!(statuses, [Success, Error, Error, Success]);
 
-    let request = Request::get("/api/v1/models")
-        .header(header::ORIGIN, "http://example.test")
-        .body(Body::empty())
-        .unwrap();
-    let answer = send(gateway(&[]), request).await;
-    assert_eq!(answer.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let echo = &runs[0];
+    assert_eq!(
+        echo.output.as_deref(),
+        Some(offline::answer("Compare us", &["Be brief.".into()]).as_str())
+    );
+    assert_eq!(
+        (echo.workspace_id.as_str(), echo.prompt_snapshot.as_str()),
+        ("ws-1", "Compare us")
+    );
+    assert!(echo.total_tokens.is_some_and(|tokens| tokens > 0) && echo.cost.is_some());
+    assert!(echo.completed_at.is_some() && echo.duration_ms.is_some());
+    assert_eq!(runs[1].error.as_deref(), Some("simulated failure"));
+    assert_eq!(runs[2].error.as_deref(), Some("unknown model: gpt-9"));
+    assert_eq!(runs[3].cost, None, "unpriced, not free");
+    let batch = echo
+        .batch_id()
+        .expect("runs of one execution share a batch id");
+    assert!(runs.iter().all(|run| run.batch_id() == Some(batch)));
+    let mut ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "every run has its own id");
+
+    let streamed = json!({"prompt": "Compare us", "model_ids": ["offline-echo"], "stream": true});
+    let answer = post(test_gateway(), "/api/v1/execute", streamed.to_string()).await;
+    let runs: Vec<PromptRun> = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(
+        (runs.len(), runs[0].status),
+        (1, Success),
+        "stream: true gets the same array"
+    );
+}
+
+#[tokio::test]
+async fn execute_refuses_what_cannot_run_with_a_detail() {
+    let too_many: Vec<String> = (0..=prompt_runs_gateway::MAX_BATCH_MODELS)
+        .map(|n| format!("m{n}"))
+        .collect();
+    let cases = [
+        (
+            json!({"prompt": "x", "model_ids": []}),
+            StatusCode::BAD_REQUEST,
+            "model_ids is empty",
+        ),
+        (
+            json!({"prompt": " ", "model_ids": ["offline-echo"]}),
+            StatusCode::BAD_REQUEST,
+            "prompt is empty",
+        ),
+        (
+            json!({"prompt": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "model_ids",
+        ),
+        (
+            json!({"prompt": "x", "model_ids": too_many}),
+            StatusCode::BAD_REQUEST,
+            "at most 16",
+        ),
+    ];
+    for (body, status, named) in cases {
+        let answer = post(gateway(&[]), "/api/v1/execute", body.to_string()).await;
+        assert_eq!(answer.status, status, "{body} → {}", answer.body);
+        assert!(
+            answer.detail().contains(named),
+            "{body} → {}",
+            answer.detail()
+        );
+    }
 }
 
 /// A directory holding a tiny built app.

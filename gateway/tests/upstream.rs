@@ -66,6 +66,9 @@ async fn fake_chat(
     received.lock().unwrap().push((auth, body.clone()));
     let model = body["model"].as_str().unwrap_or_default();
     let usage = json!({"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11});
+    if model == "silent" {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
     if model == "broken" {
         let error = json!({"error": {"message": "upstream exploded", "type": "server_error"}});
         return (StatusCode::INTERNAL_SERVER_ERROR, Json(error)).into_response();
@@ -120,8 +123,12 @@ async fn fake_upstream() -> (String, Received, Listings) {
     (url, received, listings)
 }
 
+/// The gateway's access token in these tests: with an upstream key, one is
+/// required (see tests/access.rs); `call` sends it.
+const TOKEN: &str = "gateway-token";
+
 fn gateway(upstream: &str, extra: &[&str]) -> Router {
-    let mut args = vec!["gw", "--upstream-url", upstream];
+    let mut args = vec!["gw", "--upstream-url", upstream, "--token", TOKEN];
     args.extend_from_slice(extra);
     router(GatewayConfig::parse_from(args)).unwrap()
 }
@@ -131,6 +138,7 @@ async fn call(app: Router, method: &str, path: &str, body: Option<Value>) -> (St
         .method(method)
         .uri(path)
         .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
         .body(body.map_or_else(Body::empty, |body| Body::from(body.to_string())))
         .unwrap();
     let response = app.oneshot(request).await.unwrap();
@@ -480,4 +488,107 @@ async fn named_upstream_models_are_the_only_ones_offered() {
         received.lock().unwrap().is_empty(),
         "nothing was sent upstream"
     );
+}
+
+#[tokio::test]
+async fn an_upstream_silent_for_too_long_is_a_504_naming_the_flag() {
+    let (upstream, _, _) = fake_upstream().await;
+    let started = std::time::Instant::now();
+    for path in [
+        "/api/v1/workbench/execute",
+        "/api/v1/workbench/execute/stream",
+    ] {
+        let (status, body) = call(
+            gateway(
+                &upstream,
+                &["--upstream-key", KEY, "--upstream-timeout", "1"],
+            ),
+            "POST",
+            path,
+            Some(json!({"prompt": "x", "model_id": "silent"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{path}: {body}");
+        assert!(
+            detail(&body).starts_with(&format!(
+                "upstream {upstream} said nothing for 1 s (--upstream-timeout)"
+            )),
+            "{body}"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[tokio::test]
+async fn requests_past_the_upstream_cap_get_429_and_a_slot_frees_when_a_stream_ends() {
+    let (upstream, _, _) = fake_upstream().await;
+    let app = gateway(
+        &upstream,
+        &["--upstream-key", KEY, "--max-upstream-requests", "1"],
+    );
+    let request = |path: &str| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::from(
+                json!({"prompt": "x", "model_id": "llama3"}).to_string(),
+            ))
+            .unwrap()
+    };
+    // A stream holds its slot while its answer is read.
+    let streaming = app
+        .clone()
+        .oneshot(request("/api/v1/workbench/execute/stream"))
+        .await
+        .unwrap();
+    assert_eq!(streaming.status(), StatusCode::OK);
+    for path in [
+        "/api/v1/workbench/execute",
+        "/api/v1/workbench/execute/stream",
+    ] {
+        let refused = app.clone().oneshot(request(path)).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        let body = refused.into_body().collect().await.unwrap().to_bytes();
+        let detail = detail(&String::from_utf8_lossy(&body));
+        assert!(detail.contains("--max-upstream-requests"), "{detail}");
+    }
+    // Offline models are not the upstream's to count.
+    let (status, _) = call(
+        app.clone(),
+        "POST",
+        "/api/v1/workbench/execute",
+        Some(json!({"prompt": "x", "model_id": "offline-echo"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Read to its end, the stream gives its slot back.
+    let body = streaming.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("event: done"));
+    let again = app
+        .oneshot(request("/api/v1/workbench/execute"))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn execute_sends_each_model_of_a_batch_upstream_and_reports_each_failure_as_a_run() {
+    let (upstream, _, _) = fake_upstream().await;
+    let (status, body) = call(
+        gateway(&upstream, &["--upstream-key", KEY]),
+        "POST",
+        "/api/v1/execute",
+        Some(json!({"prompt": "x", "model_ids": ["llama3", "broken", "offline-echo"], "workspace_id": "w"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let runs: Vec<prompt_runs::model::PromptRun> = serde_json::from_str(&body).unwrap();
+    assert_eq!(runs[0].output.as_deref(), Some("Hello from llama3"));
+    assert_eq!(runs[0].total_tokens, Some(11));
+    assert_eq!(
+        runs[1].error.as_deref(),
+        Some(format!("upstream {upstream} answered 500: upstream exploded").as_str())
+    );
+    assert_eq!(runs[2].status, prompt_runs::model::RunStatus::Success);
 }

@@ -201,7 +201,14 @@ impl NeuroForgeClient {
         loop {
             let Some(event) = events.pop_front() else {
                 match self.within_timeout(chunks.next()).await? {
-                    Some(Ok(chunk)) => events.extend(decoder.push(&chunk)),
+                    Some(Ok(chunk)) => match decoder.push(&chunk) {
+                        Ok(more) => events.extend(more),
+                        Err(error) => {
+                            return Err(ApiError::Stream {
+                                detail: error.to_string(),
+                            })
+                        }
+                    },
                     Some(Err(ConnectionBroke)) => return Err(self.connection_lost()),
                     None => {
                         return Err(ApiError::Stream {
@@ -288,12 +295,24 @@ async fn error_for_status(response: Response) -> Result<Response, ApiError> {
     }
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    let detail = match serde_json::from_str::<ErrorBody>(&body) {
+    Err(status_error(status, &body, || response.status_text()))
+}
+
+/// The error for a non-2xx answer: what to do about a missing token (401:
+/// the app knows where it goes), else the status and the server's `detail`
+/// (or its body, or the status's reason). The gateway's details already say
+/// what to do about a 403 (the flag that allows the page) and a 429 (how
+/// many seconds to wait), so they are shown as they are.
+fn status_error(status: u16, body: &str, status_text: impl FnOnce() -> String) -> ApiError {
+    if status == 401 {
+        return ApiError::Unauthorized;
+    }
+    let detail = match serde_json::from_str::<ErrorBody>(body) {
         Ok(error) => error.detail,
         Err(_) if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
-        Err(_) => response.status_text(),
+        Err(_) => status_text(),
     };
-    Err(ApiError::Http { status, detail })
+    ApiError::Http { status, detail }
 }
 
 fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
@@ -316,4 +335,37 @@ fn body_chunks(
             Ok(chunk) => Ok(js_sys::Uint8Array::new(&chunk).to_vec()),
             Err(_) => Err(ConnectionBroke),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_401_says_where_the_token_goes_and_other_statuses_keep_the_servers_words() {
+        fn text(text: &'static str) -> impl FnOnce() -> String {
+            move || text.to_owned()
+        }
+        let missing = status_error(401, r#"{"detail": "x"}"#, text("Unauthorized"));
+        assert_eq!(missing, ApiError::Unauthorized);
+        assert!(missing.to_string().contains("paste the token in Settings"));
+        let busy = r#"{"detail": "too many requests: 600 a minute; try again in 7 s"}"#;
+        assert_eq!(
+            status_error(429, busy, text("Too Many Requests")).to_string(),
+            "HTTP 429: too many requests: 600 a minute; try again in 7 s"
+        );
+        let refused = r#"{"detail": "start the gateway with --allow-origin http://a"}"#;
+        assert_eq!(
+            status_error(403, refused, text("Forbidden")).to_string(),
+            "HTTP 403: start the gateway with --allow-origin http://a"
+        );
+        assert_eq!(
+            status_error(502, "", text("Bad Gateway")).to_string(),
+            "HTTP 502: Bad Gateway"
+        );
+        assert_eq!(
+            status_error(500, " oops ", text("x")).to_string(),
+            "HTTP 500: oops"
+        );
+    }
 }

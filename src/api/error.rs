@@ -13,6 +13,10 @@ pub enum ApiError {
         /// The server's `detail`, or its body, or the status's reason.
         detail: String,
     },
+    /// The server wants an access token (HTTP 401): ours prints an address
+    /// carrying it when it starts.
+    #[error("the server needs its access token: open the address the gateway printed, or paste the token in Settings")]
+    Unauthorized,
     /// Nothing answered (server down, wrong URL, CORS refused, offline).
     #[error("could not reach the server at {url}; is it running?")]
     Unreachable {

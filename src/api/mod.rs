@@ -11,4 +11,4 @@ pub mod wire;
 pub use client::{ClientConfig, NeuroForgeClient};
 pub use error::ApiError;
 pub use executor::{PromptExecutor, TextSink};
-pub use sse::{SseDecoder, SseEvent};
+pub use sse::{SseDecoder, SseEvent, SseTooLarge, MAX_EVENT_BYTES};

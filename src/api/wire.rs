@@ -15,6 +15,10 @@ pub const DEFAULT_BASE_URL: &str = "http://localhost:8000";
 pub const EXECUTE_PATH: &str = "/api/v1/workbench/execute";
 /// `POST`: run a prompt, answer with Server-Sent Events (our extension).
 pub const EXECUTE_STREAM_PATH: &str = "/api/v1/workbench/execute/stream";
+/// `POST`: run one prompt on several models, answer with one
+/// [`PromptRun`](crate::model::PromptRun) per model (NeuroForge's
+/// `executePrompt`); see [`BatchExecuteRequest`].
+pub const BATCH_EXECUTE_PATH: &str = "/api/v1/execute";
 /// `GET`: the models offered, as [`Model`](crate::model::Model)s; `/{id}` for one.
 pub const MODELS_PATH: &str = "/api/v1/models";
 /// `GET`: which providers are configured and reachable.
@@ -43,6 +47,29 @@ pub struct ExecuteRequest {
     /// The workspace the run belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
+}
+
+/// The body of a [`BATCH_EXECUTE_PATH`] request, as NeuroForge's TypeScript
+/// client (`executePrompt`) sends it. Unknown fields are ignored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchExecuteRequest {
+    /// The prompt text.
+    pub prompt: String,
+    /// The models to run it on, one run each, in this order.
+    pub model_ids: Vec<String>,
+    /// Context blocks sent with the prompt (their text).
+    #[serde(default)]
+    pub context_blocks: Vec<String>,
+    /// The workspace the runs belong to.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// Whether the client would like a stream. Our gateway answers with the
+    /// runs' JSON array either way: that is what the client reads.
+    #[serde(default)]
+    pub stream: bool,
+    /// Sampling parameters, when not the server's defaults (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<ExecuteParameters>,
 }
 
 /// Sampling parameters of an execute request; absent ones are the server's choice.

@@ -37,5 +37,5 @@ pub use run_filters::RunFilters;
 pub use run_history::{RunHistory, ROW_HEIGHT_PX};
 pub use settings::{
     default_server_url, provide_server_connection, with_price_overrides, ServerConnection,
-    Settings, PRICE_OVERRIDES_KEY, SERVER_URL_KEY,
+    Settings, PRICE_OVERRIDES_KEY, SERVER_URL_KEY, TOKEN_KEY,
 };

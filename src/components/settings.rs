@@ -1,6 +1,6 @@
-//! Settings: which NeuroForge-compatible server the app talks to, and the
-//! prices the user sets for its models, saved in localStorage so a reload
-//! keeps them.
+//! Settings: which NeuroForge-compatible server the app talks to, with which
+//! access token, and the prices the user sets for its models, saved in
+//! localStorage so a reload keeps them.
 
 use super::format::typed_number;
 use crate::api::{ClientConfig, NeuroForgeClient};
@@ -13,6 +13,9 @@ use std::collections::HashMap;
 pub const SERVER_URL_KEY: &str = "prompt-runs:server-url";
 /// The localStorage key holding the user's prices: `{"<model id>": <USD per 1k tokens>}`.
 pub const PRICE_OVERRIDES_KEY: &str = "prompt-runs:price-overrides";
+/// The localStorage key holding the server's access token (the gateway's
+/// `--token`), taken from the page's address (`?token=…`) or typed in Settings.
+pub const TOKEN_KEY: &str = "prompt-runs:token";
 
 /// The server the app talks to and the user's prices, shared through context
 /// by [`provide_server_connection`] and edited by [`Settings`].
@@ -20,6 +23,8 @@ pub const PRICE_OVERRIDES_KEY: &str = "prompt-runs:price-overrides";
 pub struct ServerConnection {
     /// The base URL in use.
     pub base_url: RwSignal<String>,
+    /// The access token sent with every request, if any.
+    pub token: RwSignal<Option<String>>,
     /// The models as the server lists them (before the user's prices).
     pub served_models: RwSignal<Vec<Model>>,
     /// USD per 1,000 tokens by model id, replacing the server's price.
@@ -57,27 +62,97 @@ fn save_setting(key: &str, value: &str) -> bool {
     local_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
 }
 
+fn saved_setting(key: &str) -> Option<String> {
+    local_storage().and_then(|storage| storage.get_item(key).ok().flatten())
+}
+
+/// Splits `token=…` out of a page's query string (`?a=1&token=t`): the
+/// token as written (still percent-encoded), and the query string left
+/// (empty, or starting with `?`).
+fn take_token(search: &str) -> (Option<&str>, String) {
+    let mut token = None;
+    let rest: Vec<&str> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("token=") {
+            Some(value) => {
+                token = Some(value);
+                false
+            }
+            None => !pair.is_empty(),
+        })
+        .collect();
+    let rest = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", rest.join("&"))
+    };
+    (token.filter(|token| !token.is_empty()), rest)
+}
+
+/// The token in the page's address (the gateway prints `/?token=…` to
+/// open), taken out of it: an address with a secret in it ends up in
+/// history, bookmarks and screenshots, so it is replaced at once. Taken as
+/// written, not percent-decoded: the gateway's tokens are hex, and it
+/// prints a given one as it was given.
+fn token_from_address() -> Option<String> {
+    let href = window().location().href().ok()?;
+    let (address, hash) = href.split_at(href.find('#').unwrap_or(href.len()));
+    let (path, search) = address.split_at(address.find('?').unwrap_or(address.len()));
+    let (token, rest) = take_token(search);
+    let token = token?.to_owned();
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(
+            &wasm_bindgen::JsValue::NULL,
+            "",
+            Some(&format!("{path}{rest}{hash}")),
+        );
+    }
+    Some(token)
+}
+
+/// Keeps `token` for the next visit (or forgets it, when `None`), and uses
+/// it from now on; says so in `store` when storage refused it.
+fn keep_token(store: RunsStore, connection: ServerConnection, token: Option<String>) {
+    let kept = match &token {
+        Some(token) => save_setting(TOKEN_KEY, token),
+        None => local_storage().is_some_and(|storage| storage.remove_item(TOKEN_KEY).is_ok()),
+    };
+    if !kept {
+        store.report_background_error(
+            "The access token could not be saved; it applies until the page is reloaded.",
+        );
+    }
+    connection.token.set(token);
+}
+
 /// Connects `store` to the saved server (or this page's origin), and again
 /// whenever [`Settings`] changes it: sets a [`NeuroForgeClient`] as its
 /// executor and loads the server's models, with the user's saved prices laid
 /// over theirs, so that costs follow. Failure to load them is shown as the
-/// store's error.
+/// store's error. A `token` in the page's address is taken out of it and
+/// kept (under [`TOKEN_KEY`]), replacing the one kept before.
 pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
-    let saved_url =
-        local_storage().and_then(|storage| storage.get_item(SERVER_URL_KEY).ok().flatten());
-    let saved_prices = local_storage()
-        .and_then(|storage| storage.get_item(PRICE_OVERRIDES_KEY).ok().flatten())
+    let saved_prices = saved_setting(PRICE_OVERRIDES_KEY)
         .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default();
     let connection = ServerConnection {
-        base_url: RwSignal::new(saved_url.unwrap_or_else(default_server_url)),
+        base_url: RwSignal::new(saved_setting(SERVER_URL_KEY).unwrap_or_else(default_server_url)),
+        token: RwSignal::new(saved_setting(TOKEN_KEY)),
         served_models: RwSignal::new(Vec::new()),
         price_overrides: RwSignal::new(saved_prices),
     };
     provide_context(connection);
+    if let Some(token) = token_from_address() {
+        keep_token(store, connection, Some(token));
+    }
     Effect::new(move |_| {
         let base_url = connection.base_url.get();
-        let client = NeuroForgeClient::new(ClientConfig::default().base_url(base_url.clone()));
+        let client = NeuroForgeClient::new(
+            ClientConfig::default()
+                .base_url(base_url.clone())
+                .token(connection.token.get()),
+        );
         store.set_executor(client.clone());
         leptos::task::spawn_local(async move {
             match client.models().await {
@@ -127,8 +202,10 @@ fn parse_price(text: &str) -> Result<Option<f64>, String> {
 }
 
 /// Edits the [`ServerConnection`] in context: the server URL (saved, then
-/// reconnects), and a price per 1,000 tokens for each of its models (saved;
-/// empty uses the server's price), which the costs of new runs follow.
+/// reconnects), its access token (a password field, kept as soon as it is
+/// typed; emptied, forgotten), and a price per 1,000 tokens for each of its
+/// models (saved; empty uses the server's price), which the costs of new
+/// runs follow.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
@@ -204,6 +281,21 @@ pub fn Settings(
                     on:input=move |event| draft.set(event_target_value(&event))
                 />
             </label>
+            <label class="settings__token">
+                "Access token "
+                <input
+                    class="settings__token-input"
+                    type="password"
+                    autocomplete="off"
+                    placeholder="only if the server asks for one"
+                    // Kept as soon as it is typed, apart from the URL: pasting
+                    // the token is all there is to do when the server asks.
+                    on:change=move |event| {
+                        let typed = event_target_value(&event).trim().to_owned();
+                        keep_token(store, connection, Some(typed).filter(|token| !token.is_empty()));
+                    }
+                />
+            </label>
             <button type="submit">"Save"</button>
             <button type="button" on:click=move |_| save_url(default_server_url())>"Use this page's server"</button>
             <fieldset class="settings__prices">
@@ -244,7 +336,7 @@ pub fn Settings(
 
 #[cfg(test)]
 mod tests {
-    use super::{check_url, parse_price, with_price_overrides};
+    use super::{check_url, parse_price, take_token, with_price_overrides};
     use crate::model::{Model, Provider};
     use std::collections::HashMap;
 
@@ -255,6 +347,22 @@ mod tests {
             Ok("http://localhost:8000".to_owned())
         );
         assert!(check_url("localhost:8000").is_err());
+    }
+
+    #[test]
+    fn the_token_is_taken_out_of_the_query_and_the_rest_kept() {
+        assert_eq!(take_token("?token=abc123"), (Some("abc123"), String::new()));
+        assert_eq!(
+            take_token("?a=1&token=t%2Bx&b=2"),
+            (Some("t%2Bx"), "?a=1&b=2".to_owned())
+        );
+        assert_eq!(take_token(""), (None, String::new()));
+        assert_eq!(take_token("?tokens=1"), (None, "?tokens=1".to_owned()));
+        assert_eq!(
+            take_token("?token="),
+            (None, String::new()),
+            "an empty one is dropped too"
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
 //! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
 //!   then build the release app and run the end-to-end test on it.
-//! - `cargo xtask bench`: setup, then the benchmarks natively and in headless Chromium, and
-//!   the release bundle's size; prints them and writes `target/bench-report.md`.
+//! - `cargo xtask bench`: setup, then the benchmarks natively, the gateway under load, in
+//!   headless Chromium, and the release bundle's size; prints them and writes
+//!   `target/bench-report.md`.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
@@ -43,6 +44,10 @@ const EMBED_EXAMPLE_PACKAGE: &str = "prompt-runs-embed-example";
 const E2E_PACKAGE: &str = "prompt-runs-e2e";
 /// Tells the browser tests (at compile time) where the test gateway listens.
 const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
+/// Where `wasm-bindgen-test-runner` serves its test page (it reads this
+/// variable; otherwise it picks a random port). Pinned so that the test
+/// gateway can allow exactly that page's origin, rather than every origin.
+const TEST_RUNNER_ADDRESS_ENV: &str = "WASM_BINDGEN_TEST_ADDRESS";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -91,9 +96,9 @@ Commands:
   test            install what is missing, then run all tests: native `cargo test --workspace`,
                   browser tests in headless Chromium (against a gateway on loopback), a release
                   `trunk build`, and the end-to-end test of the built app
-  bench           install what is missing, then run the benchmarks natively and in headless
-                  Chromium, measure the release bundle, print it all and write
-                  target/bench-report.md
+  bench           install what is missing, then run the benchmarks natively, the gateway
+                  under load on loopback, in headless Chromium, measure the release bundle,
+                  print it all and write target/bench-report.md
   setup           only install what is missing"
     );
 }
@@ -367,10 +372,21 @@ struct TestGateway {
     url: String,
 }
 
+/// A loopback port free right now: bound, read, released.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((SERVE_ADDRESS, 0))
+        .map_err(|e| format!("no free loopback port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|e| e.to_string())
+}
+
 impl TestGateway {
     /// Builds and starts the gateway on a free loopback port, with the models
-    /// that simulate failures, and waits until it listens.
-    fn start(ctx: &Ctx) -> Result<TestGateway> {
+    /// that simulate failures, answering pages of `page_origin` (the test
+    /// runner's), and waits until it listens.
+    fn start(ctx: &Ctx, page_origin: &str) -> Result<TestGateway> {
         run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
             "build",
             "-p",
@@ -381,7 +397,13 @@ impl TestGateway {
         let binary = target_dir.join("debug").join(GATEWAY_PACKAGE);
         let mut child = Command::new(&binary)
             .current_dir(&ctx.root)
-            .args(["--addr", &format!("{SERVE_ADDRESS}:0"), "--test-models"])
+            .args([
+                "--addr",
+                &format!("{SERVE_ADDRESS}:0"),
+                "--test-models",
+                "--allow-origin",
+                page_origin,
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
@@ -438,11 +460,14 @@ fn test(ctx: &Ctx) -> Result {
     ));
     let started = Instant::now();
     // The client's tests talk to a real gateway on loopback; its address is
-    // compiled into them.
-    let gateway = TestGateway::start(ctx)?;
+    // compiled into them. They run in the test runner's page, on a port
+    // pinned here, whose origin is the one the gateway lets in.
+    let runner_address = format!("{SERVE_ADDRESS}:{}", free_port()?);
+    let gateway = TestGateway::start(ctx, &format!("http://{runner_address}"))?;
     run_cmd(
         cargo_in_browser(ctx)?
             .env(TEST_GATEWAY_ENV, &gateway.url)
+            .env(TEST_RUNNER_ADDRESS_ENV, &runner_address)
             .args(["test", "-p", APP_PACKAGE, "--target", WASM_TARGET]),
     )?;
     drop(gateway);
@@ -504,6 +529,17 @@ fn bench(ctx: &Ctx) -> Result {
         print!("{printed}");
         report += &format!("## {what}\n\n```\n{printed}```\n\n");
     }
+
+    step("bench: the gateway under load on loopback — cargo bench -p prompt-runs-gateway --bench load");
+    let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "bench",
+        "-p",
+        GATEWAY_PACKAGE,
+        "--bench",
+        "load",
+    ]))?;
+    print!("{printed}");
+    report += &format!("{}\n\n", printed.trim_end());
 
     step("bench: in headless Chromium — cargo test --release --bench browser");
     let printed = capture(cargo_in_browser(ctx)?.args([
