@@ -190,7 +190,7 @@ async fn drive(browser: &Client, app: &str) {
         json!(TOKEN)
     );
     browser
-        .find(Locator::Css("#composer-prompt"))
+        .find(Locator::Css(".composer__prompt"))
         .await
         .unwrap()
         .send_keys("Run with the token")
