@@ -6,10 +6,13 @@
 //! - [`persist`]: saving the store to localStorage without ever losing a run.
 //! - [`api`]: the HTTP contract with NeuroForge-compatible servers.
 //! - [`app`]: the static app that puts the pieces together.
+//! - [`text`]: rules about text every layer applies alike (word characters, token estimates, case-insensitive search).
 
 pub mod api;
 pub mod app;
 pub mod components;
 pub mod model;
 pub mod persist;
+mod rfc4180;
 pub mod store;
+pub mod text;

@@ -1,0 +1,55 @@
+//! Writing CSV records, and keeping spreadsheets from running a cell.
+
+/// Appends one RFC 4180 record: fields holding a comma, quote or line break
+/// are quoted, with quotes doubled; records end in CRLF.
+pub(crate) fn push_record<Field: AsRef<str>>(
+    csv: &mut String,
+    fields: impl IntoIterator<Item = Field>,
+) {
+    for (position, field) in fields.into_iter().enumerate() {
+        if position > 0 {
+            csv.push(',');
+        }
+        let field = field.as_ref();
+        if field.contains([',', '"', '\r', '\n']) {
+            csv.push('"');
+            csv.push_str(&field.replace('"', "\"\""));
+            csv.push('"');
+        } else {
+            csv.push_str(field);
+        }
+    }
+    csv.push_str("\r\n");
+}
+
+/// `cell` prefixed with `'` when a spreadsheet would run it as a formula
+/// (it starts with `=`, `+`, `-`, `@`, tab or carriage return): model output is
+/// untrusted and must not execute when an exported file is opened.
+pub(crate) fn defuse_formula(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_fields_that_need_it_and_doubles_their_quotes() {
+        let mut csv = String::new();
+        push_record(&mut csv, ["plain", "a,b", "say \"hi\"", "two\nlines", ""]);
+        assert_eq!(csv, "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\r\n");
+    }
+
+    #[test]
+    fn defuses_what_a_spreadsheet_would_evaluate() {
+        for risky in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(defuse_formula(risky), format!("'{risky}"));
+        }
+        for safe in ["", "1", "a=b", "'quoted"] {
+            assert_eq!(defuse_formula(safe), safe);
+        }
+    }
+}
