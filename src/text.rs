@@ -52,41 +52,35 @@ pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 /// is `str::to_lowercase`.
 #[derive(Clone, Debug)]
 pub struct CaseInsensitive {
-    #[cfg(target_arch = "wasm32")]
-    lowercase: js_sys::JsString,
-    #[cfg(not(target_arch = "wasm32"))]
     lowercase: String,
 }
 
 impl CaseInsensitive {
     /// A search for `needle`, ignoring case.
     pub fn new(needle: &str) -> CaseInsensitive {
-        CaseInsensitive {
-            lowercase: lowercase(needle),
-        }
+        #[cfg(target_arch = "wasm32")]
+        let lowercase = browser_lowercase(needle).into();
+        #[cfg(not(target_arch = "wasm32"))]
+        let lowercase = needle.to_lowercase();
+        CaseInsensitive { lowercase }
     }
 
     /// Whether `haystack` contains the needle, ignoring case.
     pub fn found_in(&self, haystack: &str) -> bool {
         #[cfg(target_arch = "wasm32")]
         {
-            lowercase(haystack).includes(&self.lowercase, 0)
+            browser_lowercase(haystack).includes(&self.lowercase, 0)
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
-            lowercase(haystack).contains(&self.lowercase)
+            haystack.to_lowercase().contains(&self.lowercase)
         }
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-fn lowercase(text: &str) -> js_sys::JsString {
+fn browser_lowercase(text: &str) -> js_sys::JsString {
     js_sys::JsString::from(text).to_lower_case()
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn lowercase(text: &str) -> String {
-    text.to_lowercase()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! and the experiment input tables ([`read_records`]).
 //!
 //! Hand-written rather than taken from the `csv` crate (whose I/O machinery
-//! would join the app bundle) or `csv-core` (see [`read`] for the measured
+//! would join the app bundle) or `csv-core` (see `read.rs` for the measured
 //! reason): the format is small, and the reader's errors must say where a
 //! person should look.
 

