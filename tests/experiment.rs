@@ -481,6 +481,46 @@ fn the_footer_gives_pass_rate_exact_cost_and_median_latency_per_model() {
 }
 
 #[test]
+fn a_rebuild_evaluates_only_the_runs_that_changed() {
+    let (experiment, mut runs) = capitals_with_runs();
+    let mut first = Grid::build(&experiment, &runs);
+    // Mark two outcomes, so that a reused one is told from a fresh one.
+    let sentinel = Outcome::Fail("from the first build".into());
+    first.rows[0].cells[1].checks[0][0] = sentinel.clone();
+    first.rows[0].cells[0].checks[0][0] = sentinel.clone();
+    // The run shown for row 1, gpt-4o, repeat 0 finishes again with another answer.
+    let shown = first.rows[0].cells[0].runs[0].clone().unwrap();
+    let position = runs
+        .iter()
+        .position(|run| Arc::ptr_eq(run, &shown))
+        .unwrap();
+    let mut changed = (*shown).clone();
+    changed.output = Some("Lyon".into());
+    runs[position] = Arc::new(changed);
+
+    let rebuilt = first.rebuild(&experiment, &runs);
+    assert_eq!(
+        rebuilt.rows[0].cells[1].checks[0][0], sentinel,
+        "unchanged run: reused"
+    );
+    assert_eq!(
+        rebuilt.rows[0].cells[0].checks[0][0],
+        Outcome::Fail("does not contain \"paris\"".into()),
+        "changed run: evaluated again"
+    );
+    assert!(rebuilt.rows[0].models_differ());
+
+    let mut other_checks = experiment.clone();
+    other_checks.checks.truncate(1);
+    let rechecked = first.rebuild(&other_checks, &runs);
+    assert_eq!(
+        rechecked.rows[0].cells[1].checks[0],
+        [Outcome::Pass],
+        "new checks: everything evaluated again"
+    );
+}
+
+#[test]
 fn cells_in_flight_and_cells_left_to_run() {
     let mut experiment = capitals();
     experiment.models.truncate(1);

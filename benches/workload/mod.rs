@@ -457,6 +457,18 @@ impl ExperimentWorkload {
             grid = Some(black_box(Grid::build(&self.experiment, &self.runs)));
         });
         let grid = grid.expect("measured at least once");
+        let mut one_changed = self.runs.clone();
+        let mut changed = (*one_changed[0]).clone();
+        changed.output = Some("A different answer.".into());
+        one_changed[0] = std::sync::Arc::new(changed);
+        let rebuild_ms = median(&mut || {
+            black_box(grid.rebuild(&self.experiment, &one_changed));
+        });
+        let mut unchecked = self.experiment.clone();
+        unchecked.checks.clear();
+        let grid_unchecked_ms = median(&mut || {
+            black_box(Grid::build(&unchecked, &self.runs));
+        });
         let csv_ms = median(&mut || {
             black_box(grid_csv(&self.experiment, &grid));
         });
@@ -474,6 +486,8 @@ impl ExperimentWorkload {
             parse_ms,
             plan_ms,
             grid_ms,
+            grid_unchecked_ms,
+            rebuild_ms,
             csv_ms,
             diff_ms,
         }
@@ -488,6 +502,8 @@ pub struct ExperimentFigures {
     pub parse_ms: f64,
     pub plan_ms: f64,
     pub grid_ms: f64,
+    pub grid_unchecked_ms: f64,
+    pub rebuild_ms: f64,
     pub csv_ms: f64,
     pub diff_ms: f64,
 }
@@ -499,6 +515,8 @@ impl ExperimentFigures {
              | read the inputs: CSV of {rows} rows (~220 bytes each) | {:.2} |\n\
              | plan: render {rows} prompts, expand {} cells ({rows} × {models} × {repeats}), estimate | {:.2} |\n\
              | build the grid: {} runs → {} cells, 3 checks each | {:.2} |\n\
+             | the same without checks | {:.2} |\n\
+             | rebuild it after one run changed (other outcomes reused) | {:.2} |\n\
              | write the grid as CSV | {:.2} |\n\
              | word diff of two ~1 KB answers | {:.3} |\n",
             self.parse_ms,
@@ -507,6 +525,8 @@ impl ExperimentFigures {
             self.runs,
             self.grid_cells,
             self.grid_ms,
+            self.grid_unchecked_ms,
+            self.rebuild_ms,
             self.csv_ms,
             self.diff_ms,
             rows = EXPERIMENT_ROWS,

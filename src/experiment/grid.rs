@@ -22,6 +22,9 @@ pub struct Grid {
     /// Runs tagged with this experiment whose row, model or repeat it no
     /// longer has (its inputs or models were edited after they ran).
     pub stray_runs: usize,
+    /// The checks the outcomes were evaluated with, so that a rebuild knows
+    /// whether it may reuse them.
+    checks: Vec<super::checks::Check>,
 }
 
 /// One input row of the grid.
@@ -153,6 +156,28 @@ impl Grid {
         experiment: &Experiment,
         runs: impl IntoIterator<Item = &'a Arc<PromptRun>>,
     ) -> Grid {
+        Grid::build_reusing(experiment, runs, None)
+    }
+
+    /// The grid again, after some runs changed (a run finished, a cell was
+    /// re-run): as [`Grid::build`], but a run still shown in the same place
+    /// as the same `Arc` keeps its check outcomes from `self` instead of being
+    /// evaluated again, unless the checks changed. Checks are most of the cost
+    /// of a build, so a grid that follows an experiment run by run stays cheap.
+    pub fn rebuild<'a>(
+        &self,
+        experiment: &Experiment,
+        runs: impl IntoIterator<Item = &'a Arc<PromptRun>>,
+    ) -> Grid {
+        let previous = (self.checks == experiment.checks).then_some(self);
+        Grid::build_reusing(experiment, runs, previous)
+    }
+
+    fn build_reusing<'a>(
+        experiment: &Experiment,
+        runs: impl IntoIterator<Item = &'a Arc<PromptRun>>,
+        previous: Option<&Grid>,
+    ) -> Grid {
         let repeats = experiment.repeats as usize;
         let row_count = experiment.inputs.rows().len();
         let mut slots: Vec<Vec<Option<Arc<PromptRun>>>> = (0..row_count)
@@ -220,7 +245,8 @@ impl Grid {
                 let cells: Vec<GridCell> = (experiment.models_of_row(row))
                     .zip(row_slots.chunks(repeats.max(1)))
                     .map(|(model, runs)| {
-                        let cell = cell(experiment, model, runs.to_vec());
+                        let reusable = previous.and_then(|grid| grid.cell(row, model));
+                        let cell = cell(experiment, model, runs.to_vec(), reusable);
                         let summary = summary_of[model];
                         count(&mut summaries[summary], &mut latencies[summary], &cell);
                         cell
@@ -246,6 +272,7 @@ impl Grid {
             rows,
             models: summaries,
             stray_runs,
+            checks: experiment.checks.clone(),
         }
     }
 
@@ -297,8 +324,15 @@ fn shows_over(candidate: &PromptRun, held: &PromptRun) -> bool {
     rank(candidate) > rank(held)
 }
 
-/// A cell from its repeats' runs: checks, distinct answers, status.
-fn cell(experiment: &Experiment, model: usize, runs: Vec<Option<Arc<PromptRun>>>) -> GridCell {
+/// A cell from its repeats' runs: checks, distinct answers, status. Outcomes
+/// are taken from `previous` (the same cell of an earlier grid, built with the
+/// same checks) for runs it showed as the same `Arc`.
+fn cell(
+    experiment: &Experiment,
+    model: usize,
+    runs: Vec<Option<Arc<PromptRun>>>,
+    previous: Option<&GridCell>,
+) -> GridCell {
     let mut checks = Vec::with_capacity(runs.len());
     let mut pass_rate = PassRate::default();
     let mut answers: Vec<Answer> = Vec::new();
@@ -307,7 +341,11 @@ fn cell(experiment: &Experiment, model: usize, runs: Vec<Option<Arc<PromptRun>>>
             checks.push(Vec::new());
             continue;
         };
-        let outcomes = evaluate_all(&experiment.checks, run);
+        let earlier = previous.and_then(|cell| {
+            let shown = cell.runs.get(repeat as usize)?.as_ref()?;
+            Arc::ptr_eq(shown, run).then(|| cell.checks[repeat as usize].clone())
+        });
+        let outcomes = earlier.unwrap_or_else(|| evaluate_all(&experiment.checks, run));
         pass_rate.count(passes(&outcomes));
         checks.push(outcomes);
         if run.status == RunStatus::Success {

@@ -1,5 +1,7 @@
 //! Writing CSV records, and keeping spreadsheets from running a cell.
 
+use std::borrow::Cow;
+
 /// Appends one RFC 4180 record: fields holding a comma, quote or line break
 /// are quoted, with quotes doubled; records end in CRLF. A record of one
 /// empty field is written `""`, since an empty line reads as no record.
@@ -31,10 +33,10 @@ pub(crate) fn push_record<Field: AsRef<str>>(
 /// `cell` prefixed with `'` when a spreadsheet would run it as a formula
 /// (it starts with `=`, `+`, `-`, `@`, tab or carriage return): model output is
 /// untrusted and must not execute when an exported file is opened.
-pub(crate) fn defuse_formula(cell: &str) -> String {
+pub(crate) fn defuse_formula(cell: &str) -> Cow<'_, str> {
     match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_owned(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
     }
 }
 
