@@ -4,12 +4,17 @@
 //! - [`model`]: the run and model types, wire-compatible with the TypeScript store's JSON.
 //! - [`store`]: the reactive runs store (signals, memos, actions) and its context helpers.
 //! - [`persist`]: saving the store to localStorage without ever losing a run.
+//! - [`experiment`]: a prompt template run over a table of inputs on several models: plan, checks, grid, diff.
 //! - [`api`]: the HTTP contract with NeuroForge-compatible servers.
 //! - [`app`]: the static app that puts the pieces together.
+//! - [`text`]: rules about text every layer applies alike (word characters, token estimates, case-insensitive search).
 
 pub mod api;
 pub mod app;
 pub mod components;
+pub mod experiment;
 pub mod model;
 pub mod persist;
+mod rfc4180;
 pub mod store;
+pub mod text;

@@ -364,3 +364,174 @@ impl Scaling {
         table + "\n"
     }
 }
+
+// ---- experiments at scale ----
+
+/// An experiment of 1,000 rows × 4 models × 3 repeats with three checks, its
+/// inputs as CSV, and one finished run per cell (12,000, each with about
+/// 1 KB of answer), as the grid would find them in the store.
+pub struct ExperimentWorkload {
+    pub inputs_csv: String,
+    pub experiment: prompt_runs::experiment::Experiment,
+    pub runs: Vec<std::sync::Arc<PromptRun>>,
+}
+
+pub const EXPERIMENT_ROWS: usize = 1_000;
+pub const EXPERIMENT_MODELS: [&str; 4] =
+    ["gpt-4o", "claude-3-5-sonnet", "llama3.1:8b", "offline-echo"];
+pub const EXPERIMENT_REPEATS: u32 = 3;
+
+impl ExperimentWorkload {
+    pub fn new() -> ExperimentWorkload {
+        use prompt_runs::experiment::{plan, Check, Experiment, InputFormat, InputTable};
+        let mut prose = Prose(13);
+        let mut inputs_csv = String::from("id,country,text\r\n");
+        for row in 0..EXPERIMENT_ROWS {
+            let text = prose.text(200).replace('.', ",");
+            inputs_csv += &format!("{row},country {},\"{text}\"\r\n", row % 50);
+        }
+        let mut experiment = Experiment::new("exp-bench", "Scale");
+        experiment.template =
+            "Summarise this for a reader in {{country}} (item {{id}}):\n\n{{text}}".into();
+        experiment.inputs = InputTable::parse(inputs_csv.as_bytes(), InputFormat::Csv).unwrap();
+        experiment.models = EXPERIMENT_MODELS.map(str::to_owned).to_vec();
+        experiment.repeats = EXPERIMENT_REPEATS;
+        experiment.checks = vec![
+            Check::Contains {
+                text: "REVENUE".into(),
+                case_sensitive: false,
+            },
+            Check::regex(r"\b(risks?|costs?)\b").unwrap(),
+            Check::MaxLatency { ms: 2_000 },
+        ];
+        let plan = plan(&experiment, &[]).unwrap();
+        let runs = (plan.cells.iter().enumerate())
+            .map(|(index, cell)| {
+                let mut run = cell.pending_run(&experiment.id);
+                let started = 1_714_564_800_000 + index as i64 * 700;
+                run.status = RunStatus::Success;
+                run.started_at = Timestamp::from_unix_millis(started);
+                run.completed_at = Some(Timestamp::from_unix_millis(started + 1_500));
+                run.duration_ms = Some(500 + (index as u64 * 37) % 2_500);
+                run.cost = Some(0.000_4);
+                // Repeats agree two times in three, so cells collapse to 1–2 answers.
+                let mut answer =
+                    Prose((cell.row * 4 + cell.model) as u64 + u64::from(cell.repeat / 2));
+                run.output = Some(answer.text(1_024));
+                std::sync::Arc::new(run)
+            })
+            .collect();
+        ExperimentWorkload {
+            inputs_csv,
+            experiment,
+            runs,
+        }
+    }
+
+    /// Median milliseconds of: reading the inputs' CSV, planning (rendering
+    /// and expanding every cell, with the estimate), building the grid from
+    /// the 12,000 runs (checks included), writing the grid as CSV, and a word
+    /// diff of two 1 KB answers. With the planned and grid cell counts.
+    pub fn measure(&self, now: Clock, samples: usize) -> ExperimentFigures {
+        use prompt_runs::experiment::{grid_csv, plan, Grid, InputFormat, InputTable, WordDiff};
+        let median = |operation: &mut dyn FnMut()| {
+            let mut times: Vec<f64> = (0..samples)
+                .map(|_| {
+                    let started = now();
+                    operation();
+                    now() - started
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            times[samples / 2]
+        };
+        let parse_ms = median(&mut || {
+            black_box(InputTable::parse(self.inputs_csv.as_bytes(), InputFormat::Csv).unwrap());
+        });
+        let mut cells = 0;
+        let plan_ms = median(&mut || {
+            cells = black_box(plan(&self.experiment, &[]).unwrap()).requests();
+        });
+        let mut grid = None;
+        let grid_ms = median(&mut || {
+            grid = Some(black_box(Grid::build(&self.experiment, &self.runs)));
+        });
+        let grid = grid.expect("measured at least once");
+        let mut one_changed = self.runs.clone();
+        let mut changed = (*one_changed[0]).clone();
+        changed.output = Some("A different answer.".into());
+        one_changed[0] = std::sync::Arc::new(changed);
+        let rebuild_ms = median(&mut || {
+            black_box(grid.rebuild(&self.experiment, &one_changed));
+        });
+        let mut unchecked = self.experiment.clone();
+        unchecked.checks.clear();
+        let grid_unchecked_ms = median(&mut || {
+            black_box(Grid::build(&unchecked, &self.runs));
+        });
+        let csv_ms = median(&mut || {
+            black_box(grid_csv(&self.experiment, &grid));
+        });
+        let (a, b) = (
+            self.runs[0].output.as_deref().unwrap(),
+            self.runs[4].output.as_deref().unwrap(),
+        );
+        let diff_ms = median(&mut || {
+            black_box(WordDiff::new(a, b));
+        });
+        ExperimentFigures {
+            cells,
+            grid_cells: grid.rows.iter().map(|row| row.cells.len()).sum(),
+            runs: self.runs.len(),
+            parse_ms,
+            plan_ms,
+            grid_ms,
+            grid_unchecked_ms,
+            rebuild_ms,
+            csv_ms,
+            diff_ms,
+        }
+    }
+}
+
+/// What [`ExperimentWorkload::measure`] found.
+pub struct ExperimentFigures {
+    pub cells: usize,
+    pub grid_cells: usize,
+    pub runs: usize,
+    pub parse_ms: f64,
+    pub plan_ms: f64,
+    pub grid_ms: f64,
+    pub grid_unchecked_ms: f64,
+    pub rebuild_ms: f64,
+    pub csv_ms: f64,
+    pub diff_ms: f64,
+}
+
+impl ExperimentFigures {
+    pub fn table(&self) -> String {
+        format!(
+            "| What | Median ms |\n| --- | ---: |\n\
+             | read the inputs: CSV of {rows} rows (~220 bytes each) | {:.2} |\n\
+             | plan: render {rows} prompts, expand {} cells ({rows} × {models} × {repeats}), estimate | {:.2} |\n\
+             | build the grid: {} runs → {} cells, 3 checks each | {:.2} |\n\
+             | the same without checks | {:.2} |\n\
+             | rebuild it after one run changed (other outcomes reused) | {:.2} |\n\
+             | write the grid as CSV | {:.2} |\n\
+             | word diff of two ~1 KB answers | {:.3} |\n",
+            self.parse_ms,
+            self.cells,
+            self.plan_ms,
+            self.runs,
+            self.grid_cells,
+            self.grid_ms,
+            self.grid_unchecked_ms,
+            self.rebuild_ms,
+            self.csv_ms,
+            self.diff_ms,
+            rows = EXPERIMENT_ROWS,
+            models = EXPERIMENT_MODELS.len(),
+            repeats = EXPERIMENT_REPEATS,
+        )
+    }
+}

@@ -5,16 +5,22 @@
 //! version of this store (`PromptRun`, `Model`), so its exported history and its
 //! backend's answers load unchanged.
 
+mod judgement;
 mod model_info;
 mod money;
+mod percentile;
 mod run;
 mod status;
 mod timestamp;
 mod update;
 
+pub use judgement::{Rating, NOTE_KEY, RATING_KEY, STARRED_KEY};
 pub use model_info::{Model, Provider};
 pub use money::Usd;
-pub use run::{PromptRun, BATCH_ID_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY};
+pub use percentile::percentile;
+pub use run::{
+    ExperimentCell, PromptRun, BATCH_ID_KEY, EXPERIMENT_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
+};
 pub use status::RunStatus;
 pub use timestamp::Timestamp;
 pub use update::{InvalidTransition, PromptRunUpdate};

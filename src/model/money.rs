@@ -5,6 +5,7 @@
 //! are therefore accumulated in integer nanodollars (10⁻⁹ USD), which is exact for
 //! every price a provider quotes per token.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
@@ -78,6 +79,25 @@ impl fmt::Display for Usd {
         let rounded = (magnitude + unit / 2) / unit * unit;
         let decimals = format!("{rounded:09}");
         write!(f, "{sign}$0.{}", decimals.trim_end_matches('0'))
+    }
+}
+
+/// In JSON, a number of dollars, as a run's `cost` is written.
+impl Serialize for Usd {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.dollars())
+    }
+}
+
+impl<'de> Deserialize<'de> for Usd {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Usd, D::Error> {
+        let dollars = f64::deserialize(deserializer)?;
+        if !dollars.is_finite() || dollars.abs() > (i64::MAX / NANOS_PER_DOLLAR) as f64 {
+            return Err(serde::de::Error::custom(format!(
+                "{dollars} is not an amount of dollars this app can hold"
+            )));
+        }
+        Ok(Usd::from_dollars(dollars))
     }
 }
 
@@ -165,6 +185,19 @@ mod tests {
         assert_eq!(Usd::for_tokens(0.003, 1_500).to_string(), "$0.0045");
         assert_eq!(Usd::for_tokens(0.000_15, 7).nanos(), 1_050);
         assert_eq!(Usd::for_tokens(0.01, 0), Usd::ZERO);
+    }
+
+    #[test]
+    fn json_holds_dollars_and_reads_back_exactly() {
+        let budget = Usd::from_dollars(2.5);
+        assert_eq!(serde_json::to_string(&budget).unwrap(), "2.5");
+        let tiny = Usd::from_nanos(1);
+        let read: Usd = serde_json::from_str(&serde_json::to_string(&tiny).unwrap()).unwrap();
+        assert_eq!(read, tiny);
+        let error = serde_json::from_str::<Usd>("1e300")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not an amount of dollars"), "{error}");
     }
 
     #[test]

@@ -18,6 +18,38 @@ pub const SERVER_RUN_ID_KEY: &str = "serverRunId";
 /// when the server's defaults applied.
 pub const PARAMETERS_KEY: &str = "parameters";
 
+/// The `metadata` key that places a run in an experiment's grid:
+/// `{"id": "exp-1", "row": 0, "model": "gpt-4o", "repeat": 0}`, with the row
+/// and repeat counted from 0 (see [`PromptRun::experiment_cell`]).
+pub const EXPERIMENT_KEY: &str = "experiment";
+
+/// Which cell of an experiment a run is, read from its `metadata.experiment`
+/// (see [`EXPERIMENT_KEY`]). Borrowed from the run, so building a grid from
+/// thousands of runs copies no strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExperimentCell<'a> {
+    /// The experiment's id.
+    pub experiment_id: &'a str,
+    /// The input row, counted from 0.
+    pub row: usize,
+    /// The model the cell runs on.
+    pub model_id: &'a str,
+    /// Which repeat of the cell, counted from 0.
+    pub repeat: u32,
+}
+
+impl ExperimentCell<'_> {
+    /// The JSON stored under [`EXPERIMENT_KEY`].
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.experiment_id,
+            "row": self.row,
+            "model": self.model_id,
+            "repeat": self.repeat,
+        })
+    }
+}
+
 /// One execution of a prompt on a model.
 ///
 /// Serializes exactly as the TypeScript store's `PromptRun`: camelCase names,
@@ -152,6 +184,19 @@ impl PromptRun {
             .get(PARAMETERS_KEY)?
             .get("max_tokens")?
             .as_u64()
+    }
+
+    /// The experiment cell this run was executed for (its
+    /// `metadata.experiment`), if any; `None` also when that entry is not an
+    /// object with a string `id` and `model` and whole-number `row` and `repeat`.
+    pub fn experiment_cell(&self) -> Option<ExperimentCell<'_>> {
+        let cell = self.metadata.as_ref()?.get(EXPERIMENT_KEY)?.as_object()?;
+        Some(ExperimentCell {
+            experiment_id: cell.get("id")?.as_str()?,
+            row: usize::try_from(cell.get("row")?.as_u64()?).ok()?,
+            model_id: cell.get("model")?.as_str()?,
+            repeat: u32::try_from(cell.get("repeat")?.as_u64()?).ok()?,
+        })
     }
 
     /// The cost as an exact amount, when known.
@@ -361,6 +406,39 @@ mod tests {
             (0..1_000).map(|_| PromptRun::new_local_id()).collect();
         assert_eq!(ids.len(), 1_000);
         assert!(ids.iter().all(|id| id.starts_with("local-")));
+    }
+
+    #[test]
+    fn the_experiment_cell_round_trips_through_metadata() {
+        let cell = ExperimentCell {
+            experiment_id: "exp-1",
+            row: 41,
+            model_id: "gpt-4o",
+            repeat: 2,
+        };
+        let mut run = PromptRun::pending("r", "gpt-4o", "p");
+        assert_eq!(run.experiment_cell(), None);
+        let mut metadata = serde_json::Map::new();
+        metadata.insert(EXPERIMENT_KEY.to_owned(), cell.to_json());
+        run.metadata = Some(metadata);
+        assert_eq!(run.experiment_cell(), Some(cell));
+        assert_eq!(
+            run.metadata.as_ref().unwrap()[EXPERIMENT_KEY],
+            json!({"id": "exp-1", "row": 41, "model": "gpt-4o", "repeat": 2})
+        );
+        for malformed in [
+            json!("exp-1"),
+            json!({"id": "exp-1", "row": -1, "model": "m", "repeat": 0}),
+            json!({"id": "exp-1", "row": 1.5, "model": "m", "repeat": 0}),
+            json!({"id": 7, "row": 0, "model": "m", "repeat": 0}),
+            json!({"id": "exp-1", "row": 0, "repeat": 0}),
+        ] {
+            run.metadata
+                .as_mut()
+                .unwrap()
+                .insert(EXPERIMENT_KEY.to_owned(), malformed.clone());
+            assert_eq!(run.experiment_cell(), None, "{malformed}");
+        }
     }
 
     #[test]

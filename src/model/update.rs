@@ -55,6 +55,13 @@ pub struct PromptRunUpdate {
     /// New metadata object (replaces the old one whole).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Metadata keys to change, each set to its value, or removed when the
+    /// value is `null`; every other key is kept. Applied to the metadata as
+    /// the run holds it when the update lands (after `metadata`, if both are
+    /// given), so two changes made from the same older copy of a run (a
+    /// rating, then a star) do not undo each other, as whole replacements would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_changes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// An update that would move a run's status backwards, or from one finished
@@ -107,6 +114,7 @@ impl PromptRunUpdate {
             output,
             error,
             metadata,
+            metadata_changes,
         } = self;
         let previous = run.clone();
         Ok(PromptRun {
@@ -125,9 +133,37 @@ impl PromptRunUpdate {
             cost: cost.or(previous.cost),
             output: output.or(previous.output),
             error: error.or(previous.error),
-            metadata: metadata.or(previous.metadata),
+            metadata: changed_metadata(metadata.or(previous.metadata), metadata_changes),
         })
     }
+}
+
+/// `metadata` with `changes` applied (a `null` removes its key); an object
+/// left empty is no metadata, so a run whose last key was removed writes the
+/// same JSON as one that never had any.
+///
+/// Rebuilt with `insert` rather than edited with `remove`: the app already
+/// holds `insert` for reading JSON, while `BTreeMap::remove` alone added
+/// ~1.5 KB to its bundle.
+fn changed_metadata(
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    changes: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let Some(changes) = changes else {
+        return metadata;
+    };
+    let mut changed = serde_json::Map::new();
+    for (key, value) in metadata.unwrap_or_default() {
+        if !changes.contains_key(&key) {
+            changed.insert(key, value);
+        }
+    }
+    for (key, value) in changes {
+        if !value.is_null() {
+            changed.insert(key, value);
+        }
+    }
+    (!changed.is_empty()).then_some(changed)
 }
 
 #[cfg(test)]
@@ -170,6 +206,45 @@ mod tests {
         assert!(refused
             .to_string()
             .contains("cannot move from success to running"));
+    }
+
+    #[test]
+    fn metadata_changes_keep_other_keys_and_apply_to_a_finished_run() {
+        let mut run = PromptRun::pending("r1", "m", "p");
+        run.status = RunStatus::Error;
+        run.metadata = Some(json!({"batchId": "b"}).as_object().unwrap().clone());
+        let changes = |value: serde_json::Value| PromptRunUpdate {
+            metadata_changes: Some(value.as_object().unwrap().clone()),
+            ..PromptRunUpdate::default()
+        };
+        // Both made from the same copy: the second keeps what the first set.
+        let rate = changes(json!({"rating": "down"}));
+        let star = changes(json!({"starred": true}));
+        let changed = star.apply_to(&rate.apply_to(&run).unwrap()).unwrap();
+        assert_eq!(changed.status, RunStatus::Error);
+        assert_eq!(
+            serde_json::Value::Object(changed.metadata.clone().unwrap()),
+            json!({"batchId": "b", "rating": "down", "starred": true})
+        );
+        let cleared = changes(json!({"rating": null, "starred": null, "batchId": null}))
+            .apply_to(&changed)
+            .unwrap();
+        assert_eq!(cleared.metadata, None, "an emptied object is no metadata");
+
+        let replaced_then_changed = PromptRunUpdate {
+            metadata: Some(json!({"a": 1}).as_object().unwrap().clone()),
+            metadata_changes: Some(json!({"b": 2}).as_object().unwrap().clone()),
+            ..PromptRunUpdate::default()
+        }
+        .apply_to(&changed)
+        .unwrap();
+        assert_eq!(
+            serde_json::Value::Object(replaced_then_changed.metadata.unwrap()),
+            json!({"a": 1, "b": 2})
+        );
+        let update: PromptRunUpdate =
+            serde_json::from_value(json!({"metadataChanges": {"note": "x"}})).unwrap();
+        assert_eq!(update.metadata_changes.unwrap()["note"], json!("x"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! format (import merges by id), and CSV for spreadsheets.
 
 use super::runs_json::{parse_runs, settle_interrupted};
+use crate::rfc4180::{defuse_formula, push_record};
 use crate::store::{MergeReport, RunList, RunsStore};
 use thiserror::Error;
 
@@ -90,7 +91,7 @@ const CSV_COLUMNS: [&str; 16] = [
 /// untrusted and must not execute when the file is opened.
 pub fn export_csv(runs: &RunList) -> String {
     let mut csv = String::new();
-    push_csv_record(&mut csv, CSV_COLUMNS);
+    push_record(&mut csv, CSV_COLUMNS);
     for run in runs.iter() {
         let number = |value: Option<u64>| value.map(|n| n.to_string()).unwrap_or_default();
         let record = [
@@ -117,35 +118,7 @@ pub fn export_csv(runs: &RunList) -> String {
                 .map(|metadata| serde_json::Value::Object(metadata.clone()).to_string())
                 .unwrap_or_default(),
         ];
-        push_csv_record(&mut csv, record.iter().map(|cell| defuse_formula(cell)));
+        push_record(&mut csv, record.iter().map(|cell| defuse_formula(cell)));
     }
     csv
-}
-
-/// Appends one RFC 4180 record: fields holding a comma, quote or line break
-/// are quoted, with quotes doubled; records end in CRLF. (Written here rather
-/// than with the `csv` crate, which would add its I/O machinery to the app
-/// bundle for these few lines.)
-fn push_csv_record<Field: AsRef<str>>(csv: &mut String, fields: impl IntoIterator<Item = Field>) {
-    for (position, field) in fields.into_iter().enumerate() {
-        if position > 0 {
-            csv.push(',');
-        }
-        let field = field.as_ref();
-        if field.contains([',', '"', '\r', '\n']) {
-            csv.push('"');
-            csv.push_str(&field.replace('"', "\"\""));
-            csv.push('"');
-        } else {
-            csv.push_str(field);
-        }
-    }
-    csv.push_str("\r\n");
-}
-
-fn defuse_formula(cell: &str) -> String {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_owned(),
-    }
 }

@@ -517,6 +517,7 @@ fn bench(ctx: &Ctx) -> Result {
             "store_scaling",
             "The store against a naive baseline (native)",
         ),
+        ("experiment_scale", "Experiments at scale (native)"),
     ] {
         step(&format!("bench: {what} — cargo bench --bench {name}"));
         let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([

@@ -1,0 +1,431 @@
+//! The experiment's grid: one row per input row, one cell per model (one
+//! per row in exact pairs), each cell the runs of its repeats with their
+//! distinct answers and check results, and a footer per model.
+//!
+//! Built from the store's runs in one pass, O(runs): each run's
+//! `metadata.experiment` tag says where it goes. When a cell was run more than
+//! once for one repeat (a failed cell re-run), the grid shows one attempt: a
+//! successful one over any other, and otherwise the latest started.
+
+use super::checks::{evaluate_all, passes, Outcome, PassRate};
+use super::plan::Experiment;
+use crate::model::{percentile, PromptRun, RunStatus, Usd};
+use std::sync::Arc;
+
+/// Rows × models, from an experiment and its runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    /// One per input row, in order.
+    pub rows: Vec<GridRow>,
+    /// The footer: one per distinct model, in the experiment's order.
+    pub models: Vec<ModelSummary>,
+    /// Runs tagged with this experiment whose row, model or repeat it no
+    /// longer has (its inputs or models were edited after they ran).
+    pub stray_runs: usize,
+    /// The checks the outcomes were evaluated with, so that a rebuild knows
+    /// whether it may reuse them.
+    checks: Vec<super::checks::Check>,
+}
+
+/// One input row of the grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridRow {
+    /// The input row, from 0.
+    pub row: usize,
+    /// Its cells: one per model in a cross product, one in exact pairs.
+    pub cells: Vec<GridCell>,
+    /// Whether the models answered differently (see [`GridRow::models_differ`]).
+    models_differ: bool,
+    /// Its runs that passed all checks, of those judged.
+    pub pass_rate: PassRate,
+}
+
+/// Where a cell stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CellStatus {
+    /// No repeat has a run: never sent (or not sent before a cancel or the budget stopped it).
+    NotRun,
+    /// Some repeat's run is pending or running.
+    InFlight,
+    /// At least one repeat answered.
+    Answered,
+    /// Every run there is failed or was cancelled.
+    Failed,
+}
+
+/// One row on one model: the run of each repeat, collapsed into distinct answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridCell {
+    /// The model's position in the experiment's models.
+    pub model: usize,
+    /// The run shown for each repeat (index = repeat), `None` where none ran.
+    pub runs: Vec<Option<Arc<PromptRun>>>,
+    /// The check outcomes of each repeat's run, in the experiment's check
+    /// order (empty where no run).
+    pub checks: Vec<Vec<Outcome>>,
+    /// The distinct answers of the successful runs, most frequent first.
+    pub answers: Vec<Answer>,
+    /// Its runs that passed all checks, of those judged.
+    pub pass_rate: PassRate,
+    /// Where it stands.
+    pub status: CellStatus,
+}
+
+/// One distinct answer in a cell and how often the repeats gave it. Answers
+/// that differ only in surrounding whitespace are the same answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// The first run (by repeat) that gave it; its `output` is the text shown.
+    pub run: Arc<PromptRun>,
+    /// The repeats (from 0) that gave it.
+    pub repeats: Vec<u32>,
+}
+
+/// A model's figures in the footer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSummary {
+    /// The model.
+    pub model_id: String,
+    /// Its shown runs that passed all checks, of those judged.
+    pub pass_rate: PassRate,
+    /// What all its runs in the experiment cost, re-run attempts included.
+    pub cost: CostTotal,
+    /// Median latency of its successful shown runs, in ms.
+    pub p50_latency_ms: Option<u64>,
+    /// 95th-percentile latency of its successful shown runs, in ms.
+    pub p95_latency_ms: Option<u64>,
+    /// Its shown runs that answered.
+    pub succeeded: usize,
+    /// Its shown runs that failed or were cancelled.
+    pub failed: usize,
+    /// Its shown runs in flight.
+    pub in_flight: usize,
+    /// Its repeats with no run.
+    pub not_run: usize,
+}
+
+/// A sum of run costs that knows when it is incomplete.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CostTotal {
+    /// The sum of the costs that are known.
+    pub known: Usd,
+    /// Successful runs with no cost (no price was known). Failed and
+    /// cancelled runs without a cost are not counted here: they reported no
+    /// usage, and the store invents none.
+    pub unknown_runs: usize,
+}
+
+impl CostTotal {
+    /// The total, or `None` ("unknown") when some successful run's cost is unknown.
+    pub fn total(&self) -> Option<Usd> {
+        (self.unknown_runs == 0).then_some(self.known)
+    }
+
+    fn add(&mut self, run: &PromptRun) {
+        match run.cost_usd() {
+            Some(cost) => self.known += cost,
+            None if run.status == RunStatus::Success => self.unknown_runs += 1,
+            None => {}
+        }
+    }
+}
+
+impl GridRow {
+    /// Whether at least two models answered and their answers differ: each
+    /// model's set of distinct answers (whitespace at the ends ignored) is
+    /// compared. Always false in exact pairs, where a row has one model.
+    pub fn models_differ(&self) -> bool {
+        self.models_differ
+    }
+}
+
+impl GridCell {
+    /// The error of each failed or cancelled run shown, by repeat.
+    pub fn errors(&self) -> impl Iterator<Item = (u32, &str)> {
+        (self.runs.iter().zip(0..))
+            .filter_map(|(run, repeat)| Some((repeat, run.as_ref()?)))
+            .filter(|(_, run)| matches!(run.status, RunStatus::Error | RunStatus::Cancelled))
+            .map(|(repeat, run)| (repeat, run.error.as_deref().unwrap_or("failed")))
+    }
+}
+
+impl Grid {
+    /// The grid of `experiment` from `runs` (the store's runs: those of other
+    /// experiments, or none, are passed over).
+    pub fn build<'a>(
+        experiment: &Experiment,
+        runs: impl IntoIterator<Item = &'a Arc<PromptRun>>,
+    ) -> Grid {
+        Grid::build_reusing(experiment, runs, None)
+    }
+
+    /// The grid again, after some runs changed (a run finished, a cell was
+    /// re-run): as [`Grid::build`], but a run still shown in the same place
+    /// as the same `Arc` keeps its check outcomes from `self` instead of being
+    /// evaluated again, unless the checks changed. Checks are most of the cost
+    /// of a build, so a grid that follows an experiment run by run stays cheap.
+    pub fn rebuild<'a>(
+        &self,
+        experiment: &Experiment,
+        runs: impl IntoIterator<Item = &'a Arc<PromptRun>>,
+    ) -> Grid {
+        let previous = (self.checks == experiment.checks).then_some(self);
+        Grid::build_reusing(experiment, runs, previous)
+    }
+
+    fn build_reusing<'a>(
+        experiment: &Experiment,
+        runs: impl IntoIterator<Item = &'a Arc<PromptRun>>,
+        previous: Option<&Grid>,
+    ) -> Grid {
+        let repeats = experiment.repeats as usize;
+        let row_count = experiment.inputs.rows().len();
+        let mut slots: Vec<Vec<Option<Arc<PromptRun>>>> = (0..row_count)
+            .map(|row| vec![None; experiment.models_of_row(row).len() * repeats])
+            .collect();
+        // The footer has one entry per distinct model (in exact pairs an id
+        // may repeat); `summary_of` maps a model's position to its entry.
+        let mut model_ids: Vec<&str> = Vec::new();
+        let summary_of: Vec<usize> = (experiment.models.iter())
+            .map(
+                |model_id| match model_ids.iter().position(|id| id == model_id) {
+                    Some(index) => index,
+                    None => {
+                        model_ids.push(model_id);
+                        model_ids.len() - 1
+                    }
+                },
+            )
+            .collect();
+        let mut costs = vec![CostTotal::default(); model_ids.len()];
+        let mut stray_runs = 0;
+
+        for run in runs {
+            let Some(tag) = run.experiment_cell() else {
+                continue;
+            };
+            if tag.experiment_id != experiment.id {
+                continue;
+            }
+            // A linear search: an experiment has a handful of models, and a
+            // hash map would cost the bundle more than it saves here.
+            let model = experiment.model_position(tag.row, tag.model_id);
+            let (Some(model), Some(row_slots)) = (model, slots.get_mut(tag.row)) else {
+                stray_runs += 1;
+                continue;
+            };
+            if tag.repeat as usize >= repeats {
+                stray_runs += 1;
+                continue;
+            }
+            let column = model - experiment.models_of_row(tag.row).start;
+            costs[summary_of[model]].add(run);
+            let slot = &mut row_slots[column * repeats + tag.repeat as usize];
+            if slot.as_ref().is_none_or(|held| shows_over(run, held)) {
+                *slot = Some(run.clone());
+            }
+        }
+
+        let mut summaries: Vec<ModelSummary> = (model_ids.iter().zip(costs))
+            .map(|(model_id, cost)| ModelSummary {
+                model_id: (*model_id).to_owned(),
+                pass_rate: PassRate::default(),
+                cost,
+                p50_latency_ms: None,
+                p95_latency_ms: None,
+                succeeded: 0,
+                failed: 0,
+                in_flight: 0,
+                not_run: 0,
+            })
+            .collect();
+        let mut latencies: Vec<Vec<u64>> = vec![Vec::new(); summaries.len()];
+        let rows = (slots.into_iter().enumerate())
+            .map(|(row, row_slots)| {
+                let cells: Vec<GridCell> = (experiment.models_of_row(row))
+                    .zip(row_slots.chunks(repeats.max(1)))
+                    .map(|(model, runs)| {
+                        let reusable = previous.and_then(|grid| grid.cell(row, model));
+                        let cell = cell(experiment, model, runs.to_vec(), reusable);
+                        let summary = summary_of[model];
+                        count(&mut summaries[summary], &mut latencies[summary], &cell);
+                        cell
+                    })
+                    .collect();
+                let mut pass_rate = PassRate::default();
+                for cell in &cells {
+                    pass_rate += cell.pass_rate;
+                }
+                GridRow {
+                    row,
+                    models_differ: differ(&cells),
+                    cells,
+                    pass_rate,
+                }
+            })
+            .collect();
+        for (summary, latencies) in summaries.iter_mut().zip(&mut latencies) {
+            summary.p50_latency_ms = percentile(latencies, 50.0);
+            summary.p95_latency_ms = percentile(latencies, 95.0);
+        }
+        Grid {
+            rows,
+            models: summaries,
+            stray_runs,
+            checks: experiment.checks.clone(),
+        }
+    }
+
+    /// The rows where the models' answers differ (see [`GridRow::models_differ`]).
+    pub fn rows_where_models_differ(&self) -> impl Iterator<Item = &GridRow> {
+        self.rows.iter().filter(|row| row.models_differ)
+    }
+
+    /// The cell of `row` on model `model` (positions from 0), if the grid has it.
+    pub fn cell(&self, row: usize, model: usize) -> Option<&GridCell> {
+        self.rows
+            .get(row)?
+            .cells
+            .iter()
+            .find(|cell| cell.model == model)
+    }
+
+    /// The run shown for one repeat of a cell, if any.
+    pub fn run_of(&self, row: usize, model: usize, repeat: u32) -> Option<&Arc<PromptRun>> {
+        self.cell(row, model)?.runs.get(repeat as usize)?.as_ref()
+    }
+
+    /// What all the experiment's runs cost, re-run attempts included.
+    pub fn total_cost(&self) -> CostTotal {
+        let mut total = CostTotal::default();
+        for model in &self.models {
+            total.known += model.cost.known;
+            total.unknown_runs += model.cost.unknown_runs;
+        }
+        total
+    }
+
+    /// All the shown runs that passed all checks, of those judged.
+    pub fn pass_rate(&self) -> PassRate {
+        let mut total = PassRate::default();
+        for model in &self.models {
+            total += model.pass_rate;
+        }
+        total
+    }
+}
+
+/// Whether `candidate` should be shown instead of `held` for one repeat: a
+/// success over anything else, then the later start.
+fn shows_over(candidate: &PromptRun, held: &PromptRun) -> bool {
+    fn rank(run: &PromptRun) -> (bool, &crate::model::Timestamp) {
+        (run.status == RunStatus::Success, &run.started_at)
+    }
+    rank(candidate) > rank(held)
+}
+
+/// A cell from its repeats' runs: checks, distinct answers, status. Outcomes
+/// are taken from `previous` (the same cell of an earlier grid, built with the
+/// same checks) for runs it showed as the same `Arc`.
+fn cell(
+    experiment: &Experiment,
+    model: usize,
+    runs: Vec<Option<Arc<PromptRun>>>,
+    previous: Option<&GridCell>,
+) -> GridCell {
+    let mut checks = Vec::with_capacity(runs.len());
+    let mut pass_rate = PassRate::default();
+    let mut answers: Vec<Answer> = Vec::new();
+    for (run, repeat) in runs.iter().zip(0..) {
+        let Some(run) = run else {
+            checks.push(Vec::new());
+            continue;
+        };
+        let earlier = previous.and_then(|cell| {
+            let shown = cell.runs.get(repeat as usize)?.as_ref()?;
+            Arc::ptr_eq(shown, run).then(|| cell.checks[repeat as usize].clone())
+        });
+        let outcomes = earlier.unwrap_or_else(|| evaluate_all(&experiment.checks, run));
+        pass_rate.count(passes(&outcomes));
+        checks.push(outcomes);
+        if run.status == RunStatus::Success {
+            let text = answer_text(run);
+            match answers
+                .iter_mut()
+                .find(|answer| answer_text(&answer.run) == text)
+            {
+                Some(answer) => answer.repeats.push(repeat),
+                None => answers.push(Answer {
+                    run: run.clone(),
+                    repeats: vec![repeat],
+                }),
+            }
+        }
+    }
+    // Most frequent first, equally frequent ones in the order of their first
+    // repeat: an insertion sort, as a cell has at most ten answers.
+    for next in 1..answers.len() {
+        let mut at = next;
+        while at > 0 && answers[at - 1].repeats.len() < answers[at].repeats.len() {
+            answers.swap(at - 1, at);
+            at -= 1;
+        }
+    }
+    let present = || runs.iter().flatten();
+    let status = if present().next().is_none() {
+        CellStatus::NotRun
+    } else if present().any(|run| run.status.is_in_flight()) {
+        CellStatus::InFlight
+    } else if !answers.is_empty() {
+        CellStatus::Answered
+    } else {
+        CellStatus::Failed
+    };
+    GridCell {
+        model,
+        runs,
+        checks,
+        answers,
+        pass_rate,
+        status,
+    }
+}
+
+/// Adds a cell's runs to its model's footer.
+fn count(summary: &mut ModelSummary, latencies: &mut Vec<u64>, cell: &GridCell) {
+    summary.pass_rate += cell.pass_rate;
+    for run in &cell.runs {
+        match run.as_deref() {
+            None => summary.not_run += 1,
+            Some(run) if run.status == RunStatus::Success => {
+                summary.succeeded += 1;
+                latencies.extend(run.duration_ms);
+            }
+            Some(run) if run.status.is_in_flight() => summary.in_flight += 1,
+            Some(_) => summary.failed += 1,
+        }
+    }
+}
+
+/// Whether two answered cells of a row have different sets of answers.
+fn differ(cells: &[GridCell]) -> bool {
+    let mut answered = cells.iter().filter(|cell| !cell.answers.is_empty());
+    let Some(first) = answered.next() else {
+        return false;
+    };
+    // A cell's answers are distinct, so two sets are equal when they are as
+    // large and one holds each of the other's.
+    let same_answers = |cell: &GridCell| {
+        cell.answers.len() == first.answers.len()
+            && (cell.answers.iter()).all(|answer| {
+                let text = answer_text(&answer.run);
+                (first.answers.iter()).any(|other| answer_text(&other.run) == text)
+            })
+    };
+    answered.any(|cell| !same_answers(cell))
+}
+
+/// A successful run's answer as compared: its output, whitespace at the ends ignored.
+fn answer_text(run: &PromptRun) -> &str {
+    run.output.as_deref().unwrap_or("").trim()
+}

@@ -1,0 +1,128 @@
+//! Rules about text that several layers must apply the same way: what a word
+//! character is, a rough token count, and case-insensitive search.
+//!
+//! They avoid Rust's Unicode tables where the app bundle would pay for them:
+//! a word character is anything but whitespace and ASCII punctuation (so
+//! letters of every script count without the alphabetic tables), and case
+//! folding in the browser is JavaScript's `toLowerCase`.
+
+/// Whether `character` belongs to a word: anything but whitespace and ASCII
+/// punctuation. Letters and digits of every script are word characters, and so
+/// are non-ASCII symbols (`—`, `€`), which keeps the rule table-free.
+pub fn is_word_char(character: char) -> bool {
+    !(character.is_whitespace() || character.is_ascii_punctuation())
+}
+
+/// A rough count of the tokens in `text`, for estimates made before a model
+/// has counted: each run of word characters ([`is_word_char`]) is one token,
+/// and so is every other character that is not whitespace. `Hello, world!` is
+/// four tokens. Real tokenizers differ (they split long words), so this is an
+/// estimate to plan with, never a count to bill by.
+pub fn estimate_tokens(text: &str) -> u64 {
+    let mut tokens = 0;
+    let mut in_word = false;
+    for character in text.chars() {
+        let word = is_word_char(character);
+        if word && !in_word || !word && !character.is_whitespace() {
+            tokens += 1;
+        }
+        in_word = word;
+    }
+    tokens
+}
+
+/// The line and column of byte `offset` in `text`, both counted from 1 as a
+/// person does; the column in characters. An offset past the end, or inside a
+/// character, counts up to the last whole character before it.
+pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let line = before.matches('\n').count() + 1;
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Text to find in other text ignoring case, by Unicode's lowercase mapping.
+///
+/// In the browser the mapping is JavaScript's `toLowerCase`, the same rules
+/// without Rust's Unicode case tables (~15 KB) in the app bundle; natively it
+/// is `str::to_lowercase`.
+#[derive(Clone, Debug)]
+pub struct CaseInsensitive {
+    lowercase: String,
+}
+
+impl CaseInsensitive {
+    /// A search for `needle`, ignoring case.
+    pub fn new(needle: &str) -> CaseInsensitive {
+        #[cfg(target_arch = "wasm32")]
+        let lowercase = browser_lowercase(needle).into();
+        #[cfg(not(target_arch = "wasm32"))]
+        let lowercase = needle.to_lowercase();
+        CaseInsensitive { lowercase }
+    }
+
+    /// Whether `haystack` contains the needle, ignoring case.
+    pub fn found_in(&self, haystack: &str) -> bool {
+        #[cfg(target_arch = "wasm32")]
+        {
+            browser_lowercase(haystack).includes(&self.lowercase, 0)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            haystack.to_lowercase().contains(&self.lowercase)
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn browser_lowercase(text: &str) -> js_sys::JsString {
+    js_sys::JsString::from(text).to_lower_case()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_words_and_each_other_mark() {
+        assert_eq!(estimate_tokens("Hello, world!"), 4);
+        assert_eq!(estimate_tokens("It's 2024."), 5);
+        assert_eq!(estimate_tokens("   \n\t"), 0);
+        assert_eq!(estimate_tokens("naïve café"), 2);
+        assert_eq!(estimate_tokens("日本語 text"), 2);
+        assert_eq!(estimate_tokens(""), 0);
+    }
+
+    #[test]
+    fn word_characters_are_all_but_spaces_and_ascii_punctuation() {
+        for word in ['a', 'Z', '7', 'é', 'ж', '日', '€'] {
+            assert!(is_word_char(word), "{word:?}");
+        }
+        for other in [' ', '\n', '\u{a0}', ',', '.', '\'', '{', '-'] {
+            assert!(!is_word_char(other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn places_an_offset_by_line_and_character_column() {
+        let text = "ab\ncé{x\n";
+        assert_eq!(line_and_column(text, 0), (1, 1));
+        assert_eq!(line_and_column(text, 3), (2, 1));
+        assert_eq!(line_and_column(text, text.find('{').unwrap()), (2, 3));
+        assert_eq!(line_and_column(text, 5), (2, 2), "inside é: before it");
+        assert_eq!(line_and_column(text, 99), (3, 1));
+    }
+
+    #[test]
+    fn finds_text_ignoring_case_across_scripts() {
+        assert!(CaseInsensitive::new("PARIS").found_in("The capital is Paris."));
+        assert!(CaseInsensitive::new("straße").found_in("STRASSE? no: Straße"));
+        assert!(CaseInsensitive::new("ΣΟΦΊΑ").found_in("σοφία"));
+        assert!(!CaseInsensitive::new("london").found_in("Paris"));
+        assert!(CaseInsensitive::new("").found_in("anything"));
+    }
+}
