@@ -3,7 +3,8 @@
 
 use super::format::{percent, seconds, thousands, tokens};
 use crate::model::{PromptRun, RunStatus};
-use crate::store::{estimate_tokens, use_runs_store, RunsStore};
+use crate::store::{use_runs_store, RunsStore};
+use crate::text::estimate_tokens;
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -215,7 +216,7 @@ impl RunProgress {
         let streamed = run.output.as_deref().filter(|text| !text.is_empty());
         let (output_tokens, estimated) = match run.output_tokens {
             Some(reported) => (Some(reported), false),
-            None => (streamed.map(|text| estimate_tokens(text) as u64), true),
+            None => (streamed.map(estimate_tokens), true),
         };
         let started = run.started_at.unix_millis();
         let elapsed_ms = match state {

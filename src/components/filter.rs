@@ -4,6 +4,7 @@
 
 use crate::model::{PromptRun, RunStatus};
 use crate::store::{RunList, RunsStore};
+use crate::text::CaseInsensitive;
 use leptos::prelude::*;
 
 /// Which runs the history shows. The default shows every run.
@@ -33,57 +34,21 @@ impl RunFilter {
         if needle.is_empty() && !by_model {
             return narrowed;
         }
-        let needle = (!needle.is_empty()).then(|| Needle::new(needle));
+        let needle = (!needle.is_empty()).then(|| CaseInsensitive::new(needle));
         narrowed.filtered(|run| {
             (!by_model || self.model_id.as_deref() == Some(run.model_id.as_str()))
-                && needle
-                    .as_ref()
-                    .is_none_or(|needle| needle.mentioned_by(run))
+                && needle.as_ref().is_none_or(|needle| mentions(needle, run))
         })
     }
 }
 
-/// Search text, matched ignoring case by Unicode's lowercase mapping.
-///
-/// In the browser the mapping is JavaScript's `toLowerCase`, the same rules
-/// without Rust's Unicode case tables (~15 KB) in the app bundle; natively it
-/// is `str::to_lowercase`.
-struct Needle {
-    lowercase: String,
-}
-
-impl Needle {
-    fn new(text: &str) -> Needle {
-        #[cfg(target_arch = "wasm32")]
-        let lowercase = browser_lowercase(text).into();
-        #[cfg(not(target_arch = "wasm32"))]
-        let lowercase = text.to_lowercase();
-        Needle { lowercase }
-    }
-
-    /// True when the prompt or the output of `run` contains the needle.
-    fn mentioned_by(&self, run: &PromptRun) -> bool {
-        self.found_in(&run.prompt_snapshot)
-            || run
-                .output
-                .as_deref()
-                .is_some_and(|output| self.found_in(output))
-    }
-
-    #[cfg(target_arch = "wasm32")]
-    fn found_in(&self, text: &str) -> bool {
-        browser_lowercase(text).includes(&self.lowercase, 0)
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn found_in(&self, text: &str) -> bool {
-        text.to_lowercase().contains(&self.lowercase)
-    }
-}
-
-#[cfg(target_arch = "wasm32")]
-fn browser_lowercase(text: &str) -> js_sys::JsString {
-    js_sys::JsString::from(text).to_lower_case()
+/// True when the prompt or the output of `run` contains `needle` (ignoring case).
+fn mentions(needle: &CaseInsensitive, run: &PromptRun) -> bool {
+    needle.found_in(&run.prompt_snapshot)
+        || run
+            .output
+            .as_deref()
+            .is_some_and(|output| needle.found_in(output))
 }
 
 /// Creates the filter that [`RunFilters`](super::RunFilters) and

@@ -24,14 +24,6 @@ const EXPECTED_TOKENS: u32 = 1_024;
 /// Streamed progress stops short of 100 until the server confirms the end.
 const STREAMING_PROGRESS_CAP: f64 = 99.0;
 
-/// Rough token count of streamed text, for progress only (usage comes from
-/// the server): words and punctuation marks.
-pub fn estimate_tokens(text: &str) -> usize {
-    text.split_whitespace()
-        .map(|word| 1 + word.chars().filter(|c| c.is_ascii_punctuation()).count())
-        .sum()
-}
-
 impl RunsStore {
     /// Sets what executes prompts (usually a [`NeuroForgeClient`](crate::api::NeuroForgeClient)).
     pub fn set_executor(&self, executor: impl PromptExecutor + 'static) {
@@ -195,7 +187,8 @@ impl RunsStore {
                 ..PromptRunUpdate::default()
             };
             if store.update_run(&streamed_id, streaming).is_ok() {
-                let share = estimate_tokens(&received) as f64 / streamed_batch.expected_tokens;
+                let share =
+                    crate::text::estimate_tokens(&received) as f64 / streamed_batch.expected_tokens;
                 streamed_batch.set(slot, (share * 100.0).min(STREAMING_PROGRESS_CAP));
                 store.progress_known.set(true);
                 store.update_execution_progress(streamed_batch.overall());

@@ -35,7 +35,7 @@ mod summary;
 pub use by_status::RunsByStatus;
 pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
 pub use error::StoreError;
-pub use execute::{estimate_tokens, MAX_CONCURRENT_REQUESTS};
+pub use execute::MAX_CONCURRENT_REQUESTS;
 pub use index::MergeOutcome;
 pub use model_stats::ModelStats;
 pub(crate) use run_list::list_changed;
