@@ -7,6 +7,8 @@
 //!             indexes: "newest" on [startedAt, id], "modelId", "status"
 //!   meta      "manifest" → the history's manifest as JSON (active run, summary, last backup)
 //!   backups   "<ms>:<id>" → a record that could not be read, as it was
+//!   outbox    key "id": runs changed here and not yet on the server (history sync)
+//!   experiments  key "id": experiment definitions, as their JSON
 //! ```
 //!
 //! A run is kept as its JSON text (the same as an export) beside the few
@@ -28,6 +30,10 @@ pub const DATABASE_VERSION: u32 = 1;
 const RUNS: &str = "runs";
 const META: &str = "meta";
 const BACKUPS: &str = "backups";
+/// Runs changed here and not yet uploaded, when the history syncs with a server.
+pub(crate) const OUTBOX: &str = "outbox";
+/// Experiment definitions (their inputs included), keyed by experiment id.
+pub(crate) const EXPERIMENTS: &str = "experiments";
 /// The index that orders runs newest first (read backwards).
 const NEWEST: &str = "newest";
 const MANIFEST: &str = "manifest";
@@ -290,6 +296,8 @@ fn upgrade(db: &IdbDatabase, old_version: u32) -> Result<(), JsValue> {
         runs.create_index_with_str("status", "status")?;
         db.create_object_store(META)?;
         db.create_object_store(BACKUPS)?;
+        db.create_object_store_with_optional_parameters(OUTBOX, &parameters)?;
+        db.create_object_store_with_optional_parameters(EXPERIMENTS, &parameters)?;
     }
     Ok(())
 }
