@@ -3,9 +3,9 @@
 //! laid out around it.
 
 use crate::components::{
-    provide_run_filter, provide_server_connection, ActiveRunViewer, ErrorBanner, ExecutionProgress,
-    HistoryStorage, HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory,
-    Settings,
+    keep_history_on_server, provide_run_filter, provide_server_connection, ActiveRunViewer,
+    ErrorBanner, ExecutionProgress, HistoryStorage, HistoryTransfer, ModelPerformance,
+    PromptComposer, RunFilters, RunHistory, ServerHistory, Settings,
 };
 use crate::persist::{persist_history, provide_history, HistoryOptions};
 use crate::store::provide_runs_store;
@@ -22,8 +22,9 @@ pub fn App() -> impl IntoView {
     provide_run_filter();
     // Saving lasts as long as the app; storage problems are shown as the
     // store's error, and the runs stay in memory.
-    provide_history(persist_history(store, HistoryOptions::default()));
-    provide_server_connection(store);
+    let history = provide_history(persist_history(store, HistoryOptions::default()));
+    let connection = provide_server_connection(store);
+    keep_history_on_server(history, connection);
 
     view! {
         <header class="app-header">
@@ -31,6 +32,7 @@ pub fn App() -> impl IntoView {
             <details class="app-header__settings">
                 <summary>"Settings"</summary>
                 <Settings/>
+                <ServerHistory/>
             </details>
         </header>
         <main class="app">

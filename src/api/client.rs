@@ -11,8 +11,9 @@ use super::sse::SseDecoder;
 use super::wire::{
     ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, DEFAULT_BASE_URL,
     EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
-    PROVIDERS_PATH,
+    PROVIDERS_PATH, SYNC_PATH,
 };
+use super::wire::{SyncChanges, SyncUploadAnswer};
 use super::ApiError;
 use crate::model::Model;
 use futures::future::{self, Either, LocalBoxFuture};
@@ -89,13 +90,45 @@ impl NeuroForgeClient {
 
     /// `GET /api/v1/models/{id}`.
     pub async fn model(&self, id: &str) -> Result<Model, ApiError> {
-        let id: String = js_sys::encode_uri_component(id).into();
-        self.get_json(format!("{MODELS_PATH}/{id}")).await
+        self.get_json(format!("{MODELS_PATH}/{}", encode(id))).await
     }
 
     /// `GET /api/v1/providers`.
     pub async fn providers(&self) -> Result<Providers, ApiError> {
         self.get_json(PROVIDERS_PATH.to_owned()).await
+    }
+
+    /// `POST {SYNC_PATH}/{workspace}/runs` with `body`, a [`SyncUpload`]'s
+    /// JSON (built by the caller, who may hold the runs as JSON already).
+    pub async fn upload_runs(
+        &self,
+        workspace: &str,
+        body: String,
+    ) -> Result<SyncUploadAnswer, ApiError> {
+        let abort = AbortOnDrop::new();
+        let path = format!("{SYNC_PATH}/{}/runs", encode(workspace));
+        let request = self
+            .post(&path, &abort)
+            .header("Content-Type", "application/json")
+            .body(body);
+        let response = self.send(request).await?;
+        self.read_json(response).await
+    }
+
+    /// `GET {SYNC_PATH}/{workspace}/changes`: what changed after `since`
+    /// (empty: everything), at most `limit` ids.
+    pub async fn changes(
+        &self,
+        workspace: &str,
+        since: &str,
+        limit: usize,
+    ) -> Result<SyncChanges, ApiError> {
+        self.get_json(format!(
+            "{SYNC_PATH}/{}/changes?since={}&limit={limit}",
+            encode(workspace),
+            encode(since)
+        ))
+        .await
     }
 
     /// Executes `request`, streaming its text to `on_text` when the server
@@ -289,6 +322,11 @@ impl Drop for AbortOnDrop {
 }
 
 /// A non-2xx answer as an error naming the status and the server's `detail`.
+/// `text` as one URI component.
+fn encode(text: &str) -> String {
+    js_sys::encode_uri_component(text).into()
+}
+
 async fn error_for_status(response: Response) -> Result<Response, ApiError> {
     if response.ok() {
         return Ok(response);

@@ -24,6 +24,11 @@ pub const MODELS_PATH: &str = "/api/v1/models";
 /// `GET`: which providers are configured and reachable.
 pub const PROVIDERS_PATH: &str = "/api/v1/providers";
 
+/// The history sync API's root: `POST {SYNC_PATH}/{workspace}/runs` uploads
+/// a [`SyncUpload`], `GET {SYNC_PATH}/{workspace}/changes?since=&limit=`
+/// answers [`SyncChanges`].
+pub const SYNC_PATH: &str = "/api/v1/sync";
+
 /// SSE event carrying a [`StreamDelta`].
 pub const EVENT_DELTA: &str = "delta";
 /// SSE event carrying the final [`ExecuteResponse`].
@@ -201,4 +206,65 @@ mod tests {
             "local"
         );
     }
+}
+
+/// A run deleted from a synced history: it stays deleted (a later upload of
+/// it is ignored), so a removed run does not come back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tombstone {
+    /// The run's id.
+    pub id: String,
+    /// When it was deleted (RFC 3339).
+    pub deleted_at: String,
+}
+
+/// The body of `POST {SYNC_PATH}/{workspace}/runs`: runs to merge by id
+/// (the later state along the status flow wins, see
+/// [`PromptRun::supersedes`](crate::model::PromptRun::supersedes)) and runs
+/// deleted. At most [`SYNC_BATCH_MAX`] items in all.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncUpload {
+    /// Runs, in the model's camelCase JSON.
+    #[serde(default)]
+    pub runs: Vec<crate::model::PromptRun>,
+    /// Runs deleted.
+    #[serde(default)]
+    pub deleted: Vec<Tombstone>,
+}
+
+/// Most runs and deletions one upload or one page of changes may carry.
+pub const SYNC_BATCH_MAX: usize = 1_000;
+
+/// The answer to an upload.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncUploadAnswer {
+    /// Items that changed what the server holds.
+    pub accepted: u64,
+    /// Items it already held as new or newer (or deleted).
+    pub unchanged: u64,
+    /// Where the changes feed stands after this upload.
+    pub cursor: String,
+}
+
+/// One id's current state in the changes feed: a run or its deletion.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncChange {
+    /// The run as the server now holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<crate::model::PromptRun>,
+    /// Or its deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Tombstone>,
+}
+
+/// A page of `GET {SYNC_PATH}/{workspace}/changes`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncChanges {
+    /// What changed after the cursor asked for, in commit order.
+    pub changes: Vec<SyncChange>,
+    /// The cursor to ask with next.
+    pub cursor: String,
+    /// More changes follow.
+    pub more: bool,
 }

@@ -11,6 +11,7 @@
 //! - [`HistoryTransfer`]: export to JSON/CSV, import JSON.
 //! - [`HistoryStorage`]: where the history is kept, space, persistence, backups.
 //! - [`Settings`]: the server the app talks to.
+//! - [`ServerHistory`]: keeping the history on that server too, and how that stands.
 
 mod active_run_viewer;
 mod error_banner;
@@ -23,6 +24,7 @@ mod model_performance;
 mod prompt_composer;
 mod run_filters;
 mod run_history;
+mod server_history;
 mod settings;
 
 pub use active_run_viewer::ActiveRunViewer;
@@ -35,6 +37,9 @@ pub use model_performance::ModelPerformance;
 pub use prompt_composer::PromptComposer;
 pub use run_filters::RunFilters;
 pub use run_history::{RunHistory, ROW_HEIGHT_PX};
+pub use server_history::{
+    keep_history_on_server, ServerHistory, SyncWorkspace, SYNC_WORKSPACE_KEY,
+};
 pub use settings::{
     default_server_url, provide_server_connection, with_price_overrides, ServerConnection,
     Settings, PRICE_OVERRIDES_KEY, SERVER_URL_KEY, TOKEN_KEY,

@@ -58,11 +58,11 @@ fn local_storage() -> Option<web_sys::Storage> {
 }
 
 /// Saves `value` under `key`; false when storage refused it.
-fn save_setting(key: &str, value: &str) -> bool {
+pub(crate) fn save_setting(key: &str, value: &str) -> bool {
     local_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
 }
 
-fn saved_setting(key: &str) -> Option<String> {
+pub(crate) fn saved_setting(key: &str) -> Option<String> {
     local_storage().and_then(|storage| storage.get_item(key).ok().flatten())
 }
 

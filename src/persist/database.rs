@@ -37,6 +37,8 @@ pub(crate) const EXPERIMENTS: &str = "experiments";
 /// The index that orders runs newest first (read backwards).
 const NEWEST: &str = "newest";
 const MANIFEST: &str = "manifest";
+/// The meta key of [`SyncMeta`].
+const SYNC: &str = "sync";
 
 /// What the database keeps beside the runs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -63,6 +65,34 @@ pub struct BackupRecord {
     pub at_unix_millis: i64,
     /// Runs in the history when it was made.
     pub runs: u64,
+}
+
+/// Where the history syncs (server and workspace) and how far the changes
+/// feed was read: meta key `sync`. Another server or workspace starts over.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SyncMeta {
+    pub(crate) server: String,
+    pub(crate) workspace: String,
+    pub(crate) cursor: String,
+}
+
+/// A run on its way to the server: its JSON as stored when read, or its deletion.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Outgoing {
+    pub(crate) id: String,
+    /// `None` for a deletion.
+    pub(crate) json: Option<String>,
+    pub(crate) deleted_at: Option<String>,
+}
+
+/// An outbox entry: `{id}`, or `{id, deletedAt}` for a deletion.
+fn outgoing(id: &str, deleted_at: Option<&Timestamp>) -> JsValue {
+    let entry = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&entry, &"id".into(), &id.into());
+    if let Some(at) = deleted_at {
+        let _ = js_sys::Reflect::set(&entry, &"deletedAt".into(), &at.as_str().into());
+    }
+    entry.into()
 }
 
 /// Where a run sits in the newest-first order: `[startedAt ms, id]`.
@@ -106,6 +136,9 @@ pub(crate) struct Save {
     pub(crate) puts: Vec<Arc<PromptRun>>,
     pub(crate) deletes: Vec<String>,
     pub(crate) manifest: Option<DatabaseManifest>,
+    /// The history syncs with a server: what this save changes goes to the
+    /// outbox too, in the same transaction.
+    pub(crate) outbox: bool,
 }
 
 /// An open history database.
@@ -191,7 +224,23 @@ impl RunDatabase {
     /// Writes `save` in one read-write transaction: all of it, or (on any
     /// error, a full quota included) nothing.
     pub(crate) async fn write(&self, save: &Save, durability: Durability) -> Result<(), DbError> {
-        let transaction = Transaction::write(&self.db, &[RUNS, META], durability)?;
+        let transaction = Transaction::write(&self.db, &[RUNS, META, OUTBOX], durability)?;
+        if save.cleared && save.outbox {
+            // Every stored run is deleted for the server too: their ids are
+            // read before they go.
+            let runs = transaction.store(RUNS)?;
+            let ids = idb::request(&runs.get_all_keys().map_err(idb::thrown)?).await?;
+            let outbox = transaction.store(OUTBOX)?;
+            let now = Timestamp::now();
+            for id in js_sys::Array::from(&ids)
+                .iter()
+                .filter_map(|id| id.as_string())
+            {
+                outbox
+                    .put(&outgoing(&id, Some(&now)))
+                    .map_err(idb::thrown)?;
+            }
+        }
         let written = queue_writes(&transaction, save);
         if let Err(error) = written {
             transaction.abort();
@@ -253,6 +302,179 @@ impl RunDatabase {
         Ok(keys)
     }
 
+    /// Puts every stored run in the outbox (the history starts syncing with
+    /// a server, or with another one), `step` ids per transaction; returns
+    /// how many.
+    pub(crate) async fn enqueue_all(&self, step: usize) -> Result<usize, DbError> {
+        let transaction = Transaction::read(&self.db, &[RUNS])?;
+        let runs = transaction.store(RUNS)?;
+        let ids = idb::request(&runs.get_all_keys().map_err(idb::thrown)?).await?;
+        transaction.finish().await?;
+        let ids: Vec<String> = js_sys::Array::from(&ids)
+            .iter()
+            .filter_map(|id| id.as_string())
+            .collect();
+        for part in ids.chunks(step.max(1)) {
+            let transaction = Transaction::write(&self.db, &[OUTBOX], Durability::Default)?;
+            let outbox = transaction.store(OUTBOX)?;
+            for id in part {
+                outbox.put(&outgoing(id, None)).map_err(idb::thrown)?;
+            }
+            transaction.commit().await?;
+            gloo_timers::future::TimeoutFuture::new(0).await;
+        }
+        Ok(ids.len())
+    }
+
+    /// How many runs wait in the outbox.
+    pub(crate) async fn outbox_len(&self) -> Result<u64, DbError> {
+        let transaction = Transaction::read(&self.db, &[OUTBOX])?;
+        let count = idb::request(&transaction.store(OUTBOX)?.count().map_err(idb::thrown)?).await?;
+        transaction.finish().await?;
+        Ok(count.as_f64().unwrap_or(0.0) as u64)
+    }
+
+    /// Up to `limit` runs from the outbox, each as the JSON text stored now
+    /// (or its deletion): what one upload sends.
+    pub(crate) async fn outgoing(&self, limit: usize) -> Result<Vec<Outgoing>, DbError> {
+        let transaction = Transaction::read(&self.db, &[OUTBOX, RUNS])?;
+        let outbox = transaction.store(OUTBOX)?;
+        let entries = idb::request(
+            &outbox
+                .get_all_with_key_and_limit(&JsValue::UNDEFINED, limit as u32)
+                .map_err(idb::thrown)?,
+        )
+        .await?;
+        let runs = transaction.store(RUNS)?;
+        let mut outgoing = Vec::new();
+        for entry in js_sys::Array::from(&entries).iter() {
+            let field = |name: &str| {
+                js_sys::Reflect::get(&entry, &name.into())
+                    .ok()
+                    .and_then(|value| value.as_string())
+            };
+            let Some(id) = field("id") else { continue };
+            let deleted_at = field("deletedAt");
+            let json = match deleted_at {
+                Some(_) => None,
+                None => {
+                    let record =
+                        idb::request(&runs.get(&id.as_str().into()).map_err(idb::thrown)?).await?;
+                    match js_sys::Reflect::get(&record, &"run".into())
+                        .ok()
+                        .and_then(|json| json.as_string())
+                    {
+                        Some(json) => Some(json),
+                        // Gone since (its deletion will follow) or unreadable: nothing to send.
+                        None => continue,
+                    }
+                }
+            };
+            outgoing.push(Outgoing {
+                id,
+                json,
+                deleted_at,
+            });
+        }
+        transaction.finish().await?;
+        Ok(outgoing)
+    }
+
+    /// The server has `sent`: each leaves the outbox unless it changed here
+    /// meanwhile (then it waits for the next upload).
+    pub(crate) async fn acknowledge(&self, sent: &[Outgoing]) -> Result<(), DbError> {
+        let transaction = Transaction::write(&self.db, &[OUTBOX, RUNS], Durability::Default)?;
+        let (outbox, runs) = (transaction.store(OUTBOX)?, transaction.store(RUNS)?);
+        for item in sent {
+            let key: JsValue = item.id.as_str().into();
+            let entry = idb::request(&outbox.get(&key).map_err(idb::thrown)?).await?;
+            let still_deleted = js_sys::Reflect::get(&entry, &"deletedAt".into())
+                .ok()
+                .and_then(|at| at.as_string());
+            let unchanged = match &item.json {
+                None => still_deleted.is_some(),
+                Some(json) => {
+                    let record = idb::request(&runs.get(&key).map_err(idb::thrown)?).await?;
+                    still_deleted.is_none()
+                        && js_sys::Reflect::get(&record, &"run".into())
+                            .ok()
+                            .and_then(|now| now.as_string())
+                            .as_deref()
+                            == Some(json.as_str())
+                }
+            };
+            if unchanged {
+                outbox.delete(&key).map_err(idb::thrown)?;
+            }
+        }
+        transaction.commit().await
+    }
+
+    /// Takes in a page of the server's changes, and where the feed stands
+    /// after it, in one transaction: a run replaces the stored copy if it
+    /// supersedes it; a deletion removes the run (and any upload of it still
+    /// waiting: the server keeps it deleted). Returns the runs that changed
+    /// what is stored and the ids deleted.
+    pub(crate) async fn apply_changes(
+        &self,
+        changes: Vec<crate::api::wire::SyncChange>,
+        sync: &SyncMeta,
+    ) -> Result<(Vec<PromptRun>, Vec<String>), DbError> {
+        let transaction = Transaction::write(&self.db, &[RUNS, OUTBOX, META], Durability::Default)?;
+        let (runs, outbox) = (transaction.store(RUNS)?, transaction.store(OUTBOX)?);
+        let (mut merged, mut deleted) = (Vec::new(), Vec::new());
+        for change in changes {
+            if let Some(run) = change.run {
+                let held =
+                    idb::request(&runs.get(&run.id.as_str().into()).map_err(idb::thrown)?).await?;
+                let keep_held = decode(&held).is_ok_and(|held| !run.supersedes(&held));
+                if !keep_held {
+                    runs.put(&record(&run)).map_err(idb::thrown)?;
+                    merged.push(run);
+                }
+            } else if let Some(tombstone) = change.deleted {
+                let key: JsValue = tombstone.id.as_str().into();
+                runs.delete(&key).map_err(idb::thrown)?;
+                outbox.delete(&key).map_err(idb::thrown)?;
+                deleted.push(tombstone.id);
+            }
+        }
+        let text = serde_json::to_string(sync).expect("sync state always serializes");
+        transaction
+            .store(META)?
+            .put_with_key(&text.into(), &SYNC.into())
+            .map_err(idb::thrown)?;
+        transaction.commit().await?;
+        Ok((merged, deleted))
+    }
+
+    /// Where the history syncs and how far it got, as last stored.
+    pub(crate) async fn sync_meta(&self) -> Result<Option<SyncMeta>, DbError> {
+        let transaction = Transaction::read(&self.db, &[META])?;
+        let text = idb::request(
+            &transaction
+                .store(META)?
+                .get(&SYNC.into())
+                .map_err(idb::thrown)?,
+        )
+        .await?;
+        transaction.finish().await?;
+        Ok(text
+            .as_string()
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    /// Stores where the history syncs and how far it got.
+    pub(crate) async fn set_sync_meta(&self, sync: &SyncMeta) -> Result<(), DbError> {
+        let transaction = Transaction::write(&self.db, &[META], Durability::Default)?;
+        let text = serde_json::to_string(sync).expect("sync state always serializes");
+        transaction
+            .store(META)?
+            .put_with_key(&text.into(), &SYNC.into())
+            .map_err(idb::thrown)?;
+        transaction.commit().await
+    }
+
     /// Closes the connection (another tab's upgrade is waiting for it).
     pub(crate) fn close(&self) {
         self.db.close();
@@ -271,6 +493,16 @@ fn queue_writes(transaction: &Transaction, save: &Save) -> Result<(), DbError> {
     // is awaited, as one event per put would cost more than the puts.
     for run in &save.puts {
         runs.put(&record(run)).map_err(idb::thrown)?;
+    }
+    if save.outbox {
+        let outbox = transaction.store(OUTBOX)?;
+        let now = Timestamp::now();
+        for id in &save.deletes {
+            outbox.put(&outgoing(id, Some(&now))).map_err(idb::thrown)?;
+        }
+        for run in &save.puts {
+            outbox.put(&outgoing(&run.id, None)).map_err(idb::thrown)?;
+        }
     }
     if let Some(manifest) = &save.manifest {
         let text = serde_json::to_string(manifest).expect("a manifest always serializes");

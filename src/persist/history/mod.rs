@@ -30,7 +30,10 @@
 
 mod open;
 mod save;
+mod server;
 mod tabs;
+
+pub use server::{SyncState, SyncTarget};
 
 use super::database::{
     BackupRecord, Chunk, DatabaseManifest, OrderKey, RunDatabase, Save, Unreadable,
@@ -128,6 +131,7 @@ pub struct HistoryStatus {
     loaded: RwSignal<bool>,
     missing_runs: RwSignal<Option<u64>>,
     last_backup: RwSignal<Option<BackupRecord>>,
+    sync: RwSignal<SyncState>,
 }
 
 impl HistoryStatus {
@@ -152,6 +156,12 @@ impl HistoryStatus {
     pub fn last_backup(&self) -> Option<BackupRecord> {
         self.last_backup.get()
     }
+
+    /// How the history stands with the server it is kept on (see
+    /// [`HistoryPersistence::sync_with`]).
+    pub fn sync_state(&self) -> SyncState {
+        self.sync.get()
+    }
 }
 
 /// The history attached to IndexedDB. Cheap to clone; clones share it.
@@ -171,6 +181,8 @@ struct Inner {
     /// Kept alive with the attachment: the handlers listening for other tabs
     /// and for `versionchange`.
     listeners: RefCell<Vec<Listener>>,
+    /// The server the history is kept on too, if any.
+    sync: RefCell<server::SyncSlot>,
     /// Where the localStorage fallback attaches its effects. Weak: a strong
     /// owner here would keep the page's owner, and so this attachment,
     /// alive for ever.
@@ -239,12 +251,14 @@ pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPers
                 loaded: RwSignal::new(false),
                 missing_runs: RwSignal::new(None),
                 last_backup: RwSignal::new(None),
+                sync: RwSignal::new(SyncState::Off),
             },
             local: LocalStorage::new().ok(),
             db: RefCell::new(None),
             state: RefCell::new(SaveState::default()),
             channel,
             listeners: RefCell::new(Vec::new()),
+            sync: RefCell::new(server::SyncSlot::default()),
             owner: Owner::current().map(|owner| owner.downgrade()),
             options,
         }),
@@ -267,10 +281,14 @@ pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPers
             on_hide.save_soon();
         }
     });
+    // Back online: a waiting sync tries at once rather than after its backoff.
+    let on_online = history.clone();
+    let online = window_event_listener_untyped("online", move |_| on_online.wake_sync());
     let on_unmount = send_wrapper::SendWrapper::new(history.clone());
     on_cleanup(move || {
         pagehide.remove();
         visibility.remove();
+        online.remove();
         on_unmount.keep_unsaved();
         on_unmount.detach();
     });

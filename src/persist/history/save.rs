@@ -87,6 +87,7 @@ impl HistoryPersistence {
                         .cloned()
                         .collect(),
                     manifest: Some(manifest),
+                    outbox: self.is_syncing(),
                 };
                 (save, ids, cleared, state.spilled)
             };
@@ -105,6 +106,9 @@ impl HistoryPersistence {
                 Ok(()) => {
                     inner.state.borrow_mut().written_manifest = save.manifest;
                     self.announce(&ids, cleared);
+                    if save.outbox && (cleared || !ids.is_empty()) {
+                        self.wake_sync();
+                    }
                     // A history found missing keeps its count (and the warning
                     // on every start) until as many runs are back.
                     let missing = inner.status.missing_runs.get_untracked();
@@ -242,6 +246,7 @@ async fn write_in_steps(db: &RunDatabase, save: &Save) -> Result<(), StepFailure
                 Vec::new()
             },
             manifest: if last { save.manifest.clone() } else { None },
+            outbox: save.outbox,
         };
         if let Err(error) = db.write(&part, Durability::Default).await {
             let unwritten_puts = save

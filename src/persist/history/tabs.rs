@@ -160,6 +160,7 @@ impl HistoryPersistence {
             channel.set_onmessage(None);
             channel.close();
         }
+        self.stop_sync();
         self.close_db();
         self.inner.listeners.borrow_mut().clear();
     }

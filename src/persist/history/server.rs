@@ -1,0 +1,330 @@
+//! Keeping the history on a server as well, local-first: every change is
+//! saved here first (and goes to the database's outbox in the same
+//! transaction), then uploaded in the background; what other browsers
+//! uploaded arrives through the server's changes feed and is merged by id
+//! like another tab's save. Offline, nothing stops: the outbox waits, and
+//! uploads resume with backoff. The contract is README.md's sync API.
+
+use super::*;
+use crate::api::wire::{Tombstone, SYNC_BATCH_MAX};
+use crate::api::{ApiError, NeuroForgeClient};
+use crate::model::PromptRun;
+use crate::persist::database::{Outgoing, SyncMeta};
+use futures::future::select;
+
+/// Runs per upload and per page of changes: well under the server's limit
+/// of [`SYNC_BATCH_MAX`] and its 16 MiB body for typical runs.
+const PAGE: usize = 500;
+/// How often the changes feed is read while nothing happens here.
+const POLL: Duration = Duration::from_secs(10);
+/// The longest wait between attempts while the server cannot be reached.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Where the history is kept on a server.
+#[derive(Clone)]
+pub struct SyncTarget {
+    /// The server (its base URL and access token).
+    pub client: NeuroForgeClient,
+    /// The workspace on it: 1–64 letters, digits, `_`, `-` or `.`.
+    pub workspace: String,
+}
+
+/// How the history stands with the server, as a person should know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncState {
+    /// Not kept on a server.
+    Off,
+    /// Starting, or reading what the server has.
+    Connecting,
+    /// The first upload of a history: `sent` of `total` runs.
+    Uploading {
+        /// Runs uploaded so far.
+        sent: u64,
+        /// Runs to upload.
+        total: u64,
+    },
+    /// Every change here is on the server, as of the last exchange.
+    Synced,
+    /// Changes wait to be uploaded (a transfer is under way).
+    Pending(u64),
+    /// The server cannot be reached: local work goes on, `pending` changes
+    /// wait, and the next attempt comes in `retry_in_secs` seconds.
+    Offline {
+        /// Changes waiting.
+        pending: u64,
+        /// Seconds until the next attempt.
+        retry_in_secs: u64,
+    },
+    /// The server refused (the reason, as it said); tried again later.
+    Failed(String),
+}
+
+/// The sync's part of the attachment.
+#[derive(Default)]
+pub(super) struct SyncSlot {
+    target: Option<SyncTarget>,
+    /// Bumped when the target changes: the running loop stops.
+    generation: u32,
+    /// Wakes the loop before its next poll (a save, the network back).
+    wake: Option<futures::channel::oneshot::Sender<()>>,
+}
+
+impl HistoryPersistence {
+    /// Keeps the history on `target` too (or stops, with `None`). Switching
+    /// to another server or workspace uploads the whole history there; how
+    /// it stands is [`HistoryStatus::sync_state`].
+    pub fn sync_with(&self, target: Option<SyncTarget>) {
+        let generation = {
+            let mut slot = self.inner.sync.borrow_mut();
+            slot.target = target.clone();
+            slot.generation += 1;
+            slot.wake = None;
+            slot.generation
+        };
+        self.inner.status.sync.set(match target {
+            Some(_) => SyncState::Connecting,
+            None => SyncState::Off,
+        });
+        if target.is_some() {
+            spawn_local(self.clone().keep_in_sync(generation));
+        }
+    }
+
+    /// Stops the sync loop without touching any signal (the page is going).
+    pub(super) fn stop_sync(&self) {
+        let mut slot = self.inner.sync.borrow_mut();
+        slot.target = None;
+        slot.generation += 1;
+        slot.wake = None;
+    }
+
+    /// Whether saves go to the outbox too.
+    pub(super) fn is_syncing(&self) -> bool {
+        self.inner.sync.borrow().target.is_some()
+    }
+
+    /// Something changed here (or the network is back): exchange now rather
+    /// than at the next poll.
+    pub(super) fn wake_sync(&self) {
+        if let Some(wake) = self.inner.sync.borrow_mut().wake.take() {
+            let _ = wake.send(());
+        }
+    }
+
+    fn current_target(&self, generation: u32) -> Option<SyncTarget> {
+        let slot = self.inner.sync.borrow();
+        (slot.generation == generation)
+            .then(|| slot.target.clone())
+            .flatten()
+    }
+
+    /// Waits `pause`, or less when woken; false once this loop is replaced.
+    async fn pause(&self, generation: u32, pause: Duration) -> bool {
+        let (wake, woken) = futures::channel::oneshot::channel();
+        {
+            let mut slot = self.inner.sync.borrow_mut();
+            if slot.generation != generation {
+                return false;
+            }
+            slot.wake = Some(wake);
+        }
+        let timer = gloo_timers::future::sleep(pause);
+        let _ = select(Box::pin(timer), woken).await;
+        self.current_target(generation).is_some() && !self.inner.store.is_disposed()
+    }
+
+    /// The loop of one target: exchange, then wait for a change or the next
+    /// poll; back off while the server cannot be reached.
+    async fn keep_in_sync(self, generation: u32) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            // The database opens asynchronously: wait for it.
+            let ready = self.inner.state.borrow().ready;
+            let Some(target) = self.current_target(generation) else {
+                return;
+            };
+            if !ready {
+                if !self.pause(generation, Duration::from_millis(200)).await {
+                    return;
+                }
+                continue;
+            }
+            let wait = match self.exchange(&target, generation).await {
+                Ok(()) => {
+                    backoff = Duration::from_secs(1);
+                    POLL
+                }
+                Err(SyncError::Stopped) => return,
+                Err(SyncError::Api(error)) => {
+                    let pending = self.pending().await;
+                    let unreachable = matches!(
+                        error,
+                        ApiError::Unreachable { .. }
+                            | ApiError::Timeout { .. }
+                            | ApiError::ConnectionLost { .. }
+                    );
+                    self.inner.status.sync.set(if unreachable {
+                        SyncState::Offline {
+                            pending,
+                            retry_in_secs: backoff.as_secs(),
+                        }
+                    } else {
+                        SyncState::Failed(error.to_string())
+                    });
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    wait
+                }
+                Err(SyncError::Storage(error)) => {
+                    self.inner.status.sync.set(SyncState::Failed(format!(
+                        "the history could not be read or written ({error})"
+                    )));
+                    backoff
+                }
+            };
+            if !self.pause(generation, wait).await {
+                return;
+            }
+        }
+    }
+
+    async fn pending(&self) -> u64 {
+        match self.inner.db.borrow().clone() {
+            Some(db) => db.outbox_len().await.unwrap_or(0),
+            None => 0,
+        }
+    }
+
+    /// One exchange: start over when the server or workspace changed, upload
+    /// the outbox page by page, then read the changes feed to its end.
+    async fn exchange(&self, target: &SyncTarget, generation: u32) -> Result<(), SyncError> {
+        let db = self.inner.db.borrow().clone().ok_or(SyncError::Stopped)?;
+        let server = target.client.base_url().to_owned();
+        let mut meta = db.sync_meta().await?.unwrap_or_default();
+        if meta.server != server || meta.workspace != target.workspace {
+            // Another place: everything here goes there, and its feed is
+            // read from the start.
+            let total = db.enqueue_all(2_000).await? as u64;
+            meta = SyncMeta {
+                server,
+                workspace: target.workspace.clone(),
+                cursor: String::new(),
+            };
+            db.set_sync_meta(&meta).await?;
+            self.inner
+                .status
+                .sync
+                .set(SyncState::Uploading { sent: 0, total });
+        }
+        let mut total = db.outbox_len().await?;
+        let mut sent = 0;
+        loop {
+            let outgoing = db.outgoing(PAGE).await?;
+            if outgoing.is_empty() {
+                break;
+            }
+            if self.current_target(generation).is_none() {
+                return Err(SyncError::Stopped);
+            }
+            target
+                .client
+                .upload_runs(&target.workspace, upload_body(&outgoing))
+                .await?;
+            db.acknowledge(&outgoing).await?;
+            sent += outgoing.len() as u64;
+            total = total.max(sent);
+            if total > PAGE as u64 {
+                self.inner
+                    .status
+                    .sync
+                    .set(SyncState::Uploading { sent, total });
+            }
+        }
+        loop {
+            let page = target
+                .client
+                .changes(&target.workspace, &meta.cursor, PAGE)
+                .await?;
+            if self.current_target(generation).is_none() {
+                return Err(SyncError::Stopped);
+            }
+            meta.cursor = page.cursor;
+            let (merged, deleted) = db.apply_changes(page.changes, &meta).await?;
+            self.take_in_from_server(merged, deleted);
+            if !page.more {
+                break;
+            }
+        }
+        let pending = db.outbox_len().await?;
+        self.inner.status.sync.set(if pending == 0 {
+            SyncState::Synced
+        } else {
+            SyncState::Pending(pending)
+        });
+        Ok(())
+    }
+
+    /// Shows what the server sent, as another tab's save is shown, and tells
+    /// the other tabs (they read it from the database).
+    fn take_in_from_server(&self, merged: Vec<PromptRun>, deleted: Vec<String>) {
+        let store = self.inner.store;
+        let mut ids = BTreeSet::new();
+        for run in merged {
+            ids.insert(run.id.clone());
+            store.merge_saved_run(run);
+        }
+        for id in deleted {
+            store.forget_saved_run(&id);
+            ids.insert(id);
+        }
+        if !ids.is_empty() {
+            self.announce(&ids, false);
+        }
+    }
+}
+
+/// Why an exchange ended early.
+enum SyncError {
+    /// The target changed or the page is going: no state to show.
+    Stopped,
+    Api(ApiError),
+    Storage(DbError),
+}
+
+impl From<ApiError> for SyncError {
+    fn from(error: ApiError) -> Self {
+        SyncError::Api(error)
+    }
+}
+
+impl From<DbError> for SyncError {
+    fn from(error: DbError) -> Self {
+        SyncError::Storage(error)
+    }
+}
+
+/// A [`SyncUpload`](crate::api::wire::SyncUpload)'s JSON made from runs
+/// already held as JSON text: no run is parsed and written again on its way out.
+fn upload_body(outgoing: &[Outgoing]) -> String {
+    let mut body = String::from("{\"runs\":[");
+    let runs = outgoing.iter().filter_map(|item| item.json.as_deref());
+    for (index, json) in runs.enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        body.push_str(json);
+    }
+    body.push_str("],\"deleted\":");
+    let deleted: Vec<Tombstone> = outgoing
+        .iter()
+        .filter(|item| item.json.is_none())
+        .map(|item| Tombstone {
+            id: item.id.clone(),
+            deleted_at: item.deleted_at.clone().unwrap_or_default(),
+        })
+        .collect();
+    body.push_str(&serde_json::to_string(&deleted).expect("tombstones always serialize"));
+    body.push('}');
+    debug_assert!(outgoing.len() <= SYNC_BATCH_MAX);
+    body
+}
