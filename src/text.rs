@@ -6,6 +6,19 @@
 //! letters of every script count without the alphabetic tables), and case
 //! folding in the browser is JavaScript's `toLowerCase`.
 
+/// How many characters of an answer a history card shows.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// The start of `text`: at most [`PREVIEW_CHARS`] characters, with `…` when
+/// there is more.
+pub fn preview(text: &str) -> String {
+    let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
+    if preview.len() < text.len() {
+        preview.push('…');
+    }
+    preview
+}
+
 /// Whether `character` belongs to a word: anything but whitespace and ASCII
 /// punctuation. Letters and digits of every script are word characters, and so
 /// are non-ASCII symbols (`—`, `€`), which keeps the rule table-free.

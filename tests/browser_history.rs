@@ -7,10 +7,10 @@
 mod support;
 
 use leptos::prelude::*;
-use prompt_runs::model::{PromptRun, RunStatus, Timestamp};
+use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use prompt_runs::persist::{
-    persist_history, persist_to_local_storage, HistoryOptions, HistoryPersistence, HistoryPlace,
-    PersistOptions, StorageKeys,
+    persist_history, persist_to_local_storage, ExportFormat, HistoryOptions, HistoryPersistence,
+    HistoryPlace, PersistOptions, StorageKeys,
 };
 use prompt_runs::store::RunsStore;
 use std::time::Duration;
@@ -590,6 +590,97 @@ async fn a_hundred_thousand_runs_are_all_there_after_a_reload() {
     assert_eq!(store.runs().iter().last().unwrap().id, "r000000");
     reopened.close();
     delete_database(keys.prefix()).await;
+}
+
+#[wasm_bindgen_test]
+async fn older_runs_are_held_cold_and_whole_again_when_opened_changed_or_exported() {
+    let keys = fresh("cold").await;
+    let long_answer = |n: usize| format!("{} needle-{n} at the end", "word ".repeat(60));
+    let runs: Vec<PromptRun> = history(300)
+        .into_iter()
+        .map(|mut run| {
+            let n: usize = run.id[1..].parse().unwrap();
+            run.output = Some(long_answer(n));
+            run
+        })
+        .collect();
+    let page = Page::loaded(options(&keys)).await;
+    page.store.merge_runs(runs);
+    page.saved().await;
+    page.close();
+
+    let page = Page::loaded(options(&keys).first_screen(20).chunk(50).warm_runs(100)).await;
+    let store = page.store;
+    assert_eq!(store.run_count(), 300);
+    assert_eq!(
+        store.cold_run_count(),
+        200,
+        "past the newest 100, runs are held cold"
+    );
+    assert!(!store.is_run_cold("r000299") && store.is_run_cold("r000000"));
+    let cold = store.get_run_by_id("r000000").unwrap();
+    assert!(cold.prompt_snapshot.is_empty());
+    assert!(
+        cold.output.as_deref().unwrap().ends_with('…'),
+        "the start of the answer, for the card"
+    );
+    assert_eq!(
+        store.total_tokens_used(),
+        3_000,
+        "figures cover cold runs exactly"
+    );
+
+    // Opened, a cold run (and nothing else) is read back whole.
+    store.set_active_run(Some("r000000")).unwrap();
+    eventually("the opened run is warm", move || {
+        !store.is_run_cold("r000000")
+    })
+    .await;
+    let warm = store.get_run_by_id("r000000").unwrap();
+    assert_eq!(warm.output.as_deref(), Some(long_answer(0).as_str()));
+    assert_eq!(warm.prompt_snapshot, "prompt r000000");
+    assert_eq!(store.cold_run_count(), 199);
+
+    // A change to a cold run is saved with its whole text from storage.
+    let rated = PromptRunUpdate {
+        metadata: serde_json::json!({"rating": "up"}).as_object().cloned(),
+        ..PromptRunUpdate::default()
+    };
+    store.update_run("r000001", rated).unwrap();
+    assert!(store.is_run_cold("r000001"));
+    page.saved().await;
+
+    // A search reaches the text of cold runs through storage.
+    let (found, exported) = {
+        let history = page.history.clone();
+        let found = history.search_stored("NEEDLE-29").await.unwrap();
+        let exported = history.export(ExportFormat::Json).await.unwrap().concat();
+        (found, exported)
+    };
+    // 29 and 290–299: cold and warm runs alike, whatever the case.
+    assert_eq!(found.len(), 11, "{found:?}");
+    assert!(found.contains("r000029") && found.contains("r000299"));
+    let exported: Vec<PromptRun> = serde_json::from_str(&exported).unwrap();
+    assert_eq!(exported.len(), 300);
+    let one = exported.iter().find(|run| run.id == "r000001").unwrap();
+    assert_eq!(
+        one.output.as_deref(),
+        Some(long_answer(1).as_str()),
+        "exported whole, not as held"
+    );
+    assert_eq!(one.metadata.as_ref().unwrap()["rating"], "up");
+    page.close();
+
+    let reopened = Page::loaded(options(&keys)).await;
+    let rated = reopened.store.get_run_by_id("r000001").unwrap();
+    assert_eq!(
+        rated.output.as_deref(),
+        Some(long_answer(1).as_str()),
+        "the whole text survived the change"
+    );
+    assert_eq!(rated.prompt_snapshot, "prompt r000001");
+    assert_eq!(rated.metadata.as_ref().unwrap()["rating"], "up");
+    reopened.close();
 }
 
 // ---- the database and the browser, directly ----

@@ -52,7 +52,14 @@ pub fn ActiveRunViewer(
             }));
         });
     };
-    let has_output = move || store.active_run().is_some_and(|run| run.output.is_some());
+    // A cold run shows only the start of its text until storage gives the
+    // rest back (persistence warms an opened run at once).
+    let cold = move || {
+        store
+            .active_run_id()
+            .is_some_and(|id| store.is_run_cold(&id))
+    };
+    let has_output = move || !cold() && store.active_run().is_some_and(|run| run.output.is_some());
     let error = move || {
         store
             .active_run()
@@ -73,6 +80,9 @@ pub fn ActiveRunViewer(
                     <span class="viewer__copied" aria-live="polite">{move || copied.get()}</span>
                 </header>
                 <pre class="viewer__output">{field(|run| run.output.clone().unwrap_or_default())}</pre>
+                <Show when=cold>
+                    <p class="viewer__loading" role="status">"Loading the whole run from storage…"</p>
+                </Show>
                 {move || error().map(|message| view! { <p class="viewer__error" role="status">{message}</p> })}
                 <dl class="viewer__details">
                     <dt>"Model"</dt><dd class="viewer__model">{field(|run| run.model_id.clone())}</dd>

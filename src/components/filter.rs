@@ -16,6 +16,10 @@ pub struct RunFilter {
     pub model_id: Option<String>,
     /// Only runs whose prompt or output contains this text (ignoring case).
     pub text: String,
+    /// Cold runs (their text in storage, see
+    /// [`RunsStore::is_run_cold`](crate::store::RunsStore::is_run_cold))
+    /// that storage found `text` in: the search text they answer, and their ids.
+    pub stored_matches: Option<(String, std::sync::Arc<std::collections::HashSet<String>>)>,
 }
 
 impl RunFilter {
@@ -34,10 +38,17 @@ impl RunFilter {
         if needle.is_empty() && !by_model {
             return narrowed;
         }
+        let stored = self
+            .stored_matches
+            .as_ref()
+            .filter(|(text, _)| text.trim() == needle)
+            .map(|(_, ids)| ids);
         let needle = (!needle.is_empty()).then(|| CaseInsensitive::new(needle));
         narrowed.filtered(|run| {
             (!by_model || self.model_id.as_deref() == Some(run.model_id.as_str()))
-                && needle.as_ref().is_none_or(|needle| mentions(needle, run))
+                && needle.as_ref().is_none_or(|needle| {
+                    mentions(needle, run) || stored.is_some_and(|ids| ids.contains(&run.id))
+                })
         })
     }
 }

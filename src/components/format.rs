@@ -3,8 +3,7 @@
 
 use crate::model::{PromptRun, RunStatus, Timestamp, Usd};
 
-/// How many characters of output a history card shows.
-pub const PREVIEW_CHARS: usize = 200;
+pub use crate::text::PREVIEW_CHARS;
 
 /// `1234567` → `"1,234,567"`.
 pub fn thousands(value: u64) -> String {
@@ -73,11 +72,7 @@ pub fn percent(share: f64) -> String {
 /// characters, with `…` when there is more; `None` when it has no output.
 pub fn output_preview(run: &PromptRun) -> Option<String> {
     let output = run.output.as_deref().filter(|text| !text.is_empty())?;
-    let mut preview: String = output.chars().take(PREVIEW_CHARS).collect();
-    if preview.len() < output.len() {
-        preview.push('…');
-    }
-    Some(preview)
+    Some(crate::text::preview(output))
 }
 
 /// A decimal number as a person types it (`0.002`, `.5`, `1e-3`), when it

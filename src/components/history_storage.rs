@@ -2,11 +2,11 @@
 //! browser may clear it, and backups, so that nothing is lost by surprise.
 
 use super::format::{bytes, local_time, thousands};
-use super::history_transfer::{chosen_file, download, import_file};
+use super::history_transfer::{chosen_file, export_to_file, import_file};
 use crate::model::Timestamp;
 use crate::persist::{
-    backup_reminder, export_json_parts, is_storage_persistent, request_persistent_storage,
-    storage_use, use_history, HistoryPersistence, HistoryPlace, StorageUse,
+    backup_reminder, is_storage_persistent, request_persistent_storage, storage_use, use_history,
+    ExportFormat, HistoryPersistence, HistoryPlace, StorageUse,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -18,7 +18,9 @@ const WORTH_KEEPING: u64 = 20;
 /// space used of the space available (with a warning at 80 %), whether the
 /// browser may clear it under disk pressure (with a button to ask it not
 /// to; asked once by itself when the history reaches 20 runs), the last
-/// backup with a one-click "Back up" (a JSON export streamed to a file) and
+/// backup with a one-click "Back up" (a JSON export read from storage part
+/// by part, so it needs neither the older runs loaded nor their text in
+/// memory) and
 /// a reminder when it is a week old or 1,000 runs behind, and a restore
 /// when the stored history was found missing.
 ///
@@ -82,23 +84,21 @@ pub fn HistoryStorage(
     });
 
     let back_up = {
-        let history = history.clone();
+        let history = StoredValue::new_local(history.clone());
         move |_| {
-            let runs = store.runs();
-            let name = format!(
-                "prompt-runs-backup-{}.json",
-                &Timestamp::now().as_str()[..10]
-            );
-            match download(&name, export_json_parts(&runs), "application/json") {
-                Ok(()) => {
-                    history.record_backup(runs.len() as u64);
-                    outcome.set(Some(format!(
-                        "Backed up {} runs to {name}.",
-                        thousands(runs.len() as u64)
-                    )));
-                }
-                Err(problem) => outcome.set(Some(format!("The backup failed: {problem}"))),
-            }
+            let history = history.get_value();
+            spawn_local(async move {
+                let stem = format!("prompt-runs-backup-{}", &Timestamp::now().as_str()[..10]);
+                let backed_up =
+                    export_to_file(store, Some(history.clone()), ExportFormat::Json, &stem).await;
+                outcome.set(Some(match backed_up {
+                    Ok(runs) => {
+                        history.record_backup(runs as u64);
+                        format!("Backed up {} runs to {stem}.json.", thousands(runs as u64))
+                    }
+                    Err(problem) => format!("The backup failed: {problem}"),
+                }));
+            });
         }
     };
     let restore = move |event: leptos::ev::Event| {
@@ -144,13 +144,7 @@ pub fn HistoryStorage(
                     None => "Never backed up.".to_owned(),
                 }}
                 " "
-                <button
-                    type="button"
-                    class="storage__back-up"
-                    prop:disabled=move || store.history_loading().is_some()
-                    title=move || store.history_loading().map(|_| "Available once every run is loaded")
-                    on:click=back_up
-                >"Back up"</button>
+                <button type="button" class="storage__back-up" on:click=back_up>"Back up"</button>
             </p>
             {move || reminder().map(|reminder| view! { <p class="storage__reminder" role="status">{reminder}</p> })}
             {move || status.missing_runs().map(|missing| view! {

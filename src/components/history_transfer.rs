@@ -1,7 +1,9 @@
 //! HistoryTransfer: the whole history out to a file (JSON or CSV) and back in,
 //! which is also the way out when browser storage is full.
 
-use crate::persist::{export_csv, export_json_parts, import_json};
+use crate::persist::{
+    export_csv, export_json_parts, import_json, use_history, ExportFormat, HistoryPersistence,
+};
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -30,30 +32,20 @@ pub fn HistoryTransfer(
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let outcome = RwSignal::new(None::<String>);
+    // A history with cold runs (their text in storage) is exported from storage.
+    let history = StoredValue::new_local(use_history());
     let export = move |format: ExportFormat| {
-        let runs = store.runs();
-        let (saved, name) = match format {
-            ExportFormat::Json => (
-                download(
-                    "prompt-runs.json",
-                    export_json_parts(&runs),
-                    "application/json",
-                ),
-                "JSON",
-            ),
-            ExportFormat::Csv => (
-                download(
-                    "prompt-runs.csv",
-                    std::iter::once(export_csv(&runs)),
-                    "text/csv",
-                ),
-                "CSV",
-            ),
-        };
-        outcome.set(Some(match saved {
-            Ok(()) => format!("Exported {} runs as {name}.", runs.len()),
-            Err(problem) => format!("The export failed: {problem}"),
-        }));
+        let history = history.get_value().filter(|_| store.cold_run_count() > 0);
+        leptos::task::spawn_local(async move {
+            outcome.set(Some(
+                export_to_file(store, history, format, "prompt-runs")
+                    .await
+                    .map_or_else(
+                        |problem| format!("The export failed: {problem}"),
+                        |runs| format!("Exported {runs} runs as {}.", format_name(format)),
+                    ),
+            ));
+        });
     };
     let import = move |event: leptos::ev::Event| {
         if let Some(file) = chosen_file(&event) {
@@ -76,10 +68,44 @@ pub fn HistoryTransfer(
     }
 }
 
-#[derive(Clone, Copy)]
-enum ExportFormat {
-    Json,
-    Csv,
+fn format_name(format: ExportFormat) -> &'static str {
+    match format {
+        ExportFormat::Json => "JSON",
+        ExportFormat::Csv => "CSV",
+    }
+}
+
+/// Offers the history as a file `<stem>.json` or `.csv`: from storage
+/// through `history` when given (every run whole, none held in memory for
+/// it), else from the store's runs. Returns how many runs it holds.
+pub(crate) async fn export_to_file(
+    store: RunsStore,
+    history: Option<HistoryPersistence>,
+    format: ExportFormat,
+    stem: &str,
+) -> Result<usize, String> {
+    let (extension, mime) = match format {
+        ExportFormat::Json => ("json", "application/json"),
+        ExportFormat::Csv => ("csv", "text/csv"),
+    };
+    let file_name = format!("{stem}.{extension}");
+    match history {
+        Some(history) => {
+            let parts = history.export(format).await?;
+            download(&file_name, parts.into_iter(), mime)?;
+            Ok(store.run_count())
+        }
+        None => {
+            let runs = store.runs();
+            match format {
+                ExportFormat::Json => download(&file_name, export_json_parts(&runs), mime)?,
+                ExportFormat::Csv => {
+                    download(&file_name, std::iter::once(export_csv(&runs)), mime)?
+                }
+            }
+            Ok(runs.len())
+        }
+    }
 }
 
 /// The file picked in a file input (which is reset, so the same file can

@@ -4,6 +4,7 @@
 use super::filter::{use_run_filter, RunFilter};
 use super::format::{status_label, thousands};
 use crate::model::RunStatus;
+use crate::persist::use_history;
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
 
@@ -65,6 +66,36 @@ pub fn RunFilters(
         }
     };
     let failed = move || store.failed_runs();
+    let searching = RwSignal::new(false);
+    // Cold runs hold only the start of their text (see
+    // `RunsStore::is_run_cold`): a search asks storage too, once typing pauses.
+    let history = StoredValue::new_local(use_history());
+    let search_text = Memo::new(move |_| filter.with(|filter| filter.text.trim().to_owned()));
+    Effect::new(move |_| {
+        let text = search_text.get();
+        let Some(history) = history.get_value() else {
+            return;
+        };
+        if text.is_empty() || store.cold_run_count() == 0 {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(300).await;
+            if search_text.get_untracked() != text {
+                return;
+            }
+            searching.set(true);
+            let found = history.search_stored(&text).await;
+            searching.set(false);
+            if let Ok(ids) = found {
+                filter.update(|filter| {
+                    if filter.text.trim() == text {
+                        filter.stored_matches = Some((text, std::sync::Arc::new(ids)));
+                    }
+                });
+            }
+        });
+    });
 
     view! {
         <section class="filters" aria-label="Filters">
@@ -111,6 +142,9 @@ pub fn RunFilters(
                     on:click=move |_| filter.set(RunFilter::default())
                 >"Clear filters"</button>
             </div>
+            <Show when=move || searching.get()>
+                <p class="filters__partial" role="status">"Searching the text of older runs in storage…"</p>
+            </Show>
             {move || store.history_loading().map(|loading| view! {
                 <p class="filters__partial" role="status">
                     {format!("Filters and search cover the {} runs loaded so far; older runs are still loading.", thousands(loading.loaded as u64))}

@@ -134,6 +134,9 @@ pub(crate) struct Save {
     /// Drop every stored run first.
     pub(crate) cleared: bool,
     pub(crate) puts: Vec<Arc<PromptRun>>,
+    /// Cold runs that changed (see [`RunsStore::is_run_cold`](crate::store::RunsStore::is_run_cold)):
+    /// written with their text from the stored copy.
+    pub(crate) cold_puts: Vec<Arc<PromptRun>>,
     pub(crate) deletes: Vec<String>,
     pub(crate) manifest: Option<DatabaseManifest>,
     /// The history syncs with a server: what this save changes goes to the
@@ -191,6 +194,72 @@ impl RunDatabase {
         Ok(chunk)
     }
 
+    /// Up to `count` stored runs older than `after` (from the newest when
+    /// `None`), newest first, as their stored JSON text: an export's parts,
+    /// with no run parsed on the way.
+    pub(crate) async fn texts(
+        &self,
+        after: Option<&OrderKey>,
+        count: usize,
+    ) -> Result<(Vec<String>, Option<OrderKey>), DbError> {
+        let transaction = Transaction::read(&self.db, &[RUNS])?;
+        let index = transaction
+            .store(RUNS)?
+            .index(NEWEST)
+            .map_err(idb::thrown)?;
+        let range = after
+            .map(|OrderKey(key)| IdbKeyRange::upper_bound_with_open(key, true))
+            .transpose()
+            .map_err(idb::thrown)?;
+        let values = idb::collect(&index, range.as_ref(), IdbCursorDirection::Prev, count).await?;
+        transaction.finish().await?;
+        let next = (values.len() == count)
+            .then(|| values.last().map(order_key))
+            .flatten();
+        let texts = values
+            .iter()
+            .filter_map(|value| js_sys::Reflect::get(value, &"run".into()).ok()?.as_string())
+            .collect();
+        Ok((texts, next))
+    }
+
+    /// The ids of up to `count` stored runs older than `after` whose JSON
+    /// text contains `needle_lowercase` ignoring case (with where the next
+    /// step starts): searched in the browser's strings, nothing copied here
+    /// but the ids found.
+    pub(crate) async fn matching_ids(
+        &self,
+        needle_lowercase: &str,
+        after: Option<&OrderKey>,
+        count: usize,
+    ) -> Result<(Vec<String>, Option<OrderKey>), DbError> {
+        let transaction = Transaction::read(&self.db, &[RUNS])?;
+        let index = transaction
+            .store(RUNS)?
+            .index(NEWEST)
+            .map_err(idb::thrown)?;
+        let range = after
+            .map(|OrderKey(key)| IdbKeyRange::upper_bound_with_open(key, true))
+            .transpose()
+            .map_err(idb::thrown)?;
+        let values = idb::collect(&index, range.as_ref(), IdbCursorDirection::Prev, count).await?;
+        transaction.finish().await?;
+        let next = (values.len() == count)
+            .then(|| values.last().map(order_key))
+            .flatten();
+        let field = |value: &JsValue, name: &str| js_sys::Reflect::get(value, &name.into()).ok();
+        let found = values
+            .iter()
+            .filter(|value| {
+                field(value, "run")
+                    .and_then(|text| text.dyn_into::<js_sys::JsString>().ok())
+                    .is_some_and(|text| text.to_lower_case().includes(needle_lowercase, 0))
+            })
+            .filter_map(|value| field(value, "id")?.as_string())
+            .collect();
+        Ok((found, next))
+    }
+
     /// The stored copies of runs `ids` (`None` for those not stored, an
     /// error for those unreadable), e.g. to take in what another tab saved.
     pub(crate) async fn get(
@@ -238,6 +307,16 @@ impl RunDatabase {
             {
                 outbox
                     .put(&outgoing(&id, Some(&now)))
+                    .map_err(idb::thrown)?;
+            }
+        }
+        let runs = transaction.store(RUNS)?;
+        for held in &save.cold_puts {
+            let stored =
+                idb::request(&runs.get(&held.id.as_str().into()).map_err(idb::thrown)?).await?;
+            // Gone from storage (another tab removed it): nothing to update.
+            if let Ok(stored) = decode(&stored) {
+                runs.put(&record(&crate::store::warmed(held, stored)))
                     .map_err(idb::thrown)?;
             }
         }
@@ -500,7 +579,7 @@ fn queue_writes(transaction: &Transaction, save: &Save) -> Result<(), DbError> {
         for id in &save.deletes {
             outbox.put(&outgoing(id, Some(&now))).map_err(idb::thrown)?;
         }
-        for run in &save.puts {
+        for run in save.puts.iter().chain(&save.cold_puts) {
             outbox.put(&outgoing(&run.id, None)).map_err(idb::thrown)?;
         }
     }

@@ -40,8 +40,8 @@ pub use backup::{backup_reminder, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS};
 pub use browser::{persist_in_page, persist_to_local_storage};
 pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
 pub use history::{
-    persist_history, provide_history, use_history, HistoryOptions, HistoryPersistence,
-    HistoryPlace, HistoryStatus, SyncState, SyncTarget,
+    persist_history, provide_history, use_history, ExportFormat, HistoryOptions,
+    HistoryPersistence, HistoryPlace, HistoryStatus, SyncState, SyncTarget,
 };
 pub(crate) use js_error::describe as describe_js_error;
 pub use layout::StorageKeys;
@@ -50,4 +50,6 @@ pub use storage_manager::{
     is_storage_persistent, request_persistent_storage, storage_use, StorageUse,
 };
 pub use sync::{PersistOptions, Persistence, Scheduler};
-pub use transfer::{export_csv, export_json, export_json_parts, import_json, ImportError};
+pub use transfer::{
+    csv_header, csv_rows, export_csv, export_json, export_json_parts, import_json, ImportError,
+};

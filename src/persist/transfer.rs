@@ -2,6 +2,7 @@
 //! format (import merges by id), and CSV for spreadsheets.
 
 use super::runs_json::{parse_runs, settle_interrupted};
+use crate::model::PromptRun;
 use crate::rfc4180::{defuse_formula, push_record};
 use crate::store::{MergeReport, RunList, RunsStore};
 use thiserror::Error;
@@ -90,9 +91,23 @@ const CSV_COLUMNS: [&str; 16] = [
 /// `-`, `@`, tab or carriage return) is prefixed with `'`: model output is
 /// untrusted and must not execute when the file is opened.
 pub fn export_csv(runs: &RunList) -> String {
+    let mut csv = csv_header();
+    csv.push_str(&csv_rows(runs.iter().map(|run| &**run)));
+    csv
+}
+
+/// The CSV export's header line (see [`export_csv`]).
+pub fn csv_header() -> String {
     let mut csv = String::new();
     push_record(&mut csv, CSV_COLUMNS);
-    for run in runs.iter() {
+    csv
+}
+
+/// The CSV export's lines for `runs` (see [`export_csv`]), without the
+/// header: a large history is exported part by part.
+pub fn csv_rows<'r>(runs: impl IntoIterator<Item = &'r PromptRun>) -> String {
+    let mut csv = String::new();
+    for run in runs {
         let number = |value: Option<u64>| value.map(|n| n.to_string()).unwrap_or_default();
         let record = [
             run.id.clone(),

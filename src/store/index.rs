@@ -9,7 +9,7 @@
 use super::run_list::Entry;
 use super::{HistorySummary, ModelStats, RunList, RunsByStatus, StoreError};
 use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// All runs in history order, with their derived groups and totals.
@@ -34,6 +34,9 @@ pub(crate) struct RunIndex {
     /// Every run was replaced or removed since the last save: storage must
     /// drop what it holds, including runs never loaded into this index.
     cleared: bool,
+    /// Positions of the runs held cold (see [`super::cold`]): their text is
+    /// in storage only.
+    cold: HashSet<i64>,
 }
 
 /// What changed since persistence last saved, taken by it in one go.
@@ -158,8 +161,10 @@ impl RunIndex {
     }
 
     /// Takes in older runs of the stored history, after every run held (each
-    /// merged by id if already held), without journaling them: they are stored.
-    pub(crate) fn load_older(&mut self, runs: Vec<PromptRun>) {
+    /// merged by id if already held), without journaling them: they are
+    /// stored. Past the first `warm` new ones, they are held cold (see
+    /// [`super::cold`]).
+    pub(crate) fn load_older(&mut self, runs: Vec<PromptRun>, mut warm: usize) {
         self.unjournaled(|index| {
             for run in runs {
                 if index.contains(&run.id) {
@@ -172,6 +177,13 @@ impl RunIndex {
                 // One after the last run: older runs go to the end.
                 let position = index.all.last_position().map_or(0, |last| last + 1);
                 index.position_by_id.insert(run.id.clone(), position);
+                let run = if warm == 0 {
+                    index.cold.insert(position);
+                    super::cold::cold(run)
+                } else {
+                    warm -= 1;
+                    run
+                };
                 let entry = Entry {
                     position,
                     run: Arc::new(run),
@@ -180,6 +192,34 @@ impl RunIndex {
                 index.all.insert(entry);
             }
         });
+    }
+
+    /// Whether run `id` is held cold.
+    pub(crate) fn is_cold(&self, id: &str) -> bool {
+        self.position_by_id
+            .get(id)
+            .is_some_and(|position| self.cold.contains(position))
+    }
+
+    /// How many runs are held cold.
+    pub(crate) fn cold_count(&self) -> usize {
+        self.cold.len()
+    }
+
+    /// Gives a cold run its text back from `stored` (storage's copy),
+    /// keeping what changed in it since; not journaled (storage has the
+    /// text). False when the run is not held cold (any more).
+    pub(crate) fn warm(&mut self, stored: PromptRun) -> bool {
+        let Some(&position) = self.position_by_id.get(&stored.id) else {
+            return false;
+        };
+        if !self.cold.remove(&position) {
+            return false;
+        }
+        let held = self.entry_at(position).expect("indexed id has an entry");
+        let warm = super::cold::warmed(&held.run, stored);
+        self.unjournaled(|index| index.replace(held, warm));
+        true
     }
 
     /// The stored history is all loaded (or will not be): counts and totals
@@ -296,6 +336,8 @@ impl RunIndex {
         };
         let held = self.entry_at(position).expect("indexed id has an entry");
         if run.supersedes(&held.run) {
+            // A whole copy from elsewhere: the run is not cold any more.
+            self.cold.remove(&position);
             self.replace(held, run);
             MergeOutcome::Updated
         } else {
@@ -318,6 +360,7 @@ impl RunIndex {
     pub(crate) fn remove(&mut self, id: &str) -> Option<Arc<PromptRun>> {
         let position = self.position_by_id.remove(id)?;
         self.mark_unsaved(id);
+        self.cold.remove(&position);
         let entry = self.entry_at(position).expect("indexed id has an entry");
         self.unlink(&entry);
         self.all.remove(position);
@@ -407,7 +450,7 @@ mod tests {
         assert_eq!(index.summary().runs(), 4);
         assert_eq!(index.summary().tokens(), 1_111);
 
-        index.load_older(history[..1].to_vec());
+        index.load_older(history[..1].to_vec(), usize::MAX);
         assert_eq!(ids(&index), ["new", "c"], "older runs go after those held");
         assert_eq!(index.loading(), Some((2, 4)));
         assert_eq!(
@@ -416,7 +459,7 @@ mod tests {
             "the whole history all along"
         );
 
-        index.load_older(history[1..].to_vec());
+        index.load_older(history[1..].to_vec(), usize::MAX);
         assert_eq!(ids(&index), ["new", "c", "b", "a"]);
         assert_eq!(index.loading(), Some((4, 4)));
         index.finish_loading();
@@ -439,7 +482,7 @@ mod tests {
         running.status = RunStatus::Running;
         index.add(running).unwrap();
         index.begin_loading(HistorySummary::default());
-        index.load_older(vec![stored("x", 5, 7)]);
+        index.load_older(vec![stored("x", 5, 7)], usize::MAX);
         assert_eq!(ids(&index), ["x"]);
         assert_eq!(
             index.get("x").unwrap().status,

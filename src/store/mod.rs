@@ -24,6 +24,7 @@
 //! ```
 
 mod by_status;
+mod cold;
 mod context;
 mod error;
 mod execute;
@@ -33,6 +34,7 @@ mod run_list;
 mod summary;
 
 pub use by_status::RunsByStatus;
+pub(crate) use cold::warmed;
 pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
 pub use error::StoreError;
 pub use execute::MAX_CONCURRENT_REQUESTS;
@@ -501,8 +503,22 @@ impl RunsStore {
     pub(crate) fn begin_loading_history(&self, first: Vec<PromptRun>, stored: HistorySummary) {
         let _ = self.index.try_update(|held| {
             held.begin_loading(stored);
-            held.load_older(first);
+            held.load_older(first, usize::MAX);
         });
+    }
+
+    /// Whether run `id` is held cold: loaded from a large stored history
+    /// with only the start of its output (its card), its prompt and full
+    /// output still in storage until it is opened (persistence then warms
+    /// it). Figures, filters by status and model, and cards are exact for
+    /// cold runs; only their text waits.
+    pub fn is_run_cold(&self, id: &str) -> bool {
+        self.index.with(|runs| runs.is_cold(id))
+    }
+
+    /// How many runs are held cold (see [`is_run_cold`](Self::is_run_cold)).
+    pub fn cold_run_count(&self) -> usize {
+        self.index.with(RunIndex::cold_count)
     }
 
     /// Whether a stored history is still loading, without tracking.
@@ -521,12 +537,35 @@ impl RunsStore {
 
     /// [`history_summary`](Self::history_summary), without tracking.
     pub(crate) fn history_summary_untracked(&self) -> HistorySummary {
-        self.index.with_untracked(RunIndex::summary)
+        // Work finishing after the app was unmounted finds nothing rather than panicking.
+        self.index
+            .try_with_untracked(RunIndex::summary)
+            .unwrap_or_default()
     }
 
-    /// Takes in older stored runs, after those held (merged by id when held).
-    pub(crate) fn load_older_runs(&self, runs: Vec<PromptRun>) {
-        let _ = self.index.try_update(|held| held.load_older(runs));
+    /// Takes in older stored runs, after those held (merged by id when
+    /// held); past the first `warm` new ones, held cold (see
+    /// [`is_run_cold`](Self::is_run_cold)).
+    pub(crate) fn load_older_runs(&self, runs: Vec<PromptRun>, warm: usize) {
+        let _ = self.index.try_update(|held| held.load_older(runs, warm));
+    }
+
+    /// Gives cold runs their text back from storage's copies.
+    pub(crate) fn warm_runs(&self, stored: Vec<PromptRun>) {
+        let _ = self.index.try_maybe_update(|held| {
+            let mut warmed = false;
+            for run in stored {
+                warmed |= held.warm(run);
+            }
+            (warmed, ())
+        });
+    }
+
+    /// Whether run `id` is held cold, without tracking.
+    pub(crate) fn is_run_cold_untracked(&self, id: &str) -> bool {
+        self.index
+            .try_with_untracked(|runs| runs.is_cold(id))
+            .unwrap_or(false)
     }
 
     /// The stored history is all in (or loading stopped): totals are the runs held.
@@ -564,19 +603,23 @@ impl RunsStore {
 
     /// The run `id` as it is now, without tracking.
     pub(crate) fn get_run_untracked(&self, id: &str) -> Option<Arc<PromptRun>> {
-        self.index.with_untracked(|runs| runs.get(id).cloned())
+        self.index
+            .try_with_untracked(|runs| runs.get(id).cloned())
+            .flatten()
     }
 
     pub(crate) fn runs_untracked(&self) -> RunList {
-        self.index.with_untracked(|runs| runs.all().clone())
+        self.index
+            .try_with_untracked(|runs| runs.all().clone())
+            .unwrap_or_default()
     }
 
     pub(crate) fn active_run_id_untracked(&self) -> Option<String> {
-        self.active_run_id.get_untracked()
+        self.active_run_id.try_get_untracked().flatten()
     }
 
     pub(crate) fn error_untracked(&self) -> Option<String> {
-        self.error.get_untracked()
+        self.error.try_get_untracked().flatten()
     }
 
     /// Runs `change` on the index, notifying readers only if it succeeded.

@@ -28,11 +28,13 @@
 //! - **No IndexedDB**: the history is kept in localStorage instead
 //!   ([`persist_to_local_storage`](super::persist_to_local_storage)), with a notice.
 
+mod export;
 mod open;
 mod save;
 mod server;
 mod tabs;
 
+pub use export::ExportFormat;
 pub use server::{SyncState, SyncTarget};
 
 use super::database::{
@@ -62,6 +64,7 @@ pub struct HistoryOptions {
     debounce: Duration,
     first_screen: usize,
     chunk: usize,
+    warm_runs: usize,
     factory: Option<web_sys::IdbFactory>,
 }
 
@@ -72,6 +75,7 @@ impl Default for HistoryOptions {
             debounce: Duration::from_millis(100),
             first_screen: 60,
             chunk: 1_000,
+            warm_runs: 5_000,
             factory: None,
         }
     }
@@ -100,6 +104,15 @@ impl HistoryOptions {
     /// How many older runs are read per step in the background (default 1,000).
     pub fn chunk(mut self, runs: usize) -> Self {
         self.chunk = runs.max(1);
+        self
+    }
+
+    /// How many of the newest runs keep their whole text in memory when the
+    /// history loads (default 5,000); older ones are held cold, their text
+    /// read back when opened (see [`RunsStore::is_run_cold`]). Memory then
+    /// grows with the number of runs, not with every answer ever received.
+    pub fn warm_runs(mut self, runs: usize) -> Self {
+        self.warm_runs = runs;
         self
     }
 
@@ -270,6 +283,25 @@ pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPers
         store.active_run_id();
         on_change.request_save();
     });
+    // An opened run shows its whole text: a cold one (and its batch,
+    // compared side by side) is warmed from storage.
+    let on_open = history.clone();
+    Effect::new(move |_| {
+        let Some(id) = store.active_run_id() else {
+            return;
+        };
+        if store.is_run_cold(&id) {
+            let mut ids = vec![id.clone()];
+            ids.extend(
+                store
+                    .batch_runs(&id)
+                    .iter()
+                    .map(|run| run.id.clone())
+                    .filter(|other| *other != id),
+            );
+            spawn_local(on_open.clone().warm(ids));
+        }
+    });
     history.listen_to_other_tabs();
     let on_leave = history.clone();
     let pagehide = window_event_listener(leptos::ev::pagehide, move |_| on_leave.keep_unsaved());
@@ -320,6 +352,32 @@ impl HistoryPersistence {
     /// The store this persists.
     pub fn store(&self) -> RunsStore {
         self.inner.store
+    }
+
+    /// Reads the text of cold runs `ids` back from storage (see
+    /// [`RunsStore::is_run_cold`]): for views that need whole runs, such as
+    /// an experiment's grid or a diff. Runs not cold are left as they are.
+    pub async fn warm(self, ids: Vec<String>) {
+        let generation = self.inner.state.borrow().generation;
+        let Some(db) = self.current_db(generation) else {
+            return;
+        };
+        let cold: Vec<String> = ids
+            .into_iter()
+            .filter(|id| self.inner.store.is_run_cold_untracked(id))
+            .collect();
+        if cold.is_empty() {
+            return;
+        }
+        match db.get(&cold).await {
+            Ok(stored) => {
+                let runs = stored.into_iter().filter_map(|(_, run)| run?.ok()).collect();
+                self.inner.store.warm_runs(runs);
+            }
+            Err(error) => self.inner.store.report_background_error(format!(
+                "A run's text could not be read from storage ({error}); its card shows the start of it."
+            )),
+        }
     }
 
     /// True when every change is committed to storage: nothing waits to be

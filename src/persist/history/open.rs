@@ -198,7 +198,13 @@ impl HistoryPersistence {
                     next: following,
                 }) => {
                     settle_interrupted(&mut runs);
-                    inner.store.load_older_runs(runs);
+                    // Past the newest runs, only what the index and the
+                    // cards need stays in memory.
+                    let warm = inner
+                        .options
+                        .warm_runs
+                        .saturating_sub(inner.store.runs_untracked().len());
+                    inner.store.load_older_runs(runs, warm);
                     self.restore_active_run();
                     self.back_up_unreadable(&db, unreadable).await;
                     next = following;

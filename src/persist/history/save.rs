@@ -79,6 +79,12 @@ impl HistoryPersistence {
                     cleared,
                     puts: ids
                         .iter()
+                        .filter(|id| !inner.store.is_run_cold_untracked(id))
+                        .filter_map(|id| inner.store.get_run_untracked(id))
+                        .collect(),
+                    cold_puts: ids
+                        .iter()
+                        .filter(|id| inner.store.is_run_cold_untracked(id))
                         .filter_map(|id| inner.store.get_run_untracked(id))
                         .collect(),
                     deletes: ids
@@ -183,6 +189,10 @@ impl HistoryPersistence {
         let mut removed = Vec::new();
         for id in ids {
             match inner.store.get_run_untracked(&id) {
+                // A cold run's copy here lacks its text: written out, it would
+                // replace the whole one. (A change to it made in the last
+                // moment before closing is lost; its text is not.)
+                Some(_) if inner.store.is_run_cold_untracked(&id) => {}
                 Some(run) => {
                     let _ = local.set(&keys.run(&id), &encode_run(&run));
                 }
@@ -246,6 +256,11 @@ async fn write_in_steps(db: &RunDatabase, save: &Save) -> Result<(), StepFailure
                 Vec::new()
             },
             manifest: if last { save.manifest.clone() } else { None },
+            cold_puts: if first {
+                save.cold_puts.clone()
+            } else {
+                Vec::new()
+            },
             outbox: save.outbox,
         };
         if let Err(error) = db.write(&part, Durability::Default).await {
@@ -254,7 +269,12 @@ async fn write_in_steps(db: &RunDatabase, save: &Save) -> Result<(), StepFailure
                 .iter()
                 .skip(step * RUNS_PER_TRANSACTION)
                 .map(|run| run.id.clone());
-            let unwritten_deletes = save.deletes.iter().filter(|_| first).cloned();
+            let unwritten_deletes = save
+                .deletes
+                .iter()
+                .chain(save.cold_puts.iter().map(|run| &run.id))
+                .filter(|_| first)
+                .cloned();
             let mut unwritten = BTreeSet::new();
             for id in unwritten_puts.chain(unwritten_deletes) {
                 unwritten.insert(id);
