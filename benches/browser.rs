@@ -1,8 +1,10 @@
 //! The benchmarks in a real browser (headless Chromium), where the work runs:
 //! the store against the naive baseline, saving and restoring 10,000 typical
-//! runs, mounting the history with 10,000 runs, and starting the whole app on
-//! a full localStorage. Prints a Markdown report; `cargo xtask bench` runs it
-//! with `wasm-bindgen-test-runner` and writes the report under `target/`.
+//! runs, and mounting the history with 10,000 runs. Prints a Markdown report;
+//! `cargo xtask bench` runs it with `wasm-bindgen-test-runner` and writes the
+//! report under `target/`. The whole app's start, which now reads IndexedDB
+//! and depends on navigation, is timed on the release build instead
+//! (`e2e/benches/startup.rs`).
 //!
 //! Times come from `performance.now()`, whose resolution Chromium coarsens
 //! (to 100 µs on pages that are not cross-origin isolated): fast operations
@@ -12,10 +14,9 @@
 mod workload;
 
 use leptos::prelude::*;
-use prompt_runs::app::App;
 use prompt_runs::components::RunHistory;
 use prompt_runs::model::PromptRun;
-use prompt_runs::persist::{LocalStorage, MemoryStorage, PersistOptions, Persistence, Scheduler};
+use prompt_runs::persist::{MemoryStorage, PersistOptions, Persistence, Scheduler};
 use prompt_runs::store::RunsStore;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -26,10 +27,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// Runs persisted and rendered: "10,000 runs" in the issue's words.
 const RUNS: usize = 10_000;
-/// As many typical runs as Chromium's localStorage holds with room to spare
-/// (8,838 fit; see the storage_size benchmark): the app's startup is
-/// measured on a full localStorage.
-const RUNS_IN_LOCAL_STORAGE: usize = 8_000;
 
 fn now() -> f64 {
     web_sys::window().unwrap().performance().unwrap().now()
@@ -142,59 +139,6 @@ async fn rendering(owner: &Owner) -> String {
     )
 }
 
-async fn startup(owner: &Owner) -> String {
-    // Fill localStorage as a long-time user's would be.
-    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
-    storage.clear().unwrap();
-    let store = owner.with(RunsStore::new);
-    let filling = owner.with(|| {
-        Persistence::attach(
-            store,
-            LocalStorage::from_storage(storage.clone()),
-            manual_saves(),
-        )
-    });
-    store.set_runs(typical_runs(RUNS_IN_LOCAL_STORAGE)).unwrap();
-    filling.save_now().unwrap();
-    let used: usize = (0..storage.length().unwrap())
-        .filter_map(|index| storage.key(index).unwrap())
-        .map(|key| {
-            key.len()
-                + storage
-                    .get_item(&key)
-                    .unwrap()
-                    .unwrap()
-                    .encode_utf16()
-                    .count()
-        })
-        .sum();
-
-    let container = fresh_container();
-    let started = now();
-    let app = leptos::mount::mount_to(container.clone(), App);
-    painted().await;
-    let interactive = now() - started;
-    let rows = container
-        .query_selector_all(".history__row")
-        .unwrap()
-        .length();
-    let count = container
-        .query_selector(".history__count")
-        .unwrap()
-        .and_then(|count| count.text_content())
-        .unwrap_or_default();
-    assert_eq!(count, "8,000 runs", "the app restored every run");
-    drop(app);
-    container.remove();
-    storage.clear().unwrap();
-    format!(
-        "| the app on a full localStorage | |\n| --- | ---: |\n\
-         | runs persisted | {RUNS_IN_LOCAL_STORAGE} ({used} code units) |\n\
-         | restore + mount the whole app + first paint (ms) | {interactive:.0} |\n\
-         | history rows rendered | {rows} |\n"
-    )
-}
-
 #[wasm_bindgen_test]
 async fn browser_benchmarks() {
     let owner = Owner::new();
@@ -206,7 +150,5 @@ async fn browser_benchmarks() {
     report += &persistence(&owner);
     report += "\n### Rendering\n\n";
     report += &rendering(&owner).await;
-    report += "\n### Startup\n\n";
-    report += &startup(&owner).await;
     console_log!("BENCHMARK REPORT START\n{report}BENCHMARK REPORT END");
 }

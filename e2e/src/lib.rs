@@ -1,3 +1,143 @@
-//! End-to-end test of the whole app; see `tests/app.rs`. The library is empty:
-//! this package exists to hold a test with heavy dependencies (a WebDriver
-//! client) that the app and the gateway should not compile.
+//! The harness that the end-to-end test (`tests/app.rs`) and the start-up
+//! benchmark (`benches/startup.rs`) share: a built app served by the gateway
+//! on loopback, chromedriver, and a headless Chromium session driven through
+//! WebDriver (fantoccini), with Chrome DevTools commands where WebDriver has
+//! none. This package exists so that these heavy dependencies stay out of
+//! the app and the gateway.
+
+use clap::Parser;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder};
+use prompt_runs_gateway::GatewayConfig;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// The workspace's root directory (where `dist/` is built).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the e2e package sits in the workspace")
+        .to_path_buf()
+}
+
+/// Serves the built app in `static_dir` and the API with the offline models
+/// on a free loopback port, with the gateway's extra command-line `flags`;
+/// returns its URL. Each call is its own origin (its own port), so its own
+/// localStorage and IndexedDB.
+pub async fn start_gateway(static_dir: &Path, flags: &[&str]) -> String {
+    assert!(
+        static_dir.join("index.html").is_file(),
+        "{} has no built app: run `trunk build --release` (cargo xtask test and bench do)",
+        static_dir.display()
+    );
+    let static_dir = static_dir.to_str().expect("a UTF-8 path");
+    let args = ["prompt-runs-gateway", "--static-dir", static_dir];
+    let config = GatewayConfig::parse_from(args.iter().chain(flags));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("a bound address"));
+    tokio::spawn(prompt_runs_gateway::serve(listener, config));
+    url
+}
+
+/// A running chromedriver; killed when dropped.
+pub struct Chromedriver {
+    _process: Child,
+    /// Where it listens.
+    pub url: String,
+}
+
+/// Starts chromedriver (`CHROMEDRIVER`, else the one on `PATH`) on a free
+/// port and waits until it listens.
+pub async fn start_chromedriver() -> Chromedriver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
+    let process = Command::new(&program)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("could not start {program}: {error}"));
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Chromedriver {
+                _process: process,
+                url,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start listening on {url}");
+}
+
+/// A WebDriver session with headless Chromium, its profile in `profile`,
+/// with Chromium's extra command-line `flags`.
+pub async fn headless_chromium(driver_url: &str, profile: &Path, flags: &[&str]) -> Client {
+    // The workspace enables two rustls crypto backends (the gateway's reqwest
+    // and fantoccini pick different ones), so rustls cannot choose: pick one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--no-first-run".to_owned(),
+        "--window-size=1280,1100".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    args.extend(flags.iter().map(|flag| flag.to_string()));
+    let capabilities = serde_json::json!({ "goog:chromeOptions": { "args": args } });
+    ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(capabilities.as_object().expect("an object").clone())
+        .connect(driver_url)
+        .await
+        .expect("WebDriver session with headless Chromium")
+}
+
+/// Sends a Chrome DevTools Protocol command (`method`, e.g.
+/// `"Runtime.getHeapUsage"`, with `params`) to the session's page through
+/// chromedriver, which WebDriver itself cannot do; returns its result.
+pub async fn devtools(
+    browser: &Client,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, fantoccini::error::CmdError> {
+    browser
+        .issue_cmd(DevToolsCommand(
+            serde_json::json!({ "cmd": method, "params": params }),
+        ))
+        .await
+}
+
+/// chromedriver's `goog/cdp/execute` endpoint, with its body.
+#[derive(Debug)]
+struct DevToolsCommand(serde_json::Value);
+
+impl WebDriverCompatibleCommand for DevToolsCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session.unwrap_or_default();
+        base_url.join(&format!("session/{session}/goog/cdp/execute"))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.to_string()))
+    }
+}

@@ -10,93 +10,18 @@
 //! Needs `dist/` (`trunk build --release`) and `chromedriver` (or
 //! `CHROMEDRIVER`): `cargo xtask test` provides both.
 
-use clap::Parser;
-use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
-use prompt_runs_gateway::GatewayConfig;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use fantoccini::{elements::Element, Client, Locator};
+use prompt_runs_e2e::{headless_chromium, start_chromedriver, workspace_root};
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
 
 /// Fast enough that the offline models answer within a second or two, slow
 /// enough (at the slow model's 4% of it) that a run can be cancelled midway.
 const TOKENS_PER_SECOND: &str = "1000";
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 /// Serves `dist/` and the API with the offline models on a free loopback port.
 async fn start_gateway() -> String {
     let dist = workspace_root().join("dist");
-    assert!(
-        dist.join("index.html").is_file(),
-        "{} has no built app: run `trunk build --release` (cargo xtask test does)",
-        dist.display()
-    );
-    let config = GatewayConfig::parse_from([
-        "prompt-runs-gateway",
-        "--static-dir",
-        dist.to_str().unwrap(),
-        "--offline-tokens-per-second",
-        TOKENS_PER_SECOND,
-    ]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(prompt_runs_gateway::serve(listener, config));
-    url
-}
-
-/// Starts chromedriver on a free port; killed when dropped.
-async fn start_chromedriver() -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
-    let driver = Command::new(&program)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("could not start {program}: {error}"));
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return (driver, url);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start listening on {url}");
-}
-
-async fn headless_chromium(driver_url: &str, profile: &Path) -> Client {
-    // The workspace enables two rustls crypto backends (the gateway's reqwest
-    // and fantoccini pick different ones), so rustls cannot choose: pick one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let capabilities = serde_json::json!({
-        "goog:chromeOptions": {
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    ClientBuilder::rustls()
-        .expect("rustls")
-        .capabilities(capabilities.as_object().unwrap().clone())
-        .connect(driver_url)
-        .await
-        .expect("WebDriver session with headless Chromium")
+    prompt_runs_e2e::start_gateway(&dist, &["--offline-tokens-per-second", TOKENS_PER_SECOND]).await
 }
 
 /// Waits up to 20 s for `selector` to match something whose text satisfies `check`.
@@ -200,10 +125,10 @@ async fn set_viewport(browser: &Client, width: u32, height: u32) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_person_executes_compares_cancels_and_finds_the_history_after_a_reload() {
     let app = start_gateway().await;
-    let (_driver, driver_url) = start_chromedriver().await;
+    let driver = start_chromedriver().await;
     let profile = std::env::temp_dir().join(format!("prompt-runs-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
-    let browser = headless_chromium(&driver_url, &profile).await;
+    let browser = headless_chromium(&driver.url, &profile, &[]).await;
     let outcome = drive(&browser, &app).await;
     let _ = browser.close().await;
     let _ = std::fs::remove_dir_all(&profile);

@@ -5,8 +5,8 @@
 //! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
 //!   then build the release app and run the end-to-end test on it.
 //! - `cargo xtask bench`: setup, then the benchmarks natively, the gateway under load, in
-//!   headless Chromium, and the release bundle's size; prints them and writes
-//!   `target/bench-report.md`.
+//!   headless Chromium, the release bundle's size, and the release app's start-up, first paint
+//!   (beside a minimal Leptos app) and memory; prints them and writes `target/bench-report.md`.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
@@ -42,6 +42,8 @@ const DEFAULT_PORT: u16 = 8000;
 const EMBED_EXAMPLE_PACKAGE: &str = "prompt-runs-embed-example";
 /// The end-to-end test's package: drives the built app in Chromium.
 const E2E_PACKAGE: &str = "prompt-runs-e2e";
+/// The smallest Leptos app, built like ours: the start-up benchmark's reference.
+const REFERENCE_APP_DIR: &str = "examples/minimal-leptos";
 /// Tells the browser tests (at compile time) where the test gateway listens.
 const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
 /// Where `wasm-bindgen-test-runner` serves its test page (it reads this
@@ -97,7 +99,8 @@ Commands:
                   browser tests in headless Chromium (against a gateway on loopback), a release
                   `trunk build`, and the end-to-end test of the built app
   bench           install what is missing, then run the benchmarks natively, the gateway
-                  under load on loopback, in headless Chromium, measure the release bundle,
+                  under load on loopback, in headless Chromium, measure the release bundle
+                  and the release app's start-up, first paint and memory (~10 minutes),
                   print it all and write target/bench-report.md
   setup           only install what is missing"
     );
@@ -555,11 +558,9 @@ fn bench(ctx: &Ctx) -> Result {
         "--",
         "--nocapture",
     ]))?;
-    let browser_report = printed
-        .split_once("BENCHMARK REPORT START")
-        .and_then(|(_, rest)| rest.split_once("BENCHMARK REPORT END"))
-        .map(|(report, _)| {
-            report.trim().replace(
+    let browser_report = printed_report(&printed, "BENCHMARK REPORT")
+        .map(|report| {
+            report.replace(
                 "# prompt-runs in headless Chromium",
                 "## In headless Chromium",
             )
@@ -574,10 +575,39 @@ fn bench(ctx: &Ctx) -> Result {
     println!("{bundle}");
     report += &format!("\n\n{bundle}");
 
+    // Needs the release app just built, and the reference app beside it.
+    step(&format!(
+        "bench: start-up, first paint and memory of the release build — trunk build --release in {REFERENCE_APP_DIR}, then cargo bench -p {E2E_PACKAGE} --bench startup"
+    ));
+    run_cmd(
+        Command::new("trunk")
+            .current_dir(ctx.root.join(REFERENCE_APP_DIR))
+            .args(["build", "--release"]),
+    )?;
+    // The benchmark starts this chromedriver itself; its progress goes to stderr.
+    let printed = capture(
+        Command::new(&ctx.cargo)
+            .current_dir(&ctx.root)
+            .env("CHROMEDRIVER", chromedriver()?)
+            .args(["bench", "-p", E2E_PACKAGE, "--bench", "startup"]),
+    )?;
+    let startup_report = printed_report(&printed, "STARTUP REPORT")
+        .ok_or("the start-up benchmark printed no report")?;
+    println!("{startup_report}");
+    report += &format!("\n{startup_report}\n");
+
     let path = ctx.root.join("target/bench-report.md");
     fs::write(&path, &report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("\n[xtask] report written to {}", path.display());
     Ok(())
+}
+
+/// What a benchmark printed between `<marker> START` and `<marker> END`.
+fn printed_report(printed: &str, marker: &str) -> Option<String> {
+    printed
+        .split_once(&format!("{marker} START"))
+        .and_then(|(_, rest)| rest.split_once(&format!("{marker} END")))
+        .map(|(report, _)| report.trim().to_owned())
 }
 
 /// The budget for the release app: `.wasm` and `.js` together, gzipped. Issue 6 says
