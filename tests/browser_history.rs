@@ -155,7 +155,14 @@ async fn runs_saved_in_one_page_load_in_the_next_newest_first() {
     page.saved().await;
     page.close();
 
-    let reloaded = Page::loaded(options(&keys)).await;
+    let reloaded = Page::open(options(&keys));
+    assert!(
+        untrack(|| reloaded.store.history_loading()).is_some(),
+        "until storage answers the history is opening, not empty"
+    );
+    let status = reloaded.history.status();
+    eventually("the history is loaded", move || status.is_loaded()).await;
+    assert_eq!(untrack(|| reloaded.store.history_loading()), None);
     assert_eq!(ids(&reloaded.store), ["r000002", "r000001", "r000000"]);
     assert_eq!(reloaded.store.active_run_id().as_deref(), Some("r000001"));
     assert_eq!(reloaded.store.error(), None);

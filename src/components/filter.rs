@@ -120,6 +120,7 @@ mod tests {
             status,
             model_id: model.map(str::to_owned),
             text: text.to_owned(),
+            ..RunFilter::default()
         };
         assert_eq!(
             ids(&RunFilter::default().apply(&store)),

@@ -145,7 +145,7 @@ pub fn RunFilters(
             <Show when=move || searching.get()>
                 <p class="filters__partial" role="status">"Searching the text of older runs in storage…"</p>
             </Show>
-            {move || store.history_loading().map(|loading| view! {
+            {move || store.history_loading().filter(|loading| loading.total > loading.loaded).map(|loading| view! {
                 <p class="filters__partial" role="status">
                     {format!("Filters and search cover the {} runs loaded so far; older runs are still loading.", thousands(loading.loaded as u64))}
                 </p>

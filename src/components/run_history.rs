@@ -107,7 +107,7 @@ pub fn RunHistory(
                     <dd class="history__duration">{move || duration(store.average_duration())}</dd>
                 </div>
             </dl>
-            {move || store.history_loading().map(|loading| view! {
+            {move || store.history_loading().filter(|loading| loading.total > loading.loaded).map(|loading| view! {
                 <p class="history__loading" role="status">
                     {format!("Loading older runs: {} of {}", thousands(loading.loaded as u64), thousands(loading.total as u64))}
                 </p>
@@ -208,6 +208,9 @@ fn VirtualList(
                 // Runs exist but none matches: say so, and where the way back is.
                 let message = if filter.is_some() && !store.runs().is_empty() {
                     "No runs match the filter. Clear filters to see every run."
+                } else if store.history_loading().is_some() {
+                    // Storage has not answered yet: an empty list would be a lie.
+                    "Opening the saved history…"
                 } else {
                     "No runs yet."
                 };

@@ -123,7 +123,9 @@ pub(crate) struct Chunk {
 #[derive(Debug, Default)]
 pub(crate) struct FirstScreen {
     pub(crate) manifest: Option<DatabaseManifest>,
-    pub(crate) stored_runs: u64,
+    /// How many runs are stored, when they had to be counted (see
+    /// [`RunDatabase::first_screen`]).
+    pub(crate) counted: Option<u64>,
     pub(crate) newest: Chunk,
 }
 
@@ -165,23 +167,40 @@ impl RunDatabase {
         &self.db
     }
 
-    /// The manifest, the number of stored runs, and the newest `count` runs.
-    pub(crate) async fn first_screen(&self, count: usize) -> Result<FirstScreen, DbError> {
+    /// The manifest and the newest `count` runs, in one transaction; the
+    /// runs are counted only when the manifest cannot say how many there are
+    /// (it has no summary, or `must_count`): Chromium counts by walking every
+    /// record, which takes most of a second at 100,000 runs.
+    pub(crate) async fn first_screen(
+        &self,
+        count: usize,
+        must_count: bool,
+    ) -> Result<FirstScreen, DbError> {
         let transaction = Transaction::read(&self.db, &[RUNS, META])?;
         let meta = transaction.store(META)?;
         let manifest = idb::request(&meta.get(&MANIFEST.into()).map_err(idb::thrown)?).await?;
+        let manifest: Option<DatabaseManifest> = manifest
+            .as_string()
+            .and_then(|text| serde_json::from_str(&text).ok());
         let runs = transaction.store(RUNS)?;
-        let stored_runs = idb::request(&runs.count().map_err(idb::thrown)?)
-            .await?
-            .as_f64()
-            .unwrap_or(0.0) as u64;
         let newest = read_chunk(&runs, None, count).await?;
+        let counted = match must_count
+            || manifest
+                .as_ref()
+                .is_none_or(|manifest| manifest.summary.is_none())
+        {
+            true => Some(
+                idb::request(&runs.count().map_err(idb::thrown)?)
+                    .await?
+                    .as_f64()
+                    .unwrap_or(0.0) as u64,
+            ),
+            false => None,
+        };
         transaction.finish().await?;
         Ok(FirstScreen {
-            manifest: manifest
-                .as_string()
-                .and_then(|text| serde_json::from_str(&text).ok()),
-            stored_runs,
+            manifest,
+            counted,
             newest,
         })
     }

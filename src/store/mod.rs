@@ -495,6 +495,15 @@ impl RunsStore {
             .unwrap_or_default()
     }
 
+    /// A stored history is being opened: until it is read (or storage
+    /// fails) [`history_loading`](Self::history_loading) says so, and a view
+    /// shows "opening" rather than an empty history.
+    pub(crate) fn begin_opening_history(&self) {
+        let _ = self
+            .index
+            .try_update(|held| held.begin_loading(HistorySummary::default()));
+    }
+
     /// Begins taking in a stored history summed by `stored`, whose newest
     /// runs are `first`; older runs follow through
     /// [`load_older_runs`](Self::load_older_runs). Runs already held (made in

@@ -251,8 +251,10 @@ struct SaveState {
 /// let history = persist_history(store, HistoryOptions::default());
 /// ```
 pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPersistence {
-    // Runs made before the database answers are journaled, then saved.
+    // Runs made before the database answers are journaled, then saved; and
+    // until it answers the history is "opening", not empty.
     store.start_journal();
+    store.begin_opening_history();
     let _ = any_spawner::Executor::init_wasm_bindgen();
     let channel =
         web_sys::BroadcastChannel::new(&format!("{}:history", options.keys.prefix())).ok();
@@ -448,6 +450,7 @@ impl HistoryPersistence {
     /// Nothing will be written: `reason` is shown, runs stay in memory.
     pub(super) fn stop(&self, reason: String) {
         let inner = &self.inner;
+        inner.store.finish_loading_history();
         inner.state.borrow_mut().read_only = Some(reason.clone());
         inner.status.place.set(HistoryPlace::PageOnly);
         inner.status.loaded.set(true);

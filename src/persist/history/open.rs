@@ -123,7 +123,8 @@ impl HistoryPersistence {
         moved_in: bool,
     ) {
         let inner = &self.inner;
-        let first = match db.first_screen(inner.options.first_screen).await {
+        // Runs moved in since the last save are not in the manifest's summary.
+        let first = match db.first_screen(inner.options.first_screen, moved_in).await {
             Ok(first) => first,
             Err(error) => {
                 return self.stop(format!("Saved history could not be read ({error}); this page keeps runs in memory only and will not write to storage."));
@@ -141,9 +142,10 @@ impl HistoryPersistence {
         inner.status.last_backup.set(stored.last_backup);
 
         let counted = manifest.runs.unwrap_or(0);
+        let nothing_stored = first.newest.runs.is_empty() && first.newest.unreadable.is_empty();
         let evicted = manifest.schema == INDEXED_DB_SCHEMA_VERSION
             && counted > 0
-            && first.stored_runs == 0
+            && nothing_stored
             && !moved_in;
         if evicted {
             inner.status.missing_runs.set(Some(counted));
@@ -157,15 +159,19 @@ impl HistoryPersistence {
             ));
         }
 
-        // The summary counts every stored run as of the last save; when the
-        // database holds another number (moved in since, or another tab's
-        // save raced it), only the count is known until the runs are loaded.
-        let known = stored
-            .summary
-            .filter(|summary| summary.runs() == first.stored_runs);
+        // The summary counts and sums every stored run as of the last save:
+        // the first screen shows the whole history's figures from it. When it
+        // cannot be trusted (none yet, runs moved in since) the runs were
+        // counted instead, and the other totals are known once all are loaded.
+        // (Should it be off by another tab's save, the loaded runs replace it
+        // once all are in.)
+        let known = match first.counted {
+            Some(_) => None,
+            None => stored.summary,
+        };
         inner.state.borrow_mut().totals_known = known.is_some();
         inner.state.borrow_mut().written_manifest = first.manifest.clone();
-        let summary = known.unwrap_or_else(|| HistorySummary::counting(first.stored_runs));
+        let summary = known.unwrap_or_else(|| HistorySummary::counting(first.counted.unwrap_or(0)));
         let Chunk {
             mut runs,
             unreadable,
@@ -294,6 +300,7 @@ impl HistoryPersistence {
             }
             Err(_) => inner.status.place.set(HistoryPlace::PageOnly),
         }
+        inner.store.finish_loading_history();
         inner.status.loaded.set(true);
     }
 }
