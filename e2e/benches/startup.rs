@@ -29,15 +29,12 @@
 //! - The JS heap is Chrome DevTools' `Runtime.getHeapUsage` after a forced
 //!   garbage collection.
 
-#[path = "../../benches/workload/mod.rs"]
-mod workload;
-
 use fantoccini::wd::TimeoutConfiguration;
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
+use prompt_runs_e2e::history::{import, History};
 use prompt_runs_e2e::{devtools, headless_chromium, start_chromedriver, start_gateway};
 use serde_json::json;
 use std::fmt::Write as _;
-use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -56,8 +53,6 @@ const MEMORY_GOAL_BYTES: f64 = 150e6;
 /// `bundled-dist/` beside it), timed as a third app. Never downloaded here:
 /// the benchmark runs on a machine that reaches only crates.io, npm and Debian.
 const JS_FRAMEWORK_BENCHMARK_ENV: &str = "PROMPT_RUNS_BENCH_JFB_LEPTOS";
-/// Where the app keeps its localStorage manifest (with the saved run count).
-const MANIFEST_KEY: &str = "prompt-runs:v1";
 
 /// Installed before every document's own scripts (see the module docs).
 /// Each change of what the page shows is an event: its DOM time `t` and
@@ -318,83 +313,6 @@ async fn main() {
     memory_table(&mut report, &memory);
     progress(started, "done");
     println!("STARTUP REPORT START\n{report}STARTUP REPORT END");
-}
-
-/// A JSON export of `size` typical runs, as the app's "Export JSON" writes it.
-struct History {
-    size: usize,
-    path: PathBuf,
-    /// The id of the newest run (the last one started), shown first.
-    newest: Option<String>,
-}
-
-impl History {
-    fn write(dir: &Path, size: usize) -> History {
-        let path = dir.join(format!("history-{size}.json"));
-        let file = std::fs::File::create(&path).expect("a history file");
-        let mut out = BufWriter::new(file);
-        let mut prose = workload::Prose(7);
-        let mut newest = None;
-        out.write_all(b"[").unwrap();
-        for index in 0..size {
-            let run = workload::typical_run(index, &mut prose);
-            out.write_all(if index == 0 { b"\n" } else { b",\n" })
-                .unwrap();
-            serde_json::to_writer(&mut out, &run).expect("a run serializes");
-            newest = Some(run.id);
-        }
-        out.write_all(b"\n]\n").unwrap();
-        out.flush().expect("the history file is written");
-        History { size, path, newest }
-    }
-}
-
-/// Chooses `history`'s file in the app's "Import JSON" input and waits until
-/// the app has saved every run (its localStorage manifest counts them).
-async fn import(browser: &Client, app: &str, history: &History) {
-    browser.goto(app).await.expect("the app loads");
-    let input = wait_for(browser, ".transfer__import input[type=file]").await;
-    input
-        .send_keys(history.path.to_str().expect("a UTF-8 path"))
-        .await
-        .expect("the file is chosen");
-    let deadline = Instant::now() + Duration::from_secs(480);
-    let script = format!(
-        "const manifest = JSON.parse(localStorage.getItem('{MANIFEST_KEY}') || '{{}}');
-         const outcome = document.querySelector('.transfer__outcome');
-         return [manifest.runs || 0, outcome ? outcome.textContent : ''];"
-    );
-    loop {
-        // The page may be too busy to answer for a while: that is no error.
-        if let Ok(answer) = browser.execute(&script, vec![]).await {
-            let saved = answer[0].as_u64().unwrap_or(0);
-            let outcome = answer[1].as_str().unwrap_or_default();
-            assert!(
-                outcome.is_empty() || outcome.starts_with("Imported"),
-                "the import failed: {outcome}"
-            );
-            if saved == history.size as u64 {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} runs were not saved within 8 minutes of importing them",
-            history.size
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-async fn wait_for(browser: &Client, selector: &str) -> fantoccini::elements::Element {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(element) = browser.find(Locator::Css(selector)).await {
-            return element;
-        }
-        assert!(Instant::now() < deadline, "{selector} never appeared");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// `0..count`, starting at `round % count`: each round starts with another

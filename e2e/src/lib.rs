@@ -5,6 +5,8 @@
 //! none. This package exists so that these heavy dependencies stay out of
 //! the app and the gateway.
 
+pub mod history;
+
 use clap::Parser;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder};

@@ -1,0 +1,104 @@
+//! A history larger than localStorage can hold (about 8,800 typical runs
+//! fit in Chromium's 5 MB), imported as a person would and found whole after
+//! a reload: every run counted and listed, older runs' text reached through
+//! a search, nothing in localStorage but the manifest.
+//!
+//! Needs `dist/` (`trunk build --release`) and chromedriver, like `app.rs`.
+
+use fantoccini::{Client, Locator};
+use prompt_runs_e2e::history::{import, History};
+use prompt_runs_e2e::{headless_chromium, start_chromedriver, start_gateway, workspace_root};
+use std::time::{Duration, Instant};
+
+/// Well past what localStorage holds, and past the 5,000 runs the app keeps
+/// whole in memory (older ones are cold: their text stays in IndexedDB).
+const RUNS: usize = 12_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_history_larger_than_local_storage_comes_back_whole_after_a_reload() {
+    let app = start_gateway(&workspace_root().join("dist"), &[]).await;
+    let driver = start_chromedriver().await;
+    let work = std::env::temp_dir().join(format!("prompt-runs-e2e-large-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let browser = headless_chromium(&driver.url, &work.join("profile"), &[]).await;
+    let history = History::write(&work, RUNS);
+    let outcome = drive(&browser, &app, &history).await;
+    let _ = browser.close().await;
+    let _ = std::fs::remove_dir_all(&work);
+    outcome
+}
+
+async fn drive(browser: &Client, app: &str, history: &History) {
+    import(browser, app, history).await;
+    browser.refresh().await.unwrap();
+    let expected = "12,000 runs";
+    wait_until(
+        browser,
+        "the reloaded history counts every run and has loaded them all",
+        |state| state["count"] == expected && state["loading"] == false,
+    )
+    .await;
+    let state = page_state(browser).await;
+    assert_eq!(state["error"], "", "no error after the reload: {state}");
+    let first = state["firstRow"].as_str().unwrap_or_default();
+    assert_eq!(
+        Some(first),
+        history.newest.as_deref(),
+        "the newest run first"
+    );
+    assert!(
+        state["localStorageKeys"].as_u64().unwrap() <= 3,
+        "the runs live in IndexedDB, not localStorage: {state}"
+    );
+
+    // The oldest run is cold (its text stays in IndexedDB): a search for a
+    // word of its prompt reaches it through storage.
+    let oldest_prompt_word = "run_00000000000000000000000000000000";
+    let search = browser
+        .find(Locator::Css(".filters__search"))
+        .await
+        .unwrap();
+    search.send_keys(oldest_prompt_word).await.unwrap();
+    wait_until(
+        browser,
+        "the search finds the oldest run through storage",
+        |state| {
+            state["filtered"]
+                .as_str()
+                .is_some_and(|text| text.starts_with("Showing 1 of"))
+        },
+    )
+    .await;
+}
+
+/// What the page shows, for the checks above.
+async fn page_state(browser: &Client) -> serde_json::Value {
+    let script = r#"
+        const text = (selector) => document.querySelector(selector)?.textContent?.trim() ?? "";
+        return {
+            count: text(".history__count"),
+            loading: document.querySelector(".history__loading") !== null,
+            error: text(".error-banner__message"),
+            firstRow: document.querySelector("[data-run-id]")?.dataset.runId ?? "",
+            filtered: text(".history__filtered"),
+            localStorageKeys: localStorage.length,
+        };
+    "#;
+    browser.execute(script, vec![]).await.unwrap_or_default()
+}
+
+async fn wait_until(browser: &Client, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state = page_state(browser).await;
+        if done(&state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
