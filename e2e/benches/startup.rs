@@ -95,13 +95,14 @@ const OBSERVER: &str = r#"(() => {
   const check = () => {
     const t = performance.now();
     const row = document.querySelector('.history__row');
-    const prompt = document.getElementById('composer-prompt');
+    const prompt = document.querySelector('.composer__prompt');
     const place = document.querySelector('.storage__place');
     const count = document.querySelector('.history__count');
     const state = {
       row: row ? row.getAttribute('data-run-id') : null,
       count: count ? count.textContent : null,
-      empty: document.querySelector('.history__empty') !== null,
+      // "No runs yet.", not "Opening the saved history…" (shown until the database answers).
+      empty: (document.querySelector('.history__empty')?.textContent ?? '').includes('No runs yet'),
       stored: place !== null && place.textContent.includes('IndexedDB'),
       composer: prompt !== null && !prompt.disabled,
       loading: document.querySelector('.history__loading') !== null,
