@@ -32,11 +32,16 @@ const PROMPT: &str =
 struct Gateway {
     child: Child,
     url: String,
+    /// Its history database's directory, removed when dropped.
+    _data: tempfile::TempDir,
 }
 
 impl Gateway {
     fn start(extra: &[&str]) -> Gateway {
+        let data = tempfile::tempdir().expect("a temporary directory");
         let mut child = Command::new(env!("CARGO_BIN_EXE_prompt-runs-gateway"))
+            .arg("--data-dir")
+            .arg(data.path())
             .args([
                 "--addr",
                 "127.0.0.1:0",
@@ -56,7 +61,11 @@ impl Gateway {
             .last()
             .expect("an address")
             .to_owned();
-        Gateway { child, url }
+        Gateway {
+            child,
+            url,
+            _data: data,
+        }
     }
 
     /// The process's peak resident memory so far, in KiB (Linux's VmHWM).

@@ -19,7 +19,7 @@ pub fn gateway(extra: &[&str]) -> Router {
         "100000",
     ];
     args.extend_from_slice(extra);
-    router(GatewayConfig::parse_from(args)).expect("a usable configuration")
+    router(GatewayConfig::parse_from(args), None).expect("a usable configuration")
 }
 
 /// A fast gateway with the models that simulate failures.
