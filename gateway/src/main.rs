@@ -68,7 +68,8 @@ async fn main() -> ExitCode {
     } else if given_token {
         println!("the API needs the access token given with --token: open http://{open}/?token=<that token>");
     }
-    println!("runs synced to this gateway are kept in {location}");
+    // On stderr: tools that read the address may close stdout after it.
+    eprintln!("prompt-runs gateway: runs synced to this gateway are kept in {location}");
     let stopped = async {
         let _ = tokio::signal::ctrl_c().await;
     };

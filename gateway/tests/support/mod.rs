@@ -2,6 +2,9 @@
 //! it through `router` (tower's `oneshot`) with their answers read whole.
 #![allow(dead_code)] // each test file uses its own share of it
 
+pub mod database;
+pub mod process;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
