@@ -11,10 +11,13 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use clap::Parser;
 use prompt_runs::model::{PromptRun, RunStatus, Timestamp};
-use prompt_runs_gateway::history::open::known_schema;
+use prompt_runs_gateway::history::open::{known_schema, Location};
 use prompt_runs_gateway::{router, GatewayConfig, History};
+use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::database::{Engine, TestDatabase};
 use support::process::{refused_start, GatewayProcess};
@@ -66,7 +69,10 @@ fn app(history: History) -> Router {
 }
 
 fn app_with(history: History, flags: &[&str]) -> Router {
-    let mut args = vec!["gw", "--requests-per-minute", "0"];
+    let mut args = vec!["gw"];
+    if !flags.contains(&"--requests-per-minute") {
+        args.extend(["--requests-per-minute", "0"]);
+    }
     args.extend_from_slice(flags);
     router(GatewayConfig::parse_from(args), Some(history)).expect("a usable configuration")
 }
@@ -243,31 +249,31 @@ async fn the_later_state_wins_whatever_the_order(engine: Engine) {
     let succeeded = run("a", RunStatus::Success, Some(30));
 
     assert_eq!(
-        upload_runs(&app, "forward", &[pending.clone()]).await,
+        upload_runs(&app, "forward", std::slice::from_ref(&pending)).await,
         (1, 0)
     );
     assert_eq!(
-        upload_runs(&app, "forward", &[running.clone()]).await,
+        upload_runs(&app, "forward", std::slice::from_ref(&running)).await,
         (1, 0)
     );
     assert_eq!(
-        upload_runs(&app, "forward", &[cancelled.clone()]).await,
+        upload_runs(&app, "forward", std::slice::from_ref(&cancelled)).await,
         (1, 0)
     );
     assert_eq!(
-        upload_runs(&app, "forward", &[succeeded.clone()]).await,
+        upload_runs(&app, "forward", std::slice::from_ref(&succeeded)).await,
         (1, 0),
         "completed later"
     );
     assert_eq!(read_all(&app, "forward").await.runs["a"], succeeded);
 
     assert_eq!(
-        upload_runs(&app, "backward", &[succeeded.clone()]).await,
+        upload_runs(&app, "backward", std::slice::from_ref(&succeeded)).await,
         (1, 0)
     );
     for older in [&cancelled, &running, &pending] {
         assert_eq!(
-            upload_runs(&app, "backward", &[older.clone()]).await,
+            upload_runs(&app, "backward", std::slice::from_ref(older)).await,
             (0, 1),
             "{older:?}"
         );
@@ -354,7 +360,7 @@ async fn the_feed_comes_in_pages(engine: Engine) {
 
     // A run changed again moves to the end, once, with its latest state.
     let finished = run("r03", RunStatus::Success, Some(7));
-    upload_runs(&app, "team", &[finished.clone()]).await;
+    upload_runs(&app, "team", std::slice::from_ref(&finished)).await;
     let later = changes(&app, "team", "since=25").await.json();
     assert_eq!(later["changes"], json!([{"run": finished}]));
     let from_start = read_all(&app, "team").await;
@@ -795,4 +801,400 @@ async fn a_gateway_killed_mid_upload_loses_nothing_and_duplicates_nothing(engine
             assert_eq!(complete.runs.get(&run.id), Some(run));
         }
     }
+}
+
+// ---- on one engine, or none ----
+
+/// A copy of a run, or its deletion, as one client holds it.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // a few dozen per case
+enum Item {
+    Copy(PromptRun),
+    Delete(String),
+}
+
+/// Copies of up to three runs (each at distinct points along the status
+/// flow, so the rule orders them), some deleted, spread over two clients
+/// that upload them in batches, in any order, interleaved any way.
+fn two_clients() -> impl Strategy<Value = (Vec<Item>, Vec<Item>, Vec<bool>, Vec<bool>)> {
+    let finished = [RunStatus::Success, RunStatus::Error, RunStatus::Cancelled];
+    let one_run = (
+        proptest::collection::vec(any::<bool>(), 5),
+        proptest::collection::vec(0..3usize, 3),
+        proptest::bool::weighted(0.25),
+    );
+    proptest::collection::vec(one_run, 1..=3)
+        .prop_map(move |runs| {
+            let mut items = Vec::new();
+            for (index, (held, statuses, deleted)) in runs.into_iter().enumerate() {
+                let id = format!("run-{index}");
+                let stages = [
+                    (RunStatus::Pending, None),
+                    (RunStatus::Running, None),
+                    (finished[statuses[0]], Some(10)),
+                    (finished[statuses[1]], Some(20)),
+                    (finished[statuses[2]], Some(30)),
+                ];
+                for ((status, completed), held) in stages.into_iter().zip(held) {
+                    if held {
+                        items.push(Item::Copy(run(&id, status, completed)));
+                    }
+                }
+                if deleted {
+                    items.push(Item::Delete(id));
+                }
+            }
+            items
+        })
+        .prop_flat_map(|items| {
+            let count = items.len();
+            (
+                Just(items).prop_shuffle(),
+                proptest::collection::vec(any::<bool>(), count),
+                proptest::collection::vec(any::<bool>(), count),
+                proptest::collection::vec(any::<bool>(), count * 2),
+            )
+        })
+        .prop_map(|(items, client_b, cuts, interleaving)| {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (item, in_b) in items.into_iter().zip(client_b) {
+                if in_b {
+                    b.push(item)
+                } else {
+                    a.push(item)
+                }
+            }
+            (a, b, cuts, interleaving)
+        })
+}
+
+/// A client's items as upload bodies: a batch ends where `cuts` says.
+fn batches(items: &[Item], cuts: &[bool]) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    let (mut runs, mut deleted) = (Vec::new(), Vec::new());
+    for (index, item) in items.iter().enumerate() {
+        match item {
+            Item::Copy(run) => runs.push(serde_json::to_value(run).unwrap()),
+            Item::Delete(id) => deleted.push(tombstone(id)),
+        }
+        if cuts[index] || index + 1 == items.len() {
+            bodies.push(json!({"runs": runs, "deleted": deleted}));
+            (runs, deleted) = (Vec::new(), Vec::new());
+        }
+    }
+    bodies
+}
+
+/// Every copy merged by the crate's rule, every deletion kept: what the
+/// server must end with, in whatever order the uploads came.
+fn merged(items: &[Item]) -> (HashMap<String, PromptRun>, HashSet<String>) {
+    let deleted: HashSet<String> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Delete(id) => Some(id.clone()),
+            Item::Copy(_) => None,
+        })
+        .collect();
+    let mut runs: HashMap<String, PromptRun> = HashMap::new();
+    for item in items {
+        if let Item::Copy(copy) = item {
+            let best = runs.entry(copy.id.clone()).or_insert_with(|| copy.clone());
+            if copy.supersedes(best) {
+                *best = copy.clone();
+            }
+        }
+    }
+    runs.retain(|id, _| !deleted.contains(id));
+    (runs, deleted)
+}
+
+fn any_interleaving_of_two_clients_converges(engine: Engine) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDatabase::new(engine));
+    let app = app(runtime.block_on(db.open()));
+    let case = std::sync::atomic::AtomicUsize::new(0);
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 32,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    });
+    runner
+        .run(&two_clients(), |(a, b, cuts, interleaving)| {
+            // Each case in a workspace of its own.
+            let workspace = format!(
+                "case-{}",
+                case.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let (uploads_a, uploads_b) =
+                (batches(&a, &cuts[..a.len()]), batches(&b, &cuts[a.len()..]));
+            let (mut next_a, mut next_b) = (0, 0);
+            let mut order = interleaving.into_iter();
+            runtime.block_on(async {
+                while next_a < uploads_a.len() || next_b < uploads_b.len() {
+                    let a_next = order.next().unwrap_or(true);
+                    let body = if (a_next && next_a < uploads_a.len()) || next_b == uploads_b.len()
+                    {
+                        next_a += 1;
+                        uploads_a[next_a - 1].clone()
+                    } else {
+                        next_b += 1;
+                        uploads_b[next_b - 1].clone()
+                    };
+                    let answer = upload(&app, &workspace, body).await;
+                    prop_assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+                }
+                let synced = read_all(&app, &workspace).await;
+                let all: Vec<Item> = a.iter().chain(&b).cloned().collect();
+                let (runs, deleted) = merged(&all);
+                prop_assert_eq!(synced.runs, runs);
+                prop_assert_eq!(synced.deleted, deleted);
+                Ok(())
+            })
+        })
+        .unwrap();
+}
+
+mod convergence {
+    #[test]
+    fn sqlite() {
+        super::any_interleaving_of_two_clients_converges(super::Engine::Sqlite);
+    }
+
+    #[test]
+    fn postgres() {
+        super::any_interleaving_of_two_clients_converges(super::Engine::Postgres);
+    }
+}
+
+/// A TCP relay to the tests' PostgreSQL, which the test cuts (connections
+/// dropped, the port closed: as a server that stopped) and restores.
+struct Relay {
+    port: u16,
+    accepting: tokio::task::JoinHandle<()>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    /// Relays `port` (0: any free one) on loopback to `target`.
+    async fn start(port: u16, target: SocketAddr) -> Relay {
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(listener) => break listener,
+                // The cut relay's port may not be released yet.
+                Err(_) if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(error) => panic!("cannot relay port {port}: {error}"),
+            }
+        };
+        let port = listener.local_addr().unwrap().port();
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let accepting = tokio::spawn({
+            let links = links.clone();
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    links.lock().unwrap().push(link);
+                }
+            }
+        });
+        Relay {
+            port,
+            accepting,
+            links,
+        }
+    }
+
+    /// Closes the port and every connection through it.
+    async fn cut(self) {
+        self.accepting.abort();
+        let _ = self.accepting.await;
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_out_of_reach_is_a_503_the_rest_works_and_sync_resumes() {
+    let db = TestDatabase::new(Engine::Postgres).await;
+    let Location::Postgres(direct) = &db.location else {
+        unreachable!()
+    };
+    let mut url = url::Url::parse(direct).unwrap();
+    let target: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
+        .parse()
+        .unwrap();
+    let relay = Relay::start(0, target).await;
+    url.set_port(Some(relay.port)).unwrap();
+    let history = History::open_at(&Location::Postgres(url.to_string()), Duration::from_secs(1))
+        .await
+        .unwrap();
+    let app = app(history);
+    upload_runs(&app, "team", &[run("before", RunStatus::Success, Some(1))]).await;
+
+    let port = relay.port;
+    relay.cut().await;
+    let (up, down) = tokio::join!(
+        upload(
+            &app,
+            "team",
+            json!({"runs": [run("during", RunStatus::Success, Some(2))]})
+        ),
+        changes(&app, "team", "")
+    );
+    for answer in [&up, &down] {
+        assert_eq!(
+            answer.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            answer.body
+        );
+        assert!(
+            answer
+                .detail()
+                .contains("the history database cannot be reached or is busy")
+                && answer.detail().contains(&format!("127.0.0.1:{port}")),
+            "{}",
+            answer.detail()
+        );
+        assert_eq!(answer.headers[header::RETRY_AFTER], "5");
+    }
+    assert!(
+        up.detail().contains("nothing was changed: try again later"),
+        "{}",
+        up.detail()
+    );
+    for path in ["/api/v1/health", "/api/v1/models"] {
+        assert_eq!(
+            support::get(app.clone(), path).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+
+    let _relay = Relay::start(port, target).await;
+    let after = run("after", RunStatus::Success, Some(3));
+    let mut answer = upload(&app, "team", json!({"runs": [after]})).await;
+    for _ in 0..50 {
+        if answer.status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answer = upload(
+            &app,
+            "team",
+            json!({"runs": [run("after", RunStatus::Success, Some(3))]}),
+        )
+        .await;
+    }
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let synced = read_all(&app, "team").await;
+    assert_eq!(
+        synced.read,
+        ["before", "after"],
+        "the upload refused during the outage left nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_sync_api_is_behind_the_gateways_access_rules() {
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let history = db.open().await;
+    let guarded = app_with(history.clone(), &["--token", "s3cret"]);
+    let request = |token: Option<&str>| {
+        let mut request = Request::get("/api/v1/sync/team/changes");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    assert_eq!(
+        send(guarded.clone(), request(None)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(guarded.clone(), request(Some("wrong"))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(guarded, request(Some("s3cret"))).await.status,
+        StatusCode::OK
+    );
+
+    let open = app(history.clone());
+    let from_evil = Request::post("/api/v1/sync/team/runs")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"runs": [run("a", RunStatus::Running, None)]}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(
+        send(open.clone(), from_evil).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let rebinding = Request::get("/api/v1/sync/team/changes")
+        .header(header::HOST, "evil.example:8000")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(open.clone(), rebinding).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        read_all(&open, "team").await.read.is_empty(),
+        "nothing stored"
+    );
+
+    let limited = app_with(history, &["--requests-per-minute", "1"]);
+    assert_eq!(changes(&limited, "team", "").await.status, StatusCode::OK);
+    assert_eq!(
+        changes(&limited, "team", "").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_stops_the_gateway_at_start() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://prompt:hunter2@127.0.0.1:{closed_port}/runs");
+    let (code, stderr) = refused_start(&[
+        "--database-url".into(),
+        url,
+        "--database-timeout".into(),
+        "2".into(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot open the history database at postgres://prompt:***@127.0.0.1:{closed_port}/runs")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let (code, stderr) = refused_start(&["--database-url".into(), "mysql://db/runs".into()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("only PostgreSQL URLs"), "{stderr}");
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let (code, stderr) = refused_start(&[
+        "--data-dir".into(),
+        file.path().join("sub").display().to_string(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot create the data directory"),
+        "{stderr}"
+    );
 }

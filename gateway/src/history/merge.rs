@@ -22,8 +22,8 @@ use std::collections::{HashMap, HashSet};
 /// What the server holds for one run id.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stored {
-    /// The run, as last merged.
-    Run(PromptRun),
+    /// The run, as last merged (boxed: a run is far larger than a tombstone).
+    Run(Box<PromptRun>),
     /// Deleted, for good.
     Deleted(Tombstone),
 }
@@ -77,7 +77,7 @@ pub fn plan(
             continue;
         }
         changed(&run.id, &mut plan);
-        stored.insert(run.id.clone(), Stored::Run(run));
+        stored.insert(run.id.clone(), Stored::Run(Box::new(run)));
     }
     plan.writes = order
         .into_iter()
@@ -124,8 +124,8 @@ mod tests {
         assert_eq!(
             plan.writes,
             [
-                ("a".to_owned(), Stored::Run(running)),
-                ("b".to_owned(), Stored::Run(done))
+                ("a".to_owned(), Stored::Run(Box::new(running))),
+                ("b".to_owned(), Stored::Run(Box::new(done)))
             ]
         );
         assert_eq!((plan.accepted, plan.unchanged), (2, 0));
@@ -136,15 +136,19 @@ mod tests {
         let running = run("a", RunStatus::Running, None);
         let done = run("a", RunStatus::Success, Some(2_000));
         let forward = plan(
-            held(&[("a", Stored::Run(running.clone()))]),
+            held(&[("a", Stored::Run(Box::new(running.clone())))]),
             vec![],
             vec![done.clone()],
         );
         assert_eq!(
             forward.writes,
-            [("a".to_owned(), Stored::Run(done.clone()))]
+            [("a".to_owned(), Stored::Run(Box::new(done.clone())))]
         );
-        let backward = plan(held(&[("a", Stored::Run(done))]), vec![], vec![running]);
+        let backward = plan(
+            held(&[("a", Stored::Run(Box::new(done)))]),
+            vec![],
+            vec![running],
+        );
         assert_eq!(
             backward,
             Plan {
@@ -159,13 +163,13 @@ mod tests {
         let cancelled = run("a", RunStatus::Cancelled, Some(2_000));
         let succeeded = run("a", RunStatus::Success, Some(3_000));
         let later = plan(
-            held(&[("a", Stored::Run(cancelled.clone()))]),
+            held(&[("a", Stored::Run(Box::new(cancelled.clone())))]),
             vec![],
             vec![succeeded.clone()],
         );
         assert_eq!(later.accepted, 1);
         let earlier = plan(
-            held(&[("a", Stored::Run(succeeded))]),
+            held(&[("a", Stored::Run(Box::new(succeeded)))]),
             vec![],
             vec![cancelled],
         );
@@ -176,7 +180,7 @@ mod tests {
     fn an_identical_copy_changes_nothing() {
         let done = run("a", RunStatus::Success, Some(2_000));
         let again = plan(
-            held(&[("a", Stored::Run(done.clone()))]),
+            held(&[("a", Stored::Run(Box::new(done.clone())))]),
             vec![],
             vec![done],
         );
@@ -193,7 +197,7 @@ mod tests {
     fn a_deleted_run_stays_deleted_and_unknown_ids_get_a_tombstone() {
         let done = run("a", RunStatus::Success, Some(2_000));
         let deleted = plan(
-            held(&[("a", Stored::Run(done.clone()))]),
+            held(&[("a", Stored::Run(Box::new(done.clone())))]),
             vec![tombstone("a"), tombstone("never-seen")],
             vec![],
         );
@@ -247,7 +251,7 @@ mod tests {
             vec![],
             vec![running.clone(), done.clone(), running],
         );
-        assert_eq!(plan.writes, [("a".to_owned(), Stored::Run(done))]);
+        assert_eq!(plan.writes, [("a".to_owned(), Stored::Run(Box::new(done)))]);
         assert_eq!((plan.accepted, plan.unchanged), (2, 1));
     }
 }

@@ -256,10 +256,10 @@ impl History {
                 id: id.clone(),
                 deleted_at: Timestamp::parse(deleted_at),
             }),
-            (Some(json), None) => Stored::Run(
+            (Some(json), None) => Stored::Run(Box::new(
                 serde_json::from_str::<PromptRun>(&json)
                     .map_err(|error| self.corrupt(workspace, &id, error))?,
-            ),
+            )),
             (None, None) => {
                 return Err(self.corrupt(workspace, &id, "neither a run nor a deletion"))
             }
