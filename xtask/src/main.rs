@@ -2,11 +2,13 @@
 //!
 //! - `cargo xtask setup`: install whatever is missing to build and test the app.
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
-//! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
-//!   then build the release app and run the end-to-end test on it.
-//! - `cargo xtask bench`: setup, then the benchmarks natively, the gateway under load, in
-//!   headless Chromium, and the release bundle's size; prints them and writes
-//!   `target/bench-report.md`.
+//! - `cargo xtask test`:  setup, then run every test (native, with a throwaway PostgreSQL
+//!   for the gateway's sync tests; then in headless Chromium), then build the release app and
+//!   run the end-to-end test on it.
+//! - `cargo xtask bench`: setup, then the benchmarks natively, the gateway under load, the
+//!   history on the server (SQLite and PostgreSQL), in headless Chromium, and the release
+//!   bundle's size; prints them and writes `target/bench-report.md`.
+//! - `cargo xtask with-postgres <command>`: run one command with a throwaway PostgreSQL.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
@@ -105,9 +107,9 @@ Commands:
                   under load on loopback, in headless Chromium, measure the release bundle,
                   print it all and write target/bench-report.md
   setup           only install what is missing
-  with-postgres <command…>
-                  run a command with a throwaway PostgreSQL server, its URL in
-                  {test_url_env}, e.g. `cargo xtask with-postgres cargo test -p {GATEWAY_PACKAGE} --test sync`"
+  with-postgres [--as-shipped] <command…>
+                  run a command with a throwaway PostgreSQL server (commits not flushed
+                  unless --as-shipped), its URL in {test_url_env}, e.g. `cargo xtask with-postgres cargo test -p {GATEWAY_PACKAGE} --test sync`"
     );
 }
 
@@ -362,12 +364,17 @@ fn locked_version(lock: &Path, package: &str) -> Result<String> {
 // with-postgres
 
 /// Runs `command` with a PostgreSQL server of its own (for the gateway's
-/// tests, one at a time), stopped and deleted afterwards.
+/// tests or its sync benchmark, one at a time), stopped and deleted afterwards.
 fn with_postgres(command: &[String]) -> Result {
-    let [program, args @ ..] = command else {
-        return Err("usage: cargo xtask with-postgres <command> [args…]".into());
+    // Flushing every commit as shipped (for figures), or not (quicker tests).
+    let (durability, command) = match command {
+        [flag, rest @ ..] if flag == "--as-shipped" => (Durability::AsShipped, rest),
+        _ => (Durability::Off, command),
     };
-    let postgres = TestPostgres::start(Durability::Off)?;
+    let [program, args @ ..] = command else {
+        return Err("usage: cargo xtask with-postgres [--as-shipped] <command> [args…]".into());
+    };
+    let postgres = TestPostgres::start(durability)?;
     run_cmd(
         Command::new(program)
             .args(args)
@@ -590,6 +597,19 @@ fn bench(ctx: &Ctx) -> Result {
         "--bench",
         "load",
     ]))?;
+    print!("{printed}");
+    report += &format!("{}\n\n", printed.trim_end());
+
+    step("bench: runs kept on the server, SQLite and PostgreSQL — cargo bench -p prompt-runs-gateway --bench sync");
+    // Flushing every commit, as a real server does: these are figures.
+    let postgres = TestPostgres::start(Durability::AsShipped)?;
+    let printed = capture(
+        Command::new(&ctx.cargo)
+            .current_dir(&ctx.root)
+            .env(postgres::TEST_URL_ENV, &postgres.url)
+            .args(["bench", "-p", GATEWAY_PACKAGE, "--bench", "sync"]),
+    )?;
+    drop(postgres);
     print!("{printed}");
     report += &format!("{}\n\n", printed.trim_end());
 

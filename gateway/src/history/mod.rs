@@ -124,7 +124,10 @@ impl History {
                 "SELECT id, run, deleted_at FROM sync_runs WHERE workspace = $1 AND id IN ({})",
                 placeholders(2, ids.len())
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(workspace);
+            // Not kept prepared: see `persistent(false)` in `changes`.
+            let mut query = sqlx::query(AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(workspace);
             for id in ids {
                 query = query.bind(*id);
             }
@@ -210,11 +213,17 @@ impl History {
                  the server's database may have been replaced; read the changes again from the beginning (no since)"
             )));
         }
-        // One more than asked, to know whether more follow.
+        // One more than asked, to know whether more follow. Planned afresh
+        // each time rather than kept prepared: PostgreSQL may keep a generic
+        // plan made while the table was nearly empty (a scan of the whole
+        // table), until it next analyzes it; during a first sync of 100,000
+        // runs that made every lookup slower than the last (measured: 62 s
+        // instead of 7 s).
         let rows = sqlx::query(
             "SELECT seq, id, run, deleted_at FROM sync_runs \
              WHERE workspace = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
+        .persistent(false)
         .bind(workspace)
         .bind(since)
         .bind(limit as i64 + 1)
