@@ -38,6 +38,9 @@ pub async fn serve(listener: TcpListener, mut config: GatewayConfig) -> std::io:
     if let Some(token) = config.settle(listener.local_addr()?) {
         println!("prompt-runs gateway: generated access token {token}");
     }
+    // Every flag checked before the database is touched (a first start
+    // creates it), as the binary does.
+    router(config.clone(), None).map_err(std::io::Error::other)?;
     let history = History::open(&config)
         .await
         .map_err(std::io::Error::other)?;

@@ -32,8 +32,18 @@ async fn main() -> ExitCode {
     // known; a generated token is shown once, below.
     let generated = config.settle(address);
     let given_token = config.token.is_some() && generated.is_none();
-    // Refuse to start on a configuration that cannot be used, or a history
-    // database that cannot be opened, before serving.
+    // Refuse to start on a configuration that cannot be used, before serving
+    // and before touching the history database (a first start creates it):
+    // building the app without it checks every flag.
+    let warnings = match Access::new(&config)
+        .and_then(|access| router(config.clone(), None).map(|_| access.warnings()))
+    {
+        Ok(warnings) => warnings,
+        Err(problem) => {
+            eprintln!("prompt-runs gateway: {problem}");
+            return ExitCode::from(2);
+        }
+    };
     let history = match History::open(&config).await {
         Ok(history) => history,
         Err(problem) => {
@@ -42,11 +52,8 @@ async fn main() -> ExitCode {
         }
     };
     let location = history.location().to_owned();
-    let (app, warnings) = match Access::new(&config).and_then(|access| {
-        let warnings = access.warnings();
-        router(config.clone(), Some(history)).map(|app| (app, warnings))
-    }) {
-        Ok(built) => built,
+    let app = match router(config.clone(), Some(history)) {
+        Ok(app) => app,
         Err(problem) => {
             eprintln!("prompt-runs gateway: {problem}");
             return ExitCode::from(2);

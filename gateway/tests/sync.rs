@@ -1187,6 +1187,22 @@ fn a_database_that_cannot_be_opened_stops_the_gateway_at_start() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("only PostgreSQL URLs"), "{stderr}");
 
+    // A bad flag is refused before the database is touched.
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("never-created");
+    let (code, stderr) = refused_start(&[
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--allow-origin".into(),
+        "not-an-origin".into(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--allow-origin not-an-origin is not an origin"),
+        "{stderr}"
+    );
+    assert!(!data.exists(), "a refused start created {}", data.display());
+
     let file = tempfile::NamedTempFile::new().unwrap();
     let (code, stderr) = refused_start(&[
         "--data-dir".into(),

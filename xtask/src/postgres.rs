@@ -23,19 +23,27 @@ const DATABASE: &str = "prompt_runs";
 /// The server programs xtask runs, all from one directory.
 const PROGRAMS: [&str; 3] = ["initdb", "pg_ctl", "createdb"];
 
+/// Where Debian installs each PostgreSQL version, as `<version>/bin`.
+const DEBIAN_LIB: &str = "/usr/lib/postgresql";
+
 /// The directory holding the server's programs: where the `initdb` on PATH
 /// really is (following a symbolic link), else the newest
 /// `/usr/lib/postgresql/<version>/bin` (where Debian puts them, off PATH).
 pub fn bin_dir() -> Option<PathBuf> {
+    find_bin_dir(which("initdb"), Path::new(DEBIAN_LIB))
+}
+
+/// [`bin_dir`], given the `initdb` found on PATH and Debian's directory.
+fn find_bin_dir(on_path: Option<PathBuf>, debian_lib: &Path) -> Option<PathBuf> {
     let complete = |dir: &Path| PROGRAMS.iter().all(|program| dir.join(program).is_file());
-    let on_path = which("initdb")
+    let on_path = on_path
         .and_then(|initdb| fs::canonicalize(initdb).ok())
         .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
         .filter(|dir| complete(dir));
     if on_path.is_some() {
         return on_path;
     }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(debian_lib)
         .ok()?
         .filter_map(|entry| {
             let entry = entry.ok()?;
@@ -172,5 +180,48 @@ impl Drop for TestPostgres {
             .args(["-m", "immediate", "-w", "stop"])
             .status();
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of empty files named `programs` under `root/relative`.
+    fn programs(root: &Path, relative: &str, programs: &[&str]) -> PathBuf {
+        let dir = root.join(relative);
+        fs::create_dir_all(&dir).unwrap();
+        for program in programs {
+            fs::write(dir.join(program), "").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn finds_the_newest_complete_debian_version_when_path_has_none() {
+        let root = env::temp_dir().join(format!("xtask-postgres-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let lib = root.join("lib");
+        assert_eq!(
+            find_bin_dir(None, &lib),
+            None,
+            "no PostgreSQL at all: install it"
+        );
+        programs(&lib, "13/bin", &PROGRAMS);
+        let newest = programs(&lib, "15/bin", &PROGRAMS);
+        programs(&lib, "16/bin", &["initdb", "pg_ctl"]); // no createdb: incomplete
+        programs(&lib, "common/bin", &PROGRAMS); // not a version
+        assert_eq!(find_bin_dir(None, &lib), Some(newest.clone()));
+
+        // An initdb on PATH whose directory lacks the others (a lone symbolic
+        // link, as some images have) does not hide Debian's.
+        let lone = programs(&root, "usr-local-bin", &["initdb"]);
+        assert_eq!(find_bin_dir(Some(lone.join("initdb")), &lib), Some(newest));
+        let local = programs(&root, "opt-pg/bin", &PROGRAMS);
+        assert_eq!(
+            find_bin_dir(Some(local.join("initdb")), &lib),
+            Some(fs::canonicalize(local).unwrap())
+        );
+        fs::remove_dir_all(&root).unwrap();
     }
 }
