@@ -35,7 +35,23 @@ pub async fn start_gateway(static_dir: &Path, flags: &[&str]) -> String {
         static_dir.display()
     );
     let static_dir = static_dir.to_str().expect("a UTF-8 path");
-    let args = ["prompt-runs-gateway", "--static-dir", static_dir];
+    // `serve` opens the history database too: one of this gateway's own, not
+    // the person's (a few kilobytes left in the temporary directory), unless
+    // the flags name one.
+    static GATEWAYS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let data = std::env::temp_dir().join(format!(
+        "prompt-runs-e2e-{}-{}",
+        std::process::id(),
+        GATEWAYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let data = data.to_str().expect("a UTF-8 path").to_owned();
+    let mut args = vec!["prompt-runs-gateway", "--static-dir", static_dir];
+    if !flags
+        .iter()
+        .any(|flag| *flag == "--data-dir" || *flag == "--database-url")
+    {
+        args.extend(["--data-dir", &data]);
+    }
     let config = GatewayConfig::parse_from(args.iter().chain(flags));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -34,8 +34,13 @@ async fn start_gateway() -> String {
         "{} has no built app: run `trunk build --release` (cargo xtask test does)",
         dist.display()
     );
+    // `serve` opens the history database too: one of this test's own, not
+    // the person's (a few kilobytes left in the temporary directory).
+    let data = std::env::temp_dir().join(format!("prompt-runs-e2e-token-{}", std::process::id()));
     let config = GatewayConfig::parse_from([
         "prompt-runs-gateway",
+        "--data-dir",
+        data.to_str().unwrap(),
         "--static-dir",
         dist.to_str().unwrap(),
         "--offline-tokens-per-second",

@@ -14,12 +14,13 @@
 //! answer was neither. Figures, not pass/fail on time: the machine is shared.
 //! Bounded in count; it sends nothing beyond 127.0.0.1 and stops by itself.
 
+mod support;
+
 use futures::stream::{self, StreamExt};
 use prompt_runs::api::wire::ExecuteResponse;
 use prompt_runs_gateway::offline;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{thousands, Gateway};
 
 const STREAMS: usize = 500;
 const PLAIN: usize = 10_000;
@@ -27,54 +28,6 @@ const PLAIN_AT_ONCE: usize = 64;
 const LIMITED: usize = 1_000;
 const PROMPT: &str =
     "Summarise the trade-offs of streaming answers over plain ones for a prompt workbench";
-
-/// A gateway process on a free loopback port, killed when dropped.
-struct Gateway {
-    child: Child,
-    url: String,
-}
-
-impl Gateway {
-    fn start(extra: &[&str]) -> Gateway {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_prompt-runs-gateway"))
-            .args([
-                "--addr",
-                "127.0.0.1:0",
-                "--offline-tokens-per-second",
-                "100000",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the gateway binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("its stdout"))
-            .read_line(&mut line)
-            .expect("it says where it listens");
-        let url = line
-            .split_whitespace()
-            .last()
-            .expect("an address")
-            .to_owned();
-        Gateway { child, url }
-    }
-
-    /// The process's peak resident memory so far, in KiB (Linux's VmHWM).
-    fn peak_memory_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.split_whitespace().next()?.parse().ok())
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// How one request ended.
 enum Outcome {
@@ -175,19 +128,6 @@ fn report(what: &str, outcomes: &[Outcome], wall: Duration) -> Result<String, St
         percentile(0.5),
         percentile(0.99),
     ))
-}
-
-/// `n` with a comma every three digits, as the README writes numbers.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (at, digit) in digits.chars().enumerate() {
-        if at > 0 && (digits.len() - at).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 async fn phase(

@@ -96,6 +96,31 @@ pub struct GatewayConfig {
         value_name = "SECONDS"
     )]
     pub upstream_timeout: u64,
+    /// Where the history database lives when no `--database-url` is given:
+    /// the SQLite file `history.sqlite3` in this directory, created on first
+    /// start. By default the platform's per-user data directory
+    /// (`~/.local/share/prompt-runs` on Linux), or `./data` without one.
+    #[arg(long, env = "PROMPT_RUNS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database to keep the history in instead, shared by every
+    /// gateway given the same URL: `postgres://user:password@host/database`.
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Seconds a request waits for the database (a connection, or another
+    /// writer's lock) before it is answered 503; also the time allowed to
+    /// connect at start.
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_DATABASE_TIMEOUT",
+        default_value_t = 5,
+        value_name = "SECONDS"
+    )]
+    pub database_timeout: u64,
 }
 
 impl GatewayConfig {

@@ -1,9 +1,10 @@
 //! `prompt-runs-gateway`: serve the app, the offline models and, when
-//! configured, an OpenAI-compatible upstream.
+//! configured, an OpenAI-compatible upstream; keep runs for browsers to
+//! sync, in SQLite or PostgreSQL.
 
 use clap::Parser;
 use prompt_runs_gateway::access::Access;
-use prompt_runs_gateway::{router, GatewayConfig};
+use prompt_runs_gateway::{router, GatewayConfig, History};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -31,12 +32,28 @@ async fn main() -> ExitCode {
     // known; a generated token is shown once, below.
     let generated = config.settle(address);
     let given_token = config.token.is_some() && generated.is_none();
-    // Refuse to start on a configuration that cannot be used, before serving.
-    let (app, warnings) = match Access::new(&config).and_then(|access| {
-        let warnings = access.warnings();
-        router(config.clone()).map(|app| (app, warnings))
-    }) {
-        Ok(built) => built,
+    // Refuse to start on a configuration that cannot be used, before serving
+    // and before touching the history database (a first start creates it):
+    // building the app without it checks every flag.
+    let warnings = match Access::new(&config)
+        .and_then(|access| router(config.clone(), None).map(|_| access.warnings()))
+    {
+        Ok(warnings) => warnings,
+        Err(problem) => {
+            eprintln!("prompt-runs gateway: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    let history = match History::open(&config).await {
+        Ok(history) => history,
+        Err(problem) => {
+            eprintln!("prompt-runs gateway: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    let location = history.location().to_owned();
+    let app = match router(config.clone(), Some(history)) {
+        Ok(app) => app,
         Err(problem) => {
             eprintln!("prompt-runs gateway: {problem}");
             return ExitCode::from(2);
@@ -58,6 +75,8 @@ async fn main() -> ExitCode {
     } else if given_token {
         println!("the API needs the access token given with --token: open http://{open}/?token=<that token>");
     }
+    // On stderr: tools that read the address may close stdout after it.
+    eprintln!("prompt-runs gateway: runs synced to this gateway are kept in {location}");
     let stopped = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -2,10 +2,12 @@
 //! everywhere else.
 
 use crate::access::{self, Access};
+use crate::history::History;
 use crate::limits::{self, RateLimit};
 use crate::offline::{self, Behaviour, OfflineModel};
 use crate::prices::PriceTable;
 use crate::problem::Problem;
+use crate::sync_routes;
 use crate::tokens;
 use crate::upstream::{Piece, Upstream};
 use crate::GatewayConfig;
@@ -56,11 +58,12 @@ enum Target<'g> {
 }
 
 /// The whole app: API, static files, and the rules in front of them (host,
-/// origin, token, rate, time and body limits). `config.addr` must be the
-/// address actually listened on (see [`GatewayConfig::settle`]). Fails,
+/// origin, token, rate, time and body limits), with the sync API when given
+/// a `history` (without one, its paths are unknown). `config.addr` must be
+/// the address actually listened on (see [`GatewayConfig::settle`]). Fails,
 /// naming the problem, when the configuration cannot be used (an
 /// unreadable price file, a bad flag, a required token missing).
-pub fn router(config: GatewayConfig) -> Result<Router, String> {
+pub fn router(config: GatewayConfig, history: Option<History>) -> Result<Router, String> {
     let access = Arc::new(Access::new(&config)?);
     let prices = match &config.prices {
         Some(path) => PriceTable::builtin_with_overrides(path)?,
@@ -98,19 +101,23 @@ pub fn router(config: GatewayConfig) -> Result<Router, String> {
         .route(EXECUTE_STREAM_PATH, post(execute_stream))
         .route(BATCH_EXECUTE_PATH, post(execute_batch))
         .route("/api/{*rest}", get(unknown_api).post(unknown_api))
-        .with_state(gateway)
-        .layer(middleware::from_fn_with_state(
-            Duration::from_secs(config.request_timeout),
-            limits::limit_time,
-        ))
-        .layer(middleware::from_fn_with_state(
-            access.clone(),
-            access::require_token,
-        ))
-        .layer(middleware::from_fn_with_state(
-            rate_limit,
-            limits::limit_rate,
-        ));
+        .with_state(gateway);
+    let api = match history {
+        Some(history) => api.merge(sync_routes::routes(history)),
+        None => api,
+    }
+    .layer(middleware::from_fn_with_state(
+        Duration::from_secs(config.request_timeout),
+        limits::limit_time,
+    ))
+    .layer(middleware::from_fn_with_state(
+        access.clone(),
+        access::require_token,
+    ))
+    .layer(middleware::from_fn_with_state(
+        rate_limit,
+        limits::limit_rate,
+    ));
     let allowed = access.clone();
     // CORS answers preflights before the token is asked for (browsers send
     // none with them), and lets allowed pages read answers, `Retry-After`
@@ -255,14 +262,34 @@ fn parse_request<'g>(
     Ok((request, target))
 }
 
-/// An execute endpoint's body as `T`: 415 unless it is declared JSON (which
-/// also makes a browser ask first, with a preflight, before sending it from
-/// another origin: a `text/plain` POST needs none), 413 over the size limit,
-/// 400 for malformed JSON, 422 for missing or mistyped fields.
+/// An execute endpoint's body as `T`: see [`json_body`]; then 400 for
+/// malformed JSON, 422 for missing or mistyped fields.
 fn parse_json<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, Problem> {
+    let body = json_body(headers, body, MAX_BODY_BYTES)?;
+    // Syntax first, so that broken JSON is always a 400, whatever it holds.
+    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
+        Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {error}"))
+    })?;
+    serde_json::from_value(json).map_err(|error| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid request: {error}"),
+        )
+    })
+}
+
+/// A request body that must be JSON: 415 unless it is declared so (which
+/// also makes a browser ask first, with a preflight, before sending it from
+/// another origin: a `text/plain` POST needs none), 413 over `limit` bytes
+/// (the route's body limit).
+pub(crate) fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, Problem> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .map(|value| value.to_str().unwrap_or("(not text)"));
@@ -278,22 +305,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(
             ),
         ));
     }
-    let body = body.map_err(|rejection| match rejection.status() {
+    body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            format!("request body is larger than {limit} bytes"),
         ),
         status => Problem::new(status, rejection.body_text()),
-    })?;
-    // Syntax first, so that broken JSON is always a 400, whatever it holds.
-    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
-        Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {error}"))
-    })?;
-    serde_json::from_value(json).map_err(|error| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("invalid request: {error}"),
-        )
     })
 }
 

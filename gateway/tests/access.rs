@@ -249,7 +249,7 @@ fn a_token_is_required_with_an_upstream_key_or_beyond_loopback() {
         vec!["gw", "--addr", "0.0.0.0:8000"],
         vec!["gw", "--addr", "192.168.1.20:8000"],
     ] {
-        let refused = prompt_runs_gateway::router(clap::Parser::parse_from(&args))
+        let refused = prompt_runs_gateway::router(clap::Parser::parse_from(&args), None)
             .err()
             .unwrap_or_else(|| panic!("{args:?} started without a token"));
         assert!(refused.contains("access token is required"), "{refused}");
@@ -258,7 +258,10 @@ fn a_token_is_required_with_an_upstream_key_or_beyond_loopback() {
 
 #[tokio::test]
 async fn the_binary_generates_a_token_prints_the_url_to_open_and_requires_it() {
+    let data = tempfile::tempdir().unwrap();
     let mut gateway = Command::new(env!("CARGO_BIN_EXE_prompt-runs-gateway"))
+        .arg("--data-dir")
+        .arg(data.path())
         .args([
             "--addr",
             "127.0.0.1:0",

@@ -479,9 +479,17 @@ async fn serves_the_app_and_its_index_for_client_routes() {
 async fn a_real_server_on_loopback_keeps_serving_after_errors() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
+    // `serve` opens the history database too: in a directory of its own.
+    let data = tempfile::tempdir().unwrap();
     tokio::spawn(prompt_runs_gateway::serve(
         listener,
-        GatewayConfig::parse_from(["gw", "--offline-tokens-per-second", "100000"]),
+        GatewayConfig::parse_from([
+            "gw",
+            "--offline-tokens-per-second",
+            "100000",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ]),
     ));
 
     let http = reqwest::Client::new();
@@ -512,11 +520,10 @@ async fn a_price_file_sets_the_prices_and_a_bad_one_stops_the_gateway() {
         std::process::id()
     ));
     std::fs::write(&path, r#"{"offline-slow": {"input_per_million": 1.0, "output_per_million": 3.0}, "offline-echo": null}"#).unwrap();
-    let app = router(GatewayConfig::parse_from([
-        "gw",
-        "--prices",
-        path.to_str().unwrap(),
-    ]))
+    let app = router(
+        GatewayConfig::parse_from(["gw", "--prices", path.to_str().unwrap()]),
+        None,
+    )
     .unwrap();
     let models: Vec<Model> = serde_json::from_str(&get(app, "/api/v1/models").await.body).unwrap();
     assert_eq!(
@@ -530,11 +537,10 @@ async fn a_price_file_sets_the_prices_and_a_bad_one_stops_the_gateway() {
     );
 
     std::fs::write(&path, "{not json").unwrap();
-    let refused = router(GatewayConfig::parse_from([
-        "gw",
-        "--prices",
-        path.to_str().unwrap(),
-    ]));
+    let refused = router(
+        GatewayConfig::parse_from(["gw", "--prices", path.to_str().unwrap()]),
+        None,
+    );
     let problem = refused.expect_err("a bad price file is refused");
     assert!(
         problem.starts_with(&format!("price file {}", path.display())),

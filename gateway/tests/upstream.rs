@@ -130,7 +130,7 @@ const TOKEN: &str = "gateway-token";
 fn gateway(upstream: &str, extra: &[&str]) -> Router {
     let mut args = vec!["gw", "--upstream-url", upstream, "--token", TOKEN];
     args.extend_from_slice(extra);
-    router(GatewayConfig::parse_from(args)).unwrap()
+    router(GatewayConfig::parse_from(args), None).unwrap()
 }
 
 async fn call(app: Router, method: &str, path: &str, body: Option<Value>) -> (StatusCode, String) {

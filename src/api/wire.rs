@@ -215,8 +215,8 @@ mod tests {
 pub struct Tombstone {
     /// The run's id.
     pub id: String,
-    /// When it was deleted (RFC 3339).
-    pub deleted_at: String,
+    /// When it was deleted (an RFC 3339 instant).
+    pub deleted_at: crate::model::Timestamp,
 }
 
 /// The body of `POST {SYNC_PATH}/{workspace}/runs`: runs to merge by id

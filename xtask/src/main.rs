@@ -2,22 +2,28 @@
 //!
 //! - `cargo xtask setup`: install whatever is missing to build and test the app.
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
-//! - `cargo xtask test`:  setup, then run every test (native, then in headless Chromium),
-//!   then build the release app and run the end-to-end test on it.
-//! - `cargo xtask bench`: setup, then the benchmarks natively, the gateway under load, in
-//!   headless Chromium, the release bundle's size, and the release app's start-up, first paint
-//!   (beside a minimal Leptos app) and memory; prints them and writes `target/bench-report.md`.
+//! - `cargo xtask test`:  setup, then run every test (native, with a throwaway PostgreSQL
+//!   for the gateway's sync tests; then in headless Chromium), then build the release app and
+//!   run the end-to-end tests on it.
+//! - `cargo xtask bench`: setup, then the benchmarks natively, the gateway under load, the
+//!   history on the server (SQLite and PostgreSQL), in headless Chromium, the release bundle's
+//!   size, and the release app's start-up, first paint (beside a minimal Leptos app) and
+//!   memory; prints them and writes `target/bench-report.md`.
+//! - `cargo xtask with-postgres <command>`: run one command with a throwaway PostgreSQL.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
 //! the `wasm32-unknown-unknown` rustup target; the Debian packages `chromium`,
-//! `chromium-driver` and `npm` (and `build-essential` if there is no C compiler);
+//! `chromium-driver`, `npm` and `postgresql` (and `build-essential` if there is no C compiler);
 //! binaryen's `wasm-opt` from npm into `target/tools`;
 //! `trunk` 0.21.14 and `wasm-bindgen-cli` at the `wasm-bindgen` version of `Cargo.lock`,
 //! both built from crates.io with `cargo install`. Nothing is downloaded as a prebuilt binary.
 //!
 //! Deliberately std-only so that it compiles in a couple of seconds.
 
+mod postgres;
+
+use postgres::{Durability, TestPostgres};
 use std::env;
 use std::ffi::OsString;
 use std::fs;
@@ -64,6 +70,7 @@ fn main() {
         "run" => setup(&ctx).and_then(|()| run(&ctx, rest)),
         "test" => setup(&ctx).and_then(|()| test(&ctx)),
         "bench" => setup(&ctx).and_then(|()| bench(&ctx)),
+        "with-postgres" => with_postgres(rest),
         "help" | "-h" | "--help" => {
             print_help();
             Ok(())
@@ -88,6 +95,7 @@ fn main() {
 }
 
 fn print_help() {
+    let test_url_env = postgres::TEST_URL_ENV;
     println!(
         "\
 Usage: cargo xtask <command>
@@ -102,7 +110,10 @@ Commands:
                   under load on loopback, in headless Chromium, measure the release bundle
                   and the release app's start-up, first paint and memory (~10 minutes),
                   print it all and write target/bench-report.md
-  setup           only install what is missing"
+  setup           only install what is missing
+  with-postgres [--as-shipped] <command…>
+                  run a command with a throwaway PostgreSQL server (commits not flushed
+                  unless --as-shipped), its URL in {test_url_env}, e.g. `cargo xtask with-postgres cargo test -p {GATEWAY_PACKAGE} --test sync`"
     );
 }
 
@@ -187,6 +198,15 @@ fn setup_system_packages() -> Result {
             None => missing.push(*package),
         }
     }
+    // The gateway's tests run against a PostgreSQL server of their own;
+    // Debian keeps its programs off PATH.
+    match postgres::bin_dir() {
+        Some(bin) => ok(&format!(
+            "PostgreSQL's initdb and pg_ctl ({})",
+            bin.display()
+        )),
+        None => missing.push(postgres::PACKAGE),
+    }
     if missing.is_empty() {
         return Ok(());
     }
@@ -194,8 +214,8 @@ fn setup_system_packages() -> Result {
     if which("apt-get").is_none() {
         return Err(format!(
             "missing system packages {missing:?} and no `apt-get` on this machine: install \
-             Chromium, its chromedriver and npm with your package manager, \
-             so that `chromium`, `chromedriver` and `npm` are on PATH"
+             Chromium, its chromedriver, npm and PostgreSQL with your package manager, \
+             so that `chromium`, `chromedriver`, `npm`, `initdb` and `pg_ctl` are on PATH"
         ));
     }
     let sudo = if is_root() {
@@ -227,6 +247,11 @@ fn setup_system_packages() -> Result {
                 "`{tool}` is still not on PATH after installing {missing:?}"
             ));
         }
+    }
+    if postgres::bin_dir().is_none() {
+        return Err(format!(
+            "PostgreSQL's initdb and pg_ctl are still missing (on PATH and in /usr/lib/postgresql/*/bin) after installing {missing:?}"
+        ));
     }
     Ok(())
 }
@@ -340,6 +365,28 @@ fn locked_version(lock: &Path, package: &str) -> Result<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// with-postgres
+
+/// Runs `command` with a PostgreSQL server of its own (for the gateway's
+/// tests or its sync benchmark, one at a time), stopped and deleted afterwards.
+fn with_postgres(command: &[String]) -> Result {
+    // Flushing every commit as shipped (for figures), or not (quicker tests).
+    let (durability, command) = match command {
+        [flag, rest @ ..] if flag == "--as-shipped" => (Durability::AsShipped, rest),
+        _ => (Durability::Off, command),
+    };
+    let [program, args @ ..] = command else {
+        return Err("usage: cargo xtask with-postgres [--as-shipped] <command> [args…]".into());
+    };
+    let postgres = TestPostgres::start(durability)?;
+    run_cmd(
+        Command::new(program)
+            .args(args)
+            .env(postgres::TEST_URL_ENV, &postgres.url),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
 // run
 
 fn run(ctx: &Ctx, args: &[String]) -> Result {
@@ -369,10 +416,13 @@ fn run(ctx: &Ctx, args: &[String]) -> Result {
     ]))
 }
 
-/// A gateway started for the browser tests, stopped when dropped.
+/// A gateway started for the browser tests, stopped (and its history
+/// deleted) when dropped.
 struct TestGateway {
     child: Child,
     url: String,
+    /// Its data directory.
+    data: PathBuf,
 }
 
 /// A loopback port free right now: bound, read, released.
@@ -398,8 +448,12 @@ impl TestGateway {
         let target_dir =
             env::var_os("CARGO_TARGET_DIR").map_or_else(|| ctx.root.join("target"), PathBuf::from);
         let binary = target_dir.join("debug").join(GATEWAY_PACKAGE);
+        // Its history database: in a directory of its own, not the person's.
+        let data = env::temp_dir().join(format!("prompt-runs-test-gateway-{}", std::process::id()));
         let mut child = Command::new(&binary)
             .current_dir(&ctx.root)
+            .arg("--data-dir")
+            .arg(&data)
             .args([
                 "--addr",
                 &format!("{SERVE_ADDRESS}:0"),
@@ -423,6 +477,7 @@ impl TestGateway {
         let gateway = TestGateway {
             child,
             url: url.unwrap_or_default(),
+            data,
         };
         if gateway.url.is_empty() {
             return Err(format!(
@@ -438,6 +493,7 @@ impl Drop for TestGateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.data);
     }
 }
 
@@ -449,13 +505,17 @@ fn test(ctx: &Ctx) -> Result {
 
     step("test 1/4: native tests — cargo test --workspace");
     let started = Instant::now();
+    // The gateway's sync tests run on SQLite and on this real PostgreSQL,
+    // stopped and deleted when they end, passed or not.
+    let postgres = TestPostgres::start(Durability::Off)?;
     // The end-to-end test needs the release build: it runs last.
-    run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
-        "test",
-        "--workspace",
-        "--exclude",
-        E2E_PACKAGE,
-    ]))?;
+    run_cmd(
+        Command::new(&ctx.cargo)
+            .current_dir(&ctx.root)
+            .env(postgres::TEST_URL_ENV, &postgres.url)
+            .args(["test", "--workspace", "--exclude", E2E_PACKAGE]),
+    )?;
+    drop(postgres);
     done("native tests", started);
 
     step(&format!(
@@ -542,6 +602,19 @@ fn bench(ctx: &Ctx) -> Result {
         "--bench",
         "load",
     ]))?;
+    print!("{printed}");
+    report += &format!("{}\n\n", printed.trim_end());
+
+    step("bench: runs kept on the server, SQLite and PostgreSQL — cargo bench -p prompt-runs-gateway --bench sync");
+    // Flushing every commit, as a real server does: these are figures.
+    let postgres = TestPostgres::start(Durability::AsShipped)?;
+    let printed = capture(
+        Command::new(&ctx.cargo)
+            .current_dir(&ctx.root)
+            .env(postgres::TEST_URL_ENV, &postgres.url)
+            .args(["bench", "-p", GATEWAY_PACKAGE, "--bench", "sync"]),
+    )?;
+    drop(postgres);
     print!("{printed}");
     report += &format!("{}\n\n", printed.trim_end());
 

@@ -2,6 +2,9 @@
 //! it through `router` (tower's `oneshot`) with their answers read whole.
 #![allow(dead_code)] // each test file uses its own share of it
 
+pub mod database;
+pub mod process;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
@@ -19,7 +22,7 @@ pub fn gateway(extra: &[&str]) -> Router {
         "100000",
     ];
     args.extend_from_slice(extra);
-    router(GatewayConfig::parse_from(args)).expect("a usable configuration")
+    router(GatewayConfig::parse_from(args), None).expect("a usable configuration")
 }
 
 /// A fast gateway with the models that simulate failures.

@@ -8,7 +8,7 @@
 use super::*;
 use crate::api::wire::{Tombstone, SYNC_BATCH_MAX};
 use crate::api::{ApiError, NeuroForgeClient};
-use crate::model::PromptRun;
+use crate::model::{PromptRun, Timestamp};
 use crate::persist::database::{Outgoing, SyncMeta};
 use futures::future::select;
 
@@ -320,7 +320,12 @@ fn upload_body(outgoing: &[Outgoing]) -> String {
         .filter(|item| item.json.is_none())
         .map(|item| Tombstone {
             id: item.id.clone(),
-            deleted_at: item.deleted_at.clone().unwrap_or_default(),
+            // Every outbox deletion records its time; one that somehow
+            // lacks it is sent as deleted now rather than refused whole.
+            deleted_at: item
+                .deleted_at
+                .as_deref()
+                .map_or_else(Timestamp::now, Timestamp::parse),
         })
         .collect();
     body.push_str(&serde_json::to_string(&deleted).expect("tombstones always serialize"));
