@@ -40,7 +40,7 @@ fn answer(model_id: &str, output: &str) -> ExecuteResponse {
 
 /// What the scripted server does for one request.
 enum Script {
-    Answer(ExecuteResponse),
+    Answer(Box<ExecuteResponse>),
     Fail(ApiError),
     /// Streams the text pieces sent on the channel, then answers what the
     /// oneshot sends.
@@ -107,7 +107,7 @@ impl PromptExecutor for ScriptedServer {
         async move {
             let mut probe = probe; // moved in whole, so it drops with the future
             let result = match script {
-                Script::Answer(response) => Ok(response),
+                Script::Answer(response) => Ok(*response),
                 Script::Fail(error) => Err(error),
                 Script::Stream(mut pieces, done) => {
                     while let Some(piece) = pieces.next().await {
@@ -193,7 +193,7 @@ fn a_successful_run_records_usage_keeps_its_id_notes_the_servers_and_stays_activ
     response.cost = Some(0.0021);
     setup
         .server
-        .script("gpt-4o", Script::Answer(response.clone()));
+        .script("gpt-4o", Script::Answer(Box::new(response.clone())));
     let result = start(&setup, "gpt-4o");
     setup.pool.run();
 
@@ -240,7 +240,7 @@ fn without_a_cost_in_the_answer_the_models_price_applies_and_unknown_stays_unkno
     ]);
     setup
         .server
-        .script("priced", Script::Answer(answer("priced", "a")));
+        .script("priced", Script::Answer(Box::new(answer("priced", "a"))));
     start(&setup, "priced");
     setup.pool.run();
     assert_eq!(
@@ -251,7 +251,7 @@ fn without_a_cost_in_the_answer_the_models_price_applies_and_unknown_stays_unkno
 
     setup.server.script(
         "free-to-guess",
-        Script::Answer(answer("free-to-guess", "b")),
+        Script::Answer(Box::new(answer("free-to-guess", "b"))),
     );
     start(&setup, "free-to-guess");
     setup.pool.run();
@@ -283,7 +283,9 @@ fn every_cost_says_where_it_comes_from() {
         ("local-llama", answer("local-llama", "a")),
         ("local-priced", answer("local-priced", "a")),
     ] {
-        setup.server.script(model, Script::Answer(response));
+        setup
+            .server
+            .script(model, Script::Answer(Box::new(response)));
         start(&setup, model);
         setup.pool.run();
     }
@@ -392,10 +394,12 @@ fn a_plain_answer_has_no_time_to_first_token_and_keeps_what_the_server_reported(
         predicted_ms: Some(580.2),
         ..Timings::default()
     });
-    setup.server.script("llama", Script::Answer(plain));
     setup
         .server
-        .script("bare", Script::Answer(answer("bare", "whole")));
+        .script("llama", Script::Answer(Box::new(plain)));
+    setup
+        .server
+        .script("bare", Script::Answer(Box::new(answer("bare", "whole"))));
     start(&setup, "llama");
     setup.pool.run();
     start(&setup, "bare");
@@ -549,7 +553,7 @@ fn the_stores_parameters_go_with_every_request_and_max_tokens_paces_progress() {
     let mut setup = setup();
     setup
         .server
-        .script("plain", Script::Answer(answer("plain", "ok")));
+        .script("plain", Script::Answer(Box::new(answer("plain", "ok"))));
     start(&setup, "plain");
     setup.pool.run();
     assert_eq!(
@@ -604,7 +608,7 @@ fn execute_many_runs_each_model_as_a_run_of_one_batch() {
     for model in ["a", "b", "c"] {
         setup.server.script(
             model,
-            Script::Answer(answer(model, &format!("from {model}"))),
+            Script::Answer(Box::new(answer(model, &format!("from {model}")))),
         );
     }
     let store = setup.store;
