@@ -29,7 +29,7 @@ const BAR_GAP: f64 = 8.0;
 ///
 /// Over the whole history the figures are the store's, kept per change (a
 /// read costs O(models)); over the filter they are computed from the
-/// matching runs whenever those change (O(matching runs)).
+/// matching runs (O(runs)) when the filter or a finished run changes.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
@@ -55,7 +55,15 @@ pub fn ModelPerformance(
     let finished_models = Memo::new(move |_| {
         let stats = match filter {
             Some(filter) if over_filter.get() => {
-                let runs = filter.with(|filter| filter.apply(&store));
+                // Recomputed when the filter or a finished run changes, not
+                // on every piece of a streaming answer: the figures shown
+                // are those of finished runs (the successful and failed
+                // lists change only then; cancellations change the summary).
+                filter.track();
+                store.successful_runs();
+                store.failed_runs();
+                store.history_summary();
+                let runs = untrack(|| filter.with(|filter| filter.apply(&store)));
                 ModelStats::of(runs.iter().map(|run| &**run))
             }
             _ => store.model_stats(),

@@ -23,7 +23,7 @@ pub(crate) struct Ranked {
 
 impl Ranked {
     /// How many values it holds.
-    #[cfg(test)]
+    #[cfg(all(test, not(target_arch = "wasm32")))]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
