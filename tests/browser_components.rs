@@ -710,7 +710,7 @@ async fn model_performance_groups_by_model_and_compares_a_batch() {
             "N/A"
         ]
     );
-    let bars = page.all(".performance__chart rect");
+    let bars = page.all(".performance__chart rect:not(.performance__p95)");
     assert_eq!(bars.len(), 2);
     let width = |index: usize| {
         bars[index]
@@ -723,7 +723,17 @@ async fn model_performance_groups_by_model_and_compares_a_batch() {
         width(1) > 1.9 * width(0) && width(1) < 2.1 * width(0),
         "gpt's p50 of 1,000 ms is twice claude's 500 ms"
     );
-    assert_eq!(page.all(".performance__p95").len(), 2, "each with its p95");
+    let bands = page.all(".performance__p95");
+    assert_eq!(bands.len(), 2, "each with its p95");
+    let band = bands[1]
+        .get_attribute("width")
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert!(
+        band > 2.9 * width(1),
+        "gpt's p95 of 3,000 ms reaches three times its p50"
+    );
     assert!(page.find(".batch").is_none(), "no batch to compare");
 
     let batch = serde_json::Map::from_iter([(BATCH_ID_KEY.to_owned(), "batch-1".into())]);
@@ -851,10 +861,12 @@ async fn model_performance_shows_percentiles_charts_the_figure_picked_and_follow
     assert_eq!(bar_text, ["60.0 / 80.0 tokens/s", "12.5 / 12.5 tokens/s"]);
     pick("cost");
     settle().await;
+    let bands = page.all(".performance__p95");
+    let bars = page.all(".performance__bar rect:not(.performance__p95)");
     assert_eq!(
-        page.all(".performance__p95").len(),
-        0,
-        "a cost has no percentiles"
+        bands[0].get_attribute("width"),
+        bars[0].get_attribute("width"),
+        "a cost has no percentiles: no band beyond the bar"
     );
     assert!(page.text(".performance__chart").contains("≈$2.0000"));
 

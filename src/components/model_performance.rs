@@ -78,22 +78,24 @@ pub fn ModelPerformance(
         <section class="performance" aria-label="Model performance">
             <h2>"Model performance"</h2>
             <div class="performance__controls">
-                {filter.map(|_| view! {
-                    <label class="performance__scope">
-                        <input
-                            type="checkbox"
-                            prop:checked=move || over_filter.get()
-                            on:change=move |event| over_filter.set(event_target_checked(&event))
-                        />
-                        " Only the runs the filter shows"
-                    </label>
-                })}
+                // Always there, hidden without a filter: one view either way.
+                <label class="performance__scope" hidden=filter.is_none()>
+                    <input
+                        type="checkbox"
+                        prop:checked=move || over_filter.get()
+                        on:change=move |event| over_filter.set(event_target_checked(&event))
+                    />
+                    " Only the runs the filter shows"
+                </label>
                 <label class="performance__metric">
                     "Chart "
+                    // Written out: static options cost less than views made in a loop.
                     <select on:change=move |event| metric.set(Metric::named(&event_target_value(&event)))>
-                        {Metric::ALL.map(|shown| view! {
-                            <option value=shown.name() selected=shown == Metric::Latency>{shown.label()}</option>
-                        })}
+                        <option value="latency" selected>"Total latency (p50, p95)"</option>
+                        <option value="ttft">"Time to first token (p50, p95)"</option>
+                        <option value="speed">"Output tokens per second (p50, p95)"</option>
+                        <option value="success">"Success rate"</option>
+                        <option value="cost">"Cost per 1,000 runs"</option>
                     </select>
                 </label>
             </div>
@@ -157,30 +159,15 @@ enum Metric {
 }
 
 impl Metric {
-    const ALL: [Metric; 5] = [
-        Metric::Latency,
-        Metric::Ttft,
-        Metric::Speed,
-        Metric::SuccessRate,
-        Metric::CostPer1kRuns,
-    ];
-
-    /// Its `<option>` value.
-    fn name(self) -> &'static str {
-        match self {
-            Metric::Ttft => "ttft",
-            Metric::Speed => "speed",
-            Metric::Latency => "latency",
-            Metric::SuccessRate => "success",
-            Metric::CostPer1kRuns => "cost",
-        }
-    }
-
+    /// The metric of an `<option>` value.
     fn named(name: &str) -> Metric {
-        Metric::ALL
-            .into_iter()
-            .find(|metric| metric.name() == name)
-            .unwrap_or(Metric::Latency)
+        match name {
+            "ttft" => Metric::Ttft,
+            "speed" => Metric::Speed,
+            "success" => Metric::SuccessRate,
+            "cost" => Metric::CostPer1kRuns,
+            _ => Metric::Latency,
+        }
     }
 
     /// What a person reads in the picker, and the chart's accessible name.
@@ -224,7 +211,8 @@ impl Metric {
 }
 
 /// Horizontal bars of each model's `metric`: the bar is its p50 (or the
-/// figure), the tick its p95; models without the figure are left out.
+/// figure), a lighter band behind it reaches its p95 (for a figure without
+/// percentiles, the bar's own length); models without the figure are left out.
 fn chart(models: &[ModelStats], metric: Metric) -> Option<impl IntoView> {
     let bars: Vec<(String, f64, Option<f64>, String)> = models
         .iter()
@@ -257,10 +245,8 @@ fn chart(models: &[ModelStats], metric: Metric) -> Option<impl IntoView> {
                 view! {
                     <g class="performance__bar">
                         <text x="0" y=y + BAR_HEIGHT - 4.0>{model}</text>
+                        <rect class="performance__p95" x=LABEL_WIDTH y=y width=end height=BAR_HEIGHT rx="3"></rect>
                         <rect x=LABEL_WIDTH y=y width=width height=BAR_HEIGHT rx="3"></rect>
-                        {p95.map(|_| view! {
-                            <line class="performance__p95" x1=LABEL_WIDTH + end x2=LABEL_WIDTH + end y1=y y2=y + BAR_HEIGHT></line>
-                        })}
                         <text x=LABEL_WIDTH + end + 6.0 y=y + BAR_HEIGHT - 4.0>{text}</text>
                     </g>
                 }

@@ -3,7 +3,6 @@
 
 use super::ranked::Ranked;
 use crate::model::{CostSource, PromptRun, RunStatus, Usd};
-use std::collections::HashMap;
 
 /// The 50th and 95th percentiles of a figure (nearest rank: each is a
 /// value that was recorded).
@@ -93,14 +92,20 @@ impl ModelStats {
     /// ordered by model id; built with the same steps as the store's
     /// records, in one pass.
     pub fn of<'r>(runs: impl IntoIterator<Item = &'r PromptRun>) -> Vec<ModelStats> {
-        let mut models: HashMap<&str, ModelRecord> = HashMap::new();
+        // A list searched from the end rather than a map: a history has a
+        // handful of models, and runs of one model come together.
+        let mut models: Vec<ModelRecord> = Vec::new();
         for run in runs {
-            models
-                .entry(run.model_id.as_str())
-                .or_insert_with(|| ModelRecord::new(&run.model_id))
-                .add(run);
+            let held = models
+                .iter()
+                .rposition(|record| record.stats.model_id == run.model_id);
+            let at = held.unwrap_or_else(|| {
+                models.push(ModelRecord::new(&run.model_id));
+                models.len() - 1
+            });
+            models[at].add(run);
         }
-        let mut stats: Vec<ModelStats> = models.values().map(ModelRecord::stats).collect();
+        let mut stats: Vec<ModelStats> = models.iter().map(ModelRecord::stats).collect();
         // Model ids are unique, so an unstable sort orders them the same (with less code).
         stats.sort_unstable_by(|a, b| a.model_id.cmp(&b.model_id));
         stats
