@@ -7,10 +7,12 @@
 //! - [`experiment`]: a prompt template run over a table of inputs on several models: plan, checks, grid, diff.
 //! - [`api`]: the HTTP contract with NeuroForge-compatible servers.
 //! - [`app`]: the static app that puts the pieces together.
+//! - [`clock`]: the monotonic clock runs are timed with.
 //! - [`text`]: rules about text every layer applies alike (word characters, token estimates, case-insensitive search).
 
 pub mod api;
 pub mod app;
+pub mod clock;
 pub mod components;
 pub mod experiment;
 pub mod model;

@@ -4,8 +4,9 @@
 #![cfg(target_arch = "wasm32")]
 
 use leptos::prelude::*;
+use prompt_runs::api::wire::ExecuteParameters;
 use prompt_runs::api::{ApiError, ClientConfig, NeuroForgeClient};
-use prompt_runs::model::{Provider, RunStatus};
+use prompt_runs::model::{CostSource, FigureSource, Provider, RunStatus};
 use prompt_runs::store::RunsStore;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -98,6 +99,11 @@ async fn a_successful_execution_records_the_servers_answer() {
     let cost = run.cost.expect("offline-echo is priced");
     assert_eq!(Some(cost), response.cost, "the server's cost is kept");
     assert!(cost > 0.0);
+    assert_eq!(
+        run.cost_source(),
+        Some(CostSource::Estimated),
+        "the gateway says its costs come from its price table"
+    );
     assert!(!store.is_executing());
     assert_eq!(store.execution_progress(), 100.0);
     assert_eq!(store.error(), None);
@@ -376,4 +382,98 @@ async fn execute_many_runs_one_batch_over_three_models() {
     );
     assert!(!store.is_executing());
     assert_eq!(store.execution_progress(), 100.0);
+}
+
+/// `offline-delayed` (a gateway test model) sends its first token after
+/// 600 ms, then 50 tokens per second.
+const DELAYED_FIRST_TOKEN_MS: u64 = 600;
+const DELAYED_TOKENS_PER_SECOND: f64 = 50.0;
+
+#[wasm_bindgen_test]
+async fn a_streamed_answer_records_its_time_to_first_token_and_speed_as_configured() {
+    let owner = Owner::new();
+    let store = connected_store(&owner, client()).await;
+    store.set_execution_parameters(ExecuteParameters {
+        max_tokens: Some(40),
+        ..ExecuteParameters::default()
+    });
+    store
+        .execute("Explain the borrow checker", "offline-delayed", vec![])
+        .await
+        .unwrap();
+    let run = store.runs().get(0).cloned().unwrap();
+    let metrics = run.metrics();
+
+    // Tolerance: the first token cannot come before the model sends it; on a
+    // loopback connection it comes at most 750 ms later even on a busy machine.
+    let ttft = metrics
+        .ttft_ms
+        .expect("a streamed answer has a time to first token");
+    assert_eq!(ttft.source, FigureSource::Measured);
+    assert!(
+        (DELAYED_FIRST_TOKEN_MS..DELAYED_FIRST_TOKEN_MS + 750).contains(&ttft.value),
+        "{} ms for a first token sent at {DELAYED_FIRST_TOKEN_MS} ms",
+        ttft.value
+    );
+    // Tolerance: ±30% of the configured speed over the 39 tokens after the
+    // first (timers and the page's event loop add a little to each).
+    let speed = metrics.output_tokens_per_second.expect("measured");
+    assert_eq!(speed.source, FigureSource::Measured);
+    let (low, high) = (
+        DELAYED_TOKENS_PER_SECOND * 0.7,
+        DELAYED_TOKENS_PER_SECOND * 1.3,
+    );
+    assert!(
+        (low..=high).contains(&speed.value),
+        "{} tokens/s for a model configured at {DELAYED_TOKENS_PER_SECOND}",
+        speed.value
+    );
+    let generation = metrics.generation_ms.unwrap().value;
+    assert!(
+        run.duration_ms.unwrap() >= ttft.value + generation - 50,
+        "the time to first token and the generation fit in the run's duration"
+    );
+    assert_eq!(
+        (run.cost, run.cost_source()),
+        (Some(0.0), Some(CostSource::Local)),
+        "unpriced and served locally: $0 by its provider"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_non_streaming_answer_records_no_time_to_first_token() {
+    let owner = Owner::new();
+    let plain = NeuroForgeClient::new(
+        ClientConfig::default()
+            .base_url(gateway_url())
+            .streaming(false),
+    );
+    let store = connected_store(&owner, plain).await;
+    store.set_execution_parameters(ExecuteParameters {
+        max_tokens: Some(10),
+        ..ExecuteParameters::default()
+    });
+    store
+        .execute("Explain the borrow checker", "offline-delayed", vec![])
+        .await
+        .unwrap();
+    let run = store.runs().get(0).cloned().unwrap();
+    assert_eq!(run.status, RunStatus::Success);
+    assert!(
+        run.duration_ms.unwrap() >= DELAYED_FIRST_TOKEN_MS,
+        "it did wait for the answer"
+    );
+    let metrics = run.metrics();
+    assert_eq!(
+        metrics.ttft_ms, None,
+        "not measurable without a stream, and not 0"
+    );
+    let speed = metrics
+        .output_tokens_per_second
+        .expect("the model's own figure");
+    assert_eq!(
+        (speed.source, speed.value),
+        (FigureSource::Reported, DELAYED_TOKENS_PER_SECOND),
+        "reported by the server, and labelled so"
+    );
 }

@@ -9,7 +9,10 @@ use prompt_runs::components::{
     HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory, Settings,
     PRICE_OVERRIDES_KEY, ROW_HEIGHT_PX, SERVER_URL_KEY,
 };
-use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, BATCH_ID_KEY, SERVER_RUN_ID_KEY};
+use prompt_runs::model::{
+    Figure, PromptRun, PromptRunUpdate, RunMetrics, RunStatus, BATCH_ID_KEY, COST_SOURCE_KEY,
+    METRICS_KEY, SERVER_RUN_ID_KEY,
+};
 use prompt_runs::store::{provide_runs_store, RunsStore};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -502,6 +505,32 @@ async fn execution_progress_shows_each_models_state_and_tokens_and_cancel_really
         "",
         "nothing received yet is no count, not 0"
     );
+    // The time to first token as soon as it is known, the speed as it happens.
+    let figure =
+        |model: &str, which: &str| page.text(&format!("{} .progress__{which}", line(model)));
+    let slow_ttft = figure("offline-slow", "ttft");
+    assert!(
+        slow_ttft.starts_with("first token ") && slow_ttft.ends_with(" ms"),
+        "{slow_ttft:?}"
+    );
+    eventually("the slow model's speed shows while it streams", || {
+        let speed = figure("offline-slow", "speed");
+        speed.starts_with('≈') && speed.ends_with(" tokens/s")
+    })
+    .await;
+    let echo_speed = figure("offline-echo", "speed");
+    assert!(
+        !echo_speed.starts_with('≈') && echo_speed.ends_with(" tokens/s"),
+        "done: its recorded figure: {echo_speed:?}"
+    );
+    assert_eq!(
+        (
+            figure("offline-hang", "ttft"),
+            figure("offline-hang", "speed")
+        ),
+        (String::new(), String::new()),
+        "no text yet: neither is known, neither is 0"
+    );
     // The clock ticks for the runs in flight, and stops for the finished.
     let elapsed = |model: &str| page.text(&format!("{} .progress__elapsed", line(model)));
     let (hang_before, echo_before) = (elapsed("offline-hang"), elapsed("offline-echo"));
@@ -656,10 +685,32 @@ async fn model_performance_groups_by_model_and_compares_a_batch() {
     };
     assert_eq!(
         cells("gpt"),
-        ["2", "151 tokens", "2,000 ms", "67%", "$0.0035"]
+        [
+            "2",
+            "67%",
+            "N/A",
+            "N/A",
+            "1,000 / 3,000 ms",
+            "151 tokens",
+            "$1.1667",
+            "$0.0035"
+        ],
+        "nothing recorded the speed: N/A, not 0; $0.0035 over 3 priced runs, per 1,000"
     );
-    assert_eq!(cells("claude"), ["1", "50 tokens", "500 ms", "100%", "N/A"]);
-    let bars = page.all(".performance__chart rect");
+    assert_eq!(
+        cells("claude"),
+        [
+            "1",
+            "100%",
+            "N/A",
+            "N/A",
+            "500 / 500 ms",
+            "50 tokens",
+            "N/A",
+            "N/A"
+        ]
+    );
+    let bars = page.all(".performance__chart rect:not(.performance__p95)");
     assert_eq!(bars.len(), 2);
     let width = |index: usize| {
         bars[index]
@@ -669,8 +720,19 @@ async fn model_performance_groups_by_model_and_compares_a_batch() {
             .unwrap()
     };
     assert!(
-        width(1) > 3.0 * width(0),
-        "gpt's 2,000 ms bar is four times claude's 500 ms"
+        width(1) > 1.9 * width(0) && width(1) < 2.1 * width(0),
+        "gpt's p50 of 1,000 ms is twice claude's 500 ms"
+    );
+    let bands = page.all(".performance__p95");
+    assert_eq!(bands.len(), 2, "each with its p95");
+    let band = bands[1]
+        .get_attribute("width")
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert!(
+        band > 2.9 * width(1),
+        "gpt's p95 of 3,000 ms reaches three times its p50"
     );
     assert!(page.find(".batch").is_none(), "no batch to compare");
 
@@ -693,6 +755,160 @@ async fn model_performance_groups_by_model_and_compares_a_batch() {
         .collect();
     assert_eq!(compared, ["b-llama", "b-claude", "b-gpt"]);
     assert_eq!(page.text(".batch h3"), "Same prompt on 3 models");
+}
+
+/// A finished run on `model` with speed figures and a cost from `source`.
+fn measured(
+    id: &str,
+    model: &str,
+    ttft: u64,
+    speed: f64,
+    latency: u64,
+    cost: f64,
+    source: &str,
+) -> PromptRun {
+    let mut run = finished(id, model, 100, Some(cost), latency);
+    let metrics = RunMetrics {
+        ttft_ms: Some(Figure::measured(ttft)),
+        output_tokens_per_second: Some(Figure::measured(speed)),
+        cached_input_tokens: Some(Figure::reported(64)),
+        ..RunMetrics::default()
+    };
+    run.metadata = Some(serde_json::Map::from_iter([
+        (METRICS_KEY.to_owned(), metrics.to_json()),
+        (COST_SOURCE_KEY.to_owned(), source.into()),
+    ]));
+    run
+}
+
+#[wasm_bindgen_test]
+async fn model_performance_shows_percentiles_charts_the_figure_picked_and_follows_the_filter() {
+    let page = Page::mount(
+        || view! { <RunFilters/> <ModelPerformance/> <RunHistory/> <ActiveRunViewer/> },
+    );
+    for (index, ttft) in [100, 200, 300, 400, 2_000].into_iter().enumerate() {
+        let id = format!("fast-{index}");
+        let speed = 40.0 + index as f64 * 10.0;
+        let run = measured(&id, "fast", ttft, speed, ttft + 1_000, 0.001, "reported");
+        page.store.add_run(run).unwrap();
+    }
+    page.store
+        .add_run(measured(
+            "slow-0",
+            "slow",
+            900,
+            12.5,
+            4_000,
+            0.002,
+            "estimated",
+        ))
+        .unwrap();
+    settle().await;
+
+    let cells = |model: &str| -> Vec<String> {
+        page.all(&format!("tr[data-model={model}] td"))
+            .iter()
+            .map(|cell| cell.text_content().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        cells("fast")[2..5],
+        ["300 / 2,000 ms", "60.0 / 80.0 tokens/s", "1,300 / 3,000 ms"],
+        "p50 and p95, nearest rank, over its 5 runs"
+    );
+    assert_eq!(
+        cells("fast")[6..],
+        ["$1.0000", "$0.0050"],
+        "reported costs: exact"
+    );
+    assert_eq!(
+        cells("slow")[6..],
+        ["≈$2.0000", "≈$0.0020"],
+        "an estimate says so"
+    );
+    assert_eq!(
+        page.text(".history__cost"),
+        "≈$0.0070",
+        "one estimated cost makes the total approximate"
+    );
+
+    let chart = || page.find(".performance__chart").unwrap();
+    assert_eq!(
+        chart().get_attribute("aria-label").as_deref(),
+        Some("Total latency (p50, p95)")
+    );
+    let select: web_sys::HtmlSelectElement = page
+        .find(".performance__metric select")
+        .unwrap()
+        .unchecked_into();
+    let pick = |name: &str| {
+        select.set_value(name);
+        select
+            .dispatch_event(&web_sys::Event::new("change").unwrap())
+            .unwrap();
+    };
+    pick("speed");
+    settle().await;
+    assert_eq!(
+        chart().get_attribute("aria-label").as_deref(),
+        Some("Output tokens per second (p50, p95)")
+    );
+    let bar_text: Vec<String> = page
+        .all(".performance__bar text:last-child")
+        .iter()
+        .map(|text| text.text_content().unwrap())
+        .collect();
+    assert_eq!(bar_text, ["60.0 / 80.0 tokens/s", "12.5 / 12.5 tokens/s"]);
+    pick("cost");
+    settle().await;
+    let bands = page.all(".performance__p95");
+    let bars = page.all(".performance__bar rect:not(.performance__p95)");
+    assert_eq!(
+        bands[0].get_attribute("width"),
+        bars[0].get_attribute("width"),
+        "a cost has no percentiles: no band beyond the bar"
+    );
+    assert!(page.text(".performance__chart").contains("≈$2.0000"));
+
+    // Over the filter: only the runs it shows.
+    let search = ".filters__search";
+    type_into(&page, search, "fast-4");
+    settle().await;
+    assert_eq!(cells("fast")[0], "5", "all runs until asked");
+    let scope: HtmlElement = page
+        .find(".performance__scope input")
+        .unwrap()
+        .unchecked_into();
+    scope.click();
+    settle().await;
+    assert_eq!(
+        cells("fast")[..5],
+        [
+            "1",
+            "100%",
+            "2,000 / 2,000 ms",
+            "80.0 / 80.0 tokens/s",
+            "3,000 / 3,000 ms"
+        ]
+    );
+    assert!(
+        page.find("tr[data-model=slow]").is_none(),
+        "no run of it matches"
+    );
+    scope.click();
+    settle().await;
+    assert_eq!(cells("fast")[0], "5");
+
+    page.store.set_active_run(Some("slow-0")).unwrap();
+    settle().await;
+    assert_eq!(
+        page.text(".viewer__speed"),
+        "first token 900 ms (measured), 12.5 tokens/s (measured), 64 cached tokens (reported)"
+    );
+    assert_eq!(
+        page.text(".viewer__cost"),
+        "≈$0.0020 (estimated: price × tokens)"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -736,7 +952,7 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
     page.store.set_models(client.models().await.unwrap());
     page.store.set_executor(client);
     eventually("the models are offered", || {
-        page.all(".composer__model input").len() == 6
+        page.all(".composer__model input").len() == 7
     })
     .await;
     let checked: Vec<bool> = page
@@ -751,7 +967,7 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
         .collect();
     assert_eq!(
         checked,
-        [true, false, false, false, false, false],
+        [true, false, false, false, false, false, false],
         "the first model is chosen"
     );
     assert!(
@@ -880,7 +1096,7 @@ async fn settings_save_the_server_url_and_the_users_prices() {
         view! { <Settings/> }
     });
     eventually("the server's models are listed", || {
-        page.all(".settings__price").len() == 6
+        page.all(".settings__price").len() == 7
     })
     .await;
     let url: web_sys::HtmlInputElement = page.find(".settings__url").unwrap().unchecked_into();

@@ -9,10 +9,14 @@ use futures::future::LocalBoxFuture;
 use futures::task::LocalSpawnExt;
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::Owner;
-use prompt_runs::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse, Usage};
+use prompt_runs::api::wire::{
+    CompletionTokensDetails, ExecuteParameters, ExecuteRequest, ExecuteResponse,
+    PromptTokensDetails, Timings, Usage,
+};
 use prompt_runs::api::{ApiError, PromptExecutor, TextSink};
 use prompt_runs::model::{
-    Model, PromptRun, Provider, RunStatus, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
+    CostSource, Figure, FigureSource, Model, PromptRun, Provider, RunStatus, PARAMETERS_KEY,
+    SERVER_RUN_ID_KEY,
 };
 use prompt_runs::store::RunsStore;
 use std::cell::{Cell, RefCell};
@@ -24,20 +28,19 @@ fn answer(model_id: &str, output: &str) -> ExecuteResponse {
         run_id: format!("server-{model_id}"),
         model_id: model_id.into(),
         output: output.into(),
-        usage: Usage {
-            prompt_tokens: 12,
-            completion_tokens: 30,
-            total_tokens: 42,
-        },
+        usage: Usage::new(12, 30),
         latency_ms: 1_234,
         created_at: "2024-05-01T12:00:00.000Z".into(),
         cost: None,
+        cost_source: None,
+        first_token_ms: None,
+        timings: None,
     }
 }
 
 /// What the scripted server does for one request.
 enum Script {
-    Answer(ExecuteResponse),
+    Answer(Box<ExecuteResponse>),
     Fail(ApiError),
     /// Streams the text pieces sent on the channel, then answers what the
     /// oneshot sends.
@@ -104,7 +107,7 @@ impl PromptExecutor for ScriptedServer {
         async move {
             let mut probe = probe; // moved in whole, so it drops with the future
             let result = match script {
-                Script::Answer(response) => Ok(response),
+                Script::Answer(response) => Ok(*response),
                 Script::Fail(error) => Err(error),
                 Script::Stream(mut pieces, done) => {
                     while let Some(piece) = pieces.next().await {
@@ -164,7 +167,11 @@ fn model(id: &str, cost_per_1k_tokens: Option<f64>) -> Model {
     Model {
         id: id.into(),
         name: id.into(),
-        provider: Provider::Openai,
+        provider: if id.starts_with("local") {
+            Provider::Local
+        } else {
+            Provider::Openai
+        },
         max_tokens: 8_192,
         supports_streaming: true,
         cost_per_1k_tokens,
@@ -186,7 +193,7 @@ fn a_successful_run_records_usage_keeps_its_id_notes_the_servers_and_stays_activ
     response.cost = Some(0.0021);
     setup
         .server
-        .script("gpt-4o", Script::Answer(response.clone()));
+        .script("gpt-4o", Script::Answer(Box::new(response.clone())));
     let result = start(&setup, "gpt-4o");
     setup.pool.run();
 
@@ -233,7 +240,7 @@ fn without_a_cost_in_the_answer_the_models_price_applies_and_unknown_stays_unkno
     ]);
     setup
         .server
-        .script("priced", Script::Answer(answer("priced", "a")));
+        .script("priced", Script::Answer(Box::new(answer("priced", "a"))));
     start(&setup, "priced");
     setup.pool.run();
     assert_eq!(
@@ -244,7 +251,7 @@ fn without_a_cost_in_the_answer_the_models_price_applies_and_unknown_stays_unkno
 
     setup.server.script(
         "free-to-guess",
-        Script::Answer(answer("free-to-guess", "b")),
+        Script::Answer(Box::new(answer("free-to-guess", "b"))),
     );
     start(&setup, "free-to-guess");
     setup.pool.run();
@@ -252,6 +259,172 @@ fn without_a_cost_in_the_answer_the_models_price_applies_and_unknown_stays_unkno
         only_run_of(&setup, "free-to-guess").cost,
         None,
         "no price known: no cost, never $0"
+    );
+    assert_eq!(only_run_of(&setup, "free-to-guess").cost_source(), None);
+}
+
+#[test]
+fn every_cost_says_where_it_comes_from() {
+    let mut setup = setup();
+    setup.store.set_models(vec![
+        model("priced", Some(0.002)),
+        model("local-llama", None),
+        model("local-priced", Some(0.001)),
+    ]);
+    let mut billed = answer("billed", "a");
+    billed.cost = Some(0.0021);
+    let mut tabled = answer("tabled", "a");
+    tabled.cost = Some(0.0007);
+    tabled.cost_source = Some("estimated".into());
+    for (model, response) in [
+        ("billed", billed),
+        ("tabled", tabled),
+        ("priced", answer("priced", "a")),
+        ("local-llama", answer("local-llama", "a")),
+        ("local-priced", answer("local-priced", "a")),
+    ] {
+        setup
+            .server
+            .script(model, Script::Answer(Box::new(response)));
+        start(&setup, model);
+        setup.pool.run();
+    }
+    let cost = |model: &str| {
+        let run = only_run_of(&setup, model);
+        (run.cost, run.cost_source())
+    };
+    assert_eq!(
+        cost("billed"),
+        (Some(0.0021), Some(CostSource::Reported)),
+        "the server sent it"
+    );
+    assert_eq!(
+        cost("tabled"),
+        (Some(0.0007), Some(CostSource::Estimated)),
+        "the server sent it, saying it comes from its price table"
+    );
+    assert_eq!(
+        cost("priced"),
+        (Some(0.000084), Some(CostSource::Estimated))
+    );
+    assert_eq!(
+        cost("local-llama"),
+        (Some(0.0), Some(CostSource::Local)),
+        "a local model with no price costs $0 by its provider, whatever its name"
+    );
+    assert_eq!(
+        cost("local-priced"),
+        (Some(0.000042), Some(CostSource::Estimated)),
+        "a price set for a local model (electricity, hardware) is used"
+    );
+    assert_eq!(setup.store.priced_runs(), 5);
+    assert_eq!(setup.store.estimated_costs(), 3, "what makes the total ≈");
+}
+
+#[test]
+fn a_streamed_answer_records_its_time_to_first_token_and_speed_measured_here() {
+    let mut setup = setup();
+    let (pieces, done) = setup.server.stream("streamer");
+    start(&setup, "streamer");
+    setup.pool.run_until_stalled();
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    pieces.unbounded_send("First".into()).unwrap();
+    setup.pool.run_until_stalled();
+    let id = setup.store.active_run_id().unwrap();
+    let live = setup.store.get_run_by_id(&id).unwrap().metrics();
+    let ttft = live
+        .ttft_ms
+        .expect("known as soon as the first text arrives");
+    assert_eq!(ttft.source, FigureSource::Measured);
+    assert!((40..1_000).contains(&ttft.value), "{ttft:?}");
+    assert_eq!(live.output_tokens_per_second, None, "not before the end");
+
+    for _ in 0..4 {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        pieces.unbounded_send(" more words".into()).unwrap();
+        setup.pool.run_until_stalled();
+    }
+    drop(pieces);
+    let mut response = answer("streamer", "First more words");
+    response.usage.completion_tokens_details = Some(CompletionTokensDetails {
+        reasoning_tokens: Some(9),
+    });
+    response.first_token_ms = Some(5);
+    done.send(response).unwrap();
+    setup.pool.run();
+
+    let run = setup.store.get_run_by_id(&id).unwrap();
+    let metrics = run.metrics();
+    assert_eq!(
+        metrics.ttft_ms,
+        Some(ttft),
+        "measured here wins over the server's 5 ms"
+    );
+    let generation = metrics.generation_ms.unwrap();
+    assert_eq!(generation.source, FigureSource::Measured);
+    assert!((120..2_000).contains(&generation.value), "{generation:?}");
+    let speed = metrics.output_tokens_per_second.unwrap();
+    assert_eq!(speed.source, FigureSource::Measured);
+    // 30 output tokens, 9 of them reasoning (before the first text): the
+    // 20 after the first over the time from the first text to the last.
+    let expected = 20.0 * 1_000.0 / generation.value as f64;
+    assert!(
+        (speed.value - expected).abs() <= expected * 0.02,
+        "{speed:?} against {expected}"
+    );
+    assert_eq!(metrics.reasoning_tokens, Some(Figure::reported(9)));
+    assert_eq!(metrics.cached_input_tokens, None, "not reported: absent");
+    assert_eq!(
+        run.server_run_id(),
+        Some("server-streamer"),
+        "kept beside the figures"
+    );
+}
+
+#[test]
+fn a_plain_answer_has_no_time_to_first_token_and_keeps_what_the_server_reported() {
+    let mut setup = setup();
+    let mut plain = answer("llama", "whole");
+    plain.usage.prompt_tokens_details = Some(PromptTokensDetails {
+        cached_tokens: Some(8),
+    });
+    plain.timings = Some(Timings {
+        prompt_per_second: Some(900.5),
+        predicted_per_second: Some(50.0),
+        predicted_ms: Some(580.2),
+        ..Timings::default()
+    });
+    setup
+        .server
+        .script("llama", Script::Answer(Box::new(plain)));
+    setup
+        .server
+        .script("bare", Script::Answer(Box::new(answer("bare", "whole"))));
+    start(&setup, "llama");
+    setup.pool.run();
+    start(&setup, "bare");
+    setup.pool.run();
+
+    let metrics = only_run_of(&setup, "llama").metrics();
+    assert_eq!(
+        metrics.ttft_ms, None,
+        "not streamed: not measurable, and not 0"
+    );
+    assert_eq!(
+        metrics.output_tokens_per_second,
+        Some(Figure::reported(50.0))
+    );
+    assert_eq!(metrics.generation_ms, Some(Figure::reported(580)));
+    assert_eq!(
+        metrics.prompt_tokens_per_second,
+        Some(Figure::reported(900.5))
+    );
+    assert_eq!(metrics.cached_input_tokens, Some(Figure::reported(8)));
+    let bare = only_run_of(&setup, "bare");
+    assert!(bare.metrics().is_empty());
+    assert!(
+        !bare.metadata.as_ref().unwrap().contains_key("metrics"),
+        "nothing known, nothing written"
     );
 }
 
@@ -380,7 +553,7 @@ fn the_stores_parameters_go_with_every_request_and_max_tokens_paces_progress() {
     let mut setup = setup();
     setup
         .server
-        .script("plain", Script::Answer(answer("plain", "ok")));
+        .script("plain", Script::Answer(Box::new(answer("plain", "ok"))));
     start(&setup, "plain");
     setup.pool.run();
     assert_eq!(
@@ -435,7 +608,7 @@ fn execute_many_runs_each_model_as_a_run_of_one_batch() {
     for model in ["a", "b", "c"] {
         setup.server.script(
             model,
-            Script::Answer(answer(model, &format!("from {model}"))),
+            Script::Answer(Box::new(answer(model, &format!("from {model}")))),
         );
     }
     let store = setup.store;

@@ -1,7 +1,8 @@
 //! The built-in offline models: deterministic answers derived from the
-//! prompt, streamed token by token, with honest token counts, so the app can
-//! be tried with no account and no network. Test models simulate failures,
-//! down to a connection lost mid-answer.
+//! prompt, streamed token by token at a known pace, with honest token counts
+//! and timings, so the app can be tried with no account and no network.
+//! Test models simulate failures, down to a connection lost mid-answer, and
+//! a slow start (a known time to first token).
 
 use crate::tokens;
 use axum::body::{Body, Bytes};
@@ -9,7 +10,7 @@ use axum::http::header;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
-use prompt_runs::api::wire::{ExecuteRequest, StreamDelta, EVENT_DELTA};
+use prompt_runs::api::wire::{ExecuteRequest, StreamDelta, Timings, EVENT_DELTA};
 use prompt_runs::model::{Model, Provider};
 use serde_json::json;
 use std::time::Duration;
@@ -41,6 +42,59 @@ pub struct OfflineModel {
     pub behaviour: Behaviour,
     /// Whether it exists to test failure handling.
     pub for_tests: bool,
+    /// How long its first piece takes, when not one token's time (a model
+    /// that reads a long prompt, or waits in a queue, before it answers).
+    pub first_token: Option<Duration>,
+}
+
+/// How long [`Behaviour::Answer`] test model `offline-delayed` takes to its
+/// first token: the client's tests check they measure it.
+pub const DELAYED_FIRST_TOKEN: Duration = Duration::from_millis(600);
+
+/// `offline-delayed`'s pace, as a multiple of the configured token rate:
+/// 50 tokens per second at the default 200.
+pub const DELAYED_SPEED: f64 = 0.25;
+
+/// When an offline model's pieces come: the first after `first`, each
+/// other one token's time (`each`) after the one before.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pacing {
+    /// The wait before the first piece.
+    pub first: Duration,
+    /// The wait before each other piece.
+    pub each: Duration,
+}
+
+impl Pacing {
+    /// The wait before piece `index` (from 0).
+    pub fn before(&self, index: usize) -> Duration {
+        if index == 0 {
+            self.first
+        } else {
+            self.each
+        }
+    }
+
+    /// How long an answer of `pieces` takes, whole.
+    pub fn total(&self, pieces: usize) -> Duration {
+        match pieces {
+            0 => Duration::ZERO,
+            n => self.first + self.each * (n as u32 - 1),
+        }
+    }
+
+    /// What the model reports about an answer of `pieces` tokens, in
+    /// llama.cpp's terms: tokens generated at its configured speed (the
+    /// first token's time, prompt reading included, is not generation).
+    pub fn timings(&self, pieces: usize) -> Timings {
+        let each_ms = self.each.as_secs_f64() * 1_000.0;
+        Timings {
+            predicted_n: Some(pieces as u64),
+            predicted_ms: Some(each_ms * pieces as f64),
+            predicted_per_second: Some(1_000.0 / each_ms),
+            ..Timings::default()
+        }
+    }
 }
 
 /// The demo models, plus the failure-simulating ones when `with_test_models`.
@@ -50,6 +104,7 @@ pub fn models(with_test_models: bool) -> Vec<OfflineModel> {
         name,
         behaviour,
         for_tests,
+        first_token: None,
     };
     let mut models = vec![
         model(
@@ -86,12 +141,33 @@ pub fn models(with_test_models: bool) -> Vec<OfflineModel> {
                 Behaviour::Disconnect,
                 true,
             ),
+            OfflineModel {
+                first_token: Some(DELAYED_FIRST_TOKEN),
+                ..model(
+                    "offline-delayed",
+                    "Test: its first token after 600 ms, then 50 tokens/s",
+                    Behaviour::Answer {
+                        speed: DELAYED_SPEED,
+                    },
+                    true,
+                )
+            },
         ]);
     }
     models
 }
 
 impl OfflineModel {
+    /// How its answer is paced at `tokens_per_second` (the configured rate
+    /// times its [`Behaviour::Answer`] speed).
+    pub fn pacing(&self, tokens_per_second: f64) -> Pacing {
+        let each = Duration::from_secs_f64(1.0 / tokens_per_second);
+        Pacing {
+            first: self.first_token.unwrap_or(each),
+            each,
+        }
+    }
+
     /// The model as the models endpoint lists it.
     pub fn describe(&self, cost_per_1k_tokens: Option<f64>) -> Model {
         Model {
@@ -238,6 +314,28 @@ mod tests {
     #[test]
     fn test_models_are_listed_only_on_request() {
         assert!(models(false).iter().all(|model| !model.for_tests));
-        assert_eq!(models(true).len(), 6);
+        assert_eq!(models(true).len(), 7);
+    }
+
+    #[test]
+    fn pacing_and_timings_follow_the_configured_speed() {
+        let all = models(true);
+        let delayed = all
+            .iter()
+            .find(|model| model.id == "offline-delayed")
+            .unwrap();
+        let pacing = delayed.pacing(200.0 * DELAYED_SPEED);
+        assert_eq!(pacing.before(0), DELAYED_FIRST_TOKEN);
+        assert_eq!(pacing.before(1), Duration::from_millis(20));
+        assert_eq!(pacing.total(3), Duration::from_millis(640));
+        let timings = pacing.timings(10);
+        assert_eq!(timings.predicted_n, Some(10));
+        assert!((timings.predicted_per_second.unwrap() - 50.0).abs() < 1e-9);
+        assert!((timings.predicted_ms.unwrap() - 200.0).abs() < 1e-9);
+        let echo = all[0].pacing(200.0);
+        assert_eq!(
+            (echo.first, echo.total(0)),
+            (Duration::from_millis(5), Duration::ZERO)
+        );
     }
 }

@@ -23,15 +23,15 @@ use axum::{Json, Router};
 use futures::stream::{self, Stream, StreamExt};
 use prompt_runs::api::wire::{
     BatchExecuteRequest, ErrorBody, ExecuteRequest, ExecuteResponse, ProviderStatus, Providers,
-    StreamDelta, Usage, BATCH_EXECUTE_PATH, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH,
-    EXECUTE_STREAM_PATH, MODELS_PATH, PROVIDERS_PATH,
+    StreamDelta, Timings, Usage, BATCH_EXECUTE_PATH, EVENT_DELTA, EVENT_DONE, EVENT_ERROR,
+    EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH, PROVIDERS_PATH,
 };
 use prompt_runs::model::{
     Model, PromptRun, Provider, RunStatus, Timestamp, BATCH_ID_KEY, PARAMETERS_KEY,
 };
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
@@ -337,7 +337,8 @@ fn answer_pieces(request: &ExecuteRequest) -> Vec<String> {
 }
 
 /// The answer to `request`: `output`, with the usage the model reported or,
-/// when it reported none, counted here, and the cost at the table's price.
+/// when it reported none, counted here, and the cost at the table's price
+/// of the day (an estimate, and said to be one).
 fn finish(
     gateway: &Gateway,
     request: &ExecuteRequest,
@@ -352,34 +353,26 @@ fn finish(
                 .iter()
                 .map(|block| tokens::count(block))
                 .sum::<u64>();
-        let completion_tokens = tokens::count(&output);
-        Usage {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
-        }
+        Usage::new(prompt_tokens, tokens::count(&output))
     });
-    let Usage {
-        prompt_tokens,
-        completion_tokens,
-        ..
-    } = usage;
+    let now = Timestamp::now();
+    let cost = gateway.prices.cost(
+        &request.model_id,
+        &usage,
+        now.unix_millis().unwrap_or(i64::MAX),
+    );
     ExecuteResponse {
         run_id: gateway.run_id(),
         model_id: request.model_id.clone(),
         output,
         usage,
         latency_ms: started.elapsed().as_millis() as u64,
-        created_at: Timestamp::now().to_string(),
-        cost: gateway
-            .prices
-            .lookup(&request.model_id)
-            .map(|price| price.cost(prompt_tokens, completion_tokens).dollars()),
+        created_at: now.to_string(),
+        cost: cost.map(|cost| cost.dollars()),
+        cost_source: cost.map(|_| "estimated".to_owned()),
+        first_token_ms: None,
+        timings: None,
     }
-}
-
-fn token_delay(gateway: &Gateway, speed: f64) -> Duration {
-    Duration::from_secs_f64(1.0 / (gateway.tokens_per_second * speed))
 }
 
 async fn execute(
@@ -417,13 +410,15 @@ async fn complete(
         Target::Offline(model) => model,
         Target::Upstream(upstream) => {
             let completion = upstream.complete(request).await?;
-            return Ok(finish(
+            let mut response = finish(
                 gateway,
                 request,
                 completion.output,
                 completion.usage,
                 started,
-            ));
+            );
+            response.timings = completion.timings;
+            return Ok(response);
         }
     };
     match model.behaviour {
@@ -443,9 +438,12 @@ async fn complete(
         )),
         Behaviour::Hang => futures::future::pending().await,
         Behaviour::Answer { speed } => {
+            let pacing = model.pacing(gateway.tokens_per_second * speed);
             let pieces = answer_pieces(request);
-            tokio::time::sleep(token_delay(gateway, speed) * pieces.len() as u32).await;
-            Ok(finish(gateway, request, pieces.concat(), None, started))
+            tokio::time::sleep(pacing.total(pieces.len())).await;
+            let mut response = finish(gateway, request, pieces.concat(), None, started);
+            response.timings = Some(pacing.timings(pieces.len()));
+            Ok(response)
         }
     }
 }
@@ -571,16 +569,26 @@ async fn execute_stream(
             Behaviour::Hang => Box::pin(stream::pending()),
             Behaviour::Disconnect => return Ok(offline::disconnecting_answer(&request, true)),
             Behaviour::Answer { speed } => {
-                let delay = token_delay(&gateway, speed);
+                let pacing = model.pacing(gateway.tokens_per_second * speed);
                 let pieces = answer_pieces(&request);
-                let deltas = stream::iter(pieces.clone()).then(move |text| async move {
-                    tokio::time::sleep(delay).await;
-                    Ok(json_event(EVENT_DELTA, &StreamDelta { text }))
-                });
+                let first_token = Arc::new(OnceLock::new());
+                let sent = first_token.clone();
+                let deltas = stream::iter(pieces.clone().into_iter().enumerate()).then(
+                    move |(index, text)| {
+                        let sent = sent.clone();
+                        async move {
+                            tokio::time::sleep(pacing.before(index)).await;
+                            let _ = sent.set(started.elapsed().as_millis() as u64);
+                            Ok(json_event(EVENT_DELTA, &StreamDelta { text }))
+                        }
+                    },
+                );
                 // Built lazily, after the last delta: dropping the stream (the
                 // client went away) stops generation there and then.
                 let done = stream::once(async move {
-                    let response = finish(&gateway, &request, pieces.concat(), None, started);
+                    let mut response = finish(&gateway, &request, pieces.concat(), None, started);
+                    response.first_token_ms = first_token.get().copied();
+                    response.timings = Some(pacing.timings(pieces.len()));
                     Ok(json_event(EVENT_DONE, &response))
                 });
                 Box::pin(deltas.chain(done))
@@ -592,7 +600,8 @@ async fn execute_stream(
 }
 
 /// The upstream's pieces as our events: a `delta` per piece of text, then
-/// `done` with the whole answer, or `error` if the upstream broke off.
+/// `done` with the whole answer (with when its first text came, and the
+/// upstream's usage details and timings), or `error` if the upstream broke off.
 fn relay(
     pieces: futures::stream::BoxStream<'static, Result<Piece, Problem>>,
     gateway: Arc<Gateway>,
@@ -603,11 +612,15 @@ fn relay(
         pieces: futures::stream::BoxStream<'static, Result<Piece, Problem>>,
         output: String,
         usage: Option<Usage>,
+        timings: Option<Timings>,
+        first_token_ms: Option<u64>,
     }
     let relay = Relay {
         pieces,
         output: String::new(),
         usage: None,
+        timings: None,
+        first_token_ms: None,
     };
     stream::unfold(Some(relay), move |state| {
         let (gateway, request) = (gateway.clone(), request.clone());
@@ -616,11 +629,14 @@ fn relay(
             loop {
                 match relay.pieces.next().await {
                     Some(Ok(Piece::Text(text))) => {
+                        let elapsed = started.elapsed().as_millis() as u64;
+                        relay.first_token_ms.get_or_insert(elapsed);
                         relay.output.push_str(&text);
                         let event = json_event(EVENT_DELTA, &StreamDelta { text });
                         return Some((Ok(event), Some(relay)));
                     }
                     Some(Ok(Piece::Usage(usage))) => relay.usage = Some(usage),
+                    Some(Ok(Piece::Timings(timings))) => relay.timings = Some(timings),
                     Some(Err(problem)) => {
                         let error = ErrorBody {
                             detail: problem.detail,
@@ -628,8 +644,10 @@ fn relay(
                         return Some((Ok(json_event(EVENT_ERROR, &error)), None));
                     }
                     None => {
-                        let response =
+                        let mut response =
                             finish(&gateway, &request, relay.output, relay.usage, started);
+                        response.first_token_ms = relay.first_token_ms;
+                        response.timings = relay.timings;
                         return Some((Ok(json_event(EVENT_DONE, &response)), None));
                     }
                 }

@@ -7,7 +7,7 @@ use crate::problem::Problem;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use futures::stream::{BoxStream, Stream, StreamExt};
-use prompt_runs::api::wire::{ExecuteRequest, Usage};
+use prompt_runs::api::wire::{ExecuteRequest, Timings, Usage};
 use prompt_runs::api::SseDecoder;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -54,14 +54,19 @@ struct Listing {
 pub enum Piece {
     /// More text of the answer.
     Text(String),
-    /// The upstream's token count (sent at the end by servers that report it).
+    /// The upstream's token count (sent at the end by servers that report
+    /// it), with its details (cached and reasoning tokens) when it gives them.
     Usage(Usage),
+    /// llama.cpp's `timings` (sent with its last chunk).
+    Timings(Timings),
 }
 
-/// A whole answer: its text and, if the upstream reported it, the usage.
+/// A whole answer: its text and, if the upstream reported them, the usage
+/// (with its details) and llama.cpp's timings.
 pub struct Completion {
     pub output: String,
     pub usage: Option<Usage>,
+    pub timings: Option<Timings>,
 }
 
 impl Upstream {
@@ -177,6 +182,7 @@ impl Upstream {
         struct Answer {
             choices: Vec<Choice>,
             usage: Option<Usage>,
+            timings: Option<Timings>,
         }
         #[derive(Deserialize)]
         struct Choice {
@@ -201,6 +207,7 @@ impl Upstream {
         Ok(Completion {
             output,
             usage: answer.usage,
+            timings: answer.timings,
         })
     }
 
@@ -396,7 +403,7 @@ fn chat_body(request: &ExecuteRequest, stream: bool) -> Value {
     body
 }
 
-/// The text and usage in one streamed chunk, or the error it reports.
+/// The text, usage and timings in one streamed chunk, or the error it reports.
 fn chunk_pieces(chunk: &Value) -> Result<Vec<Piece>, String> {
     if let Some(error) = chunk.get("error") {
         return Err(error_message(&error.to_string()));
@@ -413,6 +420,12 @@ fn chunk_pieces(chunk: &Value) -> Result<Vec<Piece>, String> {
         .and_then(|usage| Usage::deserialize(usage).ok())
     {
         pieces.push(Piece::Usage(usage));
+    }
+    if let Some(timings) = chunk
+        .get("timings")
+        .and_then(|timings| Timings::deserialize(timings).ok())
+    {
+        pieces.push(Piece::Timings(timings));
     }
     Ok(pieces)
 }

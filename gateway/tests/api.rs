@@ -54,7 +54,7 @@ async fn models_are_the_offline_demo_models_with_their_prices() {
 
     let with_tests: Vec<Model> =
         serde_json::from_str(&get(test_gateway(), "/api/v1/models").await.body).unwrap();
-    assert_eq!(with_tests.len(), 6);
+    assert_eq!(with_tests.len(), 7);
 }
 
 #[tokio::test]
@@ -211,6 +211,53 @@ async fn the_stream_sends_deltas_then_the_full_response() {
     let response: ExecuteResponse = serde_json::from_str(&done.1).unwrap();
     assert_eq!(streamed, response.output);
     assert_eq!(response.output, offline::answer("Stream this please", &[]));
+    assert!(
+        response.first_token_ms.is_some(),
+        "a stream says when its first text went out"
+    );
+    let timings = response.timings.expect("the offline model's own figures");
+    assert_eq!(timings.predicted_n, Some(response.usage.completion_tokens));
+    assert_eq!(
+        timings.predicted_per_second,
+        Some(100_000.0),
+        "its configured speed (tests run at --offline-tokens-per-second 100000)"
+    );
+    assert_eq!(response.cost_source.as_deref(), Some("estimated"));
+}
+
+#[tokio::test]
+async fn the_delayed_test_model_reports_its_first_token_time_and_speed() {
+    let body = json!({"prompt": "Stream this please", "model_id": "offline-delayed",
+        "parameters": {"max_tokens": 4}});
+    let answer = post(
+        test_gateway(),
+        "/api/v1/workbench/execute/stream",
+        body.to_string(),
+    )
+    .await;
+    let events = events(&answer.body);
+    let response: ExecuteResponse = serde_json::from_str(&events.last().unwrap().1).unwrap();
+    let first = response.first_token_ms.unwrap();
+    let delay = offline::DELAYED_FIRST_TOKEN.as_millis() as u64;
+    assert!(
+        (delay..delay + 2_000).contains(&first),
+        "{first} ms for a first token configured at {delay} ms"
+    );
+    let rate = response.timings.unwrap().predicted_per_second.unwrap();
+    assert!(
+        (rate - 100_000.0 * offline::DELAYED_SPEED).abs() < 1e-6,
+        "{rate}"
+    );
+    assert!(response.latency_ms >= delay, "{}", response.latency_ms);
+
+    let plain = execute(test_gateway(), body).await;
+    let response: ExecuteResponse = serde_json::from_str(&plain.body).unwrap();
+    assert_eq!(
+        response.first_token_ms, None,
+        "a plain answer has no first token to time"
+    );
+    assert!(response.timings.is_some());
+    assert!(response.latency_ms >= delay);
 }
 
 #[tokio::test]

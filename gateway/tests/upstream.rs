@@ -65,7 +65,12 @@ async fn fake_chat(
     };
     received.lock().unwrap().push((auth, body.clone()));
     let model = body["model"].as_str().unwrap_or_default();
-    let usage = json!({"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11});
+    let usage = json!({"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11,
+        "prompt_tokens_details": {"cached_tokens": 3, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 2, "accepted_prediction_tokens": 0}});
+    // As llama.cpp's server sends them, with its answer or its last chunk.
+    let timings = json!({"prompt_n": 4, "prompt_ms": 12.5, "prompt_per_second": 320.0,
+        "predicted_n": 4, "predicted_ms": 80.0, "predicted_per_second": 50.0, "cache_n": 3});
     if model == "silent" {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
@@ -85,6 +90,7 @@ async fn fake_chat(
                     json!({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}),
                     delta("Hel"),
                     delta("lo"),
+                    json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "timings": timings}),
                     json!({"choices": [], "usage": usage}),
                 ],
                 true,
@@ -94,6 +100,7 @@ async fn fake_chat(
     let mut answer = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": format!("Hello from {model}")}}]});
     if model != "no-usage" {
         answer["usage"] = usage;
+        answer["timings"] = timings;
     }
     Json(answer).into_response()
 }
@@ -301,7 +308,31 @@ async fn execute_forwards_the_prompt_and_reports_the_upstreams_usage_and_cost() 
         (7, 4, 11)
     );
     let price = PriceTable::builtin().lookup("gpt-4o").unwrap();
-    assert_eq!(response.cost, Some(price.cost(7, 4).dollars()));
+    assert_eq!(
+        response.cost,
+        Some(price.cost_with_cached(7, 3, 4).dollars()),
+        "the 3 cached prompt tokens at the cached rate"
+    );
+    assert_ne!(price.cost_with_cached(7, 3, 4), price.cost(7, 4));
+    assert_eq!(response.cost_source.as_deref(), Some("estimated"));
+    assert_eq!(
+        (
+            response.usage.cached_tokens(),
+            response.usage.reasoning_tokens()
+        ),
+        (Some(3), Some(2)),
+        "the upstream's usage details pass through"
+    );
+    let timings = response.timings.expect("llama.cpp's timings pass through");
+    assert_eq!(
+        (
+            timings.prompt_per_second,
+            timings.predicted_per_second,
+            timings.cache_n
+        ),
+        (Some(320.0), Some(50.0), Some(3))
+    );
+    assert_eq!(response.first_token_ms, None, "not streamed");
 
     let (auth, sent) = received.lock().unwrap().last().cloned().unwrap();
     assert_eq!(
@@ -375,6 +406,23 @@ async fn the_stream_relays_the_upstreams_deltas_and_usage() {
     assert_eq!(
         done.usage.total_tokens, 11,
         "the upstream's usage, from its last chunk"
+    );
+    assert_eq!(
+        (done.usage.cached_tokens(), done.usage.reasoning_tokens()),
+        (Some(3), Some(2)),
+        "with its details"
+    );
+    assert_eq!(
+        done.timings
+            .and_then(|timings| timings.predicted_per_second),
+        Some(50.0),
+        "and llama.cpp's timings, from the chunk that ended the answer"
+    );
+    assert!(
+        done.first_token_ms.is_some_and(|ms| ms <= done.latency_ms),
+        "when the first text came: {:?} of {} ms",
+        done.first_token_ms,
+        done.latency_ms
     );
     assert_eq!(events.len(), 3);
     let (_, sent) = received.lock().unwrap().last().cloned().unwrap();

@@ -31,6 +31,7 @@ pub struct ClientConfig {
     base_url: String,
     token: Option<String>,
     timeout: Duration,
+    streaming: bool,
 }
 
 impl Default for ClientConfig {
@@ -39,6 +40,7 @@ impl Default for ClientConfig {
             base_url: DEFAULT_BASE_URL.to_owned(),
             token: None,
             timeout: Duration::from_secs(120),
+            streaming: true,
         }
     }
 }
@@ -60,6 +62,14 @@ impl ClientConfig {
     /// or the next streamed event (default 120 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Whether to ask for streamed answers (default `true`). `false` uses
+    /// the plain endpoint only, for a proxy that holds Server-Sent Events
+    /// back: the answer then arrives whole, with no time to first token.
+    pub fn streaming(mut self, streaming: bool) -> Self {
+        self.streaming = streaming;
         self
     }
 }
@@ -138,23 +148,25 @@ impl NeuroForgeClient {
         request: &ExecuteRequest,
         mut on_text: TextSink,
     ) -> Result<ExecuteResponse, ApiError> {
-        let abort = AbortOnDrop::new();
-        let streamed = self
-            .send(
-                self.post(EXECUTE_STREAM_PATH, &abort)
-                    .header("Accept", "text/event-stream")
-                    .json(request),
-            )
-            .await?;
-        if matches!(streamed.status(), 404 | 405) {
+        if self.config.streaming {
             let abort = AbortOnDrop::new();
-            let plain = self
-                .send(self.post(EXECUTE_PATH, &abort).json(request))
+            let streamed = self
+                .send(
+                    self.post(EXECUTE_STREAM_PATH, &abort)
+                        .header("Accept", "text/event-stream")
+                        .json(request),
+                )
                 .await?;
-            return self.read_json(plain).await;
+            if !matches!(streamed.status(), 404 | 405) {
+                let streamed = error_for_status(streamed).await?;
+                return self.read_events(streamed, &mut on_text).await;
+            }
         }
-        let streamed = error_for_status(streamed).await?;
-        self.read_events(streamed, &mut on_text).await
+        let abort = AbortOnDrop::new();
+        let plain = self
+            .send(self.post(EXECUTE_PATH, &abort).json(request))
+            .await?;
+        self.read_json(plain).await
     }
 
     fn url(&self, path: &str) -> String {

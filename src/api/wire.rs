@@ -110,9 +110,23 @@ pub struct ExecuteResponse {
     /// Cost in US dollars, when the server knows a price (our extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
+    /// Where `cost` comes from: `"reported"` (by the model's provider) or
+    /// `"estimated"` (the server's price table × tokens). Absent from
+    /// servers that do not say (our extension): their cost counts as reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_source: Option<String>,
+    /// Streams only: ms from the server receiving the request to its first
+    /// piece of text (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_token_ms: Option<u64>,
+    /// llama.cpp's `timings`, as its server sent them, or the offline
+    /// models' own (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
 }
 
-/// Token usage reported with an answer.
+/// Token usage reported with an answer, in OpenAI's shape (so that an
+/// OpenAI-compatible upstream's `usage` passes through as it is).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Tokens of the prompt (and context).
@@ -121,6 +135,77 @@ pub struct Usage {
     pub completion_tokens: u64,
     /// Both.
     pub total_tokens: u64,
+    /// What the prompt tokens include, when the server says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// What the completion tokens include, when the server says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
+}
+
+/// OpenAI's `usage.prompt_tokens_details` (also sent by vLLM).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    /// Prompt tokens served from the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+}
+
+/// OpenAI's `usage.completion_tokens_details`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionTokensDetails {
+    /// Completion tokens spent reasoning before the answer (billed as output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// llama.cpp server's `timings`: how long it took over the prompt and the
+/// answer. Every field is optional; unknown ones are ignored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Prompt tokens processed (those not taken from its cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_n: Option<u64>,
+    /// Time spent on them, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_ms: Option<f64>,
+    /// Prompt tokens per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_per_second: Option<f64>,
+    /// Tokens generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_n: Option<u64>,
+    /// Time spent generating them, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_ms: Option<f64>,
+    /// Tokens generated per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_per_second: Option<f64>,
+    /// Prompt tokens taken from its cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_n: Option<u64>,
+}
+
+impl Usage {
+    /// Counts without details.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Usage {
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+            ..Usage::default()
+        }
+    }
+
+    /// Prompt tokens served from a cache, when reported.
+    pub fn cached_tokens(&self) -> Option<u64> {
+        self.prompt_tokens_details?.cached_tokens
+    }
+
+    /// Completion tokens spent reasoning, when reported.
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.completion_tokens_details?.reasoning_tokens
+    }
 }
 
 /// The body of an error answer (any non-2xx status), and of the `error` event.
@@ -188,10 +273,35 @@ mod tests {
         });
         let response: ExecuteResponse = serde_json::from_value(answer).unwrap();
         assert_eq!((response.usage.total_tokens, response.cost), (5, None));
-        assert!(serde_json::to_value(&response)
-            .unwrap()
-            .get("cost")
-            .is_none());
+        let written = serde_json::to_value(&response).unwrap();
+        for absent in ["cost", "cost_source", "first_token_ms", "timings"] {
+            assert!(written.get(absent).is_none(), "{absent}");
+        }
+        assert!(written["usage"].get("prompt_tokens_details").is_none());
+    }
+
+    #[test]
+    fn usage_details_and_timings_read_as_openai_and_llama_cpp_write_them() {
+        let answer = json!({
+            "run_id": "r", "model_id": "m", "output": "Hi", "latency_ms": 9,
+            "created_at": "2024-01-01T00:00:00.000Z", "first_token_ms": 120,
+            "usage": {"prompt_tokens": 2000, "completion_tokens": 300, "total_tokens": 2300,
+                "prompt_tokens_details": {"cached_tokens": 1536, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 256}},
+            "timings": {"prompt_n": 464, "prompt_ms": 80.5, "prompt_per_second": 5763.9,
+                "predicted_n": 300, "predicted_ms": 6000.0, "predicted_per_second": 50.0, "cache_n": 1536}
+        });
+        let response: ExecuteResponse = serde_json::from_value(answer).unwrap();
+        assert_eq!(response.usage.cached_tokens(), Some(1536));
+        assert_eq!(response.usage.reasoning_tokens(), Some(256));
+        assert_eq!(response.first_token_ms, Some(120));
+        let timings = response.timings.unwrap();
+        assert_eq!(
+            (timings.predicted_per_second, timings.cache_n),
+            (Some(50.0), Some(1536))
+        );
+        assert_eq!(Usage::new(3, 4).total_tokens, 7);
+        assert_eq!(Usage::new(3, 4).cached_tokens(), None);
     }
 
     #[test]

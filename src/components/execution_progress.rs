@@ -1,7 +1,7 @@
 //! ExecutionProgress: what is known about the execution in flight, run by
 //! run, and the button that really stops it.
 
-use super::format::{percent, seconds, thousands, tokens};
+use super::format::{duration, percent, seconds, thousands, tokens, tokens_per_second};
 use crate::model::{PromptRun, RunStatus};
 use crate::store::{use_runs_store, RunsStore};
 use crate::text::estimate_tokens;
@@ -15,8 +15,10 @@ const TICK: Duration = Duration::from_millis(100);
 /// is known, not guessed: its state (waiting, sending, receiving, done,
 /// failed, cancelled), the tokens received so far (estimated from the
 /// streamed text, marked `≈`, and as a share of `max_tokens` when one was
-/// set) and the time elapsed, ticking; and a Cancel button that aborts the
-/// requests ([`RunsStore::cancel_execution`]).
+/// set), the time to first token as soon as it is known, the output tokens
+/// per second as they arrive (`≈` while estimated from the streamed text;
+/// then the run's recorded figure), and the time elapsed, ticking; and a
+/// Cancel button that aborts the requests ([`RunsStore::cancel_execution`]).
 ///
 /// The bar above the lines is a `role="progressbar"` counting the runs
 /// finished (`aria-valuenow` of `aria-valuemax`), with the summary as its
@@ -119,6 +121,10 @@ pub fn ExecutionProgress(
                             " "
                             <span class="progress__tokens">{line(index, |run| run.tokens_text().unwrap_or_default())}</span>
                             " "
+                            <span class="progress__ttft">{line(index, |run| run.ttft_text().unwrap_or_default())}</span>
+                            " "
+                            <span class="progress__speed">{line(index, |run| run.speed_text().unwrap_or_default())}</span>
+                            " "
                             <span class="progress__elapsed">{line(index, |run| run.elapsed_ms.map(seconds).unwrap_or_default())}</span>
                         </li>
                     }).collect_view()}
@@ -194,8 +200,8 @@ impl RunState {
 }
 
 /// What is known about one run at one instant: what its line shows. A new
-/// figure (time to first token, tokens per second) is a new field here and a
-/// new `<span>` in its line in [`ExecutionProgress`].
+/// figure is a new field here and a new `<span>` in its line in
+/// [`ExecutionProgress`].
 struct RunProgress {
     model_id: String,
     state: RunState,
@@ -208,6 +214,11 @@ struct RunProgress {
     max_tokens: Option<u64>,
     /// Since the request went out; `None` while waiting to be sent.
     elapsed_ms: Option<u64>,
+    /// Time to first token, once the first text arrived.
+    ttft_ms: Option<u64>,
+    /// Output tokens per second, and whether the figure is an estimate (from
+    /// the text streamed so far) rather than the run's recorded one.
+    speed: Option<(f64, bool)>,
 }
 
 impl RunProgress {
@@ -227,6 +238,20 @@ impl RunProgress {
                 Some(end - started?)
             }),
         };
+        let metrics = run.metrics();
+        let ttft_ms = metrics.ttft_ms.map(|ttft| ttft.value);
+        // While text arrives: the tokens after the first over the time since
+        // the first (the store records the exact figure at the end).
+        let streaming_speed = || {
+            let generating_ms = (elapsed_ms? - ttft_ms? as i64) as f64;
+            let after_first = output_tokens?.saturating_sub(1);
+            (state == RunState::Receiving && generating_ms > 0.0 && after_first > 0)
+                .then(|| (after_first as f64 * 1_000.0 / generating_ms, true))
+        };
+        let speed = match metrics.output_tokens_per_second {
+            Some(recorded) => Some((recorded.value, false)),
+            None => streaming_speed(),
+        };
         RunProgress {
             model_id: run.model_id.clone(),
             state,
@@ -234,7 +259,21 @@ impl RunProgress {
             estimated,
             max_tokens: run.max_tokens(),
             elapsed_ms: elapsed_ms.map(|ms| ms.max(0) as u64),
+            ttft_ms,
+            speed,
         }
+    }
+
+    /// `"first token 412 ms"`, once known.
+    fn ttft_text(&self) -> Option<String> {
+        Some(format!("first token {}", duration(Some(self.ttft_ms?))))
+    }
+
+    /// `"≈48.2 tokens/s"` while text arrives, `"48.2 tokens/s"` once recorded.
+    fn speed_text(&self) -> Option<String> {
+        let (rate, estimated) = self.speed?;
+        let mark = if estimated { "≈" } else { "" };
+        Some(format!("{mark}{}", tokens_per_second(rate)))
     }
 
     /// `"≈42 tokens"`, `"≈42 tokens, 16% of 256 max"`, `"230 tokens"`.
@@ -324,6 +363,47 @@ mod tests {
         assert_eq!(
             RunProgress::of(&capped, START).tokens_text().as_deref(),
             Some("≈4 tokens, 50% of 8 max")
+        );
+    }
+
+    #[test]
+    fn the_time_to_first_token_and_the_speed_show_as_they_happen() {
+        let mut streaming = run(RunStatus::Running, Some("one two three four five"));
+        let metrics = |json: serde_json::Value| {
+            Some(serde_json::Map::from_iter([(
+                crate::model::METRICS_KEY.to_owned(),
+                json,
+            )]))
+        };
+        let before = RunProgress::of(&streaming, START + 3_000);
+        assert_eq!(
+            (before.ttft_text(), before.speed_text()),
+            (None, None),
+            "not known yet"
+        );
+        streaming.metadata =
+            metrics(serde_json::json!({"ttftMs": 1000, "sources": {"ttftMs": "measured"}}));
+        let live = RunProgress::of(&streaming, START + 3_000);
+        assert_eq!(live.ttft_text().as_deref(), Some("first token 1,000 ms"));
+        assert_eq!(
+            live.speed_text().as_deref(),
+            Some("≈2.0 tokens/s"),
+            "4 tokens after the first, in the 2 s since it"
+        );
+
+        let mut done = run(RunStatus::Success, Some("one two three four five"));
+        done.metadata = metrics(serde_json::json!({"ttftMs": 1000, "outputTokensPerSecond": 48.3}));
+        let recorded = RunProgress::of(&done, START + 60_000);
+        assert_eq!(
+            recorded.speed_text().as_deref(),
+            Some("48.3 tokens/s"),
+            "the run's figure"
+        );
+        let plain = RunProgress::of(&run(RunStatus::Success, Some("whole")), START + 60_000);
+        assert_eq!(
+            (plain.ttft_text(), plain.speed_text()),
+            (None, None),
+            "unknown is blank, not 0"
         );
     }
 

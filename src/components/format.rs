@@ -1,7 +1,8 @@
 //! How numbers, money, times and output look in the components: one place so
 //! that every view shows a run the same way.
 
-use crate::model::{PromptRun, RunStatus, Timestamp, Usd};
+use crate::model::{CostSource, PromptRun, RunStatus, Timestamp, Usd};
+use crate::store::Spread;
 
 pub use crate::text::PREVIEW_CHARS;
 
@@ -46,15 +47,67 @@ pub fn bytes(value: f64) -> String {
     }
 }
 
-/// A total cost over `runs` runs of which `priced` had a known cost: `"N/A"`
-/// when none did, the amount when all did, else the amount and what it
-/// covers, `"$0.0012 (3 of 7 runs priced)"`.
-pub fn total_cost(total: Usd, priced: usize, runs: usize) -> String {
+/// A total cost over `runs` runs of which `priced` had a known cost and
+/// `estimated` of those an estimated one: `"N/A"` when none was priced, the
+/// amount when all were, else the amount and what it covers, `"$0.0012 (3
+/// of 7 runs priced)"`; marked `≈` when any part is an estimate.
+pub fn total_cost(total: Usd, priced: usize, runs: usize, estimated: usize) -> String {
+    let total = approximate(total, estimated > 0);
     match priced {
         0 => not_available(),
-        _ if priced >= runs => total.to_string(),
+        _ if priced >= runs => total,
         _ => format!("{total} ({priced} of {runs} runs priced)"),
     }
+}
+
+/// `amount`, marked `≈` when it is an estimate.
+pub fn approximate(amount: Usd, estimated: bool) -> String {
+    if estimated {
+        format!("≈{amount}")
+    } else {
+        amount.to_string()
+    }
+}
+
+/// A run's cost as a card shows it: `"≈$0.0007"` when it is an estimate
+/// (a price × tokens), the amount otherwise, `"N/A"` when unknown.
+pub fn run_cost(run: &PromptRun) -> String {
+    run.cost_usd().map_or_else(not_available, |usd| {
+        approximate(usd, run.cost_source() == Some(CostSource::Estimated))
+    })
+}
+
+/// A run's cost and where it comes from, as its details show it:
+/// `"$0.0021 (reported by the server)"`, `"≈$0.0007 (estimated: price ×
+/// tokens)"`, `"$0.0000 (local model)"`; a cost recorded before sources
+/// were shows as it always did.
+pub fn run_cost_with_source(run: &PromptRun) -> String {
+    let source = match run.cost_source() {
+        Some(CostSource::Reported) => " (reported by the server)",
+        Some(CostSource::Estimated) => " (estimated: price × tokens)",
+        Some(CostSource::Local) => " (local model)",
+        None => "",
+    };
+    format!("{}{source}", run_cost(run))
+}
+
+/// A speed as `"48.2 tokens/s"`.
+pub fn tokens_per_second(rate: f64) -> String {
+    format!("{rate:.1} tokens/s")
+}
+
+/// A p50 / p95 pair of durations, `"1,843 / 2,950 ms"`, or `"N/A"`.
+pub fn spread_ms(spread: Option<Spread<u64>>) -> String {
+    spread.map_or_else(not_available, |Spread { p50, p95 }| {
+        format!("{} / {} ms", thousands(p50), thousands(p95))
+    })
+}
+
+/// A p50 / p95 pair of speeds, `"48.2 / 61.0 tokens/s"`, or `"N/A"`.
+pub fn spread_rate(spread: Option<Spread<f64>>) -> String {
+    spread.map_or_else(not_available, |Spread { p50, p95 }| {
+        format!("{p50:.1} / {p95:.1} tokens/s")
+    })
 }
 
 /// Elapsed time to a tenth of a second, `"12.3 s"`: for a clock that ticks
@@ -159,16 +212,78 @@ mod tests {
     fn totals_say_what_they_cover() {
         let total = Usd::from_dollars(0.0012);
         assert_eq!(
-            total_cost(Usd::ZERO, 0, 7),
+            total_cost(Usd::ZERO, 0, 7, 0),
             "N/A",
             "nothing priced is not $0"
         );
-        assert_eq!(total_cost(Usd::ZERO, 0, 0), "N/A");
-        assert_eq!(total_cost(total, 7, 7), "$0.0012");
-        assert_eq!(total_cost(total, 3, 7), "$0.0012 (3 of 7 runs priced)");
+        assert_eq!(total_cost(Usd::ZERO, 0, 0, 0), "N/A");
+        assert_eq!(total_cost(total, 7, 7, 0), "$0.0012");
+        assert_eq!(total_cost(total, 3, 7, 0), "$0.0012 (3 of 7 runs priced)");
         assert_eq!(
-            total_cost(Usd::from_dollars(0.000_03), 1, 2),
+            total_cost(total, 7, 7, 1),
+            "≈$0.0012",
+            "any estimate makes it approximate"
+        );
+        assert_eq!(total_cost(total, 3, 7, 3), "≈$0.0012 (3 of 7 runs priced)");
+        assert_eq!(
+            total_cost(Usd::from_dollars(0.000_03), 1, 2, 0),
             "$0.00003 (1 of 2 runs priced)"
+        );
+    }
+
+    #[test]
+    fn a_runs_cost_says_where_it_comes_from() {
+        let mut run = PromptRun::pending("r", "m", "p");
+        assert_eq!(run_cost_with_source(&run), "N/A");
+        run.cost = Some(0.0021);
+        assert_eq!(
+            run_cost_with_source(&run),
+            "$0.0021",
+            "older: as it always was"
+        );
+        for (source, card, details) in [
+            ("reported", "$0.0021", "$0.0021 (reported by the server)"),
+            (
+                "estimated",
+                "≈$0.0021",
+                "≈$0.0021 (estimated: price × tokens)",
+            ),
+        ] {
+            run.metadata = serde_json::json!({"costSource": source})
+                .as_object()
+                .cloned();
+            assert_eq!(
+                (run_cost(&run).as_str(), run_cost_with_source(&run).as_str()),
+                (card, details)
+            );
+        }
+        run.cost = Some(0.0);
+        run.metadata = serde_json::json!({"costSource": "local"})
+            .as_object()
+            .cloned();
+        assert_eq!(run_cost_with_source(&run), "$0.0000 (local model)");
+    }
+
+    #[test]
+    fn speeds_and_spreads() {
+        assert_eq!(tokens_per_second(48.25), "48.2 tokens/s");
+        assert_eq!(
+            spread_ms(Some(Spread {
+                p50: 412,
+                p95: 1_980
+            })),
+            "412 / 1,980 ms"
+        );
+        assert_eq!(
+            spread_rate(Some(Spread {
+                p50: 48.25,
+                p95: 61.0
+            })),
+            "48.2 / 61.0 tokens/s"
+        );
+        assert_eq!(
+            (spread_ms(None), spread_rate(None)),
+            ("N/A".into(), "N/A".into())
         );
     }
 

@@ -3,7 +3,7 @@
 
 use super::filter::{use_run_filter, RunFilter};
 use super::format::{
-    cost, duration, local_time, output_preview, status_label, thousands, tokens, total_cost,
+    duration, local_time, output_preview, run_cost, status_label, thousands, tokens, total_cost,
 };
 use crate::model::PromptRun;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
@@ -22,9 +22,10 @@ const INITIAL_VIEWPORT_PX: usize = 640;
 const DEFAULT_HEIGHT: &str = "70vh";
 
 /// The run history: a header with the run count and a clear-all control
-/// (with confirmation), total tokens, total cost and average duration, then one
-/// card per run, most recent first: status, model, local start time, the first
-/// 200 characters of output, tokens, duration, cost when known, a control to
+/// (with confirmation), total tokens, total cost (`≈` when any cost in it is
+/// an estimate) and average duration, then one card per run, most recent
+/// first: status, model, local start time, the first 200 characters of
+/// output, tokens, duration, cost when known (`≈` when estimated), a control to
 /// open it as the active run (the active card is marked) and one to remove it.
 ///
 /// Shows the runs matching the [`RunFilter`] in context, if one was provided
@@ -100,7 +101,7 @@ pub fn RunHistory(
             <dl class="history__stats">
                 <div><dt>"Total tokens"</dt><dd class="history__tokens">{move || thousands(store.total_tokens_used())}</dd></div>
                 <div><dt>"Total cost"</dt><dd class="history__cost">{move || {
-                    total_cost(store.total_cost(), store.priced_runs(), store.run_count())
+                    total_cost(store.total_cost(), store.priced_runs(), store.run_count(), store.estimated_costs())
                 }}</dd></div>
                 <div>
                     <dt>"Average duration"</dt>
@@ -268,7 +269,7 @@ fn RunCard(run: Arc<PromptRun>, store: RunsStore) -> impl IntoView {
                     <span class="history__figures">
                         <span class="history__run-tokens">{run.total_tokens.map(|count| tokens(Some(count)))}</span>
                         <span class="history__run-duration">{run.duration_ms.map(|ms| duration(Some(ms)))}</span>
-                        <span class="history__run-cost">{run.cost_usd().map(|usd| cost(Some(usd)))}</span>
+                        <span class="history__run-cost">{run.cost.map(|_| run_cost(&run))}</span>
                     </span>
                     <span class="history__actions">
                         <button

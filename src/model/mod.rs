@@ -6,6 +6,7 @@
 //! backend's answers load unchanged.
 
 mod judgement;
+mod metrics;
 mod model_info;
 mod money;
 mod percentile;
@@ -15,9 +16,10 @@ mod timestamp;
 mod update;
 
 pub use judgement::{Rating, NOTE_KEY, RATING_KEY, STARRED_KEY};
+pub use metrics::{CostSource, Figure, FigureSource, RunMetrics, COST_SOURCE_KEY, METRICS_KEY};
 pub use model_info::{Model, Provider};
 pub use money::Usd;
-pub use percentile::percentile;
+pub use percentile::{nearest_rank, percentile};
 pub use run::{
     ExperimentCell, PromptRun, BATCH_ID_KEY, EXPERIMENT_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
 };

@@ -18,11 +18,25 @@ pub fn percentile<T: Ord + Copy>(values: &mut [T], percent: f64) -> Option<T> {
     if values.is_empty() {
         return None;
     }
-    let share = percent.clamp(0.0, 100.0) / 100.0;
-    // The rank (1-based) is ⌈share·n⌉, at least 1.
-    let rank = ((share * values.len() as f64).ceil() as usize).max(1);
+    let rank = nearest_rank(values.len(), percent);
     let (_, value, _) = values.select_nth_unstable(rank - 1);
     Some(*value)
+}
+
+/// The 1-based rank of the `percent`-th percentile among `count` sorted
+/// values by the nearest-rank method (see [`percentile`]): ⌈percent/100 ·
+/// count⌉, at least 1; `percent` is clamped to 0–100. For structures that
+/// keep their values in order and pick the value at a rank without a
+/// selection (the store's per-model percentiles).
+///
+/// ```
+/// use prompt_runs::model::nearest_rank;
+/// assert_eq!(nearest_rank(20, 95.0), 19);
+/// assert_eq!(nearest_rank(20, 0.0), 1);
+/// ```
+pub fn nearest_rank(count: usize, percent: f64) -> usize {
+    let share = percent.clamp(0.0, 100.0) / 100.0;
+    ((share * count as f64).ceil() as usize).clamp(1, count.max(1))
 }
 
 // Native only: proptest is a native dev-dependency.

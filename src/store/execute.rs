@@ -4,14 +4,16 @@
 use super::RunsStore;
 use crate::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse};
 use crate::api::{ApiError, PromptExecutor, TextSink};
+use crate::clock::monotonic_ms;
 use crate::model::{
-    PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd, BATCH_ID_KEY, PARAMETERS_KEY,
-    SERVER_RUN_ID_KEY,
+    CostSource, Figure, PromptRun, PromptRunUpdate, Provider, RunMetrics, RunStatus, Timestamp,
+    Usd, BATCH_ID_KEY, COST_SOURCE_KEY, METRICS_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
 };
 use futures::future::{AbortHandle, Abortable};
 use futures::stream::{self, StreamExt};
 use leptos::prelude::*;
-use std::cell::RefCell;
+use serde_json::{Map, Value};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// At most this many requests of one batch are in flight at once: every run
@@ -180,10 +182,31 @@ impl RunsStore {
         let streamed_id = run_id.clone();
         let streamed_batch = batch.clone();
         let mut received = String::new();
+        let arrivals = Rc::new(Cell::new(Arrivals::default()));
+        let arrived = arrivals.clone();
+        // Timed from here: the request leaves when the executor's future is
+        // first polled, in this same turn of the event loop.
+        let sent_at = monotonic_ms();
         let on_text: TextSink = Box::new(move |text| {
+            if text.is_empty() {
+                return;
+            }
+            let now = monotonic_ms();
+            let mut times = arrived.get();
+            let first = times.first.is_none();
+            times.first.get_or_insert(now);
+            times.last = Some(now);
+            arrived.set(times);
             received.push_str(text);
+            // The time to first token is known now: recorded at once, so
+            // that it shows while the rest of the answer streams in.
+            let ttft = RunMetrics {
+                ttft_ms: Some(Figure::measured(whole_ms(now - sent_at))),
+                ..RunMetrics::default()
+            };
             let streaming = PromptRunUpdate {
                 output: Some(received.clone()),
+                metadata_changes: first.then(|| metadata_changes([(METRICS_KEY, ttft.to_json())])),
                 ..PromptRunUpdate::default()
             };
             if store.update_run(&streamed_id, streaming).is_ok() {
@@ -207,15 +230,15 @@ impl RunsStore {
             Err(_aborted) => Err(ApiError::Cancelled),
             Ok(_) if !still_running => Err(ApiError::Cancelled),
             Ok(Ok(response)) => {
-                let cost = response.cost.or_else(|| {
-                    let price = self.models.with_untracked(|models| {
-                        models
-                            .iter()
-                            .find(|model| model.id == model_id)
-                            .and_then(|model| model.cost_per_1k_tokens)
-                    });
-                    price.map(|price| Usd::for_tokens(price, response.usage.total_tokens).dollars())
-                });
+                let (cost, cost_source) = self.cost_of(&model_id, &response);
+                let metrics = run_metrics(sent_at, arrivals.get(), &response);
+                let mut recorded = vec![(SERVER_RUN_ID_KEY, Value::from(response.run_id.as_str()))];
+                if !metrics.is_empty() {
+                    recorded.push((METRICS_KEY, metrics.to_json()));
+                }
+                if let Some(source) = cost_source {
+                    recorded.push((COST_SOURCE_KEY, source.as_str().into()));
+                }
                 let finished = PromptRunUpdate {
                     status: Some(RunStatus::Success),
                     completed_at: Some(Timestamp::now()),
@@ -225,7 +248,9 @@ impl RunsStore {
                     total_tokens: Some(response.usage.total_tokens),
                     cost,
                     output: Some(response.output.clone()),
-                    metadata: held.map(|run| with_server_run_id(&run, &response.run_id)),
+                    // Single keys, so that a judgement made while the run
+                    // streamed (or its time to first token) stays.
+                    metadata_changes: Some(metadata_changes(recorded)),
                     ..PromptRunUpdate::default()
                 };
                 self.update_run(&run_id, finished)
@@ -279,17 +304,115 @@ fn run_metadata(
     (!metadata.is_empty()).then_some(metadata)
 }
 
-/// `run`'s metadata with the server's id for it recorded (under
-/// [`SERVER_RUN_ID_KEY`]). The run keeps its local id: renaming it when the
-/// answer arrived changed the id a person was looking at, and the keys it was
-/// saved under, in the middle of a run.
-fn with_server_run_id(
-    run: &PromptRun,
-    server_run_id: &str,
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut metadata = run.metadata.clone().unwrap_or_default();
-    metadata.insert(SERVER_RUN_ID_KEY.to_owned(), server_run_id.into());
-    metadata
+impl RunsStore {
+    /// What a run of `model_id` answered with `response` cost, and where
+    /// that figure comes from: the server's cost (reported, unless the
+    /// server says it estimated it); else the model's `costPer1kTokens` ×
+    /// tokens (estimated); else $0 for a model of a local provider, whatever
+    /// its name; else unknown.
+    fn cost_of(
+        &self,
+        model_id: &str,
+        response: &ExecuteResponse,
+    ) -> (Option<f64>, Option<CostSource>) {
+        if let Some(cost) = response.cost {
+            let source = match response.cost_source.as_deref().and_then(CostSource::parse) {
+                Some(CostSource::Estimated) => CostSource::Estimated,
+                _ => CostSource::Reported,
+            };
+            return (Some(cost), Some(source));
+        }
+        let model = self.models.with_untracked(|models| {
+            models
+                .iter()
+                .find(|model| model.id == model_id)
+                .map(|model| (model.cost_per_1k_tokens, model.provider))
+        });
+        match model {
+            Some((Some(price), _)) => {
+                let cost = Usd::for_tokens(price, response.usage.total_tokens).dollars();
+                (Some(cost), Some(CostSource::Estimated))
+            }
+            Some((None, Provider::Local)) => (Some(0.0), Some(CostSource::Local)),
+            _ => (None, None),
+        }
+    }
+}
+
+/// When a streamed answer's text arrived, on the monotonic clock.
+#[derive(Clone, Copy, Debug, Default)]
+struct Arrivals {
+    first: Option<f64>,
+    last: Option<f64>,
+}
+
+/// The figures of a run sent at `sent_at` whose text arrived at `arrivals`
+/// and that ended with `response`: measured here where the stream allowed
+/// it, else as the server reported them, else absent.
+///
+/// Output tokens per second count the tokens after the first (whose time
+/// is the time to first token) and after the reasoning tokens (spent
+/// before the first text appears), over the time from the first text to
+/// the last.
+fn run_metrics(sent_at: f64, arrivals: Arrivals, response: &ExecuteResponse) -> RunMetrics {
+    let usage = &response.usage;
+    let timings = response.timings.unwrap_or_default();
+    let reported_rate = |rate: Option<f64>| {
+        rate.filter(|rate| rate.is_finite() && *rate > 0.0)
+            .map(Figure::reported)
+    };
+    let generation_ms = arrivals
+        .first
+        .zip(arrivals.last)
+        .map(|(first, last)| last - first)
+        .filter(|ms| *ms > 0.0);
+    let answer_tokens = usage
+        .completion_tokens
+        .saturating_sub(usage.reasoning_tokens().unwrap_or(0));
+    let measured_rate = generation_ms
+        .filter(|_| answer_tokens >= 2)
+        .map(|ms| Figure::measured((answer_tokens - 1) as f64 * 1_000.0 / ms));
+    RunMetrics {
+        ttft_ms: arrivals
+            .first
+            .map(|first| Figure::measured(whole_ms(first - sent_at)))
+            .or(response.first_token_ms.map(Figure::reported)),
+        generation_ms: generation_ms
+            .map(|ms| Figure::measured(whole_ms(ms)))
+            .or_else(|| {
+                let ms = timings
+                    .predicted_ms
+                    .filter(|ms| ms.is_finite() && *ms >= 0.0)?;
+                Some(Figure::reported(whole_ms(ms)))
+            }),
+        output_tokens_per_second: measured_rate.or(reported_rate(timings.predicted_per_second)),
+        prompt_tokens_per_second: reported_rate(timings.prompt_per_second),
+        cached_input_tokens: usage
+            .cached_tokens()
+            .or(timings.cache_n)
+            .map(Figure::reported),
+        reasoning_tokens: usage.reasoning_tokens().map(Figure::reported),
+    }
+}
+
+/// A span of the monotonic clock in whole ms (never negative).
+fn whole_ms(ms: f64) -> u64 {
+    ms.max(0.0).round() as u64
+}
+
+/// Metadata changes setting each key to its value (see
+/// [`PromptRunUpdate::metadata_changes`]). The run keeps its local id; the
+/// server's is recorded under [`SERVER_RUN_ID_KEY`]: renaming it when the
+/// answer arrived changed the id a person was looking at, and the keys it
+/// was saved under, in the middle of a run.
+fn metadata_changes(
+    entries: impl IntoIterator<Item = (&'static str, Value)>,
+) -> Map<String, Value> {
+    let mut changes = Map::new();
+    for (key, value) in entries {
+        changes.insert(key.to_owned(), value);
+    }
+    changes
 }
 
 /// Each run's progress in a batch; the batch's is their mean.

@@ -6,6 +6,7 @@
 //! lists, the latest-run order, totals), so reading every derived value after
 //! a change stays as cheap with 100,000 runs as with ten.
 
+use super::model_stats::ModelRecord;
 use super::run_list::Entry;
 use super::{HistorySummary, ModelStats, RunList, RunsByStatus, StoreError};
 use crate::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
@@ -18,7 +19,7 @@ pub(crate) struct RunIndex {
     all: RunList,
     position_by_id: HashMap<String, i64>,
     by_status: RunsByStatus,
-    by_model: HashMap<String, (RunList, ModelStats)>,
+    by_model: HashMap<String, (RunList, ModelRecord)>,
     /// Runs ordered by start instant; ties go to the most recently added.
     by_start: BTreeSet<(Timestamp, std::cmp::Reverse<i64>)>,
     /// Counts and sums over the runs held.
@@ -127,7 +128,7 @@ impl RunIndex {
         let mut stats: Vec<ModelStats> = self
             .by_model
             .values()
-            .map(|(_, stats)| stats.clone())
+            .map(|(_, record)| record.stats())
             .collect();
         // Model ids are unique, so an unstable sort orders them the same (with less code).
         stats.sort_unstable_by(|a, b| a.model_id.cmp(&b.model_id));
@@ -396,7 +397,7 @@ impl RunIndex {
         let (runs, stats) = self
             .by_model
             .entry(run.model_id.clone())
-            .or_insert_with(|| (RunList::default(), ModelStats::new(&run.model_id)));
+            .or_insert_with(|| (RunList::default(), ModelRecord::new(&run.model_id)));
         runs.insert(entry.clone());
         stats.add(run);
         self.by_start

@@ -30,6 +30,7 @@ mod error;
 mod execute;
 mod index;
 mod model_stats;
+mod ranked;
 mod run_list;
 mod summary;
 
@@ -39,7 +40,7 @@ pub use context::{provide_runs_store, try_use_runs_store, use_runs_store};
 pub use error::StoreError;
 pub use execute::MAX_CONCURRENT_REQUESTS;
 pub use index::MergeOutcome;
-pub use model_stats::ModelStats;
+pub use model_stats::{ModelStats, Spread};
 pub(crate) use run_list::list_changed;
 pub use run_list::RunList;
 pub use summary::HistorySummary;
@@ -268,6 +269,12 @@ impl RunsStore {
     /// covers, so that a total over some runs can say so.
     pub fn priced_runs(&self) -> usize {
         self.summary.with(HistorySummary::priced_runs) as usize
+    }
+
+    /// How many runs' costs are estimates (a price × tokens) rather than
+    /// reported: when any is, [`total_cost`](Self::total_cost) is approximate.
+    pub fn estimated_costs(&self) -> usize {
+        self.summary.with(HistorySummary::estimated_costs) as usize
     }
 
     /// Mean `durationMs` over the runs that have one, in whole ms; `None`

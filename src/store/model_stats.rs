@@ -1,10 +1,23 @@
-//! How each model has performed, kept up to date run by run.
+//! How each model has performed, kept up to date run by run: counts, sums
+//! and, for its successful runs, the percentiles of its speed figures.
 
-use crate::model::{PromptRun, RunStatus, Usd};
+use super::ranked::Ranked;
+use crate::model::{CostSource, PromptRun, RunStatus, Usd};
 
-/// One model's record: counts, averages over its successful runs, and what
-/// all its runs cost. Adjusted per added or removed run, never by a rescan.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The 50th and 95th percentiles of a figure (nearest rank: each is a
+/// value that was recorded).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spread<T> {
+    /// Half the runs were at most this.
+    pub p50: T,
+    /// 95% of the runs were at most this.
+    pub p95: T,
+}
+
+/// One model's record: counts, averages and percentiles over its successful
+/// runs, and what all its runs cost. Adjusted per added or removed run,
+/// never by a rescan.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelStats {
     /// The model.
     pub model_id: String,
@@ -16,7 +29,14 @@ pub struct ModelStats {
     pub successful_runs: usize,
     /// What all its runs cost, where a cost is known.
     pub total_cost: Usd,
+    /// Time to first token of its successful runs that recorded one, in ms.
+    pub ttft_ms: Option<Spread<u64>>,
+    /// Output tokens per second of its successful runs that recorded them.
+    pub output_tokens_per_second: Option<Spread<f64>>,
+    /// Total latency (`durationMs`) of its successful runs, in ms.
+    pub latency_ms: Option<Spread<u64>>,
     priced_runs: usize,
+    estimated_costs: usize,
     successful_tokens: u64,
     successful_with_tokens: usize,
     successful_duration_ms: u64,
@@ -52,6 +72,45 @@ impl ModelStats {
         (self.finished_runs > 0).then(|| self.successful_runs as f64 / self.finished_runs as f64)
     }
 
+    /// What 1,000 runs cost at the mean of its priced runs (to the
+    /// nanodollar, half up); `None` when none was priced.
+    pub fn cost_per_1k_runs(&self) -> Option<Usd> {
+        let priced = self.priced_runs as i64;
+        (priced > 0).then(|| {
+            let nanos = i128::from(self.total_cost.nanos()) * 1_000;
+            Usd::from_nanos(((nanos + i128::from(priced) / 2) / i128::from(priced)) as i64)
+        })
+    }
+
+    /// How many of its runs have a cost that is an estimate (price × tokens):
+    /// when any has, its cost figures are approximate.
+    pub fn estimated_costs(&self) -> usize {
+        self.estimated_costs
+    }
+
+    /// Each model's record over `runs` (any runs: a filtered history),
+    /// ordered by model id; built with the same steps as the store's
+    /// records, in one pass.
+    pub fn of<'r>(runs: impl IntoIterator<Item = &'r PromptRun>) -> Vec<ModelStats> {
+        // A list searched from the end rather than a map: a history has a
+        // handful of models, and runs of one model come together.
+        let mut models: Vec<ModelRecord> = Vec::new();
+        for run in runs {
+            let held = models
+                .iter()
+                .rposition(|record| record.stats.model_id == run.model_id);
+            let at = held.unwrap_or_else(|| {
+                models.push(ModelRecord::new(&run.model_id));
+                models.len() - 1
+            });
+            models[at].add(run);
+        }
+        let mut stats: Vec<ModelStats> = models.iter().map(ModelRecord::stats).collect();
+        // Model ids are unique, so an unstable sort orders them the same (with less code).
+        stats.sort_unstable_by(|a, b| a.model_id.cmp(&b.model_id));
+        stats
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.runs == 0
     }
@@ -72,6 +131,9 @@ impl ModelStats {
         if let Some(cost) = run.cost_usd() {
             step(&mut self.priced_runs);
             self.total_cost += Usd::from_nanos(sign * cost.nanos());
+            if run.cost_source() == Some(CostSource::Estimated) {
+                step(&mut self.estimated_costs);
+            }
         }
         if run.status.is_finished() {
             step(&mut self.finished_runs);
@@ -86,6 +148,80 @@ impl ModelStats {
                 step_sum(&mut self.successful_duration_ms, duration);
                 step(&mut self.successful_with_duration);
             }
+        }
+    }
+}
+
+/// A model's counts and sums ([`ModelStats`]) with the figures of its
+/// successful runs kept in order ([`Ranked`]), so that its percentiles
+/// follow every change. The figures stay here, out of [`ModelStats`]:
+/// readers get a copy of the stats, which must not copy every value.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ModelRecord {
+    stats: ModelStats,
+    ttft_ms: Ranked,
+    /// Tokens per second as the bits of their `f64`: for numbers ≥ 0 the
+    /// bits order as the numbers do, so one integer structure serves all.
+    output_tokens_per_second: Ranked,
+    latency_ms: Ranked,
+}
+
+impl ModelRecord {
+    pub(crate) fn new(model_id: &str) -> ModelRecord {
+        ModelRecord {
+            stats: ModelStats::new(model_id),
+            ..ModelRecord::default()
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stats.is_empty()
+    }
+
+    pub(crate) fn add(&mut self, run: &PromptRun) {
+        self.stats.add(run);
+        self.change_figures(run, Ranked::insert);
+    }
+
+    pub(crate) fn subtract(&mut self, run: &PromptRun) {
+        self.stats.subtract(run);
+        self.change_figures(run, |ranked, value| {
+            ranked.remove(value);
+        });
+    }
+
+    fn change_figures(&mut self, run: &PromptRun, change: impl Fn(&mut Ranked, u64)) {
+        if run.status != RunStatus::Success {
+            return;
+        }
+        let metrics = run.metrics();
+        if let Some(ttft) = metrics.ttft_ms {
+            change(&mut self.ttft_ms, ttft.value);
+        }
+        if let Some(rate) = metrics.output_tokens_per_second {
+            change(&mut self.output_tokens_per_second, rate.value.to_bits());
+        }
+        if let Some(duration) = run.duration_ms {
+            change(&mut self.latency_ms, duration);
+        }
+    }
+
+    /// The model's record with its current percentiles.
+    pub(crate) fn stats(&self) -> ModelStats {
+        let spread = |ranked: &Ranked| {
+            Some(Spread {
+                p50: ranked.percentile(50.0)?,
+                p95: ranked.percentile(95.0)?,
+            })
+        };
+        ModelStats {
+            ttft_ms: spread(&self.ttft_ms),
+            output_tokens_per_second: spread(&self.output_tokens_per_second).map(|bits| Spread {
+                p50: f64::from_bits(bits.p50),
+                p95: f64::from_bits(bits.p95),
+            }),
+            latency_ms: spread(&self.latency_ms),
+            ..self.stats.clone()
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Counts and sums over a whole history, kept run by run.
 
-use crate::model::{PromptRun, RunStatus, Usd};
+use crate::model::{CostSource, PromptRun, RunStatus, Usd};
 use serde::{Deserialize, Serialize};
 
 /// How many runs a history holds, per status, and what they add up to.
@@ -17,6 +17,9 @@ pub struct HistorySummary {
     tokens: u64,
     cost_nanos: i64,
     priced_runs: u64,
+    /// Priced runs whose cost is an estimate ([`CostSource::Estimated`]):
+    /// kept here so that a total can say "≈" in O(1).
+    estimated_costs: u64,
     duration_ms_sum: u64,
     runs_with_duration: u64,
 }
@@ -65,6 +68,13 @@ impl HistorySummary {
         self.priced_runs
     }
 
+    /// Number of runs whose cost is an estimate (a price × tokens): when
+    /// any is, the total cost is approximate. Costs recorded before sources
+    /// were (older histories) are not counted as estimates.
+    pub fn estimated_costs(&self) -> u64 {
+        self.estimated_costs
+    }
+
     /// The sum of the known costs, or `None` when no run has one (rather
     /// than claiming the history cost $0).
     pub fn known_cost(&self) -> Option<Usd> {
@@ -102,6 +112,7 @@ impl HistorySummary {
             tokens: self.tokens.saturating_sub(other.tokens),
             cost_nanos: (self.cost_nanos - other.cost_nanos).max(0),
             priced_runs: self.priced_runs.saturating_sub(other.priced_runs),
+            estimated_costs: self.estimated_costs.saturating_sub(other.estimated_costs),
             duration_ms_sum: self.duration_ms_sum.saturating_sub(other.duration_ms_sum),
             runs_with_duration: self
                 .runs_with_duration
@@ -121,6 +132,7 @@ impl HistorySummary {
             tokens: self.tokens + other.tokens,
             cost_nanos: self.cost_nanos + other.cost_nanos,
             priced_runs: self.priced_runs + other.priced_runs,
+            estimated_costs: self.estimated_costs + other.estimated_costs,
             duration_ms_sum: self.duration_ms_sum + other.duration_ms_sum,
             runs_with_duration: self.runs_with_duration + other.runs_with_duration,
         }
@@ -137,6 +149,9 @@ impl HistorySummary {
         if let Some(cost) = run.cost_usd() {
             self.cost_nanos += sign * cost.nanos();
             step(&mut self.priced_runs, 1);
+            if run.cost_source() == Some(CostSource::Estimated) {
+                step(&mut self.estimated_costs, 1);
+            }
         }
         if let Some(duration) = run.duration_ms {
             step(&mut self.duration_ms_sum, duration);
@@ -205,6 +220,36 @@ mod tests {
             run(RunStatus::Error, Some(5), None, None),
         ]);
         assert_eq!(small.saturating_sub(&large), HistorySummary::default());
+    }
+
+    #[test]
+    fn estimated_costs_are_counted_and_older_costs_without_a_source_are_not() {
+        let mut estimated = run(RunStatus::Success, Some(3), Some(0.002), None);
+        estimated.metadata = serde_json::json!({"costSource": "estimated"})
+            .as_object()
+            .cloned();
+        let mut reported = estimated.clone();
+        reported.metadata = serde_json::json!({"costSource": "reported"})
+            .as_object()
+            .cloned();
+        let older = run(RunStatus::Success, Some(3), Some(0.002), None);
+        let mut unpriced = estimated.clone();
+        unpriced.cost = None;
+        let summary = HistorySummary::of([&estimated, &reported, &older, &unpriced]);
+        assert_eq!((summary.priced_runs(), summary.estimated_costs()), (3, 1));
+        let mut undone = summary;
+        undone.subtract(&estimated);
+        assert_eq!(undone.estimated_costs(), 0);
+        assert_eq!(
+            summary.saturating_sub(&HistorySummary::of([&estimated])),
+            undone
+        );
+        let json = serde_json::to_string(&summary).unwrap();
+        assert!(json.contains("\"estimatedCosts\":1"), "{json}");
+        assert_eq!(
+            serde_json::from_str::<HistorySummary>(&json).unwrap(),
+            summary
+        );
     }
 
     #[test]

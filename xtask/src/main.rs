@@ -581,6 +581,10 @@ fn bench(ctx: &Ctx) -> Result {
             "The store against a naive baseline (native)",
         ),
         ("experiment_scale", "Experiments at scale (native)"),
+        (
+            "model_percentiles",
+            "Per-model percentiles, kept against recomputed (native)",
+        ),
     ] {
         step(&format!("bench: {what} — cargo bench --bench {name}"));
         let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
