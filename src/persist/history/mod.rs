@@ -28,9 +28,12 @@
 //! - **No IndexedDB**: the history is kept in localStorage instead
 //!   ([`persist_to_local_storage`](super::persist_to_local_storage)), with a notice.
 
+mod experiments;
 mod open;
 mod save;
 mod tabs;
+
+pub use experiments::SavedExperiments;
 
 use super::database::{
     BackupRecord, Chunk, DatabaseManifest, OrderKey, RunDatabase, Save, Unreadable,
