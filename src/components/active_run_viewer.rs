@@ -10,7 +10,8 @@ use std::sync::Arc;
 /// The active run: its full output in a `<pre>` (as text: model output is
 /// untrusted and never parsed as HTML), a Copy button, and its details: model,
 /// status, tokens, duration, cost (`N/A` when no price was known), the id
-/// the server knows the run by (`—` when none), start and completion times, the error of a failed run, and the prompt. Says "No
+/// the server knows the run by (`—` when none), start and completion times, the error of a failed run, and the prompt;
+/// and the run's judgement ([`RunJudgement`](super::RunJudgement)). Says "No
 /// active run selected" when there is none. While a run streams, only the
 /// text changes: the layout stays put.
 ///
@@ -72,6 +73,7 @@ pub fn ActiveRunViewer(
                     </button>
                     <span class="viewer__copied" aria-live="polite">{move || copied.get()}</span>
                 </header>
+                <super::RunJudgement store/>
                 <pre class="viewer__output">{field(|run| run.output.clone().unwrap_or_default())}</pre>
                 {move || error().map(|message| view! { <p class="viewer__error" role="status">{message}</p> })}
                 <dl class="viewer__details">

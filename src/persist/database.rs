@@ -265,7 +265,10 @@ impl RunDatabase {
         let values = idb::request(&store.get_all().map_err(idb::thrown)?).await?;
         transaction.finish().await?;
         let values: js_sys::Array = values.dyn_into().unwrap_or_default();
-        Ok(values.iter().map(|value| decode_experiment(&value)).collect())
+        Ok(values
+            .iter()
+            .map(|value| decode_experiment(&value))
+            .collect())
     }
 
     /// Saves `experiment` (its definition, inputs included), replacing the
