@@ -57,7 +57,12 @@ pub fn ChecksEditor(
         }
         Err(why) => problem.set(Some(format!("The check was not added: {why}"))),
     };
-    let checks = move || experiments.open().map(|experiment| experiment.checks.clone()).unwrap_or_default();
+    let checks = move || {
+        experiments
+            .open()
+            .map(|experiment| experiment.checks.clone())
+            .unwrap_or_default()
+    };
 
     view! {
         <fieldset class="checks">
@@ -95,20 +100,44 @@ pub fn ChecksEditor(
 
 /// The check of kind `kind` (a [`KINDS`] name) with `value`, or why not.
 fn new_check(kind: &str, value: &str) -> Result<Check, String> {
-    let number = || typed_number(value).filter(|number| *number >= 0.0).ok_or_else(|| format!("{value:?} is not a number of 0 or more"));
+    let number = || {
+        typed_number(value)
+            .filter(|number| *number >= 0.0)
+            .ok_or_else(|| format!("{value:?} is not a number of 0 or more"))
+    };
     let check = match kind {
-        "contains" => Check::Contains { text: value.to_owned(), case_sensitive: false },
-        "notContains" => Check::NotContains { text: value.to_owned(), case_sensitive: false },
-        "regex" => Check::Regex { pattern: Pattern::new(value, false).map_err(|error| error.to_string())? },
-        "equals" => Check::Equals { text: value.to_owned() },
+        "contains" => Check::Contains {
+            text: value.to_owned(),
+            case_sensitive: false,
+        },
+        "notContains" => Check::NotContains {
+            text: value.to_owned(),
+            case_sensitive: false,
+        },
+        "regex" => Check::Regex {
+            pattern: Pattern::new(value, false).map_err(|error| error.to_string())?,
+        },
+        "equals" => Check::Equals {
+            text: value.to_owned(),
+        },
         "validJson" => Check::ValidJson,
-        "jsonHasKey" => Check::JsonHasKey { path: value.to_owned() },
-        "maxLength" => Check::MaxLength { characters: number()? as usize },
-        "maxLatency" => Check::MaxLatency { ms: number()? as u64 },
-        "maxCost" => Check::MaxCost { usd: Usd::from_dollars(number()?) },
+        "jsonHasKey" => Check::JsonHasKey {
+            path: value.to_owned(),
+        },
+        "maxLength" => Check::MaxLength {
+            characters: number()? as usize,
+        },
+        "maxLatency" => Check::MaxLatency {
+            ms: number()? as u64,
+        },
+        "maxCost" => Check::MaxCost {
+            usd: Usd::from_dollars(number()?),
+        },
         other => return Err(format!("unknown kind {other}")),
     };
-    check.validate().map_err(|error: CheckError| error.to_string())?;
+    check
+        .validate()
+        .map_err(|error: CheckError| error.to_string())?;
     Ok(check)
 }
 
@@ -121,16 +150,28 @@ mod tests {
     fn checks_are_made_from_what_is_typed_or_refused_with_why() {
         assert_eq!(
             new_check("contains", "Paris"),
-            Ok(Check::Contains { text: "Paris".into(), case_sensitive: false })
+            Ok(Check::Contains {
+                text: "Paris".into(),
+                case_sensitive: false
+            })
         );
-        assert_eq!(new_check("maxLength", "120"), Ok(Check::MaxLength { characters: 120 }));
+        assert_eq!(
+            new_check("maxLength", "120"),
+            Ok(Check::MaxLength { characters: 120 })
+        );
         assert_eq!(new_check("validJson", ""), Ok(Check::ValidJson));
         assert_eq!(
             new_check("contains", ""),
             Err("the check needs some text to look for".into())
         );
-        assert!(new_check("maxLatency", "soon").unwrap_err().contains("not a number"));
-        assert!(new_check("maxCost", "-1").unwrap_err().contains("not a number"));
-        assert!(new_check("regex", "(open").unwrap_err().contains("is not valid"));
+        assert!(new_check("maxLatency", "soon")
+            .unwrap_err()
+            .contains("not a number"));
+        assert!(new_check("maxCost", "-1")
+            .unwrap_err()
+            .contains("not a number"));
+        assert!(new_check("regex", "(open")
+            .unwrap_err()
+            .contains("is not valid"));
     }
 }

@@ -74,7 +74,10 @@ pub fn DiffView(
     let compared = move || run_of(selection.compared.get().or_else(|| store.active_run_id()));
     let diff = Memo::new(move |_| {
         let (old, new) = (baseline()?, compared()?);
-        Some(WordDiff::new(old.output.as_deref()?, new.output.as_deref()?))
+        Some(WordDiff::new(
+            old.output.as_deref()?,
+            new.output.as_deref()?,
+        ))
     });
     let side = |run: Option<Arc<PromptRun>>| {
         run.map_or_else(
@@ -84,7 +87,10 @@ pub fn DiffView(
     };
     let swap = move |_| {
         let old = selection.baseline.get_untracked();
-        let new = selection.compared.get_untracked().or_else(|| store.active_run_id());
+        let new = selection
+            .compared
+            .get_untracked()
+            .or_else(|| store.active_run_id());
         selection.baseline.set(new);
         selection.compared.set(old);
     };

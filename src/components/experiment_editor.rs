@@ -41,14 +41,24 @@ pub fn ExperimentEditor(
     // Each field reads the open experiment through this one helper, so a
     // field's closure type is compiled once (the bundle has a budget).
     let field = move |read: fn(&Experiment) -> String| {
-        move || experiments.open().map(|experiment| read(&experiment)).unwrap_or_default()
+        move || {
+            experiments
+                .open()
+                .map(|experiment| read(&experiment))
+                .unwrap_or_default()
+        }
     };
     let variables = move || {
         let experiment = experiments.open()?;
         Some(match Template::parse(&experiment.template) {
             Err(error) => Err(error.to_string()),
             Ok(template) => Ok((template.variables().into_iter())
-                .map(|name| (name.to_owned(), experiment.inputs.column_index(name).is_some()))
+                .map(|name| {
+                    (
+                        name.to_owned(),
+                        experiment.inputs.column_index(name).is_some(),
+                    )
+                })
                 .collect::<Vec<_>>()),
         })
     };

@@ -215,16 +215,18 @@ fn grid_cell(cell: &GridCell, experiment: &Experiment, store: RunsStore) -> impl
         CellStatus::Failed => "failed",
     };
     let top = cell.answers.first().map(|answer| answer.run.clone());
-    let shown_run = top.clone().or_else(|| cell.runs.iter().flatten().last().cloned());
+    let shown_run = top
+        .clone()
+        .or_else(|| cell.runs.iter().flatten().last().cloned());
     let text = match (&top, cell.status) {
         // The first 200 characters, as a history card: the rest is one click away (Open).
         (Some(run), _) => output_preview(run).unwrap_or_default(),
         (None, CellStatus::NotRun) => "Not run".to_owned(),
         (None, CellStatus::InFlight) => "Running…".to_owned(),
-        (None, _) => cell
-            .errors()
-            .next()
-            .map_or_else(|| "Failed".to_owned(), |(_, error)| format!("Failed: {error}")),
+        (None, _) => cell.errors().next().map_or_else(
+            || "Failed".to_owned(),
+            |(_, error)| format!("Failed: {error}"),
+        ),
     };
     let repeats = (experiment.repeats > 1 && !cell.answers.is_empty()).then(|| {
         let counts: Vec<String> = (cell.answers.iter())
@@ -238,7 +240,10 @@ fn grid_cell(cell: &GridCell, experiment: &Experiment, store: RunsStore) -> impl
     let repeat = top
         .as_ref()
         .and_then(|run| run.experiment_cell().map(|tag| tag.repeat as usize));
-    let outcomes = repeat.and_then(|repeat| cell.checks.get(repeat)).cloned().unwrap_or_default();
+    let outcomes = repeat
+        .and_then(|repeat| cell.checks.get(repeat))
+        .cloned()
+        .unwrap_or_default();
     let marks = (experiment.checks.iter().zip(outcomes))
         .map(|(check, outcome)| {
             let (mark, class, why) = match outcome {

@@ -43,12 +43,23 @@ pub fn ExperimentPicker(
             let Some(grid) = experiments.grid() else {
                 return;
             };
-            download(&format!("{}.csv", file_name(&experiment.name)), std::iter::once(grid_csv(&experiment, &grid)), "text/csv")
+            download(
+                &format!("{}.csv", file_name(&experiment.name)),
+                std::iter::once(grid_csv(&experiment, &grid)),
+                "text/csv",
+            )
         } else {
             let runs = store.runs();
-            download(&format!("{}.json", file_name(&experiment.name)), std::iter::once(export_experiment(&experiment, runs.iter())), "application/json")
+            download(
+                &format!("{}.json", file_name(&experiment.name)),
+                std::iter::once(export_experiment(&experiment, runs.iter())),
+                "application/json",
+            )
         };
-        outcome.set(file.err().map(|problem| format!("The export failed: {problem}")));
+        outcome.set(
+            file.err()
+                .map(|problem| format!("The export failed: {problem}")),
+        );
     };
     let import = move |event: leptos::ev::Event| {
         let Some(file) = chosen_file(&event) else {
@@ -121,7 +132,13 @@ pub fn ExperimentPicker(
 /// A file name from an experiment's name: letters, digits, `-` and `_`.
 fn file_name(name: &str) -> String {
     let kept: String = (name.chars())
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     if kept.trim_matches('-').is_empty() {
         "experiment".to_owned()

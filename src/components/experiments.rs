@@ -129,13 +129,19 @@ impl Experiments {
 
     /// Opens experiment `id` (an unknown id opens none).
     pub fn select(&self, id: Option<&str>) {
-        let known = id.filter(|id| self.list.with_untracked(|list| list.iter().any(|e| e.id == *id)));
+        let known = id.filter(|id| {
+            self.list
+                .with_untracked(|list| list.iter().any(|e| e.id == *id))
+        });
         self.open_id.set(known.map(str::to_owned));
     }
 
     /// Makes a new, empty experiment named `name`, opens it and returns its id.
     pub fn create(&self, name: &str) -> String {
-        let id = format!("exp-{}", PromptRun::new_local_id().trim_start_matches("local-"));
+        let id = format!(
+            "exp-{}",
+            PromptRun::new_local_id().trim_start_matches("local-")
+        );
         self.put(Experiment::new(id.clone(), name));
         id
     }
@@ -144,10 +150,11 @@ impl Experiments {
     pub fn put(&self, experiment: Experiment) {
         let id = experiment.id.clone();
         let experiment = Arc::new(experiment);
-        self.list.update(|list| match list.iter_mut().find(|held| held.id == id) {
-            Some(held) => *held = experiment,
-            None => list.push(experiment),
-        });
+        self.list
+            .update(|list| match list.iter_mut().find(|held| held.id == id) {
+                Some(held) => *held = experiment,
+                None => list.push(experiment),
+            });
         self.open_id.set(Some(id.clone()));
         self.save_soon(id);
     }
@@ -160,7 +167,9 @@ impl Experiments {
         };
         let mut edit = Some(edit);
         self.list.update(|list| {
-            if let (Some(held), Some(edit)) = (list.iter_mut().find(|held| held.id == id), edit.take()) {
+            if let (Some(held), Some(edit)) =
+                (list.iter_mut().find(|held| held.id == id), edit.take())
+            {
                 // Copied only when a view still holds the old one.
                 edit(Arc::make_mut(held));
             }
@@ -173,7 +182,10 @@ impl Experiments {
     pub fn remove(&self, id: &str) {
         self.list.update(|list| list.retain(|held| held.id != id));
         if self.open_id.get_untracked().as_deref() == Some(id) {
-            self.open_id.set(self.list.with_untracked(|list| list.first().map(|e| e.id.clone())));
+            self.open_id.set(
+                self.list
+                    .with_untracked(|list| list.first().map(|e| e.id.clone())),
+            );
         }
         if let Some(history) = self.history.get_value() {
             let (id, error) = (id.to_owned(), self.error);
@@ -214,7 +226,9 @@ impl Experiments {
             self.error.try_set(problem);
         }
         if self.open_id.try_get_untracked().flatten().is_none() {
-            let first = self.list.try_with_untracked(|list| list.first().map(|e| e.id.clone()));
+            let first = self
+                .list
+                .try_with_untracked(|list| list.first().map(|e| e.id.clone()));
             self.open_id.try_set(first.flatten());
         }
         self.loaded.try_set(true);
@@ -237,7 +251,9 @@ impl Experiments {
         let this = *self;
         set_timeout(
             move || {
-                let Some((ids, _)) = this.unsaved.try_update_value(|unsaved| std::mem::take(unsaved))
+                let Some((ids, _)) = this
+                    .unsaved
+                    .try_update_value(|unsaved| std::mem::take(unsaved))
                 else {
                     return;
                 };

@@ -43,14 +43,21 @@ pub fn InputRows(
     let problem = RwSignal::new(None::<String>);
     let page = RwSignal::new(0usize);
     let new_column = RwSignal::new(String::new());
-    let take = move |bytes: &[u8], format: InputFormat, source: &str| match InputTable::parse(bytes, format) {
+    let take = move |bytes: &[u8], format: InputFormat, source: &str| match InputTable::parse(
+        bytes, format,
+    ) {
         Ok(table) => {
             let rows = table.rows().len();
             experiments.edit(|experiment| experiment.inputs = table);
             page.set(0);
-            problem.set(Some(format!("{source}: {} rows read.", thousands(rows as u64))));
+            problem.set(Some(format!(
+                "{source}: {} rows read.",
+                thousands(rows as u64)
+            )));
         }
-        Err(error) => problem.set(Some(format!("{source} could not be read, the inputs were not changed: {error}"))),
+        Err(error) => problem.set(Some(format!(
+            "{source} could not be read, the inputs were not changed: {error}"
+        ))),
     };
     let import = move |event: leptos::ev::Event| {
         let Some(file) = chosen_file(&event) else {
@@ -61,7 +68,8 @@ pub fn InputRows(
             match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
                 Ok(buffer) => {
                     let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-                    let format = InputFormat::from_file_name(&name).unwrap_or_else(|| InputFormat::detect(&bytes));
+                    let format = InputFormat::from_file_name(&name)
+                        .unwrap_or_else(|| InputFormat::detect(&bytes));
                     take(&bytes, format, &name);
                 }
                 Err(_) => problem.set(Some(format!("{name} could not be read."))),
@@ -84,7 +92,9 @@ pub fn InputRows(
             .collect();
         Some((experiment.inputs.columns().to_vec(), rows))
     });
-    let edit_table = move |change: Box<dyn FnOnce(&mut InputTable) -> Result<(), crate::experiment::TableEditError>>| {
+    let edit_table = move |change: Box<
+        dyn FnOnce(&mut InputTable) -> Result<(), crate::experiment::TableEditError>,
+    >| {
         let mut refused = None;
         experiments.edit(|experiment| refused = change(&mut experiment.inputs).err());
         problem.set(refused.map(|error| error.to_string()));

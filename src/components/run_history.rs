@@ -2,10 +2,10 @@
 //! that stays a few dozen elements whether there are ten runs or 100,000.
 
 use super::filter::{use_run_filter, RunFilter};
-use super::scroll_window::ScrollWindow;
 use super::format::{
     cost, duration, local_time, output_preview, status_label, thousands, tokens, total_cost,
 };
+use super::scroll_window::ScrollWindow;
 use crate::model::PromptRun;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
 use leptos::prelude::*;

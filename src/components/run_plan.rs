@@ -3,7 +3,9 @@
 
 use super::experiments::{use_experiments, Experiments};
 use super::format::{percent, thousands};
-use crate::experiment::{plan, Budget, Confirmation, CostEstimate, Experiment, Pairing, Plan, PlannedCell};
+use crate::experiment::{
+    plan, Budget, Confirmation, CostEstimate, Experiment, Pairing, Plan, PlannedCell,
+};
 use crate::model::Usd;
 use crate::store::{failed_cells, ExperimentReport, ExperimentStop};
 use leptos::prelude::*;
@@ -44,7 +46,11 @@ pub fn RunPlan(
         let experiment = experiments.open()?;
         let models = store.models();
         Some(plan(&experiment, &models).map_err(|invalid| {
-            invalid.0.iter().map(ToString::to_string).collect::<Vec<_>>()
+            invalid
+                .0
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
         }))
     });
     let report = RwSignal::new(None::<ExperimentReport>);
@@ -102,7 +108,8 @@ pub fn RunPlan(
         .unwrap_or_default()
     };
     let executing = move || store.is_executing();
-    let finished = move || report.with(|report| report.as_ref().map_or((0, 0), |r| (r.finished(), r.cells)));
+    let finished =
+        move || report.with(|report| report.as_ref().map_or((0, 0), |r| (r.finished(), r.cells)));
 
     view! {
         <section class="plan" aria-label="Run plan">
@@ -195,7 +202,9 @@ fn plan_summary(plan: &Plan, experiment: &Experiment, spent: Usd) -> impl IntoVi
             plan.estimate.unpriced_models().join(", ")
         ),
     };
-    let budget = experiment.budget.map(|budget| format!("Budget: {budget} ({spent} spent so far)"));
+    let budget = experiment
+        .budget
+        .map(|budget| format!("Budget: {budget} ({spent} spent so far)"));
     view! {
         <p class="plan__count">{count}</p>
         <ul class="plan__models">
@@ -216,10 +225,19 @@ fn plan_summary(plan: &Plan, experiment: &Experiment, spent: Usd) -> impl IntoVi
 
 /// The question to ask before sending `cells` of `experiment`, if its budget
 /// calls for one.
-fn confirmation(experiment: &Experiment, cells: &[PlannedCell], store: crate::store::RunsStore) -> Option<String> {
+fn confirmation(
+    experiment: &Experiment,
+    cells: &[PlannedCell],
+    store: crate::store::RunsStore,
+) -> Option<String> {
     let budget = Budget::new(experiment.budget?).with_spent(store.experiment_spent(&experiment.id));
     let models = store.models();
-    let estimate = CostEstimate::of(cells, &experiment.models, experiment.parameters.max_tokens, &models);
+    let estimate = CostEstimate::of(
+        cells,
+        &experiment.models,
+        experiment.parameters.max_tokens,
+        &models,
+    );
     Some(match budget.confirmation(&estimate)? {
         Confirmation::OverBudget { expected, budget } => format!(
             "What was spent plus this estimate comes to {expected}, over the budget of {budget}. Sending stops once {budget} is spent."
@@ -277,7 +295,10 @@ mod tests {
             not_sent: 14,
             stopped: Some(ExperimentStop::Cancelled),
         };
-        assert_eq!(outcome_text(&report, true), "120 of 120 cells finished, 2 failed");
+        assert_eq!(
+            outcome_text(&report, true),
+            "120 of 120 cells finished, 2 failed"
+        );
         assert_eq!(
             outcome_text(&report, false),
             "Cancelled. 120 cells: 100 answered, 2 failed, 4 cancelled in flight, 14 not sent."
