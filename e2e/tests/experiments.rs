@@ -10,7 +10,7 @@
 
 mod support;
 
-use fantoccini::{Client, Locator};
+use fantoccini::{key::Key, Client, Locator};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -20,7 +20,7 @@ async fn a_person_pastes_a_csv_runs_it_on_two_models_and_diffs_two_answers() {
     let (_driver, driver_url) = start_chromedriver().await;
     let profile = std::env::temp_dir().join(format!("prompt-runs-e2e-exp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
-    let browser = headless_chromium(&driver_url, &profile, 1280, 1000).await;
+    let browser = headless_chromium(&driver_url, &profile, 1280, 1300).await;
     let outcome = drive(&browser, &app).await;
     let _ = browser.close().await;
     let _ = std::fs::remove_dir_all(&profile);
@@ -101,9 +101,13 @@ async fn drive(browser: &Client, app: &str) {
 
     click(browser, ".editor__model[data-model=offline-echo] input").await;
     click(browser, ".editor__model[data-model=offline-slow] input").await;
-    let repeats = find(browser, ".editor__repeats").await;
-    repeats.clear().await.unwrap();
-    repeats.send_keys("2\t").await.unwrap();
+    // The field holds 1: replace it, and leave the field (its change event).
+    let (backspace, tab) = (char::from(Key::Backspace), char::from(Key::Tab));
+    find(browser, ".editor__repeats")
+        .await
+        .send_keys(&format!("{backspace}2{tab}"))
+        .await
+        .unwrap();
     find(browser, ".checks__value")
         .await
         .send_keys("France")
@@ -173,20 +177,22 @@ async fn drive(browser: &Client, app: &str) {
         ".grid__row[data-row='1'] .grid__cell[data-model=offline-echo] .grid__compare",
     )
     .await;
-    wait_for_text(browser, ".diff__text del", |text| text.contains("France")).await;
-    let added = find(browser, ".diff__text ins").await.text().await.unwrap();
-    assert!(!added.is_empty());
-    let inserted = browser
-        .find_all(Locator::Css(".diff__text ins"))
-        .await
-        .unwrap();
-    let mut added = String::new();
-    for mark in inserted {
-        added += &mark.text().await.unwrap();
-    }
-    assert!(added.contains("Japan"), "{added}");
+    let marks = |tag: &str| {
+        format!("return [...document.querySelectorAll('.diff__text {tag}')].map(mark => mark.textContent).join('|');")
+    };
+    wait_for_text(browser, ".diff__text", |text| text.contains("Japan")).await;
+    let removed = evaluate(browser, &marks("del")).await;
+    let added = evaluate(browser, &marks("ins")).await;
+    assert!(removed.as_str().unwrap().contains("France"), "{removed}");
+    assert!(added.as_str().unwrap().contains("Japan"), "{added}");
+    assert!(!removed.as_str().unwrap().contains("Japan"), "{removed}");
 
-    evaluate(browser, "window.scrollTo(0, 0); return null;").await;
+    // The plan, the grid and the diff in one picture.
+    evaluate(
+        browser,
+        "document.querySelector('.grid').scrollIntoView(); window.scrollBy(0, -260); return null;",
+    )
+    .await;
     save_screenshot(browser, "e2e-experiments.png").await;
 
     // A reload finds the experiment and its grid again.
