@@ -1,10 +1,11 @@
 //! The benchmarks in a real browser (headless Chromium), where the work runs:
 //! the store against the naive baseline, saving and restoring 10,000 typical
-//! runs, and mounting the history with 10,000 runs. Prints a Markdown report;
-//! `cargo xtask bench` runs it with `wasm-bindgen-test-runner` and writes the
-//! report under `target/`. The whole app's start, which now reads IndexedDB
-//! and depends on navigation, is timed on the release build instead
-//! (`e2e/benches/startup.rs`).
+//! runs, mounting the history with 10,000 runs, and experiments: planning
+//! 1,000 rows × 4 models × 3 repeats and mounting their grid. Prints a
+//! Markdown report; `cargo xtask bench` runs it with `wasm-bindgen-test-runner`
+//! and writes the report under `target/`. The whole app's start, which now
+//! reads IndexedDB and depends on navigation, is timed on the release build
+//! instead (`e2e/benches/startup.rs`).
 //!
 //! Times come from `performance.now()`, whose resolution Chromium coarsens
 //! (to 100 µs on pages that are not cross-origin isolated): fast operations
@@ -14,14 +15,14 @@
 mod workload;
 
 use leptos::prelude::*;
-use prompt_runs::components::RunHistory;
+use prompt_runs::components::{ExperimentGrid, RunHistory};
 use prompt_runs::model::PromptRun;
 use prompt_runs::persist::{MemoryStorage, PersistOptions, Persistence, Scheduler};
 use prompt_runs::store::RunsStore;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
-use workload::{typical_run, Prose, Scaling};
+use workload::{typical_run, ExperimentWorkload, Prose, Scaling};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -139,6 +140,59 @@ async fn rendering(owner: &Owner) -> String {
     )
 }
 
+/// Planning and the grid of 1,000 rows × 4 models × 3 repeats (12,000 runs
+/// of ~1 KB answers, three checks each), as `ExperimentWorkload` measures
+/// natively; then the grid component with those runs: mount (the grid built
+/// in it), first paint, DOM elements, scroll to the end.
+async fn experiments(owner: &Owner) -> String {
+    let workload = ExperimentWorkload::new();
+    let mut report = workload.measure(now, 5).table();
+    let store = owner.with(RunsStore::new);
+    store
+        .set_runs(workload.runs.iter().map(|run| (**run).clone()).collect())
+        .unwrap();
+    let experiment = std::sync::Arc::new(workload.experiment.clone());
+    let container = fresh_container();
+    let started = now();
+    let mounted = owner.with(|| {
+        leptos::mount::mount_to(container.clone(), move || {
+            let experiment = Signal::stored(Some(experiment));
+            view! { <ExperimentGrid store experiment height="800px"/> }
+        })
+    });
+    let mounted_at = now() - started;
+    painted().await;
+    let painted_at = now() - started;
+    let elements = container.get_elements_by_tag_name("*").length();
+    assert!(elements < 2_000, "{elements} elements");
+    let viewport: web_sys::HtmlElement = container
+        .query_selector(".grid__viewport")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    let started = now();
+    viewport.set_scroll_top(i32::MAX);
+    viewport
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    painted().await;
+    let scrolled = now() - started;
+    let last = container
+        .query_selector(".grid__row[data-row='999']")
+        .unwrap()
+        .is_some();
+    assert!(last, "the last row is drawn at the end");
+    drop(mounted);
+    container.remove();
+    report += &format!(
+        "\n| ExperimentGrid, 1,000 rows × 4 models (12,000 runs, 800 px high) | |\n| --- | ---: |\n\
+         | mount, the grid built with its checks (ms) | {mounted_at:.0} |\n| first paint (ms) | {painted_at:.0} |\n\
+         | DOM elements | {elements} |\n\
+         | scroll to the end, re-render and paint (ms) | {scrolled:.0} |\n"
+    );
+    report
+}
+
 #[wasm_bindgen_test]
 async fn browser_benchmarks() {
     let owner = Owner::new();
@@ -150,5 +204,7 @@ async fn browser_benchmarks() {
     report += &persistence(&owner);
     report += "\n### Rendering\n\n";
     report += &rendering(&owner).await;
+    report += "\n### Experiments (median ms of 5)\n\n";
+    report += &experiments(&owner).await;
     console_log!("BENCHMARK REPORT START\n{report}BENCHMARK REPORT END");
 }

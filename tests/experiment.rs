@@ -791,3 +791,41 @@ fn judgements_change_a_finished_run_through_the_store() {
     store.update_run("r1", PromptRunUpdate::rate(None)).unwrap();
     assert_eq!(store.get_run_by_id("r1").unwrap().rating(), None);
 }
+
+#[test]
+fn an_old_copy_merged_in_does_not_undo_a_newer_judgement() {
+    let owner = Owner::new();
+    let store = owner.with(RunsStore::new);
+    let mut run = PromptRun::pending("r1", "gpt-4o", "Say hi");
+    run.status = RunStatus::Success;
+    run.completed_at = Some(Timestamp::parse("2024-05-01T12:00:05.000Z"));
+    store.add_run(run).unwrap();
+    store
+        .update_run("r1", PromptRunUpdate::rate(Some(Rating::Up)))
+        .unwrap();
+    let exported = (*store.get_run_by_id("r1").unwrap()).clone();
+    let never_judged = {
+        let mut copy = exported.clone();
+        copy.metadata = None;
+        copy
+    };
+    // Judged again a moment later (judgedAt has millisecond resolution).
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    store
+        .update_run("r1", PromptRunUpdate::rate(Some(Rating::Down)))
+        .unwrap();
+    let report = store.merge_runs(vec![exported, never_judged]);
+    assert_eq!((report.updated, report.unchanged), (0, 2));
+    assert_eq!(
+        store.get_run_by_id("r1").unwrap().rating(),
+        Some(Rating::Down)
+    );
+
+    // A copy judged later (another tab) does come in.
+    let mut newer = (*store.get_run_by_id("r1").unwrap()).clone();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    newer = PromptRunUpdate::star(true).apply_to(&newer).unwrap();
+    assert_eq!(store.merge_runs(vec![newer]).updated, 1);
+    let held = store.get_run_by_id("r1").unwrap();
+    assert!(held.is_starred() && held.rating() == Some(Rating::Down));
+}

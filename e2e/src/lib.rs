@@ -1,4 +1,4 @@
-//! The harness that the end-to-end test (`tests/app.rs`) and the start-up
+//! The harness that the end-to-end tests (`tests/`) and the start-up
 //! benchmark (`benches/startup.rs`) share: a built app served by the gateway
 //! on loopback, chromedriver, and a headless Chromium session driven through
 //! WebDriver (fantoccini), with Chrome DevTools commands where WebDriver has
@@ -6,6 +6,9 @@
 //! the app and the gateway.
 
 pub mod history;
+mod page;
+
+pub use page::{click, evaluate, find, save_screenshot, wait_for_text};
 
 use clap::Parser;
 use fantoccini::wd::WebDriverCompatibleCommand;

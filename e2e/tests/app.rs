@@ -10,8 +10,11 @@
 //! Needs `dist/` (`trunk build --release`) and `chromedriver` (or
 //! `CHROMEDRIVER`): `cargo xtask test` provides both.
 
-use fantoccini::{elements::Element, Client, Locator};
-use prompt_runs_e2e::{headless_chromium, start_chromedriver, workspace_root};
+use fantoccini::{Client, Locator};
+use prompt_runs_e2e::{
+    evaluate, find, headless_chromium, save_screenshot, start_chromedriver, wait_for_text,
+    workspace_root,
+};
 use std::time::{Duration, Instant};
 
 /// Fast enough that the offline models answer within a second or two, slow
@@ -24,29 +27,6 @@ async fn start_gateway() -> String {
     prompt_runs_e2e::start_gateway(&dist, &["--offline-tokens-per-second", TOKENS_PER_SECOND]).await
 }
 
-/// Waits up to 20 s for `selector` to match something whose text satisfies `check`.
-async fn wait_for_text(browser: &Client, selector: &str, check: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Ok(element) = browser.find(Locator::Css(selector)).await {
-            last = element.text().await.unwrap_or_default();
-            if check(&last) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {selector}; last text: {last:?}");
-}
-
-async fn find(browser: &Client, selector: &str) -> Element {
-    browser
-        .find(Locator::Css(selector))
-        .await
-        .unwrap_or_else(|error| panic!("{selector}: {error}"))
-}
-
 async fn statuses(browser: &Client) -> Vec<String> {
     let mut found = Vec::new();
     for badge in browser
@@ -57,30 +37,6 @@ async fn statuses(browser: &Client) -> Vec<String> {
         found.push(badge.text().await.unwrap());
     }
     found
-}
-
-/// Saves what the window shows as `target/<name>`, scrolled to the top of
-/// `from` (the page's top when `None`).
-async fn save_screenshot(browser: &Client, name: &str, from: Option<&str>) {
-    let scroll = match from {
-        Some(selector) => {
-            format!("document.querySelector({selector:?}).scrollIntoView(); return null;")
-        }
-        None => "window.scrollTo(0, 0); return null;".to_owned(),
-    };
-    evaluate(browser, &scroll).await;
-    let png = browser.screenshot().await.expect("screenshot");
-    let path = workspace_root().join("target").join(name);
-    std::fs::write(&path, png).unwrap();
-    println!("screenshot saved to {}", path.display());
-}
-
-/// Runs `script` (a function body) in the page and returns its JSON result.
-async fn evaluate(browser: &Client, script: &str) -> serde_json::Value {
-    browser
-        .execute(script, vec![])
-        .await
-        .unwrap_or_else(|error| panic!("{script}: {error}"))
 }
 
 /// The page's box for `selector`: `[left, top, right, bottom]` in CSS pixels

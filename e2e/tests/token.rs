@@ -8,132 +8,25 @@
 //! `CHROMEDRIVER`): `cargo xtask test` provides both. A separate test binary
 //! from `app.rs`, so that the two browsers do not run at once.
 
-use clap::Parser;
-use fantoccini::{key::Key, Client, ClientBuilder, Locator};
-use prompt_runs_gateway::GatewayConfig;
+use fantoccini::{key::Key, Client, Locator};
+use prompt_runs_e2e::{
+    evaluate as in_page, headless_chromium, start_chromedriver, start_gateway, wait_for_text,
+    workspace_root,
+};
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
 
 const TOKEN: &str = "e2e-0123456789abcdef";
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Serves `dist/` with a token required, on a free loopback port.
-async fn start_gateway() -> String {
-    let dist = workspace_root().join("dist");
-    assert!(
-        dist.join("index.html").is_file(),
-        "{} has no built app: run `trunk build --release` (cargo xtask test does)",
-        dist.display()
-    );
-    // `serve` opens the history database too: one of this test's own, not
-    // the person's (a few kilobytes left in the temporary directory).
-    let data = std::env::temp_dir().join(format!("prompt-runs-e2e-token-{}", std::process::id()));
-    let config = GatewayConfig::parse_from([
-        "prompt-runs-gateway",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--static-dir",
-        dist.to_str().unwrap(),
-        "--offline-tokens-per-second",
-        "1000",
-        "--token",
-        TOKEN,
-    ]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(prompt_runs_gateway::serve(listener, config));
-    url
-}
-
-/// Starts chromedriver on a free port; killed when dropped.
-async fn start_chromedriver() -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let program = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
-    let driver = Command::new(&program)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("could not start {program}: {error}"));
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return (driver, url);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start listening on {url}");
-}
-
-async fn headless_chromium(driver_url: &str, profile: &Path) -> Client {
-    // Two rustls crypto backends are enabled in the workspace: pick one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let capabilities = json!({
-        "goog:chromeOptions": {
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,1100",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    ClientBuilder::rustls()
-        .expect("rustls")
-        .capabilities(capabilities.as_object().unwrap().clone())
-        .connect(driver_url)
-        .await
-        .expect("WebDriver session with headless Chromium")
-}
-
-/// Waits up to 20 s for `selector` to match something whose text satisfies `check`.
-async fn wait_for_text(browser: &Client, selector: &str, check: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Ok(element) = browser.find(Locator::Css(selector)).await {
-            last = element.text().await.unwrap_or_default();
-            if check(&last) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {selector}; last text: {last:?}");
-}
-
-/// Runs `script` in the page and returns what it returns (awaited, if a promise).
-async fn in_page(browser: &Client, script: &str) -> serde_json::Value {
-    browser
-        .execute(script, vec![])
-        .await
-        .unwrap_or_else(|error| panic!("{script}: {error}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_token_the_app_takes_it_from_its_address_or_from_settings() {
-    let app = start_gateway().await;
-    let (_driver, driver_url) = start_chromedriver().await;
+    let dist = workspace_root().join("dist");
+    let flags = ["--offline-tokens-per-second", "1000", "--token", TOKEN];
+    let app = start_gateway(&dist, &flags).await;
+    let driver = start_chromedriver().await;
     let profile =
         std::env::temp_dir().join(format!("prompt-runs-e2e-token-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
-    let browser = headless_chromium(&driver_url, &profile).await;
+    let browser = headless_chromium(&driver.url, &profile, &[]).await;
     let outcome = drive(&browser, &app).await;
     let _ = browser.close().await;
     let _ = std::fs::remove_dir_all(&profile);

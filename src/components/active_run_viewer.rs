@@ -14,8 +14,10 @@ use std::sync::Arc;
 /// status, tokens, duration, its speed (time to first token, output tokens
 /// per second, and what the server reported: prompt speed, cached and
 /// reasoning tokens; each marked measured or reported, `—` when not known),
-/// cost and where it comes from (`N/A` when no price was known), the id
-/// the server knows the run by (`—` when none), start and completion times, the error of a failed run, and the prompt. Says "No
+/// cost and where it comes from (`N/A` when no price was known), the id the
+/// server knows the run by (`—` when none), start and completion times, the
+/// error of a failed run, and the prompt; and the run's judgement
+/// ([`RunJudgement`](super::RunJudgement)). Says "No
 /// active run selected" when there is none. While a run streams, only the
 /// text changes: the layout stays put.
 ///
@@ -84,6 +86,7 @@ pub fn ActiveRunViewer(
                     </button>
                     <span class="viewer__copied" aria-live="polite">{move || copied.get()}</span>
                 </header>
+                <super::RunJudgement store/>
                 <pre class="viewer__output">{field(|run| run.output.clone().unwrap_or_default())}</pre>
                 <Show when=cold>
                     <p class="viewer__loading" role="status">"Loading the whole run from storage…"</p>

@@ -1,8 +1,8 @@
-//! What the history shows: a filter by status, model and text, shared through
+//! What the history shows: a filter by status, model, text and judgement, shared through
 //! context between [`RunFilters`](super::RunFilters), which edits it, and
 //! [`RunHistory`](super::RunHistory), which applies it.
 
-use crate::model::{PromptRun, RunStatus};
+use crate::model::{PromptRun, Rating, RunStatus};
 use crate::store::{RunList, RunsStore};
 use crate::text::CaseInsensitive;
 use leptos::prelude::*;
@@ -20,13 +20,58 @@ pub struct RunFilter {
     /// [`RunsStore::is_run_cold`](crate::store::RunsStore::is_run_cold))
     /// that storage found `text` in: the search text they answer, and their ids.
     pub stored_matches: Option<(String, std::sync::Arc<std::collections::HashSet<String>>)>,
+    /// Only runs judged this way.
+    pub judgement: Option<JudgementFilter>,
+}
+
+/// Which judgement a run must carry to be shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JudgementFilter {
+    /// Thumbs up.
+    Up,
+    /// Thumbs down.
+    Down,
+    /// Starred.
+    Starred,
+    /// With a note.
+    Noted,
+}
+
+impl JudgementFilter {
+    /// Every judgement filter, in the order a menu lists them.
+    pub const ALL: [JudgementFilter; 4] = [
+        JudgementFilter::Up,
+        JudgementFilter::Down,
+        JudgementFilter::Starred,
+        JudgementFilter::Noted,
+    ];
+
+    /// Whether `run` carries this judgement.
+    pub fn matches(self, run: &PromptRun) -> bool {
+        match self {
+            JudgementFilter::Up => run.rating() == Some(Rating::Up),
+            JudgementFilter::Down => run.rating() == Some(Rating::Down),
+            JudgementFilter::Starred => run.is_starred(),
+            JudgementFilter::Noted => run.note().is_some(),
+        }
+    }
+
+    /// Its name in a menu and in the filter's value.
+    pub fn label(self) -> &'static str {
+        match self {
+            JudgementFilter::Up => "Thumbs up",
+            JudgementFilter::Down => "Thumbs down",
+            JudgementFilter::Starred => "Starred",
+            JudgementFilter::Noted => "With a note",
+        }
+    }
 }
 
 impl RunFilter {
     /// The matching runs, most recent first (tracked reads of the store).
     ///
     /// Status and model narrow through the store's indexes; only a text search
-    /// looks at every remaining run.
+    /// or a judgement looks at every remaining run.
     pub fn apply(&self, store: &RunsStore) -> RunList {
         let narrowed = match (self.status, &self.model_id) {
             (Some(status), _) => store.runs_by_status().get(status).clone(),
@@ -35,7 +80,7 @@ impl RunFilter {
         };
         let needle = self.text.trim();
         let by_model = self.status.is_some() && self.model_id.is_some();
-        if needle.is_empty() && !by_model {
+        if needle.is_empty() && !by_model && self.judgement.is_none() {
             return narrowed;
         }
         let stored = self
@@ -46,6 +91,9 @@ impl RunFilter {
         let needle = (!needle.is_empty()).then(|| CaseInsensitive::new(needle));
         narrowed.filtered(|run| {
             (!by_model || self.model_id.as_deref() == Some(run.model_id.as_str()))
+                && self
+                    .judgement
+                    .is_none_or(|judgement| judgement.matches(run))
                 && needle.as_ref().is_none_or(|needle| {
                     mentions(needle, run) || stored.is_some_and(|ids| ids.contains(&run.id))
                 })
@@ -80,6 +128,7 @@ pub fn use_run_filter() -> Option<RwSignal<RunFilter>> {
 mod tests {
     use super::*;
     use crate::model::PromptRun;
+    use crate::model::PromptRunUpdate;
 
     fn run(id: &str, model: &str, status: RunStatus, prompt: &str, output: &str) -> PromptRun {
         let mut run = PromptRun::pending(id, model, prompt);
@@ -167,5 +216,42 @@ mod tests {
             ["e"],
             "final sigma"
         );
+    }
+
+    #[test]
+    fn narrows_by_judgement_with_the_other_filters() {
+        let owner = Owner::new();
+        let store = owner.with(RunsStore::new);
+        for id in ["a", "b", "c", "d"] {
+            store
+                .add_run(run(id, "gpt", RunStatus::Success, "prompt", "answer"))
+                .unwrap();
+        }
+        store
+            .update_run("a", PromptRunUpdate::rate(Some(Rating::Up)))
+            .unwrap();
+        store
+            .update_run("b", PromptRunUpdate::rate(Some(Rating::Down)))
+            .unwrap();
+        store.update_run("b", PromptRunUpdate::star(true)).unwrap();
+        store
+            .update_run("c", PromptRunUpdate::annotate("check the date"))
+            .unwrap();
+        let judged = |judgement| RunFilter {
+            judgement: Some(judgement),
+            ..RunFilter::default()
+        };
+        assert_eq!(ids(&judged(JudgementFilter::Up).apply(&store)), ["a"]);
+        assert_eq!(ids(&judged(JudgementFilter::Down).apply(&store)), ["b"]);
+        assert_eq!(ids(&judged(JudgementFilter::Starred).apply(&store)), ["b"]);
+        assert_eq!(ids(&judged(JudgementFilter::Noted).apply(&store)), ["c"]);
+        let starred_gpt = RunFilter {
+            model_id: Some("gpt".into()),
+            judgement: Some(JudgementFilter::Starred),
+            ..RunFilter::default()
+        };
+        assert_eq!(ids(&starred_gpt.apply(&store)), ["b"]);
+        store.update_run("b", PromptRunUpdate::star(false)).unwrap();
+        assert!(judged(JudgementFilter::Starred).apply(&store).is_empty());
     }
 }

@@ -12,31 +12,56 @@
 //! - [`HistoryStorage`]: where the history is kept, space, persistence, backups.
 //! - [`Settings`]: the server the app talks to.
 //! - [`ServerHistory`]: keeping the history on that server too, and how that stands.
+//! - [`RunJudgement`]: thumbs up/down, a star and a note on a run.
+//! - [`DiffView`]: the word diff of two answers.
+//! - Experiments ([`provide_experiments`] holds them): [`ExperimentPicker`]
+//!   (open, new, delete, export, import), [`ExperimentEditor`] (with
+//!   [`InputRows`] and [`ChecksEditor`]), [`RunPlan`] (count, cost, run,
+//!   cancel), [`ExperimentGrid`] (rows × models).
 
 mod active_run_viewer;
+mod checks_editor;
+mod diff_view;
 mod error_banner;
 mod execution_progress;
+mod experiment_editor;
+mod experiment_grid;
+mod experiment_picker;
+mod experiments;
 mod filter;
 pub mod format;
 mod history_storage;
 mod history_transfer;
+mod input_rows;
 mod model_performance;
 mod prompt_composer;
 mod run_filters;
 mod run_history;
+mod run_judgement;
+mod run_plan;
+mod scroll_window;
 mod server_history;
 mod settings;
 
 pub use active_run_viewer::ActiveRunViewer;
+pub use checks_editor::ChecksEditor;
+pub use diff_view::{provide_diff_selection, use_diff_selection, DiffSelection, DiffView};
 pub use error_banner::ErrorBanner;
 pub use execution_progress::ExecutionProgress;
-pub use filter::{provide_run_filter, use_run_filter, RunFilter};
+pub use experiment_editor::ExperimentEditor;
+pub use experiment_grid::{ExperimentGrid, GRID_ROW_HEIGHT_PX};
+pub use experiment_picker::ExperimentPicker;
+pub use experiments::{provide_experiments, use_experiments, Experiments};
+pub use filter::{provide_run_filter, use_run_filter, JudgementFilter, RunFilter};
 pub use history_storage::HistoryStorage;
 pub use history_transfer::HistoryTransfer;
+pub use input_rows::{InputRows, ROWS_PER_PAGE};
 pub use model_performance::ModelPerformance;
 pub use prompt_composer::PromptComposer;
 pub use run_filters::RunFilters;
 pub use run_history::{RunHistory, ROW_HEIGHT_PX};
+pub use run_judgement::RunJudgement;
+pub use run_plan::RunPlan;
 pub use server_history::{
     keep_history_on_server, ServerHistory, SyncWorkspace, SYNC_WORKSPACE_KEY,
 };

@@ -1,7 +1,7 @@
 //! RunFilters: runs counted by status, the failed runs with their errors, and
-//! the controls that narrow the history by status, model and text.
+//! the controls that narrow the history by status, model, judgement and text.
 
-use super::filter::{use_run_filter, RunFilter};
+use super::filter::{use_run_filter, JudgementFilter, RunFilter};
 use super::format::{status_label, thousands};
 use crate::model::RunStatus;
 use crate::persist::use_history;
@@ -120,6 +120,21 @@ pub fn RunFilters(
                                 {format!("{} ({})", stats.model_id, thousands(stats.runs as u64))}
                             </option>
                         }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Judgement "
+                    <select
+                        class="filters__judgement"
+                        prop:value=move || filter.with(|filter| filter.judgement.map_or("", JudgementFilter::label))
+                        on:change=move |event| {
+                            let chosen = event_target_value(&event);
+                            let judgement = JudgementFilter::ALL.into_iter().find(|judgement| judgement.label() == chosen);
+                            filter.update(|filter| filter.judgement = judgement);
+                        }
+                    >
+                        <option value="">"Any"</option>
+                        {JudgementFilter::ALL.map(|judgement| view! { <option>{judgement.label()}</option> })}
                     </select>
                 </label>
                 <label>

@@ -5,19 +5,16 @@ use super::filter::{use_run_filter, RunFilter};
 use super::format::{
     duration, local_time, output_preview, run_cost, status_label, thousands, tokens, total_cost,
 };
+use super::scroll_window::ScrollWindow;
 use crate::model::PromptRun;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
 use leptos::prelude::*;
 use std::sync::Arc;
 
 /// Height of one card's row in CSS pixels: the list is virtualized, so every
-/// row has this height and only the rows in view (plus `OVERSCAN_ROWS`
-/// either side) are in the DOM.
+/// row has this height and only the rows in view (plus a few either side)
+/// are in the DOM.
 pub const ROW_HEIGHT_PX: usize = 132;
-/// Rows rendered beyond each edge of the viewport, so fast scrolling shows no gap.
-const OVERSCAN_ROWS: usize = 4;
-/// Viewport height assumed until the real one is measured.
-const INITIAL_VIEWPORT_PX: usize = 640;
 /// The list's height when none is given.
 const DEFAULT_HEIGHT: &str = "70vh";
 
@@ -138,32 +135,10 @@ fn VirtualList(
     height: String,
     filter: Option<RwSignal<RunFilter>>,
 ) -> impl IntoView {
-    let viewport = NodeRef::<leptos::html::Div>::new();
-    let scroll_top = RwSignal::new(0usize);
-    let viewport_height = RwSignal::new(INITIAL_VIEWPORT_PX);
-    let measure = move || {
-        if let Some(element) = viewport.get_untracked() {
-            let height = element.client_height();
-            if height > 0 {
-                viewport_height.set(height as usize);
-            }
-        }
-    };
-    Effect::new(move |_| {
-        if viewport.get().is_some() {
-            measure();
-        }
-    });
-    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
-    on_cleanup(move || resize.remove());
-
+    let scroll = ScrollWindow::new();
     let window = Memo::new(move |_| {
         let len = runs.with(|runs| runs.len());
-        let first = (scroll_top.get() / ROW_HEIGHT_PX)
-            .saturating_sub(OVERSCAN_ROWS)
-            .min(len);
-        let visible = viewport_height.get().div_ceil(ROW_HEIGHT_PX) + 1;
-        let end = (first + visible + 2 * OVERSCAN_ROWS).min(len);
+        let (first, end) = scroll.range(len, ROW_HEIGHT_PX);
         (first, end, len)
     });
     let rows = move || {
@@ -183,14 +158,10 @@ fn VirtualList(
         <div
             class="history__viewport"
             style=format!("height: {height}; overflow-y: auto")
-            node_ref=viewport
+            node_ref=scroll.viewport
             tabindex="0"
             aria-label="Runs, most recent first"
-            on:scroll=move |_| {
-                if let Some(element) = viewport.get_untracked() {
-                    scroll_top.set(element.scroll_top().max(0) as usize);
-                }
-            }
+            on:scroll=move |_| scroll.scrolled()
         >
             <div class="history__spacer" style=move || spacer(window.get().0)></div>
             <ol class="history__list" style="margin: 0; padding: 0; list-style: none">

@@ -10,7 +10,12 @@
 //! | [`RATING_KEY`] `"rating"` | `"up"` or `"down"` |
 //! | [`NOTE_KEY`] `"note"` | a non-empty string |
 //! | [`STARRED_KEY`] `"starred"` | `true` |
+//! | [`JUDGED_AT_KEY`] `"judgedAt"` | when a judgement last changed (ISO 8601), kept when one is cleared |
 //!
+//! `judgedAt` is what lets copies of a run merge without losing a rating:
+//! two copies of a finished run differ only by their judgements, and
+//! [`PromptRun::supersedes`] prefers the one judged later, so an old export
+//! or a stale tab cannot undo a newer rating, note or star.
 //! A change is a [`PromptRunUpdate`] of `metadataChanges` naming only its
 //! key, which the store's `update_run` applies to a run in any status,
 //! finished or not, keeping every other key: a rating and a star made from
@@ -25,7 +30,7 @@
 //! // In a component: store.update_run(&run.id, PromptRunUpdate::star(true))
 //! ```
 
-use super::{PromptRun, PromptRunUpdate};
+use super::{PromptRun, PromptRunUpdate, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -37,6 +42,10 @@ pub const NOTE_KEY: &str = "note";
 
 /// The `metadata` key that stars a run: `true` (absent when not starred).
 pub const STARRED_KEY: &str = "starred";
+
+/// The `metadata` key of when a judgement of the run last changed: an
+/// ISO 8601 instant, set by every judgement update (clearing one included).
+pub const JUDGED_AT_KEY: &str = "judgedAt";
 
 /// Thumbs up or down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,6 +90,14 @@ impl PromptRun {
         self.metadata_entry(STARRED_KEY) == Some(&Value::Bool(true))
     }
 
+    /// When a judgement of the run last changed, if one ever did in a build
+    /// that records it.
+    pub fn judged_at(&self) -> Option<Timestamp> {
+        self.metadata_entry(JUDGED_AT_KEY)?
+            .as_str()
+            .map(Timestamp::parse)
+    }
+
     fn metadata_entry(&self, key: &str) -> Option<&Value> {
         self.metadata.as_ref()?.get(key)
     }
@@ -104,10 +121,15 @@ impl PromptRunUpdate {
     }
 }
 
-/// An update setting `key` to `value`, or removing it for `None`.
+/// An update setting `key` to `value`, or removing it for `None`, and
+/// `judgedAt` to now.
 fn metadata_change(key: &str, value: Option<Value>) -> PromptRunUpdate {
     let mut changes = serde_json::Map::new();
     changes.insert(key.to_owned(), value.unwrap_or(Value::Null));
+    changes.insert(
+        JUDGED_AT_KEY.to_owned(),
+        Timestamp::now().as_str().to_owned().into(),
+    );
     PromptRunUpdate {
         metadata_changes: Some(changes),
         ..PromptRunUpdate::default()
@@ -142,9 +164,10 @@ mod tests {
         assert_eq!(starred.note(), Some("wrong capital\n"));
         assert!(starred.is_starred());
         assert_eq!(starred.batch_id(), Some("b1"));
+        let judged_at = starred.judged_at().expect("judging records when");
         assert_eq!(
             serde_json::to_value(&starred).unwrap()["metadata"],
-            json!({"batchId": "b1", "rating": "down", "note": "wrong capital\n", "starred": true})
+            json!({"batchId": "b1", "rating": "down", "note": "wrong capital\n", "starred": true, "judgedAt": judged_at.as_str()})
         );
 
         let mut cleared = starred;
@@ -155,23 +178,23 @@ mod tests {
         ] {
             cleared = update.apply_to(&cleared).unwrap();
         }
-        assert_eq!(cleared, run, "clearing every judgement restores the run");
+        assert!(cleared.judged_at().is_some(), "clearing is a judgement too");
+        cleared.metadata.as_mut().unwrap().remove(JUDGED_AT_KEY);
+        assert_eq!(cleared, run, "clearing every judgement restores the rest");
     }
 
     #[test]
-    fn a_run_without_metadata_gets_it_and_loses_it_again() {
+    fn a_run_without_metadata_gets_it_and_keeps_when_it_was_judged() {
         let run = finished_run();
         let starred = PromptRunUpdate::star(true).apply_to(&run).unwrap();
-        assert_eq!(
-            serde_json::to_value(&starred).unwrap()["metadata"],
-            json!({"starred": true})
-        );
+        let metadata = starred.metadata.clone().unwrap();
+        assert_eq!(metadata["starred"], json!(true));
+        assert_eq!(metadata.keys().collect::<Vec<_>>(), ["judgedAt", "starred"]);
         let unstarred = PromptRunUpdate::star(false).apply_to(&starred).unwrap();
-        assert_eq!(unstarred.metadata, None);
         assert_eq!(
-            serde_json::to_value(&unstarred).unwrap(),
-            serde_json::to_value(&run).unwrap(),
-            "the JSON is as before: no empty metadata object"
+            unstarred.metadata.unwrap().keys().collect::<Vec<_>>(),
+            ["judgedAt"],
+            "only when it was judged is left"
         );
     }
 

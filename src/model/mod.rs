@@ -15,7 +15,7 @@ mod status;
 mod timestamp;
 mod update;
 
-pub use judgement::{Rating, NOTE_KEY, RATING_KEY, STARRED_KEY};
+pub use judgement::{Rating, JUDGED_AT_KEY, NOTE_KEY, RATING_KEY, STARRED_KEY};
 pub use metrics::{CostSource, Figure, FigureSource, RunMetrics, COST_SOURCE_KEY, METRICS_KEY};
 pub use model_info::{Model, Provider};
 pub use money::Usd;

@@ -147,8 +147,11 @@ impl PromptRun {
     /// Whether this copy of a run should replace `other`, a copy of the same
     /// run from elsewhere (another tab, an imported file): the later state along
     /// the status flow wins; at the same stage, the copy completed later wins,
-    /// and an unfinished run takes the newest copy. Identical copies never
-    /// replace each other.
+    /// and an unfinished run takes the newest copy. Completed at the same
+    /// instant (copies of one finished run, judged differently), the copy
+    /// judged later wins (see [`PromptRun::judged_at`]), so an old export or
+    /// a stale tab cannot undo a newer rating. Identical copies never replace
+    /// each other.
     pub fn supersedes(&self, other: &PromptRun) -> bool {
         if self == other {
             return false;
@@ -161,7 +164,14 @@ impl PromptRun {
                 return false;
             }
         }
-        self.completed_at >= other.completed_at
+        if self.completed_at != other.completed_at {
+            return self.completed_at > other.completed_at;
+        }
+        let (mine, theirs) = (self.judged_at(), other.judged_at());
+        if mine != theirs {
+            return mine > theirs;
+        }
+        true
     }
 
     /// The batch this run was executed in with other models (its
@@ -398,6 +408,57 @@ mod tests {
             "finished differently: the later completion wins"
         );
         assert!(!cancelled_earlier.supersedes(&done));
+    }
+
+    #[test]
+    fn the_copy_judged_later_supersedes_at_the_same_completion() {
+        use crate::model::{PromptRunUpdate, Rating};
+        let mut done = PromptRun::pending("r", "m", "p");
+        done.status = RunStatus::Success;
+        done.completed_at = Some(Timestamp::parse("2024-01-01T00:00:05.000Z"));
+        let judged = |run: &PromptRun, update: PromptRunUpdate, at: &str| {
+            let mut judged = update.apply_to(run).unwrap();
+            let metadata = judged.metadata.as_mut().unwrap();
+            metadata.insert("judgedAt".into(), at.into());
+            judged
+        };
+        let up = judged(
+            &done,
+            PromptRunUpdate::rate(Some(Rating::Up)),
+            "2024-02-01T00:00:00.000Z",
+        );
+        let down = judged(
+            &up,
+            PromptRunUpdate::rate(Some(Rating::Down)),
+            "2024-03-01T00:00:00.000Z",
+        );
+        assert!(down.supersedes(&up), "the newer rating wins");
+        assert!(!up.supersedes(&down), "an old export does not undo it");
+        assert!(up.supersedes(&done), "a judged copy beats one never judged");
+        assert!(
+            !done.supersedes(&up),
+            "an unjudged stale copy loses the rating to no one"
+        );
+        let cleared = judged(
+            &down,
+            PromptRunUpdate::rate(None),
+            "2024-04-01T00:00:00.000Z",
+        );
+        assert!(cleared.supersedes(&down), "clearing is a judgement too");
+        assert!(!down.supersedes(&cleared));
+
+        let mut finished_later = up.clone();
+        finished_later.completed_at = Some(Timestamp::parse("2024-01-01T00:00:06.000Z"));
+        assert!(
+            finished_later.supersedes(&down),
+            "completion still comes first: a later completion is a later state"
+        );
+        let mut differently = done.clone();
+        differently.output = Some("other".into());
+        assert!(
+            differently.supersedes(&done) && done.supersedes(&differently),
+            "without judgements, as before: the incoming copy"
+        );
     }
 
     #[test]

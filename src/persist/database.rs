@@ -8,7 +8,7 @@
 //!   meta      "manifest" → the history's manifest as JSON (active run, summary, last backup)
 //!   backups   "<ms>:<id>" → a record that could not be read, as it was
 //!   outbox    key "id": runs changed here and not yet on the server (history sync)
-//!   experiments  key "id": experiment definitions, as their JSON
+//!   experiments  key "id"; value {id, experiment: "<the experiment's JSON>"}
 //! ```
 //!
 //! A run is kept as its JSON text (the same as an export) beside the few
@@ -16,6 +16,7 @@
 //! what is stored reads in the browser's developer tools.
 
 use super::idb::{self, DbError, Durability, Transaction};
+use crate::experiment::Experiment;
 use crate::model::{PromptRun, Timestamp};
 use crate::store::HistorySummary;
 use serde::{Deserialize, Serialize};
@@ -573,6 +574,49 @@ impl RunDatabase {
         transaction.commit().await
     }
 
+    /// Every stored experiment definition, in id order: each read, or (for
+    /// one that cannot be, e.g. saved by a newer version) its id and why.
+    /// Unreadable ones stay stored as they are.
+    pub(crate) async fn experiments(
+        &self,
+    ) -> Result<Vec<Result<Experiment, (String, String)>>, DbError> {
+        let transaction = Transaction::read(&self.db, &[EXPERIMENTS])?;
+        let store = transaction.store(EXPERIMENTS)?;
+        let values = idb::request(&store.get_all().map_err(idb::thrown)?).await?;
+        transaction.finish().await?;
+        let values: js_sys::Array = values.dyn_into().unwrap_or_default();
+        Ok(values
+            .iter()
+            .map(|value| decode_experiment(&value))
+            .collect())
+    }
+
+    /// Saves `experiment` (its definition, inputs included), replacing the
+    /// stored one with its id.
+    pub(crate) async fn put_experiment(&self, experiment: &Experiment) -> Result<(), DbError> {
+        let transaction = Transaction::write(&self.db, &[EXPERIMENTS], Durability::Default)?;
+        let json = serde_json::to_string(experiment).expect("an experiment always serializes");
+        let record = js_sys::Object::new();
+        for (field, value) in [("id", experiment.id.as_str()), ("experiment", &json)] {
+            let _ = js_sys::Reflect::set(&record, &field.into(), &value.into());
+        }
+        transaction
+            .store(EXPERIMENTS)?
+            .put(&record)
+            .map_err(idb::thrown)?;
+        transaction.commit().await
+    }
+
+    /// Deletes the experiment `id`'s definition (its runs are the history's).
+    pub(crate) async fn delete_experiment(&self, id: &str) -> Result<(), DbError> {
+        let transaction = Transaction::write(&self.db, &[EXPERIMENTS], Durability::Default)?;
+        transaction
+            .store(EXPERIMENTS)?
+            .delete(&id.into())
+            .map_err(idb::thrown)?;
+        transaction.commit().await
+    }
+
     /// Closes the connection (another tab's upgrade is waiting for it).
     pub(crate) fn close(&self) {
         self.db.close();
@@ -693,6 +737,19 @@ pub(crate) fn record(run: &PromptRun) -> JsValue {
         let _ = js_sys::Reflect::set(&record, &field.into(), &value);
     }
     record.into()
+}
+
+/// A stored experiment record back as an experiment, or its id and why it
+/// cannot be one.
+fn decode_experiment(value: &JsValue) -> Result<Experiment, (String, String)> {
+    let field = |name: &str| js_sys::Reflect::get(value, &name.into()).ok();
+    let id = field("id")
+        .and_then(|id| id.as_string())
+        .unwrap_or_else(|| idb::describe(value));
+    let json = field("experiment")
+        .and_then(|json| json.as_string())
+        .ok_or_else(|| (id.clone(), "it holds no experiment".to_owned()))?;
+    serde_json::from_str(&json).map_err(|error| (id, error.to_string()))
 }
 
 /// A stored record back as a run, or why it cannot be one.

@@ -41,7 +41,7 @@ pub use browser::{persist_in_page, persist_to_local_storage};
 pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
 pub use history::{
     persist_history, provide_history, use_history, ExportFormat, HistoryOptions,
-    HistoryPersistence, HistoryPlace, HistoryStatus, SyncState, SyncTarget,
+    HistoryPersistence, HistoryPlace, HistoryStatus, SavedExperiments, SyncState, SyncTarget,
 };
 pub(crate) use js_error::describe as describe_js_error;
 pub use layout::StorageKeys;

@@ -84,7 +84,7 @@ impl RunsStore {
         }
         let executor = self.executor.get_value().ok_or(ApiError::NoExecutor)?;
         let parameters = self.parameters.get_untracked();
-        let expected_tokens = parameters.max_tokens.unwrap_or(EXPECTED_TOKENS).max(1);
+        let max_tokens = parameters.max_tokens;
         let parameters = (parameters != ExecuteParameters::default()).then_some(parameters);
         let mut planned = Vec::with_capacity(model_ids.len());
         for model_id in model_ids.iter().rev() {
@@ -101,7 +101,7 @@ impl RunsStore {
         self.start_execution();
         self.progress_known.set(false);
 
-        let batch = Rc::new(BatchProgress::new(planned.len(), expected_tokens));
+        let batch = Rc::new(BatchProgress::new(planned.len(), max_tokens));
         let requests =
             planned
                 .iter()
@@ -116,7 +116,8 @@ impl RunsStore {
                         parameters: parameters.clone(),
                         workspace_id: None,
                     };
-                    self.execute_run(executor.clone(), run_id, request, slot, batch.clone())
+                    let progress = RunProgress::new(batch.clone(), slot);
+                    self.send_pending_run(executor.clone(), run_id, request, progress)
                 });
         let results: Vec<Result<ExecuteResponse, ApiError>> = stream::iter(requests)
             .buffered(MAX_CONCURRENT_REQUESTS)
@@ -151,15 +152,21 @@ impl RunsStore {
         Ok(results)
     }
 
-    /// One run of a batch, from `running` to its end.
-    async fn execute_run(
+    /// The request path every execution shares (a batch's runs, an
+    /// experiment's cells): sends `request` for the `pending` run `run_id`,
+    /// already in the store, and records it from `running` to its end:
+    /// streamed text, usage, cost (the answer's, else the model's price),
+    /// the server's run id, or the error. Its abort handle is held while it
+    /// is in flight, so [`cancel_execution`](Self::cancel_execution) stops
+    /// it; a run cancelled before its turn came is not sent.
+    pub(super) async fn send_pending_run(
         &self,
         executor: Rc<dyn PromptExecutor>,
         run_id: String,
         request: ExecuteRequest,
-        slot: usize,
-        batch: Rc<BatchProgress>,
+        progress: RunProgress,
     ) -> Result<ExecuteResponse, ApiError> {
+        let RunProgress { batch, slot } = progress;
         if !self.is_executing.get_untracked() {
             return Err(ApiError::Cancelled); // cancelled before its turn came
         }
@@ -283,7 +290,7 @@ impl RunsStore {
 
 /// A new run's metadata: its batch, and the parameters it is executed with,
 /// so that its history says how its answer was asked for.
-fn run_metadata(
+pub(super) fn run_metadata(
     batch_id: Option<&str>,
     parameters: Option<&ExecuteParameters>,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {
@@ -415,30 +422,49 @@ fn metadata_changes(
     changes
 }
 
-/// Each run's progress in a batch; the batch's is their mean.
-struct BatchProgress {
+/// Where one run reports its progress: its slot in its execution's.
+pub(super) struct RunProgress {
+    batch: Rc<BatchProgress>,
+    slot: usize,
+}
+
+impl RunProgress {
+    pub(super) fn new(batch: Rc<BatchProgress>, slot: usize) -> RunProgress {
+        RunProgress { batch, slot }
+    }
+}
+
+/// Each run's progress in an execution; the execution's is their mean.
+pub(super) struct BatchProgress {
     slots: RefCell<Vec<f64>>,
+    /// The sum of `slots`, kept as they change: an experiment's execution
+    /// has thousands, and streamed text updates progress many times a second.
+    sum: std::cell::Cell<f64>,
     /// The answer length streamed progress measures against: the request's
     /// `max_tokens`, else [`EXPECTED_TOKENS`].
     expected_tokens: f64,
 }
 
 impl BatchProgress {
-    fn new(runs: usize, expected_tokens: u32) -> BatchProgress {
+    /// Progress of `runs` runs answering about `max_tokens` tokens each
+    /// (when set, else [`EXPECTED_TOKENS`]), all at 0.
+    pub(super) fn new(runs: usize, max_tokens: Option<u32>) -> BatchProgress {
         BatchProgress {
             slots: RefCell::new(vec![0.0; runs]),
-            expected_tokens: f64::from(expected_tokens),
+            sum: std::cell::Cell::new(0.0),
+            expected_tokens: f64::from(max_tokens.unwrap_or(EXPECTED_TOKENS).max(1)),
         }
     }
 
     /// Progress only moves forward.
-    fn set(&self, slot: usize, progress: f64) {
+    pub(super) fn set(&self, slot: usize, progress: f64) {
         let mut slots = self.slots.borrow_mut();
-        slots[slot] = slots[slot].max(progress);
+        let raised = slots[slot].max(progress);
+        self.sum.set(self.sum.get() + raised - slots[slot]);
+        slots[slot] = raised;
     }
 
-    fn overall(&self) -> f64 {
-        let slots = self.slots.borrow();
-        slots.iter().sum::<f64>() / slots.len().max(1) as f64
+    pub(super) fn overall(&self) -> f64 {
+        self.sum.get() / self.slots.borrow().len().max(1) as f64
     }
 }

@@ -1,13 +1,16 @@
-//! A separate small Leptos app that embeds two prompt-runs components, the
-//! run history and the active-run viewer, with a store of its own: what a
-//! Leptos developer writes to show prompt runs inside their app.
+//! A separate small Leptos app that embeds prompt-runs components with a
+//! store of its own: the run history and the active-run viewer, and the grid
+//! of an experiment the app defines itself. What a Leptos developer writes to
+//! show prompt runs, and an experiment's results, inside their app.
 //!
 //! Run it with `trunk serve` in this directory.
 
 use leptos::prelude::*;
-use prompt_runs::components::{ActiveRunViewer, RunHistory};
+use prompt_runs::components::{ActiveRunViewer, ExperimentGrid, RunHistory};
+use prompt_runs::experiment::{plan, Check, Experiment, InputFormat, InputTable};
 use prompt_runs::model::{PromptRun, RunStatus};
 use prompt_runs::store::provide_runs_store;
+use std::sync::Arc;
 
 /// This app's page: its own heading and layout around the two components,
 /// which find the store through context.
@@ -24,6 +27,13 @@ fn TeamRuns() -> impl IntoView {
     store
         .set_active_run(Some("review-2"))
         .expect("review-2 was just added");
+    // The grid needs only the experiment and its runs in the store (which
+    // `store.run_experiment(..)` makes; here, answers the app already had).
+    let experiment = review_experiment();
+    for run in review_answers(&experiment) {
+        store.add_run(run).expect("fresh local ids");
+    }
+    let experiment = Signal::stored(Some(Arc::new(experiment)));
 
     view! {
         <h1>"Our prompt runs"</h1>
@@ -31,7 +41,48 @@ fn TeamRuns() -> impl IntoView {
             <RunHistory height="60vh"/>
             <ActiveRunViewer/>
         </div>
+        <h2>"Which model reviews best?"</h2>
+        <ExperimentGrid experiment height="40vh"/>
     }
+}
+
+/// Two pull requests reviewed by two models, with a check on the answers.
+fn review_experiment() -> Experiment {
+    let mut experiment = Experiment::new("reviews", "Review quality");
+    experiment.template = "Review this pull request: {{title}}".into();
+    experiment.inputs = InputTable::parse(
+        b"title\nFix the unwrap in main.rs\nAdd a cache to the gateway\n",
+        InputFormat::Csv,
+    )
+    .expect("a valid CSV");
+    experiment.models = vec!["gpt-4o".into(), "claude-3-5-sonnet".into()];
+    experiment.checks = vec![Check::Contains {
+        text: "test".into(),
+        case_sensitive: false,
+    }];
+    experiment
+}
+
+/// An answer for every cell of `experiment`, as its runs would hold them.
+fn review_answers(experiment: &Experiment) -> Vec<PromptRun> {
+    let cells = plan(experiment, &[]).expect("a complete experiment").cells;
+    cells
+        .iter()
+        .map(|cell| {
+            let mut run = cell.pending_run(&experiment.id);
+            run.status = RunStatus::Success;
+            run.output = Some(match (cell.row, &*cell.model_id) {
+                (0, "gpt-4o") => "Replace the unwrap with `?` and add a test.".to_owned(),
+                (0, _) => "Return the error instead of unwrapping.".to_owned(),
+                (_, "gpt-4o") => "Bound the cache's size; test eviction.".to_owned(),
+                _ => "Bound the cache's size; test eviction.".to_owned(),
+            });
+            run.total_tokens = Some(180);
+            run.cost = Some(0.0012);
+            run.duration_ms = Some(900 + 100 * cell.row as u64);
+            run
+        })
+        .collect()
 }
 
 fn team_runs() -> Vec<PromptRun> {

@@ -28,12 +28,14 @@
 //! - **No IndexedDB**: the history is kept in localStorage instead
 //!   ([`persist_to_local_storage`](super::persist_to_local_storage)), with a notice.
 
+mod experiments;
 mod export;
 mod open;
 mod save;
 mod server;
 mod tabs;
 
+pub use experiments::SavedExperiments;
 pub use export::ExportFormat;
 pub use server::{SyncState, SyncTarget};
 

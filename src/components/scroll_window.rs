@@ -1,0 +1,67 @@
+//! The arithmetic and wiring of a virtualized list: which of its fixed-height
+//! rows are in view of a scrolling element, so that only those (and a few
+//! either side) are in the DOM. Shared by [`RunHistory`](super::RunHistory)
+//! and [`ExperimentGrid`](super::ExperimentGrid).
+
+use leptos::prelude::*;
+
+/// Rows rendered beyond each edge of the viewport, so fast scrolling shows no gap.
+const OVERSCAN_ROWS: usize = 4;
+/// Viewport height assumed until the real one is measured.
+const INITIAL_VIEWPORT_PX: usize = 640;
+
+/// A scrolling element's position and height, kept as signals.
+#[derive(Clone, Copy)]
+pub(crate) struct ScrollWindow {
+    /// The scrolling element: give it `node_ref` and call [`ScrollWindow::scrolled`]
+    /// from its `on:scroll`.
+    pub(crate) viewport: NodeRef<leptos::html::Div>,
+    scroll_top: RwSignal<usize>,
+    height: RwSignal<usize>,
+}
+
+impl ScrollWindow {
+    /// A window measured once its element is mounted and again on resize.
+    pub(crate) fn new() -> ScrollWindow {
+        let window = ScrollWindow {
+            viewport: NodeRef::new(),
+            scroll_top: RwSignal::new(0),
+            height: RwSignal::new(INITIAL_VIEWPORT_PX),
+        };
+        Effect::new(move |_| {
+            if window.viewport.get().is_some() {
+                window.measure();
+            }
+        });
+        let resize = window_event_listener(leptos::ev::resize, move |_| window.measure());
+        on_cleanup(move || resize.remove());
+        window
+    }
+
+    fn measure(&self) {
+        if let Some(element) = self.viewport.get_untracked() {
+            let height = element.client_height();
+            if height > 0 {
+                self.height.set(height as usize);
+            }
+        }
+    }
+
+    /// Follows the element's scroll position.
+    pub(crate) fn scrolled(&self) {
+        if let Some(element) = self.viewport.get_untracked() {
+            self.scroll_top.set(element.scroll_top().max(0) as usize);
+        }
+    }
+
+    /// The rows to render of `len` rows each `row_px` high: `first..end`
+    /// (tracked: changes as the element scrolls or resizes).
+    pub(crate) fn range(&self, len: usize, row_px: usize) -> (usize, usize) {
+        let first = (self.scroll_top.get() / row_px)
+            .saturating_sub(OVERSCAN_ROWS)
+            .min(len);
+        let visible = self.height.get().div_ceil(row_px) + 1;
+        let end = (first + visible + 2 * OVERSCAN_ROWS).min(len);
+        (first, end)
+    }
+}

@@ -1,0 +1,229 @@
+//! Running an experiment: its planned cells sent as ordinary runs of the
+//! store, a few at a time, through the same request path as
+//! [`execute`](RunsStore::execute), under one progress, one Cancel and the
+//! experiment's budget.
+//!
+//! A cell's run is added to the store only when its request is about to be
+//! sent, so a cell that Cancel or the budget kept from being sent has no run
+//! at all: the grid shows it as not run, and "re-run" finds it.
+
+use super::execute::{run_metadata, BatchProgress, RunProgress, MAX_CONCURRENT_REQUESTS};
+use super::RunsStore;
+use crate::api::wire::{ExecuteParameters, ExecuteRequest};
+use crate::api::ApiError;
+use crate::experiment::{Budget, Experiment, Grid, Plan, PlannedCell};
+use crate::model::{RunStatus, Usd};
+use futures::stream::{self, StreamExt};
+use leptos::prelude::*;
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// What running an experiment's cells did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExperimentReport {
+    /// The cells this execution was asked to run.
+    pub cells: usize,
+    /// Cells whose run answered.
+    pub succeeded: usize,
+    /// Cells whose run failed (the others went on).
+    pub failed: usize,
+    /// Cells whose request was in flight when Cancel stopped it.
+    pub cancelled: usize,
+    /// Cells never sent: after Cancel, or once the budget was spent.
+    pub not_sent: usize,
+    /// Why it ended before every cell was sent, if it did.
+    pub stopped: Option<ExperimentStop>,
+}
+
+/// Why an experiment stopped sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExperimentStop {
+    /// Cancel was pressed.
+    Cancelled,
+    /// The spent cost reached the budget.
+    BudgetSpent {
+        /// What the experiment's runs had cost when it stopped (requests
+        /// already in flight then still finished and count).
+        spent: Usd,
+        /// The budget.
+        budget: Usd,
+    },
+}
+
+impl ExperimentReport {
+    /// Cells that have finished one way or another, sent or not.
+    pub fn finished(&self) -> usize {
+        self.succeeded + self.failed + self.cancelled + self.not_sent
+    }
+}
+
+/// How one cell ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CellEnd {
+    Succeeded,
+    Failed,
+    Cancelled,
+    NotSent,
+}
+
+impl RunsStore {
+    /// Runs `cells` of `experiment` (all of [`plan`](crate::experiment::plan())'s
+    /// cells, or some: see [`failed_cells`]) as ordinary runs, each tagged in
+    /// `metadata.experiment` and with the experiment's parameters (sent, and
+    /// recorded in `metadata.parameters`), at most [`MAX_CONCURRENT_REQUESTS`]
+    /// at a time, in the plan's order.
+    ///
+    /// - Refused with [`ApiError::Busy`] while another execution runs, and
+    ///   without an executor; nothing is sent.
+    /// - Progress ([`execution_progress`](Self::execution_progress)) covers
+    ///   every cell; [`execution_run_ids`](Self::execution_run_ids) is left
+    ///   empty, since thousands of cells are no list to follow run by run.
+    /// - [`cancel_execution`](Self::cancel_execution) aborts the requests in
+    ///   flight (their runs end `cancelled`) and no other cell is sent.
+    /// - A failed cell is recorded and the others go on.
+    /// - With a budget, no request is sent once the experiment's spent cost
+    ///   (its earlier runs included) reaches it; requests in flight finish.
+    ///
+    /// `on_progress` is called with the report so far each time a cell ends.
+    pub async fn run_experiment(
+        &self,
+        experiment: &Experiment,
+        cells: Vec<PlannedCell>,
+        mut on_progress: impl FnMut(&ExperimentReport),
+    ) -> Result<ExperimentReport, ApiError> {
+        if self.is_executing.get_untracked() {
+            return Err(ApiError::Busy);
+        }
+        let executor = self.executor.get_value().ok_or(ApiError::NoExecutor)?;
+        let parameters = (experiment.parameters != ExecuteParameters::default())
+            .then_some(&experiment.parameters);
+        let budget = (experiment.budget)
+            .map(|limit| Budget::new(limit).with_spent(self.experiment_spent(&experiment.id)));
+        let budget = Rc::new(Cell::new(budget));
+        let stopped = Rc::new(Cell::new(None::<ExperimentStop>));
+        let mut report = ExperimentReport {
+            cells: cells.len(),
+            ..ExperimentReport::default()
+        };
+        let progress = Rc::new(BatchProgress::new(
+            cells.len(),
+            experiment.parameters.max_tokens,
+        ));
+
+        self.execution_runs.set(Vec::new());
+        self.start_execution();
+        self.progress_known.set(true);
+
+        let sends = cells.into_iter().enumerate().map(|(slot, cell)| {
+            let (executor, budget, stopped) = (executor.clone(), budget.clone(), stopped.clone());
+            let progress = progress.clone();
+            let store = *self;
+            async move {
+                // Checked as the cell's turn comes, not when the plan was made.
+                if stopped.get().is_none() && !store.is_executing.get_untracked() {
+                    stopped.set(Some(ExperimentStop::Cancelled));
+                }
+                if stopped.get().is_none() {
+                    if let Some(budget) = budget.get().filter(|budget| !budget.may_send()) {
+                        stopped.set(Some(ExperimentStop::BudgetSpent {
+                            spent: budget.spent(),
+                            budget: budget.limit(),
+                        }));
+                    }
+                }
+                if stopped.get().is_some() {
+                    progress.set(slot, 100.0);
+                    return CellEnd::NotSent;
+                }
+                let mut run = cell.pending_run(&experiment.id);
+                if let Some(sent) = run_metadata(None, parameters) {
+                    run.metadata
+                        .get_or_insert_with(Default::default)
+                        .extend(sent);
+                }
+                let request = ExecuteRequest {
+                    prompt: run.prompt_snapshot.clone(),
+                    model_id: run.model_id.clone(),
+                    context_blocks: Vec::new(),
+                    parameters: parameters.cloned(),
+                    workspace_id: None,
+                };
+                let run_id = run.id.clone();
+                store.add_run(run).expect("a fresh local id is free");
+                let outcome = (store.send_pending_run(
+                    executor,
+                    run_id.clone(),
+                    request,
+                    RunProgress::new(progress.clone(), slot),
+                ))
+                .await;
+                progress.set(slot, 100.0);
+                if let Some(mut spending) = budget.get() {
+                    spending.record(
+                        store
+                            .get_run_untracked(&run_id)
+                            .and_then(|run| run.cost_usd()),
+                    );
+                    budget.set(Some(spending));
+                }
+                match outcome {
+                    Ok(_) => CellEnd::Succeeded,
+                    Err(ApiError::Cancelled) => CellEnd::Cancelled,
+                    Err(_) => CellEnd::Failed,
+                }
+            }
+        });
+        // Unordered: a slow answer does not hold back the next cell's turn.
+        let mut ends = stream::iter(sends).buffer_unordered(MAX_CONCURRENT_REQUESTS);
+        while let Some(end) = ends.next().await {
+            match end {
+                CellEnd::Succeeded => report.succeeded += 1,
+                CellEnd::Failed => report.failed += 1,
+                CellEnd::Cancelled => report.cancelled += 1,
+                CellEnd::NotSent => report.not_sent += 1,
+            }
+            // Cancel has set the progress back to 0 already.
+            if self.is_executing.get_untracked() {
+                self.update_execution_progress(progress.overall());
+            }
+            on_progress(&report);
+        }
+        drop(ends);
+
+        report.stopped = stopped.get();
+        if report.cancelled > 0 && report.stopped.is_none() {
+            report.stopped = Some(ExperimentStop::Cancelled);
+        }
+        if report.stopped != Some(ExperimentStop::Cancelled) {
+            self.complete_execution();
+        }
+        Ok(report)
+    }
+
+    /// What the runs of experiment `experiment_id` in the store have cost,
+    /// re-run attempts included (as its grid's footer sums it).
+    pub fn experiment_spent(&self, experiment_id: &str) -> Usd {
+        self.index.with_untracked(|runs| {
+            (runs.all().iter())
+                .filter(|run| {
+                    run.experiment_cell()
+                        .is_some_and(|cell| cell.experiment_id == experiment_id)
+                })
+                .filter_map(|run| run.cost_usd())
+                .sum()
+        })
+    }
+}
+
+/// The cells of `plan` whose run shown in `grid` failed or was cancelled:
+/// "re-run failed cells only". Cells never run, in flight or answered are
+/// left out (see [`Plan::unfinished_cells`] for failed and never run together).
+pub fn failed_cells(plan: &Plan, grid: &Grid) -> Vec<PlannedCell> {
+    (plan.cells.iter())
+        .filter(|cell| {
+            grid.run_of(cell.row, cell.model, cell.repeat)
+                .is_some_and(|run| matches!(run.status, RunStatus::Error | RunStatus::Cancelled))
+        })
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,411 @@
+//! The experiment components and the judgement controls mounted in a real
+//! page (headless Chromium): what the DOM says, and what their controls do
+//! to the store and the experiments. (Running against the gateway:
+//! tests/browser_experiment_run.rs.)
+#![cfg(target_arch = "wasm32")]
+
+use leptos::prelude::*;
+use prompt_runs::components::{
+    provide_diff_selection, provide_experiments, provide_run_filter, ActiveRunViewer,
+    DiffSelection, DiffView, ExperimentEditor, ExperimentGrid, Experiments, RunFilters, RunHistory,
+    RunPlan, GRID_ROW_HEIGHT_PX,
+};
+use prompt_runs::experiment::{plan, Check, InputFormat, InputTable};
+use prompt_runs::model::{Model, PromptRun, Provider, Rating, RunStatus, Timestamp, Usd};
+use prompt_runs::store::{provide_runs_store, RunsStore};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{Element, HtmlElement};
+
+mod support;
+use support::eventually;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A mounted view, its store, experiments and diff selection.
+struct Page {
+    container: HtmlElement,
+    store: RunsStore,
+    experiments: Experiments,
+    diff: DiffSelection,
+    _mounted: Box<dyn std::any::Any>,
+}
+
+impl Page {
+    fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> Page {
+        let document = web_sys::window().unwrap().document().unwrap();
+        let container: HtmlElement = document.create_element("div").unwrap().unchecked_into();
+        document.body().unwrap().append_child(&container).unwrap();
+        let provided = StoredValue::new(None);
+        let mounted = leptos::mount::mount_to(container.clone(), move || {
+            let store = provide_runs_store();
+            provide_run_filter();
+            provided.set_value(Some((
+                store,
+                provide_experiments(Some(store)),
+                provide_diff_selection(),
+            )));
+            view()
+        });
+        let (store, experiments, diff) = provided.get_value().unwrap();
+        Page {
+            container,
+            store,
+            experiments,
+            diff,
+            _mounted: Box::new(mounted),
+        }
+    }
+
+    fn find(&self, selector: &str) -> Element {
+        (self.container.query_selector(selector).unwrap())
+            .unwrap_or_else(|| panic!("nothing matches {selector}"))
+    }
+
+    fn all(&self, selector: &str) -> Vec<Element> {
+        let found = self.container.query_selector_all(selector).unwrap();
+        (0..found.length())
+            .map(|index| found.item(index).unwrap().unchecked_into())
+            .collect()
+    }
+
+    fn text(&self, selector: &str) -> String {
+        self.find(selector).text_content().unwrap()
+    }
+
+    fn click(&self, selector: &str) {
+        self.find(selector).unchecked_into::<HtmlElement>().click();
+    }
+
+    /// Sets a field's value and sends the event its component listens to.
+    fn enter(&self, selector: &str, value: &str, event: &str) {
+        let field = self.find(selector);
+        js_sys::Reflect::set(&field, &"value".into(), &value.into()).unwrap();
+        field
+            .dispatch_event(&web_sys::Event::new(event).unwrap())
+            .unwrap();
+    }
+}
+
+async fn settle() {
+    for _ in 0..3 {
+        leptos::task::tick().await;
+    }
+}
+
+fn answered(id: &str, model: &str, output: &str) -> PromptRun {
+    let mut run = PromptRun::pending(id, model, "prompt");
+    run.status = RunStatus::Success;
+    run.output = Some(output.into());
+    run.completed_at = Some(Timestamp::now());
+    run
+}
+
+fn model(id: &str, price: Option<f64>) -> Model {
+    Model {
+        id: id.into(),
+        name: id.into(),
+        provider: Provider::Local,
+        max_tokens: 4_096,
+        supports_streaming: true,
+        cost_per_1k_tokens: price,
+        metadata: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn judgements_are_made_in_the_viewer_and_filter_the_history() {
+    let page = Page::mount(|| view! { <ActiveRunViewer/> <RunFilters/> <RunHistory/> });
+    for id in ["a", "b"] {
+        page.store
+            .add_run(answered(id, "m", &format!("answer {id}")))
+            .unwrap();
+    }
+    page.store.set_active_run(Some("a")).unwrap();
+    settle().await;
+    page.click(".judgement__up");
+    settle().await;
+    assert_eq!(
+        page.store.get_run_by_id("a").unwrap().rating(),
+        Some(Rating::Up)
+    );
+    assert_eq!(
+        page.find(".judgement__up")
+            .get_attribute("aria-pressed")
+            .as_deref(),
+        Some("true")
+    );
+    page.click(".judgement__down");
+    settle().await;
+    assert_eq!(
+        page.store.get_run_by_id("a").unwrap().rating(),
+        Some(Rating::Down)
+    );
+    page.click(".judgement__down");
+    settle().await;
+    assert_eq!(
+        page.store.get_run_by_id("a").unwrap().rating(),
+        None,
+        "pressed again, cleared"
+    );
+    page.click(".judgement__star");
+    page.enter(".judgement__note input", "<b>not bold</b>", "change");
+    settle().await;
+    let judged = page.store.get_run_by_id("a").unwrap();
+    assert!(judged.is_starred());
+    assert_eq!(judged.note(), Some("<b>not bold</b>"));
+    assert!(judged.judged_at().is_some());
+
+    page.enter(".filters__judgement", "Starred", "change");
+    settle().await;
+    let shown: Vec<_> = page
+        .all(".history__row")
+        .iter()
+        .map(|row| row.get_attribute("data-run-id").unwrap())
+        .collect();
+    assert_eq!(shown, ["a"], "only the starred run");
+    page.enter(".filters__judgement", "With a note", "change");
+    settle().await;
+    assert_eq!(page.all(".history__row").len(), 1);
+    page.enter(".filters__judgement", "", "change");
+    settle().await;
+    assert_eq!(page.all(".history__row").len(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn the_diff_marks_words_as_text_against_the_chosen_baseline() {
+    let page = Page::mount(|| view! { <DiffView/> });
+    assert!(page.text(".diff__empty").starts_with("Choose two answers"));
+    page.store
+        .add_run(answered("old", "m1", "The capital is <i>Paris</i>."))
+        .unwrap();
+    page.store
+        .add_run(answered("new", "m2", "The capital is <i>Lyon</i>, France."))
+        .unwrap();
+    page.store.set_active_run(Some("old")).unwrap();
+    settle().await;
+    page.click(".diff__use-open");
+    page.store.set_active_run(Some("new")).unwrap();
+    settle().await;
+    assert_eq!(page.diff.baseline.get_untracked().as_deref(), Some("old"));
+    let removed: Vec<_> = page
+        .all(".diff__text del")
+        .iter()
+        .map(|mark| mark.text_content().unwrap())
+        .collect();
+    let added: Vec<_> = page
+        .all(".diff__text ins")
+        .iter()
+        .map(|mark| mark.text_content().unwrap())
+        .collect();
+    assert_eq!(removed, ["Paris"]);
+    assert_eq!(added, ["Lyon", ", France"]);
+    assert_eq!(
+        page.text(".diff__text"),
+        "The capital is <i>ParisLyon</i>, France.",
+        "as text, never HTML"
+    );
+    assert!(page.all(".diff__text i").is_empty());
+
+    page.diff.compared.set(Some("old".into()));
+    settle().await;
+    assert_eq!(page.text(".diff__same"), "The two answers are the same.");
+}
+
+#[wasm_bindgen_test]
+async fn the_editor_reads_pasted_inputs_refuses_bad_ones_and_the_plan_follows() {
+    let page = Page::mount(|| view! { <ExperimentEditor/> <RunPlan/> });
+    page.store
+        .set_models(vec![model("priced", Some(0.002)), model("free-ish", None)]);
+    page.experiments.create("Capitals");
+    settle().await;
+    page.enter(".editor__template", "Capital of {{country}}?", "input");
+    settle().await;
+    assert_eq!(
+        page.text(".editor__variables"),
+        "Variables: country (not a column of the inputs)"
+    );
+    assert!(page
+        .text(".plan__problems")
+        .contains("the inputs have no rows"));
+
+    page.enter(".inputs__paste", "country,code\nFrance,FR\nPeru\n", "input");
+    settle().await; // the button is enabled once something is pasted
+    page.click(".inputs__use");
+    settle().await;
+    let refused = page.text(".inputs__problem");
+    assert!(
+        refused.contains("row 2 (line 3) has 1 cells, but the header names 2 columns"),
+        "{refused}"
+    );
+    assert!(
+        page.all(".inputs__table tbody tr").is_empty(),
+        "nothing was taken"
+    );
+
+    page.enter(
+        ".inputs__paste",
+        "{\"country\": \"France\"}\n{\"country\": \"Peru\"}\n",
+        "input",
+    );
+    settle().await; // the button is enabled once something is pasted
+    page.click(".inputs__use");
+    settle().await;
+    assert_eq!(
+        page.text(".inputs__problem"),
+        "The pasted text: 2 rows read."
+    );
+    assert_eq!(page.all(".inputs__table tbody tr").len(), 2);
+    assert_eq!(page.text(".editor__variables"), "Variables: country");
+    page.enter(".inputs__table tbody tr input", "Chile", "change");
+    settle().await;
+    assert_eq!(
+        page.experiments.open().unwrap().inputs.cell(0, 0),
+        Some("Chile")
+    );
+
+    page.click(".editor__model[data-model=priced] input");
+    page.click(".editor__model[data-model=free-ish] input");
+    page.enter(".editor__repeats", "3", "change");
+    page.enter(".checks__value", "(unclosed", "input");
+    page.enter(".checks__kind", "regex", "change");
+    page.click(".checks__add");
+    settle().await;
+    assert!(page.text(".checks__problem").contains("is not valid"));
+    assert!(page.experiments.open().unwrap().checks.is_empty());
+    page.enter(".checks__value", "^Chile", "input");
+    page.click(".checks__add");
+    settle().await;
+    assert_eq!(
+        page.experiments.open().unwrap().checks,
+        [Check::regex("^Chile").unwrap()]
+    );
+
+    assert_eq!(
+        page.text(".plan__count"),
+        "12 requests = 2 rows × 2 models × 3 repeats"
+    );
+    assert_eq!(page.all(".plan__models li").len(), 2);
+    assert!(page
+        .text(".plan__models li[data-model=free-ish]")
+        .ends_with("unknown (no price)"));
+    assert!(page
+        .text(".plan__total")
+        .contains("unknown for free-ish (no price)"));
+
+    // Over the budget: asked first; without a server, nothing is sent.
+    page.enter(".editor__budget", "0.000001", "change");
+    settle().await;
+    assert_eq!(
+        page.experiments.open().unwrap().budget,
+        Some(Usd::from_dollars(0.000_001))
+    );
+    page.click(".plan__run");
+    settle().await;
+    assert!(
+        page.text(".plan__confirm")
+            .contains("over the budget of $0.000001"),
+        "{}",
+        page.text(".plan__confirm")
+    );
+    page.click(".plan__confirm-run");
+    settle().await;
+    eventually("the refusal is shown", || {
+        page.text(".plan__outcome").starts_with("Nothing was sent")
+    })
+    .await;
+    assert!(page.store.runs().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn a_grid_of_1000_rows_on_4_models_stays_small_and_scrolls_to_the_end() {
+    let page = Page::mount(|| view! { <ExperimentGrid height="800px"/> });
+    page.experiments.create("Large");
+    let mut csv = String::from("n\n");
+    for row in 0..1_000 {
+        csv += &format!("{row}\n");
+    }
+    page.experiments.edit(|experiment| {
+        experiment.template = "Count {{n}}".into();
+        experiment.inputs = InputTable::parse(csv.as_bytes(), InputFormat::Csv).unwrap();
+        experiment.models = ["a", "b", "c", "d"].map(str::to_owned).to_vec();
+        experiment.checks = vec![Check::Contains {
+            text: "7".into(),
+            case_sensitive: false,
+        }];
+    });
+    let experiment = page.experiments.open().unwrap();
+    let runs: Vec<PromptRun> = plan(&experiment, &[])
+        .unwrap()
+        .cells
+        .iter()
+        .map(|cell| {
+            let mut run = cell.pending_run(&experiment.id);
+            run.status = RunStatus::Success;
+            // Odd rows name their model, so the models differ there only.
+            run.output = Some(if cell.row % 2 == 1 {
+                format!("{} on {}", cell.prompt, cell.model_id)
+            } else {
+                cell.prompt.to_string()
+            });
+            run.duration_ms = Some(100 + cell.row as u64);
+            run
+        })
+        .collect();
+    page.store.set_runs(runs).unwrap();
+    // Runs reach the grid at most every 150 ms.
+    eventually("the grid shows the runs", || {
+        page.all(".grid__row[data-row='0'] .grid__cell[data-status=answered]")
+            .len()
+            == 4
+    })
+    .await;
+    let elements = page.container.get_elements_by_tag_name("*").length();
+    assert!(elements < 2_000, "{elements} elements for 1,000 × 4 cells");
+    assert_eq!(page.all(".grid__row[data-row='0'] .grid__cell").len(), 4);
+    assert_eq!(page.text(".grid__count"), "1,000 rows");
+    let footer: Vec<_> = page
+        .all(".grid__pass-rate")
+        .iter()
+        .map(|dd| dd.text_content().unwrap())
+        .collect();
+    assert_eq!(
+        footer,
+        vec!["Pass rate 271/1000 (27%)"; 4],
+        "rows holding a 7"
+    );
+
+    let viewport: HtmlElement = page.find(".grid__viewport").unchecked_into();
+    viewport.set_scroll_top((1_000 * GRID_ROW_HEIGHT_PX) as i32);
+    viewport
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    settle().await;
+    assert!(
+        page.all(".grid__row[data-row='999']").len() == 1,
+        "the last row is drawn at the end"
+    );
+
+    let checkbox: web_sys::HtmlInputElement = page.find(".grid__differing input").unchecked_into();
+    checkbox.set_checked(true);
+    checkbox
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        page.text(".grid__count"),
+        "500 of 1,000 rows",
+        "only rows where models differ"
+    );
+    viewport.set_scroll_top(0);
+    viewport
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        page.all(".grid__row")[0]
+            .get_attribute("data-row")
+            .as_deref(),
+        Some("1")
+    );
+}
