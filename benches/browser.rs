@@ -1,7 +1,9 @@
 //! The benchmarks in a real browser (headless Chromium), where the work runs:
 //! the store against the naive baseline, saving and restoring 10,000 typical
 //! runs, mounting the history with 10,000 runs, and experiments: planning
-//! 1,000 rows × 4 models × 3 repeats and mounting their grid. Prints a
+//! 1,000 rows × 4 models × 3 repeats and mounting their grid; and the
+//! history on the server: a run finished in one browser until it shows in
+//! another, through two gateways on one PostgreSQL. Prints a
 //! Markdown report; `cargo xtask bench` runs it with `wasm-bindgen-test-runner`
 //! and writes the report under `target/`. The whole app's start, which now
 //! reads IndexedDB and depends on navigation, is timed on the release build
@@ -15,9 +17,13 @@
 mod workload;
 
 use leptos::prelude::*;
+use prompt_runs::api::{ClientConfig, NeuroForgeClient};
 use prompt_runs::components::{ExperimentGrid, RunHistory};
 use prompt_runs::model::PromptRun;
-use prompt_runs::persist::{MemoryStorage, PersistOptions, Persistence, Scheduler};
+use prompt_runs::persist::{
+    persist_history, HistoryOptions, MemoryStorage, PersistOptions, Persistence, Scheduler,
+    StorageKeys, SyncState, SyncTarget,
+};
 use prompt_runs::store::RunsStore;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -193,6 +199,65 @@ async fn experiments(owner: &Owner) -> String {
     report
 }
 
+/// A run finished in browser A until it shows in browser B, each syncing
+/// through its own gateway, both gateways on one PostgreSQL (xtask starts
+/// them). B learns of it at its next read of the changes feed, made every
+/// 10 s while nothing happens there, so each sample starts at a random
+/// moment of that cycle, as a person's run does.
+async fn sync_latency(owner: &Owner) -> String {
+    const SAMPLES: usize = 12;
+    let (Some(first), Some(second)) = (
+        option_env!("PROMPT_RUNS_TEST_GATEWAY"),
+        option_env!("PROMPT_RUNS_TEST_SECOND_GATEWAY"),
+    ) else {
+        return "not measured: `cargo xtask bench` starts the gateways it needs\n".to_owned();
+    };
+    let started_at = js_sys::Date::now() as u64;
+    let workspace = format!("bench-{started_at}");
+    let page = |name: &str, server: &str| {
+        owner.with(|| {
+            let store = RunsStore::new();
+            let keys = StorageKeys::new(format!("bench-sync-{name}-{started_at}"));
+            let history = persist_history(store, HistoryOptions::default().keys(keys));
+            history.sync_with(Some(SyncTarget {
+                client: NeuroForgeClient::new(ClientConfig::default().base_url(server)),
+                workspace: workspace.clone(),
+            }));
+            (store, history)
+        })
+    };
+    let (sender, sending) = page("a", first);
+    let (receiver, receiving) = page("b", second);
+    for history in [&sending, &receiving] {
+        while untrack(|| history.status().sync_state()) != SyncState::Synced {
+            gloo_timers::future::TimeoutFuture::new(20).await;
+        }
+    }
+    let mut prose = Prose(7);
+    let mut latencies = Vec::with_capacity(SAMPLES);
+    for index in 0..SAMPLES {
+        let wait = (js_sys::Math::random() * 10_000.0) as u32;
+        gloo_timers::future::TimeoutFuture::new(wait).await;
+        let run = typical_run(1_000_000 + index, &mut prose);
+        let id = run.id.clone();
+        let started = now();
+        sender.add_run(run).unwrap();
+        while receiver.get_run_by_id(&id).is_none() {
+            gloo_timers::future::TimeoutFuture::new(5).await;
+        }
+        latencies.push(now() - started);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |share: f64| latencies[((latencies.len() - 1) as f64 * share).round() as usize];
+    format!(
+        "| A run finished in browser A, until browser B has it ({SAMPLES} runs) | ms |\n| --- | ---: |\n\
+         | p50 | {:.0} |\n| p99 (the slowest of {SAMPLES}) | {:.0} |\n| fastest | {:.0} |\n",
+        at(0.5),
+        at(1.0),
+        latencies[0]
+    )
+}
+
 #[wasm_bindgen_test]
 async fn browser_benchmarks() {
     let owner = Owner::new();
@@ -206,5 +271,7 @@ async fn browser_benchmarks() {
     report += &rendering(&owner).await;
     report += "\n### Experiments (median ms of 5)\n\n";
     report += &experiments(&owner).await;
+    report += "\n### History on the server: two browsers, two gateways, one PostgreSQL\n\n";
+    report += &sync_latency(&owner).await;
     console_log!("BENCHMARK REPORT START\n{report}BENCHMARK REPORT END");
 }

@@ -7,141 +7,16 @@
 mod support;
 
 use leptos::prelude::*;
-use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
-use prompt_runs::persist::{
-    persist_history, persist_to_local_storage, ExportFormat, HistoryOptions, HistoryPersistence,
-    HistoryPlace, PersistOptions, StorageKeys,
-};
+use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus};
+use prompt_runs::persist::{persist_to_local_storage, ExportFormat, HistoryPlace, PersistOptions};
 use prompt_runs::store::RunsStore;
-use std::time::Duration;
+use support::history::*;
 use support::{eventually, sleep};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const DEBOUNCE: Duration = Duration::from_millis(10);
-
-fn local_storage() -> web_sys::Storage {
-    web_sys::window().unwrap().local_storage().unwrap().unwrap()
-}
-
-fn indexed_db() -> web_sys::IdbFactory {
-    web_sys::window().unwrap().indexed_db().unwrap().unwrap()
-}
-
-/// Resolves an IndexedDB request (for the test's own direct use of the database).
-async fn settle(request: &web_sys::IdbRequest) -> JsValue {
-    let promise = js_sys::Promise::new(&mut |resolve, reject| {
-        let on_success = {
-            let request = request.clone();
-            wasm_bindgen::closure::Closure::once_into_js(move || {
-                resolve
-                    .call1(&JsValue::NULL, &request.result().unwrap())
-                    .unwrap();
-            })
-        };
-        request.set_onsuccess(Some(on_success.unchecked_ref()));
-        let on_error = wasm_bindgen::closure::Closure::once_into_js(move || {
-            reject.call0(&JsValue::NULL).unwrap();
-        });
-        request.set_onerror(Some(on_error.unchecked_ref()));
-    });
-    JsFuture::from(promise).await.expect("the request succeeds")
-}
-
-async fn delete_database(name: &str) {
-    let request = indexed_db().delete_database(name).unwrap();
-    settle(&request).await;
-}
-
-/// A prefix of the test's own, with any database and localStorage keys
-/// left by an earlier run removed.
-async fn fresh(test: &str) -> StorageKeys {
-    let prefix = format!("history-{test}");
-    let storage = local_storage();
-    let stale: Vec<String> = (0..storage.length().unwrap())
-        .filter_map(|index| storage.key(index).unwrap())
-        .filter(|key| key == &prefix || key.starts_with(&format!("{prefix}:")))
-        .collect();
-    for key in stale {
-        storage.remove_item(&key).unwrap();
-    }
-    delete_database(&prefix).await;
-    StorageKeys::new(prefix)
-}
-
-fn options(keys: &StorageKeys) -> HistoryOptions {
-    HistoryOptions::default()
-        .keys(keys.clone())
-        .debounce(DEBOUNCE)
-}
-
-fn run(id: &str, started_ms: i64) -> PromptRun {
-    let mut run = PromptRun::pending(id, "offline-echo", format!("prompt {id}"));
-    run.started_at = Timestamp::from_unix_millis(started_ms);
-    run.status = RunStatus::Success;
-    run.output = Some(format!("answer {id}"));
-    run.total_tokens = Some(10);
-    run.cost = Some(0.001);
-    run.duration_ms = Some(100);
-    run
-}
-
-/// `count` runs, newest first, started one second apart.
-fn history(count: usize) -> Vec<PromptRun> {
-    (0..count)
-        .rev()
-        .map(|n| run(&format!("r{n:06}"), 1_700_000_000_000 + n as i64 * 1_000))
-        .collect()
-}
-
-fn ids(store: &RunsStore) -> Vec<String> {
-    store.runs().iter().map(|run| run.id.clone()).collect()
-}
-
-/// A page: a store persisted with `options`, under an owner of its own.
-struct Page {
-    owner: Owner,
-    store: RunsStore,
-    history: HistoryPersistence,
-}
-
-impl Page {
-    fn open(options: HistoryOptions) -> Page {
-        let owner = Owner::new();
-        let (store, history) = owner.with(|| {
-            let store = RunsStore::new();
-            let history = persist_history(store, options);
-            (store, history)
-        });
-        Page {
-            owner,
-            store,
-            history,
-        }
-    }
-
-    async fn loaded(options: HistoryOptions) -> Page {
-        let page = Page::open(options);
-        let status = page.history.status();
-        eventually("the history is loaded", || status.is_loaded()).await;
-        page
-    }
-
-    async fn saved(&self) {
-        let history = self.history.clone();
-        eventually("every change is saved", move || history.is_saved()).await;
-    }
-
-    /// Leaves the page as a browser tab does when it closes.
-    fn close(self) {
-        let window = web_sys::window().unwrap();
-        let _ = window.dispatch_event(&web_sys::Event::new("pagehide").unwrap());
-        drop(self.owner);
-    }
-}
 
 #[wasm_bindgen_test]
 async fn runs_saved_in_one_page_load_in_the_next_newest_first() {

@@ -1,10 +1,21 @@
 //! What the browser tests share: the test gateway's address and waiting.
 #![allow(dead_code)] // each test file uses its own part
 
+#[cfg(target_arch = "wasm32")]
+pub mod history;
+
 /// Where the test gateway listens, compiled in by `cargo xtask test`.
 pub fn gateway_url() -> &'static str {
     option_env!("PROMPT_RUNS_TEST_GATEWAY").expect(
         "PROMPT_RUNS_TEST_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
+    )
+}
+
+/// Where the second test gateway listens: another process on the first
+/// one's PostgreSQL, as a team's gateways behind a proxy are.
+pub fn second_gateway_url() -> &'static str {
+    option_env!("PROMPT_RUNS_TEST_SECOND_GATEWAY").expect(
+        "PROMPT_RUNS_TEST_SECOND_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
     )
 }
 

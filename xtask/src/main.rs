@@ -52,6 +52,9 @@ const E2E_PACKAGE: &str = "prompt-runs-e2e";
 const REFERENCE_APP_DIR: &str = "examples/minimal-leptos";
 /// Tells the browser tests (at compile time) where the test gateway listens.
 const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
+/// And where a second one listens, sharing the first one's PostgreSQL: two
+/// browsers syncing through two gateways, as a team behind a proxy does.
+const TEST_SECOND_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_SECOND_GATEWAY";
 /// Where `wasm-bindgen-test-runner` serves its test page (it reads this
 /// variable; otherwise it picks a random port). Pinned so that the test
 /// gateway can allow exactly that page's origin, rather than every origin.
@@ -438,8 +441,8 @@ fn free_port() -> Result<u16> {
 impl TestGateway {
     /// Builds and starts the gateway on a free loopback port, with the models
     /// that simulate failures, answering pages of `page_origin` (the test
-    /// runner's), and waits until it listens.
-    fn start(ctx: &Ctx, page_origin: &str) -> Result<TestGateway> {
+    /// runner's), its history in `database_url`, and waits until it listens.
+    fn start(ctx: &Ctx, page_origin: &str, database_url: &str) -> Result<TestGateway> {
         run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
             "build",
             "-p",
@@ -449,12 +452,18 @@ impl TestGateway {
             env::var_os("CARGO_TARGET_DIR").map_or_else(|| ctx.root.join("target"), PathBuf::from);
         let binary = target_dir.join("debug").join(GATEWAY_PACKAGE);
         // Its history database: in a directory of its own, not the person's.
-        let data = env::temp_dir().join(format!("prompt-runs-test-gateway-{}", std::process::id()));
+        let data = env::temp_dir().join(format!(
+            "prompt-runs-test-gateway-{}-{}",
+            std::process::id(),
+            free_port()?
+        ));
         let mut child = Command::new(&binary)
             .current_dir(&ctx.root)
             .arg("--data-dir")
             .arg(&data)
             .args([
+                "--database-url",
+                database_url,
                 "--addr",
                 &format!("{SERVE_ADDRESS}:0"),
                 "--test-models",
@@ -486,6 +495,41 @@ impl TestGateway {
         }
         println!("[xtask] test gateway at {}", gateway.url);
         Ok(gateway)
+    }
+}
+
+/// What the browser tests and benchmarks talk to: two gateways on one
+/// throwaway PostgreSQL (the first is the one every client test uses),
+/// answering the test runner's page, which is pinned at `runner_address`.
+struct TestServers {
+    runner_address: String,
+    // Dropped in this order: the gateways before their database.
+    first: TestGateway,
+    second: TestGateway,
+    _postgres: TestPostgres,
+}
+
+impl TestServers {
+    fn start(ctx: &Ctx) -> Result<TestServers> {
+        let runner_address = format!("{SERVE_ADDRESS}:{}", free_port()?);
+        let origin = format!("http://{runner_address}");
+        let postgres = TestPostgres::start(Durability::Off)?;
+        Ok(TestServers {
+            first: TestGateway::start(ctx, &origin, &postgres.url)?,
+            second: TestGateway::start(ctx, &origin, &postgres.url)?,
+            _postgres: postgres,
+            runner_address,
+        })
+    }
+
+    /// `cargo` in headless Chromium, told where the servers are.
+    fn cargo_in_browser(&self, ctx: &Ctx) -> Result<Command> {
+        let mut cargo = cargo_in_browser(ctx)?;
+        cargo
+            .env(TEST_GATEWAY_ENV, &self.first.url)
+            .env(TEST_SECOND_GATEWAY_ENV, &self.second.url)
+            .env(TEST_RUNNER_ADDRESS_ENV, &self.runner_address);
+        Ok(cargo)
     }
 }
 
@@ -525,15 +569,15 @@ fn test(ctx: &Ctx) -> Result {
     // The client's tests talk to a real gateway on loopback; its address is
     // compiled into them. They run in the test runner's page, on a port
     // pinned here, whose origin is the one the gateway lets in.
-    let runner_address = format!("{SERVE_ADDRESS}:{}", free_port()?);
-    let gateway = TestGateway::start(ctx, &format!("http://{runner_address}"))?;
-    run_cmd(
-        cargo_in_browser(ctx)?
-            .env(TEST_GATEWAY_ENV, &gateway.url)
-            .env(TEST_RUNNER_ADDRESS_ENV, &runner_address)
-            .args(["test", "-p", APP_PACKAGE, "--target", WASM_TARGET]),
-    )?;
-    drop(gateway);
+    let servers = TestServers::start(ctx)?;
+    run_cmd(servers.cargo_in_browser(ctx)?.args([
+        "test",
+        "-p",
+        APP_PACKAGE,
+        "--target",
+        WASM_TARGET,
+    ]))?;
+    drop(servers);
     done("browser tests", started);
 
     step("test 3/4: release build of the app — trunk build --release — and the embedding example");
@@ -623,7 +667,9 @@ fn bench(ctx: &Ctx) -> Result {
     report += &format!("{}\n\n", printed.trim_end());
 
     step("bench: in headless Chromium — cargo test --release --bench browser");
-    let printed = capture(cargo_in_browser(ctx)?.args([
+    // Its sync figures go through two gateways on one PostgreSQL.
+    let servers = TestServers::start(ctx)?;
+    let printed = capture(servers.cargo_in_browser(ctx)?.args([
         "test",
         "--release",
         "-p",
@@ -635,6 +681,7 @@ fn bench(ctx: &Ctx) -> Result {
         "--",
         "--nocapture",
     ]))?;
+    drop(servers);
     let browser_report = printed_report(&printed, "BENCHMARK REPORT")
         .map(|report| {
             report.replace(

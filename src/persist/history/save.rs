@@ -113,6 +113,7 @@ impl HistoryPersistence {
                     inner.state.borrow_mut().written_manifest = save.manifest;
                     self.announce(&ids, cleared);
                     if save.outbox && (cleared || !ids.is_empty()) {
+                        self.note_unsynced(ids.len().max(1) as u64);
                         self.wake_sync();
                     }
                     // A history found missing keeps its count (and the warning

@@ -103,6 +103,18 @@ impl HistoryPersistence {
         self.inner.sync.borrow().target.is_some()
     }
 
+    /// `changes` were just saved to the outbox: until they are uploaded the
+    /// history is not shown as synced (a person may be about to close the
+    /// tab or go offline). The next exchange counts exactly.
+    pub(super) fn note_unsynced(&self, changes: u64) {
+        let sync = &self.inner.status.sync;
+        match sync.get_untracked() {
+            SyncState::Synced => sync.set(SyncState::Pending(changes)),
+            SyncState::Pending(waiting) => sync.set(SyncState::Pending(waiting + changes)),
+            _ => {}
+        }
+    }
+
     /// Something changed here (or the network is back): exchange now rather
     /// than at the next poll.
     pub(super) fn wake_sync(&self) {
