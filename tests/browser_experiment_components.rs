@@ -101,11 +101,12 @@ fn answered(id: &str, model: &str, output: &str) -> PromptRun {
     run
 }
 
+/// A model of an API provider: without a price, its cost is unknown.
 fn model(id: &str, price: Option<f64>) -> Model {
     Model {
         id: id.into(),
         name: id.into(),
-        provider: Provider::Local,
+        provider: Provider::Openai,
         max_tokens: 4_096,
         supports_streaming: true,
         cost_per_1k_tokens: price,

@@ -30,11 +30,12 @@ fn capitals() -> Experiment {
     experiment
 }
 
+/// A model of an API provider: without a price, its cost is unknown.
 fn model(id: &str, price: Option<f64>) -> Model {
     Model {
         id: id.into(),
         name: id.into(),
-        provider: Provider::Local,
+        provider: Provider::Openai,
         max_tokens: 4096,
         supports_streaming: true,
         cost_per_1k_tokens: price,
@@ -252,6 +253,22 @@ fn the_estimate_prices_each_model_and_says_which_are_unknown() {
         capped.estimate.known(),
         Usd::for_tokens(0.01, prompt_tokens + 600)
     );
+}
+
+#[test]
+fn a_local_model_without_a_price_is_planned_at_zero_not_unknown() {
+    let local = Model {
+        provider: Provider::Local,
+        ..model("offline-echo", None)
+    };
+    let plan = plan(&capitals(), &[model("gpt-4o", Some(0.01)), local]).unwrap();
+    assert!(plan.estimate.unpriced_models().is_empty());
+    let offline = (plan.estimate.per_model.iter())
+        .find(|estimate| estimate.model_id == "offline-echo")
+        .unwrap();
+    assert_eq!(offline.cost, Some(Usd::ZERO));
+    assert_eq!(plan.estimate.total(), Some(plan.estimate.known()));
+    assert!(plan.estimate.known() > Usd::ZERO, "gpt-4o's part is priced");
 }
 
 #[test]

@@ -336,8 +336,9 @@ pub struct ModelEstimate {
 
 impl CostEstimate {
     /// The requests' estimated cost, priced with each model's
-    /// `costPer1kTokens` from `prices` (a model not listed, or listed without
-    /// a price, has no estimate). Each request is assumed to answer with
+    /// known price from `prices` ([`Model::known_price_per_1k`]: a local
+    /// model costs $0; a model not listed, or listed without a price, has no
+    /// estimate). Each request is assumed to answer with
     /// `max_tokens` tokens when set, else [`ASSUMED_OUTPUT_TOKENS`].
     pub fn of<'a>(
         cells: impl IntoIterator<Item = &'a PlannedCell>,
@@ -365,7 +366,7 @@ impl CostEstimate {
         for estimate in &mut per_model {
             let price = (prices.iter())
                 .find(|model| model.id == estimate.model_id)
-                .and_then(|model| model.cost_per_1k_tokens);
+                .and_then(Model::known_price_per_1k);
             estimate.cost = price.map(|price| {
                 Usd::for_tokens(price, estimate.input_tokens + estimate.output_tokens)
             });

@@ -38,6 +38,20 @@ pub struct Model {
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl Model {
+    /// What 1,000 tokens of this model cost, as far as can be known before
+    /// it answers: its price; else $0 for a local provider's model, whatever
+    /// its name (it runs on the person's machine); else unknown. Estimates
+    /// before a run (an experiment's plan) and after it use this one rule.
+    pub fn known_price_per_1k(&self) -> Option<f64> {
+        match (self.cost_per_1k_tokens, self.provider) {
+            (Some(price), _) => Some(price),
+            (None, Provider::Local) => Some(0.0),
+            (None, _) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
