@@ -1,6 +1,11 @@
-//! The static app: one store, saved in IndexedDB, connected to the server
-//! that served the page (or the one chosen in Settings), and every component
-//! laid out around it.
+//! The static app: two pages over one history. The playground (`/`,
+//! [`App`]) composes prompts and keeps the history; the Experiments page
+//! (`/experiments/`, [`ExperimentsApp`]) designs and runs experiments. Each
+//! is its own bundle, so the first load does not carry the experiment views
+//! (about 100 KB gzip); both keep one store, saved in the same IndexedDB,
+//! connected to the server that served the page (or the one chosen in
+//! Settings), so an experiment's runs are ordinary runs of the playground's
+//! history.
 
 use crate::components::{
     keep_history_on_server, provide_diff_selection, provide_experiments, provide_run_filter,
@@ -9,47 +14,46 @@ use crate::components::{
     ModelPerformance, PromptComposer, RunFilters, RunHistory, RunPlan, ServerHistory, Settings,
 };
 use crate::persist::{persist_history, provide_history, HistoryOptions};
-use crate::store::provide_runs_store;
+use crate::store::{provide_runs_store, RunsStore};
 use leptos::prelude::*;
 
-/// The whole app, as mounted by `main.rs`. On a wide screen the composer
-/// (with progress and errors) and the active run sit side by side at the
-/// top, so the answer is seen arriving without scrolling; the history with
-/// its filters and the model performance come below, side by side too. On a
-/// narrow screen everything is one column in that order.
-///
-/// The Experiments tab (beside the playground, which is the default) holds
-/// the experiment being designed, its plan and its grid, and the diff.
-#[component]
-pub fn App() -> impl IntoView {
+/// Where the Experiments page is served, beside the playground at `/`.
+pub const EXPERIMENTS_PATH: &str = "/experiments/";
+
+/// What both pages share: the store, saved in IndexedDB for as long as the
+/// page lives (storage problems are shown as the store's error, and the runs
+/// stay in memory), the server, and the history kept there when chosen.
+fn provide_app_state() -> RunsStore {
     let store = provide_runs_store();
     provide_run_filter();
-    // Saving lasts as long as the app; storage problems are shown as the
-    // store's error, and the runs stay in memory.
     let history = provide_history(persist_history(store, HistoryOptions::default()));
     let connection = provide_server_connection(store);
     keep_history_on_server(history, connection);
-    provide_experiments(Some(store));
-    provide_diff_selection();
-    let experimenting = RwSignal::new(false);
-    let tab = move |label: &'static str, experiments: bool| {
+    store
+}
+
+/// The header of both pages: the app's name, a link to each page (the
+/// current one marked), and Settings.
+#[component]
+fn AppHeader(
+    /// Whether this is the Experiments page.
+    experiments: bool,
+) -> impl IntoView {
+    let link = move |label: &'static str, href: &'static str, current: bool| {
         view! {
-            <button
-                type="button"
-                role="tab"
+            <a
                 class="app-header__tab"
-                aria-selected=move || (experimenting.get() == experiments).to_string()
-                on:click=move |_| experimenting.set(experiments)
-            >{label}</button>
+                href=href
+                aria-current=current.then_some("page")
+            >{label}</a>
         }
     };
-
     view! {
         <header class="app-header">
             <h1>"prompt-runs"</h1>
-            <nav class="app-header__tabs" role="tablist" aria-label="Views">
-                {tab("Playground", false)}
-                {tab("Experiments", true)}
+            <nav class="app-header__tabs" aria-label="Pages">
+                {link("Playground", "/", !experiments)}
+                {link("Experiments", EXPERIMENTS_PATH, experiments)}
             </nav>
             <details class="app-header__settings">
                 <summary>"Settings"</summary>
@@ -57,7 +61,20 @@ pub fn App() -> impl IntoView {
                 <ServerHistory/>
             </details>
         </header>
-        <main class="app" prop:hidden=move || experimenting.get()>
+    }
+}
+
+/// The playground, as mounted by `main.rs`. On a wide screen the composer
+/// (with progress and errors) and the active run sit side by side at the
+/// top, so the answer is seen arriving without scrolling; the history with
+/// its filters and the model performance come below, side by side too. On a
+/// narrow screen everything is one column in that order.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_app_state();
+    view! {
+        <AppHeader experiments=false/>
+        <main class="app">
             <div class="app__top">
                 <section class="app__compose" aria-label="Compose">
                     <PromptComposer/>
@@ -78,9 +95,28 @@ pub fn App() -> impl IntoView {
                 <ModelPerformance/>
             </div>
         </main>
-        // Both views stay mounted (the hidden one costs nothing to keep), so
-        // a switch keeps what was typed and an experiment runs on unseen.
-        <main class="app experiments" prop:hidden=move || !experimenting.get()>
+    }
+}
+
+/// The Experiments page, as mounted by `main_experiments.rs`: the
+/// experiment being designed beside its plan, the grid below, then the diff
+/// and the opened run. Leaving the page while an experiment runs asks first
+/// (its requests would stop with the page).
+#[component]
+pub fn ExperimentsApp() -> impl IntoView {
+    let store = provide_app_state();
+    provide_experiments(Some(store));
+    provide_diff_selection();
+    let leaving = window_event_listener(leptos::ev::beforeunload, move |event| {
+        if store.is_executing() {
+            event.prevent_default();
+            event.set_return_value("An experiment is running: leaving stops it.");
+        }
+    });
+    on_cleanup(move || leaving.remove());
+    view! {
+        <AppHeader experiments=true/>
+        <main class="app experiments">
             <div class="experiments__top">
                 <section class="experiments__design" aria-label="Design">
                     <ExperimentPicker/>

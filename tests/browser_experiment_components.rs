@@ -214,6 +214,45 @@ async fn the_diff_marks_words_as_text_against_the_chosen_baseline() {
 }
 
 #[wasm_bindgen_test]
+async fn the_input_rows_are_paged_twenty_at_a_time() {
+    let page = Page::mount(|| view! { <ExperimentEditor/> });
+    page.experiments.create("Many rows");
+    settle().await;
+    let rows: String = (1..=45).map(|n| format!("{{\"n\": \"{n}\"}}\n")).collect();
+    page.enter(".inputs__paste", &rows, "input");
+    settle().await;
+    page.click(".inputs__use");
+    settle().await;
+    let buttons = page.all(".inputs__pages button");
+    let (previous, next) = (&buttons[0], &buttons[1]);
+    assert_eq!(next.text_content().unwrap(), "Next");
+    let disabled = |button: &Element| {
+        button.has_attribute("disabled")
+            || js_sys::Reflect::get(button, &"disabled".into())
+                .unwrap()
+                .as_bool()
+                == Some(true)
+    };
+    assert!(disabled(previous) && !disabled(next));
+    assert_eq!(page.text(".inputs__pages span"), "Page 1 of 3");
+    assert_eq!(page.all(".inputs__table tbody tr").len(), 20);
+    for expected in ["Page 2 of 3", "Page 3 of 3"] {
+        next.unchecked_ref::<HtmlElement>().click();
+        settle().await;
+        assert_eq!(page.text(".inputs__pages span"), expected);
+    }
+    assert_eq!(
+        page.all(".inputs__table tbody tr").len(),
+        5,
+        "rows 41 to 45"
+    );
+    assert!(
+        disabled(next) && !disabled(previous),
+        "the last page has no next"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn the_editor_reads_pasted_inputs_refuses_bad_ones_and_the_plan_follows() {
     let page = Page::mount(|| view! { <ExperimentEditor/> <RunPlan/> });
     page.store

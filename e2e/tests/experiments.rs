@@ -49,12 +49,17 @@ async fn drive(browser: &Client, app: &str) {
         .unwrap();
     assert_eq!(tabs[0].text().await.unwrap(), "Playground");
     assert_eq!(
-        tabs[0].attr("aria-selected").await.unwrap().as_deref(),
-        Some("true"),
+        tabs[0].attr("aria-current").await.unwrap().as_deref(),
+        Some("page"),
         "the playground comes first"
     );
+    // The Experiments page is a bundle of its own, loaded when opened.
     tabs[1].click().await.unwrap();
     wait_for_text(browser, ".plan__none", |text| text == "No experiment open.").await;
+    assert!(
+        browser.current_url().await.unwrap().path() == "/experiments/",
+        "the Experiments page has its own address"
+    );
 
     click(browser, ".picker__new").await;
     find(browser, ".editor__template")
@@ -192,20 +197,10 @@ async fn drive(browser: &Client, app: &str) {
     assert!(!removed.as_str().unwrap().contains("Japan"), "{removed}");
 
     // The plan, the grid and the diff in one picture.
-    evaluate(
-        browser,
-        "document.querySelector('.grid').scrollIntoView(); window.scrollBy(0, -260); return null;",
-    )
-    .await;
-    save_screenshot(browser, "e2e-experiments.png", None).await;
+    save_screenshot(browser, "e2e-experiments.png", Some(".grid")).await;
 
     // A reload finds the experiment and its grid again.
     browser.refresh().await.unwrap();
-    let tabs = browser
-        .find_all(Locator::Css(".app-header__tab"))
-        .await
-        .unwrap();
-    tabs[1].click().await.unwrap();
     wait_for_text(browser, ".plan__count", |text| text == plan).await;
     wait_for_text(browser, ".grid__footer", |text| {
         text.matches("Pass rate 2/6 (33%)").count() == 2
@@ -220,4 +215,12 @@ async fn drive(browser: &Client, app: &str) {
         template.as_deref(),
         Some("What is the capital of {{country}}? One word.")
     );
+
+    // The experiment's runs are ordinary runs of the playground's history.
+    let tabs = browser
+        .find_all(Locator::Css(".app-header__tab"))
+        .await
+        .unwrap();
+    tabs[0].click().await.unwrap();
+    wait_for_text(browser, ".history__count", |text| text == "12 runs").await;
 }

@@ -154,7 +154,12 @@ pub fn InputRows(
             <div class="inputs__pages">
                 <button type="button" prop:disabled=move || page.get() == 0 on:click=move |_| page.update(|page| *page = page.saturating_sub(1))>"Previous"</button>
                 <span>{move || format!("Page {} of {}", page.get().min(pages() - 1) + 1, pages())}</span>
-                <button type="button" prop:disabled=move || page.get() + 1 >= pages() on:click=move |_| page.update(|page| *page += 1)>"Next"</button>
+                <button
+                    type="button"
+                    // Braced: a bare `>=` would end the tag.
+                    prop:disabled=move || { page.get() + 1 >= pages() }
+                    on:click=move |_| page.update(|page| *page += 1)
+                >"Next"</button>
                 <button type="button" class="inputs__add-row" on:click=move |_| {
                     edit_table(Box::new(|table| { table.add_row(); Ok(()) }));
                     page.set(pages() - 1);

@@ -734,17 +734,43 @@ fn printed_report(printed: &str, marker: &str) -> Option<String> {
         .map(|(report, _)| report.trim().to_owned())
 }
 
+/// Where the Experiments page is built, under `dist/` (the app links to
+/// `/experiments/`).
+const EXPERIMENTS_PAGE_DIR: &str = "experiments";
+
 /// The budget for the release app: `.wasm` and `.js` together, gzipped. Issue 6 says
 /// 250 KB; read strictly as 250,000 bytes rather than 250 KiB.
 const BUNDLE_BUDGET_GZIP_BYTES: usize = 250_000;
 
-/// Raw and gzip sizes of the release `.wasm` and `.js` in `dist`, against the budget.
+/// Raw and gzip sizes of the release `.wasm` and `.js`: the first load (the
+/// playground, in `dist`) against the budget, then the Experiments page (in
+/// `dist/experiments`), loaded only when opened.
 fn bundle_sizes(dist: &Path) -> Result<String> {
     let mut table = String::from(
-        "## Bundle (release build)\n\n| file | bytes | gzip -9 bytes |\n| --- | ---: | ---: |\n",
+        "## Bundle (release build)\n\n| page | file | bytes | gzip -9 bytes |\n| --- | --- | ---: | ---: |\n",
     );
-    let mut total_gzip = 0;
-    let entries = fs::read_dir(dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
+    let first_load = page_bundle(dist, "first load (/)", &mut table)?;
+    let experiments = page_bundle(
+        &dist.join(EXPERIMENTS_PAGE_DIR),
+        "Experiments page (/experiments/)",
+        &mut table,
+    )?;
+    let verdict = if first_load <= BUNDLE_BUDGET_GZIP_BYTES {
+        "within"
+    } else {
+        "OVER"
+    };
+    table += &format!(
+        "\nFirst load, .wasm + .js gzipped: {first_load} bytes, {verdict} the budget of {BUNDLE_BUDGET_GZIP_BYTES} bytes. \
+         The Experiments page, when opened: {experiments} bytes.\n"
+    );
+    Ok(table)
+}
+
+/// Adds the `.wasm` and `.js` files in `dir` to `table` as `page`'s; returns
+/// their gzip total.
+fn page_bundle(dir: &Path, page: &str, table: &mut String) -> Result<usize> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| {
@@ -753,6 +779,7 @@ fn bundle_sizes(dist: &Path) -> Result<String> {
         })
         .collect();
     files.sort();
+    let mut total_gzip = 0;
     for file in files {
         let raw = fs::metadata(&file).map_err(|e| e.to_string())?.len() as usize;
         let gzip = gzipped_len(&file)?;
@@ -762,17 +789,9 @@ fn bundle_sizes(dist: &Path) -> Result<String> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        table += &format!("| {name} | {raw} | {gzip} |\n");
+        *table += &format!("| {page} | {name} | {raw} | {gzip} |\n");
     }
-    let verdict = if total_gzip <= BUNDLE_BUDGET_GZIP_BYTES {
-        "within"
-    } else {
-        "OVER"
-    };
-    table += &format!(
-        "\n.wasm + .js gzipped: {total_gzip} bytes, {verdict} the budget of {BUNDLE_BUDGET_GZIP_BYTES} bytes (250 KB)\n"
-    );
-    Ok(table)
+    Ok(total_gzip)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -870,13 +889,27 @@ fn cargo_in_browser(ctx: &Ctx) -> Result<Command> {
     Ok(cargo)
 }
 
-/// `trunk build --release`: the app as it ships, in `dist/`.
+/// `trunk build --release`: the app as it ships, in `dist/`: the playground
+/// (`index.html`), then the Experiments page (`experiments.html`, its own
+/// bundle) in `dist/experiments/`. In this order, because Trunk empties its
+/// output directory first.
 fn build_release_app(ctx: &Ctx) -> Result {
     run_cmd(
         Command::new("trunk")
             .current_dir(&ctx.root)
             .args(["build", "--release"]),
-    )
+    )?;
+    let dist = format!("dist/{EXPERIMENTS_PAGE_DIR}");
+    let public_url = format!("/{EXPERIMENTS_PAGE_DIR}/");
+    run_cmd(Command::new("trunk").current_dir(&ctx.root).args([
+        "build",
+        "--release",
+        "--dist",
+        &dist,
+        "--public-url",
+        &public_url,
+        "experiments.html",
+    ]))
 }
 
 fn run_cmd(cmd: &mut Command) -> Result {
