@@ -12,8 +12,15 @@ pub const PREVIEW_CHARS: usize = 200;
 /// The start of `text`: at most [`PREVIEW_CHARS`] characters, with `…` when
 /// there is more.
 pub fn preview(text: &str) -> String {
-    let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
-    if preview.len() < text.len() {
+    // Exactly as long as it needs: a history holds one preview per cold run
+    // (100,000 of them), and a collected String would hold up to twice that.
+    let end = text
+        .char_indices()
+        .nth(PREVIEW_CHARS)
+        .map_or(text.len(), |(end, _)| end);
+    let mut preview = String::with_capacity(end + if end < text.len() { 3 } else { 0 });
+    preview.push_str(&text[..end]);
+    if end < text.len() {
         preview.push('…');
     }
     preview

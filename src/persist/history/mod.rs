@@ -77,7 +77,7 @@ impl Default for HistoryOptions {
             debounce: Duration::from_millis(100),
             first_screen: 60,
             chunk: 1_000,
-            warm_runs: 5_000,
+            warm_runs: 2_000,
             factory: None,
         }
     }
@@ -110,7 +110,7 @@ impl HistoryOptions {
     }
 
     /// How many of the newest runs keep their whole text in memory when the
-    /// history loads (default 5,000); older ones are held cold, their text
+    /// history loads (default 2,000); older ones are held cold, their text
     /// read back when opened (see [`RunsStore::is_run_cold`]). Memory then
     /// grows with the number of runs, not with every answer ever received.
     pub fn warm_runs(mut self, runs: usize) -> Self {
