@@ -1,6 +1,7 @@
 //! The benchmarks in a real browser (headless Chromium), where the work runs:
 //! the store against the naive baseline, saving and restoring 10,000 typical
-//! runs, mounting the history with 10,000 runs, and experiments: planning
+//! runs, saving one run into an IndexedDB history of 1,000 and of 100,000,
+//! mounting the history with 10,000 runs, and experiments: planning
 //! 1,000 rows × 4 models × 3 repeats and mounting their grid; and the
 //! history on the server: a run finished in one browser until it shows in
 //! another, through two gateways on one PostgreSQL. Prints a
@@ -199,6 +200,60 @@ async fn experiments(owner: &Owner) -> String {
     report
 }
 
+/// Saving one new run into the app's IndexedDB history of 1,000 runs and of
+/// 100,000: from `add_run` until the save has committed (no debounce here,
+/// so it is the save itself: one transaction with the run and the manifest's
+/// counts and totals). It should not grow with the history.
+async fn save_one_run(owner: &Owner) -> String {
+    const SAMPLES: usize = 21;
+    let started_at = js_sys::Date::now() as u64;
+    let mut report = String::from(
+        "| Save one run into an IndexedDB history of | median ms | p90 ms |\n| --- | ---: | ---: |\n",
+    );
+    let mut medians = Vec::new();
+    for size in [1_000, 100_000] {
+        let (store, history) = owner.with(|| {
+            let store = RunsStore::new();
+            let keys = StorageKeys::new(format!("bench-save-{size}-{started_at}"));
+            let options = HistoryOptions::default()
+                .keys(keys)
+                .debounce(std::time::Duration::ZERO);
+            let history = persist_history(store, options);
+            (store, history)
+        });
+        let status = history.status();
+        while !untrack(|| status.is_loaded()) {
+            gloo_timers::future::TimeoutFuture::new(10).await;
+        }
+        store.merge_runs(typical_runs(size));
+        while !history.is_saved() {
+            gloo_timers::future::TimeoutFuture::new(50).await;
+        }
+        let mut prose = Prose(11);
+        let mut times = Vec::with_capacity(SAMPLES);
+        for index in 0..SAMPLES {
+            let run = typical_run(2_000_000 + index, &mut prose);
+            let started = now();
+            store.add_run(run).unwrap();
+            // The save starts on a later tick: wait for it to begin, then end.
+            gloo_timers::future::TimeoutFuture::new(0).await;
+            while !history.is_saved() {
+                gloo_timers::future::TimeoutFuture::new(0).await;
+            }
+            times.push(now() - started);
+        }
+        times.sort_by(f64::total_cmp);
+        let (median, p90) = (times[SAMPLES / 2], times[SAMPLES * 9 / 10]);
+        medians.push(median);
+        report += &format!("| {size} runs | {median:.1} | {p90:.1} |\n");
+    }
+    report += &format!(
+        "\n100,000 / 1,000 (medians): {:.2}\n",
+        medians[1] / medians[0]
+    );
+    report
+}
+
 /// A run finished in browser A until it shows in browser B, each syncing
 /// through its own gateway, both gateways on one PostgreSQL (xtask starts
 /// them). B learns of it at its next read of the changes feed, made every
@@ -271,6 +326,8 @@ async fn browser_benchmarks() {
     report += &rendering(&owner).await;
     report += "\n### Experiments (median ms of 5)\n\n";
     report += &experiments(&owner).await;
+    report += "\n### Saving into a large history\n\n";
+    report += &save_one_run(&owner).await;
     report += "\n### History on the server: two browsers, two gateways, one PostgreSQL\n\n";
     report += &sync_latency(&owner).await;
     console_log!("BENCHMARK REPORT START\n{report}BENCHMARK REPORT END");
