@@ -66,6 +66,20 @@ async fn painted() {
     }
 }
 
+/// Waits, checking every `every_ms`, until `done` holds; false after
+/// `seconds` (the section then reports what did not finish, rather than the
+/// whole benchmark hanging).
+async fn wait_until(seconds: f64, every_ms: u32, done: impl Fn() -> bool) -> bool {
+    let deadline = now() + seconds * 1_000.0;
+    while !untrack(&done) {
+        if now() > deadline {
+            return false;
+        }
+        gloo_timers::future::TimeoutFuture::new(every_ms).await;
+    }
+    true
+}
+
 fn fresh_container() -> web_sys::HtmlElement {
     let document = web_sys::window().unwrap().document().unwrap();
     let container = document.create_element("div").unwrap();
@@ -222,12 +236,13 @@ async fn save_one_run(owner: &Owner) -> String {
             (store, history)
         });
         let status = history.status();
-        while !untrack(|| status.is_loaded()) {
-            gloo_timers::future::TimeoutFuture::new(10).await;
+        let saved = history.clone();
+        if !wait_until(60.0, 10, move || status.is_loaded()).await {
+            return report + "| the history did not open within 60 s | | |\n";
         }
         store.merge_runs(typical_runs(size));
-        while !history.is_saved() {
-            gloo_timers::future::TimeoutFuture::new(50).await;
+        if !wait_until(600.0, 50, move || saved.is_saved()).await {
+            return report + &format!("| {size} runs were not saved within 600 s | | |\n");
         }
         let mut prose = Prose(11);
         let mut times = Vec::with_capacity(SAMPLES);
@@ -235,10 +250,9 @@ async fn save_one_run(owner: &Owner) -> String {
             let run = typical_run(2_000_000 + index, &mut prose);
             let started = now();
             store.add_run(run).unwrap();
-            // The save starts on a later tick: wait for it to begin, then end.
-            gloo_timers::future::TimeoutFuture::new(0).await;
-            while !history.is_saved() {
-                gloo_timers::future::TimeoutFuture::new(0).await;
+            let saved = history.clone();
+            if !wait_until(30.0, 0, move || saved.is_saved()).await {
+                return report + "| a save did not commit within 30 s | | |\n";
             }
             times.push(now() - started);
         }
@@ -284,8 +298,10 @@ async fn sync_latency(owner: &Owner) -> String {
     let (sender, sending) = page("a", first);
     let (receiver, receiving) = page("b", second);
     for history in [&sending, &receiving] {
-        while untrack(|| history.status().sync_state()) != SyncState::Synced {
-            gloo_timers::future::TimeoutFuture::new(20).await;
+        let status = history.status();
+        if !wait_until(60.0, 20, move || status.sync_state() == SyncState::Synced).await {
+            let state = untrack(|| history.status().sync_state());
+            return format!("not measured: a page did not sync within 60 s ({state:?})\n");
         }
     }
     let mut prose = Prose(7);
@@ -297,8 +313,8 @@ async fn sync_latency(owner: &Owner) -> String {
         let id = run.id.clone();
         let started = now();
         sender.add_run(run).unwrap();
-        while receiver.get_run_by_id(&id).is_none() {
-            gloo_timers::future::TimeoutFuture::new(5).await;
+        if !wait_until(60.0, 5, move || receiver.get_run_by_id(&id).is_some()).await {
+            return "not measured: a run did not reach the other browser within 60 s\n".to_owned();
         }
         latencies.push(now() - started);
     }
@@ -320,14 +336,19 @@ async fn browser_benchmarks() {
     let mut report = String::from("# prompt-runs in headless Chromium\n\n");
     report += "### The store against a naive Vec baseline (median µs per operation + every derived read)\n\n";
     report += &Scaling::measure(now).table();
+    console_log!("[bench] Persistence");
     report += "\n### Persistence\n\n";
     report += &persistence(&owner);
+    console_log!("[bench] Rendering");
     report += "\n### Rendering\n\n";
     report += &rendering(&owner).await;
+    console_log!("[bench] Experiments (median ms of 5)");
     report += "\n### Experiments (median ms of 5)\n\n";
     report += &experiments(&owner).await;
+    console_log!("[bench] Saving into a large history");
     report += "\n### Saving into a large history\n\n";
     report += &save_one_run(&owner).await;
+    console_log!("[bench] History on the server: two browsers, two gateways, one PostgreSQL");
     report += "\n### History on the server: two browsers, two gateways, one PostgreSQL\n\n";
     report += &sync_latency(&owner).await;
     console_log!("BENCHMARK REPORT START\n{report}BENCHMARK REPORT END");
