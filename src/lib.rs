@@ -10,6 +10,8 @@
 //! - [`clock`]: the monotonic clock runs are timed with.
 //! - [`text`]: rules about text every layer applies alike (word characters, token estimates, case-insensitive search).
 
+#![deny(missing_docs)]
+
 pub mod api;
 pub mod app;
 pub mod clock;

@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask setup`: install whatever is missing to build and test the app.
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
-//! - `cargo xtask test`:  setup, then run every test (native, with a throwaway PostgreSQL
+//! - `cargo xtask test`:  setup, then check that the docs build without a warning, run every
+//!   test (native, with a throwaway PostgreSQL
 //!   for the gateway's sync tests; then in headless Chromium), then build the release app and
 //!   run the end-to-end tests on it.
 //! - `cargo xtask bench`: setup, then the benchmarks natively, the gateway under load, the
@@ -106,7 +107,8 @@ Usage: cargo xtask <command>
 Commands:
   run [--port N]  install what is missing, build the app with Trunk, and serve it with
                   the gateway (app + API + offline models) on http://{SERVE_ADDRESS}:{DEFAULT_PORT}/
-  test            install what is missing, then run all tests: native `cargo test --workspace`,
+  test            install what is missing, then build the docs (no warning allowed),
+                  run all tests: native `cargo test --workspace`,
                   browser tests in headless Chromium (against a gateway on loopback), a release
                   `trunk build`, and the end-to-end test of the built app
   bench           install what is missing, then run the benchmarks natively, the gateway
@@ -126,6 +128,15 @@ struct Ctx {
     root: PathBuf,
     /// The `cargo` that runs us, for the nested cargo commands.
     cargo: OsString,
+}
+
+impl Ctx {
+    /// `cargo <args>` in the workspace root.
+    fn cargo(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.cargo);
+        cmd.current_dir(&self.root).args(args);
+        cmd
+    }
 }
 
 fn prepare_env() -> Result<Ctx> {
@@ -547,7 +558,22 @@ impl Drop for TestGateway {
 fn test(ctx: &Ctx) -> Result {
     let total = Instant::now();
 
-    step("test 1/4: native tests — cargo test --workspace");
+    step("test 1/5: the docs build without a warning — cargo doc --no-deps, native and wasm32");
+    let started = Instant::now();
+    // The library and the gateway deny missing docs; this also refuses
+    // broken links and examples that no longer parse.
+    for target in [None, Some(WASM_TARGET)] {
+        let mut doc = ctx.cargo(&["doc", "--no-deps"]);
+        doc.env("RUSTDOCFLAGS", "-D warnings");
+        match target {
+            None => doc.arg("--workspace"),
+            Some(target) => doc.args(["-p", APP_PACKAGE, "--target", target]),
+        };
+        run_cmd(&mut doc)?;
+    }
+    done("docs", started);
+
+    step("test 2/5: native tests — cargo test --workspace");
     let started = Instant::now();
     // The gateway's sync tests run on SQLite and on this real PostgreSQL,
     // stopped and deleted when they end, passed or not.
@@ -563,7 +589,7 @@ fn test(ctx: &Ctx) -> Result {
     done("native tests", started);
 
     step(&format!(
-        "test 2/4: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
+        "test 3/5: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
     ));
     let started = Instant::now();
     // The client's tests talk to a real gateway on loopback; its address is
@@ -580,7 +606,7 @@ fn test(ctx: &Ctx) -> Result {
     drop(servers);
     done("browser tests", started);
 
-    step("test 3/4: release build of the app — trunk build --release — and the embedding example");
+    step("test 4/5: release build of the app — trunk build --release — and the embedding example");
     let started = Instant::now();
     build_release_app(ctx)?;
     run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
@@ -593,7 +619,7 @@ fn test(ctx: &Ctx) -> Result {
     done("app and embedding example builds", started);
 
     step(&format!(
-        "test 4/4: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
+        "test 5/5: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
     ));
     let started = Instant::now();
     // The test starts this chromedriver itself.
