@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask setup`: install whatever is missing to build and test the app.
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
-//! - `cargo xtask test`:  setup, then check that the docs build without a warning, run every
+//! - `cargo xtask test`:  setup, then clippy and the docs (no warning allowed), run every
 //!   test (native, with a throwaway PostgreSQL
 //!   for the gateway's sync tests; then in headless Chromium), then build the release app and
 //!   run the end-to-end tests on it.
@@ -107,7 +107,7 @@ Usage: cargo xtask <command>
 Commands:
   run [--port N]  install what is missing, build the app with Trunk, and serve it with
                   the gateway (app + API + offline models) on http://{SERVE_ADDRESS}:{DEFAULT_PORT}/
-  test            install what is missing, then build the docs (no warning allowed),
+  test            install what is missing, then clippy and the docs (no warning allowed),
                   run all tests: native `cargo test --workspace`,
                   browser tests in headless Chromium (against a gateway on loopback), a release
                   `trunk build`, and the end-to-end test of the built app
@@ -177,6 +177,7 @@ fn setup(ctx: &Ctx) -> Result {
     step("setup: checking tools");
     let started = Instant::now();
     setup_wasm_target()?;
+    setup_clippy()?;
     setup_system_packages()?;
     setup_trunk(ctx)?;
     setup_wasm_bindgen(ctx)?;
@@ -194,6 +195,16 @@ fn setup_wasm_target() -> Result {
     }
     install(&format!("rust target {WASM_TARGET}"));
     run_cmd(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// Clippy, which `test` runs: rustup's default profile has it, the minimal one not.
+fn setup_clippy() -> Result {
+    if output("cargo", &["clippy", "--version"]).is_some() {
+        ok("clippy");
+        return Ok(());
+    }
+    install("clippy");
+    run_cmd(Command::new("rustup").args(["component", "add", "clippy"]))
 }
 
 /// Command-line tools that come from Debian packages: (tool on PATH, package providing it).
@@ -558,7 +569,31 @@ impl Drop for TestGateway {
 fn test(ctx: &Ctx) -> Result {
     let total = Instant::now();
 
-    step("test 1/5: the docs build without a warning — cargo doc --no-deps, native and wasm32");
+    step("test 1/6: clippy, native and wasm32 — cargo clippy --all-targets -- -D warnings");
+    let started = Instant::now();
+    // First: the docs and the native tests reuse what it checks.
+    run_cmd(&mut ctx.cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run_cmd(&mut ctx.cargo(&[
+        "clippy",
+        "-p",
+        APP_PACKAGE,
+        "--target",
+        WASM_TARGET,
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    done("clippy", started);
+
+    step("test 2/6: the docs build without a warning — cargo doc --no-deps, native and wasm32");
     let started = Instant::now();
     // The library and the gateway deny missing docs; this also refuses
     // broken links and examples that no longer parse.
@@ -573,7 +608,7 @@ fn test(ctx: &Ctx) -> Result {
     }
     done("docs", started);
 
-    step("test 2/5: native tests — cargo test --workspace");
+    step("test 3/6: native tests — cargo test --workspace");
     let started = Instant::now();
     // The gateway's sync tests run on SQLite and on this real PostgreSQL,
     // stopped and deleted when they end, passed or not.
@@ -589,7 +624,7 @@ fn test(ctx: &Ctx) -> Result {
     done("native tests", started);
 
     step(&format!(
-        "test 3/5: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
+        "test 4/6: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
     ));
     let started = Instant::now();
     // The client's tests talk to a real gateway on loopback; its address is
@@ -606,7 +641,7 @@ fn test(ctx: &Ctx) -> Result {
     drop(servers);
     done("browser tests", started);
 
-    step("test 4/5: release build of the app — trunk build --release — and the embedding example");
+    step("test 5/6: release build of the app — trunk build --release — and the embedding example");
     let started = Instant::now();
     build_release_app(ctx)?;
     run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
@@ -619,7 +654,7 @@ fn test(ctx: &Ctx) -> Result {
     done("app and embedding example builds", started);
 
     step(&format!(
-        "test 5/5: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
+        "test 6/6: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
     ));
     let started = Instant::now();
     // The test starts this chromedriver itself.
