@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask setup`: install whatever is missing to build and test the app.
 //! - `cargo xtask run`:   setup, then build the app with Trunk and serve it with the gateway.
-//! - `cargo xtask test`:  setup, then clippy and the docs (no warning allowed), run every
+//! - `cargo xtask test`:  setup, then clippy and the docs (no warning allowed), check the
+//!   library's feature sets, run every
 //!   test (native, with a throwaway PostgreSQL
 //!   for the gateway's sync tests; then in headless Chromium), then build the release app and
 //!   run the end-to-end tests on it.
@@ -51,6 +52,14 @@ const EMBED_EXAMPLE_PACKAGE: &str = "prompt-runs-embed-example";
 const E2E_PACKAGE: &str = "prompt-runs-e2e";
 /// The smallest Leptos app, built like ours: the start-up benchmark's reference.
 const REFERENCE_APP_DIR: &str = "examples/minimal-leptos";
+/// The library's Cargo feature sets an embedder may pick (README.md, "Cargo
+/// features"): each must keep compiling for the browser.
+const FEATURE_SETS: &[&[&str]] = &[
+    &["--no-default-features"],
+    &["--no-default-features", "--features", "persist"],
+    &["--no-default-features", "--features", "client"],
+    &[],
+];
 /// Tells the browser tests (at compile time) where the test gateway listens.
 const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
 /// And where a second one listens, sharing the first one's PostgreSQL: two
@@ -108,6 +117,7 @@ Commands:
   run [--port N]  install what is missing, build the app with Trunk, and serve it with
                   the gateway (app + API + offline models) on http://{SERVE_ADDRESS}:{DEFAULT_PORT}/
   test            install what is missing, then clippy and the docs (no warning allowed),
+                  check the library's feature sets for wasm32,
                   run all tests: native `cargo test --workspace`,
                   browser tests in headless Chromium (against a gateway on loopback), a release
                   `trunk build`, and the end-to-end test of the built app
@@ -569,7 +579,7 @@ impl Drop for TestGateway {
 fn test(ctx: &Ctx) -> Result {
     let total = Instant::now();
 
-    step("test 1/6: clippy, native and wasm32 — cargo clippy --all-targets -- -D warnings");
+    step("test 1/7: clippy, native and wasm32 — cargo clippy --all-targets -- -D warnings");
     let started = Instant::now();
     // First: the docs and the native tests reuse what it checks.
     run_cmd(&mut ctx.cargo(&[
@@ -593,7 +603,7 @@ fn test(ctx: &Ctx) -> Result {
     ]))?;
     done("clippy", started);
 
-    step("test 2/6: the docs build without a warning — cargo doc --no-deps, native and wasm32");
+    step("test 2/7: the docs build without a warning — cargo doc --no-deps, native and wasm32");
     let started = Instant::now();
     // The library and the gateway deny missing docs; this also refuses
     // broken links and examples that no longer parse.
@@ -608,7 +618,18 @@ fn test(ctx: &Ctx) -> Result {
     }
     done("docs", started);
 
-    step("test 3/6: native tests — cargo test --workspace");
+    step(&format!(
+        "test 3/7: the feature sets README.md promises — cargo check -p {APP_PACKAGE} --target {WASM_TARGET}"
+    ));
+    let started = Instant::now();
+    for features in FEATURE_SETS {
+        let mut check = ctx.cargo(&["check", "-p", APP_PACKAGE, "--target", WASM_TARGET]);
+        check.args(*features);
+        run_cmd(&mut check)?;
+    }
+    done("feature sets", started);
+
+    step("test 4/7: native tests — cargo test --workspace");
     let started = Instant::now();
     // The gateway's sync tests run on SQLite and on this real PostgreSQL,
     // stopped and deleted when they end, passed or not.
@@ -624,7 +645,7 @@ fn test(ctx: &Ctx) -> Result {
     done("native tests", started);
 
     step(&format!(
-        "test 4/6: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
+        "test 5/7: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
     ));
     let started = Instant::now();
     // The client's tests talk to a real gateway on loopback; its address is
@@ -641,7 +662,7 @@ fn test(ctx: &Ctx) -> Result {
     drop(servers);
     done("browser tests", started);
 
-    step("test 5/6: release build of the app — trunk build --release — and the embedding example");
+    step("test 6/7: release build of the app — trunk build --release — and the embedding example");
     let started = Instant::now();
     build_release_app(ctx)?;
     run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
@@ -654,7 +675,7 @@ fn test(ctx: &Ctx) -> Result {
     done("app and embedding example builds", started);
 
     step(&format!(
-        "test 6/6: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
+        "test 7/7: end to end — the built app, the gateway and headless Chromium — cargo test -p {E2E_PACKAGE}"
     ));
     let started = Instant::now();
     // The test starts this chromedriver itself.
