@@ -6,13 +6,24 @@
 //! - [`persist`]: saving the store to localStorage without ever losing a run.
 //! - [`experiment`]: a prompt template run over a table of inputs on several models: plan, checks, grid, diff.
 //! - [`api`]: the HTTP contract with NeuroForge-compatible servers.
+//! - [`components`]: the views other Leptos apps embed.
 //! - [`app`]: the static app that puts the pieces together.
 //! - [`clock`]: the monotonic clock runs are timed with.
 //! - [`text`]: rules about text every layer applies alike (word characters, token estimates, case-insensitive search).
+//!
+//! Cargo features (all on by default; README.md's "Cargo features" says what
+//! each costs): `client` (`api::NeuroForgeClient`), `persist` (saving in the
+//! browser; turns on `client`), `components` (the views; turns on `persist`),
+//! `app` (the static app; turns on `components`). Without any, the model, the
+//! store, experiments and the wire types remain.
+
+#![deny(missing_docs)]
 
 pub mod api;
+#[cfg(feature = "app")]
 pub mod app;
 pub mod clock;
+#[cfg(feature = "components")]
 pub mod components;
 pub mod experiment;
 pub mod model;

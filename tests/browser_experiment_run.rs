@@ -390,7 +390,7 @@ async fn a_reload_restores_the_experiment_and_its_grid() {
             .iter()
             .map(|e| (**e).clone())
             .collect::<Vec<_>>(),
-        [defined.clone()],
+        std::slice::from_ref(&defined),
         "the definition, whole"
     );
     assert_eq!(reloaded.experiments.open().unwrap().id, id, "and open");

@@ -1,8 +1,8 @@
 //! Histories of typical runs for the browser: written as the app's JSON
 //! export, and chosen in its "Import JSON" as a person would.
 
+// Its own `#![allow(dead_code)]` covers the parts this test does not use.
 #[path = "../../benches/workload/mod.rs"]
-#[allow(dead_code)]
 mod workload;
 
 use fantoccini::{Client, Locator};

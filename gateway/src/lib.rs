@@ -10,6 +10,8 @@
 //! ([`limits`]). It keeps runs per workspace in a database, SQLite or
 //! PostgreSQL ([`history`]), for browsers to sync with ([`sync_routes`]).
 
+#![deny(missing_docs)]
+
 pub mod access;
 pub mod config;
 pub mod history;

@@ -18,8 +18,11 @@ use std::time::Duration;
 /// How an offline model answers.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Behaviour {
-    /// Streams its answer at this multiple of the configured token rate.
-    Answer { speed: f64 },
+    /// Streams its answer at a multiple of the configured token rate.
+    Answer {
+        /// The multiple: 2.0 answers twice as fast as the configured rate.
+        speed: f64,
+    },
     /// Answers HTTP 500 `{"detail": "simulated failure"}`.
     Fail,
     /// Answers 200 with a body that is not JSON.

@@ -108,7 +108,7 @@ impl NeuroForgeClient {
         self.get_json(PROVIDERS_PATH.to_owned()).await
     }
 
-    /// `POST {SYNC_PATH}/{workspace}/runs` with `body`, a [`SyncUpload`]'s
+    /// `POST {SYNC_PATH}/{workspace}/runs` with `body`, a [`SyncUpload`](super::wire::SyncUpload)'s
     /// JSON (built by the caller, who may hold the runs as JSON already).
     pub async fn upload_runs(
         &self,

@@ -2,12 +2,14 @@
 //! contract, the errors a person can act on, the seam the store executes
 //! through, and (in the browser) the HTTP client.
 
+#[cfg(feature = "client")]
 mod client;
 mod error;
 mod executor;
 mod sse;
 pub mod wire;
 
+#[cfg(feature = "client")]
 pub use client::{ClientConfig, NeuroForgeClient};
 pub use error::ApiError;
 pub use executor::{PromptExecutor, TextSink};

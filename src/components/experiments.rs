@@ -251,10 +251,7 @@ impl Experiments {
         let this = *self;
         set_timeout(
             move || {
-                let Some((ids, _)) = this
-                    .unsaved
-                    .try_update_value(|unsaved| std::mem::take(unsaved))
-                else {
+                let Some((ids, _)) = this.unsaved.try_update_value(std::mem::take) else {
                     return;
                 };
                 let experiments: Vec<Arc<Experiment>> = (this.list)

@@ -5,8 +5,11 @@
 use super::experiments::{use_experiments, Experiments};
 use super::format::thousands;
 use super::history_transfer::chosen_file;
-use crate::experiment::{InputFormat, InputTable};
+use crate::experiment::{InputFormat, InputTable, TableEditError};
 use leptos::prelude::*;
+
+/// One edit of the inputs table, refused with a reason that changes nothing.
+type TableEdit = Box<dyn FnOnce(&mut InputTable) -> Result<(), TableEditError>>;
 
 /// Rows shown per page of the table: enough to check a pasted file, few
 /// enough that 1,000 rows do not put 1,000 inputs in the page.
@@ -92,9 +95,7 @@ pub fn InputRows(
             .collect();
         Some((experiment.inputs.columns().to_vec(), rows))
     });
-    let edit_table = move |change: Box<
-        dyn FnOnce(&mut InputTable) -> Result<(), crate::experiment::TableEditError>,
-    >| {
+    let edit_table = move |change: TableEdit| {
         let mut refused = None;
         experiments.edit(|experiment| refused = change(&mut experiment.inputs).err());
         problem.set(refused.map(|error| error.to_string()));

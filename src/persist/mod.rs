@@ -17,39 +17,70 @@
 //! - **Transfer** ([`export_json`], [`import_json`], [`export_csv`]).
 //!
 //! In the browser, [`persist_to_local_storage`] wires all of it up.
+//!
+//! All of it comes with the `persist` Cargo feature, except reading and
+//! writing runs as files ([`runs_json`], [`export_json`], [`import_json`],
+//! [`export_csv`]), which touch no storage and which experiments' import
+//! uses too.
 
-mod backend;
-mod backup;
-mod database;
-mod history;
-mod idb;
-mod js_error;
-pub mod layout;
-mod restore;
 pub mod runs_json;
-mod storage_manager;
-mod sync;
 mod transfer;
 
+pub use transfer::{
+    csv_header, csv_rows, export_csv, export_json, export_json_parts, import_json, ImportError,
+};
+
+#[cfg(feature = "persist")]
+mod backend;
+#[cfg(feature = "persist")]
+mod backup;
+#[cfg(feature = "persist")]
+mod database;
+#[cfg(feature = "persist")]
+mod history;
+#[cfg(feature = "persist")]
+mod idb;
+#[cfg(feature = "persist")]
+mod js_error;
+#[cfg(feature = "persist")]
+pub mod layout;
+#[cfg(feature = "persist")]
+mod restore;
+#[cfg(feature = "persist")]
+mod storage_manager;
+#[cfg(feature = "persist")]
+mod sync;
+
+#[cfg(feature = "persist")]
 mod browser;
+#[cfg(feature = "persist")]
 mod local_storage;
+#[cfg(feature = "persist")]
 mod lz16;
 
+#[cfg(feature = "persist")]
 pub use backend::{MemoryStorage, StorageBackend, StorageError};
+#[cfg(feature = "persist")]
 pub use backup::{backup_reminder, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS};
+#[cfg(feature = "persist")]
 pub use browser::{persist_in_page, persist_to_local_storage};
+#[cfg(feature = "persist")]
 pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
+#[cfg(feature = "persist")]
 pub use history::{
     persist_history, provide_history, use_history, ExportFormat, HistoryOptions,
     HistoryPersistence, HistoryPlace, HistoryStatus, SavedExperiments, SyncState, SyncTarget,
 };
+// For the components' file pickers and downloads.
+#[cfg(feature = "components")]
 pub(crate) use js_error::describe as describe_js_error;
+#[cfg(feature = "persist")]
 pub use layout::StorageKeys;
+#[cfg(feature = "persist")]
 pub use local_storage::LocalStorage;
+#[cfg(feature = "persist")]
 pub use storage_manager::{
     is_storage_persistent, request_persistent_storage, storage_use, StorageUse,
 };
+#[cfg(feature = "persist")]
 pub use sync::{PersistOptions, Persistence, Scheduler};
-pub use transfer::{
-    csv_header, csv_rows, export_csv, export_json, export_json_parts, import_json, ImportError,
-};

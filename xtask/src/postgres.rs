@@ -183,6 +183,25 @@ impl Drop for TestPostgres {
     }
 }
 
+/// Runs `command` with a PostgreSQL server of its own (for the gateway's
+/// tests or its sync benchmark, one at a time), stopped and deleted afterwards.
+pub(crate) fn with_postgres(command: &[String]) -> Result {
+    // Flushing every commit as shipped (for figures), or not (quicker tests).
+    let (durability, command) = match command {
+        [flag, rest @ ..] if flag == "--as-shipped" => (Durability::AsShipped, rest),
+        _ => (Durability::Off, command),
+    };
+    let [program, args @ ..] = command else {
+        return Err("usage: cargo xtask with-postgres [--as-shipped] <command> [args…]".into());
+    };
+    let postgres = TestPostgres::start(durability)?;
+    run_cmd(
+        Command::new(program)
+            .args(args)
+            .env(TEST_URL_ENV, &postgres.url),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

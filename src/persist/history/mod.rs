@@ -240,10 +240,11 @@ struct SaveState {
 }
 
 /// Restores `store` from IndexedDB and keeps it saved there for as long as
-/// the current reactive owner lives (see the [module docs](self)). The
-/// newest runs and the history's totals appear first; older runs load in
-/// the background (`store.history_loading()`). When IndexedDB cannot be
-/// used, the history is kept in localStorage instead, with a notice.
+/// the current reactive owner lives (README.md, "Where the history is
+/// kept", says how). The newest runs and the history's totals appear first;
+/// older runs load in the background (`store.history_loading()`). When
+/// IndexedDB cannot be used, the history is kept in localStorage instead,
+/// with a notice.
 ///
 /// ```no_run
 /// use prompt_runs::persist::{persist_history, HistoryOptions};

@@ -201,7 +201,10 @@ impl HistoryPersistence {
     }
 
     async fn pending(&self) -> u64 {
-        match self.inner.db.borrow().clone() {
+        // The borrow ends before the await: held across it, a `versionchange`
+        // taking the connection meanwhile (tabs.rs) would panic.
+        let db = self.inner.db.borrow().clone();
+        match db {
             Some(db) => db.outbox_len().await.unwrap_or(0),
             None => 0,
         }
