@@ -10,11 +10,15 @@
 //!
 //! Run with `cargo bench --bench model_percentiles` (or `cargo xtask bench`).
 
+#[path = "../tests/support/runs.rs"]
+mod runs;
+
 use leptos::prelude::Owner;
 use prompt_runs::model::{
-    percentile, Figure, PromptRun, PromptRunUpdate, RunMetrics, RunStatus, Timestamp, METRICS_KEY,
+    percentile, Figure, PromptRun, PromptRunUpdate, RunMetrics, RunStatus, METRICS_KEY,
 };
 use prompt_runs::store::{ModelStats, RunsStore};
+use runs::a_run;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -35,14 +39,17 @@ fn metadata(index: usize) -> serde_json::Map<String, serde_json::Value> {
 }
 
 fn run(index: usize, status: RunStatus) -> PromptRun {
-    let mut run = PromptRun::pending(format!("run-{index}"), MODELS[index % 3], "prompt");
-    run.status = status;
-    run.started_at = Timestamp::from_unix_millis(1_700_000_000_000 + index as i64 * 1_000);
-    if status == RunStatus::Success {
-        run.duration_ms = Some(500 + (index as u64 * 31) % 3_000);
-        run.metadata = Some(metadata(index));
+    let run = (a_run(format!("run-{index}")).model(MODELS[index % 3]))
+        .prompt("prompt")
+        .status(status)
+        .started_ms(1_700_000_000_000 + index as i64 * 1_000);
+    match status {
+        RunStatus::Success => run
+            .duration(500 + (index as u64 * 31) % 3_000)
+            .metadata(metadata(index)),
+        _ => run,
     }
-    run
+    .build()
 }
 
 fn finish(index: usize) -> PromptRunUpdate {

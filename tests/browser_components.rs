@@ -14,6 +14,7 @@ use prompt_runs::model::{
     METRICS_KEY, SERVER_RUN_ID_KEY,
 };
 use prompt_runs::store::{provide_runs_store, RunsStore};
+use support::runs::a_run;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
@@ -88,18 +89,15 @@ async fn settle() {
 }
 
 fn run(id: &str, model: &str, status: RunStatus) -> PromptRun {
-    let mut run = PromptRun::pending(id, model, format!("prompt of {id}"));
-    run.status = status;
-    run
+    a_run(id).model(model).status(status).build()
 }
 
 fn finished(id: &str, model: &str, tokens: u64, cost: Option<f64>, duration: u64) -> PromptRun {
-    let mut run = run(id, model, RunStatus::Success);
-    run.total_tokens = Some(tokens);
-    run.cost = cost;
-    run.duration_ms = Some(duration);
-    run.output = Some(format!("output of {id}"));
-    run
+    (a_run(id).model(model).answered(format!("output of {id}")))
+        .tokens(tokens)
+        .cost(cost)
+        .duration(duration)
+        .build()
 }
 
 #[wasm_bindgen_test]

@@ -3,6 +3,8 @@
 //! `storage` event between two documents, and the effect that coalesces saves.
 #![cfg(target_arch = "wasm32")]
 
+mod support;
+
 use gloo_timers::future::sleep;
 use leptos::prelude::*;
 use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
@@ -12,6 +14,7 @@ use prompt_runs::persist::{
 };
 use prompt_runs::store::RunsStore;
 use std::time::Duration;
+use support::runs::a_run;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -40,11 +43,11 @@ fn options_for(test: &str) -> PersistOptions {
 }
 
 fn success(id: &str, output: &str) -> PromptRun {
-    let mut run = PromptRun::pending(id, "gpt-4o", "prompt");
-    run.status = RunStatus::Success;
-    run.output = Some(output.to_owned());
-    run.total_tokens = Some(10);
-    run
+    a_run(id)
+        .prompt("prompt")
+        .answered(output)
+        .tokens(10)
+        .build()
 }
 
 fn ids(store: &RunsStore) -> Vec<String> {

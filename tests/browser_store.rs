@@ -4,21 +4,23 @@
 //! context.
 #![cfg(target_arch = "wasm32")]
 
+mod support;
+
 use leptos::prelude::*;
 use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use prompt_runs::store::{provide_runs_store, use_runs_store, RunsStore, StoreError};
+use support::runs::a_run;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn finished(id: &str, status: RunStatus, tokens: u64, cost: f64, duration: u64) -> PromptRun {
-    let mut run = PromptRun::pending(id, "gpt-4o", "prompt");
-    run.status = status;
-    run.total_tokens = Some(tokens);
-    run.cost = Some(cost);
-    run.duration_ms = Some(duration);
-    run
+    (a_run(id).prompt("prompt").status(status))
+        .tokens(tokens)
+        .cost(cost)
+        .duration(duration)
+        .build()
 }
 
 fn fresh_container() -> web_sys::HtmlElement {

@@ -3,6 +3,8 @@
 //! import. (The same against real localStorage: tests/browser_persistence.rs.)
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
 use leptos::prelude::Owner;
 use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use prompt_runs::persist::layout::encode_run;
@@ -15,17 +17,20 @@ use prompt_runs::store::{MergeReport, RunsStore};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use support::runs::a_run;
 
 fn run(id: &str, status: RunStatus, minute: u32) -> PromptRun {
-    let mut run = PromptRun::pending(id, "gpt-4o", format!("prompt {id}"));
-    run.status = status;
-    run.started_at = Timestamp::parse(format!("2024-05-01T12:{minute:02}:00.000Z"));
-    if status == RunStatus::Success {
-        run.output = Some(format!("output of {id}"));
-        run.total_tokens = Some(42);
-        run.cost = Some(0.0001);
+    let run = (a_run(id).prompt(format!("prompt {id}")))
+        .status(status)
+        .started_minute(minute);
+    match status {
+        RunStatus::Success => run
+            .answered(format!("output of {id}"))
+            .tokens(42)
+            .cost(0.0001),
+        _ => run,
     }
-    run
+    .build()
 }
 
 /// A tab: a store with its own owner, attached to `storage`.

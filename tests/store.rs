@@ -1,15 +1,17 @@
 //! The runs store's actions, derived values and refusals, natively.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
 use leptos::prelude::*;
 use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
 use prompt_runs::store::{provide_runs_store, use_runs_store, RunsStore, StoreError};
+use support::runs::a_run;
 
 fn run(id: &str, model: &str, status: RunStatus, started_minute: u32) -> PromptRun {
-    let mut run = PromptRun::pending(id, model, format!("prompt of {id}"));
-    run.status = status;
-    run.started_at = Timestamp::parse(format!("2024-05-01T12:{started_minute:02}:00.000Z"));
-    run
+    (a_run(id).model(model).status(status))
+        .started_minute(started_minute)
+        .build()
 }
 
 fn finished(
@@ -19,11 +21,11 @@ fn finished(
     cost: Option<f64>,
     duration: Option<u64>,
 ) -> PromptRun {
-    let mut run = run(id, "gpt-4o", status, 0);
-    run.total_tokens = tokens;
-    run.cost = cost;
-    run.duration_ms = duration;
-    run
+    (a_run(id).status(status).started_minute(0))
+        .tokens(tokens)
+        .cost(cost)
+        .duration(duration)
+        .build()
 }
 
 fn ids(list: &prompt_runs::store::RunList) -> Vec<String> {

@@ -2,8 +2,9 @@
 //! IndexedDB under a prefix of the test's own, with runs to fill it.
 
 use super::eventually;
+use super::runs::a_run;
 use leptos::prelude::*;
-use prompt_runs::model::{PromptRun, RunStatus, Timestamp};
+use prompt_runs::model::PromptRun;
 use prompt_runs::persist::{persist_history, HistoryOptions, HistoryPersistence, StorageKeys};
 use prompt_runs::store::RunsStore;
 use std::time::Duration;
@@ -69,14 +70,15 @@ pub fn options(keys: &StorageKeys) -> HistoryOptions {
 }
 
 pub fn run(id: &str, started_ms: i64) -> PromptRun {
-    let mut run = PromptRun::pending(id, "offline-echo", format!("prompt {id}"));
-    run.started_at = Timestamp::from_unix_millis(started_ms);
-    run.status = RunStatus::Success;
-    run.output = Some(format!("answer {id}"));
-    run.total_tokens = Some(10);
-    run.cost = Some(0.001);
-    run.duration_ms = Some(100);
-    run
+    (a_run(id)
+        .model("offline-echo")
+        .prompt(format!("prompt {id}")))
+    .started_ms(started_ms)
+    .answered(format!("answer {id}"))
+    .tokens(10)
+    .cost(0.001)
+    .duration(100)
+    .build()
 }
 
 /// `count` runs, newest first, started one second apart.

@@ -3,6 +3,7 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod history;
+pub mod runs;
 
 /// Where the test gateway listens, compiled in by `cargo xtask test`.
 // `env!` would stop every browser test from compiling without a gateway,
