@@ -40,6 +40,8 @@ pub(crate) fn test(ctx: &Ctx) -> Result {
         "clippy",
         "-p",
         APP_PACKAGE,
+        "-p",
+        EMBED_EXAMPLE_PACKAGE,
         "--target",
         WASM_TARGET,
         "--all-targets",
@@ -91,17 +93,20 @@ pub(crate) fn test(ctx: &Ctx) -> Result {
     done("native tests", started);
 
     step(&format!(
-        "test 5/7: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} --target {WASM_TARGET}"
+        "test 5/7: browser tests in headless Chromium — cargo test -p {APP_PACKAGE} -p {EMBED_EXAMPLE_PACKAGE} --target {WASM_TARGET}"
     ));
     let started = Instant::now();
     // The client's tests talk to a real gateway on loopback; its address is
     // compiled into them. They run in the test runner's page, on a port
     // pinned here, whose origin is the one the gateway lets in.
     let servers = TestServers::start(ctx)?;
+    // The embedding example's test too: it runs on the app's own executor.
     run_cmd(servers.cargo_in_browser(ctx)?.args([
         "test",
         "-p",
         APP_PACKAGE,
+        "-p",
+        EMBED_EXAMPLE_PACKAGE,
         "--target",
         WASM_TARGET,
     ]))?;
