@@ -13,7 +13,8 @@
 //!
 //! Cargo features (all on by default; README.md's "Cargo features" says what
 //! each costs): `client` (`api::NeuroForgeClient`), `persist` (saving in the
-//! browser; turns on `client`), `components` (the views; turns on `persist`),
+//! browser; with `client` too, keeping the history on a server), `components`
+//! (the views; turns on `persist` and `client`),
 //! `app` (the static app; turns on `components`). Without any, the model, the
 //! store, experiments and the wire types remain.
 

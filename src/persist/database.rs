@@ -39,6 +39,7 @@ pub(crate) const EXPERIMENTS: &str = "experiments";
 const NEWEST: &str = "newest";
 const MANIFEST: &str = "manifest";
 /// The meta key of [`SyncMeta`].
+#[cfg(feature = "client")]
 const SYNC: &str = "sync";
 
 /// What the database keeps beside the runs.
@@ -70,6 +71,7 @@ pub struct BackupRecord {
 
 /// Where the history syncs (server and workspace) and how far the changes
 /// feed was read: meta key `sync`. Another server or workspace starts over.
+#[cfg(feature = "client")]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SyncMeta {
     pub(crate) server: String,
@@ -78,6 +80,7 @@ pub(crate) struct SyncMeta {
 }
 
 /// A run on its way to the server: its JSON as stored when read, or its deletion.
+#[cfg(feature = "client")]
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Outgoing {
     pub(crate) id: String,
@@ -401,6 +404,7 @@ impl RunDatabase {
         Ok(keys)
     }
 
+    #[cfg(feature = "client")]
     /// Puts every stored run in the outbox (the history starts syncing with
     /// a server, or with another one), `step` ids per transaction; returns
     /// how many.
@@ -425,6 +429,7 @@ impl RunDatabase {
         Ok(ids.len())
     }
 
+    #[cfg(feature = "client")]
     /// How many runs wait in the outbox.
     pub(crate) async fn outbox_len(&self) -> Result<u64, DbError> {
         let transaction = Transaction::read(&self.db, &[OUTBOX])?;
@@ -433,6 +438,7 @@ impl RunDatabase {
         Ok(count.as_f64().unwrap_or(0.0) as u64)
     }
 
+    #[cfg(feature = "client")]
     /// Up to `limit` runs from the outbox, each as the JSON text stored now
     /// (or its deletion): what one upload sends.
     pub(crate) async fn outgoing(&self, limit: usize) -> Result<Vec<Outgoing>, DbError> {
@@ -479,6 +485,7 @@ impl RunDatabase {
         Ok(outgoing)
     }
 
+    #[cfg(feature = "client")]
     /// The server has `sent`: each leaves the outbox unless it changed here
     /// meanwhile (then it waits for the next upload).
     pub(crate) async fn acknowledge(&self, sent: &[Outgoing]) -> Result<(), DbError> {
@@ -509,6 +516,7 @@ impl RunDatabase {
         transaction.commit().await
     }
 
+    #[cfg(feature = "client")]
     /// Takes in a page of the server's changes, and where the feed stands
     /// after it, in one transaction: a run replaces the stored copy if it
     /// supersedes it; a deletion removes the run (and any upload of it still
@@ -547,6 +555,7 @@ impl RunDatabase {
         Ok((merged, deleted))
     }
 
+    #[cfg(feature = "client")]
     /// Where the history syncs and how far it got, as last stored.
     pub(crate) async fn sync_meta(&self) -> Result<Option<SyncMeta>, DbError> {
         let transaction = Transaction::read(&self.db, &[META])?;
@@ -563,6 +572,7 @@ impl RunDatabase {
             .and_then(|text| serde_json::from_str(&text).ok()))
     }
 
+    #[cfg(feature = "client")]
     /// Stores where the history syncs and how far it got.
     pub(crate) async fn set_sync_meta(&self, sync: &SyncMeta) -> Result<(), DbError> {
         let transaction = Transaction::write(&self.db, &[META], Durability::Default)?;

@@ -66,10 +66,12 @@ pub use backup::{backup_reminder, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS};
 pub use browser::{persist_in_page, persist_to_local_storage};
 #[cfg(feature = "persist")]
 pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
+#[cfg(all(feature = "persist", feature = "client"))]
+pub use history::SyncTarget;
 #[cfg(feature = "persist")]
 pub use history::{
     persist_history, provide_history, use_history, ExportFormat, HistoryOptions,
-    HistoryPersistence, HistoryPlace, HistoryStatus, SavedExperiments, SyncState, SyncTarget,
+    HistoryPersistence, HistoryPlace, HistoryStatus, SavedExperiments, SyncState,
 };
 // For the components' file pickers and downloads.
 #[cfg(feature = "components")]

@@ -32,12 +32,17 @@ mod experiments;
 mod export;
 mod open;
 mod save;
+// Keeping the history on a server talks HTTP: only with the client.
+#[cfg(feature = "client")]
 mod server;
+mod sync_state;
 mod tabs;
 
 pub use experiments::SavedExperiments;
 pub use export::ExportFormat;
-pub use server::{SyncState, SyncTarget};
+#[cfg(feature = "client")]
+pub use server::SyncTarget;
+pub use sync_state::SyncState;
 
 use super::database::{
     BackupRecord, Chunk, DatabaseManifest, OrderKey, RunDatabase, Save, Unreadable,
@@ -197,6 +202,7 @@ struct Inner {
     /// and for `versionchange`.
     listeners: RefCell<Vec<Listener>>,
     /// The server the history is kept on too, if any.
+    #[cfg(feature = "client")]
     sync: RefCell<server::SyncSlot>,
     /// Where the localStorage fallback attaches its effects. Weak: a strong
     /// owner here would keep the page's owner, and so this attachment,
@@ -276,6 +282,7 @@ pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPers
             state: RefCell::new(SaveState::default()),
             channel,
             listeners: RefCell::new(Vec::new()),
+            #[cfg(feature = "client")]
             sync: RefCell::new(server::SyncSlot::default()),
             owner: Owner::current().map(|owner| owner.downgrade()),
             options,
@@ -485,3 +492,18 @@ impl HistoryPersistence {
 
 /// An event handler kept alive as long as the attachment.
 type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
+/// Without the HTTP client there is no server to keep the history on: the
+/// hooks that saves and tabs call do nothing, and nothing goes to the outbox.
+#[cfg(not(feature = "client"))]
+impl HistoryPersistence {
+    pub(super) fn is_syncing(&self) -> bool {
+        false
+    }
+
+    pub(super) fn wake_sync(&self) {}
+
+    pub(super) fn note_unsynced(&self, _changes: u64) {}
+
+    pub(super) fn stop_sync(&self) {}
+}

@@ -29,36 +29,6 @@ pub struct SyncTarget {
     pub workspace: String,
 }
 
-/// How the history stands with the server, as a person should know it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SyncState {
-    /// Not kept on a server.
-    Off,
-    /// Starting, or reading what the server has.
-    Connecting,
-    /// The first upload of a history: `sent` of `total` runs.
-    Uploading {
-        /// Runs uploaded so far.
-        sent: u64,
-        /// Runs to upload.
-        total: u64,
-    },
-    /// Every change here is on the server, as of the last exchange.
-    Synced,
-    /// Changes wait to be uploaded (a transfer is under way).
-    Pending(u64),
-    /// The server cannot be reached: local work goes on, `pending` changes
-    /// wait, and the next attempt comes in `retry_in_secs` seconds.
-    Offline {
-        /// Changes waiting.
-        pending: u64,
-        /// Seconds until the next attempt.
-        retry_in_secs: u64,
-    },
-    /// The server refused (the reason, as it said); tried again later.
-    Failed(String),
-}
-
 /// The sync's part of the attachment.
 #[derive(Default)]
 pub(super) struct SyncSlot {
