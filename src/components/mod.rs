@@ -35,6 +35,7 @@ mod history_transfer;
 mod input_rows;
 mod model_performance;
 mod prompt_composer;
+mod root_class;
 mod run_filters;
 mod run_history;
 mod run_judgement;

@@ -5,6 +5,8 @@
 
 use leptos::prelude::*;
 
+/// A list's height when the host gives none.
+const DEFAULT_HEIGHT: &str = "70vh";
 /// Rows rendered beyond each edge of the viewport, so fast scrolling shows no gap.
 const OVERSCAN_ROWS: usize = 4;
 /// Viewport height assumed until the real one is measured.
@@ -21,16 +23,23 @@ pub(crate) struct ScrollWindow {
 }
 
 impl ScrollWindow {
-    /// A window measured once its element is mounted and again on resize.
-    pub(crate) fn new() -> ScrollWindow {
+    /// A window measured once its element is mounted, again when the page
+    /// resizes, and again when the host changes `height` (the element's
+    /// height, as [`viewport_style`] sets it).
+    pub(crate) fn new(height: MaybeProp<String>) -> ScrollWindow {
         let window = ScrollWindow {
             viewport: NodeRef::new(),
             scroll_top: RwSignal::new(0),
             height: RwSignal::new(INITIAL_VIEWPORT_PX),
         };
         Effect::new(move |_| {
+            height.track();
             if window.viewport.get().is_some() {
                 window.measure();
+                // A new height reaches the element's style in a render
+                // effect that may run after this one: measure again once it
+                // has, before the next paint.
+                request_animation_frame(move || window.measure());
             }
         });
         let resize = window_event_listener(leptos::ev::resize, move |_| window.measure());
@@ -39,7 +48,8 @@ impl ScrollWindow {
     }
 
     fn measure(&self) {
-        if let Some(element) = self.viewport.get_untracked() {
+        // The list may have been unmounted before the next frame.
+        if let Some(element) = self.viewport.try_get_untracked().flatten() {
             let height = element.client_height();
             if height > 0 {
                 self.height.set(height as usize);
@@ -63,5 +73,18 @@ impl ScrollWindow {
         let visible = self.height.get().div_ceil(row_px) + 1;
         let end = (first + visible + 2 * OVERSCAN_ROWS).min(len);
         (first, end)
+    }
+}
+
+/// The scrolling element's inline style: the host's `height` (any CSS
+/// length, 70vh when none; reactive), scrolling within it.
+pub(crate) fn viewport_style(
+    height: MaybeProp<String>,
+) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    move || {
+        height.with(|height| {
+            let height = height.as_deref().unwrap_or(DEFAULT_HEIGHT);
+            format!("height: {height}; overflow-y: auto")
+        })
     }
 }

@@ -1,0 +1,23 @@
+//! The class list of a component's root element: the component's own class,
+//! then whatever the host app passed as `class`.
+
+use leptos::prelude::*;
+
+/// The root's class list: `own` (which the stylesheet styles), then the
+/// host's `class` when given. Reactive: it follows `host` when that is a
+/// signal, so the host can restyle a mounted component.
+///
+/// Every component calls this one function, so the closure it returns is a
+/// single type, and the code that keeps the `class` attribute up to date is
+/// compiled once (the bundle has a budget).
+pub(crate) fn root_class(
+    own: &'static str,
+    host: MaybeProp<String>,
+) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    move || {
+        host.with(|host| match host.as_deref().map(str::trim) {
+            Some(host) if !host.is_empty() => format!("{own} {host}"),
+            _ => own.to_owned(),
+        })
+    }
+}
