@@ -5,6 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use leptos::prelude::*;
+use prompt_runs::api::{ClientConfig, NeuroForgeClient};
 use prompt_runs::components::{
     keep_history_on_server, provide_diff_selection, provide_experiments, provide_run_filter,
     provide_server_connection, ActiveRunViewer, ChecksEditor, DiffView, ErrorBanner,
@@ -23,8 +24,8 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
 
 mod support;
-use support::eventually;
 use support::history::{fresh, run};
+use support::{eventually, gateway_url};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -242,6 +243,80 @@ async fn two_experiment_grids_keep_their_own_experiment_class_and_height() {
     .await;
     assert_eq!(viewports[1].client_height(), 300);
     assert_eq!(rows(&roots[1]), 4);
+    assert_eq!(duplicate_ids(), Vec::<String>::new());
+}
+
+/// Ctrl+Enter, as a keyboard sends it (bubbling).
+fn ctrl_enter() -> web_sys::KeyboardEvent {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Enter");
+    init.set_ctrl_key(true);
+    init.set_bubbles(true);
+    web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn two_prompt_composers_execute_only_from_their_own_prompt() {
+    let client = NeuroForgeClient::new(ClientConfig::default().base_url(gateway_url()));
+    let models = client.models().await.unwrap();
+    let stores = [RunsStore::new(), RunsStore::new()];
+    for store in stores {
+        store.set_models(models.clone());
+        store.set_executor(client.clone());
+    }
+    let page = Page::mount(move || {
+        let [first, second] = stores;
+        view! {
+            <PromptComposer store=first class="host-first"/>
+            <PromptComposer store=second class="host-second"/>
+        }
+    });
+    let prompts = page.all(None, ".composer__prompt");
+    assert_eq!(prompts.len(), 2);
+    for (prompt, text) in prompts.iter().zip(["first prompt", "second prompt"]) {
+        let prompt: web_sys::HtmlTextAreaElement = prompt.clone().unchecked_into();
+        prompt.set_value(text);
+        let input = web_sys::Event::new("input").unwrap();
+        prompt.dispatch_event(&input).unwrap();
+    }
+    eventually("both can execute (a model is chosen)", || {
+        (page.all(None, ".composer__execute").iter()).all(|button| {
+            !button
+                .clone()
+                .unchecked_into::<web_sys::HtmlButtonElement>()
+                .disabled()
+        })
+    })
+    .await;
+
+    // The page's own keys are the host's: Ctrl+Enter outside a prompt runs nothing.
+    let body = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .body()
+        .unwrap();
+    body.dispatch_event(&ctrl_enter()).unwrap();
+    page.container.dispatch_event(&ctrl_enter()).unwrap();
+    leptos::task::tick().await;
+    leptos::task::tick().await;
+    assert!(stores
+        .iter()
+        .all(|store| store.runs().is_empty() && !store.is_executing()));
+
+    // In the second prompt, it runs the second composer's prompt only.
+    prompts[1].dispatch_event(&ctrl_enter()).unwrap();
+    eventually("the second composer's run ends", || {
+        stores[1].runs().len() == 1 && !stores[1].is_executing()
+    })
+    .await;
+    let run = stores[1].runs().get(0).cloned().unwrap();
+    assert_eq!(run.prompt_snapshot, "second prompt");
+    assert_eq!(run.status, RunStatus::Success);
+    assert!(
+        stores[0].runs().is_empty(),
+        "the first composer ran nothing"
+    );
     assert_eq!(duplicate_ids(), Vec::<String>::new());
 }
 
