@@ -136,8 +136,8 @@ async fn two_run_histories_keep_their_own_runs_class_and_height() {
     });
     let roots = page.all(None, "section.history");
     assert_eq!(roots.len(), 2);
-    assert_eq!(roots[0].class_name(), "history host-a");
-    assert_eq!(roots[1].class_name(), "history host-b");
+    assert_eq!(roots[0].class_name(), "pr-component history host-a");
+    assert_eq!(roots[1].class_name(), "pr-component history host-b");
     let viewports = [&roots[0], &roots[1]].map(|root| page.one(root, ".history__viewport"));
 
     eventually("each list draws its own runs for its height", || {
@@ -167,10 +167,10 @@ async fn two_run_histories_keep_their_own_runs_class_and_height() {
     // A new class restyles that list only.
     first_class.set("host-a narrow".to_owned());
     eventually("the first list takes its new class", || {
-        roots[0].class_name() == "history host-a narrow"
+        roots[0].class_name() == "pr-component history host-a narrow"
     })
     .await;
-    assert_eq!(roots[1].class_name(), "history host-b");
+    assert_eq!(roots[1].class_name(), "pr-component history host-b");
 
     // Each list's controls act on its own store.
     page.one(&roots[1], ".history__row .history__open").click();
@@ -217,8 +217,8 @@ async fn two_experiment_grids_keep_their_own_experiment_class_and_height() {
     });
     let roots = page.all(None, "section.grid");
     assert_eq!(roots.len(), 2);
-    assert_eq!(roots[0].class_name(), "grid host-large");
-    assert_eq!(roots[1].class_name(), "grid host-small");
+    assert_eq!(roots[0].class_name(), "pr-component grid host-large");
+    assert_eq!(roots[1].class_name(), "pr-component grid host-small");
     let viewports = [&roots[0], &roots[1]].map(|root| page.one(root, ".grid__viewport"));
     let rows = |root: &Element| page.all(Some(root), ".grid__row").len();
 
@@ -321,6 +321,55 @@ async fn two_prompt_composers_execute_only_from_their_own_prompt() {
 }
 
 #[wasm_bindgen_test]
+fn a_host_themes_the_components_inside_its_wrapper_only() {
+    // The app's stylesheet, as a host includes it. Added and removed with no
+    // await between: the other tests of this page never see it.
+    let document = web_sys::window().unwrap().document().unwrap();
+    let sheet = document.create_element("style").unwrap();
+    sheet.set_text_content(Some(include_str!("../style/main.css")));
+    document.head().unwrap().append_child(&sheet).unwrap();
+    let page = Page::mount(|| {
+        provide_runs_store();
+        view! {
+            <div style="--pr-accent: rgb(1, 2, 3); --pr-font: monospace">
+                <PromptComposer/>
+            </div>
+            <PromptComposer/>
+        }
+    });
+    let style = |element: &Element| {
+        let style = web_sys::window().unwrap().get_computed_style(element);
+        style.unwrap().unwrap()
+    };
+    let [themed, plain] = [0, 1].map(|index| page.all(None, ".composer")[index].clone());
+    let execute = |root: &Element| {
+        let button = page.one(root, ".composer__execute");
+        style(&button)
+            .get_property_value("background-color")
+            .unwrap()
+    };
+    let font = |root: &Element| style(root).get_property_value("font-family").unwrap();
+    let prompt_font = |root: &Element| {
+        let prompt = page.one(root, ".composer__prompt");
+        style(&prompt).get_property_value("font-family").unwrap()
+    };
+    let seen = (
+        [execute(&themed), font(&themed), prompt_font(&themed)],
+        [execute(&plain), font(&plain)],
+    );
+    sheet.remove();
+    let ([themed_accent, themed_font, themed_prompt], [plain_accent, plain_font]) = seen;
+    assert_eq!(themed_accent, "rgb(1, 2, 3)");
+    assert_eq!(themed_font, "monospace");
+    assert_eq!(themed_prompt, "monospace", "the fields inherit the font");
+    assert!(
+        !plain_accent.is_empty() && plain_accent != themed_accent,
+        "{plain_accent}"
+    );
+    assert!(plain_font.starts_with("system-ui"), "{plain_font}");
+}
+
+#[wasm_bindgen_test]
 async fn every_component_puts_the_host_class_beside_its_own() {
     let keys = fresh("embedding-classes").await;
     let page = Page::mount(move || {
@@ -360,25 +409,25 @@ async fn every_component_puts_the_host_class_beside_its_own() {
     assert_eq!(
         hosted,
         [
-            "viewer host",
-            "progress host",
-            "error-banner host",
-            "history host",
-            "filters host",
-            "performance host",
-            "transfer host",
-            "storage host",
-            "settings host",
-            "server-history host",
-            "composer host",
-            "judgement host",
-            "diff host",
-            "picker host",
-            "editor host",
-            "plan host",
-            "grid host",
-            "inputs host",
-            "checks host",
+            "pr-component viewer host",
+            "pr-component progress host",
+            "pr-component error-banner host",
+            "pr-component history host",
+            "pr-component filters host",
+            "pr-component performance host",
+            "pr-component transfer host",
+            "pr-component storage host",
+            "pr-component settings host",
+            "pr-component server-history host",
+            "pr-component composer host",
+            "pr-component judgement host",
+            "pr-component diff host",
+            "pr-component picker host",
+            "pr-component editor host",
+            "pr-component plan host",
+            "pr-component grid host",
+            "pr-component inputs host",
+            "pr-component checks host",
         ],
         "each root, in page order: its own class, then the host's"
     );

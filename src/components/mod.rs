@@ -59,6 +59,7 @@ pub use history_transfer::HistoryTransfer;
 pub use input_rows::{InputRows, ROWS_PER_PAGE};
 pub use model_performance::ModelPerformance;
 pub use prompt_composer::PromptComposer;
+pub use root_class::COMPONENT_CLASS;
 pub use run_filters::RunFilters;
 pub use run_history::{RunHistory, ROW_HEIGHT_PX};
 pub use run_judgement::RunJudgement;

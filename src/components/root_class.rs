@@ -1,11 +1,17 @@
-//! The class list of a component's root element: the component's own class,
-//! then whatever the host app passed as `class`.
+//! The class list of a component's root element: the class every
+//! component's root has, the component's own, then whatever the host app
+//! passed as `class`.
 
 use leptos::prelude::*;
 
-/// The root's class list: `own` (which the stylesheet styles), then the
-/// host's `class` when given. Reactive: it follows `host` when that is a
-/// signal, so the host can restyle a mounted component.
+/// The class every component's root has: the stylesheet gives it the
+/// theme's font and text colour (`--pr-font`, `--pr-text`), so a host that
+/// sets them on a wrapper sees the components follow.
+pub const COMPONENT_CLASS: &str = "pr-component";
+
+/// The root's class list: [`COMPONENT_CLASS`], `own` (which the stylesheet
+/// styles), then the host's `class` when given. Reactive: it follows `host`
+/// when that is a signal, so the host can restyle a mounted component.
 ///
 /// Every component calls this one function, so the closure it returns is a
 /// single type, and the code that keeps the `class` attribute up to date is
@@ -16,8 +22,8 @@ pub(crate) fn root_class(
 ) -> impl Fn() -> String + Copy + Send + Sync + 'static {
     move || {
         host.with(|host| match host.as_deref().map(str::trim) {
-            Some(host) if !host.is_empty() => format!("{own} {host}"),
-            _ => own.to_owned(),
+            Some(host) if !host.is_empty() => format!("{COMPONENT_CLASS} {own} {host}"),
+            _ => format!("{COMPONENT_CLASS} {own}"),
         })
     }
 }
