@@ -37,7 +37,14 @@ pub const ROW_HEIGHT_PX: usize = 132;
 /// #[component]
 /// fn Sidebar() -> impl IntoView {
 ///     provide_runs_store();
-///     view! { <RunHistory/> }
+///     // The host's class beside the list's own, and a height that follows
+///     // the host's state (a plain "60vh" works too).
+///     let tall = RwSignal::new(false);
+///     let height = Signal::derive(move || if tall.get() { "90vh" } else { "40vh" }.to_owned());
+///     view! {
+///         <button on:click=move |_| tall.update(|tall| *tall = !*tall)>"Taller"</button>
+///         <RunHistory class="sidebar__history" height/>
+///     }
 /// }
 /// ```
 #[component]
