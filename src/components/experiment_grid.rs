@@ -6,7 +6,7 @@ use super::diff_view::use_diff_selection;
 use super::experiments::{grid_of, use_experiments, Experiments};
 use super::format::{cost, duration, output_preview, thousands, tokens};
 use super::root_class::root_class;
-use super::scroll_window::{viewport_style, ScrollWindow};
+use super::scroll_window::ScrollWindow;
 use crate::experiment::{CellStatus, Experiment, Grid, GridCell, ModelSummary, Outcome};
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
@@ -139,7 +139,7 @@ pub fn ExperimentGrid(
             </div>
             <div
                 class="grid__viewport"
-                style=viewport_style(height)
+                style=scroll.style()
                 node_ref=scroll.viewport
                 tabindex="0"
                 aria-label="Rows of the experiment"

@@ -6,7 +6,7 @@ use super::format::{
     duration, local_time, output_preview, run_cost, status_label, thousands, tokens, total_cost,
 };
 use super::root_class::root_class;
-use super::scroll_window::{viewport_style, ScrollWindow};
+use super::scroll_window::ScrollWindow;
 use crate::model::PromptRun;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
 use leptos::prelude::*;
@@ -167,7 +167,7 @@ fn VirtualList(
     view! {
         <div
             class="history__viewport"
-            style=viewport_style(height)
+            style=scroll.style()
             node_ref=scroll.viewport
             tabindex="0"
             aria-label="Runs, most recent first"
