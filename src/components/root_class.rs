@@ -27,3 +27,31 @@ pub(crate) fn root_class(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::root_class;
+    use leptos::prelude::*;
+
+    #[test]
+    fn the_components_classes_then_the_hosts() {
+        assert_eq!(
+            root_class("history", MaybeProp::default())(),
+            "pr-component history"
+        );
+        assert_eq!(
+            root_class("history", "sidebar wide".into())(),
+            "pr-component history sidebar wide"
+        );
+        assert_eq!(
+            root_class("history", " ".into())(),
+            "pr-component history",
+            "a blank class adds nothing"
+        );
+        let host = RwSignal::new("narrow".to_owned());
+        let class = root_class("grid", host.into());
+        assert_eq!(class(), "pr-component grid narrow");
+        host.set("wide".to_owned());
+        assert_eq!(class(), "pr-component grid wide", "it follows the signal");
+    }
+}
