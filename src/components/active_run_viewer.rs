@@ -4,6 +4,7 @@
 use super::format::{
     duration, local_time, run_cost_with_source, status_label, thousands, tokens, tokens_per_second,
 };
+use super::root_class::root_class;
 use crate::model::{Figure, PromptRun};
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
@@ -37,6 +38,10 @@ pub fn ActiveRunViewer(
     /// The store whose active run to show; by default the one in context.
     #[prop(optional)]
     store: Option<RunsStore>,
+    /// Classes the host adds to the root element, after its own `viewer`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let copied = RwSignal::new(None::<&'static str>);
@@ -74,7 +79,7 @@ pub fn ActiveRunViewer(
     };
 
     view! {
-        <section class="viewer" aria-label="Active run">
+        <section class=root_class("viewer", class) aria-label="Active run">
             <Show
                 when=move || store.active_run().is_some()
                 fallback=|| view! { <p class="viewer__empty">"No active run selected"</p> }

@@ -3,6 +3,7 @@
 
 use super::experiments::{use_experiments, Experiments};
 use super::format::typed_number;
+use super::root_class::root_class;
 use crate::experiment::{Check, CheckError, Pattern};
 use crate::model::Usd;
 use leptos::prelude::*;
@@ -44,6 +45,10 @@ pub fn ChecksEditor(
     /// The experiments whose open one's checks to edit; by default those in context.
     #[prop(optional)]
     experiments: Option<Experiments>,
+    /// Classes the host adds to the root element, after its own `checks`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let experiments = experiments.unwrap_or_else(use_experiments);
     let kind = RwSignal::new(KINDS[0].0.to_owned());
@@ -65,7 +70,7 @@ pub fn ChecksEditor(
     };
 
     view! {
-        <fieldset class="checks">
+        <fieldset class=root_class("checks", class)>
             <legend>"Checks"</legend>
             <ul class="checks__list">
                 {move || checks().into_iter().enumerate().map(|(index, check)| view! {

@@ -3,6 +3,7 @@
 //! `<del>` and `<ins>` marks.
 
 use super::format::local_time;
+use super::root_class::root_class;
 use crate::experiment::{Change, WordDiff};
 use crate::model::PromptRun;
 use crate::store::{use_runs_store, RunsStore};
@@ -63,6 +64,10 @@ pub fn DiffView(
     /// The runs to compare; by default the selection in context, else a private one.
     #[prop(optional)]
     selection: Option<DiffSelection>,
+    /// Classes the host adds to the root element, after its own `diff`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let selection = (selection.or_else(use_diff_selection)).unwrap_or(DiffSelection {
@@ -96,7 +101,7 @@ pub fn DiffView(
     };
 
     view! {
-        <section class="diff" aria-label="Diff of two answers">
+        <section class=root_class("diff", class) aria-label="Diff of two answers">
             <header class="diff__header">
                 <h2>"Diff"</h2>
                 <button

@@ -1,6 +1,7 @@
 //! ErrorBanner: the store's error, visible and dismissible, never only in the
 //! console.
 
+use super::root_class::root_class;
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
 
@@ -23,12 +24,16 @@ pub fn ErrorBanner(
     /// The store whose error to show; by default the one in context.
     #[prop(optional)]
     store: Option<RunsStore>,
+    /// Classes the host adds to the root element, after its own `error-banner`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     move || {
         store.error().map(|message| {
             view! {
-                <div class="error-banner" role="alert">
+                <div class=root_class("error-banner", class) role="alert">
                     <p class="error-banner__message">{message}</p>
                     <button type="button" class="error-banner__dismiss" on:click=move |_| store.set_error(None)>
                         "Dismiss"

@@ -2,6 +2,7 @@
 //! run, and the button that really stops it.
 
 use super::format::{duration, percent, seconds, thousands, tokens, tokens_per_second};
+use super::root_class::root_class;
 use crate::model::{PromptRun, RunStatus};
 use crate::store::{use_runs_store, RunsStore};
 use crate::text::estimate_tokens;
@@ -45,6 +46,10 @@ pub fn ExecutionProgress(
     /// The store to follow; by default the one in context.
     #[prop(optional)]
     store: Option<RunsStore>,
+    /// Classes the host adds to the root element, after its own `progress`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     // The clock ticks only while an execution runs (the interval is
@@ -89,7 +94,7 @@ pub fn ExecutionProgress(
     view! {
         // Always mounted (hidden when idle, keeping its height): switching
         // the whole view in and out would compile its every part twice.
-        <div class="progress">
+        <div class=root_class("progress", class)>
             <div class="progress__content" prop:hidden=move || !store.is_executing()>
                 <div
                     class="progress__bar"

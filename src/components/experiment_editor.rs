@@ -4,6 +4,7 @@
 
 use super::experiments::{use_experiments, Experiments};
 use super::format::typed_number;
+use super::root_class::root_class;
 use super::{ChecksEditor, InputRows};
 use crate::experiment::{Experiment, Pairing, Template, MAX_REPEATS};
 use crate::model::Usd;
@@ -35,6 +36,10 @@ pub fn ExperimentEditor(
     /// The experiments whose open one to edit; by default those in context.
     #[prop(optional)]
     experiments: Option<Experiments>,
+    /// Classes the host adds to the root element, after its own `editor`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let experiments = experiments.unwrap_or_else(use_experiments);
     let store = experiments.store();
@@ -72,7 +77,7 @@ pub fn ExperimentEditor(
     };
 
     view! {
-        <section class="editor" aria-label="Experiment" prop:hidden=move || experiments.open().is_none()>
+        <section class=root_class("editor", class) aria-label="Experiment" prop:hidden=move || experiments.open().is_none()>
             <label class="editor__name">
                 "Name "
                 <input type="text" prop:value=field(|e| e.name.clone())

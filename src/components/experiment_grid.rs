@@ -5,6 +5,7 @@
 use super::diff_view::use_diff_selection;
 use super::experiments::{grid_of, use_experiments, Experiments};
 use super::format::{cost, duration, output_preview, thousands, tokens};
+use super::root_class::root_class;
 use super::scroll_window::ScrollWindow;
 use crate::experiment::{CellStatus, Experiment, Grid, GridCell, ModelSummary, Outcome};
 use crate::store::{use_runs_store, RunsStore};
@@ -13,8 +14,6 @@ use std::sync::Arc;
 
 /// Height of one grid row in CSS pixels (rows are virtualized: all as high).
 pub const GRID_ROW_HEIGHT_PX: usize = 168;
-/// The grid's height when none is given.
-const DEFAULT_HEIGHT: &str = "70vh";
 
 /// The grid of an experiment: one row per input row (its values), one
 /// column per model, each cell the answer as text (the most frequent of its
@@ -51,9 +50,14 @@ pub fn ExperimentGrid(
     /// [`Experiments`] in context.
     #[prop(optional, into)]
     experiment: Option<Signal<Option<Arc<Experiment>>>>,
-    /// The scrolling grid's height, any CSS length; 70vh by default.
+    /// The scrolling grid's height, any CSS length; 70vh by default
+    /// (reactive: a signal resizes the mounted grid).
     #[prop(optional, into)]
-    height: Option<String>,
+    height: MaybeProp<String>,
+    /// Classes the host adds to the root element, after its own `grid`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let (experiment, grid) = match experiment {
@@ -67,7 +71,6 @@ pub fn ExperimentGrid(
             (Signal::derive(move || experiments.open()), grid)
         }
     };
-    let height = height.unwrap_or_else(|| DEFAULT_HEIGHT.to_owned());
     let only_differing = RwSignal::new(false);
     // The rows shown, as positions in the grid.
     let shown = Memo::new(move |_| {
@@ -95,7 +98,7 @@ pub fn ExperimentGrid(
         });
         format!("display: grid; grid-template-columns: minmax(8rem, 1fr) repeat({models}, minmax(12rem, 2fr))")
     };
-    let scroll = ScrollWindow::new();
+    let scroll = ScrollWindow::new(height);
     let window = Memo::new(move |_| {
         let len = shown.with(Vec::len);
         let (first, end) = scroll.range(len, GRID_ROW_HEIGHT_PX);
@@ -114,7 +117,7 @@ pub fn ExperimentGrid(
     let spacer = |rows: usize| format!("height: {}px", rows * GRID_ROW_HEIGHT_PX);
 
     view! {
-        <section class="grid" aria-label="Experiment grid">
+        <section class=root_class("grid", class) aria-label="Experiment grid">
             <header class="grid__header">
                 <h2>"Grid"</h2>
                 <label class="grid__differing">
@@ -136,7 +139,7 @@ pub fn ExperimentGrid(
             </div>
             <div
                 class="grid__viewport"
-                style=format!("height: {height}; overflow-y: auto")
+                style=scroll.style()
                 node_ref=scroll.viewport
                 tabindex="0"
                 aria-label="Rows of the experiment"

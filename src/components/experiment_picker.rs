@@ -3,6 +3,7 @@
 
 use super::experiments::{use_experiments, Experiments};
 use super::history_transfer::{chosen_file, download};
+use super::root_class::root_class;
 use crate::experiment::{export_experiment, grid_csv, import_experiment};
 use leptos::prelude::*;
 
@@ -29,6 +30,10 @@ pub fn ExperimentPicker(
     /// The experiments to choose from; by default those in context.
     #[prop(optional)]
     experiments: Option<Experiments>,
+    /// Classes the host adds to the root element, after its own `picker`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let experiments = experiments.unwrap_or_else(use_experiments);
     let store = experiments.store();
@@ -87,7 +92,7 @@ pub fn ExperimentPicker(
     };
 
     view! {
-        <div class="picker" role="group" aria-label="Experiments">
+        <div class=root_class("picker", class) role="group" aria-label="Experiments">
             <label>
                 "Experiment "
                 <select class="picker__select"

@@ -3,6 +3,7 @@
 
 use super::format::{bytes, local_time, thousands};
 use super::history_transfer::{chosen_file, export_to_file, import_file};
+use super::root_class::root_class;
 use crate::model::Timestamp;
 use crate::persist::{
     backup_reminder, is_storage_persistent, request_persistent_storage, storage_use, use_history,
@@ -41,6 +42,10 @@ pub fn HistoryStorage(
     /// The persisted history; by default the one in context.
     #[prop(optional)]
     history: Option<HistoryPersistence>,
+    /// Classes the host adds to the root element, after its own `storage`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let history = history
         .or_else(use_history)
@@ -112,7 +117,7 @@ pub fn HistoryStorage(
     };
 
     view! {
-        <section class="storage" aria-label="History storage">
+        <section class=root_class("storage", class) aria-label="History storage">
             <h3>"Storage"</h3>
             <p class="storage__place">{move || place_text(&status.place())}</p>
             {move || usage.get().map(|usage| {

@@ -1,6 +1,7 @@
 //! HistoryTransfer: the whole history out to a file (JSON or CSV) and back in,
 //! which is also the way out when browser storage is full.
 
+use super::root_class::root_class;
 use crate::persist::{
     export_csv, export_json_parts, import_json, use_history, ExportFormat, HistoryPersistence,
 };
@@ -29,6 +30,10 @@ pub fn HistoryTransfer(
     /// The store to export from and import into; by default the one in context.
     #[prop(optional)]
     store: Option<RunsStore>,
+    /// Classes the host adds to the root element, after its own `transfer`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let outcome = RwSignal::new(None::<String>);
@@ -56,7 +61,7 @@ pub fn HistoryTransfer(
     };
 
     view! {
-        <div class="transfer" role="group" aria-label="Export and import">
+        <div class=root_class("transfer", class) role="group" aria-label="Export and import">
             <button type="button" on:click=move |_| export(ExportFormat::Json)>"Export JSON"</button>
             <button type="button" on:click=move |_| export(ExportFormat::Csv)>"Export CSV"</button>
             <label class="transfer__import">

@@ -5,6 +5,7 @@
 use super::experiments::{use_experiments, Experiments};
 use super::format::thousands;
 use super::history_transfer::chosen_file;
+use super::root_class::root_class;
 use crate::experiment::{InputFormat, InputTable, TableEditError};
 use leptos::prelude::*;
 
@@ -40,6 +41,10 @@ pub fn InputRows(
     /// The experiments whose open one's inputs to edit; by default those in context.
     #[prop(optional)]
     experiments: Option<Experiments>,
+    /// Classes the host adds to the root element, after its own `inputs`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let experiments = experiments.unwrap_or_else(use_experiments);
     let pasted = RwSignal::new(String::new());
@@ -102,7 +107,7 @@ pub fn InputRows(
     };
 
     view! {
-        <fieldset class="inputs">
+        <fieldset class=root_class("inputs", class)>
             <legend>"Inputs"</legend>
             <label class="inputs__paste-label">
                 "Paste CSV (first line names the columns) or JSONL (one object per line)"

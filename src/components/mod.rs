@@ -1,5 +1,9 @@
 //! Leptos components that other apps embed: each finds the [`RunsStore`](crate::store::RunsStore)
-//! through context or takes it as a prop.
+//! through context or takes it as a prop. Each takes a `class` for its root element (beside
+//! its own and [`COMPONENT_CLASS`]; a string or a signal), has no fixed ids, and listens to
+//! no keys beyond its own elements, so a page may hold two of it; the list-like ones
+//! ([`RunHistory`], [`ExperimentGrid`]) take a reactive `height` too. The stylesheet's
+//! `--pr-` CSS variables theme them (README.md, "Theming").
 //!
 //! - [`PromptComposer`]: write a prompt, pick models, execute.
 //! - [`ExecutionProgress`]: progress of the execution in flight, with Cancel.
@@ -35,6 +39,7 @@ mod history_transfer;
 mod input_rows;
 mod model_performance;
 mod prompt_composer;
+mod root_class;
 mod run_filters;
 mod run_history;
 mod run_judgement;
@@ -58,6 +63,7 @@ pub use history_transfer::HistoryTransfer;
 pub use input_rows::{InputRows, ROWS_PER_PAGE};
 pub use model_performance::ModelPerformance;
 pub use prompt_composer::PromptComposer;
+pub use root_class::COMPONENT_CLASS;
 pub use run_filters::RunFilters;
 pub use run_history::{RunHistory, ROW_HEIGHT_PX};
 pub use run_judgement::RunJudgement;

@@ -7,6 +7,7 @@ use super::format::{
     approximate, cost, duration, output_preview, percent, spread_ms, spread_rate, status_label,
     thousands, tokens, tokens_per_second,
 };
+use super::root_class::root_class;
 use crate::store::{use_runs_store, ModelStats, RunsStore, Spread};
 use leptos::prelude::*;
 
@@ -47,6 +48,10 @@ pub fn ModelPerformance(
     /// The store to summarise; by default the one in context.
     #[prop(optional)]
     store: Option<RunsStore>,
+    /// Classes the host adds to the root element, after its own `performance`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let filter = use_run_filter();
@@ -75,7 +80,7 @@ pub fn ModelPerformance(
     });
 
     view! {
-        <section class="performance" aria-label="Model performance">
+        <section class=root_class("performance", class) aria-label="Model performance">
             <h2>"Model performance"</h2>
             <div class="performance__controls">
                 // Always there, hidden without a filter: one view either way.

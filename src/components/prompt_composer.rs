@@ -3,6 +3,7 @@
 //! active run's prompt to run it again.
 
 use super::format::typed_number;
+use super::root_class::root_class;
 use crate::api::wire::ExecuteParameters;
 use crate::store::{use_runs_store, RunsStore};
 use leptos::ev::KeyboardEvent;
@@ -32,6 +33,10 @@ pub fn PromptComposer(
     /// The store to execute with; by default the one in context.
     #[prop(optional)]
     store: Option<RunsStore>,
+    /// Classes the host adds to the root element, after its own `composer`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let prompt = RwSignal::new(String::new());
@@ -105,7 +110,7 @@ pub fn PromptComposer(
     };
 
     view! {
-        <form class="composer" on:submit=move |event| {
+        <form class=root_class("composer", class) on:submit=move |event| {
             event.prevent_default();
             execute();
         }>

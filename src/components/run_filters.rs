@@ -3,6 +3,7 @@
 
 use super::filter::{use_run_filter, JudgementFilter, RunFilter};
 use super::format::{status_label, thousands};
+use super::root_class::root_class;
 use crate::model::RunStatus;
 use crate::persist::use_history;
 use crate::store::{use_runs_store, RunsStore};
@@ -39,6 +40,10 @@ pub fn RunFilters(
     /// The filter to edit; by default the one in context, else a private one.
     #[prop(optional)]
     filter: Option<RwSignal<RunFilter>>,
+    /// Classes the host adds to the root element, after its own `filters`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let filter = filter
@@ -98,7 +103,7 @@ pub fn RunFilters(
     });
 
     view! {
-        <section class="filters" aria-label="Filters">
+        <section class=root_class("filters", class) aria-label="Filters">
             <div class="filters__statuses" role="group" aria-label="Status">
                 {status_button(None)}
                 {RunStatus::ALL.into_iter().map(|status| status_button(Some(status))).collect_view()}

@@ -5,6 +5,7 @@ use super::filter::{use_run_filter, RunFilter};
 use super::format::{
     duration, local_time, output_preview, run_cost, status_label, thousands, tokens, total_cost,
 };
+use super::root_class::root_class;
 use super::scroll_window::ScrollWindow;
 use crate::model::PromptRun;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
@@ -15,8 +16,6 @@ use std::sync::Arc;
 /// row has this height and only the rows in view (plus a few either side)
 /// are in the DOM.
 pub const ROW_HEIGHT_PX: usize = 132;
-/// The list's height when none is given.
-const DEFAULT_HEIGHT: &str = "70vh";
 
 /// The run history: a header with the run count and a clear-all control
 /// (with confirmation), total tokens, total cost (`≈` when any cost in it is
@@ -38,7 +37,14 @@ const DEFAULT_HEIGHT: &str = "70vh";
 /// #[component]
 /// fn Sidebar() -> impl IntoView {
 ///     provide_runs_store();
-///     view! { <RunHistory/> }
+///     // The host's class beside the list's own, and a height that follows
+///     // the host's state (a plain "60vh" works too).
+///     let tall = RwSignal::new(false);
+///     let height = Signal::derive(move || if tall.get() { "90vh" } else { "40vh" }.to_owned());
+///     view! {
+///         <button on:click=move |_| tall.update(|tall| *tall = !*tall)>"Taller"</button>
+///         <RunHistory class="sidebar__history" height/>
+///     }
 /// }
 /// ```
 #[component]
@@ -49,12 +55,16 @@ pub fn RunHistory(
     /// Which runs to show; by default the filter in context, else all.
     #[prop(optional)]
     filter: Option<RwSignal<RunFilter>>,
-    /// The scrolling list's height, any CSS length; 70vh by default.
+    /// The scrolling list's height, any CSS length; 70vh by default
+    /// (reactive: a signal resizes the mounted list).
     #[prop(optional, into)]
-    height: Option<String>,
+    height: MaybeProp<String>,
+    /// Classes the host adds to the root element, after its own `history`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
-    let height = height.unwrap_or_else(|| DEFAULT_HEIGHT.to_owned());
     let filter = filter.or_else(use_run_filter);
     let shown = Memo::new_with_compare(
         move |_| match filter {
@@ -66,7 +76,7 @@ pub fn RunHistory(
     let confirming_clear = RwSignal::new(false);
 
     view! {
-        <section class="history" aria-label="Run history">
+        <section class=root_class("history", class) aria-label="Run history">
             <header class="history__header">
                 <h2>
                     "History "
@@ -132,10 +142,10 @@ fn run_count(count: usize) -> String {
 fn VirtualList(
     runs: Memo<RunList>,
     store: RunsStore,
-    height: String,
+    height: MaybeProp<String>,
     filter: Option<RwSignal<RunFilter>>,
 ) -> impl IntoView {
-    let scroll = ScrollWindow::new();
+    let scroll = ScrollWindow::new(height);
     let window = Memo::new(move |_| {
         let len = runs.with(|runs| runs.len());
         let (first, end) = scroll.range(len, ROW_HEIGHT_PX);
@@ -157,7 +167,7 @@ fn VirtualList(
     view! {
         <div
             class="history__viewport"
-            style=format!("height: {height}; overflow-y: auto")
+            style=scroll.style()
             node_ref=scroll.viewport
             tabindex="0"
             aria-label="Runs, most recent first"

@@ -1,6 +1,7 @@
 //! RunJudgement: thumbs up or down, a star and a note on a run, saved with
 //! the run (in its metadata) and so exported and filterable with it.
 
+use super::root_class::root_class;
 use crate::model::{PromptRunUpdate, Rating};
 use crate::store::{use_runs_store, RunsStore};
 use leptos::prelude::*;
@@ -31,6 +32,10 @@ pub fn RunJudgement(
     /// The id of the run to judge; by default the active run.
     #[prop(optional, into)]
     run_id: Option<Signal<Option<String>>>,
+    /// Classes the host adds to the root element, after its own `judgement`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let run_id = run_id.unwrap_or_else(|| Signal::derive(move || store.active_run_id()));
@@ -49,7 +54,7 @@ pub fn RunJudgement(
     let starred = move || run().is_some_and(|run| run.is_starred());
 
     view! {
-        <div class="judgement" role="group" aria-label="Judgement" prop:hidden=move || run().is_none()>
+        <div class=root_class("judgement", class) role="group" aria-label="Judgement" prop:hidden=move || run().is_none()>
             <button
                 type="button"
                 class="judgement__up"

@@ -3,6 +3,7 @@
 
 use super::experiments::{use_experiments, Experiments};
 use super::format::{percent, thousands};
+use super::root_class::root_class;
 use crate::experiment::{
     plan, Budget, Confirmation, CostEstimate, Experiment, Pairing, Plan, PlannedCell,
 };
@@ -39,6 +40,10 @@ pub fn RunPlan(
     /// The experiments whose open one to run; by default those in context.
     #[prop(optional)]
     experiments: Option<Experiments>,
+    /// Classes the host adds to the root element, after its own `plan`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let experiments = experiments.unwrap_or_else(use_experiments);
     let store = experiments.store();
@@ -112,7 +117,7 @@ pub fn RunPlan(
         move || report.with(|report| report.as_ref().map_or((0, 0), |r| (r.finished(), r.cells)));
 
     view! {
-        <section class="plan" aria-label="Run plan">
+        <section class=root_class("plan", class) aria-label="Run plan">
             <h2>"Plan"</h2>
             {move || match planned.get() {
                 None => view! { <p class="plan__none">"No experiment open."</p> }.into_any(),

@@ -5,6 +5,8 @@
 
 use leptos::prelude::*;
 
+/// A list's height when the host gives none.
+const DEFAULT_HEIGHT: &str = "70vh";
 /// Rows rendered beyond each edge of the viewport, so fast scrolling shows no gap.
 const OVERSCAN_ROWS: usize = 4;
 /// Viewport height assumed until the real one is measured.
@@ -13,23 +15,35 @@ const INITIAL_VIEWPORT_PX: usize = 640;
 /// A scrolling element's position and height, kept as signals.
 #[derive(Clone, Copy)]
 pub(crate) struct ScrollWindow {
-    /// The scrolling element: give it `node_ref` and call [`ScrollWindow::scrolled`]
-    /// from its `on:scroll`.
+    /// The scrolling element: give it `node_ref`, `style` from
+    /// [`ScrollWindow::style`], and call [`ScrollWindow::scrolled`] from its
+    /// `on:scroll`.
     pub(crate) viewport: NodeRef<leptos::html::Div>,
+    /// The height the host asked for, any CSS length (70vh when none).
+    height: MaybeProp<String>,
     scroll_top: RwSignal<usize>,
-    height: RwSignal<usize>,
+    /// The element's measured height in pixels.
+    viewport_px: RwSignal<usize>,
 }
 
 impl ScrollWindow {
-    /// A window measured once its element is mounted and again on resize.
-    pub(crate) fn new() -> ScrollWindow {
+    /// A window of the height the host asks for (reactive), measured once
+    /// its element is mounted, whenever `height` changes, and when the page
+    /// resizes.
+    pub(crate) fn new(height: MaybeProp<String>) -> ScrollWindow {
         let window = ScrollWindow {
             viewport: NodeRef::new(),
+            height,
             scroll_top: RwSignal::new(0),
-            height: RwSignal::new(INITIAL_VIEWPORT_PX),
+            viewport_px: RwSignal::new(INITIAL_VIEWPORT_PX),
         };
         Effect::new(move |_| {
-            if window.viewport.get().is_some() {
+            let style = window.height.with(viewport_style);
+            if let Some(element) = window.viewport.get() {
+                // A new height is written here, not by a reactive `style`
+                // attribute, so it is on the element when it is measured
+                // (whichever effect would run first).
+                let _ = element.set_attribute("style", &style);
                 window.measure();
             }
         });
@@ -38,11 +52,17 @@ impl ScrollWindow {
         window
     }
 
+    /// The element's inline style as it is mounted (later heights are
+    /// written by the window itself).
+    pub(crate) fn style(&self) -> String {
+        self.height.with_untracked(viewport_style)
+    }
+
     fn measure(&self) {
         if let Some(element) = self.viewport.get_untracked() {
             let height = element.client_height();
             if height > 0 {
-                self.height.set(height as usize);
+                self.viewport_px.set(height as usize);
             }
         }
     }
@@ -60,8 +80,15 @@ impl ScrollWindow {
         let first = (self.scroll_top.get() / row_px)
             .saturating_sub(OVERSCAN_ROWS)
             .min(len);
-        let visible = self.height.get().div_ceil(row_px) + 1;
+        let visible = self.viewport_px.get().div_ceil(row_px) + 1;
         let end = (first + visible + 2 * OVERSCAN_ROWS).min(len);
         (first, end)
     }
+}
+
+/// The scrolling element's inline style: the host's height (70vh when none),
+/// scrolling within it.
+fn viewport_style(height: &Option<String>) -> String {
+    let height = height.as_deref().unwrap_or(DEFAULT_HEIGHT);
+    format!("height: {height}; overflow-y: auto")
 }

@@ -3,6 +3,7 @@
 //! what went wrong.
 
 use super::format::thousands;
+use super::root_class::root_class;
 use super::settings::{save_setting, saved_setting, ServerConnection};
 use crate::api::{ClientConfig, NeuroForgeClient};
 use crate::persist::{use_history, HistoryPersistence, SyncState, SyncTarget};
@@ -81,6 +82,10 @@ pub fn ServerHistory(
     /// The persisted history; by default the one in context.
     #[prop(optional)]
     history: Option<HistoryPersistence>,
+    /// Classes the host adds to the root element, after its own `server-history`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let history = history
         .or_else(use_history)
@@ -119,7 +124,7 @@ pub fn ServerHistory(
     };
 
     view! {
-        <fieldset class="server-history">
+        <fieldset class=root_class("server-history", class)>
             <legend>"History on the server"</legend>
             <label>
                 <input

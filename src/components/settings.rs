@@ -3,6 +3,7 @@
 //! localStorage so a reload keeps them.
 
 use super::format::typed_number;
+use super::root_class::root_class;
 use crate::api::{ClientConfig, NeuroForgeClient};
 use crate::model::Model;
 use crate::store::{use_runs_store, RunsStore};
@@ -224,6 +225,10 @@ pub fn Settings(
     /// The store to report problems to; by default the one in context.
     #[prop(optional)]
     store: Option<RunsStore>,
+    /// Classes the host adds to the root element, after its own `settings`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    class: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let connection = expect_context::<ServerConnection>();
@@ -266,7 +271,7 @@ pub fn Settings(
     };
 
     view! {
-        <form class="settings" on:submit=move |event| {
+        <form class=root_class("settings", class) on:submit=move |event| {
             event.prevent_default();
             save_url(draft.get_untracked());
         }>
