@@ -80,7 +80,7 @@ impl Default for HistoryOptions {
         HistoryOptions {
             keys: StorageKeys::default(),
             debounce: Duration::from_millis(100),
-            first_screen: 60,
+            first_screen: 20,
             chunk: 1_000,
             warm_runs: 2_000,
             factory: None,
@@ -101,8 +101,8 @@ impl HistoryOptions {
         self
     }
 
-    /// How many of the newest runs are read before anything else (default 60:
-    /// more than a tall screen shows).
+    /// How many of the newest runs are read before anything else (default 20:
+    /// more cards than a tall screen shows; the rest follow in chunks).
     pub fn first_screen(mut self, runs: usize) -> Self {
         self.first_screen = runs.max(1);
         self

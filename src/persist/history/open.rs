@@ -182,6 +182,9 @@ impl HistoryPersistence {
         self.restore_active_run();
         self.back_up_unreadable(db, unreadable).await;
         self.request_save();
+        // Older runs only once the newest are on screen: decoding the first
+        // chunk before the browser paints would hold that paint back.
+        after_next_paint().await;
         self.load_older(next, generation).await;
     }
 
@@ -303,4 +306,20 @@ impl HistoryPersistence {
         inner.store.finish_loading_history();
         inner.status.loaded.set(true);
     }
+}
+
+/// Resolves once the browser has painted the next frame (an animation frame
+/// comes just before a paint, and a task queued from it runs after), or
+/// after 100 ms: a tab in the background gets no frames, and its history
+/// must load all the same.
+async fn after_next_paint() {
+    let frame = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.request_animation_frame(&resolve);
+        }
+    });
+    let painted = wasm_bindgen_futures::JsFuture::from(frame);
+    let hidden = gloo_timers::future::TimeoutFuture::new(100);
+    futures::future::select(painted, hidden).await;
+    gloo_timers::future::TimeoutFuture::new(0).await;
 }
