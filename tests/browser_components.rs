@@ -17,62 +17,41 @@ use prompt_runs::store::{provide_runs_store, RunsStore};
 use support::runs::a_run;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::{Element, HtmlElement};
+use web_sys::HtmlElement;
 
 mod support;
+use support::mounted::Mounted;
 use support::{eventually, gateway_url};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 /// A mounted view and the store it shows.
 struct Page {
-    container: HtmlElement,
+    view: Mounted,
     store: RunsStore,
-    _mounted: Box<dyn std::any::Any>,
+}
+
+impl std::ops::Deref for Page {
+    type Target = Mounted;
+
+    fn deref(&self) -> &Mounted {
+        &self.view
+    }
 }
 
 impl Page {
     /// Mounts `view` under a fresh store (provided through context) and filter.
     fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> Page {
-        let document = web_sys::window().unwrap().document().unwrap();
-        let container: HtmlElement = document.create_element("div").unwrap().unchecked_into();
-        document.body().unwrap().append_child(&container).unwrap();
         let provided = StoredValue::new(None::<RunsStore>);
-        let mounted = leptos::mount::mount_to(container.clone(), move || {
+        let view = Mounted::new(move || {
             provided.set_value(Some(provide_runs_store()));
             provide_run_filter();
             view()
         });
         Page {
-            container,
+            view,
             store: provided.get_value().unwrap(),
-            _mounted: Box::new(mounted),
         }
-    }
-
-    fn find(&self, selector: &str) -> Option<Element> {
-        self.container.query_selector(selector).unwrap()
-    }
-
-    fn all(&self, selector: &str) -> Vec<Element> {
-        let found = self.container.query_selector_all(selector).unwrap();
-        (0..found.length())
-            .map(|index| found.item(index).unwrap().unchecked_into())
-            .collect()
-    }
-
-    fn text(&self, selector: &str) -> String {
-        self.find(selector)
-            .unwrap_or_else(|| panic!("nothing matches {selector}"))
-            .text_content()
-            .unwrap()
-    }
-
-    fn click(&self, selector: &str) {
-        self.find(selector)
-            .unwrap_or_else(|| panic!("nothing to click at {selector}"))
-            .unchecked_into::<HtmlElement>()
-            .click();
     }
 
     fn ids_shown(&self) -> Vec<String> {

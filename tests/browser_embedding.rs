@@ -25,6 +25,7 @@ use web_sys::{Element, HtmlElement};
 
 mod support;
 use support::history::{fresh, run};
+use support::mounted::Mounted;
 use support::{eventually, gateway_url};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -32,18 +33,15 @@ wasm_bindgen_test_configure!(run_in_browser);
 /// A view mounted in a container of its own at the end of the page.
 struct Page {
     container: HtmlElement,
-    _mounted: Box<dyn std::any::Any>,
+    _view: Mounted,
 }
 
 impl Page {
     fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> Page {
-        let document = web_sys::window().unwrap().document().unwrap();
-        let container: HtmlElement = document.create_element("div").unwrap().unchecked_into();
-        document.body().unwrap().append_child(&container).unwrap();
-        let mounted = leptos::mount::mount_to(container.clone(), view);
+        let view = Mounted::new(view);
         Page {
-            container,
-            _mounted: Box::new(mounted),
+            container: view.container.clone(),
+            _view: view,
         }
     }
 

@@ -19,25 +19,30 @@ use web_sys::{Element, HtmlElement};
 
 mod support;
 use support::eventually;
+use support::mounted::Mounted;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 /// A mounted view, its store, experiments and diff selection.
 struct Page {
-    container: HtmlElement,
+    view: Mounted,
     store: RunsStore,
     experiments: Experiments,
     diff: DiffSelection,
-    _mounted: Box<dyn std::any::Any>,
+}
+
+impl std::ops::Deref for Page {
+    type Target = Mounted;
+
+    fn deref(&self) -> &Mounted {
+        &self.view
+    }
 }
 
 impl Page {
     fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> Page {
-        let document = web_sys::window().unwrap().document().unwrap();
-        let container: HtmlElement = document.create_element("div").unwrap().unchecked_into();
-        document.body().unwrap().append_child(&container).unwrap();
         let provided = StoredValue::new(None);
-        let mounted = leptos::mount::mount_to(container.clone(), move || {
+        let view = Mounted::new(move || {
             let store = provide_runs_store();
             provide_run_filter();
             provided.set_value(Some((
@@ -49,41 +54,11 @@ impl Page {
         });
         let (store, experiments, diff) = provided.get_value().unwrap();
         Page {
-            container,
+            view,
             store,
             experiments,
             diff,
-            _mounted: Box::new(mounted),
         }
-    }
-
-    fn find(&self, selector: &str) -> Element {
-        (self.container.query_selector(selector).unwrap())
-            .unwrap_or_else(|| panic!("nothing matches {selector}"))
-    }
-
-    fn all(&self, selector: &str) -> Vec<Element> {
-        let found = self.container.query_selector_all(selector).unwrap();
-        (0..found.length())
-            .map(|index| found.item(index).unwrap().unchecked_into())
-            .collect()
-    }
-
-    fn text(&self, selector: &str) -> String {
-        self.find(selector).text_content().unwrap()
-    }
-
-    fn click(&self, selector: &str) {
-        self.find(selector).unchecked_into::<HtmlElement>().click();
-    }
-
-    /// Sets a field's value and sends the event its component listens to.
-    fn enter(&self, selector: &str, value: &str, event: &str) {
-        let field = self.find(selector);
-        js_sys::Reflect::set(&field, &"value".into(), &value.into()).unwrap();
-        field
-            .dispatch_event(&web_sys::Event::new(event).unwrap())
-            .unwrap();
     }
 }
 
@@ -131,7 +106,7 @@ async fn judgements_are_made_in_the_viewer_and_filter_the_history() {
         Some(Rating::Up)
     );
     assert_eq!(
-        page.find(".judgement__up")
+        page.get(".judgement__up")
             .get_attribute("aria-pressed")
             .as_deref(),
         Some("true")
@@ -415,7 +390,7 @@ async fn a_grid_of_1000_rows_on_4_models_stays_small_and_scrolls_to_the_end() {
         "rows holding a 7"
     );
 
-    let viewport: HtmlElement = page.find(".grid__viewport").unchecked_into();
+    let viewport: HtmlElement = page.get(".grid__viewport").unchecked_into();
     viewport.set_scroll_top((1_000 * GRID_ROW_HEIGHT_PX) as i32);
     viewport
         .dispatch_event(&web_sys::Event::new("scroll").unwrap())
@@ -426,7 +401,7 @@ async fn a_grid_of_1000_rows_on_4_models_stays_small_and_scrolls_to_the_end() {
         "the last row is drawn at the end"
     );
 
-    let checkbox: web_sys::HtmlInputElement = page.find(".grid__differing input").unchecked_into();
+    let checkbox: web_sys::HtmlInputElement = page.get(".grid__differing input").unchecked_into();
     checkbox.set_checked(true);
     checkbox
         .dispatch_event(&web_sys::Event::new("change").unwrap())

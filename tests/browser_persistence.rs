@@ -14,6 +14,7 @@ use prompt_runs::persist::{
 };
 use prompt_runs::store::RunsStore;
 use std::time::Duration;
+use support::history::{local_storage, remove_local_keys};
 use support::runs::a_run;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -22,21 +23,10 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const SAVE_DEBOUNCE: Duration = Duration::from_millis(20);
 
-fn local_storage() -> web_sys::Storage {
-    web_sys::window().unwrap().local_storage().unwrap().unwrap()
-}
-
 /// Options under a prefix of the test's own, with its old keys removed.
 fn options_for(test: &str) -> PersistOptions {
     let prefix = format!("test-{test}");
-    let storage = local_storage();
-    let stale: Vec<String> = (0..storage.length().unwrap())
-        .filter_map(|index| storage.key(index).unwrap())
-        .filter(|key| key == &prefix || key.starts_with(&format!("{prefix}:")))
-        .collect();
-    for key in stale {
-        storage.remove_item(&key).unwrap();
-    }
+    remove_local_keys(&prefix);
     PersistOptions::default()
         .keys(StorageKeys::new(prefix))
         .debounce(SAVE_DEBOUNCE)

@@ -51,16 +51,21 @@ pub async fn delete_database(name: &str) {
 /// left by an earlier run removed.
 pub async fn fresh(test: &str) -> StorageKeys {
     let prefix = format!("history-{test}");
+    remove_local_keys(&prefix);
+    delete_database(&prefix).await;
+    StorageKeys::new(prefix)
+}
+
+/// Removes the localStorage keys under `prefix` (and `prefix` itself).
+pub fn remove_local_keys(prefix: &str) {
     let storage = local_storage();
     let stale: Vec<String> = (0..storage.length().unwrap())
         .filter_map(|index| storage.key(index).unwrap())
-        .filter(|key| key == &prefix || key.starts_with(&format!("{prefix}:")))
+        .filter(|key| key == prefix || key.starts_with(&format!("{prefix}:")))
         .collect();
     for key in stale {
         storage.remove_item(&key).unwrap();
     }
-    delete_database(&prefix).await;
-    StorageKeys::new(prefix)
 }
 
 pub fn options(keys: &StorageKeys) -> HistoryOptions {

@@ -3,6 +3,8 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod history;
+#[cfg(target_arch = "wasm32")]
+pub mod mounted;
 pub mod runs;
 
 /// Where the test gateway listens, compiled in by `cargo xtask test`.
