@@ -3,8 +3,9 @@
 //! batches. (Against the real gateway over HTTP: tests/browser_client.rs.)
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
 use futures::channel::{mpsc, oneshot};
-use futures::executor::LocalPool;
 use futures::future::LocalBoxFuture;
 use futures::task::LocalSpawnExt;
 use futures::{FutureExt, StreamExt};
@@ -123,24 +124,10 @@ impl PromptExecutor for ScriptedServer {
     }
 }
 
-struct Setup {
-    _owner: Owner,
-    store: RunsStore,
-    server: ScriptedServer,
-    pool: LocalPool,
-}
+type Setup = support::native_store::Setup<ScriptedServer>;
 
 fn setup() -> Setup {
-    let owner = Owner::new();
-    let store = owner.with(RunsStore::new);
-    let server = ScriptedServer::default();
-    store.set_executor(server.clone());
-    Setup {
-        _owner: owner,
-        store,
-        server,
-        pool: LocalPool::new(),
-    }
+    support::native_store::setup()
 }
 
 /// Starts `store.execute(..)` on the pool and returns where its result lands.

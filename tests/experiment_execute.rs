@@ -4,8 +4,9 @@
 //! failed cells. (Against the real gateway in a page: tests/browser_experiment_run.rs.)
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
 use futures::channel::oneshot;
-use futures::executor::LocalPool;
 use futures::future::LocalBoxFuture;
 use futures::task::LocalSpawnExt;
 use futures::FutureExt;
@@ -96,24 +97,10 @@ impl HeldServer {
     }
 }
 
-struct Setup {
-    _owner: Owner,
-    store: RunsStore,
-    server: HeldServer,
-    pool: LocalPool,
-}
+type Setup = support::native_store::Setup<HeldServer>;
 
 fn setup() -> Setup {
-    let owner = Owner::new();
-    let store = owner.with(RunsStore::new);
-    let server = HeldServer::default();
-    store.set_executor(server.clone());
-    Setup {
-        _owner: owner,
-        store,
-        server,
-        pool: LocalPool::new(),
-    }
+    support::native_store::setup()
 }
 
 /// `rows` rows on `models`, each cell `repeats` times.

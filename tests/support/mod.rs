@@ -5,6 +5,8 @@
 pub mod history;
 #[cfg(target_arch = "wasm32")]
 pub mod mounted;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native_store;
 pub mod runs;
 
 /// Where the test gateway listens, compiled in by `cargo xtask test`.
