@@ -226,19 +226,8 @@ impl RunDatabase {
         count: usize,
     ) -> Result<(Vec<String>, Option<OrderKey>), DbError> {
         let transaction = Transaction::read(&self.db, &[RUNS])?;
-        let index = transaction
-            .store(RUNS)?
-            .index(NEWEST)
-            .map_err(idb::thrown)?;
-        let range = after
-            .map(|OrderKey(key)| IdbKeyRange::upper_bound_with_open(key, true))
-            .transpose()
-            .map_err(idb::thrown)?;
-        let values = idb::collect(&index, range.as_ref(), IdbCursorDirection::Prev, count).await?;
+        let (values, next) = newest_records(&transaction.store(RUNS)?, after, count).await?;
         transaction.finish().await?;
-        let next = (values.len() == count)
-            .then(|| values.last().map(order_key))
-            .flatten();
         let texts = values
             .iter()
             .filter_map(|value| js_sys::Reflect::get(value, &"run".into()).ok()?.as_string())
@@ -257,19 +246,8 @@ impl RunDatabase {
         count: usize,
     ) -> Result<(Vec<String>, Option<OrderKey>), DbError> {
         let transaction = Transaction::read(&self.db, &[RUNS])?;
-        let index = transaction
-            .store(RUNS)?
-            .index(NEWEST)
-            .map_err(idb::thrown)?;
-        let range = after
-            .map(|OrderKey(key)| IdbKeyRange::upper_bound_with_open(key, true))
-            .transpose()
-            .map_err(idb::thrown)?;
-        let values = idb::collect(&index, range.as_ref(), IdbCursorDirection::Prev, count).await?;
+        let (values, next) = newest_records(&transaction.store(RUNS)?, after, count).await?;
         transaction.finish().await?;
-        let next = (values.len() == count)
-            .then(|| values.last().map(order_key))
-            .flatten();
         let field = |value: &JsValue, name: &str| js_sys::Reflect::get(value, &name.into()).ok();
         let found = values
             .iter()
@@ -686,21 +664,36 @@ fn upgrade(db: &IdbDatabase, old_version: u32) -> Result<(), JsValue> {
     Ok(())
 }
 
-async fn read_chunk(
+/// Up to `count` records of `runs` older than `after` (from the newest when
+/// `None`), newest first, and where the next page starts (`None` once these
+/// are the last).
+async fn newest_records(
     runs: &web_sys::IdbObjectStore,
     after: Option<&OrderKey>,
     count: usize,
-) -> Result<Chunk, DbError> {
+) -> Result<(Vec<JsValue>, Option<OrderKey>), DbError> {
     let index = runs.index(NEWEST).map_err(idb::thrown)?;
     let range = after
         .map(|OrderKey(key)| IdbKeyRange::upper_bound_with_open(key, true))
         .transpose()
         .map_err(idb::thrown)?;
     let values = idb::collect(&index, range.as_ref(), IdbCursorDirection::Prev, count).await?;
-    let mut chunk = Chunk::default();
-    if values.len() == count {
-        chunk.next = values.last().map(order_key);
-    }
+    let next = (values.len() == count)
+        .then(|| values.last().map(order_key))
+        .flatten();
+    Ok((values, next))
+}
+
+async fn read_chunk(
+    runs: &web_sys::IdbObjectStore,
+    after: Option<&OrderKey>,
+    count: usize,
+) -> Result<Chunk, DbError> {
+    let (values, next) = newest_records(runs, after, count).await?;
+    let mut chunk = Chunk {
+        next,
+        ..Chunk::default()
+    };
     for value in values {
         match decode(&value) {
             Ok(run) => chunk.runs.push(run),

@@ -58,6 +58,12 @@ pub(crate) fn thrown(error: JsValue) -> DbError {
 
 type Sender<T> = Rc<RefCell<Option<oneshot::Sender<T>>>>;
 
+/// A channel for one value, its sending end shared by event handlers.
+fn channel<T>() -> (Sender<T>, oneshot::Receiver<T>) {
+    let (sender, receiver) = oneshot::channel();
+    (Rc::new(RefCell::new(Some(sender))), receiver)
+}
+
 fn deliver<T>(sender: &Sender<T>, value: T) {
     if let Some(sender) = sender.borrow_mut().take() {
         let _ = sender.send(value);
@@ -96,14 +102,25 @@ const DROPPED: &str = "the browser dropped the request";
 
 /// The result of `request`, once it succeeds or fails.
 pub(crate) async fn request(request: &IdbRequest) -> Result<JsValue, DbError> {
-    let (sender, receiver) = oneshot::channel();
-    let sender: Sender<Result<JsValue, DbError>> = Rc::new(RefCell::new(Some(sender)));
+    let (sender, receiver) = channel();
     let on_success = {
         let (sender, request) = (sender.clone(), request.clone());
         handler(move |_| deliver(&sender, request.result().map_err(thrown)))
     };
+    settle(request, sender, receiver, on_success).await
+}
+
+/// What `request`'s events deliver through `sender`: whatever `on_success`
+/// delivers (at once, or after more events, as a cursor does), or the
+/// request's error. Both handlers are unset once it is settled or dropped.
+async fn settle<T: 'static>(
+    request: &IdbRequest,
+    sender: Sender<Result<T, DbError>>,
+    receiver: oneshot::Receiver<Result<T, DbError>>,
+    on_success: Closure<dyn FnMut(Event)>,
+) -> Result<T, DbError> {
     let on_error = {
-        let (sender, request) = (sender.clone(), request.clone());
+        let request = request.clone();
         handler(move |_| deliver(&sender, Err(classify(request.error().ok().flatten()))))
     };
     request.set_onsuccess(as_function(&on_success));
@@ -185,8 +202,7 @@ impl Transaction {
             .unchecked_ref::<DatabaseWithOptions>()
             .transaction_with_options(&names, mode, &options)
             .map_err(thrown)?;
-        let (sender, receiver) = oneshot::channel();
-        let sender: Sender<Result<(), DbError>> = Rc::new(RefCell::new(Some(sender)));
+        let (sender, receiver) = channel();
         let on_complete = {
             let sender = sender.clone();
             handler(move |_| deliver(&sender, Ok(())))
@@ -327,8 +343,7 @@ pub(crate) async fn collect(
     let cursor_request = index
         .open_cursor_with_range_and_direction(range, direction)
         .map_err(thrown)?;
-    let (sender, receiver) = oneshot::channel();
-    let sender: Sender<Result<Vec<JsValue>, DbError>> = Rc::new(RefCell::new(Some(sender)));
+    let (sender, receiver) = channel();
     let values = Rc::new(RefCell::new(Vec::new()));
     let on_success = {
         let (sender, cursor_request, values) =
@@ -356,30 +371,7 @@ pub(crate) async fn collect(
             }
         })
     };
-    let on_error = {
-        let (sender, cursor_request) = (sender.clone(), cursor_request.clone());
-        handler(move |_| {
-            deliver(
-                &sender,
-                Err(classify(cursor_request.error().ok().flatten())),
-            );
-        })
-    };
-    cursor_request.set_onsuccess(as_function(&on_success));
-    cursor_request.set_onerror(as_function(&on_error));
-    let unset = cursor_request.clone();
-    let pending = Pending {
-        receiver,
-        _handlers: vec![on_success, on_error],
-        unset: Box::new(move || {
-            unset.set_onsuccess(None);
-            unset.set_onerror(None);
-        }),
-    };
-    pending
-        .wait()
-        .await
-        .unwrap_or_else(|| Err(DbError::Unavailable(DROPPED.to_owned())))
+    settle(&cursor_request, sender, receiver, on_success).await
 }
 
 /// This page's IndexedDB, or why there is none.
