@@ -6,8 +6,8 @@ use crate::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse};
 use crate::api::{ApiError, PromptExecutor, TextSink};
 use crate::clock::monotonic_ms;
 use crate::model::{
-    CostSource, Figure, PromptRun, PromptRunUpdate, Provider, RunMetrics, RunStatus, Timestamp,
-    Usd, BATCH_ID_KEY, COST_SOURCE_KEY, METRICS_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
+    CostSource, Figure, PromptRun, PromptRunUpdate, RunMetrics, RunStatus, Timestamp, Usd,
+    BATCH_ID_KEY, COST_SOURCE_KEY, METRICS_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
 };
 use futures::future::{AbortHandle, Abortable};
 use futures::stream::{self, StreamExt};
@@ -329,19 +329,21 @@ impl RunsStore {
             };
             return (Some(cost), Some(source));
         }
-        let model = self.models.with_untracked(|models| {
+        // The price as `Model::known_price_per_1k` knows it (the rule an
+        // experiment's plan uses too), and whether it is the table's.
+        let price = self.models.with_untracked(|models| {
             models
                 .iter()
                 .find(|model| model.id == model_id)
-                .map(|model| (model.cost_per_1k_tokens, model.provider))
+                .and_then(|model| Some((model.known_price_per_1k()?, model.cost_per_1k_tokens)))
         });
-        match model {
-            Some((Some(price), _)) => {
+        match price {
+            Some((price, Some(_))) => {
                 let cost = Usd::for_tokens(price, response.usage.total_tokens).dollars();
                 (Some(cost), Some(CostSource::Estimated))
             }
-            Some((None, Provider::Local)) => (Some(0.0), Some(CostSource::Local)),
-            _ => (None, None),
+            Some((_, None)) => (Some(0.0), Some(CostSource::Local)),
+            None => (None, None),
         }
     }
 }
