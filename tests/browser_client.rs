@@ -14,7 +14,7 @@ use std::time::Duration;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod support;
-use support::{eventually, gateway_url, sleep};
+use support::{eventually, gateway_url, sleep, store_with_models};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -24,14 +24,7 @@ fn client() -> NeuroForgeClient {
 
 /// A store executing through the gateway, with its models (and prices) loaded.
 async fn connected_store(owner: &Owner, client: NeuroForgeClient) -> RunsStore {
-    let _ = any_spawner::Executor::init_wasm_bindgen();
-    let store = owner.with(RunsStore::new);
-    store.set_models(
-        client
-            .models()
-            .await
-            .expect("the test gateway lists its models"),
-    );
+    let store = store_with_models(owner, &client).await;
     store.set_executor(client);
     store
 }

@@ -62,6 +62,14 @@ impl Page {
     }
 }
 
+/// The texts of the cells of model `model`'s row in the performance table.
+fn model_cells(page: &Page, model: &str) -> Vec<String> {
+    page.all(&format!("tr[data-model={model}] td"))
+        .iter()
+        .map(|cell| cell.text_content().unwrap())
+        .collect()
+}
+
 async fn settle() {
     leptos::task::tick().await;
     leptos::task::tick().await;
@@ -654,12 +662,7 @@ async fn model_performance_groups_by_model_and_compares_a_batch() {
         .unwrap();
     settle().await;
 
-    let cells = |model: &str| -> Vec<String> {
-        page.all(&format!("tr[data-model={model}] td"))
-            .iter()
-            .map(|cell| cell.text_content().unwrap())
-            .collect()
-    };
+    let cells = |model: &str| model_cells(&page, model);
     assert_eq!(
         cells("gpt"),
         [
@@ -782,12 +785,7 @@ async fn model_performance_shows_percentiles_charts_the_figure_picked_and_follow
         .unwrap();
     settle().await;
 
-    let cells = |model: &str| -> Vec<String> {
-        page.all(&format!("tr[data-model={model}] td"))
-            .iter()
-            .map(|cell| cell.text_content().unwrap())
-            .collect()
-    };
+    let cells = |model: &str| model_cells(&page, model);
     assert_eq!(
         cells("fast")[2..5],
         ["300 / 2,000 ms", "60.0 / 80.0 tokens/s", "1,300 / 3,000 ms"],

@@ -26,7 +26,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod support;
-use support::{eventually, eventually_within, gateway_url, sleep};
+use support::{eventually, eventually_within, gateway_url, sleep, store_with_models};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -67,15 +67,8 @@ impl PromptExecutor for CountingClient {
 
 /// A store executing through the gateway with its models (and prices).
 async fn connected(owner: &Owner) -> (RunsStore, CountingClient) {
-    let _ = any_spawner::Executor::init_wasm_bindgen();
     let client = NeuroForgeClient::new(ClientConfig::default().base_url(gateway_url()));
-    let store = owner.with(RunsStore::new);
-    store.set_models(
-        client
-            .models()
-            .await
-            .expect("the test gateway lists its models"),
-    );
+    let store = store_with_models(owner, &client).await;
     let counting = CountingClient {
         client,
         in_flight: Rc::new(Cell::new(0)),

@@ -50,3 +50,21 @@ pub async fn eventually_within(what: &str, seconds: u32, condition: impl Fn() ->
     }
     panic!("timed out waiting until {what}");
 }
+
+/// A store under `owner` with the models (and prices) `client`'s server
+/// lists; the test then sets the executor it wants.
+#[cfg(target_arch = "wasm32")]
+pub async fn store_with_models(
+    owner: &leptos::prelude::Owner,
+    client: &prompt_runs::api::NeuroForgeClient,
+) -> prompt_runs::store::RunsStore {
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let store = owner.with(prompt_runs::store::RunsStore::new);
+    store.set_models(
+        client
+            .models()
+            .await
+            .expect("the test gateway lists its models"),
+    );
+    store
+}
