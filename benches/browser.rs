@@ -80,6 +80,23 @@ async fn wait_until(seconds: f64, every_ms: u32, done: impl Fn() -> bool) -> boo
     true
 }
 
+/// Scrolls the virtualized list `viewport` (a selector) under `container`
+/// to its end; ms until the rows there are rendered and painted.
+async fn scroll_to_end(container: &web_sys::HtmlElement, viewport: &str) -> f64 {
+    let viewport: web_sys::HtmlElement = container
+        .query_selector(viewport)
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    let started = now();
+    viewport.set_scroll_top(i32::MAX);
+    viewport
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    painted().await;
+    now() - started
+}
+
 fn fresh_container() -> web_sys::HtmlElement {
     let document = web_sys::window().unwrap().document().unwrap();
     let container = document.create_element("div").unwrap();
@@ -130,18 +147,7 @@ async fn rendering(owner: &Owner) -> String {
         .unwrap()
         .length();
     // Jump to the end: the rows there are found by walking the list.
-    let viewport: web_sys::HtmlElement = container
-        .query_selector(".history__viewport")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
-    let started = now();
-    viewport.set_scroll_top(i32::MAX);
-    viewport
-        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
-        .unwrap();
-    painted().await;
-    let scrolled = now() - started;
+    let scrolled = scroll_to_end(&container, ".history__viewport").await;
     let last = typical_runs(RUNS).pop().unwrap().id;
     let shows_last = container
         .query_selector(&format!("[data-run-id='{last}']"))
@@ -186,18 +192,7 @@ async fn experiments(owner: &Owner) -> String {
     let painted_at = now() - started;
     let elements = container.get_elements_by_tag_name("*").length();
     assert!(elements < 2_000, "{elements} elements");
-    let viewport: web_sys::HtmlElement = container
-        .query_selector(".grid__viewport")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
-    let started = now();
-    viewport.set_scroll_top(i32::MAX);
-    viewport
-        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
-        .unwrap();
-    painted().await;
-    let scrolled = now() - started;
+    let scrolled = scroll_to_end(&container, ".grid__viewport").await;
     let last = container
         .query_selector(".grid__row[data-row='999']")
         .unwrap()
