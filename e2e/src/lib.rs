@@ -129,6 +129,44 @@ pub async fn headless_chromium(driver_url: &str, profile: &Path, flags: &[&str])
         .expect("WebDriver session with headless Chromium")
 }
 
+/// An end-to-end test's browser: headless Chromium through a chromedriver
+/// of its own, with a fresh profile under the test's work directory
+/// (`prompt-runs-e2e-<name>-<pid>` in the temporary directory, emptied first).
+pub struct Browser {
+    /// The WebDriver session.
+    pub client: Client,
+    _driver: Chromedriver,
+    work: PathBuf,
+}
+
+impl Browser {
+    /// Starts one for test `name`, with Chromium's extra command-line `flags`.
+    pub async fn start(name: &str, flags: &[&str]) -> Browser {
+        let work =
+            std::env::temp_dir().join(format!("prompt-runs-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).expect("a work directory in the temporary directory");
+        let driver = start_chromedriver().await;
+        let client = headless_chromium(&driver.url, &work.join("profile"), flags).await;
+        Browser {
+            client,
+            _driver: driver,
+            work,
+        }
+    }
+
+    /// The test's work directory, for files it writes beside the profile.
+    pub fn work_dir(&self) -> &Path {
+        &self.work
+    }
+
+    /// Ends the session and removes the work directory.
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
 /// Sends a Chrome DevTools Protocol command (`method`, e.g.
 /// `"Runtime.getHeapUsage"`, with `params`) to the session's page through
 /// chromedriver, which WebDriver itself cannot do; returns its result.

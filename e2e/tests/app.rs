@@ -11,10 +11,7 @@
 //! `CHROMEDRIVER`): `cargo xtask test` provides both.
 
 use fantoccini::{Client, Locator};
-use prompt_runs_e2e::{
-    evaluate, find, headless_chromium, save_screenshot, start_chromedriver, wait_for_text,
-    workspace_root,
-};
+use prompt_runs_e2e::{evaluate, find, save_screenshot, wait_for_text, workspace_root, Browser};
 use std::time::{Duration, Instant};
 
 /// Fast enough that the offline models answer within a second or two, slow
@@ -81,14 +78,9 @@ async fn set_viewport(browser: &Client, width: u32, height: u32) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_person_executes_compares_cancels_and_finds_the_history_after_a_reload() {
     let app = start_gateway().await;
-    let driver = start_chromedriver().await;
-    let profile = std::env::temp_dir().join(format!("prompt-runs-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    let browser = headless_chromium(&driver.url, &profile, &[]).await;
-    let outcome = drive(&browser, &app).await;
-    let _ = browser.close().await;
-    let _ = std::fs::remove_dir_all(&profile);
-    outcome
+    let browser = Browser::start("app", &[]).await;
+    drive(&browser.client, &app).await;
+    browser.close().await;
 }
 
 async fn drive(browser: &Client, app: &str) {

@@ -10,8 +10,7 @@
 
 use fantoccini::{key::Key, Client, Locator};
 use prompt_runs_e2e::{
-    click, evaluate, find, headless_chromium, save_screenshot, start_chromedriver, start_gateway,
-    wait_for_text, workspace_root,
+    click, evaluate, find, save_screenshot, start_gateway, wait_for_text, workspace_root, Browser,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -19,14 +18,9 @@ async fn a_person_pastes_a_csv_runs_it_on_two_models_and_diffs_two_answers() {
     // Fast enough that a dozen answers take a second or two.
     let dist = workspace_root().join("dist");
     let app = start_gateway(&dist, &["--offline-tokens-per-second", "1000"]).await;
-    let driver = start_chromedriver().await;
-    let profile = std::env::temp_dir().join(format!("prompt-runs-e2e-exp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    let browser = headless_chromium(&driver.url, &profile, &["--window-size=1280,1300"]).await;
-    let outcome = drive(&browser, &app).await;
-    let _ = browser.close().await;
-    let _ = std::fs::remove_dir_all(&profile);
-    outcome
+    let browser = Browser::start("exp", &["--window-size=1280,1300"]).await;
+    drive(&browser.client, &app).await;
+    browser.close().await;
 }
 
 async fn count(browser: &Client, selector: &str) -> usize {

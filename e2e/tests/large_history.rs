@@ -7,26 +7,20 @@
 
 use fantoccini::{Client, Locator};
 use prompt_runs_e2e::history::{import, History};
-use prompt_runs_e2e::{headless_chromium, start_chromedriver, start_gateway, workspace_root};
+use prompt_runs_e2e::{start_gateway, workspace_root, Browser};
 use std::time::{Duration, Instant};
 
-/// Well past what localStorage holds, and past the 5,000 runs the app keeps
+/// Well past what localStorage holds, and past the 2,000 runs the app keeps
 /// whole in memory (older ones are cold: their text stays in IndexedDB).
 const RUNS: usize = 12_000;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_history_larger_than_local_storage_comes_back_whole_after_a_reload() {
     let app = start_gateway(&workspace_root().join("dist"), &[]).await;
-    let driver = start_chromedriver().await;
-    let work = std::env::temp_dir().join(format!("prompt-runs-e2e-large-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).unwrap();
-    let browser = headless_chromium(&driver.url, &work.join("profile"), &[]).await;
-    let history = History::write(&work, RUNS);
-    let outcome = drive(&browser, &app, &history).await;
-    let _ = browser.close().await;
-    let _ = std::fs::remove_dir_all(&work);
-    outcome
+    let browser = Browser::start("large", &[]).await;
+    let history = History::write(browser.work_dir(), RUNS);
+    drive(&browser.client, &app, &history).await;
+    browser.close().await;
 }
 
 async fn drive(browser: &Client, app: &str, history: &History) {

@@ -9,10 +9,7 @@
 //! from `app.rs`, so that the two browsers do not run at once.
 
 use fantoccini::{key::Key, Client, Locator};
-use prompt_runs_e2e::{
-    evaluate as in_page, headless_chromium, start_chromedriver, start_gateway, wait_for_text,
-    workspace_root,
-};
+use prompt_runs_e2e::{evaluate as in_page, start_gateway, wait_for_text, workspace_root, Browser};
 use serde_json::json;
 
 const TOKEN: &str = "e2e-0123456789abcdef";
@@ -22,15 +19,9 @@ async fn with_a_token_the_app_takes_it_from_its_address_or_from_settings() {
     let dist = workspace_root().join("dist");
     let flags = ["--offline-tokens-per-second", "1000", "--token", TOKEN];
     let app = start_gateway(&dist, &flags).await;
-    let driver = start_chromedriver().await;
-    let profile =
-        std::env::temp_dir().join(format!("prompt-runs-e2e-token-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    let browser = headless_chromium(&driver.url, &profile, &[]).await;
-    let outcome = drive(&browser, &app).await;
-    let _ = browser.close().await;
-    let _ = std::fs::remove_dir_all(&profile);
-    outcome
+    let browser = Browser::start("token", &[]).await;
+    drive(&browser.client, &app).await;
+    browser.close().await;
 }
 
 async fn drive(browser: &Client, app: &str) {
