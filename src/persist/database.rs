@@ -166,6 +166,13 @@ impl RunDatabase {
         Ok((RunDatabase { db: opened.db }, opened.created))
     }
 
+    /// A connection opened elsewhere at [`DATABASE_VERSION`] (the head
+    /// start in `index.html`): opening at that version means its stores are
+    /// this build's.
+    pub(crate) fn from_connection(db: IdbDatabase) -> RunDatabase {
+        RunDatabase { db }
+    }
+
     /// The connection, e.g. to listen for `versionchange`.
     pub(crate) fn connection(&self) -> &IdbDatabase {
         &self.db
@@ -183,9 +190,7 @@ impl RunDatabase {
         let transaction = Transaction::read(&self.db, &[RUNS, META])?;
         let meta = transaction.store(META)?;
         let manifest = idb::request(&meta.get(&MANIFEST.into()).map_err(idb::thrown)?).await?;
-        let manifest: Option<DatabaseManifest> = manifest
-            .as_string()
-            .and_then(|text| serde_json::from_str(&text).ok());
+        let manifest = parse_manifest(&manifest);
         let runs = transaction.store(RUNS)?;
         let newest = read_chunk(&runs, None, count).await?;
         let counted = match must_count
@@ -206,6 +211,24 @@ impl RunDatabase {
             manifest,
             counted,
             newest,
+        })
+    }
+
+    /// The first screen from what was read elsewhere in one read-only
+    /// transaction (the head start in `index.html`): the manifest record and
+    /// the newest `count` records, newest first. `None` when the manifest has
+    /// no summary: then the runs must be counted ([`RunDatabase::first_screen`]).
+    pub(crate) fn first_screen_from(
+        manifest: &JsValue,
+        records: Vec<JsValue>,
+        count: usize,
+    ) -> Option<FirstScreen> {
+        let manifest = parse_manifest(manifest).filter(|manifest| manifest.summary.is_some())?;
+        let next = next_page(&records, count);
+        Some(FirstScreen {
+            manifest: Some(manifest),
+            counted: None,
+            newest: chunk_of(records, next),
         })
     }
 
@@ -678,9 +701,7 @@ async fn newest_records(
         .transpose()
         .map_err(idb::thrown)?;
     let values = idb::collect(&index, range.as_ref(), IdbCursorDirection::Prev, count).await?;
-    let next = (values.len() == count)
-        .then(|| values.last().map(order_key))
-        .flatten();
+    let next = next_page(&values, count);
     Ok((values, next))
 }
 
@@ -690,6 +711,12 @@ async fn read_chunk(
     count: usize,
 ) -> Result<Chunk, DbError> {
     let (values, next) = newest_records(runs, after, count).await?;
+    Ok(chunk_of(values, next))
+}
+
+/// Decodes records read newest first; those that cannot be read are set
+/// aside with why, to be backed up.
+fn chunk_of(values: Vec<JsValue>, next: Option<OrderKey>) -> Chunk {
     let mut chunk = Chunk {
         next,
         ..Chunk::default()
@@ -709,7 +736,23 @@ async fn read_chunk(
             }
         }
     }
-    Ok(chunk)
+    chunk
+}
+
+/// Where the page after `values` starts, read `count` at most: `None` when
+/// fewer came, so these were the last.
+fn next_page(values: &[JsValue], count: usize) -> Option<OrderKey> {
+    (values.len() == count)
+        .then(|| values.last().map(order_key))
+        .flatten()
+}
+
+/// The manifest record's JSON; `None` when there is none or it cannot be read
+/// (then the runs are counted instead of trusting it).
+fn parse_manifest(record: &JsValue) -> Option<DatabaseManifest> {
+    record
+        .as_string()
+        .and_then(|text| serde_json::from_str(&text).ok())
 }
 
 fn order_key(value: &JsValue) -> OrderKey {

@@ -9,6 +9,8 @@
 //!   database's manifest) and the active run are read in one transaction, so
 //!   the first screen costs the same with 100 runs or 100,000; older runs
 //!   follow in chunks, between which the page paints and answers input.
+//!   In the app, that first read is begun by `index.html` while the wasm
+//!   loads, and taken over here (`head_start`).
 //! - **Saving**: what changed since the last save, in one read-write
 //!   transaction with the manifest: all of it or nothing. A failed save keeps
 //!   the runs in memory, retries, and says so.
@@ -30,6 +32,7 @@
 
 mod experiments;
 mod export;
+mod head_start;
 mod open;
 mod save;
 // Keeping the history on a server talks HTTP: only with the client.
@@ -45,7 +48,7 @@ pub use server::SyncTarget;
 pub use sync_state::SyncState;
 
 use super::database::{
-    BackupRecord, Chunk, DatabaseManifest, OrderKey, RunDatabase, Save, Unreadable,
+    BackupRecord, Chunk, DatabaseManifest, FirstScreen, OrderKey, RunDatabase, Save, Unreadable,
 };
 use super::idb::{self, DbError, Durability};
 use super::layout::{encode_run, Manifest, StorageKeys, INDEXED_DB_SCHEMA_VERSION, SCHEMA_VERSION};

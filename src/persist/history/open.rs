@@ -2,6 +2,7 @@
 //! first screen, the older runs in the background, and the localStorage
 //! fallback.
 
+use super::head_start::{self, HeadStart};
 use super::*;
 
 impl HistoryPersistence {
@@ -17,25 +18,36 @@ impl HistoryPersistence {
                 manifest.schema
             ));
         }
-        let factory = match inner
-            .options
-            .factory
-            .clone()
-            .map(Ok)
-            .unwrap_or_else(idb::factory)
-        {
-            Ok(factory) => factory,
-            Err(error) => return self.fall_back(error, &manifest),
+        // The page's own IndexedDB may have been opened already by the
+        // head start in index.html; a database given in the options never is.
+        let head_start = match inner.options.factory {
+            None => head_start::take(keys.prefix(), inner.options.first_screen).await,
+            Some(_) => None,
         };
-        let (db, created) = match RunDatabase::open(&factory, keys.prefix()).await {
-            Ok(opened) => opened,
-            Err(DbError::Newer(version)) => {
-                return self.stop(format!(
-                    "Saved history was written by a newer version of prompt-runs (database version {version}, this version knows {}). It was left untouched and nothing will be saved; open the newer version to see it.",
-                    crate::persist::DATABASE_VERSION
-                ))
+        let (db, created, read_first) = match head_start {
+            Some(HeadStart { db, first }) => (db, false, first),
+            None => {
+                let factory = match inner
+                    .options
+                    .factory
+                    .clone()
+                    .map(Ok)
+                    .unwrap_or_else(idb::factory)
+                {
+                    Ok(factory) => factory,
+                    Err(error) => return self.fall_back(error, &manifest),
+                };
+                match RunDatabase::open(&factory, keys.prefix()).await {
+                    Ok((db, created)) => (db, created, None),
+                    Err(DbError::Newer(version)) => {
+                        return self.stop(format!(
+                            "Saved history was written by a newer version of prompt-runs (database version {version}, this version knows {}). It was left untouched and nothing will be saved; open the newer version to see it.",
+                            crate::persist::DATABASE_VERSION
+                        ))
+                    }
+                    Err(error) => return self.fall_back(error, &manifest),
+                }
             }
-            Err(error) => return self.fall_back(error, &manifest),
         };
         let db = Rc::new(db);
         self.watch_version_changes(&db);
@@ -49,7 +61,10 @@ impl HistoryPersistence {
                 false
             }
         };
-        self.show_first_screen(&db, &manifest, created, moved_in)
+        // What the head start read is the first screen unless runs moved in
+        // since (they are not in it, nor in the manifest's counts).
+        let read_first = read_first.filter(|_| !moved_in);
+        self.show_first_screen(&db, &manifest, created, moved_in, read_first)
             .await;
     }
 
@@ -121,10 +136,15 @@ impl HistoryPersistence {
         manifest: &Manifest,
         created: bool,
         moved_in: bool,
+        read_first: Option<FirstScreen>,
     ) {
         let inner = &self.inner;
         // Runs moved in since the last save are not in the manifest's summary.
-        let first = match db.first_screen(inner.options.first_screen, moved_in).await {
+        let read = match read_first {
+            Some(first) => Ok(first),
+            None => db.first_screen(inner.options.first_screen, moved_in).await,
+        };
+        let first = match read {
             Ok(first) => first,
             Err(error) => {
                 return self.stop(format!("Saved history could not be read ({error}); this page keeps runs in memory only and will not write to storage."));

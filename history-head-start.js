@@ -1,0 +1,66 @@
+// The history's head start, inlined into index.html by Trunk: opens the
+// history's IndexedDB database and reads what the first screen shows (the
+// manifest and the newest runs, in one read-only transaction) while the
+// app's wasm is still downloading and compiling, so the app mounts with
+// the newest runs instead of opening the database only then. The app takes
+// it over in src/persist/history/head_start.rs, which checks these
+// constants against its own and decodes the records; this script only reads.
+// A database that does not exist yet or needs an upgrade is left to the app
+// (the upgrade is aborted here), as is any failure: `result` is then null.
+(() => {
+  const database = 'prompt-runs';
+  const version = 1;
+  const newest = 20;
+  const result = new Promise((resolve) => {
+    let settled = false;
+    const give = (value) => {
+      if (!settled) {
+        settled = true;
+        resolve(value);
+      } else if (value) {
+        value.db.close();
+      }
+    };
+    let opening;
+    try {
+      opening = indexedDB.open(database, version);
+    } catch (_) {
+      return give(null);
+    }
+    opening.onupgradeneeded = () => opening.transaction.abort();
+    opening.onerror = (event) => {
+      event.preventDefault();
+      give(null);
+    };
+    opening.onblocked = () => give(null);
+    opening.onsuccess = () => {
+      const db = opening.result;
+      if (settled) return db.close();
+      // Until the app takes the connection over, never hold up another
+      // tab's upgrade or deletion of the database.
+      db.onversionchange = () => db.close();
+      try {
+        const transaction = db.transaction(['runs', 'meta'], 'readonly');
+        const manifest = transaction.objectStore('meta').get('manifest');
+        const records = [];
+        const cursor = transaction.objectStore('runs').index('newest').openCursor(null, 'prev');
+        cursor.onsuccess = () => {
+          const at = cursor.result;
+          if (at && records.length < newest) {
+            records.push(at.value);
+            if (records.length < newest) at.continue();
+          }
+        };
+        transaction.oncomplete = () => give({ db, manifest: manifest.result, records });
+        transaction.onabort = () => {
+          db.close();
+          give(null);
+        };
+      } catch (_) {
+        db.close();
+        give(null);
+      }
+    };
+  });
+  window.__promptRunsHeadStart = { database, version, newest, result };
+})();
