@@ -107,6 +107,33 @@ async fn the_history_starts_from_what_the_head_start_read_and_saves_through_its_
 }
 
 #[wasm_bindgen_test]
+async fn where_the_browser_has_no_get_all_records_the_head_start_reads_by_cursor() {
+    let keys = the_apps_history().await;
+    saved_history(&keys, 30).await;
+
+    js_sys::eval(
+        "window.__getAllRecords = IDBIndex.prototype.getAllRecords; \
+         delete IDBIndex.prototype.getAllRecords;",
+    )
+    .unwrap();
+    run_head_start(SCRIPT);
+    let page = Page::open(options(&keys));
+    let store = page.store;
+    eventually("the first screen is shown", move || {
+        !store.runs().is_empty()
+    })
+    .await;
+    // Only now: the script looks for it once the database has opened.
+    js_sys::eval("IDBIndex.prototype.getAllRecords = window.__getAllRecords;").unwrap();
+    assert_eq!(ids(&store)[..3], ["r000029", "r000028", "r000027"]);
+    let status = page.history.status();
+    eventually("the history is loaded", move || status.is_loaded()).await;
+    assert_eq!(ids(&store), ids_of(&history(30)));
+    assert_eq!(opens(), 0.0, "the page used the head start's connection");
+    page.close();
+}
+
+#[wasm_bindgen_test]
 async fn without_a_database_yet_the_head_start_creates_nothing_and_the_app_does() {
     let keys = the_apps_history().await;
     run_head_start(SCRIPT);
