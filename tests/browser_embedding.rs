@@ -437,3 +437,36 @@ async fn every_component_puts_the_host_class_beside_its_own() {
         .class_list()
         .contains("host")));
 }
+
+#[wasm_bindgen_test]
+async fn a_list_sized_by_its_host_follows_the_hosts_layout_without_a_window_resize() {
+    let store = store_of("h", 60);
+    let page = Page::mount(move || {
+        view! {
+            <div class="host-panel" style="--list-height: 900px">
+                <RunHistory store height="var(--list-height)"/>
+            </div>
+        }
+    });
+    let panel: HtmlElement = page.all(None, ".host-panel")[0].clone().unchecked_into();
+    let root = page.all(None, "section.history")[0].clone();
+    let viewport = page.one(&root, ".history__viewport");
+    eventually("the list is as high as its host says", || {
+        viewport.client_height() == 900
+            && page.run_ids(&root).len() == rows_drawn(900, ROW_HEIGHT_PX, 60)
+    })
+    .await;
+
+    // The host's stylesheet changes the list's height (a panel opening
+    // beside it, say): no prop changes and the window does not resize. The
+    // list draws the rows its new height shows.
+    panel
+        .style()
+        .set_property("--list-height", "250px")
+        .unwrap();
+    eventually("the list draws the rows of its new height", || {
+        viewport.client_height() == 250
+            && page.run_ids(&root).len() == rows_drawn(250, ROW_HEIGHT_PX, 60)
+    })
+    .await;
+}

@@ -4,6 +4,10 @@
 //! and [`ExperimentGrid`](super::ExperimentGrid).
 
 use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{ResizeObserver, ResizeObserverEntry};
 
 /// A list's height when the host gives none.
 const DEFAULT_HEIGHT: &str = "70vh";
@@ -27,9 +31,10 @@ pub(crate) struct ScrollWindow {
 }
 
 impl ScrollWindow {
-    /// A window of the height the host asks for (reactive), measured once
-    /// its element is mounted, whenever `height` changes, and when the page
-    /// resizes.
+    /// A window of the height the host asks for (reactive), measured
+    /// whenever its element changes size: mounted, a new `height`, the page
+    /// resized, or the host's layout around it changed (a panel opened
+    /// beside it), which no page-wide `resize` event tells.
     pub(crate) fn new(height: MaybeProp<String>) -> ScrollWindow {
         let window = ScrollWindow {
             viewport: NodeRef::new(),
@@ -40,15 +45,28 @@ impl ScrollWindow {
         Effect::new(move |_| {
             let style = window.height.with(viewport_style);
             if let Some(element) = window.viewport.get() {
-                // A new height is written here, not by a reactive `style`
-                // attribute, so it is on the element when it is measured
-                // (whichever effect would run first).
                 let _ = element.set_attribute("style", &style);
-                window.measure();
             }
         });
-        let resize = window_event_listener(leptos::ev::resize, move |_| window.measure());
-        on_cleanup(move || resize.remove());
+        // A ResizeObserver reports sizes once the browser has laid the page
+        // out for its next frame: reading `clientHeight` here instead would
+        // make it lay the page out early, before the first paint.
+        let viewport_px = window.viewport_px;
+        let resized = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+            let entry: ResizeObserverEntry = entries.get(0).unchecked_into();
+            let height = entry.content_rect().height().round();
+            if height > 0.0 {
+                viewport_px.set(height as usize);
+            }
+        });
+        if let Ok(observer) = ResizeObserver::new(resized.into_js_value().unchecked_ref()) {
+            let observer = SendWrapper::new(observer);
+            window.viewport.on_load({
+                let observer = observer.clone();
+                move |element| observer.observe(&element)
+            });
+            on_cleanup(move || observer.disconnect());
+        }
         window
     }
 
@@ -56,15 +74,6 @@ impl ScrollWindow {
     /// written by the window itself).
     pub(crate) fn style(&self) -> String {
         self.height.with_untracked(viewport_style)
-    }
-
-    fn measure(&self) {
-        if let Some(element) = self.viewport.get_untracked() {
-            let height = element.client_height();
-            if height > 0 {
-                self.viewport_px.set(height as usize);
-            }
-        }
     }
 
     /// Follows the element's scroll position.
