@@ -58,6 +58,17 @@ async fn saved_history(keys: &StorageKeys, runs: usize) {
     page.close();
 }
 
+/// A page of the app's history, once its first screen is shown.
+async fn first_screen(keys: &StorageKeys) -> Page {
+    let page = Page::open(options(keys));
+    let store = page.store;
+    eventually("the first screen is shown", move || {
+        !store.runs().is_empty()
+    })
+    .await;
+    page
+}
+
 #[wasm_bindgen_test]
 fn the_script_reads_the_apps_database_at_this_builds_version() {
     let database = format!("const database = '{}';", StorageKeys::default().prefix());
@@ -76,12 +87,8 @@ async fn the_history_starts_from_what_the_head_start_read_and_saves_through_its_
     saved_history(&keys, 50).await;
 
     run_head_start(SCRIPT);
-    let page = Page::open(options(&keys));
+    let page = first_screen(&keys).await;
     let store = page.store;
-    eventually("the first screen is shown", move || {
-        !store.runs().is_empty()
-    })
-    .await;
     assert!(head_start().is_undefined(), "taken once, by this page");
     assert_eq!(store.run_count(), 50, "the counts come from the manifest");
     assert_eq!(ids(&store)[..2], ["r000049", "r000048"]);
@@ -117,12 +124,8 @@ async fn where_the_browser_has_no_get_all_records_the_head_start_reads_by_cursor
     )
     .unwrap();
     run_head_start(SCRIPT);
-    let page = Page::open(options(&keys));
+    let page = first_screen(&keys).await;
     let store = page.store;
-    eventually("the first screen is shown", move || {
-        !store.runs().is_empty()
-    })
-    .await;
     // Only now: the script looks for it once the database has opened.
     js_sys::eval("IDBIndex.prototype.getAllRecords = window.__getAllRecords;").unwrap();
     assert_eq!(ids(&store)[..3], ["r000029", "r000028", "r000027"]);
