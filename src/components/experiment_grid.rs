@@ -5,7 +5,7 @@
 use super::diff_view::use_diff_selection;
 use super::experiments::{grid_of, use_experiments, Experiments};
 use super::format::{cost, duration, output_preview, thousands, tokens};
-use super::root_class::root_class;
+use super::root_class::{root_class, root_style};
 use super::scroll_window::ScrollWindow;
 use crate::experiment::{CellStatus, Experiment, Grid, GridCell, ModelSummary, Outcome};
 use crate::store::{use_runs_store, RunsStore};
@@ -58,6 +58,10 @@ pub fn ExperimentGrid(
     /// (reactive: a signal restyles it while mounted).
     #[prop(optional, into)]
     class: MaybeProp<String>,
+    /// Inline style for the root element, such as `max-width: 40rem`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    style: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let (experiment, grid) = match experiment {
@@ -117,7 +121,7 @@ pub fn ExperimentGrid(
     let spacer = |rows: usize| format!("height: {}px", rows * GRID_ROW_HEIGHT_PX);
 
     view! {
-        <section class=root_class("grid", class) aria-label="Experiment grid">
+        <section class=root_class("grid", class) style=root_style(style) aria-label="Experiment grid">
             <header class="grid__header">
                 <h2>"Grid"</h2>
                 <label class="grid__differing">

@@ -5,7 +5,7 @@ use super::filter::{use_run_filter, RunFilter};
 use super::format::{
     duration, local_time, output_preview, run_cost, status_label, thousands, tokens, total_cost,
 };
-use super::root_class::root_class;
+use super::root_class::{root_class, root_style};
 use super::scroll_window::ScrollWindow;
 use crate::model::PromptRun;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
@@ -63,6 +63,10 @@ pub fn RunHistory(
     /// (reactive: a signal restyles it while mounted).
     #[prop(optional, into)]
     class: MaybeProp<String>,
+    /// Inline style for the root element, such as `max-width: 40rem`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    style: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let filter = filter.or_else(use_run_filter);
@@ -76,7 +80,7 @@ pub fn RunHistory(
     let confirming_clear = RwSignal::new(false);
 
     view! {
-        <section class=root_class("history", class) aria-label="Run history">
+        <section class=root_class("history", class) style=root_style(style) aria-label="Run history">
             <header class="history__header">
                 <h2>
                     "History "
