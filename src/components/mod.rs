@@ -37,6 +37,7 @@ pub mod format;
 mod history_storage;
 mod history_transfer;
 mod input_rows;
+mod keyed_rows;
 mod model_performance;
 mod prompt_composer;
 mod root_class;
