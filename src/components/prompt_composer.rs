@@ -360,7 +360,28 @@ fn parse_temperature(text: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_max_tokens, parse_temperature};
+    use super::{parse_max_tokens, parse_temperature, ContextBlocks};
+
+    #[test]
+    fn context_blocks_keep_their_ids_and_send_what_is_not_blank() {
+        let mut blocks = ContextBlocks::default();
+        for text in ["a", " ", "c"] {
+            blocks.add(text.to_owned());
+        }
+        let ids: Vec<String> = blocks.blocks.iter().map(|block| block.id.clone()).collect();
+        blocks.remove(&ids[0]);
+        assert_eq!(blocks.number(&ids[2]), 2, "numbered by where it stands");
+        blocks.set_text(&ids[1], "b".to_owned());
+        assert_eq!(blocks.texts(), ["b", "c"]);
+        blocks.add(String::new());
+        assert!(
+            !ids.contains(&blocks.blocks[2].id),
+            "a new block never takes a removed one's id"
+        );
+        blocks.replace(&["x".to_owned()]);
+        assert_eq!(blocks.texts(), ["x"]);
+        assert!(!ids.contains(&blocks.blocks[0].id));
+    }
 
     #[test]
     fn parameters_as_typed_or_the_servers_default() {
