@@ -1036,6 +1036,106 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
 }
 
 #[wasm_bindgen_test]
+async fn prompt_composer_keeps_the_other_context_blocks_fields_when_one_is_removed() {
+    let page = Page::mount(|| view! { <PromptComposer/> });
+    let client = NeuroForgeClient::new(ClientConfig::default().base_url(gateway_url()));
+    page.store.set_models(client.models().await.unwrap());
+    page.store.set_executor(client);
+    for _ in 0..3 {
+        page.click(".composer__blocks > button");
+    }
+    settle().await;
+    let fields = || page.all(".composer__block textarea");
+    let labels = || -> Vec<String> {
+        (fields().iter())
+            .map(|field| field.get_attribute("aria-label").unwrap())
+            .collect()
+    };
+    assert_eq!(
+        labels(),
+        ["Context block 1", "Context block 2", "Context block 3"]
+    );
+    for (field, text) in fields().iter().zip(["", "Answer in French.", "Be brief."]) {
+        js_sys::Reflect::set(field, &"value".into(), &text.into()).unwrap();
+        field
+            .dispatch_event(&web_sys::Event::new("input").unwrap())
+            .unwrap();
+    }
+    // The second block's element, marked and focused: removing the first
+    // must leave it in place, not draw a new one with the same text.
+    let second = fields()[1].clone();
+    js_sys::Reflect::set(&second, &"keptByTest".into(), &true.into()).unwrap();
+    second
+        .clone()
+        .unchecked_into::<HtmlElement>()
+        .focus()
+        .unwrap();
+
+    page.click(".composer__block button");
+    settle().await;
+    let kept = fields();
+    assert_eq!(kept.len(), 2);
+    assert!(
+        kept[0].is_same_node(Some(&second)),
+        "the second block's field is the same element"
+    );
+    assert_eq!(
+        js_sys::Reflect::get(&kept[0], &"keptByTest".into()).unwrap(),
+        true,
+        "with what was set on it"
+    );
+    let document = web_sys::window().unwrap().document().unwrap();
+    assert!(
+        document
+            .active_element()
+            .is_some_and(|focused| focused.is_same_node(Some(&second))),
+        "and it keeps the focus"
+    );
+    let values: Vec<String> = (kept.iter())
+        .map(|field| {
+            field
+                .clone()
+                .unchecked_into::<web_sys::HtmlTextAreaElement>()
+                .value()
+        })
+        .collect();
+    assert_eq!(values, ["Answer in French.", "Be brief."]);
+    assert_eq!(
+        labels(),
+        ["Context block 1", "Context block 2"],
+        "renumbered"
+    );
+
+    // What is sent is what the fields show.
+    type_into(&page, ".composer__prompt", "Hello");
+    leptos::task::tick().await;
+    page.click(".composer__execute");
+    eventually("the run finished", || {
+        page.store.runs().len() == 1 && !page.store.is_executing()
+    })
+    .await;
+    let run = page.store.runs().get(0).cloned().unwrap();
+    assert_eq!(run.context_block_ids, ["Answer in French.", "Be brief."]);
+
+    // Re-running it draws its blocks afresh.
+    page.store.set_active_run(Some(&run.id)).unwrap();
+    page.click(".composer__block button");
+    settle().await;
+    assert_eq!(fields().len(), 1);
+    page.click(".composer__rerun");
+    settle().await;
+    let values: Vec<String> = (fields().iter())
+        .map(|field| {
+            field
+                .clone()
+                .unchecked_into::<web_sys::HtmlTextAreaElement>()
+                .value()
+        })
+        .collect();
+    assert_eq!(values, ["Answer in French.", "Be brief."]);
+}
+
+#[wasm_bindgen_test]
 async fn components_appearing_twice_share_no_ids_and_keep_their_labels() {
     let page = Page::mount(|| {
         provide_server_connection(prompt_runs::store::use_runs_store());

@@ -1,6 +1,6 @@
 //! The components as a host app embeds them (headless Chromium): two of each
-//! list on one page, each with its own store or experiment, class and
-//! height, and neither touching the other; every component taking the
+//! list on one page, each with its own store or experiment, class, style
+//! and height, and neither touching the other; every component taking the
 //! host's class next to its own.
 #![cfg(target_arch = "wasm32")]
 
@@ -115,6 +115,11 @@ fn store_of(prefix: &str, count: usize) -> RunsStore {
     store
 }
 
+/// The laid-out width of `element`, in CSS pixels.
+fn width(element: &Element) -> f64 {
+    element.get_bounding_client_rect().width()
+}
+
 /// The rows a virtualized list draws from its top in a viewport
 /// `viewport_px` high: those in view, one more, and 4 either side.
 fn rows_drawn(viewport_px: usize, row_px: usize, len: usize) -> usize {
@@ -122,14 +127,15 @@ fn rows_drawn(viewport_px: usize, row_px: usize, len: usize) -> usize {
 }
 
 #[wasm_bindgen_test]
-async fn two_run_histories_keep_their_own_runs_class_and_height() {
+async fn two_run_histories_keep_their_own_runs_class_style_and_height() {
     let (first, second) = (store_of("a", 40), store_of("b", 3));
     let first_class = RwSignal::new("host-a".to_owned());
+    let first_style = RwSignal::new("width: 500px".to_owned());
     let first_height = RwSignal::new("800px".to_owned());
     let page = Page::mount(move || {
         view! {
-            <RunHistory store=first class=first_class height=first_height/>
-            <RunHistory store=second class="host-b" height="300px"/>
+            <RunHistory store=first class=first_class style=first_style height=first_height/>
+            <RunHistory store=second class="host-b" style="width: 300px" height="300px"/>
         }
     });
     let roots = page.all(None, "section.history");
@@ -170,6 +176,16 @@ async fn two_run_histories_keep_their_own_runs_class_and_height() {
     .await;
     assert_eq!(roots[1].class_name(), "pr-component history host-b");
 
+    // Each list lays out at the width its style gives, and a new style
+    // restyles that list only.
+    assert_eq!((width(&roots[0]), width(&roots[1])), (500.0, 300.0));
+    first_style.set("width: 420px".to_owned());
+    eventually("the first list takes its new style", || {
+        width(&roots[0]) == 420.0
+    })
+    .await;
+    assert_eq!(width(&roots[1]), 300.0);
+
     // Each list's controls act on its own store.
     page.one(&roots[1], ".history__row .history__open").click();
     assert_eq!(second.active_run_id().as_deref(), Some("b-2"));
@@ -199,18 +215,19 @@ fn answered(id: &str, rows: usize, models: &[&str]) -> (Arc<Experiment>, Vec<Pro
 }
 
 #[wasm_bindgen_test]
-async fn two_experiment_grids_keep_their_own_experiment_class_and_height() {
+async fn two_experiment_grids_keep_their_own_experiment_class_style_and_height() {
     let (large, mut runs) = answered("large", 30, &["m1", "m2"]);
     let (small, small_runs) = answered("small", 4, &["m3"]);
     runs.extend(small_runs);
     let store = RunsStore::new();
     store.set_runs(runs).unwrap();
     let large_height = RwSignal::new("700px".to_owned());
+    let large_style = RwSignal::new("width: 640px".to_owned());
     let page = Page::mount(move || {
         let (large, small) = (Signal::stored(Some(large)), Signal::stored(Some(small)));
         view! {
-            <ExperimentGrid store experiment=large class="host-large" height=large_height/>
-            <ExperimentGrid store experiment=small class="host-small" height="300px"/>
+            <ExperimentGrid store experiment=large class="host-large" style=large_style height=large_height/>
+            <ExperimentGrid store experiment=small class="host-small" style="width: 360px" height="300px"/>
         }
     });
     let roots = page.all(None, "section.grid");
@@ -241,6 +258,14 @@ async fn two_experiment_grids_keep_their_own_experiment_class_and_height() {
     .await;
     assert_eq!(viewports[1].client_height(), 300);
     assert_eq!(rows(&roots[1]), 4);
+
+    assert_eq!((width(&roots[0]), width(&roots[1])), (640.0, 360.0));
+    large_style.set("width: 560px".to_owned());
+    eventually("the large grid takes its new style", || {
+        width(&roots[0]) == 560.0
+    })
+    .await;
+    assert_eq!(width(&roots[1]), 360.0);
     assert_eq!(duplicate_ids(), Vec::<String>::new());
 }
 

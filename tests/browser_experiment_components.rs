@@ -228,6 +228,60 @@ async fn the_input_rows_are_paged_twenty_at_a_time() {
 }
 
 #[wasm_bindgen_test]
+async fn rows_and_columns_are_added_and_removed_in_the_table() {
+    let page = Page::mount(|| view! { <ExperimentEditor/> });
+    page.experiments.create("Edited");
+    settle().await;
+    page.enter(".inputs__paste", "country\nFrance\nPeru\n", "input");
+    settle().await;
+    page.click(".inputs__use");
+    settle().await;
+    let inputs = || page.experiments.open().unwrap().inputs.clone();
+
+    page.enter(".inputs__new-column", "capital", "input");
+    page.click(".inputs__add-column");
+    settle().await;
+    assert_eq!(inputs().columns(), ["country", "capital"]);
+    let heads: Vec<String> = (page.all(".inputs__table th").iter())
+        .map(|head| head.text_content().unwrap())
+        .collect();
+    assert_eq!(heads, ["#", "country", "capital", ""]);
+    assert_eq!(
+        js_sys::Reflect::get(&page.get(".inputs__new-column"), &"value".into()).unwrap(),
+        "",
+        "the name is cleared once added"
+    );
+
+    // A column without a name is refused, with why, and changes nothing.
+    page.enter(".inputs__new-column", "  ", "input");
+    page.click(".inputs__add-column");
+    settle().await;
+    assert!(
+        page.text(".inputs__problem")
+            .contains("a column needs a name"),
+        "{}",
+        page.text(".inputs__problem")
+    );
+    assert_eq!(inputs().columns(), ["country", "capital"]);
+
+    page.click(".inputs__add-row");
+    settle().await;
+    assert_eq!(inputs().rows().len(), 3);
+    assert_eq!(page.all(".inputs__table tbody tr").len(), 3);
+
+    page.click(".inputs__remove-row");
+    settle().await;
+    assert_eq!(inputs().rows().len(), 2);
+    assert_eq!(inputs().cell(0, 0), Some("Peru"), "the first row went");
+    assert_eq!(
+        page.get(".inputs__table tbody tr input")
+            .get_attribute("aria-label")
+            .unwrap(),
+        "Row 1, country"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn the_editor_reads_pasted_inputs_refuses_bad_ones_and_the_plan_follows() {
     let page = Page::mount(|| view! { <ExperimentEditor/> <RunPlan/> });
     page.store

@@ -662,3 +662,53 @@ fn fill_local_storage() -> Vec<String> {
     }
     keys
 }
+
+#[wasm_bindgen_test]
+async fn the_storage_panel_says_where_the_history_is_and_backs_it_up() {
+    use prompt_runs::components::HistoryStorage;
+    let keys = fresh("storage-panel").await;
+    let page = Page::loaded(options(&keys)).await;
+    page.store.merge_runs(history(3));
+    page.saved().await;
+    let history = page.history.clone();
+    let view = support::mounted::Mounted::new(move || view! { <HistoryStorage history/> });
+    leptos::task::tick().await;
+    assert_eq!(
+        view.text(".storage__place"),
+        "Saved in this browser (IndexedDB)."
+    );
+    assert!(
+        view.text(".storage__backup")
+            .starts_with("Never backed up."),
+        "{}",
+        view.text(".storage__backup")
+    );
+    eventually("the browser says whether it keeps the history", || {
+        view.text(".storage__persistence")
+            .starts_with("Kept by the browser")
+            || view
+                .text(".storage__persistence")
+                .starts_with("The browser may clear it")
+    })
+    .await;
+    eventually("the space used is shown", || {
+        view.find(".storage__usage")
+            .is_some_and(|usage| usage.text_content().unwrap().starts_with("Using "))
+    })
+    .await;
+
+    view.click(".storage__back-up");
+    eventually("the backup is reported", || {
+        view.text(".storage__outcome")
+            .starts_with("Backed up 3 runs to prompt-runs-backup-")
+    })
+    .await;
+    assert!(
+        view.text(".storage__backup").starts_with("Last backup ")
+            && view.text(".storage__backup").contains("(3 runs)."),
+        "{}",
+        view.text(".storage__backup")
+    );
+    drop(view);
+    page.close();
+}

@@ -7,6 +7,7 @@ use crate::model::{PromptRun, RunStatus};
 use crate::store::{use_runs_store, RunsStore};
 use crate::text::estimate_tokens;
 use leptos::prelude::*;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the elapsed times tick.
@@ -64,29 +65,19 @@ pub fn ExecutionProgress(
         }
     });
     let runs = move || store.execution_run_ids().len();
-    let run_at = move |index: usize| {
-        let ids = store.execution_run_ids();
-        store.get_run_by_id(ids.get(index)?)
-    };
-    // Every figure on screen is one of two closures: reading the runs afresh
-    // at each tick costs little for a handful of runs, and a closure type is
-    // compiled once however many figures use it (the bundle has a budget).
-    // Each returns the same text until something changes, and only changed
-    // text reaches the page (so the live region speaks only then).
+    // Every figure on screen is one of two closures (`summary` here, `line`
+    // in RunLines): reading the runs afresh at each tick costs little for a
+    // handful of runs, and a closure type is compiled once however many
+    // figures use it (the bundle has a budget). Each returns the same text
+    // until something changes, and only changed text reaches the page (so
+    // the live region speaks only then).
     let summary = move |read: fn(usize, usize, Option<RunState>) -> String| {
         move || {
             let states: Vec<RunState> = (0..runs())
-                .filter_map(|index| run_at(index).map(|run| RunState::of(&run)))
+                .filter_map(|index| run_at(store, index).map(|run| RunState::of(&run)))
                 .collect();
             let finished = states.iter().filter(|state| state.is_finished()).count();
             read(finished, states.len(), states.first().copied())
-        }
-    };
-    let line = move |index: usize, read: fn(&RunProgress) -> String| {
-        move || {
-            run_at(index)
-                .map(|run| read(&RunProgress::of(&run, now.get() as i64)))
-                .unwrap_or_default()
         }
     };
     let several = move || runs() > 1;
@@ -115,27 +106,49 @@ pub fn ExecutionProgress(
                 <button type="button" class="progress__cancel" on:click=move |_| store.cancel_execution()>
                     "Cancel"
                 </button>
-                <ul class="progress__runs" aria-label="Runs in this execution">
-                    {move || (0..runs()).map(|index| view! {
-                        <li class="progress__run" data-state=line(index, |run| run.state.as_str().to_owned())>
-                            <span class="progress__model">{line(index, |run| run.model_id.clone())}</span>
-                            " "
-                            <span class="progress__state">{line(index, |run| run.state.as_str().to_owned())}</span>
-                            // One span per figure, spaced for screen readers;
-                            // more figures join them here.
-                            " "
-                            <span class="progress__tokens">{line(index, |run| run.tokens_text().unwrap_or_default())}</span>
-                            " "
-                            <span class="progress__ttft">{line(index, |run| run.ttft_text().unwrap_or_default())}</span>
-                            " "
-                            <span class="progress__speed">{line(index, |run| run.speed_text().unwrap_or_default())}</span>
-                            " "
-                            <span class="progress__elapsed">{line(index, |run| run.elapsed_ms.map(seconds).unwrap_or_default())}</span>
-                        </li>
-                    }).collect_view()}
-                </ul>
+                <RunLines store now/>
             </div>
         </div>
+    }
+}
+
+/// The `index`th run of the execution in flight, as the store has it now.
+fn run_at(store: RunsStore, index: usize) -> Option<Arc<PromptRun>> {
+    let ids = store.execution_run_ids();
+    store.get_run_by_id(ids.get(index)?)
+}
+
+/// One line per run of the execution: its model, state and figures, as of
+/// the clock `now`.
+#[component]
+fn RunLines(store: RunsStore, now: RwSignal<f64>) -> impl IntoView {
+    let line = move |index: usize, read: fn(&RunProgress) -> String| {
+        move || {
+            run_at(store, index)
+                .map(|run| read(&RunProgress::of(&run, now.get() as i64)))
+                .unwrap_or_default()
+        }
+    };
+    view! {
+        <ul class="progress__runs" aria-label="Runs in this execution">
+            {move || (0..store.execution_run_ids().len()).map(|index| view! {
+                <li class="progress__run" data-state=line(index, |run| run.state.as_str().to_owned())>
+                    <span class="progress__model">{line(index, |run| run.model_id.clone())}</span>
+                    " "
+                    <span class="progress__state">{line(index, |run| run.state.as_str().to_owned())}</span>
+                    // One span per figure, spaced for screen readers;
+                    // more figures join them here.
+                    " "
+                    <span class="progress__tokens">{line(index, |run| run.tokens_text().unwrap_or_default())}</span>
+                    " "
+                    <span class="progress__ttft">{line(index, |run| run.ttft_text().unwrap_or_default())}</span>
+                    " "
+                    <span class="progress__speed">{line(index, |run| run.speed_text().unwrap_or_default())}</span>
+                    " "
+                    <span class="progress__elapsed">{line(index, |run| run.elapsed_ms.map(seconds).unwrap_or_default())}</span>
+                </li>
+            }).collect_view()}
+        </ul>
     }
 }
 
@@ -205,8 +218,7 @@ impl RunState {
 }
 
 /// What is known about one run at one instant: what its line shows. A new
-/// figure is a new field here and a new `<span>` in its line in
-/// [`ExecutionProgress`].
+/// figure is a new field here and a new `<span>` in its line (`RunLines`).
 struct RunProgress {
     model_id: String,
     state: RunState,

@@ -4,6 +4,7 @@
 
 use super::experiments::{use_experiments, Experiments};
 use super::format::typed_number;
+use super::keyed_rows::{keyed_rows, row};
 use super::root_class::root_class;
 use super::{ChecksEditor, InputRows};
 use crate::experiment::{Experiment, Pairing, Template, MAX_REPEATS};
@@ -42,17 +43,41 @@ pub fn ExperimentEditor(
     class: MaybeProp<String>,
 ) -> impl IntoView {
     let experiments = experiments.unwrap_or_else(use_experiments);
-    let store = experiments.store();
-    // Each field reads the open experiment through this one helper, so a
-    // field's closure type is compiled once (the bundle has a budget).
-    let field = move |read: fn(&Experiment) -> String| {
-        move || {
-            experiments
-                .open()
-                .map(|experiment| read(&experiment))
-                .unwrap_or_default()
-        }
-    };
+    view! {
+        <section class=root_class("editor", class) aria-label="Experiment" prop:hidden=move || experiments.open().is_none()>
+            <label class="editor__name">
+                "Name "
+                <input type="text" prop:value=field(experiments, |e| e.name.clone())
+                    on:change=move |event| { let name = event_target_value(&event); experiments.edit(|e| e.name = name) }/>
+            </label>
+            <TemplateField experiments/>
+            <InputRows experiments/>
+            <ModelChoices experiments/>
+            <RunSettings experiments/>
+            <ChecksEditor experiments/>
+        </section>
+    }
+}
+
+/// What the open experiment's field shows, read by `read`. Every field
+/// reads through this one function, so a field's closure type is compiled
+/// once (the bundle has a budget).
+fn field(
+    experiments: Experiments,
+    read: fn(&Experiment) -> String,
+) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    move || {
+        experiments
+            .open()
+            .map(|experiment| read(&experiment))
+            .unwrap_or_default()
+    }
+}
+
+/// The template, and the variables it names (those the inputs lack
+/// marked) or where it fails to parse.
+#[component]
+fn TemplateField(experiments: Experiments) -> impl IntoView {
     let variables = move || {
         let experiment = experiments.open()?;
         Some(match Template::parse(&experiment.template) {
@@ -67,6 +92,35 @@ pub fn ExperimentEditor(
                 .collect::<Vec<_>>()),
         })
     };
+    view! {
+        <label class="editor__template-label">
+            "Template"
+            <textarea
+                class="editor__template"
+                rows="4"
+                placeholder="What is the capital of {{country}}?"
+                prop:value=field(experiments, |e| e.template.clone())
+                on:input=move |event| { let template = event_target_value(&event); experiments.edit(|e| e.template = template) }
+            ></textarea>
+        </label>
+        <p class="editor__variables">{move || match variables() {
+            None => String::new(),
+            Some(Err(error)) => error,
+            Some(Ok(names)) if names.is_empty() => "No variables: write {{column}} where a column's value goes.".to_owned(),
+            Some(Ok(names)) => {
+                let listed: Vec<String> = names.into_iter()
+                    .map(|(name, known)| if known { name } else { format!("{name} (not a column of the inputs)") })
+                    .collect();
+                format!("Variables: {}", listed.join(", "))
+            }
+        }}</p>
+    }
+}
+
+/// A checkbox per model the store offers, ticked for the experiment's.
+#[component]
+fn ModelChoices(experiments: Experiments) -> impl IntoView {
+    let store = experiments.store();
     let toggle_model = move |id: String, on: bool| {
         experiments.edit(|experiment| {
             experiment.models.retain(|model| *model != id);
@@ -75,100 +129,83 @@ pub fn ExperimentEditor(
             }
         })
     };
-
-    view! {
-        <section class=root_class("editor", class) aria-label="Experiment" prop:hidden=move || experiments.open().is_none()>
-            <label class="editor__name">
-                "Name "
-                <input type="text" prop:value=field(|e| e.name.clone())
-                    on:change=move |event| { let name = event_target_value(&event); experiments.edit(|e| e.name = name) }/>
-            </label>
-            <label class="editor__template-label">
-                "Template"
-                <textarea
-                    class="editor__template"
-                    rows="4"
-                    placeholder="What is the capital of {{country}}?"
-                    prop:value=field(|e| e.template.clone())
-                    on:input=move |event| { let template = event_target_value(&event); experiments.edit(|e| e.template = template) }
-                ></textarea>
-            </label>
-            <p class="editor__variables">{move || match variables() {
-                None => String::new(),
-                Some(Err(error)) => error,
-                Some(Ok(names)) if names.is_empty() => "No variables: write {{column}} where a column's value goes.".to_owned(),
-                Some(Ok(names)) => {
-                    let listed: Vec<String> = names.into_iter()
-                        .map(|(name, known)| if known { name } else { format!("{name} (not a column of the inputs)") })
-                        .collect();
-                    format!("Variables: {}", listed.join(", "))
-                }
-            }}</p>
-            <InputRows experiments/>
-            <fieldset class="editor__models">
-                <legend>"Models"</legend>
-                {move || store.models().is_empty().then(|| view! {
-                    <p class="editor__hint">"No models yet: is the server running? See Settings."</p>
-                })}
-                <For each=move || store.models() key=|model| model.id.clone() let:model>
-                    {
-                        let (id, checked) = (model.id.clone(), model.id.clone());
-                        view! {
-                            <label class="editor__model" data-model=model.id.clone()>
-                                <input
-                                    type="checkbox"
-                                    prop:checked=move || experiments.open().is_some_and(|e| e.models.contains(&checked))
-                                    on:change=move |event| toggle_model(id.clone(), event_target_checked(&event))
-                                />
-                                {model.name.clone()}
-                            </label>
-                        }
+    let model_rows = move || {
+        (store.models().iter())
+            .map(|model| {
+                let (id, name) = (model.id.clone(), model.name.clone());
+                row(id.clone(), move || {
+                    let (checked, label_id) = (id.clone(), id.clone());
+                    view! {
+                        <label class="editor__model" data-model=label_id>
+                            <input
+                                type="checkbox"
+                                prop:checked=move || experiments.open().is_some_and(|e| e.models.contains(&checked))
+                                on:change=move |event| toggle_model(id.clone(), event_target_checked(&event))
+                            />
+                            {name}
+                        </label>
                     }
-                </For>
-            </fieldset>
-            <div class="editor__settings">
-                <label>
-                    "Repeats "
-                    <input type="number" class="editor__repeats" min="1" max=MAX_REPEATS step="1"
-                        prop:value=field(|e| e.repeats.to_string())
-                        on:change=move |event| {
-                            let repeats = event_target_value(&event).trim().parse().unwrap_or(1u32).clamp(1, MAX_REPEATS);
-                            experiments.edit(|e| e.repeats = repeats)
-                        }/>
-                </label>
-                <label>
-                    "Pairing "
-                    <select class="editor__pairing"
-                        prop:value=field(|e| pairing_name(e.pairing).to_owned())
-                        on:change=move |event| {
-                            let pairing = if event_target_value(&event) == pairing_name(Pairing::ExactPairs) { Pairing::ExactPairs } else { Pairing::CrossProduct };
-                            experiments.edit(|e| e.pairing = pairing)
-                        }>
-                        <option value=pairing_name(Pairing::CrossProduct)>"Every row on every model"</option>
-                        <option value=pairing_name(Pairing::ExactPairs)>"Row i on model i (exact pairs)"</option>
-                    </select>
-                </label>
-                <label>
-                    "Budget ($) "
-                    <input type="text" class="editor__budget" inputmode="decimal" placeholder="none"
-                        prop:value=field(|e| e.budget.map(|usd| usd.dollars().to_string()).unwrap_or_default())
-                        on:change=move |event| {
-                            let budget = typed_number(&event_target_value(&event)).map(Usd::from_dollars);
-                            experiments.edit(|e| e.budget = budget)
-                        }/>
-                </label>
-                <label>
-                    "Max tokens "
-                    <input type="number" class="editor__max-tokens" min="1" step="1" placeholder="server's default"
-                        prop:value=field(|e| e.parameters.max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default())
-                        on:change=move |event| {
-                            let tokens = event_target_value(&event).trim().parse().ok().filter(|tokens| *tokens > 0);
-                            experiments.edit(|e| e.parameters.max_tokens = tokens)
-                        }/>
-                </label>
-            </div>
-            <ChecksEditor experiments/>
-        </section>
+                    .into_any()
+                })
+            })
+            .collect()
+    };
+    view! {
+        <fieldset class="editor__models">
+            <legend>"Models"</legend>
+            {move || store.models().is_empty().then(|| view! {
+                <p class="editor__hint">"No models yet: is the server running? See Settings."</p>
+            })}
+            {keyed_rows(model_rows)}
+        </fieldset>
+    }
+}
+
+/// Repeats, pairing, budget and max tokens.
+#[component]
+fn RunSettings(experiments: Experiments) -> impl IntoView {
+    view! {
+        <div class="editor__settings">
+            <label>
+                "Repeats "
+                <input type="number" class="editor__repeats" min="1" max=MAX_REPEATS step="1"
+                    prop:value=field(experiments, |e| e.repeats.to_string())
+                    on:change=move |event| {
+                        let repeats = event_target_value(&event).trim().parse().unwrap_or(1u32).clamp(1, MAX_REPEATS);
+                        experiments.edit(|e| e.repeats = repeats)
+                    }/>
+            </label>
+            <label>
+                "Pairing "
+                <select class="editor__pairing"
+                    prop:value=field(experiments, |e| pairing_name(e.pairing).to_owned())
+                    on:change=move |event| {
+                        let pairing = if event_target_value(&event) == pairing_name(Pairing::ExactPairs) { Pairing::ExactPairs } else { Pairing::CrossProduct };
+                        experiments.edit(|e| e.pairing = pairing)
+                    }>
+                    <option value=pairing_name(Pairing::CrossProduct)>"Every row on every model"</option>
+                    <option value=pairing_name(Pairing::ExactPairs)>"Row i on model i (exact pairs)"</option>
+                </select>
+            </label>
+            <label>
+                "Budget ($) "
+                <input type="text" class="editor__budget" inputmode="decimal" placeholder="none"
+                    prop:value=field(experiments, |e| e.budget.map(|usd| usd.dollars().to_string()).unwrap_or_default())
+                    on:change=move |event| {
+                        let budget = typed_number(&event_target_value(&event)).map(Usd::from_dollars);
+                        experiments.edit(|e| e.budget = budget)
+                    }/>
+            </label>
+            <label>
+                "Max tokens "
+                <input type="number" class="editor__max-tokens" min="1" step="1" placeholder="server's default"
+                    prop:value=field(experiments, |e| e.parameters.max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default())
+                    on:change=move |event| {
+                        let tokens = event_target_value(&event).trim().parse().ok().filter(|tokens| *tokens > 0);
+                        experiments.edit(|e| e.parameters.max_tokens = tokens)
+                    }/>
+            </label>
+        </div>
     }
 }
 

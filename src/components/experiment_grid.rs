@@ -5,7 +5,8 @@
 use super::diff_view::use_diff_selection;
 use super::experiments::{grid_of, use_experiments, Experiments};
 use super::format::{cost, duration, output_preview, thousands, tokens};
-use super::root_class::root_class;
+use super::keyed_rows::{keyed_rows, row as row_of};
+use super::root_class::{root_class, root_style};
 use super::scroll_window::ScrollWindow;
 use crate::experiment::{CellStatus, Experiment, Grid, GridCell, ModelSummary, Outcome};
 use crate::store::{use_runs_store, RunsStore};
@@ -58,6 +59,10 @@ pub fn ExperimentGrid(
     /// (reactive: a signal restyles it while mounted).
     #[prop(optional, into)]
     class: MaybeProp<String>,
+    /// Inline style for the root element, such as `max-width: 40rem`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    style: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let (experiment, grid) = match experiment {
@@ -98,6 +103,58 @@ pub fn ExperimentGrid(
         });
         format!("display: grid; grid-template-columns: minmax(8rem, 1fr) repeat({models}, minmax(12rem, 2fr))")
     };
+
+    view! {
+        <section class=root_class("grid", class) style=root_style(style) aria-label="Experiment grid">
+            <GridHeader grid shown only_differing/>
+            <div class="grid__columns" style=columns aria-hidden="true">
+                <span>"Input"</span>
+                {move || experiment.get().map(|experiment| column_names(&experiment).into_iter().map(|name| view! { <span>{name}</span> }).collect_view())}
+            </div>
+            {grid_viewport(store, experiment, grid, shown, height, columns)}
+            <footer class="grid__footer">
+                {move || grid.get().map(|grid| grid.models.iter().map(model_footer).collect_view())}
+            </footer>
+        </section>
+    }
+}
+
+/// The title, "Only rows where models differ", and how many rows are shown.
+#[component]
+fn GridHeader(
+    grid: Memo<Option<Arc<Grid>>>,
+    shown: Memo<Vec<usize>>,
+    only_differing: RwSignal<bool>,
+) -> impl IntoView {
+    view! {
+        <header class="grid__header">
+            <h2>"Grid"</h2>
+            <label class="grid__differing">
+                <input
+                    type="checkbox"
+                    prop:checked=move || only_differing.get()
+                    on:change=move |event| only_differing.set(event_target_checked(&event))
+                />
+                "Only rows where models differ"
+            </label>
+            <span class="grid__count">{move || {
+                let (all, shown) = (grid.with(|grid| grid.as_ref().map_or(0, |grid| grid.rows.len())), shown.with(Vec::len));
+                if shown < all { format!("{} of {} rows", thousands(shown as u64), thousands(all as u64)) } else { format!("{} rows", thousands(all as u64)) }
+            }}</span>
+        </header>
+    }
+}
+
+/// The scrolling rows: the `shown` rows in view, spacers standing in for
+/// the rest, each row laid out in `columns`.
+fn grid_viewport(
+    store: RunsStore,
+    experiment: Signal<Option<Arc<Experiment>>>,
+    grid: Memo<Option<Arc<Grid>>>,
+    shown: Memo<Vec<usize>>,
+    height: MaybeProp<String>,
+    columns: impl Fn() -> String + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let scroll = ScrollWindow::new(height);
     let window = Memo::new(move |_| {
         let len = shown.with(Vec::len);
@@ -106,63 +163,40 @@ pub fn ExperimentGrid(
     });
     let rows = move || {
         let (first, end, _) = window.get();
-        let grid = grid.get();
-        let experiment = experiment.get();
+        let (Some(grid), Some(experiment)) = (grid.get(), experiment.get()) else {
+            return Vec::new();
+        };
         shown.with(|shown| {
             (shown[first..end].iter())
-                .filter_map(|&row| Some((grid.clone()?, experiment.clone()?, row)))
-                .collect::<Vec<_>>()
+                .map(|&row| {
+                    // A rebuilt grid is a new Arc: the rows in view are drawn again.
+                    let key = format!("{:x}:{row}", Arc::as_ptr(&grid) as usize);
+                    let (grid, experiment) = (grid.clone(), experiment.clone());
+                    row_of(key, move || {
+                        view! { <GridRowView grid experiment row store columns=columns()/> }
+                            .into_any()
+                    })
+                })
+                .collect()
         })
     };
     let spacer = |rows: usize| format!("height: {}px", rows * GRID_ROW_HEIGHT_PX);
-
     view! {
-        <section class=root_class("grid", class) aria-label="Experiment grid">
-            <header class="grid__header">
-                <h2>"Grid"</h2>
-                <label class="grid__differing">
-                    <input
-                        type="checkbox"
-                        prop:checked=move || only_differing.get()
-                        on:change=move |event| only_differing.set(event_target_checked(&event))
-                    />
-                    "Only rows where models differ"
-                </label>
-                <span class="grid__count">{move || {
-                    let (all, shown) = (grid.with(|grid| grid.as_ref().map_or(0, |grid| grid.rows.len())), shown.with(Vec::len));
-                    if shown < all { format!("{} of {} rows", thousands(shown as u64), thousands(all as u64)) } else { format!("{} rows", thousands(all as u64)) }
-                }}</span>
-            </header>
-            <div class="grid__columns" style=columns aria-hidden="true">
-                <span>"Input"</span>
-                {move || experiment.get().map(|experiment| column_names(&experiment).into_iter().map(|name| view! { <span>{name}</span> }).collect_view())}
-            </div>
-            <div
-                class="grid__viewport"
-                style=scroll.style()
-                node_ref=scroll.viewport
-                tabindex="0"
-                aria-label="Rows of the experiment"
-                on:scroll=move |_| scroll.scrolled()
-            >
-                <div style=move || spacer(window.get().0)></div>
-                <For
-                    each=rows
-                    // A rebuilt grid is a new Arc: the rows in view are drawn again.
-                    key=|(grid, _, row)| (Arc::as_ptr(grid) as usize, *row)
-                    children=move |(grid, experiment, row)| view! {
-                        <GridRowView grid experiment row store columns=columns()/>
-                    }
-                />
-                <div style=move || { let (_, end, len) = window.get(); spacer(len - end) }></div>
-                {move || (grid.with(Option::is_none)).then(|| view! {
-                    <p class="grid__empty">"No experiment open."</p>
-                })}
-            </div>
-            <footer class="grid__footer">
-                {move || grid.get().map(|grid| grid.models.iter().map(model_footer).collect_view())}
-            </footer>
-        </section>
+        <div
+            class="grid__viewport"
+            style=scroll.style()
+            node_ref=scroll.viewport
+            tabindex="0"
+            aria-label="Rows of the experiment"
+            on:scroll=move |_| scroll.scrolled()
+        >
+            <div style=move || spacer(window.get().0)></div>
+            {keyed_rows(rows)}
+            <div style=move || { let (_, end, len) = window.get(); spacer(len - end) }></div>
+            {move || (grid.with(Option::is_none)).then(|| view! {
+                <p class="grid__empty">"No experiment open."</p>
+            })}
+        </div>
     }
 }
 

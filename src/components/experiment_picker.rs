@@ -36,10 +36,49 @@ pub fn ExperimentPicker(
     class: MaybeProp<String>,
 ) -> impl IntoView {
     let experiments = experiments.unwrap_or_else(use_experiments);
-    let store = experiments.store();
     let outcome = RwSignal::new(None::<String>);
-    let deleting = RwSignal::new(false);
-    let open_id = move || experiments.open().map(|experiment| experiment.id.clone());
+    view! {
+        <div class=root_class("picker", class) role="group" aria-label="Experiments">
+            <ExperimentSelect experiments/>
+            <button type="button" class="picker__new" on:click=move |_| {
+                let count = experiments.all().len() + 1;
+                experiments.create(&format!("Experiment {count}"));
+            }>"New"</button>
+            <ExportButtons experiments outcome/>
+            <ImportField experiments outcome/>
+            <DeleteButton experiments/>
+            <p class="picker__outcome" role="status">{move || outcome.get().or_else(|| experiments.error())}</p>
+        </div>
+    }
+}
+
+/// The open experiment's id, if one is open.
+fn open_id(experiments: Experiments) -> Option<String> {
+    experiments.open().map(|experiment| experiment.id.clone())
+}
+
+/// The menu of experiments; choosing one opens it.
+#[component]
+fn ExperimentSelect(experiments: Experiments) -> impl IntoView {
+    view! {
+        <label>
+            "Experiment "
+            <select class="picker__select"
+                prop:value=move || open_id(experiments).unwrap_or_default()
+                on:change=move |event| experiments.select(Some(&event_target_value(&event)))>
+                {move || experiments.all().into_iter().map(|experiment| view! {
+                    <option value=experiment.id.clone()>{if experiment.name.is_empty() { experiment.id.clone() } else { experiment.name.clone() }}</option>
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// Export (the definition and its runs, JSON) and Export grid CSV; a failure
+/// is said in `outcome`.
+#[component]
+fn ExportButtons(experiments: Experiments, outcome: RwSignal<Option<String>>) -> impl IntoView {
+    let store = experiments.store();
     let export = move |grid_only: bool| {
         let Some(experiment) = experiments.open() else {
             return;
@@ -66,6 +105,17 @@ pub fn ExperimentPicker(
                 .map(|problem| format!("The export failed: {problem}")),
         );
     };
+    view! {
+        <button type="button" class="picker__export" prop:disabled=move || open_id(experiments).is_none() on:click=move |_| export(false)>"Export"</button>
+        <button type="button" class="picker__export-csv" prop:disabled=move || open_id(experiments).is_none() on:click=move |_| export(true)>"Export grid CSV"</button>
+    }
+}
+
+/// Import an exported experiment with its runs; what came in, or why
+/// nothing did, is said in `outcome`.
+#[component]
+fn ImportField(experiments: Experiments, outcome: RwSignal<Option<String>>) -> impl IntoView {
+    let store = experiments.store();
     let import = move |event: leptos::ev::Event| {
         let Some(file) = chosen_file(&event) else {
             return;
@@ -90,47 +140,36 @@ pub fn ExperimentPicker(
             outcome.try_set(Some(message));
         });
     };
-
     view! {
-        <div class=root_class("picker", class) role="group" aria-label="Experiments">
-            <label>
-                "Experiment "
-                <select class="picker__select"
-                    prop:value=move || open_id().unwrap_or_default()
-                    on:change=move |event| experiments.select(Some(&event_target_value(&event)))>
-                    {move || experiments.all().into_iter().map(|experiment| view! {
-                        <option value=experiment.id.clone()>{if experiment.name.is_empty() { experiment.id.clone() } else { experiment.name.clone() }}</option>
-                    }).collect_view()}
-                </select>
-            </label>
-            <button type="button" class="picker__new" on:click=move |_| {
-                let count = experiments.all().len() + 1;
-                experiments.create(&format!("Experiment {count}"));
-            }>"New"</button>
-            <button type="button" class="picker__export" prop:disabled=move || open_id().is_none() on:click=move |_| export(false)>"Export"</button>
-            <button type="button" class="picker__export-csv" prop:disabled=move || open_id().is_none() on:click=move |_| export(true)>"Export grid CSV"</button>
-            <label class="picker__import">
-                "Import "
-                <input type="file" accept="application/json,.json" on:change=import/>
-            </label>
-            {move || if deleting.get() {
-                view! {
-                    <span role="alertdialog" aria-label="Confirm deleting the experiment">
-                        "Delete this experiment? Its runs stay in the history. "
-                        <button type="button" class="picker__confirm-delete" on:click=move |_| {
-                            if let Some(id) = open_id() { experiments.remove(&id); }
-                            deleting.set(false);
-                        }>"Yes, delete"</button>
-                        <button type="button" on:click=move |_| deleting.set(false)>"Keep it"</button>
-                    </span>
-                }.into_any()
-            } else {
-                view! {
-                    <button type="button" class="picker__delete" prop:disabled=move || open_id().is_none() on:click=move |_| deleting.set(true)>"Delete"</button>
-                }.into_any()
-            }}
-            <p class="picker__outcome" role="status">{move || outcome.get().or_else(|| experiments.error())}</p>
-        </div>
+        <label class="picker__import">
+            "Import "
+            <input type="file" accept="application/json,.json" on:change=import/>
+        </label>
+    }
+}
+
+/// Delete, asking first (the experiment's runs stay in the history).
+#[component]
+fn DeleteButton(experiments: Experiments) -> impl IntoView {
+    let deleting = RwSignal::new(false);
+    move || {
+        if deleting.get() {
+            view! {
+                <span role="alertdialog" aria-label="Confirm deleting the experiment">
+                    "Delete this experiment? Its runs stay in the history. "
+                    <button type="button" class="picker__confirm-delete" on:click=move |_| {
+                        if let Some(id) = open_id(experiments) { experiments.remove(&id); }
+                        deleting.set(false);
+                    }>"Yes, delete"</button>
+                    <button type="button" on:click=move |_| deleting.set(false)>"Keep it"</button>
+                </span>
+            }
+            .into_any()
+        } else {
+            view! {
+            <button type="button" class="picker__delete" prop:disabled=move || open_id(experiments).is_none() on:click=move |_| deleting.set(true)>"Delete"</button>
+        }.into_any()
+        }
     }
 }
 

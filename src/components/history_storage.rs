@@ -9,6 +9,7 @@ use crate::persist::{
     backup_reminder, is_storage_persistent, request_persistent_storage, storage_use, use_history,
     ExportFormat, HistoryPersistence, HistoryPlace, StorageUse,
 };
+use crate::store::RunsStore;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -50,19 +51,51 @@ pub fn HistoryStorage(
     let history = history
         .or_else(use_history)
         .expect("HistoryStorage needs the history: pass `history`, or call prompt_runs::persist::provide_history in an ancestor");
-    let store = history.store();
     let status = history.status();
     let usage = RwSignal::new(None::<StorageUse>);
     let persistent = RwSignal::new(None::<bool>);
     let outcome = RwSignal::new(None::<String>);
-    let asked = StoredValue::new(false);
-
-    let refresh = move || {
+    let store = history.store();
+    // Re-read the figures as the history grows (every 100 runs).
+    Effect::new(move |_| {
+        let runs = store.run_count() as u64;
+        let _hundreds = runs / 100;
         spawn_local(async move {
             usage.set(storage_use().await);
             persistent.set(is_storage_persistent().await);
         });
-    };
+        runs
+    });
+
+    view! {
+        <section class=root_class("storage", class) aria-label="History storage">
+            <h3>"Storage"</h3>
+            <p class="storage__place">{move || place_text(&status.place())}</p>
+            {move || usage.get().map(|usage| {
+                let full = usage.share() >= StorageUse::WARN_AT;
+                view! {
+                    <p class="storage__usage" class:storage__usage--full=full>
+                        {format!("Using {} of {}", bytes(usage.used_bytes), bytes(usage.quota_bytes))}
+                        {full.then_some(". Storage is nearly full: back up, then remove old runs.")}
+                    </p>
+                }
+            })}
+            <Persistence store persistent outcome/>
+            <Backup history outcome/>
+            <p class="storage__outcome" role="status">{move || outcome.get()}</p>
+        </section>
+    }
+}
+
+/// Whether the browser may clear the history, with "Keep it" to ask it not
+/// to; asked once by itself when the history becomes worth keeping.
+#[component]
+fn Persistence(
+    store: RunsStore,
+    persistent: RwSignal<Option<bool>>,
+    outcome: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let asked = StoredValue::new(false);
     let keep = move || {
         asked.set_value(true);
         spawn_local(async move {
@@ -73,23 +106,34 @@ pub fn HistoryStorage(
             }
         });
     };
-    // Re-read the figures as the history grows (every 100 runs), and ask
-    // once for persistence when the history becomes worth keeping.
-    Effect::new(move |_| {
-        let runs = store.run_count() as u64;
-        let _hundreds = runs / 100;
-        refresh();
-        runs
-    });
     Effect::new(move |_| {
         let worth_it = store.run_count() as u64 >= WORTH_KEEPING;
         if worth_it && persistent.get() == Some(false) && !asked.get_value() {
             keep();
         }
     });
+    view! {
+        <p class="storage__persistence">
+            {move || match persistent.get() {
+                Some(true) => "Kept by the browser even when disk space runs low.",
+                Some(false) => "The browser may clear it when disk space runs low.",
+                None => "",
+            }}
+            <Show when=move || persistent.get() == Some(false)>
+                " " <button type="button" class="storage__keep" on:click=move |_| keep()>"Keep it"</button>
+            </Show>
+        </p>
+    }
+}
 
+/// The last backup with "Back up", the reminder when it is due, and a
+/// restore when the stored history was found missing.
+#[component]
+fn Backup(history: HistoryPersistence, outcome: RwSignal<Option<String>>) -> impl IntoView {
+    let store = history.store();
+    let status = history.status();
     let back_up = {
-        let history = StoredValue::new_local(history.clone());
+        let history = StoredValue::new_local(history);
         move |_| {
             let history = history.get_value();
             spawn_local(async move {
@@ -115,57 +159,33 @@ pub fn HistoryStorage(
         let now = Timestamp::now().unix_millis().unwrap_or_default();
         backup_reminder(status.last_backup(), store.run_count() as u64, now)
     };
-
     view! {
-        <section class=root_class("storage", class) aria-label="History storage">
-            <h3>"Storage"</h3>
-            <p class="storage__place">{move || place_text(&status.place())}</p>
-            {move || usage.get().map(|usage| {
-                let full = usage.share() >= StorageUse::WARN_AT;
-                view! {
-                    <p class="storage__usage" class:storage__usage--full=full>
-                        {format!("Using {} of {}", bytes(usage.used_bytes), bytes(usage.quota_bytes))}
-                        {full.then_some(". Storage is nearly full: back up, then remove old runs.")}
-                    </p>
-                }
-            })}
-            <p class="storage__persistence">
-                {move || match persistent.get() {
-                    Some(true) => "Kept by the browser even when disk space runs low.",
-                    Some(false) => "The browser may clear it when disk space runs low.",
-                    None => "",
-                }}
-                <Show when=move || persistent.get() == Some(false)>
-                    " " <button type="button" class="storage__keep" on:click=move |_| keep()>"Keep it"</button>
-                </Show>
+        <p class="storage__backup">
+            {move || match status.last_backup() {
+                Some(last) => format!(
+                    "Last backup {} ({} runs).",
+                    local_time(&Timestamp::from_unix_millis(last.at_unix_millis)),
+                    thousands(last.runs)
+                ),
+                None => "Never backed up.".to_owned(),
+            }}
+            " "
+            <button type="button" class="storage__back-up" on:click=back_up>"Back up"</button>
+        </p>
+        {move || reminder().map(|reminder| view! { <p class="storage__reminder" role="status">{reminder}</p> })}
+        {move || status.missing_runs().map(|missing| view! {
+            <p class="storage__missing" role="alert">
+                {format!("Your saved history of {} runs is missing from this browser. ", thousands(missing))}
+                <label>
+                    "Restore from a backup file "
+                    <input type="file" accept="application/json,.json" on:change=restore/>
+                </label>
             </p>
-            <p class="storage__backup">
-                {move || match status.last_backup() {
-                    Some(last) => format!(
-                        "Last backup {} ({} runs).",
-                        local_time(&Timestamp::from_unix_millis(last.at_unix_millis)),
-                        thousands(last.runs)
-                    ),
-                    None => "Never backed up.".to_owned(),
-                }}
-                " "
-                <button type="button" class="storage__back-up" on:click=back_up>"Back up"</button>
-            </p>
-            {move || reminder().map(|reminder| view! { <p class="storage__reminder" role="status">{reminder}</p> })}
-            {move || status.missing_runs().map(|missing| view! {
-                <p class="storage__missing" role="alert">
-                    {format!("Your saved history of {} runs is missing from this browser. ", thousands(missing))}
-                    <label>
-                        "Restore from a backup file "
-                        <input type="file" accept="application/json,.json" on:change=restore/>
-                    </label>
-                </p>
-            })}
-            <p class="storage__outcome" role="status">{move || outcome.get()}</p>
-        </section>
+        })}
     }
 }
 
+/// What the place the history is kept in means for the person.
 fn place_text(place: &HistoryPlace) -> &'static str {
     match place {
         HistoryPlace::Opening => "Opening saved history…",

@@ -50,7 +50,6 @@ pub fn InputRows(
     let pasted = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
     let page = RwSignal::new(0usize);
-    let new_column = RwSignal::new(String::new());
     let take = move |bytes: &[u8], format: InputFormat, source: &str| match InputTable::parse(
         bytes, format,
     ) {
@@ -84,22 +83,7 @@ pub fn InputRows(
             }
         });
     };
-    let pages = move || {
-        let rows = experiments.open().map_or(0, |e| e.inputs.rows().len());
-        rows.div_ceil(ROWS_PER_PAGE).max(1)
-    };
-    // The page's rows only, so that editing the template redraws nothing
-    // here and a 1,000-row table is never copied whole.
-    let shown = Memo::new(move |_| {
-        let experiment = experiments.open()?;
-        let first = page.get().min(pages() - 1) * ROWS_PER_PAGE;
-        let rows: Vec<(usize, Vec<Option<String>>)> = (experiment.inputs.rows().iter().enumerate())
-            .skip(first)
-            .take(ROWS_PER_PAGE)
-            .map(|(row, cells)| (row, cells.clone()))
-            .collect();
-        Some((experiment.inputs.columns().to_vec(), rows))
-    });
+    let pages = move || page_count(experiments);
     let edit_table = move |change: TableEdit| {
         let mut refused = None;
         experiments.edit(|experiment| refused = change(&mut experiment.inputs).err());
@@ -126,37 +110,7 @@ pub fn InputRows(
                 <input type="file" accept=".csv,.jsonl,.ndjson,text/csv" on:change=import/>
             </label>
             <p class="inputs__problem" role="status">{move || problem.get()}</p>
-            {move || shown.get().map(|(columns, rows)| {
-                view! {
-                    <table class="inputs__table">
-                        <thead><tr>
-                            <th>"#"</th>
-                            {columns.iter().map(|name| view! { <th>{name.clone()}</th> }).collect_view()}
-                            <th></th>
-                        </tr></thead>
-                        <tbody>
-                            {rows.into_iter().map(|(row, cells)| view! {
-                                <tr data-row=row>
-                                    <td>{row + 1}</td>
-                                    {cells.into_iter().enumerate().map(|(column, value)| view! {
-                                        <td><input type="text"
-                                            aria-label=format!("Row {}, {}", row + 1, columns[column])
-                                            prop:value=value.unwrap_or_default()
-                                            on:change=move |event| {
-                                                let value = event_target_value(&event);
-                                                edit_table(Box::new(move |table| table.set_cell(row, column, value)));
-                                            }/></td>
-                                    }).collect_view()}
-                                    <td><button type="button" class="inputs__remove-row"
-                                        aria-label=format!("Remove row {}", row + 1)
-                                        on:click=move |_| edit_table(Box::new(move |table| table.remove_row(row).map(|_| ())))
-                                    >"Remove"</button></td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }
-            })}
+            {rows_table(experiments, page, edit_table)}
             <div class="inputs__pages">
                 <button type="button" prop:disabled=move || page.get() == 0 on:click=move |_| page.update(|page| *page = page.saturating_sub(1))>"Previous"</button>
                 <span>{move || format!("Page {} of {}", page.get().min(pages() - 1) + 1, pages())}</span>
@@ -170,16 +124,87 @@ pub fn InputRows(
                     edit_table(Box::new(|table| { table.add_row(); Ok(()) }));
                     page.set(pages() - 1);
                 }>"Add row"</button>
-                <input type="text" class="inputs__new-column" aria-label="New column's name" placeholder="column name"
-                    prop:value=move || new_column.get() on:input=move |event| new_column.set(event_target_value(&event))/>
-                <button type="button" class="inputs__add-column" on:click=move |_| {
-                    let name = new_column.get_untracked();
-                    edit_table(Box::new(move |table| table.add_column(name.trim()).map(|_| ())));
-                    if problem.with_untracked(Option::is_none) {
-                        new_column.set(String::new());
-                    }
-                }>"Add column"</button>
+                {new_column(problem, edit_table)}
             </div>
         </fieldset>
+    }
+}
+
+/// How many pages the open experiment's rows fill (at least one).
+fn page_count(experiments: Experiments) -> usize {
+    let rows = experiments.open().map_or(0, |e| e.inputs.rows().len());
+    rows.div_ceil(ROWS_PER_PAGE).max(1)
+}
+
+/// The rows of page `page` as a table of text fields, each edited through
+/// `edit_table`, with Remove per row.
+fn rows_table(
+    experiments: Experiments,
+    page: RwSignal<usize>,
+    edit_table: impl Fn(TableEdit) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    // The page's rows only, so that editing the template redraws nothing
+    // here and a 1,000-row table is never copied whole.
+    let shown = Memo::new(move |_| {
+        let experiment = experiments.open()?;
+        let first = page.get().min(page_count(experiments) - 1) * ROWS_PER_PAGE;
+        let rows: Vec<(usize, Vec<Option<String>>)> = (experiment.inputs.rows().iter().enumerate())
+            .skip(first)
+            .take(ROWS_PER_PAGE)
+            .map(|(row, cells)| (row, cells.clone()))
+            .collect();
+        Some((experiment.inputs.columns().to_vec(), rows))
+    });
+    move || {
+        shown.get().map(|(columns, rows)| {
+        view! {
+            <table class="inputs__table">
+                <thead><tr>
+                    <th>"#"</th>
+                    {columns.iter().map(|name| view! { <th>{name.clone()}</th> }).collect_view()}
+                    <th></th>
+                </tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|(row, cells)| view! {
+                        <tr data-row=row>
+                            <td>{row + 1}</td>
+                            {cells.into_iter().enumerate().map(|(column, value)| view! {
+                                <td><input type="text"
+                                    aria-label=format!("Row {}, {}", row + 1, columns[column])
+                                    prop:value=value.unwrap_or_default()
+                                    on:change=move |event| {
+                                        let value = event_target_value(&event);
+                                        edit_table(Box::new(move |table| table.set_cell(row, column, value)));
+                                    }/></td>
+                            }).collect_view()}
+                            <td><button type="button" class="inputs__remove-row"
+                                aria-label=format!("Remove row {}", row + 1)
+                                on:click=move |_| edit_table(Box::new(move |table| table.remove_row(row).map(|_| ())))
+                            >"Remove"</button></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+    })
+    }
+}
+
+/// A new column's name and "Add column"; the name is cleared once added.
+fn new_column(
+    problem: RwSignal<Option<String>>,
+    edit_table: impl Fn(TableEdit) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    view! {
+        <input type="text" class="inputs__new-column" aria-label="New column's name" placeholder="column name"
+            prop:value=move || name.get() on:input=move |event| name.set(event_target_value(&event))/>
+        <button type="button" class="inputs__add-column" on:click=move |_| {
+            let typed = name.get_untracked();
+            edit_table(Box::new(move |table| table.add_column(typed.trim()).map(|_| ())));
+            if problem.with_untracked(Option::is_none) {
+                name.set(String::new());
+            }
+        }>"Add column"</button>
     }
 }

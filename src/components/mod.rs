@@ -2,7 +2,7 @@
 //! through context or takes it as a prop. Each takes a `class` for its root element (beside
 //! its own and [`COMPONENT_CLASS`]; a string or a signal), has no fixed ids, and listens to
 //! no keys beyond its own elements, so a page may hold two of it; the list-like ones
-//! ([`RunHistory`], [`ExperimentGrid`]) take a reactive `height` too. The stylesheet's
+//! ([`RunHistory`], [`ExperimentGrid`]) take a reactive `height` and `style` too. The stylesheet's
 //! `--pr-` CSS variables theme them (README.md, "Theming").
 //!
 //! - [`PromptComposer`]: write a prompt, pick models, execute.
@@ -37,6 +37,7 @@ pub mod format;
 mod history_storage;
 mod history_transfer;
 mod input_rows;
+mod keyed_rows;
 mod model_performance;
 mod prompt_composer;
 mod root_class;

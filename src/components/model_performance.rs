@@ -82,74 +82,95 @@ pub fn ModelPerformance(
     view! {
         <section class=root_class("performance", class) aria-label="Model performance">
             <h2>"Model performance"</h2>
-            <div class="performance__controls">
-                // Always there, hidden without a filter: one view either way.
-                <label class="performance__scope" hidden=filter.is_none()>
-                    <input
-                        type="checkbox"
-                        prop:checked=move || over_filter.get()
-                        on:change=move |event| over_filter.set(event_target_checked(&event))
-                    />
-                    " Only the runs the filter shows"
-                </label>
-                <label class="performance__metric">
-                    "Chart "
-                    // Written out: static options cost less than views made in a loop.
-                    <select on:change=move |event| metric.set(Metric::named(&event_target_value(&event)))>
-                        <option value="latency" selected>"Total latency (p50, p95)"</option>
-                        <option value="ttft">"Time to first token (p50, p95)"</option>
-                        <option value="speed">"Output tokens per second (p50, p95)"</option>
-                        <option value="success">"Success rate"</option>
-                        <option value="cost">"Cost per 1,000 runs"</option>
-                    </select>
-                </label>
-            </div>
+            <ChartControls filtered=filter.is_some() over_filter metric/>
             <Show
                 when=move || finished_models.with(|models| !models.is_empty())
                 fallback=|| view! { <p class="performance__empty">"No finished runs yet."</p> }
             >
-                // Nine columns do not fit a phone: the table scrolls in its
-                // own box rather than widening the page.
-                <div class="performance__scroll" tabindex="0" role="region" aria-label="Per-model figures">
-                <table class="performance__table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Model"</th>
-                            <th scope="col">"Successful runs"</th>
-                            <th scope="col">"Success rate"</th>
-                            <th scope="col">"First token p50 / p95"</th>
-                            <th scope="col">"Tokens/s p50 / p95"</th>
-                            <th scope="col">"Latency p50 / p95"</th>
-                            <th scope="col">"Avg tokens"</th>
-                            <th scope="col">"Per 1,000 runs"</th>
-                            <th scope="col">"Total cost"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {move || finished_models.get().into_iter().map(|stats| {
-                            let estimated = stats.estimated_costs() > 0;
-                            let priced = |amount: Option<crate::model::Usd>| amount.map_or_else(|| cost(None), |usd| approximate(usd, estimated));
-                            view! {
-                                <tr data-model=stats.model_id.clone()>
-                                    <th scope="row">{stats.model_id.clone()}</th>
-                                    <td>{thousands(stats.successful_runs as u64)}</td>
-                                    <td>{stats.success_rate().map_or_else(|| "N/A".to_owned(), percent)}</td>
-                                    <td>{spread_ms(stats.ttft_ms)}</td>
-                                    <td>{spread_rate(stats.output_tokens_per_second)}</td>
-                                    <td>{spread_ms(stats.latency_ms)}</td>
-                                    <td>{tokens(stats.average_tokens())}</td>
-                                    <td>{priced(stats.cost_per_1k_runs())}</td>
-                                    <td>{priced(stats.known_cost())}</td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-                </div>
+                <FiguresTable models=finished_models/>
                 {move || chart(&finished_models.get(), metric.get())}
             </Show>
             <BatchComparison store/>
         </section>
+    }
+}
+
+/// "Only the runs the filter shows" (hidden when there is no filter) and
+/// the figure the chart shows.
+#[component]
+fn ChartControls(
+    filtered: bool,
+    over_filter: RwSignal<bool>,
+    metric: RwSignal<Metric>,
+) -> impl IntoView {
+    view! {
+        <div class="performance__controls">
+            // Always there, hidden without a filter: one view either way.
+            <label class="performance__scope" hidden=!filtered>
+                <input
+                    type="checkbox"
+                    prop:checked=move || over_filter.get()
+                    on:change=move |event| over_filter.set(event_target_checked(&event))
+                />
+                " Only the runs the filter shows"
+            </label>
+            <label class="performance__metric">
+                "Chart "
+                // Written out: static options cost less than views made in a loop.
+                <select on:change=move |event| metric.set(Metric::named(&event_target_value(&event)))>
+                    <option value="latency" selected>"Total latency (p50, p95)"</option>
+                    <option value="ttft">"Time to first token (p50, p95)"</option>
+                    <option value="speed">"Output tokens per second (p50, p95)"</option>
+                    <option value="success">"Success rate"</option>
+                    <option value="cost">"Cost per 1,000 runs"</option>
+                </select>
+            </label>
+        </div>
+    }
+}
+
+/// One row of figures per model in `models`.
+#[component]
+fn FiguresTable(models: Memo<Vec<ModelStats>>) -> impl IntoView {
+    view! {
+        // Nine columns do not fit a phone: the table scrolls in its
+        // own box rather than widening the page.
+        <div class="performance__scroll" tabindex="0" role="region" aria-label="Per-model figures">
+        <table class="performance__table">
+            <thead>
+                <tr>
+                    <th scope="col">"Model"</th>
+                    <th scope="col">"Successful runs"</th>
+                    <th scope="col">"Success rate"</th>
+                    <th scope="col">"First token p50 / p95"</th>
+                    <th scope="col">"Tokens/s p50 / p95"</th>
+                    <th scope="col">"Latency p50 / p95"</th>
+                    <th scope="col">"Avg tokens"</th>
+                    <th scope="col">"Per 1,000 runs"</th>
+                    <th scope="col">"Total cost"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {move || models.get().into_iter().map(|stats| {
+                    let estimated = stats.estimated_costs() > 0;
+                    let priced = |amount: Option<crate::model::Usd>| amount.map_or_else(|| cost(None), |usd| approximate(usd, estimated));
+                    view! {
+                        <tr data-model=stats.model_id.clone()>
+                            <th scope="row">{stats.model_id.clone()}</th>
+                            <td>{thousands(stats.successful_runs as u64)}</td>
+                            <td>{stats.success_rate().map_or_else(|| "N/A".to_owned(), percent)}</td>
+                            <td>{spread_ms(stats.ttft_ms)}</td>
+                            <td>{spread_rate(stats.output_tokens_per_second)}</td>
+                            <td>{spread_ms(stats.latency_ms)}</td>
+                            <td>{tokens(stats.average_tokens())}</td>
+                            <td>{priced(stats.cost_per_1k_runs())}</td>
+                            <td>{priced(stats.known_cost())}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        </div>
     }
 }
 

@@ -3,6 +3,7 @@
 //! active run's prompt to run it again.
 
 use super::format::typed_number;
+use super::keyed_rows::{keyed_rows, row};
 use super::root_class::root_class;
 use crate::api::wire::ExecuteParameters;
 use crate::store::{use_runs_store, RunsStore};
@@ -41,7 +42,7 @@ pub fn PromptComposer(
     let store = store.unwrap_or_else(use_runs_store);
     let prompt = RwSignal::new(String::new());
     let chosen_models = RwSignal::new(Vec::<String>::new());
-    let context_blocks = RwSignal::new(Vec::<String>::new());
+    let context_blocks = RwSignal::new(ContextBlocks::default());
 
     // Until the user picks, the first model offered is chosen, so a newcomer
     // can type a prompt and press Execute.
@@ -65,11 +66,7 @@ pub fn PromptComposer(
         }
         let text = prompt.get_untracked();
         let models = chosen_models.get_untracked();
-        let blocks: Vec<String> = context_blocks
-            .get_untracked()
-            .into_iter()
-            .filter(|block| !block.trim().is_empty())
-            .collect();
+        let blocks = context_blocks.with_untracked(ContextBlocks::texts);
         spawn_local(async move {
             // Failures are recorded on the run and shown as the store's error.
             if let [model] = models.as_slice() {
@@ -79,21 +76,58 @@ pub fn PromptComposer(
             }
         });
     };
+    let rerun_active = move || {
+        if let Some(run) = store.active_run() {
+            prompt.set(run.prompt_snapshot.clone());
+            chosen_models.set(vec![run.model_id.clone()]);
+            context_blocks.update(|blocks| blocks.replace(&run.context_block_ids));
+        }
+    };
+
+    view! {
+        <form class=root_class("composer", class) on:submit=move |event| {
+            event.prevent_default();
+            execute();
+        }>
+            {prompt_field(prompt, execute)}
+            <ModelPicker store chosen=chosen_models/>
+            <ContextBlockList blocks=context_blocks/>
+            <ParameterInputs store/>
+            {composer_actions(store, can_execute, rerun_active)}
+        </form>
+    }
+}
+
+/// The prompt's text field; Ctrl/Cmd+Enter in it runs `execute`.
+fn prompt_field(prompt: RwSignal<String>, execute: impl Fn() + 'static) -> impl IntoView {
     let on_keydown = move |event: KeyboardEvent| {
         if event.key() == "Enter" && (event.ctrl_key() || event.meta_key()) {
             event.prevent_default();
             execute();
         }
     };
-    let rerun_active = move |_| {
-        if let Some(run) = store.active_run() {
-            prompt.set(run.prompt_snapshot.clone());
-            chosen_models.set(vec![run.model_id.clone()]);
-            context_blocks.set(run.context_block_ids.clone());
-        }
-    };
+    view! {
+        // The field inside its label, not tied by an id: the component
+        // may appear twice on one page.
+        <label class="composer__label">
+            "Prompt"
+            <textarea
+                class="composer__prompt"
+                rows="5"
+                placeholder="Ask something… (Ctrl+Enter to execute)"
+                prop:value=move || prompt.get()
+                on:input=move |event| prompt.set(event_target_value(&event))
+                on:keydown=on_keydown
+            ></textarea>
+        </label>
+    }
+}
+
+/// A checkbox per model the store offers; `chosen` holds the ids ticked.
+#[component]
+fn ModelPicker(store: RunsStore, chosen: RwSignal<Vec<String>>) -> impl IntoView {
     let toggle_model = move |id: String| {
-        chosen_models.update(
+        chosen.update(
             |chosen| match chosen.iter().position(|model| model == &id) {
                 Some(index) => {
                     chosen.remove(index);
@@ -102,134 +136,215 @@ pub fn PromptComposer(
             },
         )
     };
+    let model_rows = move || {
+        (store.models().iter())
+            .map(|model| {
+                let (id, name) = (model.id.clone(), model.name.clone());
+                row(id.clone(), move || {
+                    let (checked_id, label_id) = (id.clone(), id.clone());
+                    view! {
+                        <label class="composer__model" data-model=label_id>
+                            <input
+                                type="checkbox"
+                                prop:checked=move || chosen.with(|chosen| chosen.contains(&checked_id))
+                                on:change=move |_| toggle_model(id.clone())
+                            />
+                            {name}
+                        </label>
+                    }
+                    .into_any()
+                })
+            })
+            .collect()
+    };
+    view! {
+        <fieldset class="composer__models">
+            <legend>"Models"</legend>
+            {move || store.models().is_empty().then(|| view! {
+                <p class="composer__hint">"No models yet: is the server running? See Settings."</p>
+            })}
+            {keyed_rows(model_rows)}
+        </fieldset>
+    }
+}
 
+/// The context blocks being written, each with an id that stays its own
+/// while others are added and removed: the list is keyed by it, so removing
+/// one block neither rebuilds the others' fields nor loses their focus.
+#[derive(Default)]
+struct ContextBlocks {
+    blocks: Vec<ContextBlock>,
+    /// The number in the next block's id: ids are never reused within one
+    /// composer, so a new block is never taken for one removed before.
+    next_id: usize,
+}
+
+/// One context block as typed.
+struct ContextBlock {
+    id: String,
+    text: String,
+}
+
+impl ContextBlocks {
+    /// Adds a block holding `text` at the end.
+    fn add(&mut self, text: String) {
+        let id = self.next_id.to_string();
+        self.next_id += 1;
+        self.blocks.push(ContextBlock { id, text });
+    }
+
+    /// Removes the block `id` (if it is still there).
+    fn remove(&mut self, id: &str) {
+        self.blocks.retain(|block| block.id != id);
+    }
+
+    /// Sets the text of the block `id`.
+    fn set_text(&mut self, id: &str, text: String) {
+        if let Some(block) = self.blocks.iter_mut().find(|block| block.id == id) {
+            block.text = text;
+        }
+    }
+
+    /// Replaces every block with new ones holding `texts`.
+    fn replace(&mut self, texts: &[String]) {
+        self.blocks.clear();
+        for text in texts {
+            self.add(text.clone());
+        }
+    }
+
+    /// Where the block `id` stands, from 1 (as its label says it).
+    fn number(&self, id: &str) -> usize {
+        self.blocks
+            .iter()
+            .position(|block| block.id == id)
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// The texts to send: blank blocks are left out.
+    fn texts(&self) -> Vec<String> {
+        (self.blocks.iter())
+            .filter(|block| !block.text.trim().is_empty())
+            .map(|block| block.text.clone())
+            .collect()
+    }
+}
+
+/// The context blocks' fields, each with Remove, and "Add context block".
+#[component]
+fn ContextBlockList(blocks: RwSignal<ContextBlocks>) -> impl IntoView {
+    view! {
+        <fieldset class="composer__blocks">
+            <legend>"Context blocks"</legend>
+            {keyed_rows(move || {
+                blocks.with(|list| {
+                    (list.blocks.iter())
+                        .map(|block| {
+                            let (id, text) = (block.id.clone(), block.text.clone());
+                            row(block.id.clone(), move || view! { <ContextBlockField id text blocks/> }.into_any())
+                        })
+                        .collect()
+                })
+            })}
+            <button type="button" on:click=move |_| blocks.update(|list| list.add(String::new()))>
+                "Add context block"
+            </button>
+        </fieldset>
+    }
+}
+
+/// One context block's text field and its Remove button.
+#[component]
+fn ContextBlockField(id: String, text: String, blocks: RwSignal<ContextBlocks>) -> impl IntoView {
+    let (label_id, remove_id) = (id.clone(), id.clone());
+    view! {
+        <div class="composer__block">
+            <textarea
+                rows="2"
+                aria-label=move || format!("Context block {}", blocks.with(|list| list.number(&label_id)))
+                prop:value=text
+                // Untracked: the field already shows what was typed, and
+                // nothing else on screen shows a block's text, so the list
+                // need not be diffed at each keystroke.
+                on:input=move |event| {
+                    let text = event_target_value(&event);
+                    blocks.update_untracked(|list| list.set_text(&id, text));
+                }
+            ></textarea>
+            <button type="button" on:click=move |_| blocks.update(|list| list.remove(&remove_id))>"Remove"</button>
+        </div>
+    }
+}
+
+/// Max tokens and temperature: the store's execution parameters, empty for
+/// the server's default.
+#[component]
+fn ParameterInputs(store: RunsStore) -> impl IntoView {
     let set_parameter = move |edit: &dyn Fn(&mut ExecuteParameters)| {
         let mut parameters = store.execution_parameters();
         edit(&mut parameters);
         store.set_execution_parameters(parameters);
     };
-
     view! {
-        <form class=root_class("composer", class) on:submit=move |event| {
-            event.prevent_default();
-            execute();
-        }>
-            // The field inside its label, not tied by an id: the component
-            // may appear twice on one page.
-            <label class="composer__label">
-                "Prompt"
-                <textarea
-                    class="composer__prompt"
-                    rows="5"
-                    placeholder="Ask something… (Ctrl+Enter to execute)"
-                    prop:value=move || prompt.get()
-                    on:input=move |event| prompt.set(event_target_value(&event))
-                    on:keydown=on_keydown
-                ></textarea>
-            </label>
-            <fieldset class="composer__models">
-                <legend>"Models"</legend>
-                {move || store.models().is_empty().then(|| view! {
-                    <p class="composer__hint">"No models yet: is the server running? See Settings."</p>
-                })}
-                <For
-                    each=move || store.models()
-                    key=|model| model.id.clone()
-                    let:model
-                >
-                    {
-                        let id = model.id.clone();
-                        let checked_id = id.clone();
-                        view! {
-                            <label class="composer__model" data-model=model.id.clone()>
-                                <input
-                                    type="checkbox"
-                                    prop:checked=move || chosen_models.with(|chosen| chosen.contains(&checked_id))
-                                    on:change=move |_| toggle_model(id.clone())
-                                />
-                                {model.name.clone()}
-                            </label>
-                        }
+        <fieldset class="composer__parameters">
+            <legend>"Parameters"</legend>
+            <label>
+                "Max tokens"
+                <input
+                    class="composer__max-tokens"
+                    type="number"
+                    min="1"
+                    step="1"
+                    placeholder="server's default"
+                    prop:value=move || store.execution_parameters().max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default()
+                    on:change=move |event| {
+                        let tokens = parse_max_tokens(&event_target_value(&event));
+                        set_parameter(&|parameters| parameters.max_tokens = tokens);
                     }
-                </For>
-            </fieldset>
-            <fieldset class="composer__blocks">
-                <legend>"Context blocks"</legend>
-                {move || {
-                    context_blocks
-                        .get()
-                        .into_iter()
-                        .enumerate()
-                        .map(|(index, block)| view! {
-                            <div class="composer__block">
-                                <textarea
-                                    rows="2"
-                                    aria-label=format!("Context block {}", index + 1)
-                                    prop:value=block
-                                    on:change=move |event| {
-                                        let text = event_target_value(&event);
-                                        context_blocks.update(|blocks| blocks[index] = text);
-                                    }
-                                ></textarea>
-                                <button type="button" on:click=move |_| context_blocks.update(|blocks| {
-                                    blocks.remove(index);
-                                })>"Remove"</button>
-                            </div>
-                        })
-                        .collect_view()
-                }}
-                <button type="button" on:click=move |_| context_blocks.update(|blocks| blocks.push(String::new()))>
-                    "Add context block"
-                </button>
-            </fieldset>
-            <fieldset class="composer__parameters">
-                <legend>"Parameters"</legend>
-                <label>
-                    "Max tokens"
-                    <input
-                        class="composer__max-tokens"
-                        type="number"
-                        min="1"
-                        step="1"
-                        placeholder="server's default"
-                        prop:value=move || store.execution_parameters().max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default()
-                        on:change=move |event| {
-                            let tokens = parse_max_tokens(&event_target_value(&event));
-                            set_parameter(&|parameters| parameters.max_tokens = tokens);
-                        }
-                    />
-                </label>
-                <label>
-                    "Temperature"
-                    <input
-                        class="composer__temperature"
-                        type="number"
-                        min="0"
-                        max="2"
-                        step="0.1"
-                        placeholder="server's default"
-                        prop:value=move || store.execution_parameters().temperature.map(|temperature| temperature.to_string()).unwrap_or_default()
-                        on:change=move |event| {
-                            let temperature = parse_temperature(&event_target_value(&event));
-                            set_parameter(&|parameters| parameters.temperature = temperature);
-                        }
-                    />
-                </label>
-            </fieldset>
-            <div class="composer__actions">
-                <button type="submit" class="composer__execute" prop:disabled=move || !can_execute()>
-                    {move || if store.is_executing() { "Executing…" } else { "Execute" }}
-                </button>
-                <button
-                    type="button"
-                    class="composer__rerun"
-                    prop:disabled=move || store.active_run().is_none() || store.is_executing()
-                    on:click=rerun_active
-                >
-                    "Re-run active run's prompt"
-                </button>
-            </div>
-        </form>
+                />
+            </label>
+            <label>
+                "Temperature"
+                <input
+                    class="composer__temperature"
+                    type="number"
+                    min="0"
+                    max="2"
+                    step="0.1"
+                    placeholder="server's default"
+                    prop:value=move || store.execution_parameters().temperature.map(|temperature| temperature.to_string()).unwrap_or_default()
+                    on:change=move |event| {
+                        let temperature = parse_temperature(&event_target_value(&event));
+                        set_parameter(&|parameters| parameters.temperature = temperature);
+                    }
+                />
+            </label>
+        </fieldset>
+    }
+}
+
+/// Execute (a submit button, so Enter in a field submits the form) and
+/// "Re-run active run's prompt", which fills the form from the active run.
+fn composer_actions(
+    store: RunsStore,
+    can_execute: impl Fn() -> bool + Send + Sync + 'static,
+    rerun_active: impl Fn() + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="composer__actions">
+            <button type="submit" class="composer__execute" prop:disabled=move || !can_execute()>
+                {move || if store.is_executing() { "Executing…" } else { "Execute" }}
+            </button>
+            <button
+                type="button"
+                class="composer__rerun"
+                prop:disabled=move || store.active_run().is_none() || store.is_executing()
+                on:click=move |_| rerun_active()
+            >
+                "Re-run active run's prompt"
+            </button>
+        </div>
     }
 }
 
@@ -245,7 +360,28 @@ fn parse_temperature(text: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_max_tokens, parse_temperature};
+    use super::{parse_max_tokens, parse_temperature, ContextBlocks};
+
+    #[test]
+    fn context_blocks_keep_their_ids_and_send_what_is_not_blank() {
+        let mut blocks = ContextBlocks::default();
+        for text in ["a", " ", "c"] {
+            blocks.add(text.to_owned());
+        }
+        let ids: Vec<String> = blocks.blocks.iter().map(|block| block.id.clone()).collect();
+        blocks.remove(&ids[0]);
+        assert_eq!(blocks.number(&ids[2]), 2, "numbered by where it stands");
+        blocks.set_text(&ids[1], "b".to_owned());
+        assert_eq!(blocks.texts(), ["b", "c"]);
+        blocks.add(String::new());
+        assert!(
+            !ids.contains(&blocks.blocks[2].id),
+            "a new block never takes a removed one's id"
+        );
+        blocks.replace(&["x".to_owned()]);
+        assert_eq!(blocks.texts(), ["x"]);
+        assert!(!ids.contains(&blocks.blocks[0].id));
+    }
 
     #[test]
     fn parameters_as_typed_or_the_servers_default() {

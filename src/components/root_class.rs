@@ -1,6 +1,7 @@
 //! The class list of a component's root element: the class every
 //! component's root has, the component's own, then whatever the host app
-//! passed as `class`.
+//! passed as `class`; and the root's inline style, for the components that
+//! take a `style` too.
 
 use leptos::prelude::*;
 
@@ -28,9 +29,19 @@ pub(crate) fn root_class(
     }
 }
 
+/// The root's inline style: the host's `style`, or none (an empty
+/// attribute). Reactive like [`root_class`], and one function for the same
+/// reason: the code that keeps the `style` attribute up to date is compiled
+/// once for every component that takes a `style`.
+pub(crate) fn root_style(
+    host: MaybeProp<String>,
+) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    move || host.get().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::root_class;
+    use super::{root_class, root_style};
     use leptos::prelude::*;
 
     #[test]
@@ -53,5 +64,15 @@ mod tests {
         assert_eq!(class(), "pr-component grid narrow");
         host.set("wide".to_owned());
         assert_eq!(class(), "pr-component grid wide", "it follows the signal");
+    }
+
+    #[test]
+    fn the_hosts_style_or_none() {
+        assert_eq!(root_style(MaybeProp::default())(), "");
+        let host = RwSignal::new("max-width: 40rem".to_owned());
+        let style = root_style(host.into());
+        assert_eq!(style(), "max-width: 40rem");
+        host.set("max-width: 60rem".to_owned());
+        assert_eq!(style(), "max-width: 60rem", "it follows the signal");
     }
 }

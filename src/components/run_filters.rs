@@ -49,31 +49,137 @@ pub fn RunFilters(
     let filter = filter
         .or_else(use_run_filter)
         .unwrap_or_else(|| RwSignal::new(RunFilter::default()));
-    let status_button = move |status: Option<RunStatus>| {
-        let label = status.map_or("All", status_label);
-        // From the history's summary: while older runs load, the counts
-        // already cover them.
-        let count = move || match status {
-            Some(status) => store.history_summary().count(status),
-            None => store.history_summary().runs(),
-        };
-        let pressed = move || filter.with(|filter| filter.status == status);
-        view! {
-            <button
-                type="button"
-                class="filters__status"
-                data-status=status.map_or("all", RunStatus::as_str)
-                aria-pressed=move || pressed().to_string()
-                on:click=move |_| filter.update(|filter| filter.status = status)
-            >
-                {label} " " <span class="filters__count">{move || thousands(count())}</span>
-            </button>
-        }
+
+    view! {
+        <section class=root_class("filters", class) aria-label="Filters">
+            <div class="filters__statuses" role="group" aria-label="Status">
+                {status_button(store, filter, None)}
+                {RunStatus::ALL.into_iter().map(|status| status_button(store, filter, Some(status))).collect_view()}
+            </div>
+            <div class="filters__fields">
+                <ModelSelect store filter/>
+                <JudgementSelect filter/>
+                <SearchBox filter/>
+                <button
+                    type="button"
+                    class="filters__clear"
+                    prop:disabled=move || filter.with(|filter| *filter == RunFilter::default())
+                    on:click=move |_| filter.set(RunFilter::default())
+                >"Clear filters"</button>
+            </div>
+            <StoredTextSearch store filter/>
+            {move || store.history_loading().filter(|loading| loading.total > loading.loaded).map(|loading| view! {
+                <p class="filters__partial" role="status">
+                    {format!("Filters and search cover the {} runs loaded so far; older runs are still loading.", thousands(loading.loaded as u64))}
+                </p>
+            })}
+            <FailedRuns store filter/>
+        </section>
+    }
+}
+
+/// The button that shows the runs of `status` (all runs for `None`), with
+/// their count; pressed while that is the filter's status.
+fn status_button(
+    store: RunsStore,
+    filter: RwSignal<RunFilter>,
+    status: Option<RunStatus>,
+) -> impl IntoView {
+    let label = status.map_or("All", status_label);
+    // From the history's summary: while older runs load, the counts
+    // already cover them.
+    let count = move || match status {
+        Some(status) => store.history_summary().count(status),
+        None => store.history_summary().runs(),
     };
-    let failed = move || store.failed_runs();
+    let pressed = move || filter.with(|filter| filter.status == status);
+    view! {
+        <button
+            type="button"
+            class="filters__status"
+            data-status=status.map_or("all", RunStatus::as_str)
+            aria-pressed=move || pressed().to_string()
+            on:click=move |_| filter.update(|filter| filter.status = status)
+        >
+            {label} " " <span class="filters__count">{move || thousands(count())}</span>
+        </button>
+    }
+}
+
+/// The model filter: every model in the history, with its count of runs.
+#[component]
+fn ModelSelect(store: RunsStore, filter: RwSignal<RunFilter>) -> impl IntoView {
+    view! {
+        <label>
+            "Model "
+            <select
+                class="filters__model"
+                prop:value=move || filter.with(|filter| filter.model_id.clone().unwrap_or_default())
+                on:change=move |event| {
+                    let model = event_target_value(&event);
+                    filter.update(|filter| filter.model_id = (!model.is_empty()).then_some(model));
+                }
+            >
+                <option value="">"All models"</option>
+                {move || store.model_stats().into_iter().map(|stats| view! {
+                    <option value=stats.model_id.clone()>
+                        {format!("{} ({})", stats.model_id, thousands(stats.runs as u64))}
+                    </option>
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// The judgement filter: any, or one of [`JudgementFilter::ALL`].
+#[component]
+fn JudgementSelect(filter: RwSignal<RunFilter>) -> impl IntoView {
+    view! {
+        <label>
+            "Judgement "
+            <select
+                class="filters__judgement"
+                prop:value=move || filter.with(|filter| filter.judgement.map_or("", JudgementFilter::label))
+                on:change=move |event| {
+                    let chosen = event_target_value(&event);
+                    let judgement = JudgementFilter::ALL.into_iter().find(|judgement| judgement.label() == chosen);
+                    filter.update(|filter| filter.judgement = judgement);
+                }
+            >
+                <option value="">"Any"</option>
+                {JudgementFilter::ALL.map(|judgement| view! { <option>{judgement.label()}</option> })}
+            </select>
+        </label>
+    }
+}
+
+/// The text search over prompts and outputs.
+#[component]
+fn SearchBox(filter: RwSignal<RunFilter>) -> impl IntoView {
+    view! {
+        <label>
+            "Search "
+            <input
+                type="search"
+                class="filters__search"
+                placeholder="Prompt or output"
+                prop:value=move || filter.with(|filter| filter.text.clone())
+                on:input=move |event| {
+                    let text = event_target_value(&event);
+                    filter.update(|filter| filter.text = text);
+                }
+            />
+        </label>
+    }
+}
+
+/// The search's second half, and the notice shown while it runs: cold runs
+/// hold only the start of their text (see `RunsStore::is_run_cold`), so a
+/// search asks storage too, once typing pauses, and adds what it finds to
+/// the filter.
+#[component]
+fn StoredTextSearch(store: RunsStore, filter: RwSignal<RunFilter>) -> impl IntoView {
     let searching = RwSignal::new(false);
-    // Cold runs hold only the start of their text (see
-    // `RunsStore::is_run_cold`): a search asks storage too, once typing pauses.
     let history = StoredValue::new_local(use_history());
     let search_text = Memo::new(move |_| filter.with(|filter| filter.text.trim().to_owned()));
     Effect::new(move |_| {
@@ -101,103 +207,45 @@ pub fn RunFilters(
             }
         });
     });
-
     view! {
-        <section class=root_class("filters", class) aria-label="Filters">
-            <div class="filters__statuses" role="group" aria-label="Status">
-                {status_button(None)}
-                {RunStatus::ALL.into_iter().map(|status| status_button(Some(status))).collect_view()}
+        <Show when=move || searching.get()>
+            <p class="filters__partial" role="status">"Searching the text of older runs in storage…"</p>
+        </Show>
+    }
+}
+
+/// The latest failed runs with their errors, and a button to show them all.
+#[component]
+fn FailedRuns(store: RunsStore, filter: RwSignal<RunFilter>) -> impl IntoView {
+    let failed = move || store.failed_runs();
+    view! {
+        <Show when=move || !failed().is_empty()>
+            <div class="filters__failed">
+                <h3>"Failed runs"</h3>
+                <ul>
+                    {move || failed().iter().take(FAILED_RUNS_LISTED).map(|run| view! {
+                        <li class="filters__failure">
+                            <span class="filters__failure-model">{run.model_id.clone()}</span>
+                            ": "
+                            <span class="filters__failure-error">
+                                {run.error.clone().unwrap_or_else(|| "no message".to_owned())}
+                            </span>
+                        </li>
+                    }).collect_view()}
+                </ul>
+                {move || {
+                    let more = failed().len().saturating_sub(FAILED_RUNS_LISTED);
+                    (more > 0).then(|| view! {
+                        <button
+                            type="button"
+                            class="filters__more"
+                            on:click=move |_| filter.update(|filter| filter.status = Some(RunStatus::Error))
+                        >
+                            {format!("and {} more: show all failed runs", thousands(more as u64))}
+                        </button>
+                    })
+                }}
             </div>
-            <div class="filters__fields">
-                <label>
-                    "Model "
-                    <select
-                        class="filters__model"
-                        prop:value=move || filter.with(|filter| filter.model_id.clone().unwrap_or_default())
-                        on:change=move |event| {
-                            let model = event_target_value(&event);
-                            filter.update(|filter| filter.model_id = (!model.is_empty()).then_some(model));
-                        }
-                    >
-                        <option value="">"All models"</option>
-                        {move || store.model_stats().into_iter().map(|stats| view! {
-                            <option value=stats.model_id.clone()>
-                                {format!("{} ({})", stats.model_id, thousands(stats.runs as u64))}
-                            </option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <label>
-                    "Judgement "
-                    <select
-                        class="filters__judgement"
-                        prop:value=move || filter.with(|filter| filter.judgement.map_or("", JudgementFilter::label))
-                        on:change=move |event| {
-                            let chosen = event_target_value(&event);
-                            let judgement = JudgementFilter::ALL.into_iter().find(|judgement| judgement.label() == chosen);
-                            filter.update(|filter| filter.judgement = judgement);
-                        }
-                    >
-                        <option value="">"Any"</option>
-                        {JudgementFilter::ALL.map(|judgement| view! { <option>{judgement.label()}</option> })}
-                    </select>
-                </label>
-                <label>
-                    "Search "
-                    <input
-                        type="search"
-                        class="filters__search"
-                        placeholder="Prompt or output"
-                        prop:value=move || filter.with(|filter| filter.text.clone())
-                        on:input=move |event| {
-                            let text = event_target_value(&event);
-                            filter.update(|filter| filter.text = text);
-                        }
-                    />
-                </label>
-                <button
-                    type="button"
-                    class="filters__clear"
-                    prop:disabled=move || filter.with(|filter| *filter == RunFilter::default())
-                    on:click=move |_| filter.set(RunFilter::default())
-                >"Clear filters"</button>
-            </div>
-            <Show when=move || searching.get()>
-                <p class="filters__partial" role="status">"Searching the text of older runs in storage…"</p>
-            </Show>
-            {move || store.history_loading().filter(|loading| loading.total > loading.loaded).map(|loading| view! {
-                <p class="filters__partial" role="status">
-                    {format!("Filters and search cover the {} runs loaded so far; older runs are still loading.", thousands(loading.loaded as u64))}
-                </p>
-            })}
-            <Show when=move || !failed().is_empty()>
-                <div class="filters__failed">
-                    <h3>"Failed runs"</h3>
-                    <ul>
-                        {move || failed().iter().take(FAILED_RUNS_LISTED).map(|run| view! {
-                            <li class="filters__failure">
-                                <span class="filters__failure-model">{run.model_id.clone()}</span>
-                                ": "
-                                <span class="filters__failure-error">
-                                    {run.error.clone().unwrap_or_else(|| "no message".to_owned())}
-                                </span>
-                            </li>
-                        }).collect_view()}
-                    </ul>
-                    {move || {
-                        let more = failed().len().saturating_sub(FAILED_RUNS_LISTED);
-                        (more > 0).then(|| view! {
-                            <button
-                                type="button"
-                                class="filters__more"
-                                on:click=move |_| filter.update(|filter| filter.status = Some(RunStatus::Error))
-                            >
-                                {format!("and {} more: show all failed runs", thousands(more as u64))}
-                            </button>
-                        })
-                    }}
-                </div>
-            </Show>
-        </section>
+        </Show>
     }
 }

@@ -5,7 +5,8 @@ use super::filter::{use_run_filter, RunFilter};
 use super::format::{
     duration, local_time, output_preview, run_cost, status_label, thousands, tokens, total_cost,
 };
-use super::root_class::root_class;
+use super::keyed_rows::{keyed_rows, row};
+use super::root_class::{root_class, root_style};
 use super::scroll_window::ScrollWindow;
 use crate::model::PromptRun;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
@@ -63,6 +64,10 @@ pub fn RunHistory(
     /// (reactive: a signal restyles it while mounted).
     #[prop(optional, into)]
     class: MaybeProp<String>,
+    /// Inline style for the root element, such as `max-width: 40rem`
+    /// (reactive: a signal restyles it while mounted).
+    #[prop(optional, into)]
+    style: MaybeProp<String>,
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let filter = filter.or_else(use_run_filter);
@@ -76,7 +81,7 @@ pub fn RunHistory(
     let confirming_clear = RwSignal::new(false);
 
     view! {
-        <section class=root_class("history", class) aria-label="Run history">
+        <section class=root_class("history", class) style=root_style(style) aria-label="Run history">
             <header class="history__header">
                 <h2>
                     "History "
@@ -155,11 +160,14 @@ fn VirtualList(
         let (first, end, _) = window.get();
         runs.with(|runs| {
             // O(first): a few milliseconds at the bottom of 100,000 runs.
-            runs.iter()
-                .skip(first)
-                .take(end - first)
-                .cloned()
-                .collect::<Vec<_>>()
+            (runs.iter().skip(first).take(end - first))
+                .map(|run| {
+                    // A changed run is a new Arc: only its row is rebuilt.
+                    let key = format!("{}@{:x}", run.id, Arc::as_ptr(run) as usize);
+                    let run = run.clone();
+                    row(key, move || view! { <RunCard run store/> }.into_any())
+                })
+                .collect()
         })
     };
     let spacer = |rows: usize| format!("height: {}px", rows * ROW_HEIGHT_PX);
@@ -175,12 +183,7 @@ fn VirtualList(
         >
             <div class="history__spacer" style=move || spacer(window.get().0)></div>
             <ol class="history__list" style="margin: 0; padding: 0; list-style: none">
-                <For
-                    each=rows
-                    // A changed run is a new Arc: only its row is rebuilt.
-                    key=|run| (run.id.clone(), Arc::as_ptr(run) as usize)
-                    children=move |run| view! { <RunCard run store/> }
-                />
+                {keyed_rows(rows)}
             </ol>
             <div class="history__spacer" style=move || {
                 let (_, end, len) = window.get();

@@ -12,6 +12,9 @@ use crate::store::{failed_cells, ExperimentReport, ExperimentStop};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+/// The open experiment's plan, or every problem that keeps it from running.
+type PlanOrProblems = Result<Plan, Vec<String>>;
+
 /// The open experiment's plan: `N requests = rows × models × repeats` (or
 /// pairs × repeats), each model's estimated cost ("unknown" for a model
 /// without a price) and the total, the budget and what was spent of it, or
@@ -97,6 +100,53 @@ pub fn RunPlan(
             None => send(cells),
         }
     };
+
+    view! {
+        <section class=root_class("plan", class) aria-label="Run plan">
+            <h2>"Plan"</h2>
+            <PlanSummary experiments planned/>
+            {plan_actions(experiments, planned, start)}
+            {move || confirming.get().map(|(question, cells)| view! {
+                <div class="plan__confirm" role="alertdialog" aria-label="Confirm the run">
+                    <p>{question}</p>
+                    <button type="button" class="plan__confirm-run" on:click=move |_| send(cells.clone())>"Run anyway"</button>
+                    <button type="button" class="plan__confirm-cancel" on:click=move |_| confirming.set(None)>"Don't run"</button>
+                </div>
+            })}
+            <ExperimentProgress experiments running report/>
+            <p class="plan__outcome" role="status">{move || {
+                refused.get().or_else(|| report.with(|report| report.as_ref().map(|report| outcome_text(report, running.get()))))
+            }}</p>
+        </section>
+    }
+}
+
+/// The plan (what the open experiment will send and cost), or why it
+/// cannot run, or that no experiment is open.
+#[component]
+fn PlanSummary(experiments: Experiments, planned: Memo<Option<PlanOrProblems>>) -> impl IntoView {
+    let store = experiments.store();
+    move || {
+        match planned.get() {
+        None => view! { <p class="plan__none">"No experiment open."</p> }.into_any(),
+        Some(Err(problems)) => view! {
+            <div class="plan__problems" role="status">
+                <p>"Not ready to run:"</p>
+                <ul>{problems.into_iter().map(|problem| view! { <li>{problem}</li> }).collect_view()}</ul>
+            </div>
+        }.into_any(),
+        Some(Ok(plan)) => experiments.open().map(|experiment| plan_summary(&plan, &experiment, store.experiment_spent(&experiment.id))).into_any(),
+    }
+    }
+}
+
+/// Run, Re-run failed, Run unsent (each through `start`) and Cancel.
+fn plan_actions(
+    experiments: Experiments,
+    planned: Memo<Option<PlanOrProblems>>,
+    start: impl Fn(Vec<PlannedCell>) + Copy + 'static,
+) -> impl IntoView {
+    let store = experiments.store();
     let plan_ok = move || planned.get().and_then(Result::ok);
     let cells_where = move |pick: fn(&Plan, &crate::experiment::Grid) -> Vec<PlannedCell>| {
         let (plan, grid) = (plan_ok()?, experiments.grid()?);
@@ -113,71 +163,59 @@ pub fn RunPlan(
         .unwrap_or_default()
     };
     let executing = move || store.is_executing();
+    view! {
+        <div class="plan__actions">
+            <button
+                type="button"
+                class="plan__run"
+                prop:disabled=move || executing() || plan_ok().is_none()
+                on:click=move |_| if let Some(plan) = plan_ok() { start(plan.cells) }
+            >{move || format!("Run {} requests", thousands(plan_ok().map_or(0, |plan| plan.requests()) as u64))}</button>
+            <button
+                type="button"
+                class="plan__rerun"
+                prop:disabled=move || executing() || failed().is_empty()
+                on:click=move |_| start(failed())
+            >{move || format!("Re-run failed ({})", thousands(failed().len() as u64))}</button>
+            <button
+                type="button"
+                class="plan__unsent"
+                prop:disabled=move || executing() || unsent().is_empty()
+                on:click=move |_| start(unsent())
+            >{move || format!("Run unsent ({})", thousands(unsent().len() as u64))}</button>
+            <button
+                type="button"
+                class="plan__cancel"
+                prop:disabled=move || !executing()
+                on:click=move |_| store.cancel_execution()
+            >"Cancel"</button>
+        </div>
+    }
+}
+
+/// One bar over every cell of the run in flight, hidden when none is.
+#[component]
+fn ExperimentProgress(
+    experiments: Experiments,
+    running: RwSignal<bool>,
+    report: RwSignal<Option<ExperimentReport>>,
+) -> impl IntoView {
+    let store = experiments.store();
     let finished =
         move || report.with(|report| report.as_ref().map_or((0, 0), |r| (r.finished(), r.cells)));
-
     view! {
-        <section class=root_class("plan", class) aria-label="Run plan">
-            <h2>"Plan"</h2>
-            {move || match planned.get() {
-                None => view! { <p class="plan__none">"No experiment open."</p> }.into_any(),
-                Some(Err(problems)) => view! {
-                    <div class="plan__problems" role="status">
-                        <p>"Not ready to run:"</p>
-                        <ul>{problems.into_iter().map(|problem| view! { <li>{problem}</li> }).collect_view()}</ul>
-                    </div>
-                }.into_any(),
-                Some(Ok(plan)) => experiments.open().map(|experiment| plan_summary(&plan, &experiment, store.experiment_spent(&experiment.id))).into_any(),
-            }}
-            <div class="plan__actions">
-                <button
-                    type="button"
-                    class="plan__run"
-                    prop:disabled=move || executing() || plan_ok().is_none()
-                    on:click=move |_| if let Some(plan) = plan_ok() { start(plan.cells) }
-                >{move || format!("Run {} requests", thousands(plan_ok().map_or(0, |plan| plan.requests()) as u64))}</button>
-                <button
-                    type="button"
-                    class="plan__rerun"
-                    prop:disabled=move || executing() || failed().is_empty()
-                    on:click=move |_| start(failed())
-                >{move || format!("Re-run failed ({})", thousands(failed().len() as u64))}</button>
-                <button
-                    type="button"
-                    class="plan__unsent"
-                    prop:disabled=move || executing() || unsent().is_empty()
-                    on:click=move |_| start(unsent())
-                >{move || format!("Run unsent ({})", thousands(unsent().len() as u64))}</button>
-                <button
-                    type="button"
-                    class="plan__cancel"
-                    prop:disabled=move || !executing()
-                    on:click=move |_| store.cancel_execution()
-                >"Cancel"</button>
+        <div class="plan__progress" prop:hidden=move || !running.get()>
+            <div
+                class="progress__bar"
+                role="progressbar"
+                aria-label="Experiment progress"
+                aria-valuemin="0"
+                aria-valuemax=move || finished().1.to_string()
+                aria-valuenow=move || finished().0.to_string()
+            >
+                <div class="progress__fill" style=move || format!("width: {}", percent(store.execution_progress() / 100.0))></div>
             </div>
-            {move || confirming.get().map(|(question, cells)| view! {
-                <div class="plan__confirm" role="alertdialog" aria-label="Confirm the run">
-                    <p>{question}</p>
-                    <button type="button" class="plan__confirm-run" on:click=move |_| send(cells.clone())>"Run anyway"</button>
-                    <button type="button" class="plan__confirm-cancel" on:click=move |_| confirming.set(None)>"Don't run"</button>
-                </div>
-            })}
-            <div class="plan__progress" prop:hidden=move || !running.get()>
-                <div
-                    class="progress__bar"
-                    role="progressbar"
-                    aria-label="Experiment progress"
-                    aria-valuemin="0"
-                    aria-valuemax=move || finished().1.to_string()
-                    aria-valuenow=move || finished().0.to_string()
-                >
-                    <div class="progress__fill" style=move || format!("width: {}", percent(store.execution_progress() / 100.0))></div>
-                </div>
-            </div>
-            <p class="plan__outcome" role="status">{move || {
-                refused.get().or_else(|| report.with(|report| report.as_ref().map(|report| outcome_text(report, running.get()))))
-            }}</p>
-        </section>
+        </div>
     }
 }
 
