@@ -282,6 +282,60 @@ async fn rows_and_columns_are_added_and_removed_in_the_table() {
 }
 
 #[wasm_bindgen_test]
+async fn editing_a_cell_keeps_the_tables_fields_and_the_one_moved_to() {
+    let page = Page::mount(|| view! { <ExperimentEditor/> });
+    page.experiments.create("Tabbing");
+    settle().await;
+    page.enter(
+        ".inputs__paste",
+        "country,capital\nFrance,\nPeru,\n",
+        "input",
+    );
+    settle().await;
+    page.click(".inputs__use");
+    settle().await;
+    let fields = page.all(".inputs__table tbody input");
+    assert_eq!(fields.len(), 4);
+    let value = |field: &Element| js_sys::Reflect::get(field, &"value".into()).unwrap();
+
+    // France's capital is typed, then the person moves on to Peru's: the
+    // edit is committed as the field is left.
+    let moved_to: HtmlElement = fields[3].clone().unchecked_into();
+    moved_to.focus().unwrap();
+    let field = &fields[1];
+    js_sys::Reflect::set(field, &"value".into(), &"Paris".into()).unwrap();
+    field
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    settle().await;
+    let inputs = || page.experiments.open().unwrap().inputs.clone();
+    assert_eq!(inputs().cell(0, 1), Some("Paris"));
+    let now = page.all(".inputs__table tbody input");
+    assert!(
+        now.iter().zip(&fields).all(|(now, before)| now == before),
+        "the same fields, not drawn again"
+    );
+    let focused = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .active_element();
+    assert_eq!(
+        focused.as_ref(),
+        Some(&fields[3]),
+        "still where the person moved to"
+    );
+    assert_eq!(value(&fields[1]), "Paris");
+
+    // Removing France's row shows Peru's values in the first row's fields.
+    page.click(".inputs__remove-row");
+    settle().await;
+    let now = page.all(".inputs__table tbody input");
+    assert_eq!(now.len(), 2);
+    assert_eq!((value(&now[0]), value(&now[1])), ("Peru".into(), "".into()));
+}
+
+#[wasm_bindgen_test]
 async fn the_editor_reads_pasted_inputs_refuses_bad_ones_and_the_plan_follows() {
     let page = Page::mount(|| view! { <ExperimentEditor/> <RunPlan/> });
     page.store
