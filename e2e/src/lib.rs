@@ -162,7 +162,22 @@ impl Browser {
 
     /// Ends the session and removes the work directory.
     pub async fn close(self) {
-        let _ = self.client.close().await;
+        // A handle to the same session; Drop then finds nothing left to stop.
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// A test that fails never reaches [`Browser::close`]; its chromedriver is
+/// killed, but the Chromium it started would outlive it, orphaned, busy on a
+/// machine shared by the next tests. Best effort: Chromium is found by its
+/// profile directory, which is this test's own.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let profile = self.work.join("profile");
+        let _ = std::process::Command::new("pkill")
+            .arg("-f")
+            .arg(profile.as_os_str())
+            .status();
         let _ = std::fs::remove_dir_all(&self.work);
     }
 }
