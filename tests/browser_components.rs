@@ -1051,6 +1051,16 @@ async fn prompt_composer_keeps_the_other_context_blocks_fields_when_one_is_remov
             .map(|field| field.get_attribute("aria-label").unwrap())
             .collect()
     };
+    let values = |fields: &[web_sys::Element]| -> Vec<String> {
+        (fields.iter())
+            .map(|field| {
+                field
+                    .clone()
+                    .unchecked_into::<web_sys::HtmlTextAreaElement>()
+                    .value()
+            })
+            .collect()
+    };
     assert_eq!(
         labels(),
         ["Context block 1", "Context block 2", "Context block 3"]
@@ -1091,15 +1101,7 @@ async fn prompt_composer_keeps_the_other_context_blocks_fields_when_one_is_remov
             .is_some_and(|focused| focused.is_same_node(Some(&second))),
         "and it keeps the focus"
     );
-    let values: Vec<String> = (kept.iter())
-        .map(|field| {
-            field
-                .clone()
-                .unchecked_into::<web_sys::HtmlTextAreaElement>()
-                .value()
-        })
-        .collect();
-    assert_eq!(values, ["Answer in French.", "Be brief."]);
+    assert_eq!(values(&kept), ["Answer in French.", "Be brief."]);
     assert_eq!(
         labels(),
         ["Context block 1", "Context block 2"],
@@ -1124,15 +1126,7 @@ async fn prompt_composer_keeps_the_other_context_blocks_fields_when_one_is_remov
     assert_eq!(fields().len(), 1);
     page.click(".composer__rerun");
     settle().await;
-    let values: Vec<String> = (fields().iter())
-        .map(|field| {
-            field
-                .clone()
-                .unchecked_into::<web_sys::HtmlTextAreaElement>()
-                .value()
-        })
-        .collect();
-    assert_eq!(values, ["Answer in French.", "Be brief."]);
+    assert_eq!(values(&fields()), ["Answer in French.", "Be brief."]);
 }
 
 #[wasm_bindgen_test]

@@ -4,7 +4,7 @@
 
 use super::experiments::{use_experiments, Experiments};
 use super::format::typed_number;
-use super::keyed_rows::{keyed_rows, row};
+use super::model_checkboxes::{tick, ModelCheckboxes};
 use super::root_class::root_class;
 use super::{ChecksEditor, InputRows};
 use crate::experiment::{Experiment, Pairing, Template, MAX_REPEATS};
@@ -52,7 +52,12 @@ pub fn ExperimentEditor(
             </label>
             <TemplateField experiments/>
             <InputRows experiments/>
-            <ModelChoices experiments/>
+            <ModelCheckboxes
+                store={experiments.store()}
+                classes=["editor__models", "editor__model", "editor__hint"]
+                chosen=move |id| experiments.open().is_some_and(|e| e.models.iter().any(|model| model == id))
+                choose=move |id, on| experiments.edit(|e| tick(&mut e.models, id, on))
+            />
             <RunSettings experiments/>
             <ChecksEditor experiments/>
         </section>
@@ -114,50 +119,6 @@ fn TemplateField(experiments: Experiments) -> impl IntoView {
                 format!("Variables: {}", listed.join(", "))
             }
         }}</p>
-    }
-}
-
-/// A checkbox per model the store offers, ticked for the experiment's.
-#[component]
-fn ModelChoices(experiments: Experiments) -> impl IntoView {
-    let store = experiments.store();
-    let toggle_model = move |id: String, on: bool| {
-        experiments.edit(|experiment| {
-            experiment.models.retain(|model| *model != id);
-            if on {
-                experiment.models.push(id);
-            }
-        })
-    };
-    let model_rows = move || {
-        (store.models().iter())
-            .map(|model| {
-                let (id, name) = (model.id.clone(), model.name.clone());
-                row(id.clone(), move || {
-                    let (checked, label_id) = (id.clone(), id.clone());
-                    view! {
-                        <label class="editor__model" data-model=label_id>
-                            <input
-                                type="checkbox"
-                                prop:checked=move || experiments.open().is_some_and(|e| e.models.contains(&checked))
-                                on:change=move |event| toggle_model(id.clone(), event_target_checked(&event))
-                            />
-                            {name}
-                        </label>
-                    }
-                    .into_any()
-                })
-            })
-            .collect()
-    };
-    view! {
-        <fieldset class="editor__models">
-            <legend>"Models"</legend>
-            {move || store.models().is_empty().then(|| view! {
-                <p class="editor__hint">"No models yet: is the server running? See Settings."</p>
-            })}
-            {keyed_rows(model_rows)}
-        </fieldset>
     }
 }
 

@@ -38,6 +38,7 @@ mod history_storage;
 mod history_transfer;
 mod input_rows;
 mod keyed_rows;
+mod model_checkboxes;
 mod model_performance;
 mod prompt_composer;
 mod root_class;

@@ -4,6 +4,7 @@
 
 use super::format::typed_number;
 use super::keyed_rows::{keyed_rows, row};
+use super::model_checkboxes::{tick, ModelCheckboxes};
 use super::root_class::root_class;
 use crate::api::wire::ExecuteParameters;
 use crate::store::{use_runs_store, RunsStore};
@@ -90,7 +91,12 @@ pub fn PromptComposer(
             execute();
         }>
             {prompt_field(prompt, execute)}
-            <ModelPicker store chosen=chosen_models/>
+            <ModelCheckboxes
+                store
+                classes=["composer__models", "composer__model", "composer__hint"]
+                chosen=move |id| chosen_models.with(|chosen| chosen.iter().any(|model| model == id))
+                choose=move |id, on| chosen_models.update(|chosen| tick(chosen, id, on))
+            />
             <ContextBlockList blocks=context_blocks/>
             <ParameterInputs store/>
             {composer_actions(store, can_execute, rerun_active)}
@@ -120,51 +126,6 @@ fn prompt_field(prompt: RwSignal<String>, execute: impl Fn() + 'static) -> impl 
                 on:keydown=on_keydown
             ></textarea>
         </label>
-    }
-}
-
-/// A checkbox per model the store offers; `chosen` holds the ids ticked.
-#[component]
-fn ModelPicker(store: RunsStore, chosen: RwSignal<Vec<String>>) -> impl IntoView {
-    let toggle_model = move |id: String| {
-        chosen.update(
-            |chosen| match chosen.iter().position(|model| model == &id) {
-                Some(index) => {
-                    chosen.remove(index);
-                }
-                None => chosen.push(id),
-            },
-        )
-    };
-    let model_rows = move || {
-        (store.models().iter())
-            .map(|model| {
-                let (id, name) = (model.id.clone(), model.name.clone());
-                row(id.clone(), move || {
-                    let (checked_id, label_id) = (id.clone(), id.clone());
-                    view! {
-                        <label class="composer__model" data-model=label_id>
-                            <input
-                                type="checkbox"
-                                prop:checked=move || chosen.with(|chosen| chosen.contains(&checked_id))
-                                on:change=move |_| toggle_model(id.clone())
-                            />
-                            {name}
-                        </label>
-                    }
-                    .into_any()
-                })
-            })
-            .collect()
-    };
-    view! {
-        <fieldset class="composer__models">
-            <legend>"Models"</legend>
-            {move || store.models().is_empty().then(|| view! {
-                <p class="composer__hint">"No models yet: is the server running? See Settings."</p>
-            })}
-            {keyed_rows(model_rows)}
-        </fieldset>
     }
 }
 
