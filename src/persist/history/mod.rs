@@ -131,6 +131,11 @@ impl HistoryOptions {
         self.factory = Some(factory);
         self
     }
+
+    /// The IndexedDB to open: the one given, or the page's.
+    fn factory(&self) -> Result<web_sys::IdbFactory, DbError> {
+        self.factory.clone().map(Ok).unwrap_or_else(idb::factory)
+    }
 }
 
 /// Where the history is kept, as a person should know it.

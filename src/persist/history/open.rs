@@ -27,13 +27,7 @@ impl HistoryPersistence {
         let (db, created, read_first) = match head_start {
             Some(HeadStart { db, first }) => (db, false, first),
             None => {
-                let factory = match inner
-                    .options
-                    .factory
-                    .clone()
-                    .map(Ok)
-                    .unwrap_or_else(idb::factory)
-                {
+                let factory = match inner.options.factory() {
                     Ok(factory) => factory,
                     Err(error) => return self.fall_back(error, &manifest),
                 };

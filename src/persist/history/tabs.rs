@@ -120,7 +120,7 @@ impl HistoryPersistence {
         if inner.store.is_disposed() {
             return;
         }
-        let factory = match inner.options.factory.clone().map(Ok).unwrap_or_else(idb::factory) {
+        let factory = match inner.options.factory() {
             Ok(factory) => factory,
             Err(error) => return self.stop(format!("The history's database closed and cannot be opened again ({error}); runs are kept in this page only.")),
         };
