@@ -76,7 +76,8 @@ async fn page_state(browser: &Client) -> serde_json::Value {
             error: text(".error-banner__message"),
             firstRow: document.querySelector("[data-run-id]")?.dataset.runId ?? "",
             filtered: text(".history__filtered"),
-            localStorageKeys: localStorage.length,
+            // Beside the history's keys, the page kept for the first paint (first-paint.js).
+            localStorageKeys: Object.keys(localStorage).filter((key) => key !== "prompt-runs.first-paint").length,
         };
     "#;
     browser.execute(script, vec![]).await.unwrap_or_default()

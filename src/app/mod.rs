@@ -7,6 +7,8 @@
 //! Settings), so an experiment's runs are ordinary runs of the playground's
 //! history.
 
+mod first_paint;
+
 use crate::components::{
     keep_history_on_server, provide_diff_selection, provide_experiments, provide_run_filter,
     provide_server_connection, ActiveRunViewer, DiffView, ErrorBanner, ExecutionProgress,
@@ -71,7 +73,7 @@ fn AppHeader(
 /// narrow screen everything is one column in that order.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_app_state();
+    first_paint::take_over_first_paint(provide_app_state());
     view! {
         <AppHeader experiments=false/>
         <main class="app">
