@@ -137,6 +137,7 @@
   let taken = false;
   const remove = () => {
     if (painted) painted.remove();
+    document.documentElement.classList.remove('first-painting');
     painted = null;
   };
 
@@ -149,6 +150,7 @@
       element.setAttribute('aria-hidden', 'true');
       for (const child of kept.tree) element.append(build(child));
       painted = element;
+      document.documentElement.classList.add('first-painting');
       document.body.prepend(element);
       // The app failed to start: its page, not a copy that cannot be used.
       addEventListener('error', remove, { once: true });
