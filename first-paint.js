@@ -86,8 +86,9 @@
     const bottom = Math.min(innerHeight, list ? list.getBoundingClientRect().bottom : Infinity);
     return element.getBoundingClientRect().top < bottom;
   };
-  const rowIds = () =>
-    [...document.querySelectorAll('.history__row')].filter(onScreen).map((row) => row.dataset.runId);
+  const rowElements = () => [...document.querySelectorAll('.history__row')];
+  const drawnIds = () => rowElements().map((row) => row.dataset.runId);
+  const rowIds = () => rowElements().filter(onScreen).map((row) => row.dataset.runId);
   const atRest = () => {
     const list = document.querySelector('.history__viewport');
     return list !== null && list.scrollTop === 0 && document.querySelector(busy) === null;
@@ -182,7 +183,7 @@
     }
     if (painted || !atRest()) return;
     // Every row drawn (on screen or not) is the stored run at its place.
-    const drawn = [...document.querySelectorAll('.history__row')].map((row) => row.dataset.runId);
+    const drawn = drawnIds();
     const { records } = first;
     const same = drawn.length <= records.length && drawn.every((id, i) => id === records[i].id);
     if (!same || (drawn.length === 0 && records.length > 0)) return;
@@ -223,10 +224,14 @@
       if (taken) soon();
     };
   } catch (_) {}
+  // Leaving with changes that may not be saved (a run going, one not yet
+  // announced, a row moved) drops the copy; the rows on screen may differ by
+  // a line of layout (a notice come or gone), so the rows drawn are compared.
   addEventListener('pagehide', () => {
     if (!taken) return;
     const copy = stored();
-    if (copy && !(atRest() && JSON.stringify(copy.ids) === JSON.stringify(rowIds()))) forget();
+    const drawn = drawnIds();
+    if (copy && !(atRest() && copy.ids.every((id, i) => drawn[i] === id))) forget();
   });
 
   window.__promptRunsFirstPaint = {

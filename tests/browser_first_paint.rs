@@ -337,3 +337,57 @@ async fn a_damaged_or_hostile_copy_paints_nothing_that_runs_or_loads() {
     page_start(&keys);
     assert!(copy_on_page().is_none());
 }
+
+#[wasm_bindgen_test]
+async fn leaving_with_a_change_not_yet_saved_drops_the_copy() {
+    let keys = fresh_history("leave").await;
+    let saved = Page::loaded(options(&keys)).await;
+    saved.store.merge_runs(history(5));
+    saved.saved().await;
+    saved.close();
+    // Saving waits long here: the change below is still unsaved when the page is left.
+    let page = Page::loaded(options(&keys).debounce(std::time::Duration::from_secs(60))).await;
+    let store: RunsStore = page.store;
+    let mounted = Mounted::new(move || view! { <RunHistory store height="400px"/> });
+    eventually("the rows are drawn", || {
+        document()
+            .query_selector(".history__row")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    page_start(&keys);
+    call("shown").await;
+    call("keep").await;
+    assert!(kept(&keys).is_some(), "kept at rest");
+    let leave = || {
+        let window = web_sys::window().unwrap();
+        window
+            .dispatch_event(&web_sys::Event::new("pagehide").unwrap())
+            .unwrap();
+    };
+    leave();
+    assert!(kept(&keys).is_some(), "left at rest: still kept");
+
+    page.store
+        .add_run(run("unsaved", 1_800_000_000_000))
+        .unwrap();
+    eventually("the new run is drawn first", || {
+        row_ids(&mounted.container, false)
+            .first()
+            .map(String::as_str)
+            == Some("unsaved")
+    })
+    .await;
+    assert!(
+        kept(&keys).is_some(),
+        "nothing saved yet, so nothing announced"
+    );
+    leave();
+    assert!(
+        kept(&keys).is_none(),
+        "left with a run not yet saved: dropped"
+    );
+    drop(mounted);
+    drop(page.owner);
+}
