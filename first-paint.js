@@ -6,14 +6,16 @@
 //
 // Kept (only by the playground, once app.rs calls `shown()`): when the page
 // is at rest (list scrolled to its top, no filter hiding runs, nothing
-// running or waiting to be confirmed) a copy of the page (elements, allowed
-// attributes and text; no script, nothing loaded) goes to localStorage with
-// a fingerprint of what it shows from the database: the manifest (counts,
-// totals, the active run) and the records of the rows on screen.
+// running or waiting to be confirmed) a copy of what is on screen (elements,
+// allowed attributes and text; no script, nothing loaded) goes to
+// localStorage with a fingerprint of what it shows from the database: the
+// manifest (counts, totals, the active run) and the records of the rows on
+// screen.
 //
 // Never stale: every save, in any tab on either page, is announced on the
 // history's BroadcastChannel, and the copy is dropped at once (kept again
-// once at rest); a page closed while not at rest drops it too. The head
+// once at rest); a page left while not at rest, or with its rows changed
+// since (a change not saved yet), drops it too. The head
 // start's read then checks the fingerprint against the database itself;
 // a copy that does not match (a tab that crashed mid-save) is taken down
 // and forgotten. The copy is inert and hidden from assistive technology,
@@ -46,8 +48,10 @@
   );
   const attributes =
     /^(class|style|role|type|datetime|disabled|hidden|checked|selected|value|placeholder|min|max|step|rows|title|colspan|rowspan|aria-[a-z]+|data-[a-z-]+)$/;
+  // A style may not fetch anything either (`url()`, `image-set()`).
   const allowed = (name, value) =>
-    attributes.test(name) || (name === 'href' && /^\/(?!\/)/.test(value));
+    (attributes.test(name) && !(name === 'style' && /url\(|image-set/i.test(value))) ||
+    (name === 'href' && /^\/(?!\/)/.test(value));
 
   // cyrb53: a fast 53-bit string hash, enough to tell one stored state from another.
   const hash = (text) => {

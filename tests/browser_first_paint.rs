@@ -296,6 +296,8 @@ async fn a_damaged_or_hostile_copy_paints_nothing_that_runs_or_loads() {
         ["a", { "href": "javascript:window.__ran = true", "class": "link" }, "link"],
         ["a", { "href": "//elsewhere.example/", "class": "far" }, "far"],
         ["a", { "href": "/experiments/", "class": "near" }, "near"],
+        ["div", { "class": "fetches", "style": "background: url(https://elsewhere.example/x.png)" }],
+        ["div", { "class": "sized", "style": "height: 132px" }],
         ["p", {}, "<img src=x onerror=\"window.__ran = true\">"]
     ]]));
     page_start(&keys);
@@ -303,12 +305,20 @@ async fn a_damaged_or_hostile_copy_paints_nothing_that_runs_or_loads() {
     let root = painted.first_element_child().unwrap();
     assert_eq!(root.get_attribute("class").as_deref(), Some("app"));
     assert!(!root.has_attribute("onclick") && !root.has_attribute("id"));
-    let link = |class: &str| painted.query_selector(class).unwrap().unwrap();
-    assert!(!link(".link").has_attribute("href"));
-    assert!(!link(".far").has_attribute("href"));
+    let part = |class: &str| painted.query_selector(class).unwrap().unwrap();
+    assert!(!part(".link").has_attribute("href"));
+    assert!(!part(".far").has_attribute("href"));
     assert_eq!(
-        link(".near").get_attribute("href").as_deref(),
+        part(".near").get_attribute("href").as_deref(),
         Some("/experiments/")
+    );
+    assert!(
+        !part(".fetches").has_attribute("style"),
+        "a style that fetches is dropped"
+    );
+    assert_eq!(
+        part(".sized").get_attribute("style").as_deref(),
+        Some("height: 132px")
     );
     assert!(
         painted.query_selector("img").unwrap().is_none(),
