@@ -351,10 +351,7 @@ async fn a_damaged_or_hostile_copy_paints_nothing_that_runs_or_loads() {
 #[wasm_bindgen_test]
 async fn leaving_with_a_change_not_yet_saved_drops_the_copy() {
     let keys = fresh_history("leave").await;
-    let saved = Page::loaded(options(&keys)).await;
-    saved.store.merge_runs(history(5));
-    saved.saved().await;
-    saved.close();
+    saved_history(&keys, 5).await;
     // Saving waits long here: the change below is still unsaved when the page is left.
     let page = Page::loaded(options(&keys).debounce(std::time::Duration::from_secs(60))).await;
     let store: RunsStore = page.store;

@@ -50,14 +50,6 @@ fn head_start() -> JsValue {
     js_sys::Reflect::get(&web_sys::window().unwrap(), &"__promptRunsHeadStart".into()).unwrap()
 }
 
-/// A page of the app's history saved with `runs`, then closed.
-async fn saved_history(keys: &StorageKeys, runs: usize) {
-    let page = Page::loaded(options(keys)).await;
-    page.store.merge_runs(history(runs));
-    page.saved().await;
-    page.close();
-}
-
 /// A page of the app's history, once its first screen is shown.
 async fn first_screen(keys: &StorageKeys) -> Page {
     let page = Page::open(options(keys));

@@ -139,3 +139,12 @@ impl Page {
         drop(self.owner);
     }
 }
+
+/// A history of `runs` runs (see [`history`]) saved under `keys` by a page
+/// that then closed.
+pub async fn saved_history(keys: &StorageKeys, runs: usize) {
+    let page = Page::loaded(options(keys)).await;
+    page.store.merge_runs(history(runs));
+    page.saved().await;
+    page.close();
+}
