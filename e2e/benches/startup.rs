@@ -38,7 +38,9 @@
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Client;
 use prompt_runs_e2e::history::{import, History};
-use prompt_runs_e2e::{devtools, headless_chromium, start_chromedriver, start_gateway};
+use prompt_runs_e2e::{
+    devtools, headless_chromium, start_chromedriver, start_gateway, wait_for_answer,
+};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -440,21 +442,18 @@ async fn wait_until_kept(browser: &Client, history: &History) {
         "const kept = JSON.parse(localStorage.getItem('{KEPT_COPY}') || 'null');
          return kept && kept.path === '/' ? kept.ids : null;"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let kept = browser.execute(&script, vec![]).await.unwrap_or_default();
-        if let Some(ids) = kept.as_array() {
-            if ids.first().is_none_or(|id| *id == json!(history.newest)) {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} runs: the page was not kept for the next first paint ({kept})",
-            history.size
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!(
+        "{} runs: the page is kept for the next first paint",
+        history.size
+    );
+    let every = (Duration::from_secs(10), Duration::from_millis(100));
+    wait_for_answer(browser, &script, every, &what, |kept| {
+        let ids = kept.as_array()?;
+        ids.first()
+            .is_none_or(|id| *id == json!(history.newest))
+            .then_some(())
+    })
+    .await;
 }
 
 /// Clears the localStorage of origin `url` (from `about:blank`, through

@@ -5,6 +5,7 @@
 #[path = "../../benches/workload/mod.rs"]
 mod workload;
 
+use crate::wait_for_answer;
 use fantoccini::{Client, Locator};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -54,32 +55,27 @@ pub async fn import(browser: &Client, app: &str, history: &History) {
         .send_keys(history.path.to_str().expect("a UTF-8 path"))
         .await
         .expect("the file is chosen");
-    let deadline = Instant::now() + Duration::from_secs(480);
     let script = format!(
         "const manifest = JSON.parse(localStorage.getItem('{MANIFEST_KEY}') || '{{}}');
          const outcome = document.querySelector('.transfer__outcome');
          return [manifest.runs || 0, outcome ? outcome.textContent : ''];"
     );
-    loop {
-        // The page may be too busy to answer for a while: that is no error.
-        if let Ok(answer) = browser.execute(&script, vec![]).await {
-            let saved = answer[0].as_u64().unwrap_or(0);
-            let outcome = answer[1].as_str().unwrap_or_default();
-            assert!(
-                outcome.is_empty() || outcome.starts_with("Imported"),
-                "the import failed: {outcome}"
-            );
-            if saved == history.size as u64 {
-                return;
-            }
-        }
+    // The page may be too busy to answer for a while: that is no error.
+    let every = (Duration::from_secs(480), Duration::from_millis(500));
+    let what = format!(
+        "{} runs are saved, within 8 minutes of importing them",
+        history.size
+    );
+    wait_for_answer(browser, &script, every, &what, |answer| {
+        let saved = answer[0].as_u64().unwrap_or(0);
+        let outcome = answer[1].as_str().unwrap_or_default();
         assert!(
-            Instant::now() < deadline,
-            "{} runs were not saved within 8 minutes of importing them",
-            history.size
+            outcome.is_empty() || outcome.starts_with("Imported"),
+            "the import failed: {outcome}"
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        (saved == history.size as u64).then_some(())
+    })
+    .await;
 }
 
 async fn wait_for(browser: &Client, selector: &str) -> fantoccini::elements::Element {

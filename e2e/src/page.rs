@@ -26,6 +26,34 @@ pub async fn wait_for_text(
     panic!("timed out waiting for {selector}; last text: {last:?}");
 }
 
+/// Runs `script` (a function body) in the page every `every` until `done`
+/// makes something of its answer, and returns that; fails after `timeout`,
+/// naming `what` and the last answer. A page too busy to answer is asked
+/// again.
+pub async fn wait_for_answer<T>(
+    browser: &Client,
+    script: &str,
+    (timeout, every): (Duration, Duration),
+    what: &str,
+    mut done: impl FnMut(&serde_json::Value) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut last = serde_json::Value::Null;
+    loop {
+        if let Ok(answer) = browser.execute(script, vec![]).await {
+            if let Some(found) = done(&answer) {
+                return found;
+            }
+            last = answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}; last answer: {last}"
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// The first element matching `selector`.
 pub async fn find(browser: &Client, selector: &str) -> Element {
     browser

@@ -8,11 +8,15 @@
 
 use fantoccini::Client;
 use prompt_runs_e2e::history::{import, History};
-use prompt_runs_e2e::{devtools, evaluate, start_gateway, wait_for_text, workspace_root, Browser};
+use prompt_runs_e2e::{
+    devtools, evaluate, start_gateway, wait_for_answer, wait_for_text, workspace_root, Browser,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 30;
+/// How long each wait may take, and how often it looks.
+const WAIT: (Duration, Duration) = (Duration::from_secs(30), Duration::from_millis(100));
 
 /// Installed before the page's own scripts: at each animation frame (just
 /// before the browser paints it), what shows the history: `["copy", first
@@ -181,49 +185,41 @@ async fn drive(browser: &Client, app: &str, history: &History) {
 
 /// size in characters.
 async fn wait_for_kept_copy(browser: &Client, newest: &str) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = (Value::Null, Instant::now());
-    loop {
-        let kept = evaluate(
-            browser,
-            "return localStorage.getItem('prompt-runs.first-paint');",
-        )
-        .await;
-        if kept != last.0 {
-            last = (kept, Instant::now());
-        } else if let Some(text) = kept.as_str() {
-            let copy: Value = serde_json::from_str(text).unwrap();
-            if copy["ids"][0] == newest && last.1.elapsed() > Duration::from_secs(1) {
-                return text.len() as u64;
+    let what = format!("the page is kept with {newest} first");
+    wait_for_answer(
+        browser,
+        "return localStorage.getItem('prompt-runs.first-paint');",
+        WAIT,
+        &what,
+        |kept| {
+            if *kept != last.0 {
+                last = (kept.clone(), Instant::now());
+                return None;
             }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the page was never kept with {newest} first"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            let text = kept.as_str()?;
+            let copy: Value = serde_json::from_str(text).unwrap();
+            (copy["ids"][0] == newest && last.1.elapsed() > Duration::from_secs(1))
+                .then_some(text.len() as u64)
+        },
+    )
+    .await
 }
 
 /// Waits until the app has started (its own history rows or "No runs yet.",
 /// no first paint left) and answers what the watch saw, with the first
 /// contentful paint's time.
 async fn taken_over(browser: &Client) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let seen = evaluate(
-            browser,
-            "const seen = window.__firstPaintSeen;
-             const started = document.querySelector('.history__row, .history__empty')
-                 && !document.getElementById('first-paint');
-             const paint = performance.getEntriesByName('first-contentful-paint')[0];
-             return started && paint && seen ? Object.assign({ paint: paint.startTime }, seen) : null;",
-        )
-        .await;
-        if !seen.is_null() {
-            return seen;
-        }
-        assert!(Instant::now() < deadline, "the app never started");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_answer(
+        browser,
+        "const seen = window.__firstPaintSeen;
+         const started = document.querySelector('.history__row, .history__empty')
+             && !document.getElementById('first-paint');
+         const paint = performance.getEntriesByName('first-contentful-paint')[0];
+         return started && paint && seen ? Object.assign({ paint: paint.startTime }, seen) : null;",
+        WAIT,
+        "the app has started",
+        |seen| (!seen.is_null()).then(|| seen.clone()),
+    )
+    .await
 }

@@ -7,8 +7,8 @@
 
 use fantoccini::{Client, Locator};
 use prompt_runs_e2e::history::{import, History};
-use prompt_runs_e2e::{start_gateway, workspace_root, Browser};
-use std::time::{Duration, Instant};
+use prompt_runs_e2e::{start_gateway, wait_for_answer, workspace_root, Browser};
+use std::time::Duration;
 
 /// Well past what localStorage holds, and past the 2,000 runs the app keeps
 /// whole in memory (older ones are cold: their text stays in IndexedDB).
@@ -67,8 +67,7 @@ async fn drive(browser: &Client, app: &str, history: &History) {
 }
 
 /// What the page shows, for the checks above.
-async fn page_state(browser: &Client) -> serde_json::Value {
-    let script = r#"
+const PAGE_STATE: &str = r#"
         const text = (selector) => document.querySelector(selector)?.textContent?.trim() ?? "";
         return {
             count: text(".history__count"),
@@ -80,20 +79,18 @@ async fn page_state(browser: &Client) -> serde_json::Value {
             localStorageKeys: Object.keys(localStorage).filter((key) => key !== "prompt-runs.first-paint").length,
         };
     "#;
-    browser.execute(script, vec![]).await.unwrap_or_default()
+
+async fn page_state(browser: &Client) -> serde_json::Value {
+    browser
+        .execute(PAGE_STATE, vec![])
+        .await
+        .unwrap_or_default()
 }
 
 async fn wait_until(browser: &Client, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let state = page_state(browser).await;
-        if done(&state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}: {state}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let every = (Duration::from_secs(120), Duration::from_millis(200));
+    wait_for_answer(browser, PAGE_STATE, every, what, |state| {
+        done(state).then_some(())
+    })
+    .await;
 }
