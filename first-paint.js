@@ -37,6 +37,9 @@
   // The active run's view, kept only when that run is a row on screen (its
   // record is then in the fingerprint).
   const viewer = '.app__viewer';
+  // The history's scrolling list and its rows; what makes a page not at rest.
+  const list = '.history__viewport';
+  const row = '.history__row';
   const busy = '.history__filtered, .history__confirm, .badge--pending, .badge--running';
   // What a kept page may contain: the elements the app draws, none that
   // runs script or loads anything, and attributes that only style or label.
@@ -86,16 +89,16 @@
   // scrolling list): nothing else is seen before the app has taken over, and
   // drawing it would hold up the app's own start.
   const onScreen = (element) => {
-    const list = element.closest('.history__viewport');
-    const bottom = Math.min(innerHeight, list ? list.getBoundingClientRect().bottom : Infinity);
+    const within = element.closest(list);
+    const bottom = Math.min(innerHeight, within ? within.getBoundingClientRect().bottom : Infinity);
     return element.getBoundingClientRect().top < bottom;
   };
-  const rowElements = () => [...document.querySelectorAll('.history__row')];
-  const drawnIds = () => rowElements().map((row) => row.dataset.runId);
-  const rowIds = () => rowElements().filter(onScreen).map((row) => row.dataset.runId);
+  const rowElements = () => [...document.querySelectorAll(row)];
+  const drawnIds = () => rowElements().map((element) => element.dataset.runId);
+  const rowIds = () => rowElements().filter(onScreen).map((element) => element.dataset.runId);
   const atRest = () => {
-    const list = document.querySelector('.history__viewport');
-    return list !== null && list.scrollTop === 0 && document.querySelector(busy) === null;
+    const scrolling = document.querySelector(list);
+    return scrolling !== null && scrolling.scrollTop === 0 && document.querySelector(busy) === null;
   };
 
   // The page as a tree: [tag, {attributes}, ...children], text as strings.
