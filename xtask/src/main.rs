@@ -11,6 +11,7 @@
 //!   size, and the release app's start-up, first paint (beside a minimal Leptos app) and
 //!   memory; prints them and writes `target/bench-report.md`.
 //! - `cargo xtask with-postgres <command>`: run one command with a throwaway PostgreSQL.
+//! - `cargo xtask browser-test [args…]`: some browser tests, against the test gateways.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
 //! On a fresh Debian machine it installs (see README.md for the list):
@@ -68,6 +69,7 @@ fn main() {
         "test" => setup::setup(&ctx).and_then(|()| test::test(&ctx)),
         "bench" => setup::setup(&ctx).and_then(|()| bench::bench(&ctx)),
         "with-postgres" => postgres::with_postgres(rest),
+        "browser-test" => setup::setup(&ctx).and_then(|()| servers::browser_test(&ctx, rest)),
         "help" | "-h" | "--help" => {
             print_help();
             Ok(())
@@ -110,6 +112,9 @@ Commands:
                   and the release app's start-up, first paint and memory (~10 minutes),
                   print it all and write target/bench-report.md
   setup           only install what is missing
+  browser-test [cargo test args…]
+                  browser tests only, against the test gateways, e.g.
+                  `cargo xtask browser-test -p prompt-runs --test browser_history`
   with-postgres [--as-shipped] <command…>
                   run a command with a throwaway PostgreSQL server (commits not flushed
                   unless --as-shipped), its URL in {test_url_env}, e.g. `cargo xtask with-postgres cargo test -p {GATEWAY_PACKAGE} --test sync`"

@@ -132,6 +132,19 @@ impl Drop for TestGateway {
     }
 }
 
+/// `cargo xtask browser-test [args…]`: `cargo test --target wasm32-unknown-unknown [args…]`
+/// against the test servers, as step 5 of `cargo xtask test` runs it, for one package, test
+/// file or name while working (`browser-test -p prompt-runs --test browser_history`).
+pub(crate) fn browser_test(ctx: &Ctx, args: &[String]) -> Result {
+    let servers = TestServers::start(ctx)?;
+    run_cmd(
+        servers
+            .cargo_in_browser(ctx)?
+            .args(["test", "--target", crate::WASM_TARGET])
+            .args(args),
+    )
+}
+
 /// Cargo set up to run wasm test binaries in headless Chromium:
 /// `.cargo/config.toml` makes `wasm-bindgen-test-runner` their runner, which
 /// drives the browser through the chromedriver named by CHROMEDRIVER, with the
