@@ -11,6 +11,7 @@
 //!   size, and the release app's start-up, first paint (beside a minimal Leptos app) and
 //!   memory; prints them and writes `target/bench-report.md`.
 //! - `cargo xtask with-postgres <command>`: run one command with a throwaway PostgreSQL.
+//! - `cargo xtask bundle`: the release build's sizes against the first load's budget.
 //! - `cargo xtask browser-test [args…]`: some browser tests, against the test gateways.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
@@ -69,6 +70,7 @@ fn main() {
         "test" => setup::setup(&ctx).and_then(|()| test::test(&ctx)),
         "bench" => setup::setup(&ctx).and_then(|()| bench::bench(&ctx)),
         "with-postgres" => postgres::with_postgres(rest),
+        "bundle" => setup::setup(&ctx).and_then(|()| bench::bundle(&ctx)),
         "browser-test" => setup::setup(&ctx).and_then(|()| servers::browser_test(&ctx, rest)),
         "help" | "-h" | "--help" => {
             print_help();
@@ -112,6 +114,8 @@ Commands:
                   and the release app's start-up, first paint and memory (~10 minutes),
                   print it all and write target/bench-report.md
   setup           only install what is missing
+  bundle          the release build's first load and Experiments page, gzipped, against the
+                  first load's budget
   browser-test [cargo test args…]
                   browser tests only, against the test gateways, e.g.
                   `cargo xtask browser-test -p prompt-runs --test browser_history`

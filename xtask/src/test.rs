@@ -116,6 +116,8 @@ pub(crate) fn test(ctx: &Ctx) -> Result {
     step("test 6/7: release build of the app — trunk build --release — and the embedding example");
     let started = Instant::now();
     build_release_app(ctx)?;
+    // The first load's budget holds on every change, not only when benchmarked.
+    println!("{}", crate::bench::bundle_sizes(&ctx.root.join("dist"))?);
     run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
         "build",
         "-p",
