@@ -166,10 +166,8 @@ impl HistoryPersistence {
             }
             state.save.uncommitted()
         };
-        uncommitted.add(Changes {
-            ids: inner.store.unsaved_ids().into_iter().collect(),
-            cleared: inner.store.is_cleared_unsaved(),
-        });
+        uncommitted.ids.extend(inner.store.unsaved_ids());
+        uncommitted.cleared |= inner.store.is_cleared_unsaved();
         if uncommitted.is_empty() {
             return;
         }

@@ -275,7 +275,7 @@ impl SaveState {
 
     /// Nothing waits to be saved, is being saved, or failed to save.
     pub(super) fn is_settled(&self) -> bool {
-        self.phase == Phase::Idle && self.retry.is_empty()
+        matches!(self.phase, Phase::Idle) && self.retry.is_empty()
     }
 
     /// Runs that failed and wait for the next round.
@@ -352,8 +352,14 @@ pub(super) fn unwritten(save: &Save, failed: usize) -> Changes {
         .chain(save.cold_puts.iter().map(|run| &run.id))
         .filter(|_| first)
         .cloned();
+    // Inserted one by one: collecting into a set would bring a sort into
+    // the bundle for this one call.
+    let mut ids = BTreeSet::new();
+    for id in later_puts.chain(first_only) {
+        ids.insert(id);
+    }
     Changes {
-        ids: later_puts.chain(first_only).collect(),
+        ids,
         cleared: first && save.cleared,
     }
 }
