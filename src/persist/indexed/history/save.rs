@@ -45,68 +45,19 @@ impl HistoryPersistence {
             let Some(db) = inner.db.borrow().clone() else {
                 break;
             };
-            let (Round { changes, manifest }, clears_spill) = {
-                let unsaved = inner.store.take_unsaved();
-                let journaled = Changes {
-                    ids: unsaved.ids,
-                    cleared: unsaved.cleared,
-                };
-                let now = StoreNow {
-                    loading: inner.store.is_loading_history_untracked(),
-                    active_run_id: inner.store.active_run_id_untracked(),
-                    summary: inner.store.history_summary_untracked(),
-                };
-                let mut state = inner.state.borrow_mut();
-                match state.save.begin_round(journaled, now) {
-                    Some(round) => (round, state.spilled),
-                    None => break,
-                }
+            let Some((Round { changes, manifest }, clears_spill)) = self.begin_round() else {
+                break;
             };
             let save = self.read_round(&changes, manifest.clone());
             let written = write_in_steps(&db, &save).await;
-            let runs_now = inner.store.history_summary_untracked().runs();
-            let (ids, cleared) = (changes.ids, changes.cleared);
             let again = inner.state.borrow_mut().save.end_round(match &written {
                 Ok(()) => Ok(manifest),
                 Err(failure) => Err(failure.unwritten.clone()),
             });
             match written {
-                Ok(()) => {
-                    self.announce(&ids, cleared);
-                    if save.outbox && (cleared || !ids.is_empty()) {
-                        self.note_unsynced(ids.len().max(1) as u64);
-                        self.wake_sync();
-                    }
-                    // A history found missing keeps its count (and the warning
-                    // on every start) until as many runs are back.
-                    let missing = inner.status.missing_runs.get_untracked();
-                    if missing.is_none_or(|missing| runs_now >= missing) {
-                        inner.status.missing_runs.set(None);
-                        self.write_local_manifest(Some(runs_now));
-                    }
-                    self.clear_shown_error();
-                    let all_saved = inner.state.borrow().save.failed_runs() == 0
-                        && inner.store.unsaved_ids().is_empty();
-                    if clears_spill && all_saved {
-                        self.forget_spill(&ids);
-                    }
-                }
-                Err(StepFailure { error, unwritten }) => {
-                    let mut written = ids.clone();
-                    written.retain(|id| !unwritten.ids.contains(id));
-                    if !written.is_empty() {
-                        self.announce(&written, false);
-                    }
-                    let unsaved = inner.state.borrow().save.failed_runs();
-                    self.show_error(match error {
-                        DbError::QuotaExceeded => format!(
-                            "Browser storage is full: {unsaved} run(s) are not saved yet. Back up (Export JSON), then remove old runs to make room; everything saved before is intact."
-                        ),
-                        error => format!("Runs could not be saved ({error}); {unsaved} run(s) exist only in this page. Saving is tried again."),
-                    });
-                    // Try again later rather than in a loop.
-                    let history = self.clone();
-                    set_timeout(move || history.request_save(), Duration::from_secs(2));
+                Ok(()) => self.committed(changes, save.outbox, clears_spill),
+                Err(failure) => {
+                    self.failed(changes.ids, failure);
                     break;
                 }
             }
@@ -114,6 +65,70 @@ impl HistoryPersistence {
                 break;
             }
         }
+    }
+
+    /// The next round, from what the store journaled since the last, or
+    /// `None` when there is nothing to write; and whether what was kept in
+    /// localStorage at `pagehide` is to go once it commits.
+    fn begin_round(&self) -> Option<(Round, bool)> {
+        let store = self.inner.store;
+        let unsaved = store.take_unsaved();
+        let journaled = Changes {
+            ids: unsaved.ids,
+            cleared: unsaved.cleared,
+        };
+        let now = StoreNow {
+            loading: store.is_loading_history_untracked(),
+            active_run_id: store.active_run_id_untracked(),
+            summary: store.history_summary_untracked(),
+        };
+        let mut state = self.inner.state.borrow_mut();
+        let round = state.save.begin_round(journaled, now)?;
+        Some((round, state.spilled))
+    }
+
+    /// A round committed: other tabs and the server sync hear of it, the
+    /// localStorage manifest counts the runs, a save error shown goes.
+    fn committed(&self, Changes { ids, cleared }: Changes, outbox: bool, clears_spill: bool) {
+        let inner = &self.inner;
+        let runs_now = inner.store.history_summary_untracked().runs();
+        self.announce(&ids, cleared);
+        if outbox && (cleared || !ids.is_empty()) {
+            self.note_unsynced(ids.len().max(1) as u64);
+            self.wake_sync();
+        }
+        // A history found missing keeps its count (and the warning on every
+        // start) until as many runs are back.
+        let missing = inner.status.missing_runs.get_untracked();
+        if missing.is_none_or(|missing| runs_now >= missing) {
+            inner.status.missing_runs.set(None);
+            self.write_local_manifest(Some(runs_now));
+        }
+        self.clear_shown_error();
+        let all_saved =
+            inner.state.borrow().save.failed_runs() == 0 && inner.store.unsaved_ids().is_empty();
+        if clears_spill && all_saved {
+            self.forget_spill(&ids);
+        }
+    }
+
+    /// A step of the round with runs `ids` failed: the steps before it are
+    /// announced, the error is shown, and saving is tried again later
+    /// rather than in a loop.
+    fn failed(&self, mut ids: BTreeSet<String>, StepFailure { error, unwritten }: StepFailure) {
+        ids.retain(|id| !unwritten.ids.contains(id));
+        if !ids.is_empty() {
+            self.announce(&ids, false);
+        }
+        let unsaved = self.inner.state.borrow().save.failed_runs();
+        self.show_error(match error {
+            DbError::QuotaExceeded => format!(
+                "Browser storage is full: {unsaved} run(s) are not saved yet. Back up (Export JSON), then remove old runs to make room; everything saved before is intact."
+            ),
+            error => format!("Runs could not be saved ({error}); {unsaved} run(s) exist only in this page. Saving is tried again."),
+        });
+        let history = self.clone();
+        set_timeout(move || history.request_save(), Duration::from_secs(2));
     }
 
     /// The save of a round: its runs as the store holds them (a cold one
