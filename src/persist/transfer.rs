@@ -1,7 +1,7 @@
 //! Export and import of the whole history: JSON in the TypeScript store's
 //! format (import merges by id), and CSV for spreadsheets.
 
-use super::runs_json::{parse_runs, settle_interrupted};
+use crate::model::runs_json::{parse_runs, settle_interrupted};
 use crate::model::PromptRun;
 use crate::rfc4180::{defuse_formula, push_record};
 use crate::store::{MergeReport, RunList, RunsStore};
