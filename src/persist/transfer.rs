@@ -123,7 +123,7 @@ pub fn csv_rows<'r>(runs: impl IntoIterator<Item = &'r PromptRun>) -> String {
             number(run.input_tokens),
             number(run.output_tokens),
             number(run.total_tokens),
-            run.cost.map(|cost| cost.to_string()).unwrap_or_default(),
+            run.cost.map(crate::text::shortest).unwrap_or_default(),
             run.prompt_snapshot.clone(),
             run.output.clone().unwrap_or_default(),
             run.error.clone().unwrap_or_default(),
