@@ -9,13 +9,13 @@
 use super::executor::{PromptExecutor, TextSink};
 use super::sse::SseDecoder;
 use super::wire::{
-    ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, DEFAULT_BASE_URL,
-    EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
-    PROVIDERS_PATH, SYNC_PATH,
+    ErrorBody, ExecuteRequest, ExecuteResponse, Providers, ServerLimits, StreamDelta,
+    DEFAULT_BASE_URL, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH,
+    LIMITS_PATH, MODELS_PATH, PROVIDERS_PATH, SYNC_PATH,
 };
 use super::wire::{SyncChanges, SyncUploadAnswer};
 use super::ApiError;
-use crate::model::Model;
+use crate::model::{Model, Timestamp};
 use futures::future::{self, Either, LocalBoxFuture};
 use futures::{FutureExt, Stream, StreamExt};
 use gloo_net::http::{Request, RequestBuilder, Response};
@@ -106,6 +106,12 @@ impl NeuroForgeClient {
     /// `GET /api/v1/providers`.
     pub async fn providers(&self) -> Result<Providers, ApiError> {
         self.get_json(PROVIDERS_PATH.to_owned()).await
+    }
+
+    /// `GET /api/v1/limits`: the rate and size limits the server holds
+    /// clients to (a server without the endpoint answers 404: nothing is known).
+    pub async fn limits(&self) -> Result<ServerLimits, ApiError> {
+        self.get_json(LIMITS_PATH.to_owned()).await
     }
 
     /// `POST {SYNC_PATH}/{workspace}/runs` with `body`, a [`SyncUpload`](super::wire::SyncUpload)'s
@@ -344,16 +350,28 @@ async fn error_for_status(response: Response) -> Result<Response, ApiError> {
         return Ok(response);
     }
     let status = response.status();
+    // Read before the body: the browser hands it over only to pages the
+    // server lets read it (ours exposes it to allowed origins).
+    let retry_after = (response.headers().get("retry-after"))
+        .and_then(|value| super::retry_after(&value, Timestamp::now().unix_millis()?));
     let body = response.text().await.unwrap_or_default();
-    Err(status_error(status, &body, || response.status_text()))
+    Err(status_error(status, &body, retry_after, || {
+        response.status_text()
+    }))
 }
 
 /// The error for a non-2xx answer: what to do about a missing token (401:
 /// the app knows where it goes), else the status and the server's `detail`
 /// (or its body, or the status's reason). The gateway's details already say
 /// what to do about a 403 (the flag that allows the page) and a 429 (how
-/// many seconds to wait), so they are shown as they are.
-fn status_error(status: u16, body: &str, status_text: impl FnOnce() -> String) -> ApiError {
+/// many seconds to wait), so they are shown as they are. A 429 or 503 is
+/// [`ApiError::TryLater`], with the `Retry-After` wait when there was one.
+fn status_error(
+    status: u16,
+    body: &str,
+    retry_after: Option<Duration>,
+    status_text: impl FnOnce() -> String,
+) -> ApiError {
     if status == 401 {
         return ApiError::Unauthorized;
     }
@@ -362,7 +380,14 @@ fn status_error(status: u16, body: &str, status_text: impl FnOnce() -> String) -
         Err(_) if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
         Err(_) => status_text(),
     };
-    ApiError::Http { status, detail }
+    match status {
+        429 | 503 => ApiError::TryLater {
+            status,
+            detail,
+            retry_after,
+        },
+        _ => ApiError::Http { status, detail },
+    }
 }
 
 fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
@@ -396,25 +421,30 @@ mod tests {
         fn text(text: &'static str) -> impl FnOnce() -> String {
             move || text.to_owned()
         }
-        let missing = status_error(401, r#"{"detail": "x"}"#, text("Unauthorized"));
+        let missing = status_error(401, r#"{"detail": "x"}"#, None, text("Unauthorized"));
         assert_eq!(missing, ApiError::Unauthorized);
         assert!(missing.to_string().contains("paste the token in Settings"));
         let busy = r#"{"detail": "too many requests: 600 a minute; try again in 7 s"}"#;
+        let wait = Some(Duration::from_secs(7));
+        let slow_down = status_error(429, busy, wait, text("Too Many Requests"));
         assert_eq!(
-            status_error(429, busy, text("Too Many Requests")).to_string(),
+            slow_down.to_string(),
             "HTTP 429: too many requests: 600 a minute; try again in 7 s"
         );
+        assert_eq!(slow_down.try_later(), Some(wait), "to wait, not to fail");
+        let unavailable = status_error(503, "", None, text("Service Unavailable"));
+        assert_eq!(unavailable.try_later(), Some(None), "to wait, backing off");
         let refused = r#"{"detail": "start the gateway with --allow-origin http://a"}"#;
         assert_eq!(
-            status_error(403, refused, text("Forbidden")).to_string(),
+            status_error(403, refused, None, text("Forbidden")).to_string(),
             "HTTP 403: start the gateway with --allow-origin http://a"
         );
         assert_eq!(
-            status_error(502, "", text("Bad Gateway")).to_string(),
+            status_error(502, "", None, text("Bad Gateway")).to_string(),
             "HTTP 502: Bad Gateway"
         );
         assert_eq!(
-            status_error(500, " oops ", text("x")).to_string(),
+            status_error(500, " oops ", None, text("x")).to_string(),
             "HTTP 500: oops"
         );
     }
