@@ -251,7 +251,7 @@ impl RunsStore {
                 .await;
                 drop(sending);
                 let Err(error) = answer else {
-                    pacer.answered();
+                    pacer.answered(sent_at.get());
                     return answer;
                 };
                 let (Some(asked), ApiError::TryLater { status, .. }) = (error.try_later(), &error)

@@ -93,9 +93,13 @@ impl Window {
         }
     }
 
-    /// A request was answered: one more request per window's worth of answers.
-    pub(super) fn answered(&mut self) {
-        self.size = (self.size + 1.0 / self.size).min(MAX_CONCURRENT_REQUESTS as f64);
+    /// A request sent at `sent_at` was answered: one more request per
+    /// window's worth of answers sent since the last halving (answers to
+    /// requests sent before it say nothing of the narrower window).
+    pub(super) fn answered(&mut self, sent_at: f64) {
+        if sent_at >= self.halved_at {
+            self.size = (self.size + 1.0 / self.size).min(MAX_CONCURRENT_REQUESTS as f64);
+        }
     }
 }
 
@@ -197,10 +201,10 @@ impl Pacer {
         }
     }
 
-    /// A request was answered: the window widens.
-    pub(super) fn answered(&self) {
+    /// A request sent at `sent_at` was answered: the window widens.
+    pub(super) fn answered(&self, sent_at: f64) {
         let mut window = self.window.get();
-        window.answered();
+        window.answered(sent_at);
         self.window.set(window);
         for waker in self.waiting.take() {
             waker.wake();
@@ -274,15 +278,17 @@ mod tests {
         window.refused(25.0, 30.0);
         window.refused(31.0, 40.0);
         assert_eq!(window.allowed(), 1, "never below one");
-        window.answered();
+        window.answered(39.0);
+        assert_eq!(window.allowed(), 1, "sent before the halving: no news");
+        window.answered(41.0);
         assert_eq!(window.allowed(), 2, "one window of one answer");
-        window.answered();
-        window.answered();
+        window.answered(42.0);
+        window.answered(43.0);
         assert_eq!(window.allowed(), 2, "most of the next window");
-        window.answered();
+        window.answered(44.0);
         assert_eq!(window.allowed(), 3);
         for _ in 0..10 {
-            window.answered();
+            window.answered(50.0);
         }
         assert_eq!(window.allowed(), 4, "never above the most at once");
     }
