@@ -410,6 +410,26 @@ fn the_answer_length_comes_from_max_tokens_else_recent_answers_else_500() {
 }
 
 #[test]
+fn answering_takes_the_models_median_latencies_spread_over_the_requests_in_flight() {
+    let planned = plan(&capitals(), &[]).unwrap();
+    let p50 = |model_id: &str| match model_id {
+        "gpt-4o" => Some(1_000),
+        "offline-echo" => Some(200),
+        _ => None,
+    };
+    assert_eq!(
+        prompt_runs::experiment::answering_time(&planned.estimate, &p50, 4),
+        Some(Duration::from_millis((3 * 1_000 + 3 * 200) / 4))
+    );
+    let unknown = |model_id: &str| (model_id == "gpt-4o").then_some(1_000);
+    assert_eq!(
+        prompt_runs::experiment::answering_time(&planned.estimate, &unknown, 4),
+        None,
+        "offline-echo never answered: not known"
+    );
+}
+
+#[test]
 fn the_pace_says_how_long_a_rate_limit_makes_the_requests_take() {
     let limits = |per_minute| {
         Some(ServerLimits {

@@ -5,11 +5,13 @@ use super::experiments::{use_experiments, Experiments};
 use super::format::{count, minutes, pause_text, percent, priced_cost, thousands};
 use super::root_class::root_class;
 use crate::experiment::{
-    plan_with_answers, AnswerLength, Budget, Confirmation, Experiment, ModelEstimate, Pace,
+    answering_time, plan_with_answers, AnswerLength, Budget, Confirmation, Experiment, ModelEstimate, Pace,
     Pairing, Plan, PlannedCell,
 };
 use crate::model::{RunStatus, Usd};
-use crate::store::{failed_cells, ExperimentReport, ExperimentStop, RunsStore};
+use crate::store::{
+    failed_cells, ExperimentReport, ExperimentStop, RunsStore, MAX_CONCURRENT_REQUESTS,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
@@ -321,7 +323,19 @@ fn plan_summary(
             count(u64::from(experiment.repeats), "repeat")
         ),
     };
-    let pace = pace_text(plan.requests(), Pace::of(plan.requests(), store.server_limits()));
+    // Untracked: the plan is made again as an execution ends, which is when
+    // the latencies change; not at each answer.
+    let stats = untrack(|| store.model_stats());
+    let p50 = |model_id: &str| {
+        let model = stats.iter().find(|model| model.model_id == model_id)?;
+        Some(model.latency_ms?.p50)
+    };
+    let answering = answering_time(&plan.estimate, &p50, MAX_CONCURRENT_REQUESTS);
+    let pace = pace_text(
+        plan.requests(),
+        Pace::of(plan.requests(), store.server_limits()),
+        answering,
+    );
     let first = plan.cells.first().and_then(|cell| plan.estimate.of_cell(cell));
     let budget = experiment.budget;
     view! {
@@ -389,9 +403,10 @@ fn total_text(models: &[ModelEstimate]) -> String {
     }
 }
 
-/// How the requests meet the server's rate limit.
-fn pace_text(requests: usize, pace: Pace) -> String {
-    match pace {
+/// How the requests meet the server's rate limit, and how long answering
+/// them takes at the models' median latencies, when known.
+fn pace_text(requests: usize, pace: Pace, answering: Option<Duration>) -> String {
+    let limit = match pace {
         Pace::Unknown => "Nothing is known of this server's rate limit.".to_owned(),
         Pace::Unlimited => "This server sets no rate limit.".to_owned(),
         Pace::Within { per_minute } => format!(
@@ -405,6 +420,13 @@ fn pace_text(requests: usize, pace: Pace) -> String {
             thousands(u64::from(per_minute)),
             minutes(at_least)
         ),
+    };
+    match answering {
+        Some(answering) => format!(
+            "{limit} Answering takes about {} at the models' median latencies, {MAX_CONCURRENT_REQUESTS} at a time.",
+            minutes(answering)
+        ),
+        None => limit,
     }
 }
 
@@ -582,16 +604,16 @@ mod tests {
             at_least: Duration::from_secs(140),
         };
         assert_eq!(
-            pace_text(2_000, paced),
+            pace_text(2_000, paced, None),
             "2,000 requests is more than this server lets through at once (600, then 600 a minute): they wait for its rate limit and take at least 2 min 20 s."
         );
         assert_eq!(
-            pace_text(12, Pace::Unknown),
+            pace_text(12, Pace::Unknown, None),
             "Nothing is known of this server's rate limit."
         );
         assert_eq!(
-            pace_text(12, Pace::Within { per_minute: 600 }),
-            "Within this server's rate limit (600 a minute)."
+            pace_text(12, Pace::Within { per_minute: 600 }, Some(Duration::from_secs(75))),
+            "Within this server's rate limit (600 a minute). Answering takes about 1 min 15 s at the models' median latencies, 4 at a time."
         );
     }
 

@@ -236,6 +236,23 @@ impl Pace {
     }
 }
 
+/// How long answering `estimate`'s requests takes, `at_once` at a time, at
+/// each model's median latency (`p50_ms(model_id)`, from its earlier runs):
+/// the sum of their latencies spread over the requests in flight. `None`
+/// when a model with requests has answered nothing yet. The server's rate
+/// limit can only add to it ([`Pace`]).
+pub fn answering_time(
+    estimate: &CostEstimate,
+    p50_ms: &dyn Fn(&str) -> Option<u64>,
+    at_once: usize,
+) -> Option<Duration> {
+    let mut total_ms = 0u64;
+    for model in estimate.per_model.iter().filter(|model| model.requests > 0) {
+        total_ms += p50_ms(&model.model_id)? * model.requests as u64;
+    }
+    Some(Duration::from_millis(total_ms / at_once.max(1) as u64))
+}
+
 /// Why a plan should be confirmed before it is sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Confirmation {

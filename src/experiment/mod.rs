@@ -32,7 +32,7 @@ pub use diff::{Change, Span, WordDiff};
 pub use grid::{Answer, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary};
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
 pub use estimate::{
-    AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace, ASSUMED_OUTPUT_TOKENS,
+    answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace, ASSUMED_OUTPUT_TOKENS,
     RECENT_ANSWERS,
 };
 pub use plan::{
