@@ -95,23 +95,23 @@ impl NeuroForgeClient {
 
     /// `GET /api/v1/models`.
     pub async fn models(&self) -> Result<Vec<Model>, ApiError> {
-        self.get_json(MODELS_PATH.to_owned()).await
+        parse(&self.get_text(MODELS_PATH.to_owned()).await?)
     }
 
     /// `GET /api/v1/models/{id}`.
     pub async fn model(&self, id: &str) -> Result<Model, ApiError> {
-        self.get_json(format!("{MODELS_PATH}/{}", encode(id))).await
+        parse(&self.get_text(format!("{MODELS_PATH}/{}", encode(id))).await?)
     }
 
     /// `GET /api/v1/providers`.
     pub async fn providers(&self) -> Result<Providers, ApiError> {
-        self.get_json(PROVIDERS_PATH.to_owned()).await
+        parse(&self.get_text(PROVIDERS_PATH.to_owned()).await?)
     }
 
     /// `GET /api/v1/limits`: the rate and size limits the server holds
     /// clients to (a server without the endpoint answers 404: nothing is known).
     pub async fn limits(&self) -> Result<ServerLimits, ApiError> {
-        self.get_json(LIMITS_PATH.to_owned()).await
+        parse(&self.get_text(LIMITS_PATH.to_owned()).await?)
     }
 
     /// `POST {SYNC_PATH}/{workspace}/runs` with `body`, a [`SyncUpload`](super::wire::SyncUpload)'s
@@ -128,7 +128,7 @@ impl NeuroForgeClient {
             .header("Content-Type", "application/json")
             .body(body);
         let response = self.send(request).await?;
-        self.read_json(response).await
+        parse(&self.read_text(response).await?)
     }
 
     /// `GET {SYNC_PATH}/{workspace}/changes`: what changed after `since`
@@ -139,12 +139,12 @@ impl NeuroForgeClient {
         since: &str,
         limit: usize,
     ) -> Result<SyncChanges, ApiError> {
-        self.get_json(format!(
+        let path = format!(
             "{SYNC_PATH}/{}/changes?since={}&limit={limit}",
             encode(workspace),
             encode(since)
-        ))
-        .await
+        );
+        parse(&self.get_text(path).await?)
     }
 
     /// Executes `request`, streaming its text to `on_text` when the server
@@ -172,7 +172,7 @@ impl NeuroForgeClient {
         let plain = self
             .send(self.post(EXECUTE_PATH, &abort).json(request))
             .await?;
-        self.read_json(plain).await
+        parse(&self.read_text(plain).await?)
     }
 
     fn url(&self, path: &str) -> String {
@@ -191,21 +191,24 @@ impl NeuroForgeClient {
         }
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: String) -> Result<T, ApiError> {
+    /// A `GET`'s whole answer. Not generic, and nor is [`Self::read_text`]:
+    /// each answer type then adds only its parsing to the app bundle, not a
+    /// copy of the request's state machine.
+    async fn get_text(&self, path: String) -> Result<String, ApiError> {
         let abort = AbortOnDrop::new();
         let request = self
             .authorized(Request::get(&self.url(&path)))
             .abort_signal(Some(&abort.signal()))
             .build();
         let response = self.send(request).await?;
-        self.read_json(response).await
+        self.read_text(response).await
     }
 
-    /// A whole JSON answer; a body cut off on the way is a lost connection.
-    async fn read_json<T: DeserializeOwned>(&self, response: Response) -> Result<T, ApiError> {
+    /// A whole answer (JSON, for [`parse`]); a body cut off on the way is a
+    /// lost connection.
+    async fn read_text(&self, response: Response) -> Result<String, ApiError> {
         let response = error_for_status(response).await?;
-        let text = response.text().await.map_err(|_| self.connection_lost())?;
-        parse(&text)
+        response.text().await.map_err(|_| self.connection_lost())
     }
 
     /// Sends, waiting at most the timeout for the answer's headers.

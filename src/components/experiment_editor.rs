@@ -4,11 +4,12 @@
 
 use super::experiments::{use_experiments, Experiments};
 use super::model_checkboxes::{tick, ModelCheckboxes};
-use super::number_field::{self, NumberField};
+use super::number_field::{self, NumberField, Shown};
 use super::root_class::root_class;
 use super::{ChecksEditor, InputRows};
 use crate::experiment::{Experiment, Pairing, Template};
 use leptos::prelude::*;
+use std::sync::Arc;
 
 /// The definition of the open experiment of the [`Experiments`] in context
 /// (or given): its name; the template, with the `{{variables}}` it uses
@@ -129,19 +130,20 @@ fn TemplateField(experiments: Experiments) -> impl IntoView {
 fn RunSettings(experiments: Experiments) -> impl IntoView {
     // One closure type for the three commits: parse, then apply or refuse.
     let commit = move |apply: fn(&str, &mut Experiment) -> Result<(), String>| {
-        Callback::new(move |typed: String| {
+        Box::new(move |typed: String| {
             let mut edited = Experiment::clone(&*experiments.open()?);
             match apply(&typed, &mut edited) {
                 Ok(()) => experiments.edit(|experiment| *experiment = edited),
                 Err(why) => return Some(why),
             }
             None
-        })
+        }) as Box<dyn Fn(String) -> Option<String>>
     };
+    let shown = move |read: fn(&Experiment) -> String| -> Shown { Arc::new(field(experiments, read)) };
     view! {
         <div class="editor__settings">
             <NumberField label="Repeats " class="editor__repeats" placeholder="1" inputmode="numeric"
-                value=Signal::derive(field(experiments, |e| e.repeats.to_string()))
+                value=shown(|e| e.repeats.to_string())
                 commit=commit(|typed, e| { e.repeats = number_field::repeats(typed)?; Ok(()) })/>
             <label>
                 "Pairing "
@@ -156,10 +158,10 @@ fn RunSettings(experiments: Experiments) -> impl IntoView {
                 </select>
             </label>
             <NumberField label="Budget ($) " class="editor__budget" placeholder="none" inputmode="decimal"
-                value=Signal::derive(field(experiments, |e| e.budget.map(|usd| usd.dollars().to_string()).unwrap_or_default()))
+                value=shown(|e| e.budget.map(|usd| usd.dollars().to_string()).unwrap_or_default())
                 commit=commit(|typed, e| { e.budget = number_field::budget(typed)?; Ok(()) })/>
             <NumberField label="Max tokens " class="editor__max-tokens" placeholder="server's default" inputmode="numeric"
-                value=Signal::derive(field(experiments, |e| e.parameters.max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default()))
+                value=shown(|e| e.parameters.max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default())
                 commit=commit(|typed, e| { e.parameters.max_tokens = number_field::max_tokens(typed)?; Ok(()) })/>
         </div>
     }

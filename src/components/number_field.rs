@@ -12,6 +12,10 @@ use super::format::typed_number;
 use crate::experiment::MAX_REPEATS;
 use crate::model::Usd;
 use leptos::prelude::*;
+use std::sync::Arc;
+
+/// What a [`NumberField`] shows: a tracked read of the value in force.
+pub(crate) type Shown = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// A labelled text field for a number: shows `value` (the value in force,
 /// as text); on change hands what was typed to `commit`, which applies it
@@ -20,8 +24,9 @@ use leptos::prelude::*;
 /// shows beside it (`{class}-why`, an alert) until a number is taken or the
 /// value changes elsewhere.
 ///
-/// Not generic, and its callbacks boxed: one compiled copy serves every
-/// field of the app (the playground's bundle has a budget).
+/// Not generic, and its callbacks boxed rather than signals and
+/// `Callback`s: one compiled copy serves every field of the app, with no
+/// derived signal's code (the playground's bundle has a budget).
 #[component]
 pub(crate) fn NumberField(
     /// The words before the field.
@@ -32,22 +37,32 @@ pub(crate) fn NumberField(
     placeholder: &'static str,
     /// `numeric` (whole numbers) or `decimal`, for on-screen keyboards.
     inputmode: &'static str,
-    /// The value in force, as the field shows it.
-    value: Signal<String>,
+    /// The value in force, as the field shows it (a tracked read).
+    value: Shown,
     /// Applies a typed text, or says why it is refused.
-    commit: Callback<String, Option<String>>,
+    commit: Box<dyn Fn(String) -> Option<String>>,
 ) -> impl IntoView {
-    // What was typed and refused, and why.
-    let refused = RwSignal::new(None::<(String, String)>);
-    // A value changed elsewhere (another experiment opened) drops the refusal.
-    Effect::new(move |seen: Option<String>| {
-        let now = value.get();
-        if seen.is_some_and(|seen| seen != now) {
-            refused.set(None);
+    // What was typed and refused, why, and the value in force then: once
+    // the value changes elsewhere (another experiment opened), the refusal
+    // is over. Compared where read rather than reset by an effect, which
+    // would cost the bundle an effect's code for this one field.
+    let refused = RwSignal::new(None::<(String, String, String)>);
+    // One closure type for every read: the typed text or the reason, while
+    // the refusal holds.
+    let held = value.clone();
+    let current = move |read: fn(&(String, String, String)) -> String| {
+        let shown = held.clone();
+        move || {
+            let now = shown();
+            refused.with(|refused| match refused {
+                Some(refusal) if refusal.2 == now => Some(read(refusal)),
+                _ => None,
+            })
         }
-        now
-    });
-    let why = move || refused.with(|refused| refused.as_ref().map(|(_, why)| why.clone()));
+    };
+    let (typed, why) = (current(|refusal| refusal.0.clone()), current(|refusal| refusal.1.clone()));
+    let invalid = why.clone();
+    let shown = value.clone();
     view! {
         <label>
             {label}
@@ -56,14 +71,12 @@ pub(crate) fn NumberField(
                 class=class
                 inputmode=inputmode
                 placeholder=placeholder
-                aria-invalid=move || why().map(|_| "true")
-                prop:value=move || {
-                    refused.with(|refused| refused.as_ref().map(|(typed, _)| typed.clone()))
-                        .unwrap_or_else(|| value.get())
-                }
+                aria-invalid=move || invalid().map(|_| "true")
+                prop:value=move || typed().unwrap_or_else(|| shown())
                 on:change=move |event| {
                     let typed = event_target_value(&event);
-                    refused.set(commit.run(typed.clone()).map(|why| (typed, why)));
+                    let was = untrack(|| value());
+                    refused.set(commit(typed.clone()).map(|why| (typed, why, was)));
                 }
             />
         </label>

@@ -4,13 +4,14 @@
 
 use super::keyed_rows::{keyed_rows, row};
 use super::model_checkboxes::{tick, ModelCheckboxes};
-use super::number_field::{self, NumberField};
+use super::number_field::{self, NumberField, Shown};
 use super::root_class::root_class;
 use crate::api::wire::ExecuteParameters;
 use crate::store::{use_runs_store, RunsStore};
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::sync::Arc;
 
 /// The prompt form: prompt text, models (from [`RunsStore::models`]), context
 /// blocks, max tokens and temperature (the store's
@@ -244,17 +245,17 @@ fn ContextBlockField(id: String, text: String, blocks: RwSignal<ContextBlocks>) 
 fn ParameterInputs(store: RunsStore) -> impl IntoView {
     // One closure type for both commits: parse, then apply or refuse.
     let commit = move |apply: fn(&str, &mut ExecuteParameters) -> Result<(), String>| {
-        Callback::new(move |typed: String| {
+        Box::new(move |typed: String| {
             let mut parameters = store.execution_parameters();
             let refused = apply(&typed, &mut parameters).err();
             if refused.is_none() {
                 store.set_execution_parameters(parameters);
             }
             refused
-        })
+        }) as Box<dyn Fn(String) -> Option<String>>
     };
-    let shown = move |read: fn(&ExecuteParameters) -> String| {
-        Signal::derive(move || read(&store.execution_parameters()))
+    let shown = move |read: fn(&ExecuteParameters) -> String| -> Shown {
+        Arc::new(move || read(&store.execution_parameters()))
     };
     view! {
         <fieldset class="composer__parameters">

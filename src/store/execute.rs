@@ -254,15 +254,14 @@ impl RunsStore {
                     pacer.answered(sent_at.get());
                     return answer;
                 };
-                let (Some(asked), ApiError::TryLater { status, .. }) = (error.try_later(), &error)
-                else {
+                let ApiError::TryLater { status, retry_after, .. } = error else {
                     return Err(error);
                 };
                 if tries >= super::MAX_TRIES {
                     let last = Box::new(error);
                     return Err(ApiError::GaveUp { tries, last });
                 }
-                pacer.refused(sent_at.get(), asked, tries, *status, store);
+                pacer.refused(sent_at.get(), retry_after, tries, status, store);
             }
         };
         let outcome = Abortable::new(tries, registration).await;

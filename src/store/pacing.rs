@@ -28,11 +28,12 @@ use std::time::Duration;
 /// two minutes after the first when the server never says how long to wait.
 pub const MAX_TRIES: u32 = 8;
 
-/// The first wait when the server did not say how long, doubled at each try.
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The first wait when the server did not say how long, doubled at each
+/// try, in ms.
+const FIRST_BACKOFF_MS: u64 = 1_000;
 
-/// The longest wait [`backoff`] chooses.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The longest wait [`backoff`] chooses, in ms.
+const MAX_BACKOFF_MS: u64 = 60_000;
 
 /// The wait after `tries` refusals when the server did not say how long:
 /// 1 s, 2 s, 4 s, … up to 60 s, of which the second half is random
@@ -40,9 +41,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// together do not all come back at the same instant, and none comes back
 /// sooner than half the schedule.
 pub fn backoff(tries: u32, random: f64) -> Duration {
-    let doubled = FIRST_BACKOFF.saturating_mul(1 << tries.saturating_sub(1).min(16));
-    let full = doubled.min(MAX_BACKOFF);
-    full / 2 + full.mul_f64(random.clamp(0.0, 1.0) / 2.0)
+    // In whole ms rather than Duration's float methods, whose panics
+    // would bring their messages into the app bundle.
+    let full = (FIRST_BACKOFF_MS << tries.saturating_sub(1).min(6)).min(MAX_BACKOFF_MS);
+    Duration::from_millis(full / 2 + (full as f64 * random.clamp(0.0, 1.0) / 2.0) as u64)
 }
 
 /// A number uniform in 0–1 for the jitter: the browser's `Math.random()`,
@@ -192,7 +194,7 @@ impl Pacer {
         let mut window = self.window.get();
         window.refused(sent_at, now);
         self.window.set(window);
-        let resume_at = now + wait.as_secs_f64() * 1_000.0;
+        let resume_at = now + wait.as_millis() as f64;
         if resume_at > self.resume_at.get() {
             self.resume_at.set(resume_at);
             let until = Timestamp::now().unix_millis().unwrap_or_default()
