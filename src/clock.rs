@@ -35,7 +35,10 @@ pub fn sleep(wait: Duration) -> LocalBoxFuture<'static, ()> {
     {
         gloo_timers::future::sleep(wait).boxed_local()
     }
-    #[cfg(all(target_arch = "wasm32", not(any(feature = "client", feature = "persist"))))]
+    #[cfg(all(
+        target_arch = "wasm32",
+        not(any(feature = "client", feature = "persist"))
+    ))]
     {
         let _ = wait;
         futures::future::ready(()).boxed_local()

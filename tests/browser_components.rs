@@ -1036,7 +1036,10 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
     // A number the field does not take: refused where typed, nothing changed.
     change(".composer__temperature", "3");
     assert_eq!(page.store.execution_parameters().temperature, Some(0.5));
-    let field: web_sys::HtmlInputElement = page.find(".composer__temperature").unwrap().unchecked_into();
+    let field: web_sys::HtmlInputElement = page
+        .find(".composer__temperature")
+        .unwrap()
+        .unchecked_into();
     assert_eq!(field.value(), "3", "what was typed stays");
     eventually("the reason is shown beside it", || {
         page.text(".composer__temperature-why")

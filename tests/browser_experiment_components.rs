@@ -5,12 +5,12 @@
 #![cfg(target_arch = "wasm32")]
 
 use leptos::prelude::*;
+use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::components::{
     provide_diff_selection, provide_experiments, provide_run_filter, ActiveRunViewer,
     DiffSelection, DiffView, ExperimentEditor, ExperimentGrid, Experiments, RunFilters, RunHistory,
     RunPlan, GRID_ROW_HEIGHT_PX,
 };
-use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::experiment::{plan, Check, InputFormat, InputTable};
 use prompt_runs::model::{Model, PromptRun, Provider, Rating, RunStatus, Timestamp, Usd};
 use prompt_runs::store::{provide_runs_store, RunsStore};
@@ -448,13 +448,29 @@ async fn numbers_a_field_does_not_take_are_refused_there_and_change_nothing() {
     page.enter(".editor__repeats", "3", "change");
     settle().await;
     let open = || page.experiments.open().unwrap();
-    assert_eq!((open().budget, open().repeats), (Some(Usd::from_dollars(0.5)), 3));
+    assert_eq!(
+        (open().budget, open().repeats),
+        (Some(Usd::from_dollars(0.5)), 3)
+    );
 
-    let input = |selector: &str| -> web_sys::HtmlInputElement { page.get(selector).unchecked_into() };
+    let input =
+        |selector: &str| -> web_sys::HtmlInputElement { page.get(selector).unchecked_into() };
     for (field, typed, why) in [
-        (".editor__budget", "ten dollars", "“ten dollars” is not an amount in dollars"),
-        (".editor__repeats", "50", "Repeats are a whole number from 1 to 10, not “50”."),
-        (".editor__max-tokens", "lots", "Max tokens is a whole number from 1, not “lots”"),
+        (
+            ".editor__budget",
+            "ten dollars",
+            "“ten dollars” is not an amount in dollars",
+        ),
+        (
+            ".editor__repeats",
+            "50",
+            "Repeats are a whole number from 1 to 10, not “50”.",
+        ),
+        (
+            ".editor__max-tokens",
+            "lots",
+            "Max tokens is a whole number from 1, not “lots”",
+        ),
     ] {
         page.enter(field, typed, "change");
         settle().await;
@@ -476,7 +492,10 @@ async fn numbers_a_field_does_not_take_are_refused_there_and_change_nothing() {
     settle().await;
     assert_eq!(open().repeats, 10);
     assert_eq!(page.text(".editor__repeats-why"), "");
-    assert_eq!(input(".editor__repeats").get_attribute("aria-invalid"), None);
+    assert_eq!(
+        input(".editor__repeats").get_attribute("aria-invalid"),
+        None
+    );
     // Emptied on purpose: no budget.
     page.enter(".editor__budget", "", "change");
     settle().await;
@@ -486,7 +505,8 @@ async fn numbers_a_field_does_not_take_are_refused_there_and_change_nothing() {
 #[wasm_bindgen_test]
 async fn the_plan_names_its_assumptions_and_counts_re_runs_apart() {
     let page = Page::mount(|| view! { <RunPlan/> });
-    page.store.set_models(vec![model("priced", Some(0.002)), model("free-ish", None)]);
+    page.store
+        .set_models(vec![model("priced", Some(0.002)), model("free-ish", None)]);
     page.experiments.create("Assumptions");
     page.experiments.edit(|experiment| {
         experiment.template = "Say {{n}}".into();
@@ -496,9 +516,8 @@ async fn the_plan_names_its_assumptions_and_counts_re_runs_apart() {
     settle().await;
     let line = |model: &str| page.text(&format!(".plan__models li[data-model={model}]"));
     assert!(
-        line("priced").ends_with(
-            "assuming answers of 500 tokens (no max tokens set, no earlier answers)"
-        ),
+        line("priced")
+            .ends_with("assuming answers of 500 tokens (no max tokens set, no earlier answers)"),
         "{}",
         line("priced")
     );
@@ -532,7 +551,8 @@ async fn the_plan_names_its_assumptions_and_counts_re_runs_apart() {
         line("priced")
     );
 
-    page.experiments.edit(|experiment| experiment.parameters.max_tokens = Some(64));
+    page.experiments
+        .edit(|experiment| experiment.parameters.max_tokens = Some(64));
     settle().await;
     assert!(line("free-ish").ends_with("assuming answers of 64 tokens (max tokens)"));
     assert!(line("free-ish").contains(", not priced, "));
@@ -548,7 +568,8 @@ async fn the_plan_names_its_assumptions_and_counts_re_runs_apart() {
         page.text(".plan__pace"),
         "6 requests is more than this server lets through at once (2, then 2 a minute): they wait for its rate limit and take at least 2 min."
     );
-    page.experiments.edit(|experiment| experiment.template = format!("{} {{{{n}}}}", "long ".repeat(30)));
+    page.experiments
+        .edit(|experiment| experiment.template = format!("{} {{{{n}}}}", "long ".repeat(30)));
     settle().await;
     let problems = page.text(".plan__problems");
     assert!(

@@ -264,7 +264,10 @@ async fn the_budget_holds_but_for_what_answers_cost_beyond_their_estimates() {
         panic!("stopped by the budget: {report:?}");
     };
     assert_eq!(budget, Usd::from_dollars(0.000_05));
-    assert_eq!(reported, spent, "taken once the last answer landed: one figure");
+    assert_eq!(
+        reported, spent,
+        "taken once the last answer landed: one figure"
+    );
     assert!(next > Usd::ZERO);
     assert!(
         report.not_sent > 0 && report.succeeded + report.not_sent == 30,
@@ -279,7 +282,10 @@ async fn the_budget_holds_but_for_what_answers_cost_beyond_their_estimates() {
     let beyond: Usd = (store.runs().iter())
         .map(|run| {
             let cell = run.experiment_cell().unwrap();
-            let planned = cells.iter().find(|planned| planned.row == cell.row).unwrap();
+            let planned = cells
+                .iter()
+                .find(|planned| planned.row == cell.row)
+                .unwrap();
             let reserved = estimate.of_cell(planned).unwrap();
             Usd::from_nanos((run.cost_usd().unwrap().nanos() - reserved.nanos()).max(0))
         })
@@ -327,7 +333,10 @@ async fn against_a_tiny_rate_limit_every_cell_is_answered_after_waiting() {
         }
     });
     let outcome = start(store, &experiment);
-    eventually_within("the experiment finished", 120, || outcome.borrow().is_some()).await;
+    eventually_within("the experiment finished", 120, || {
+        outcome.borrow().is_some()
+    })
+    .await;
     let report = outcome.borrow_mut().take().unwrap().unwrap();
     assert_eq!(
         report,
@@ -340,7 +349,10 @@ async fn against_a_tiny_rate_limit_every_cell_is_answered_after_waiting() {
     );
     assert!(pauses.get() > 0, "it waited for the rate limit");
     assert_eq!(store.execution_pause(), None);
-    assert!(store.runs().iter().all(|run| run.status == RunStatus::Success));
+    assert!(store
+        .runs()
+        .iter()
+        .all(|run| run.status == RunStatus::Success));
     // The gateway's Retry-After reaches the client (its CORS exposes it).
     let mut refused = None;
     for _ in 0..5 {

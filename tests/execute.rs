@@ -702,7 +702,11 @@ fn a_prompt_larger_than_the_server_accepts_is_refused_before_anything_is_sent() 
         .pool
         .spawner()
         .spawn_local(async move {
-            *slot.borrow_mut() = Some(store.execute_many(long, vec!["a".into(), "b".into()], vec![]).await);
+            *slot.borrow_mut() = Some(
+                store
+                    .execute_many(long, vec!["a".into(), "b".into()], vec![])
+                    .await,
+            );
         })
         .unwrap();
     setup.pool.run();

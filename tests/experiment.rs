@@ -4,14 +4,13 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use leptos::prelude::Owner;
+use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::experiment::{
     export_experiment, grid_csv, import_experiment, plan, plan_with_answers, AnswerLength, Budget,
     CellStatus, Check, Confirmation, Experiment, ExperimentError, ExperimentImportError, Grid,
     InputFormat, InputTable, Outcome, Pace, Pairing, PassRate, Plan, ASSUMED_OUTPUT_TOKENS,
     RECENT_ANSWERS,
 };
-use prompt_runs::api::wire::ServerLimits;
-use std::time::Duration;
 use prompt_runs::model::{
     Model, PromptRun, PromptRunUpdate, Provider, Rating, RunStatus, Timestamp, Usd,
 };
@@ -19,6 +18,7 @@ use prompt_runs::store::RunsStore;
 use prompt_runs::text::estimate_tokens;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Capitals: three rows, two models, the template needing both columns.
 fn capitals() -> Experiment {
@@ -338,7 +338,10 @@ fn the_budget_reserves_each_request_before_it_is_sent_and_settles_when_it_lands(
         (spending.spent(), spending.reserved()),
         (Usd::from_dollars(0.001), Usd::from_dollars(0.006))
     );
-    assert!(spending.reserve(request), "0.001 + 0.006 + 0.003 fits exactly");
+    assert!(
+        spending.reserve(request),
+        "0.001 + 0.006 + 0.003 fits exactly"
+    );
     // One lands dearer: the budget is passed only by what answers cost
     // beyond their estimates.
     for cost in [0.004, 0.003, 0.003] {
@@ -358,7 +361,10 @@ fn the_budget_reserves_each_request_before_it_is_sent_and_settles_when_it_lands(
 
 #[test]
 fn the_answer_length_comes_from_max_tokens_else_recent_answers_else_500() {
-    assert_eq!(AnswerLength::of(Some(64), &[900]), AnswerLength::MaxTokens(64));
+    assert_eq!(
+        AnswerLength::of(Some(64), &[900]),
+        AnswerLength::MaxTokens(64)
+    );
     assert_eq!(
         AnswerLength::of(None, &[120, 80, 300, 95]),
         AnswerLength::Recent {
@@ -380,7 +386,10 @@ fn the_answer_length_comes_from_max_tokens_else_recent_answers_else_500() {
         "gpt-4o" => vec![40, 60, 50],
         _ => Vec::new(),
     };
-    let prices = [model("gpt-4o", Some(0.01)), model("offline-echo", Some(0.002))];
+    let prices = [
+        model("gpt-4o", Some(0.01)),
+        model("offline-echo", Some(0.002)),
+    ];
     let planned = plan_with_answers(&experiment, &prices, &recent).unwrap();
     let [gpt, echo] = &planned.estimate.per_model[..] else {
         panic!("two models")

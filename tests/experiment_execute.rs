@@ -13,10 +13,10 @@ use futures::future::LocalBoxFuture;
 use futures::task::LocalSpawnExt;
 use futures::FutureExt;
 use leptos::prelude::Owner;
+use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse, Usage};
 use prompt_runs::api::{ApiError, PromptExecutor, TextSink};
 use prompt_runs::experiment::{plan, Experiment, Grid, InputFormat, InputTable, PlannedCell};
-use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::model::{Model, Provider, RunStatus, Timestamp, Usd, PARAMETERS_KEY};
 use prompt_runs::store::{
     failed_cells, ExperimentReport, ExperimentStop, RunsStore, MAX_CONCURRENT_REQUESTS, MAX_TRIES,
@@ -445,7 +445,10 @@ fn the_budget_counts_requests_in_flight_before_sending_another() {
             next: request,
         })
     );
-    assert_eq!(setup.store.experiment_spent("exp-run"), Usd::from_dollars(0.0016));
+    assert_eq!(
+        setup.store.experiment_spent("exp-run"),
+        Usd::from_dollars(0.0016)
+    );
 }
 
 #[test]
@@ -488,10 +491,17 @@ fn a_cell_the_server_asks_to_wait_for_waits_and_is_sent_again() {
     setup.pool.run_until_stalled();
 
     let store = setup.store;
-    assert_eq!(setup.server.waits(), [Duration::from_secs(12)], "Retry-After honoured");
+    assert_eq!(
+        setup.server.waits(),
+        [Duration::from_secs(12)],
+        "Retry-After honoured"
+    );
     let pause = store.execution_pause().expect("the store says it waits");
     assert_eq!(pause.status, 429);
-    assert!((11_000..=13_000).contains(&(pause.until - before)), "{pause:?}");
+    assert!(
+        (11_000..=13_000).contains(&(pause.until - before)),
+        "{pause:?}"
+    );
     assert_eq!(
         setup.server.started.get(),
         4,
@@ -603,7 +613,10 @@ fn a_prompt_larger_than_the_server_accepts_is_refused_before_sending() {
     let mut setup = setup();
     let mut experiment = experiment(3, &["m1"], 1);
     experiment.template = "{{word}}".into();
-    experiment.inputs.set_cell(1, 0, &"x".repeat(2_000)).unwrap();
+    experiment
+        .inputs
+        .set_cell(1, 0, &"x".repeat(2_000))
+        .unwrap();
     setup.store.set_server_limits(Some(ServerLimits {
         max_request_bytes: Some(1_024),
         ..ServerLimits::default()
@@ -617,7 +630,10 @@ fn a_prompt_larger_than_the_server_accepts_is_refused_before_sending() {
     };
     assert_eq!(limit, 1_024);
     assert!(bytes > 2_000);
-    assert!(refused.to_string().contains("up to 1,024 bytes"), "{refused}");
+    assert!(
+        refused.to_string().contains("up to 1,024 bytes"),
+        "{refused}"
+    );
     assert_eq!(setup.server.started.get(), 0);
     assert!(setup.store.runs().is_empty());
     let (cell, _) = setup.store.oversize_cell(&experiment, &plan.cells).unwrap();

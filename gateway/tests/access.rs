@@ -455,7 +455,10 @@ async fn the_gateway_says_its_limits_so_clients_can_plan_within_them() {
     // It is an API request like any other: counted against the rate.
     let app = gateway(&["--requests-per-minute", "1"]);
     let path = prompt_runs::api::wire::LIMITS_PATH;
-    assert_eq!(send(app.clone(), with_token(None, path)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(app.clone(), with_token(None, path)).await.status,
+        StatusCode::OK
+    );
     assert_eq!(
         send(app, with_token(None, path)).await.status,
         StatusCode::TOO_MANY_REQUESTS

@@ -100,7 +100,11 @@ impl NeuroForgeClient {
 
     /// `GET /api/v1/models/{id}`.
     pub async fn model(&self, id: &str) -> Result<Model, ApiError> {
-        parse(&self.get_text(format!("{MODELS_PATH}/{}", encode(id))).await?)
+        parse(
+            &self
+                .get_text(format!("{MODELS_PATH}/{}", encode(id)))
+                .await?,
+        )
     }
 
     /// `GET /api/v1/providers`.

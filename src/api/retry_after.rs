@@ -21,7 +21,9 @@ pub fn retry_after(value: &str, now_unix_ms: i64) -> Option<Duration> {
         return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }
     let until = imf_fixdate_unix_ms(value)?;
-    Some(Duration::from_millis(until.saturating_sub(now_unix_ms).max(0) as u64))
+    Some(Duration::from_millis(
+        until.saturating_sub(now_unix_ms).max(0) as u64,
+    ))
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` as ms since the Unix epoch.

@@ -165,7 +165,11 @@ fn RunLines(store: RunsStore, now: RwSignal<f64>) -> impl IntoView {
 /// waiting for.
 fn summary_text(finished: usize, all: usize, first: Option<RunState>) -> String {
     if all > 1 {
-        format!("{} of {} finished", thousands(finished as u64), count(all as u64, "run"))
+        format!(
+            "{} of {} finished",
+            thousands(finished as u64),
+            count(all as u64, "run")
+        )
     } else if first == Some(RunState::Receiving) {
         "Receiving the answer…".to_owned()
     } else {
@@ -403,7 +407,9 @@ mod tests {
             parameters,
         )]));
         assert_eq!(
-            RunProgress::of(&capped, START, false).tokens_text().as_deref(),
+            RunProgress::of(&capped, START, false)
+                .tokens_text()
+                .as_deref(),
             Some("≈4 tokens, 50% of 8 max")
         );
     }
@@ -441,7 +447,11 @@ mod tests {
             Some("48.3 tokens/s"),
             "the run's figure"
         );
-        let plain = RunProgress::of(&run(RunStatus::Success, Some("whole")), START + 60_000, false);
+        let plain = RunProgress::of(
+            &run(RunStatus::Success, Some("whole")),
+            START + 60_000,
+            false,
+        );
         assert_eq!(
             (plain.ttft_text(), plain.speed_text()),
             (None, None),

@@ -139,7 +139,8 @@ fn RunSettings(experiments: Experiments) -> impl IntoView {
             None
         }) as Box<dyn Fn(String) -> Option<String>>
     };
-    let shown = move |read: fn(&Experiment) -> String| -> Shown { Arc::new(field(experiments, read)) };
+    let shown =
+        move |read: fn(&Experiment) -> String| -> Shown { Arc::new(field(experiments, read)) };
     view! {
         <div class="editor__settings">
             <NumberField label="Repeats " class="editor__repeats" placeholder="1" inputmode="numeric"

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 pub use crate::text::{thousands, PREVIEW_CHARS};
 
-
 /// A count and what it counts, as every view says one: `"1 cell"`,
 /// `"2,000 requests"` (the plural adds an `s`).
 pub fn count(value: u64, noun: &str) -> String {
@@ -148,7 +147,10 @@ pub fn pause_text(pause: Pause, now_ms: f64) -> String {
         429 => "the rate limit".to_owned(),
         status => format!("the server (HTTP {status}: unavailable)"),
     };
-    format!("waiting for {cause}, resumes in {}", minutes(Duration::from_secs(left)))
+    format!(
+        "waiting for {cause}, resumes in {}",
+        minutes(Duration::from_secs(left))
+    )
 }
 
 /// A share (0–1) as a whole percentage: `0.666` → `"67%"`.
@@ -339,7 +341,11 @@ mod tests {
         assert_eq!(priced_cost(cost, true), "$0.0012");
         assert_eq!(priced_cost(Some(Usd::ZERO), false), "not priced", "local");
         assert_eq!(priced_cost(None, false), "not priced");
-        assert_eq!(priced_cost(Some(Usd::ZERO), true), "$0.0000", "priced at $0");
+        assert_eq!(
+            priced_cost(Some(Usd::ZERO), true),
+            "$0.0000",
+            "priced at $0"
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub(crate) fn NumberField(
             })
         }
     };
-    let (typed, why) = (current(|refusal| refusal.0.clone()), current(|refusal| refusal.1.clone()));
+    let (typed, why) = (
+        current(|refusal| refusal.0.clone()),
+        current(|refusal| refusal.1.clone()),
+    );
     let invalid = why.clone();
     let shown = value.clone();
     view! {

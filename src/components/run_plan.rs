@@ -5,8 +5,8 @@ use super::experiments::{use_experiments, Experiments};
 use super::format::{count, minutes, pause_text, percent, priced_cost, thousands};
 use super::root_class::root_class;
 use crate::experiment::{
-    answering_time, plan_with_answers, AnswerLength, Budget, Confirmation, Experiment, ModelEstimate, Pace,
-    Pairing, Plan, PlannedCell,
+    answering_time, plan_with_answers, AnswerLength, Budget, Confirmation, Experiment,
+    ModelEstimate, Pace, Pairing, Plan, PlannedCell,
 };
 use crate::model::{RunStatus, Usd};
 use crate::store::{
@@ -84,9 +84,9 @@ pub fn RunPlan(
     // last answer in flight lands.
     let spent = Memo::new(move |_| {
         experiments.grid();
-        experiments
-            .open()
-            .map_or(Usd::ZERO, |experiment| store.experiment_spent(&experiment.id))
+        experiments.open().map_or(Usd::ZERO, |experiment| {
+            store.experiment_spent(&experiment.id)
+        })
     });
     let report = RwSignal::new(None::<ExperimentReport>);
     let refused = RwSignal::new(None::<String>);
@@ -157,7 +157,8 @@ fn PlanSummary(
     spent: Memo<Usd>,
 ) -> impl IntoView {
     let store = experiments.store();
-    move || match planned.get() {
+    move || {
+        match planned.get() {
         None => view! { <p class="plan__none">"No experiment open."</p> }.into_any(),
         Some(Err(problems)) => view! {
             <div class="plan__problems" role="status">
@@ -170,6 +171,7 @@ fn PlanSummary(
             .open()
             .map(|experiment| plan_summary(&plan, &experiment, store, spent))
             .into_any(),
+    }
     }
 }
 
@@ -336,7 +338,10 @@ fn plan_summary(
         Pace::of(plan.requests(), store.server_limits()),
         answering,
     );
-    let first = plan.cells.first().and_then(|cell| plan.estimate.of_cell(cell));
+    let first = plan
+        .cells
+        .first()
+        .and_then(|cell| plan.estimate.of_cell(cell));
     let budget = experiment.budget;
     view! {
         <p class="plan__count">{shape}</p>
@@ -585,10 +590,7 @@ mod tests {
             model_line(&local),
             "offline-slow: 2 requests, about 1,010 tokens, not priced, assuming answers of 500 tokens (no max tokens set, no earlier answers)"
         );
-        assert_eq!(
-            total_text(&[priced.clone()]),
-            "Estimated cost: $0.0101"
-        );
+        assert_eq!(total_text(&[priced.clone()]), "Estimated cost: $0.0101");
         assert_eq!(
             total_text(&[priced, local.clone(), unknown]),
             "Estimated cost: $0.0101 for the priced models; not priced: offline-slow, mystery"

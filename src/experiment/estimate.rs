@@ -167,7 +167,9 @@ impl CostEstimate {
     /// The estimate of one `cell` (as its model's entry prices it), `None`
     /// when its model has no price.
     pub fn of_cell(&self, cell: &PlannedCell) -> Option<Usd> {
-        self.per_model.get(cell.model)?.request_cost(cell.prompt_tokens)
+        self.per_model
+            .get(cell.model)?
+            .request_cost(cell.prompt_tokens)
     }
 
     /// The sum of the estimates that are known.

@@ -19,22 +19,22 @@
 
 pub mod checks;
 pub mod diff;
+pub mod estimate;
 pub mod grid;
 pub mod inputs;
 mod pattern;
-pub mod estimate;
 pub mod plan;
 pub mod template;
 pub mod transfer;
 
 pub use checks::{evaluate_all, passes, Check, CheckError, Outcome, PassRate, Pattern};
 pub use diff::{Change, Span, WordDiff};
+pub use estimate::{
+    answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace,
+    ASSUMED_OUTPUT_TOKENS, RECENT_ANSWERS,
+};
 pub use grid::{Answer, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary};
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
-pub use estimate::{
-    answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace, ASSUMED_OUTPUT_TOKENS,
-    RECENT_ANSWERS,
-};
 pub use plan::{
     plan, plan_with_answers, Experiment, ExperimentError, InvalidExperiment, Pairing, Plan,
     PlannedCell, EXPERIMENT_SCHEMA, MAX_REPEATS,

@@ -7,13 +7,13 @@
 //! first rows rather than every repeat of one model.
 
 use super::checks::{Check, CheckError};
+pub use super::estimate::{
+    AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, ASSUMED_OUTPUT_TOKENS,
+};
 use super::grid::Grid;
 use super::inputs::InputTable;
 use super::template::{RenderError, Template, TemplateError};
 use crate::api::wire::{ExecuteParameters, ExecuteRequest};
-pub use super::estimate::{
-    AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, ASSUMED_OUTPUT_TOKENS,
-};
 use crate::model::{ExperimentCell, Model, PromptRun, Usd, EXPERIMENT_KEY};
 use crate::text::estimate_tokens;
 use serde::{Deserialize, Deserializer, Serialize};

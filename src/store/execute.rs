@@ -116,12 +116,11 @@ impl RunsStore {
         self.progress_known.set(false);
 
         let batch = Rc::new(BatchProgress::new(planned.len(), max_tokens));
-        let requests = (planned.iter().cloned().zip(requests).enumerate()).map(
-            |(slot, (run_id, request))| {
+        let requests =
+            (planned.iter().cloned().zip(requests).enumerate()).map(|(slot, (run_id, request))| {
                 let progress = RunProgress::new(batch.clone(), slot);
                 self.send_pending_run(executor.clone(), run_id, request, progress)
-            },
-        );
+            });
         let results: Vec<Result<ExecuteResponse, ApiError>> = stream::iter(requests)
             .buffered(MAX_CONCURRENT_REQUESTS)
             .collect()
@@ -245,16 +244,22 @@ impl RunsStore {
                 tries += 1;
                 sent_at.set(monotonic_ms());
                 let on_text = on_text.clone();
-                let answer = (executor.execute(request.clone(), Box::new(move |text| {
-                    (on_text.borrow_mut())(text)
-                })))
+                let answer = (executor.execute(
+                    request.clone(),
+                    Box::new(move |text| (on_text.borrow_mut())(text)),
+                ))
                 .await;
                 drop(sending);
                 let Err(error) = answer else {
                     pacer.answered(sent_at.get());
                     return answer;
                 };
-                let ApiError::TryLater { status, retry_after, .. } = error else {
+                let ApiError::TryLater {
+                    status,
+                    retry_after,
+                    ..
+                } = error
+                else {
                     return Err(error);
                 };
                 if tries >= super::MAX_TRIES {

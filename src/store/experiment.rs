@@ -177,7 +177,9 @@ impl RunsStore {
                 .await;
                 progress.set(slot, 100.0);
                 if let Some(mut spending) = budget.get() {
-                    let cost = store.get_run_untracked(&run_id).and_then(|run| run.cost_usd());
+                    let cost = store
+                        .get_run_untracked(&run_id)
+                        .and_then(|run| run.cost_usd());
                     spending.settle(reserved, cost);
                     budget.set(Some(spending));
                 }
@@ -284,7 +286,8 @@ impl RunsStore {
     /// what the plan shows and what the budget reserves. Read untracked.
     pub fn estimate(&self, experiment: &Experiment, cells: &[PlannedCell]) -> CostEstimate {
         let recent = |model_id: &str| self.recent_output_tokens(model_id);
-        self.models.with_untracked(|prices| CostEstimate::of(cells, experiment, prices, &recent))
+        self.models
+            .with_untracked(|prices| CostEstimate::of(cells, experiment, prices, &recent))
     }
 }
 

@@ -155,7 +155,9 @@ impl Pacer {
             // make this spin; a later pause is waited for in its turn.
             if left > 0.0 && waited_for != Some(resume_at.to_bits()) {
                 waited_for = Some(resume_at.to_bits());
-                executor.pause(Duration::from_millis(left.ceil() as u64)).await;
+                executor
+                    .pause(Duration::from_millis(left.ceil() as u64))
+                    .await;
                 continue;
             }
             store.end_pause();
@@ -197,8 +199,8 @@ impl Pacer {
         let resume_at = now + wait.as_millis() as f64;
         if resume_at > self.resume_at.get() {
             self.resume_at.set(resume_at);
-            let until = Timestamp::now().unix_millis().unwrap_or_default()
-                + wait.as_millis() as i64;
+            let until =
+                Timestamp::now().unix_millis().unwrap_or_default() + wait.as_millis() as i64;
             store.pause.set(Some(Pause { until, status }));
         }
     }
@@ -252,7 +254,11 @@ mod tests {
         assert_eq!(backoff(u32::MAX, 0.0), Duration::from_secs(30));
         assert_eq!(backoff(1, 7.0), Duration::from_secs(1), "clamped");
         let total: Duration = (1..MAX_TRIES).map(|tries| backoff(tries, 1.0)).sum();
-        assert_eq!(total, Duration::from_secs(123), "the longest a request waits");
+        assert_eq!(
+            total,
+            Duration::from_secs(123),
+            "the longest a request waits"
+        );
     }
 
     #[test]
