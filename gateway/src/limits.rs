@@ -129,11 +129,14 @@ impl RateLimit {
     }
 }
 
-/// `GET /api/v1/limits`: the per-minute limit and its burst (the same
+/// `GET /api/v1/limits`: `config`'s per-minute limit and its burst (the same
 /// figure: a full bucket), absent when there is none (`0`), and the largest
 /// request body (`crate::MAX_BODY_BYTES`). The route sits behind the same
 /// rules as the rest of the API, rate and token included.
-pub fn describe<S: Clone + Send + Sync + 'static>(per_minute: u32) -> MethodRouter<S> {
+pub fn describe<S: Clone + Send + Sync + 'static>(
+    config: &crate::GatewayConfig,
+) -> MethodRouter<S> {
+    let per_minute = config.requests_per_minute;
     let per_minute = (per_minute > 0).then_some(per_minute);
     let limits = ServerLimits {
         requests_per_minute: per_minute,
