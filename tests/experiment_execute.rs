@@ -27,6 +27,9 @@ use std::time::Duration;
 
 type Reply = oneshot::Sender<Result<ExecuteResponse, ApiError>>;
 
+/// A pause asked for, and how to end it while it is held.
+type HeldPause = (Duration, Option<oneshot::Sender<()>>);
+
 /// An executor that holds every request until the test answers it, and
 /// every pause the store asks of it until the test ends it (or none, when
 /// `pauses_end_at_once`).
@@ -37,7 +40,7 @@ struct HeldServer {
     /// Requests dropped before they were answered (= aborted).
     aborted: Rc<Cell<usize>>,
     /// The pauses asked for, and how to end each one still held.
-    pauses: Rc<RefCell<Vec<(Duration, Option<oneshot::Sender<()>>)>>>,
+    pauses: Rc<RefCell<Vec<HeldPause>>>,
     pauses_end_at_once: Rc<Cell<bool>>,
 }
 
@@ -613,10 +616,7 @@ fn a_prompt_larger_than_the_server_accepts_is_refused_before_sending() {
     let mut setup = setup();
     let mut experiment = experiment(3, &["m1"], 1);
     experiment.template = "{{word}}".into();
-    experiment
-        .inputs
-        .set_cell(1, 0, &"x".repeat(2_000))
-        .unwrap();
+    experiment.inputs.set_cell(1, 0, "x".repeat(2_000)).unwrap();
     setup.store.set_server_limits(Some(ServerLimits {
         max_request_bytes: Some(1_024),
         ..ServerLimits::default()

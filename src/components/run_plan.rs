@@ -590,7 +590,10 @@ mod tests {
             model_line(&local),
             "offline-slow: 2 requests, about 1,010 tokens, not priced, assuming answers of 500 tokens (no max tokens set, no earlier answers)"
         );
-        assert_eq!(total_text(&[priced.clone()]), "Estimated cost: $0.0101");
+        assert_eq!(
+            total_text(std::slice::from_ref(&priced)),
+            "Estimated cost: $0.0101"
+        );
         assert_eq!(
             total_text(&[priced, local.clone(), unknown]),
             "Estimated cost: $0.0101 for the priced models; not priced: offline-slow, mystery"

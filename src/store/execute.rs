@@ -23,6 +23,10 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 4;
 /// Answer length assumed for progress when the request sets no `max_tokens`.
 const EXPECTED_TOKENS: u32 = 1_024;
 
+/// Where a run's streamed text goes, whichever try it arrives in: each try
+/// hands the executor a sink of its own that forwards here.
+type SharedSink = Rc<RefCell<dyn FnMut(&str)>>;
+
 /// Streamed progress stops short of 100 until the server confirms the end.
 const STREAMING_PROGRESS_CAP: f64 = 99.0;
 
@@ -195,7 +199,7 @@ impl RunsStore {
         // loop as this is set.
         let sent_at = Rc::new(Cell::new(monotonic_ms()));
         let sent = sent_at.clone();
-        let on_text: Rc<RefCell<dyn FnMut(&str)>> = Rc::new(RefCell::new(move |text: &str| {
+        let on_text: SharedSink = Rc::new(RefCell::new(move |text: &str| {
             if text.is_empty() {
                 return;
             }
