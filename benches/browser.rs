@@ -375,7 +375,7 @@ async fn paced_experiment(owner: &Owner) -> String {
         _ => "0".to_owned(),
     };
     format!(
-        "| {ROWS} cells on offline-echo, default gateway ({} a minute) | |\n| --- | ---: |\n\
+        "| 2,000 cells on offline-echo, default gateway ({} a minute) | |\n| --- | ---: |\n\
          | until the last answer, s | {seconds:.1} |\n\
          | least the rate limit allows, s | {least} |\n\
          | answered | {} |\n| failed | {} |\n| waits for the rate limit | {} |\n",
