@@ -1033,6 +1033,20 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
         None,
         "empty: the server's"
     );
+    // A number the field does not take: refused where typed, nothing changed.
+    change(".composer__temperature", "3");
+    assert_eq!(page.store.execution_parameters().temperature, Some(0.5));
+    let field: web_sys::HtmlInputElement = page
+        .find(".composer__temperature")
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(field.value(), "3", "what was typed stays");
+    eventually("the reason is shown beside it", || {
+        page.text(".composer__temperature-why")
+            == "Temperature is a number from 0 to 2, not “3”; leave it empty for the server's default."
+    })
+    .await;
+    assert_eq!(field.value(), "3", "and still stays");
 }
 
 #[wasm_bindgen_test]

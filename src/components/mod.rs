@@ -40,6 +40,7 @@ mod input_rows;
 mod keyed_rows;
 mod model_checkboxes;
 mod model_performance;
+mod number_field;
 mod prompt_composer;
 mod root_class;
 mod run_filters;

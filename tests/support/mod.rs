@@ -30,6 +30,17 @@ pub fn second_gateway_url() -> &'static str {
     )
 }
 
+/// Where the third test gateway listens: one that lets each client send 60
+/// requests at once, then one a second (`--requests-per-minute 60`).
+// `env!` would stop every browser test from compiling without a gateway,
+// even those that need none; this fails only the tests that do, saying how.
+#[allow(clippy::option_env_unwrap)]
+pub fn paced_gateway_url() -> &'static str {
+    option_env!("PROMPT_RUNS_TEST_PACED_GATEWAY").expect(
+        "PROMPT_RUNS_TEST_PACED_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
+    )
+}
+
 pub async fn sleep(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
 }

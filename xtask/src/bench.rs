@@ -72,7 +72,11 @@ pub(crate) fn bench(ctx: &Ctx) -> Result {
     step("bench: in headless Chromium — cargo test --release --bench browser");
     // Its sync figures go through two gateways on one PostgreSQL.
     let servers = TestServers::start(ctx)?;
-    let printed = capture(servers.cargo_in_browser(ctx)?.args([
+    let mut browser = servers.cargo_in_browser(ctx)?;
+    // Its 2,000-cell experiment waits for the gateway's rate limit for
+    // about two and a half minutes, on top of the rest.
+    browser.env("WASM_BINDGEN_TEST_TIMEOUT", "1800");
+    let printed = capture(browser.args([
         "test",
         "--release",
         "-p",

@@ -15,6 +15,12 @@ const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
 /// And where a second one listens, sharing the first one's PostgreSQL: two
 /// browsers syncing through two gateways, as a team behind a proxy does.
 const TEST_SECOND_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_SECOND_GATEWAY";
+/// And where a third one listens, holding each client to
+/// [`PACED_REQUESTS_PER_MINUTE`]: the runner's pacing meets a real rate limit.
+const TEST_PACED_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_PACED_GATEWAY";
+/// The paced gateway's limit: a burst of this many, then one a second, so
+/// that a test sending a few more than that waits a second or two, twice.
+const PACED_REQUESTS_PER_MINUTE: &str = "60";
 /// Where `wasm-bindgen-test-runner` serves its test page (it reads this
 /// variable; otherwise it picks a random port). Pinned so that the test
 /// gateway can allow exactly that page's origin, rather than every origin.
@@ -32,8 +38,14 @@ struct TestGateway {
 impl TestGateway {
     /// Builds and starts the gateway on a free loopback port, with the models
     /// that simulate failures, answering pages of `page_origin` (the test
-    /// runner's), its history in `database_url`, and waits until it listens.
-    fn start(ctx: &Ctx, page_origin: &str, database_url: &str) -> Result<TestGateway> {
+    /// runner's), its history in `database_url`, with the `extra` flags, and
+    /// waits until it listens.
+    fn start(
+        ctx: &Ctx,
+        page_origin: &str,
+        database_url: &str,
+        extra: &[&str],
+    ) -> Result<TestGateway> {
         run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
             "build",
             "-p",
@@ -61,6 +73,7 @@ impl TestGateway {
                 "--allow-origin",
                 page_origin,
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
@@ -89,14 +102,16 @@ impl TestGateway {
     }
 }
 
-/// What the browser tests and benchmarks talk to: two gateways on one
-/// throwaway PostgreSQL (the first is the one every client test uses),
-/// answering the test runner's page, which is pinned at `runner_address`.
+/// What the browser tests and benchmarks talk to: three gateways on one
+/// throwaway PostgreSQL (the first is the one every client test uses, with
+/// the default rate limit; the third has a low one), answering the test
+/// runner's page, which is pinned at `runner_address`.
 pub(crate) struct TestServers {
     runner_address: String,
     // Dropped in this order: the gateways before their database.
     first: TestGateway,
     second: TestGateway,
+    paced: TestGateway,
     _postgres: TestPostgres,
 }
 
@@ -106,8 +121,14 @@ impl TestServers {
         let origin = format!("http://{runner_address}");
         let postgres = TestPostgres::start(Durability::Off)?;
         Ok(TestServers {
-            first: TestGateway::start(ctx, &origin, &postgres.url)?,
-            second: TestGateway::start(ctx, &origin, &postgres.url)?,
+            first: TestGateway::start(ctx, &origin, &postgres.url, &[])?,
+            second: TestGateway::start(ctx, &origin, &postgres.url, &[])?,
+            paced: TestGateway::start(
+                ctx,
+                &origin,
+                &postgres.url,
+                &["--requests-per-minute", PACED_REQUESTS_PER_MINUTE],
+            )?,
             _postgres: postgres,
             runner_address,
         })
@@ -119,6 +140,7 @@ impl TestServers {
         cargo
             .env(TEST_GATEWAY_ENV, &self.first.url)
             .env(TEST_SECOND_GATEWAY_ENV, &self.second.url)
+            .env(TEST_PACED_GATEWAY_ENV, &self.paced.url)
             .env(TEST_RUNNER_ADDRESS_ENV, &self.runner_address);
         Ok(cargo)
     }
