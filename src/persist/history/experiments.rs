@@ -1,6 +1,8 @@
 //! Experiment definitions in the history's database, beside the runs: saved
 //! whole (template, inputs, models, parameters, checks, budget), read back at
-//! start. Their runs are ordinary runs, saved with the history.
+//! start. Their runs are ordinary runs, saved with the history. An edit not
+//! committed when its page closes is kept in localStorage at `pagehide`, as
+//! unsaved runs are, and moved in when the experiments are next read.
 
 use super::*;
 use crate::experiment::Experiment;
@@ -19,6 +21,10 @@ impl HistoryPersistence {
     /// opening; refused with a sentence to show when it could not be used
     /// (the history is then in localStorage, or in the page only, and
     /// experiments are not kept).
+    /// What a page closed before its save committed kept in localStorage
+    /// (see [`keep_unsaved_experiments`](Self::keep_unsaved_experiments)) is
+    /// moved in first: saved over the stored definition, then removed from
+    /// localStorage.
     pub async fn saved_experiments(&self) -> Result<SavedExperiments, String> {
         let db = self.experiment_db().await?;
         let mut saved = SavedExperiments::default();
@@ -30,6 +36,7 @@ impl HistoryPersistence {
                 )),
             }
         }
+        self.move_in_unsaved_experiments(&db, &mut saved).await;
         Ok(saved)
     }
 
@@ -41,7 +48,77 @@ impl HistoryPersistence {
                 "The experiment {} could not be saved: {error}. It is kept in this page; export it to keep it.",
                 experiment.name
             )
-        })
+        })?;
+        // Committed: a copy kept at `pagehide` (the page came back from the
+        // back-forward cache) is no longer needed.
+        if let Some(local) = &self.inner.local {
+            let _ = local.remove(&self.inner.options.keys.unsaved_experiment(&experiment.id));
+        }
+        Ok(())
+    }
+
+    /// Copies `experiments`, edited and not committed yet, to localStorage,
+    /// synchronously: the page may be closing, and an IndexedDB transaction
+    /// still running then may never commit. The next
+    /// [`saved_experiments`](Self::saved_experiments) moves them in. A full
+    /// localStorage keeps what it can.
+    pub fn keep_unsaved_experiments<'a>(
+        &self,
+        experiments: impl IntoIterator<Item = &'a Experiment>,
+    ) {
+        let Some(local) = &self.inner.local else {
+            return;
+        };
+        for experiment in experiments {
+            let json = serde_json::to_string(experiment).expect("an experiment always serializes");
+            let _ = local.set(
+                &self.inner.options.keys.unsaved_experiment(&experiment.id),
+                &json,
+            );
+        }
+    }
+
+    /// Saves each experiment kept in localStorage into the database and
+    /// then removes it there; one that cannot be read is left where it is,
+    /// and said.
+    async fn move_in_unsaved_experiments(&self, db: &RunDatabase, saved: &mut SavedExperiments) {
+        let Some(local) = &self.inner.local else {
+            return;
+        };
+        let keys = &self.inner.options.keys;
+        let kept: Vec<String> = (local.keys().unwrap_or_default().into_iter())
+            .filter(|key| keys.unsaved_experiment_id(key).is_some())
+            .collect();
+        for key in kept {
+            let Ok(Some(json)) = local.get(&key) else {
+                continue;
+            };
+            let experiment = match serde_json::from_str::<Experiment>(&json) {
+                Ok(experiment) => experiment,
+                Err(why) => {
+                    saved.unreadable.push(format!(
+                        "An experiment edited when its page closed could not be read ({why}); it was left in localStorage under {key}."
+                    ));
+                    continue;
+                }
+            };
+            if let Err(error) = db.put_experiment(&experiment).await {
+                saved.unreadable.push(format!(
+                    "The last edit of experiment {} could not be saved ({error}); it is kept and tried again on the next start.",
+                    experiment.name
+                ));
+                continue;
+            }
+            let _ = local.remove(&key);
+            let at = (saved.experiments.iter()).position(|held| held.id == experiment.id);
+            match at {
+                Some(at) => saved.experiments[at] = experiment,
+                None => {
+                    saved.experiments.push(experiment);
+                    (saved.experiments).sort_unstable_by(|a, b| a.id.cmp(&b.id));
+                }
+            }
+        }
     }
 
     /// Deletes the saved definition of experiment `id` (its runs stay in the history).
@@ -49,7 +126,11 @@ impl HistoryPersistence {
         let db = self.experiment_db().await?;
         db.delete_experiment(id)
             .await
-            .map_err(|error| format!("The experiment could not be deleted: {error}."))
+            .map_err(|error| format!("The experiment could not be deleted: {error}."))?;
+        if let Some(local) = &self.inner.local {
+            let _ = local.remove(&self.inner.options.keys.unsaved_experiment(id));
+        }
+        Ok(())
     }
 
     /// The open database, once opening has settled.
