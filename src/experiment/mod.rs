@@ -13,9 +13,11 @@
 //! - [`grid`]: rows × models from the store's runs, repeats collapsed.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
+//! - [`example`](mod@example): the example a first visit opens on.
 
 pub mod checks;
 pub mod diff;
+pub mod example;
 pub mod grid;
 pub mod inputs;
 mod pattern;
@@ -25,6 +27,7 @@ pub mod transfer;
 
 pub use checks::{evaluate_all, passes, Check, CheckError, Outcome, PassRate, Pattern};
 pub use diff::{Change, Span, WordDiff};
+pub use example::{example, EXAMPLE_ID};
 pub use grid::{Answer, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary};
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
 pub use plan::{

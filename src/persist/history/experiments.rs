@@ -49,10 +49,16 @@ impl HistoryPersistence {
                 experiment.name
             )
         })?;
-        // Committed: a copy kept at `pagehide` (the page came back from the
-        // back-forward cache) is no longer needed.
+        // Committed: a copy of this very state kept at `pagehide` (the page
+        // came back from the back-forward cache, or the write committed as
+        // the page went) is no longer needed. A copy of a later edit stays:
+        // its own write may never commit.
         if let Some(local) = &self.inner.local {
-            let _ = local.remove(&self.inner.options.keys.unsaved_experiment(&experiment.id));
+            let key = self.inner.options.keys.unsaved_experiment(&experiment.id);
+            let json = serde_json::to_string(experiment).expect("an experiment always serializes");
+            if local.get(&key).ok().flatten().as_deref() == Some(json.as_str()) {
+                let _ = local.remove(&key);
+            }
         }
         Ok(())
     }
