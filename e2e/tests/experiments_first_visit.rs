@@ -32,6 +32,13 @@ async fn the_experiments_page_starts_on_its_own_example_and_keeps_an_edit_made_o
     first_visit(client).await;
     on_a_phone(client).await;
     leaving_right_after_an_edit(client).await;
+    // Another origin: failed runs, none of them opened.
+    let other = start_gateway(
+        &dist,
+        &["--offline-tokens-per-second", "1000", "--test-models"],
+    )
+    .await;
+    headings_with_failed_runs_and_no_run_open(client, &other).await;
     browser.close().await;
 }
 
@@ -222,4 +229,26 @@ async fn leaving_right_after_an_edit(browser: &Client) {
         (Some("Capitals"), Some("3")),
         "the rename and the repeats made just before leaving"
     );
+}
+
+/// The playground's headings with a failed run listed above the history
+/// and no run open (an experiment's runs open none): no level skipped.
+async fn headings_with_failed_runs_and_no_run_open(browser: &Client, app: &str) {
+    browser.goto(&format!("{app}/experiments/")).await.unwrap();
+    wait_for_text(browser, ".picker__select", |text| text == "Capitals").await;
+    click(browser, ".editor__model[data-model=offline-fail-500] input").await;
+    wait_for_text(browser, ".plan__count", |text| {
+        text.starts_with("6 requests")
+    })
+    .await;
+    click(browser, ".plan__run").await;
+    wait_for_text(browser, ".plan__outcome", |text| text.contains("failed")).await;
+    tab(browser, "Playground").await;
+    wait_for_text(browser, ".filters__failed", |text| {
+        text.contains("offline-fail-500")
+    })
+    .await;
+    assert!(browser.find(Locator::Css(".viewer__empty")).await.is_ok());
+    let headings = assert_headings_in_order(browser).await;
+    assert_eq!(headings[..2], ["h1 prompt-runs", "h2 Failed runs"]);
 }

@@ -264,8 +264,8 @@ impl Experiments {
         }
     }
 
-    /// Starts writing every edited experiment now rather than after
-    /// [`SAVE_DELAY`]: the page is about to be left (a link followed, a
+    /// Starts writing every edited experiment now rather than 300 ms after
+    /// its last edit: the page is about to be left (a link followed, a
     /// reload), and a write begun sooner is likelier to commit before it
     /// goes. Whatever has not committed by `pagehide` is kept in
     /// localStorage then.
