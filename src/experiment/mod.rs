@@ -16,10 +16,12 @@
 //! - [`grid`]: rows × models from the store's runs, repeats collapsed.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
+//! - [`example`](mod@example): the example a first visit opens on.
 
 pub mod checks;
 pub mod diff;
 pub mod estimate;
+pub mod example;
 pub mod grid;
 pub mod inputs;
 mod pattern;
@@ -33,6 +35,7 @@ pub use estimate::{
     answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace,
     ASSUMED_OUTPUT_TOKENS, RECENT_ANSWERS,
 };
+pub use example::{example, EXAMPLE_ID};
 pub use grid::{Answer, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary};
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
 pub use plan::{

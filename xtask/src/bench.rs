@@ -176,6 +176,9 @@ pub(crate) fn bundle_sizes(dist: &Path) -> Result<String> {
     }
 }
 
+/// The app's service worker, copied to the root of `dist/` by Trunk.
+const SERVICE_WORKER: &str = "service-worker.js";
+
 /// `cargo xtask bundle`: the release build's sizes against the budget, alone.
 pub(crate) fn bundle(ctx: &Ctx) -> Result {
     build_release_app(ctx)?;
@@ -193,6 +196,9 @@ fn page_bundle(dir: &Path, page: &str, table: &mut String) -> Result<usize> {
             path.extension()
                 .is_some_and(|ext| ext == "wasm" || ext == "js")
         })
+        // The service worker is no part of a page's load: the browser
+        // fetches it once the page has loaded (docs/app-shell.md).
+        .filter(|path| !path.ends_with(SERVICE_WORKER))
         .collect();
     files.sort();
     let mut total_gzip = 0;
