@@ -1,10 +1,25 @@
 //! Rules about text that several layers must apply the same way: what a word
-//! character is, a rough token count, and case-insensitive search.
+//! character is, a rough token count, case-insensitive search, and counts
+//! grouped by thousands.
 //!
 //! They avoid Rust's Unicode tables where the app bundle would pay for them:
 //! a word character is anything but whitespace and ASCII punctuation (so
 //! letters of every script count without the alphabetic tables), and case
 //! folding in the browser is JavaScript's `toLowerCase`.
+
+/// `1234567` → `"1,234,567"`: every count a person reads, in the components
+/// and in the reasons checks give.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
 
 /// How many characters of an answer a history card shows.
 pub const PREVIEW_CHARS: usize = 200;
@@ -12,11 +27,16 @@ pub const PREVIEW_CHARS: usize = 200;
 /// The start of `text`: at most [`PREVIEW_CHARS`] characters, with `…` when
 /// there is more.
 pub fn preview(text: &str) -> String {
+    shortened(text, PREVIEW_CHARS)
+}
+
+/// The start of `text`: at most `max` characters, with `…` when there is more.
+pub fn shortened(text: &str, max: usize) -> String {
     // Exactly as long as it needs: a history holds one preview per cold run
     // (100,000 of them), and a collected String would hold up to twice that.
     let end = text
         .char_indices()
-        .nth(PREVIEW_CHARS)
+        .nth(max)
         .map_or(text.len(), |(end, _)| end);
     let mut preview = String::with_capacity(end + if end < text.len() { 3 } else { 0 });
     preview.push_str(&text[..end]);

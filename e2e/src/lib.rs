@@ -8,7 +8,9 @@
 pub mod history;
 mod page;
 
-pub use page::{click, evaluate, find, save_screenshot, wait_for_answer, wait_for_text};
+pub use page::{
+    click, evaluate, find, save_screenshot, set_viewport, viewport, wait_for_answer, wait_for_text,
+};
 
 use clap::Parser;
 use fantoccini::wd::WebDriverCompatibleCommand;

@@ -1,5 +1,6 @@
 //! Reading and driving the page under test through WebDriver: waiting for
-//! text, finding and clicking elements, running a script, a screenshot.
+//! text, finding and clicking elements, running a script, a screenshot, the
+//! viewport's size.
 
 use crate::workspace_root;
 use fantoccini::{elements::Element, Client, Locator};
@@ -94,4 +95,31 @@ pub async fn save_screenshot(browser: &Client, name: &str, from: Option<&str>) {
     let path = workspace_root().join("target").join(name);
     std::fs::write(&path, png).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     println!("screenshot saved to {}", path.display());
+}
+
+/// The window's inner size (the viewport), in CSS pixels.
+pub async fn viewport(browser: &Client) -> (f64, f64) {
+    let size = evaluate(browser, "return [window.innerWidth, window.innerHeight];").await;
+    (size[0].as_f64().unwrap(), size[1].as_f64().unwrap())
+}
+
+/// Makes the viewport `width`×`height`: the window is that much larger as
+/// the browser's own frame takes (even headless Chromium keeps some).
+pub async fn set_viewport(browser: &Client, width: u32, height: u32) {
+    browser.set_window_size(width, height).await.unwrap();
+    let (inner_width, inner_height) = viewport(browser).await;
+    let frame = |outer: u32, inner: f64| outer + (f64::from(outer) - inner).max(0.0) as u32;
+    browser
+        .set_window_size(frame(width, inner_width), frame(height, inner_height))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while viewport(browser).await != (f64::from(width), f64::from(height)) {
+        assert!(
+            Instant::now() < deadline,
+            "the viewport stays {:?}, not {width}×{height}",
+            viewport(browser).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

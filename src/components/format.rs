@@ -1,23 +1,11 @@
 //! How numbers, money, times and output look in the components: one place so
 //! that every view shows a run the same way.
 
+use crate::experiment::PassRate;
 use crate::model::{CostSource, PromptRun, RunStatus, Timestamp, Usd};
 use crate::store::Spread;
 
-pub use crate::text::PREVIEW_CHARS;
-
-/// `1234567` → `"1,234,567"`.
-pub fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
-}
+pub use crate::text::{thousands, PREVIEW_CHARS};
 
 /// Tokens as `"1,234 tokens"` (`"1 token"`), or `"N/A"` when the usage is unknown.
 pub fn tokens(value: Option<u64>) -> String {
@@ -121,6 +109,18 @@ pub fn percent(share: f64) -> String {
     format!("{:.0}%", share * 100.0)
 }
 
+/// A pass rate as `"271/1,000 (27%)"`: runs that passed of those judged;
+/// `"–"` when none was judged.
+pub fn pass_rate(rate: PassRate) -> String {
+    rate.ratio().map_or_else(
+        || "–".to_owned(),
+        |share| {
+            let (passed, judged) = (thousands(rate.passed as u64), thousands(rate.judged as u64));
+            format!("{passed}/{judged} ({})", percent(share))
+        },
+    )
+}
+
 /// The start of a run's output for a card: at most [`PREVIEW_CHARS`]
 /// characters, with `…` when there is more; `None` when it has no output.
 pub fn output_preview(run: &PromptRun) -> Option<String> {
@@ -181,6 +181,15 @@ mod tests {
         assert_eq!(bytes(12_345_678.0), "12.3 MB");
         assert_eq!(bytes(2_100_000_000.0), "2.1 GB");
         assert_eq!(bytes(1_000.0), "1.0 kB");
+    }
+
+    #[test]
+    fn pass_rates_group_their_counts_and_say_when_nothing_was_judged() {
+        let rate = |passed, judged| pass_rate(PassRate { passed, judged });
+        assert_eq!(rate(271, 1_000), "271/1,000 (27%)");
+        assert_eq!(rate(2, 3), "2/3 (67%)");
+        assert_eq!(rate(0, 60), "0/60 (0%)");
+        assert_eq!(rate(0, 0), "–");
     }
 
     #[test]

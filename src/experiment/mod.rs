@@ -25,7 +25,10 @@ pub mod transfer;
 
 pub use checks::{evaluate_all, passes, Check, CheckError, Outcome, PassRate, Pattern};
 pub use diff::{Change, Span, WordDiff};
-pub use grid::{Answer, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary};
+pub use grid::{
+    row_values, Answer, CellFilter, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary,
+    RowFilter,
+};
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
 pub use plan::{
     plan, Budget, Confirmation, CostEstimate, Experiment, ExperimentError, InvalidExperiment,
