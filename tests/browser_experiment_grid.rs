@@ -461,10 +461,11 @@ async fn a_cell_is_judged_where_it_is_and_keeps_the_focus() {
     assert!(page.find(&format!("{japan} .judgement__note")).is_none());
     page.click(&format!("{japan} .grid__expand"));
     settle().await;
-    let field = page.get(&format!("{japan} .judgement__note input"));
+    let field = page.get(&format!("{japan} .grid__note-field"));
     assert_eq!(
         field.get_attribute("aria-label").as_deref(),
-        Some("Note on Japan, Asia × echo")
+        Some("Note on Japan, Asia × echo"),
+        "the field's group is named for the cell"
     );
     page.enter(
         &format!("{japan} .judgement__note input"),

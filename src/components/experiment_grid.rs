@@ -544,7 +544,7 @@ fn grid_cell(
             {answer}
             {figures.map(|figures| view! { <p class="grid__figures">{figures}</p> })}
             {move || note().map(|note| view! { <p class="grid__note">{format!("Note: {note}")}</p> })}
-            {move || judge.filter(|_| expanded()).map(|judge| judge.note_field(Some(note_name.clone())))}
+            {move || judge.filter(|_| expanded()).map(|judge| view! { <div class="grid__note-field" role="group" aria-label=note_name.clone()>{judge.note_field()}</div> })}
             {actions}
         </div>
     }

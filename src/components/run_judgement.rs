@@ -47,10 +47,32 @@ pub fn RunJudgement(
     let store = store.unwrap_or_else(use_runs_store);
     let run_id = run_id.unwrap_or_else(|| Signal::derive(move || store.active_run_id()));
     let judge = Judge { store, run_id };
+    // The buttons written out rather than from `Judge::buttons`: in the
+    // playground's first load, that shared view cost ~300 bytes of gzip more.
     view! {
         <div class=root_class("judgement", class) role="group" aria-label="Judgement" prop:hidden=move || judge.run().is_none()>
-            {judge.buttons(["Thumbs up", "Thumbs down", "Star"])}
-            {judge.note_field(None::<&'static str>)}
+            <button
+                type="button"
+                class="judgement__up"
+                aria-label="Thumbs up"
+                aria-pressed=move || (judge.rating() == Some(Rating::Up)).to_string()
+                on:click=move |_| judge.rate(Rating::Up)
+            ></button>
+            <button
+                type="button"
+                class="judgement__down"
+                aria-label="Thumbs down"
+                aria-pressed=move || (judge.rating() == Some(Rating::Down)).to_string()
+                on:click=move |_| judge.rate(Rating::Down)
+            ></button>
+            <button
+                type="button"
+                class="judgement__star"
+                aria-label="Star"
+                aria-pressed=move || judge.starred().to_string()
+                on:click=move |_| judge.star()
+            ></button>
+            {judge.note_field()}
         </div>
     }
 }
@@ -100,10 +122,6 @@ impl Judge {
     where
         N: AttributeValue + Send + 'static,
     {
-        let rate = move |chosen: Rating| {
-            let toggled = (self.rating() != Some(chosen)).then_some(chosen);
-            self.judge(PromptRunUpdate::rate(toggled));
-        };
         let [up, down, star] = names;
         view! {
             <button
@@ -111,38 +129,44 @@ impl Judge {
                 class="judgement__up"
                 aria-label=up
                 aria-pressed=move || (self.rating() == Some(Rating::Up)).to_string()
-                on:click=move |_| rate(Rating::Up)
+                on:click=move |_| self.rate(Rating::Up)
             ></button>
             <button
                 type="button"
                 class="judgement__down"
                 aria-label=down
                 aria-pressed=move || (self.rating() == Some(Rating::Down)).to_string()
-                on:click=move |_| rate(Rating::Down)
+                on:click=move |_| self.rate(Rating::Down)
             ></button>
             <button
                 type="button"
                 class="judgement__star"
                 aria-label=star
                 aria-pressed=move || self.starred().to_string()
-                on:click=move |_| self.judge(PromptRunUpdate::star(!self.starred()))
+                on:click=move |_| self.star()
             ></button>
         }
     }
 
-    /// The note, saved when the field is left; `name` names the field for
-    /// screen readers when its visible label ("Note") is not enough.
-    pub(crate) fn note_field<N>(self, name: Option<N>) -> impl IntoView
-    where
-        N: AttributeValue + Send + 'static,
-    {
+    /// Rates the run `chosen`, or clears the rating when it is `chosen` already.
+    fn rate(&self, chosen: Rating) {
+        let toggled = (self.rating() != Some(chosen)).then_some(chosen);
+        self.judge(PromptRunUpdate::rate(toggled));
+    }
+
+    /// Stars the run, or unstars it.
+    fn star(&self) {
+        self.judge(PromptRunUpdate::star(!self.starred()));
+    }
+
+    /// The note, saved when the field is left.
+    pub(crate) fn note_field(self) -> impl IntoView {
         view! {
             <label class="judgement__note">
                 "Note "
                 <input
                     type="text"
                     placeholder="What is good or wrong here"
-                    aria-label=name
                     prop:value=move || self.note().unwrap_or_default()
                     on:change=move |event| self.judge(PromptRunUpdate::annotate(&event_target_value(&event)))
                 />
