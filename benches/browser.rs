@@ -200,13 +200,28 @@ async fn experiments(owner: &Owner) -> String {
         .unwrap()
         .is_some();
     assert!(last, "the last row is drawn at the end");
+    let elements_at_end = container.get_elements_by_tag_name("*").length();
+    // Expand the last row's first cell: its whole answer, drawn and measured.
+    let expand: web_sys::HtmlElement = container
+        .query_selector(".grid__row[data-row='999'] .grid__expand")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    let started = now();
+    expand.click();
+    painted().await;
+    let expanded = now() - started;
+    let elements_expanded = container.get_elements_by_tag_name("*").length();
     drop(mounted);
     container.remove();
     report += &format!(
         "\n| ExperimentGrid, 1,000 rows × 4 models (12,000 runs, 800 px high) | |\n| --- | ---: |\n\
          | mount, the grid built with its checks (ms) | {mounted_at:.0} |\n| first paint (ms) | {painted_at:.0} |\n\
          | DOM elements | {elements} |\n\
-         | scroll to the end, re-render and paint (ms) | {scrolled:.0} |\n"
+         | scroll to the end, re-render and paint (ms) | {scrolled:.0} |\n\
+         | DOM elements at the end | {elements_at_end} |\n\
+         | expand a cell there, re-render and paint (ms) | {expanded:.0} |\n\
+         | DOM elements with it expanded | {elements_expanded} |\n"
     );
     report
 }

@@ -1,14 +1,14 @@
 //! Rules about text that several layers must apply the same way: what a word
-//! character is, a rough token count, case-insensitive search, and numbers
-//! written as decimals.
+//! character is, a rough token count, case-insensitive search, counts
+//! grouped by thousands, and numbers written as decimals.
 //!
 //! They avoid Rust's Unicode tables where the app bundle would pay for them:
 //! a word character is anything but whitespace and ASCII punctuation (so
 //! letters of every script count without the alphabetic tables), and case
 //! folding in the browser is JavaScript's `toLowerCase`.
 
-/// `1234567` → `"1,234,567"`: every count a person reads, in the views and
-/// in error messages alike.
+/// `1234567` → `"1,234,567"`: every count a person reads, in the views, in
+/// error messages and in the reasons checks give.
 pub fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
@@ -27,11 +27,16 @@ pub const PREVIEW_CHARS: usize = 200;
 /// The start of `text`: at most [`PREVIEW_CHARS`] characters, with `…` when
 /// there is more.
 pub fn preview(text: &str) -> String {
+    shortened(text, PREVIEW_CHARS)
+}
+
+/// The start of `text`: at most `max` characters, with `…` when there is more.
+pub fn shortened(text: &str, max: usize) -> String {
     // Exactly as long as it needs: a history holds one preview per cold run
     // (100,000 of them), and a collected String would hold up to twice that.
     let end = text
         .char_indices()
-        .nth(PREVIEW_CHARS)
+        .nth(max)
         .map_or(text.len(), |(end, _)| end);
     let mut preview = String::with_capacity(end + if end < text.len() { 3 } else { 0 });
     preview.push_str(&text[..end]);

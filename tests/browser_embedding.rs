@@ -126,6 +126,13 @@ fn rows_drawn(viewport_px: usize, row_px: usize, len: usize) -> usize {
     (viewport_px.div_ceil(row_px) + 1 + 2 * 4).min(len)
 }
 
+/// The rows an experiment grid draws from its top in a viewport
+/// `viewport_px` high: those in view (the last one's top inside it, or on
+/// its bottom edge), and 2 more below.
+fn grid_rows_drawn(viewport_px: usize, len: usize) -> usize {
+    (viewport_px / GRID_ROW_HEIGHT_PX + 1 + 2).min(len)
+}
+
 #[wasm_bindgen_test]
 async fn two_run_histories_keep_their_own_runs_class_style_and_height() {
     let (first, second) = (store_of("a", 40), store_of("b", 3));
@@ -239,7 +246,7 @@ async fn two_experiment_grids_keep_their_own_experiment_class_style_and_height()
 
     // Runs reach a grid at most every 150 ms.
     eventually("each grid draws its own experiment for its height", || {
-        rows(&roots[0]) == rows_drawn(700, GRID_ROW_HEIGHT_PX, 30) && rows(&roots[1]) == 4
+        rows(&roots[0]) == grid_rows_drawn(700, 30) && rows(&roots[1]) == 4
     })
     .await;
     assert_eq!(page.grid_models(&roots[0]), ["m1", "m2"]);
@@ -252,8 +259,7 @@ async fn two_experiment_grids_keep_their_own_experiment_class_style_and_height()
 
     large_height.set("336px".to_owned());
     eventually("the large grid is 336 px high and draws fewer rows", || {
-        viewports[0].client_height() == 336
-            && rows(&roots[0]) == rows_drawn(336, GRID_ROW_HEIGHT_PX, 30)
+        viewports[0].client_height() == 336 && rows(&roots[0]) == grid_rows_drawn(336, 30)
     })
     .await;
     assert_eq!(viewports[1].client_height(), 300);

@@ -7,67 +7,20 @@
 use leptos::prelude::*;
 use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::components::{
-    provide_diff_selection, provide_experiments, provide_run_filter, ActiveRunViewer,
-    DiffSelection, DiffView, ExperimentEditor, ExperimentGrid, Experiments, RunFilters, RunHistory,
-    RunPlan, GRID_ROW_HEIGHT_PX,
+    ActiveRunViewer, DiffView, ExperimentEditor, ExperimentGrid, RunFilters, RunHistory, RunPlan,
+    GRID_ROW_HEIGHT_PX,
 };
 use prompt_runs::experiment::{plan, Check, InputFormat, InputTable};
 use prompt_runs::model::{Model, PromptRun, Provider, Rating, RunStatus, Timestamp, Usd};
-use prompt_runs::store::{provide_runs_store, RunsStore};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
 
 mod support;
 use support::eventually;
-use support::mounted::Mounted;
+use support::experiment_page::{settle, Page};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// A mounted view, its store, experiments and diff selection.
-struct Page {
-    view: Mounted,
-    store: RunsStore,
-    experiments: Experiments,
-    diff: DiffSelection,
-}
-
-impl std::ops::Deref for Page {
-    type Target = Mounted;
-
-    fn deref(&self) -> &Mounted {
-        &self.view
-    }
-}
-
-impl Page {
-    fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> Page {
-        let provided = StoredValue::new(None);
-        let view = Mounted::new(move || {
-            let store = provide_runs_store();
-            provide_run_filter();
-            provided.set_value(Some((
-                store,
-                provide_experiments(Some(store)),
-                provide_diff_selection(),
-            )));
-            view()
-        });
-        let (store, experiments, diff) = provided.get_value().unwrap();
-        Page {
-            view,
-            store,
-            experiments,
-            diff,
-        }
-    }
-}
-
-async fn settle() {
-    for _ in 0..3 {
-        leptos::task::tick().await;
-    }
-}
 
 fn answered(id: &str, model: &str, output: &str) -> PromptRun {
     let mut run = PromptRun::pending(id, model, "prompt");
@@ -632,8 +585,8 @@ async fn a_grid_of_1000_rows_on_4_models_stays_small_and_scrolls_to_the_end() {
         .collect();
     assert_eq!(
         footer,
-        vec!["Pass rate 271/1000 (27%)"; 4],
-        "rows holding a 7"
+        vec!["271/1,000 (27%)"; 4],
+        "rows holding a 7, counts grouped as everywhere"
     );
 
     let viewport: HtmlElement = page.get(".grid__viewport").unchecked_into();

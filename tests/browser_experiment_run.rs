@@ -182,7 +182,7 @@ async fn twenty_rows_on_two_models_three_times_is_120_runs_and_the_grid_agrees()
         texts(&container, ".grid__pass-rate"),
         grid.models
             .iter()
-            .map(|model| format!("Pass rate {}", model.pass_rate))
+            .map(|model| prompt_runs::components::format::pass_rate(model.pass_rate))
             .collect::<Vec<_>>()
     );
     let cells = container
@@ -191,10 +191,10 @@ async fn twenty_rows_on_two_models_three_times_is_120_runs_and_the_grid_agrees()
     assert_eq!(cells.length(), 2, "one cell per model");
     let first = texts(&container, ".grid__row[data-row='0'] .grid__answer");
     assert!(first[0].starts_with("Offline demo answer"), "{first:?}");
-    let repeats = texts(&container, ".grid__row[data-row='0'] .grid__repeats");
-    assert_eq!(
-        repeats[0], "1 distinct answer: 3×",
-        "repeats collapse into one answer"
+    let figures = texts(&container, ".grid__row[data-row='0'] .grid__figures");
+    assert!(
+        figures[0].ends_with(" · 1 distinct answer: 3×"),
+        "repeats collapse into one answer: {figures:?}"
     );
     container.remove();
     // The grid's effects may outlive its unmounting by a task: the store

@@ -6,10 +6,10 @@
 use leptos::prelude::Owner;
 use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::experiment::{
-    export_experiment, grid_csv, import_experiment, plan, plan_with_answers, AnswerLength, Budget,
-    CellStatus, Check, Confirmation, Experiment, ExperimentError, ExperimentImportError, Grid,
-    InputFormat, InputTable, Outcome, Pace, Pairing, PassRate, Plan, ASSUMED_OUTPUT_TOKENS,
-    RECENT_ANSWERS,
+    export_experiment, grid_csv, import_experiment, plan, plan_with_answers, row_values,
+    AnswerLength, Budget, CellFilter, CellStatus, Check, Confirmation, Experiment, ExperimentError,
+    ExperimentImportError, Grid, InputFormat, InputTable, Outcome, Pace, Pairing, PassRate, Plan,
+    RowFilter, ASSUMED_OUTPUT_TOKENS, RECENT_ANSWERS,
 };
 use prompt_runs::model::{
     Model, PromptRun, PromptRunUpdate, Provider, Rating, RunStatus, Timestamp, Usd,
@@ -554,10 +554,7 @@ fn the_grid_collapses_repeats_and_marks_rows_where_models_differ() {
     assert_eq!(gpt.answers[0].run.output.as_deref(), Some("Paris"));
     assert_eq!(
         gpt.checks[2],
-        [
-            Outcome::Pass,
-            Outcome::Fail("1200 ms (limit 1000 ms)".into())
-        ]
+        [Outcome::Pass, Outcome::Fail("1,200 ms".into())]
     );
     assert_eq!(
         gpt.pass_rate,
@@ -642,6 +639,183 @@ fn the_footer_gives_pass_rate_exact_cost_and_median_latency_per_model() {
 }
 
 #[test]
+fn a_local_models_zero_is_not_a_price_in_the_footer() {
+    let (experiment, mut runs) = capitals_with_runs();
+    // The offline model's answers, counted $0 as a local model's are.
+    for run in runs.iter_mut().filter(|run| run.model_id == "offline-echo") {
+        let run = std::sync::Arc::make_mut(run);
+        if run.status == RunStatus::Success {
+            run.cost = Some(0.0);
+            run.metadata
+                .get_or_insert_with(Default::default)
+                .insert("costSource".into(), "local".into());
+        }
+    }
+    let grid = Grid::build(&experiment, &runs);
+    let (gpt, echo) = (&grid.models[0].cost, &grid.models[1].cost);
+    assert!(echo.is_unpriced(), "{echo:?}");
+    assert_eq!((echo.local_runs, echo.priced_runs), (4, 0));
+    assert_eq!(echo.total(), Some(Usd::ZERO), "still $0 in a sum");
+    assert!(!gpt.is_unpriced(), "a priced model's total is a price");
+}
+
+#[test]
+fn the_footer_gives_each_checks_pass_rate_where_a_run_passes_only_all_or_nothing() {
+    let (experiment, runs) = capitals_with_runs();
+    let grid = Grid::build(&experiment, &runs);
+    let rate = |passed, judged| PassRate { passed, judged };
+    // gpt-4o's shown answers: Paris ×3 (800, 900, 1,200 ms), Tokyo (700),
+    // Tokyo (600), Kyoto (650); its failure is judged by neither check.
+    assert_eq!(grid.models[0].checks, [rate(3, 6), rate(5, 6)]);
+    assert_eq!(
+        grid.models[0].pass_rate,
+        rate(2, 6),
+        "all checks: Paris in 1 s"
+    );
+    // offline-echo: Paris ×3 and Tokio, all fast.
+    assert_eq!(grid.models[1].checks, [rate(3, 4), rate(4, 4)]);
+
+    // The case: a check that every row passes and one that none does
+    // read 60/60 and 0/60, where the run's pass rate reads 0/60.
+    let mut french = capitals();
+    french.models.truncate(1);
+    french.checks = vec![
+        Check::Contains {
+            text: "French".into(),
+            case_sensitive: false,
+        },
+        Check::regex("^Paris").unwrap(),
+    ];
+    let plan = plan(&french, &[]).unwrap();
+    let runs: Vec<Arc<PromptRun>> = (plan.cells.iter())
+        .map(|cell| finished(cell.pending_run("exp-1"), Ok("En French: oui"), 1, 5, None))
+        .collect();
+    let grid = Grid::build(&french, &runs);
+    assert_eq!(grid.models[0].checks, [rate(3, 3), rate(0, 3)]);
+    assert_eq!(grid.models[0].pass_rate, rate(0, 3));
+
+    // A check that cannot judge a run (no latency known) leaves it out.
+    let mut unknown = (*runs[0]).clone();
+    unknown.duration_ms = None;
+    french.checks = vec![Check::MaxLatency { ms: 10 }];
+    let grid = Grid::build(&french, &[Arc::new(unknown), runs[1].clone()]);
+    assert_eq!(grid.models[0].checks, [rate(1, 1)]);
+}
+
+#[test]
+fn filters_keep_the_rows_with_a_failed_run_a_failed_check_or_a_judgement() {
+    let (experiment, mut runs) = capitals_with_runs();
+    let shown = |runs: &[Arc<PromptRun>], cells: CellFilter| -> Vec<usize> {
+        let grid = Grid::build(&experiment, runs);
+        let filter = RowFilter {
+            models_differ: false,
+            cells,
+        };
+        grid.rows_shown(filter).map(|row| row.row).collect()
+    };
+    assert_eq!(shown(&runs, CellFilter::All), [0, 1, 2]);
+    // Peru's gpt-4o failed; Japan's failure was re-run with success, so it is
+    // no longer shown and does not count.
+    assert_eq!(shown(&runs, CellFilter::RunFailed), [2]);
+    // "paris" fails in Japan; the latency limit in Paris (1,200 ms).
+    assert_eq!(shown(&runs, CellFilter::CheckFailed(None)), [0, 1]);
+    assert_eq!(shown(&runs, CellFilter::CheckFailed(Some(0))), [1]);
+    assert_eq!(shown(&runs, CellFilter::CheckFailed(Some(1))), [0]);
+    for judgement in [
+        CellFilter::Judged,
+        CellFilter::Starred,
+        CellFilter::Noted,
+        CellFilter::Rated(Rating::Up),
+    ] {
+        assert_eq!(shown(&runs, judgement), [] as [usize; 0], "{judgement:?}");
+    }
+
+    // Judge Japan's offline-echo answer up and star Paris's third gpt-4o
+    // repeat (not the repeat a cell shows first): rows with such a run show.
+    let judge = |runs: &mut Vec<Arc<PromptRun>>, output: &str, update: PromptRunUpdate| {
+        let index = (runs.iter())
+            .position(|run| run.output.as_deref() == Some(output))
+            .unwrap();
+        runs[index] = Arc::new(update.apply_to(&runs[index]).unwrap());
+    };
+    judge(&mut runs, "Tokio", PromptRunUpdate::rate(Some(Rating::Up)));
+    judge(&mut runs, " Paris", PromptRunUpdate::star(true));
+    assert_eq!(shown(&runs, CellFilter::Judged), [0, 1]);
+    assert_eq!(shown(&runs, CellFilter::Rated(Rating::Up)), [1]);
+    assert_eq!(
+        shown(&runs, CellFilter::Rated(Rating::Down)),
+        [] as [usize; 0]
+    );
+    assert_eq!(shown(&runs, CellFilter::Starred), [0]);
+    assert_eq!(shown(&runs, CellFilter::Noted), [] as [usize; 0]);
+    judge(&mut runs, "Kyoto", PromptRunUpdate::annotate("wrong city"));
+    assert_eq!(shown(&runs, CellFilter::Noted), [1]);
+
+    // Both conditions at once: where the models differ and a check failed.
+    let grid = Grid::build(&experiment, &runs);
+    let both = RowFilter {
+        models_differ: true,
+        cells: CellFilter::CheckFailed(None),
+    };
+    assert_eq!(
+        grid.rows_shown(both).map(|row| row.row).collect::<Vec<_>>(),
+        [1]
+    );
+    assert!(CellFilter::Noted.matches(&grid.rows[1].cells[0]));
+    assert!(!CellFilter::Noted.matches(&grid.rows[1].cells[1]));
+}
+
+#[test]
+fn the_filter_menu_names_each_check_and_rows_are_named_by_their_values() {
+    let (experiment, _) = capitals_with_runs();
+    let names: Vec<String> = CellFilter::choices(&experiment.checks)
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "All cells",
+            "A run failed",
+            "A check failed",
+            "Failed: contains \"paris\" (any case)",
+            "Failed: takes at most 1,000 ms",
+            "Judged",
+            "Thumbs up",
+            "Thumbs down",
+            "Starred",
+            "With a note",
+        ]
+    );
+    let one_check = &experiment.checks[..1];
+    assert_eq!(
+        CellFilter::choices(one_check)[2],
+        (CellFilter::CheckFailed(None), "A check failed".to_owned()),
+        "one check: no second entry for it"
+    );
+    assert!(CellFilter::choices(&[])
+        .iter()
+        .all(|(filter, _)| !matches!(filter, CellFilter::CheckFailed(_))));
+
+    assert_eq!(
+        row_values(&experiment, 0).as_deref(),
+        Some("France, English")
+    );
+    let mut blank = capitals();
+    blank.inputs = InputTable::parse(
+        format!("country,language\n,\n{},x\n", "long ".repeat(20)).as_bytes(),
+        InputFormat::Csv,
+    )
+    .unwrap();
+    assert_eq!(row_values(&blank, 0), None, "no values");
+    assert_eq!(
+        row_values(&blank, 1),
+        Some(format!("{}…", &"long ".repeat(20)[..40])),
+        "cut to 40 characters"
+    );
+}
+
+#[test]
 fn a_rebuild_evaluates_only_the_runs_that_changed() {
     let (experiment, mut runs) = capitals_with_runs();
     let mut first = Grid::build(&experiment, &runs);
@@ -666,7 +840,7 @@ fn a_rebuild_evaluates_only_the_runs_that_changed() {
     );
     assert_eq!(
         rebuilt.rows[0].cells[0].checks[0][0],
-        Outcome::Fail("does not contain \"paris\"".into()),
+        Outcome::Fail("not found".into()),
         "changed run: evaluated again"
     );
     assert!(rebuilt.rows[0].models_differ());

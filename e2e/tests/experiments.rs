@@ -1,8 +1,11 @@
 //! An experiment as a person runs one in the built app: open the
 //! Experiments view, write a template, paste a CSV, pick two models, add a
-//! check, read the plan, run it, see the grid and its pass rates, diff two
-//! answers, and find it all again after a reload. Saves the screenshot
-//! `target/e2e-experiments.png` (the README's `docs/experiments.png`).
+//! check, read the plan, run it, see the grid with its labelled marks and
+//! pass rates, expand a cell, diff two answers, find it all again after a
+//! reload, and read the grid on a phone (390×844), where it scrolls sideways
+//! in its own box and the page does not. Saves the screenshots
+//! `target/e2e-experiments.png` (the README's `docs/experiments.png`) and
+//! `target/e2e-experiments-narrow.png`.
 //!
 //! Needs `dist/` (`trunk build --release`) and `chromedriver` (or
 //! `CHROMEDRIVER`): `cargo xtask test` provides both. A test binary of its
@@ -10,7 +13,8 @@
 
 use fantoccini::{key::Key, Client, Locator};
 use prompt_runs_e2e::{
-    click, evaluate, find, save_screenshot, start_gateway, wait_for_text, workspace_root, Browser,
+    click, evaluate, find, save_screenshot, set_viewport, start_gateway, wait_for_text,
+    workspace_root, Browser,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -139,36 +143,48 @@ async fn drive(browser: &Client, app: &str) {
         text == "12 cells: 12 answered."
     })
     .await;
-    wait_for_text(browser, ".grid__footer", |text| {
-        text.matches("Pass rate 2/6 (33%)").count() == 2
-    })
-    .await;
+    // Over all checks and for the one check, each model's pass rate.
+    wait_for_text(browser, ".grid__footer", pass_rates).await;
     assert_eq!(count(browser, ".grid__row").await, 3);
     let marks = wait_for_text(browser, ".grid__row[data-row='0'] .grid__checks", |text| {
-        text == "✓"
+        text.starts_with('✓')
     })
     .await;
-    assert_eq!(marks, "✓");
+    assert_eq!(marks, "✓ contains \"France\" (any case)");
     assert_eq!(
         find(browser, ".grid__row[data-row='1'] .grid__checks")
             .await
             .text()
             .await
             .unwrap(),
-        "✗"
+        "✗ contains \"France\" (any case): not found"
     );
-    let repeats = find(browser, ".grid__row[data-row='0'] .grid__repeats")
+    let figures = find(browser, ".grid__row[data-row='0'] .grid__figures")
         .await
         .text()
         .await
         .unwrap();
-    assert_eq!(repeats, "1 distinct answer: 2×");
-    let footer = find(browser, ".grid__model[data-model=offline-slow]")
+    assert!(figures.ends_with(" · 1 distinct answer: 2×"), "{figures}");
+    let total = find(browser, ".grid__total-cost[data-model=offline-slow]")
         .await
         .text()
         .await
         .unwrap();
-    assert!(footer.contains("Total cost $0.0000"), "{footer}");
+    assert_eq!(total, "$0.0000");
+
+    // A cell expands in place, to the whole answer, and collapses again.
+    let france = ".grid__row[data-row='0'] .grid__cell[data-model=offline-echo]";
+    click(browser, &format!("{france} .grid__expand")).await;
+    let whole = wait_for_text(browser, &format!("{france} .grid__answer--whole"), |text| {
+        text.contains("France")
+    })
+    .await;
+    assert!(!whole.ends_with('…'), "{whole}");
+    click(browser, &format!("{france} .grid__expand")).await;
+    wait_for_text(browser, &format!("{france} .grid__expand"), |text| {
+        text == "Expand"
+    })
+    .await;
 
     // Diff France's answer against Japan's.
     click(
@@ -190,6 +206,17 @@ async fn drive(browser: &Client, app: &str) {
     assert!(removed.as_str().unwrap().contains("France"), "{removed}");
     assert!(added.as_str().unwrap().contains("Japan"), "{added}");
     assert!(!removed.as_str().unwrap().contains("Japan"), "{removed}");
+    // Each side named by its row, input and model.
+    let baseline = find(browser, ".diff__baseline").await.text().await.unwrap();
+    let compared = find(browser, ".diff__compared").await.text().await.unwrap();
+    assert!(
+        baseline.starts_with("Row 1: France, Europe · offline-echo · repeat "),
+        "{baseline}"
+    );
+    assert!(
+        compared.starts_with("Row 2: Japan, Asia · offline-echo · repeat "),
+        "{compared}"
+    );
 
     // The plan, the grid and the diff in one picture.
     save_screenshot(browser, "e2e-experiments.png", Some(".grid")).await;
@@ -197,10 +224,7 @@ async fn drive(browser: &Client, app: &str) {
     // A reload finds the experiment and its grid again.
     browser.refresh().await.unwrap();
     wait_for_text(browser, ".plan__count", |text| text == plan).await;
-    wait_for_text(browser, ".grid__footer", |text| {
-        text.matches("Pass rate 2/6 (33%)").count() == 2
-    })
-    .await;
+    wait_for_text(browser, ".grid__footer", pass_rates).await;
     let template = find(browser, ".editor__template")
         .await
         .prop("value")
@@ -211,6 +235,8 @@ async fn drive(browser: &Client, app: &str) {
         Some("What is the capital of {{country}}? One word.")
     );
 
+    on_a_phone(browser).await;
+
     // The experiment's runs are ordinary runs of the playground's history.
     let tabs = browser
         .find_all(Locator::Css(".app-header__tab"))
@@ -218,4 +244,48 @@ async fn drive(browser: &Client, app: &str) {
         .unwrap();
     tabs[0].click().await.unwrap();
     wait_for_text(browser, ".history__count", |text| text == "12 runs").await;
+}
+
+/// The footer's pass rates: France is in one row of three, on both models,
+/// so 2 of 6 answers pass, over all checks and for the one check.
+fn pass_rates(footer: &str) -> bool {
+    footer.contains("Pass rate, all checks") && footer.matches("2/6 (33%)").count() == 4
+}
+
+/// At 390×844 the page does not scroll sideways; the grid does, inside its
+/// own box, far enough to show its last column.
+async fn on_a_phone(browser: &Client) {
+    set_viewport(browser, 390, 844).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let widths = evaluate(
+        browser,
+        "const page = document.documentElement;
+         const grid = document.querySelector('.grid__scroll');
+         grid.scrollLeft = grid.scrollWidth;
+         const last = document.querySelector('.grid__row[data-row=\"0\"] .grid__cell:last-child');
+         const wide = [...document.querySelectorAll('body *')]
+             .filter(element => element.getBoundingClientRect().right > page.clientWidth + 0.5)
+             .filter(element => !element.closest('.grid__scroll'))
+             .map(element => element.className || element.tagName);
+         return [page.scrollWidth, page.clientWidth, grid.scrollWidth, grid.clientWidth,
+                 last.getBoundingClientRect().right, wide.slice(0, 5)];",
+    )
+    .await;
+    let width = |at: usize| widths[at].as_f64().unwrap();
+    assert!(
+        width(0) <= width(1),
+        "the page scrolls sideways: scrollWidth, clientWidth, …, widest: {widths}"
+    );
+    assert!(width(2) > width(3), "the grid's box scrolls: {widths}");
+    assert!(
+        width(4) <= width(1) + 0.5,
+        "its last column is reached: {widths}"
+    );
+    evaluate(
+        browser,
+        "document.querySelector('.grid__scroll').scrollLeft = 0; return null;",
+    )
+    .await;
+    save_screenshot(browser, "e2e-experiments-narrow.png", Some(".grid")).await;
+    set_viewport(browser, 1280, 1300).await;
 }

@@ -2,7 +2,7 @@
 //! opened ([`ActiveRunViewer`](super::ActiveRunViewer)): where a person
 //! looks once the answers of several models arrive.
 
-use super::format::{cost, duration, output_preview, status_label, tokens};
+use super::format::{duration, output_preview, run_cost, status_label, tokens};
 use crate::store::RunsStore;
 use leptos::prelude::*;
 
@@ -31,7 +31,7 @@ pub(super) fn BatchComparison(store: RunsStore) -> impl IntoView {
                             <article class="batch__run" data-run-id=run.id.clone()>
                                 <h4>{run.model_id.clone()}</h4>
                                 <p class=format!("badge badge--{}", run.status.as_str())>{status_label(run.status)}</p>
-                                <p>{tokens(run.total_tokens)} " · " {duration(run.duration_ms)} " · " {cost(run.cost_usd())}</p>
+                                <p>{tokens(run.total_tokens)} " · " {duration(run.duration_ms)} " · " {run_cost(&run)}</p>
                                 <pre class="batch__output">{output_preview(&run).unwrap_or_default()}</pre>
                             </article>
                         }).collect_view()}

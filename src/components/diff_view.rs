@@ -2,11 +2,13 @@
 //! grid, or any run of the history against a chosen baseline), as text with
 //! `<del>` and `<ins>` marks.
 
+use super::experiments::Experiments;
 use super::format::local_time;
 use super::root_class::root_class;
-use crate::experiment::{Change, WordDiff};
+use crate::experiment::{row_values, Change, WordDiff};
 use crate::model::PromptRun;
 use crate::store::{use_runs_store, RunsStore};
+use crate::text::shortened;
 use leptos::prelude::*;
 use std::sync::Arc;
 
@@ -42,7 +44,10 @@ pub fn use_diff_selection() -> Option<DiffSelection> {
 /// with the baseline): removed words struck in `<del>`, added ones in
 /// `<ins>`, all as text (answers are untrusted). "Use the open run as
 /// baseline" picks the baseline; Swap exchanges the sides. Says what is
-/// missing when a side has no run or no answer.
+/// missing when a side has no run or no answer. Each side is named by its
+/// model and start, and an experiment's cell by its row and input too
+/// (`Row 1: France · gpt-4o · …`, the input from the [`Experiments`] in
+/// context); any other run by the start of its prompt.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
@@ -94,10 +99,11 @@ pub fn DiffView(
             new.output.as_deref()?,
         ))
     });
-    let side = |run: Option<Arc<PromptRun>>| {
+    let experiments = use_context::<Experiments>();
+    let side = move |run: Option<Arc<PromptRun>>| {
         run.map_or_else(
             || "none chosen".to_owned(),
-            |run| format!("{}, {}", run.model_id, local_time(&run.started_at)),
+            |run| side_name(&run, experiments),
         )
     };
     let swap = move |_| {
@@ -142,4 +148,39 @@ pub fn DiffView(
             }}
         </section>
     }
+}
+
+/// How a side of the diff names its run: for an experiment's cell, its row
+/// and input, its model, its repeat when there are several, and when it
+/// started (`Row 1: France, Europe · gpt-4o · repeat 2 · 12/7/2026, 12:57:36 PM`);
+/// for any other run, its model, the start of its prompt and when it started.
+fn side_name(run: &PromptRun, experiments: Option<Experiments>) -> String {
+    let started = local_time(&run.started_at);
+    let Some(cell) = run.experiment_cell() else {
+        return match run.prompt_snapshot.trim() {
+            "" => format!("{} · {started}", run.model_id),
+            prompt => format!(
+                "{} · \"{}\" · {started}",
+                run.model_id,
+                shortened(prompt, 40)
+            ),
+        };
+    };
+    let experiment = experiments.and_then(|experiments| {
+        (experiments.all().into_iter()).find(|experiment| experiment.id == cell.experiment_id)
+    });
+    let values = experiment
+        .as_deref()
+        .and_then(|experiment| row_values(experiment, cell.row));
+    let repeat = (experiment.is_some_and(|experiment| experiment.repeats > 1))
+        .then(|| format!("repeat {} · ", cell.repeat + 1));
+    format!(
+        "Row {}{} · {} · {}{started}",
+        cell.row + 1,
+        values
+            .map(|values| format!(": {values}"))
+            .unwrap_or_default(),
+        cell.model_id,
+        repeat.unwrap_or_default()
+    )
 }

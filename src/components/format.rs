@@ -1,6 +1,7 @@
 //! How numbers, money, times and output look in the components: one place so
 //! that every view shows a run the same way.
 
+use crate::experiment::PassRate;
 use crate::model::{CostSource, PromptRun, RunStatus, Timestamp, Usd};
 use crate::store::{Pause, Spread};
 use std::time::Duration;
@@ -159,6 +160,18 @@ pub fn percent(share: f64) -> String {
     format!("{}%", fixed(share * 100.0, 0))
 }
 
+/// A pass rate as `"271/1,000 (27%)"`: runs that passed of those judged;
+/// `"–"` when none was judged.
+pub fn pass_rate(rate: PassRate) -> String {
+    rate.ratio().map_or_else(
+        || "–".to_owned(),
+        |share| {
+            let (passed, judged) = (thousands(rate.passed as u64), thousands(rate.judged as u64));
+            format!("{passed}/{judged} ({})", percent(share))
+        },
+    )
+}
+
 /// The start of a run's output for a card: at most [`PREVIEW_CHARS`]
 /// characters, with `…` when there is more; `None` when it has no output.
 pub fn output_preview(run: &PromptRun) -> Option<String> {
@@ -219,6 +232,15 @@ mod tests {
         assert_eq!(bytes(12_345_678.0), "12.3 MB");
         assert_eq!(bytes(2_100_000_000.0), "2.1 GB");
         assert_eq!(bytes(1_000.0), "1.0 kB");
+    }
+
+    #[test]
+    fn pass_rates_group_their_counts_and_say_when_nothing_was_judged() {
+        let rate = |passed, judged| pass_rate(PassRate { passed, judged });
+        assert_eq!(rate(271, 1_000), "271/1,000 (27%)");
+        assert_eq!(rate(2, 3), "2/3 (67%)");
+        assert_eq!(rate(0, 60), "0/60 (0%)");
+        assert_eq!(rate(0, 0), "–");
     }
 
     #[test]

@@ -1,10 +1,17 @@
 //! RunJudgement: thumbs up or down, a star and a note on a run, saved with
-//! the run (in its metadata) and so exported and filterable with it.
+//! the run (in its metadata) and so exported and filterable with it. The
+//! grid's cells judge their runs with the same controls ([`Judge`]).
+//!
+//! The thumbs and the star are drawn by the stylesheet (SVG masks on the
+//! buttons' `::before`), not with emoji: where no emoji font is installed,
+//! 👍 is an empty box, and the drawing costs the wasm nothing.
 
 use super::root_class::root_class;
-use crate::model::{PromptRunUpdate, Rating};
+use crate::model::{PromptRun, PromptRunUpdate, Rating};
 use crate::store::{use_runs_store, RunsStore};
+use leptos::attr::AttributeValue;
 use leptos::prelude::*;
+use std::sync::Arc;
 
 /// Judgement controls for one run, by default the active one: thumbs up and
 /// thumbs down (each a toggle, `aria-pressed`), a star (a toggle), and a
@@ -39,52 +46,131 @@ pub fn RunJudgement(
 ) -> impl IntoView {
     let store = store.unwrap_or_else(use_runs_store);
     let run_id = run_id.unwrap_or_else(|| Signal::derive(move || store.active_run_id()));
-    let run = move || run_id.get().and_then(|id| store.get_run_by_id(&id));
-    let judge = move |update: PromptRunUpdate| {
-        if let Some(id) = run_id.get_untracked() {
-            // The run may have been removed meanwhile: nothing to judge then.
-            let _ = store.update_run(&id, update);
-        }
-    };
-    let rating = move || run().and_then(|run| run.rating());
-    let rate = move |chosen: Rating| {
-        let toggled = (rating() != Some(chosen)).then_some(chosen);
-        judge(PromptRunUpdate::rate(toggled));
-    };
-    let starred = move || run().is_some_and(|run| run.is_starred());
-
+    let judge = Judge { store, run_id };
+    // The buttons written out rather than from `Judge::buttons`: in the
+    // playground's first load, that shared view cost ~300 bytes of gzip more.
     view! {
-        <div class=root_class("judgement", class) role="group" aria-label="Judgement" prop:hidden=move || run().is_none()>
+        <div class=root_class("judgement", class) role="group" aria-label="Judgement" prop:hidden=move || judge.run().is_none()>
             <button
                 type="button"
                 class="judgement__up"
                 aria-label="Thumbs up"
-                aria-pressed=move || (rating() == Some(Rating::Up)).to_string()
-                on:click=move |_| rate(Rating::Up)
-            >"👍"</button>
+                aria-pressed=move || (judge.rating() == Some(Rating::Up)).to_string()
+                on:click=move |_| judge.rate(Rating::Up)
+            ></button>
             <button
                 type="button"
                 class="judgement__down"
                 aria-label="Thumbs down"
-                aria-pressed=move || (rating() == Some(Rating::Down)).to_string()
-                on:click=move |_| rate(Rating::Down)
-            >"👎"</button>
+                aria-pressed=move || (judge.rating() == Some(Rating::Down)).to_string()
+                on:click=move |_| judge.rate(Rating::Down)
+            ></button>
             <button
                 type="button"
                 class="judgement__star"
                 aria-label="Star"
-                aria-pressed=move || starred().to_string()
-                on:click=move |_| judge(PromptRunUpdate::star(!starred()))
-            >{move || if starred() { "★" } else { "☆" }}</button>
+                aria-pressed=move || judge.starred().to_string()
+                on:click=move |_| judge.star()
+            ></button>
+            {judge.note_field()}
+        </div>
+    }
+}
+
+/// What judging one run takes: its store and its id. [`RunJudgement`] and
+/// the grid's cells draw their controls from it, so a rating, star or note
+/// is made one way wherever it is made.
+#[derive(Clone, Copy)]
+pub(crate) struct Judge {
+    /// The store holding the run.
+    pub(crate) store: RunsStore,
+    /// The run judged (tracked: the controls follow it).
+    pub(crate) run_id: Signal<Option<String>>,
+}
+
+impl Judge {
+    /// The run as the store holds it now (tracked).
+    fn run(&self) -> Option<Arc<PromptRun>> {
+        self.run_id
+            .get()
+            .and_then(|id| self.store.get_run_by_id(&id))
+    }
+
+    fn judge(&self, update: PromptRunUpdate) {
+        if let Some(id) = self.run_id.get_untracked() {
+            // The run may have been removed meanwhile: nothing to judge then.
+            let _ = self.store.update_run(&id, update);
+        }
+    }
+
+    fn rating(&self) -> Option<Rating> {
+        self.run().and_then(|run| run.rating())
+    }
+
+    /// The run's note (tracked).
+    pub(crate) fn note(&self) -> Option<String> {
+        self.run().and_then(|run| run.note().map(str::to_owned))
+    }
+
+    fn starred(&self) -> bool {
+        self.run().is_some_and(|run| run.is_starred())
+    }
+
+    /// Thumbs up, thumbs down and the star, named `names` for screen readers
+    /// (they show no text): each a toggle showing its state in `aria-pressed`.
+    pub(crate) fn buttons<N>(self, names: [N; 3]) -> impl IntoView
+    where
+        N: AttributeValue + Send + 'static,
+    {
+        let [up, down, star] = names;
+        view! {
+            <button
+                type="button"
+                class="judgement__up"
+                aria-label=up
+                aria-pressed=move || (self.rating() == Some(Rating::Up)).to_string()
+                on:click=move |_| self.rate(Rating::Up)
+            ></button>
+            <button
+                type="button"
+                class="judgement__down"
+                aria-label=down
+                aria-pressed=move || (self.rating() == Some(Rating::Down)).to_string()
+                on:click=move |_| self.rate(Rating::Down)
+            ></button>
+            <button
+                type="button"
+                class="judgement__star"
+                aria-label=star
+                aria-pressed=move || self.starred().to_string()
+                on:click=move |_| self.star()
+            ></button>
+        }
+    }
+
+    /// Rates the run `chosen`, or clears the rating when it is `chosen` already.
+    fn rate(&self, chosen: Rating) {
+        let toggled = (self.rating() != Some(chosen)).then_some(chosen);
+        self.judge(PromptRunUpdate::rate(toggled));
+    }
+
+    /// Stars the run, or unstars it.
+    fn star(&self) {
+        self.judge(PromptRunUpdate::star(!self.starred()));
+    }
+
+    /// The note, saved when the field is left.
+    pub(crate) fn note_field(self) -> impl IntoView {
+        view! {
             <label class="judgement__note">
                 "Note "
                 <input
                     type="text"
                     placeholder="What is good or wrong here"
-                    prop:value=move || run().and_then(|run| run.note().map(str::to_owned)).unwrap_or_default()
-                    on:change=move |event| judge(PromptRunUpdate::annotate(&event_target_value(&event)))
+                    prop:value=move || self.note().unwrap_or_default()
+                    on:change=move |event| self.judge(PromptRunUpdate::annotate(&event_target_value(&event)))
                 />
             </label>
-        </div>
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! The arithmetic and wiring of a virtualized list: which of its fixed-height
-//! rows are in view of a scrolling element, so that only those (and a few
-//! either side) are in the DOM. Shared by [`RunHistory`](super::RunHistory)
-//! and [`ExperimentGrid`](super::ExperimentGrid).
+//! The arithmetic and wiring of a virtualized list: which of its rows are in
+//! view of a scrolling element, so that only those (and a few either side)
+//! are in the DOM. Shared by [`RunHistory`](super::RunHistory), whose rows
+//! are all as high, and [`ExperimentGrid`](super::ExperimentGrid), whose
+//! rows are too but for the few a person expanded ([`RowHeights`]).
 
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
@@ -83,6 +84,19 @@ impl ScrollWindow {
         }
     }
 
+    /// The rows to render of `len` rows of `heights`, `overscan` more
+    /// beyond each edge of the viewport: `first..end` (tracked: changes as
+    /// the element scrolls or resizes).
+    pub(crate) fn range_of(
+        &self,
+        len: usize,
+        heights: RowHeights,
+        overscan: usize,
+    ) -> (usize, usize) {
+        let (top, viewport) = (self.scroll_top.get(), self.viewport_px.get());
+        heights.in_view(len, top, viewport, overscan)
+    }
+
     /// The rows to render of `len` rows each `row_px` high: `first..end`
     /// (tracked: changes as the element scrolls or resizes).
     pub(crate) fn range(&self, len: usize, row_px: usize) -> (usize, usize) {
@@ -95,9 +109,113 @@ impl ScrollWindow {
     }
 }
 
+/// The heights of a list's rows: all `row_px` high but for a few taller
+/// ones (expanded, and measured), so that finding the rows in view costs
+/// the number of taller rows, not of rows.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowHeights<'a> {
+    /// The height of an ordinary row, in CSS pixels.
+    pub(crate) row_px: usize,
+    /// `(position, height)` of each taller row, in position order.
+    pub(crate) taller: &'a [(usize, usize)],
+}
+
+impl RowHeights<'_> {
+    /// Where row `position` starts, in pixels from the top of the list (the
+    /// list's height, for its length).
+    pub(crate) fn offset(&self, position: usize) -> usize {
+        let taller = self.taller.iter().take_while(|(at, _)| *at < position);
+        let extra: usize = taller.map(|(_, px)| px.saturating_sub(self.row_px)).sum();
+        position * self.row_px + extra
+    }
+
+    /// The position of the row at `px` from the top of the list (past the
+    /// end, as many as fit).
+    pub(crate) fn position_at(&self, px: usize) -> usize {
+        let row_px = self.row_px.max(1);
+        // Rows from `before` on start at `start` until the next taller one.
+        let (mut before, mut start) = (0, 0);
+        for &(at, height) in self.taller {
+            let its_start = start + (at - before) * row_px;
+            if px < its_start {
+                break;
+            }
+            if px < its_start + height.max(row_px) {
+                return at;
+            }
+            (before, start) = (at + 1, its_start + height.max(row_px));
+        }
+        before + (px - start) / row_px
+    }
+
+    /// The rows to draw of `len` to fill a viewport `viewport_px` high
+    /// scrolled to `scroll_top`, with `overscan` more either side: `first..end`.
+    pub(crate) fn in_view(
+        &self,
+        len: usize,
+        scroll_top: usize,
+        viewport_px: usize,
+        overscan: usize,
+    ) -> (usize, usize) {
+        let first = self
+            .position_at(scroll_top)
+            .saturating_sub(overscan)
+            .min(len);
+        let last = self.position_at(scroll_top + viewport_px);
+        (first, (last + 1 + overscan).min(len))
+    }
+}
+
 /// The scrolling element's inline style: the host's height (70vh when none),
 /// scrolling within it.
 fn viewport_style(height: &Option<String>) -> String {
     let height = height.as_deref().unwrap_or(DEFAULT_HEIGHT);
     format!("height: {height}; overflow-y: auto")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_one_height_are_found_by_division() {
+        let heights = RowHeights {
+            row_px: 100,
+            taller: &[],
+        };
+        assert_eq!(heights.offset(7), 700);
+        assert_eq!(heights.position_at(0), 0);
+        assert_eq!(heights.position_at(99), 0);
+        assert_eq!(heights.position_at(100), 1);
+        // 250 px scrolled in a 300 px viewport: rows 2 to 5 show, 1 more either side.
+        assert_eq!(heights.in_view(1_000, 250, 300, 1), (1, 7));
+        assert_eq!(heights.in_view(1_000, 0, 300, 2), (0, 6));
+        assert_eq!(
+            heights.in_view(10, 900, 300, 2),
+            (7, 10),
+            "the end stops at the list's"
+        );
+    }
+
+    #[test]
+    fn taller_rows_push_the_rows_below_them_down() {
+        // Rows 2 and 5 are expanded to 350 and 120 px.
+        let heights = RowHeights {
+            row_px: 100,
+            taller: &[(2, 350), (5, 120)],
+        };
+        let starts: Vec<usize> = (0..8).map(|row| heights.offset(row)).collect();
+        assert_eq!(starts, [0, 100, 200, 550, 650, 750, 870, 970]);
+        for (row, start) in starts.iter().enumerate() {
+            assert_eq!(heights.position_at(*start), row, "at row {row}'s top");
+            assert_eq!(heights.position_at(start + 99), row, "inside row {row}");
+        }
+        assert_eq!(heights.position_at(549), 2, "the bottom of the tall row");
+        assert_eq!(heights.position_at(869), 5);
+        // In view from 560 px, 300 px high: rows 3 (550–650) to 5 (750–870).
+        assert_eq!(heights.in_view(100, 560, 300, 0), (3, 6));
+        assert_eq!(heights.in_view(100, 560, 300, 2), (1, 8));
+        // A list of 100 rows is its rows plus what the taller ones add.
+        assert_eq!(heights.offset(100), 100 * 100 + 250 + 20);
+    }
 }

@@ -1,7 +1,9 @@
 //! Checks on answers: does it contain this, match that, parse as JSON, stay
 //! short, fast and cheap enough. Each check gives a run pass, fail (with a
 //! short reason) or not applicable, and is re-evaluated whenever it changes,
-//! without re-running anything.
+//! without re-running anything. A reason follows the check's label
+//! ([`Check::describe`]: `matches /^Paris/: no match`), so it does not repeat
+//! what the label says.
 //!
 //! Decisions a user should know:
 //! - Text checks see the answer as it is, except `equals`, which compares
@@ -21,10 +23,9 @@
 
 pub use super::pattern::Pattern;
 use crate::model::{PromptRun, RunStatus, Usd};
-use crate::text::CaseInsensitive;
+use crate::text::{thousands, CaseInsensitive};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
-use std::fmt;
 use thiserror::Error;
 
 /// A check on an answer. In JSON, an object tagged by `kind`:
@@ -107,7 +108,8 @@ pub enum CheckError {
 pub enum Outcome {
     /// The answer passes.
     Pass,
-    /// The answer fails, and why, in a few words.
+    /// The answer fails, and why, in a few words that follow the check's
+    /// label (`no match`, `1,200 ms`).
     Fail(String),
     /// The check cannot judge this run, and why.
     NotApplicable(String),
@@ -355,44 +357,42 @@ impl Check {
                 text,
                 case_sensitive,
             } => verdict(contains(answer, text, *case_sensitive), || {
-                format!("does not contain {}", quoted(text))
+                "not found".to_owned()
             }),
             Check::NotContains {
                 text,
                 case_sensitive,
             } => verdict(!contains(answer, text, *case_sensitive), || {
-                format!("contains {}", quoted(text))
+                "found".to_owned()
             }),
-            Check::Regex { pattern } => verdict(pattern.is_match(answer), || {
-                format!("no match for /{}/", shortened(pattern.as_str()))
-            }),
-            Check::Equals { text } => verdict(answer.trim() == text.trim(), || {
-                format!("is not {}", quoted(text.trim()))
-            }),
+            Check::Regex { pattern } => verdict(pattern.is_match(answer), || "no match".to_owned()),
+            Check::Equals { text } => {
+                verdict(answer.trim() == text.trim(), || "differs".to_owned())
+            }
             Check::ValidJson => match answer_json(answer) {
                 Ok(_) => Outcome::Pass,
-                Err(error) => Outcome::Fail(format!("not JSON: {error}")),
+                Err(error) => Outcome::Fail(error.to_string()),
             },
             Check::JsonHasKey { path } => match answer_json(answer) {
                 Ok(json) => verdict(json.pointer(&json_pointer(path)).is_some(), || {
-                    format!("no {} in the JSON", shortened(path))
+                    "not found".to_owned()
                 }),
                 Err(error) => Outcome::Fail(format!("not JSON: {error}")),
             },
             Check::MaxLength { characters } => {
                 let length = answer.chars().count();
                 verdict(length <= *characters, || {
-                    format!("{length} characters (limit {characters})")
+                    format!("{} characters", thousands(length as u64))
                 })
             }
             Check::MaxLatency { ms } => match run.duration_ms {
                 Some(duration) => {
-                    verdict(duration <= *ms, || format!("{duration} ms (limit {ms} ms)"))
+                    verdict(duration <= *ms, || format!("{} ms", thousands(duration)))
                 }
                 None => not_applicable("latency unknown"),
             },
             Check::MaxCost { usd } => match run.cost_usd() {
-                Some(cost) => verdict(cost <= *usd, || format!("{cost} (limit {usd})")),
+                Some(cost) => verdict(cost <= *usd, || cost.to_string()),
                 None => not_applicable("cost unknown"),
             },
         }
@@ -419,9 +419,24 @@ impl Check {
             Check::Equals { text } => format!("equals {}", quoted(text.trim())),
             Check::ValidJson => "is valid JSON".to_owned(),
             Check::JsonHasKey { path } => format!("JSON has {}", shortened(path)),
-            Check::MaxLength { characters } => format!("at most {characters} characters"),
-            Check::MaxLatency { ms } => format!("takes at most {ms} ms"),
+            Check::MaxLength { characters } => {
+                format!("at most {} characters", thousands(*characters as u64))
+            }
+            Check::MaxLatency { ms } => format!("takes at most {} ms", thousands(*ms)),
             Check::MaxCost { usd } => format!("costs at most {usd}"),
+        }
+    }
+
+    /// What this check made of a run, as a grid cell labels it: the check's
+    /// [`label`](Check::label), and the reason when it failed or could not
+    /// judge: `contains "Paris" (any case)`, `matches /^Paris/: no match`,
+    /// `takes at most 1,000 ms: 1,200 ms`.
+    pub fn describe(&self, outcome: &Outcome) -> String {
+        match outcome {
+            Outcome::Pass => self.label(),
+            Outcome::Fail(why) | Outcome::NotApplicable(why) => {
+                format!("{}: {why}", self.label())
+            }
         }
     }
 }
@@ -479,22 +494,6 @@ impl std::ops::AddAssign for PassRate {
     }
 }
 
-/// `3/4 (75%)`, or `–` when nothing was judged.
-impl fmt::Display for PassRate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.ratio() {
-            Some(ratio) => write!(
-                f,
-                "{}/{} ({}%)",
-                self.passed,
-                self.judged,
-                (ratio * 100.0).round()
-            ),
-            None => f.write_str("–"),
-        }
-    }
-}
-
 fn not_applicable(reason: &str) -> Outcome {
     Outcome::NotApplicable(reason.to_owned())
 }
@@ -544,12 +543,8 @@ fn quoted(text: &str) -> String {
 }
 
 /// `text` cut to 40 characters, with `…` when cut.
-fn shortened(text: &str) -> String {
-    const MAX: usize = 40;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
+pub(super) fn shortened(text: &str) -> String {
+    crate::text::shortened(text, 40)
 }
 
 #[cfg(test)]
@@ -581,10 +576,7 @@ mod tests {
             case_sensitive,
         };
         assert_eq!(contains("paris", false).evaluate(&run), Outcome::Pass);
-        assert_eq!(
-            fails(contains("paris", true).evaluate(&run)),
-            "does not contain \"paris\""
-        );
+        assert_eq!(fails(contains("paris", true).evaluate(&run)), "not found");
         assert_eq!(contains("Paris", true).evaluate(&run), Outcome::Pass);
         let not_contains = Check::NotContains {
             text: "LYON".into(),
@@ -595,17 +587,20 @@ mod tests {
             text: "PARIS".into(),
             case_sensitive: false,
         };
-        assert_eq!(fails(not_paris.evaluate(&run)), "contains \"PARIS\"");
+        assert_eq!(fails(not_paris.evaluate(&run)), "found");
+        assert_eq!(
+            not_paris.describe(&not_paris.evaluate(&run)),
+            "does not contain \"PARIS\" (any case): found"
+        );
     }
 
     #[test]
     fn regex_matches_and_an_invalid_pattern_is_refused_when_defined() {
         let digits = Check::regex(r"\b\d{4}\b").unwrap();
         assert_eq!(digits.evaluate(&answered("In 1969.")), Outcome::Pass);
-        assert_eq!(
-            fails(digits.evaluate(&answered("In sixty-nine."))),
-            r"no match for /\b\d{4}\b/"
-        );
+        let outcome = digits.evaluate(&answered("In sixty-nine."));
+        assert_eq!(digits.describe(&outcome), r"matches /\b\d{4}\b/: no match");
+        assert_eq!(fails(outcome), "no match");
         let error = Check::regex("(unclosed").unwrap_err();
         let CheckError::InvalidRegex { pattern, message } = &error else {
             panic!("{error:?}");
@@ -638,7 +633,7 @@ mod tests {
             text: " 42 ".into(),
         };
         assert_eq!(equals.evaluate(&answered("42\n")), Outcome::Pass);
-        assert_eq!(fails(equals.evaluate(&answered("41"))), "is not \"42\"");
+        assert_eq!(fails(equals.evaluate(&answered("41"))), "differs");
         let word = Check::Equals { text: "Yes".into() };
         assert!(matches!(word.evaluate(&answered("yes")), Outcome::Fail(_)));
     }
@@ -658,7 +653,7 @@ mod tests {
             Outcome::Pass
         );
         let reason = fails(Check::ValidJson.evaluate(&answered("Sure! {\"a\": 1}")));
-        assert!(reason.starts_with("not JSON: expected value"), "{reason}");
+        assert!(reason.starts_with("expected value"), "{reason}");
     }
 
     #[test]
@@ -673,8 +668,8 @@ mod tests {
             "a slash in a dotted segment is escaped"
         );
         assert_eq!(has("/user/tags/1/a.b"), Outcome::Pass);
-        assert_eq!(fails(has("user.email")), "no user.email in the JSON");
-        assert_eq!(fails(has("user.tags.5")), "no user.tags.5 in the JSON");
+        assert_eq!(fails(has("user.email")), "not found");
+        assert_eq!(fails(has("user.tags.5")), "not found");
         assert!(
             fails(Check::JsonHasKey { path: "a".into() }.evaluate(&answered("nope")))
                 .starts_with("not JSON")
@@ -685,10 +680,15 @@ mod tests {
     fn length_counts_characters() {
         let check = Check::MaxLength { characters: 5 };
         assert_eq!(check.evaluate(&answered("héllo")), Outcome::Pass);
+        assert_eq!(fails(check.evaluate(&answered("héllo!"))), "6 characters");
+        let long = Check::MaxLength { characters: 1_000 };
+        let outcome = long.evaluate(&answered(&"a".repeat(1_234)));
         assert_eq!(
-            fails(check.evaluate(&answered("héllo!"))),
-            "6 characters (limit 5)"
+            long.describe(&outcome),
+            "at most 1,000 characters: 1,234 characters",
+            "counts grouped by thousands, as everywhere"
         );
+        assert_eq!(long.describe(&Outcome::Pass), "at most 1,000 characters");
     }
 
     #[test]
@@ -698,14 +698,15 @@ mod tests {
             Check::MaxLatency { ms: 1_200 }.evaluate(&run),
             Outcome::Pass
         );
+        let fast = Check::MaxLatency { ms: 1_000 };
         assert_eq!(
-            fails(Check::MaxLatency { ms: 1_000 }.evaluate(&run)),
-            "1200 ms (limit 1000 ms)"
+            fast.describe(&fast.evaluate(&run)),
+            "takes at most 1,000 ms: 1,200 ms"
         );
         let cheap = Check::MaxCost {
             usd: Usd::from_dollars(0.001),
         };
-        assert_eq!(fails(cheap.evaluate(&run)), "$0.0020 (limit $0.0010)");
+        assert_eq!(fails(cheap.evaluate(&run)), "$0.0020");
         let enough = Check::MaxCost {
             usd: Usd::from_dollars(0.002),
         };
@@ -715,6 +716,10 @@ mod tests {
         assert_eq!(
             enough.evaluate(&run),
             Outcome::NotApplicable("cost unknown".into())
+        );
+        assert_eq!(
+            enough.describe(&enough.evaluate(&run)),
+            "costs at most $0.0020: cost unknown"
         );
         assert_eq!(
             Check::MaxLatency { ms: 1 }.evaluate(&run),
@@ -760,8 +765,6 @@ mod tests {
                 judged: 3
             }
         );
-        assert_eq!(rate.to_string(), "2/3 (67%)");
-        assert_eq!(PassRate::default().to_string(), "–");
         assert_eq!(PassRate::default().ratio(), None);
     }
 

@@ -1,15 +1,18 @@
 //! The experiment's grid: one row per input row, one cell per model (one
 //! per row in exact pairs), each cell the runs of its repeats with their
-//! distinct answers and check results, and a footer per model.
+//! distinct answers and check results, and a footer per model with its pass
+//! rate over all checks and per check. [`RowFilter`] says which rows a person
+//! looks at: where the models differ, where a run or a check failed, or what
+//! they judged.
 //!
 //! Built from the store's runs in one pass, O(runs): each run's
 //! `metadata.experiment` tag says where it goes. When a cell was run more than
 //! once for one repeat (a failed cell re-run), the grid shows one attempt: a
 //! successful one over any other, and otherwise the latest started.
 
-use super::checks::{evaluate_all, passes, Outcome, PassRate};
+use super::checks::{evaluate_all, passes, shortened, Check, Outcome, PassRate};
 use super::plan::Experiment;
-use crate::model::{percentile, PromptRun, RunStatus, Usd};
+use crate::model::{percentile, CostSource, PromptRun, Rating, RunStatus, Usd};
 use std::sync::Arc;
 
 /// Rows × models, from an experiment and its runs.
@@ -88,6 +91,10 @@ pub struct ModelSummary {
     pub model_id: String,
     /// Its shown runs that passed all checks, of those judged.
     pub pass_rate: PassRate,
+    /// Per check, in the experiment's order: its shown runs that passed that
+    /// check, of those the check judged (a check that could not judge a run,
+    /// such as a latency limit on a run without one, leaves it out).
+    pub checks: Vec<PassRate>,
     /// What all its runs in the experiment cost, re-run attempts included.
     pub cost: CostTotal,
     /// Median latency of its successful shown runs, in ms.
@@ -113,6 +120,10 @@ pub struct CostTotal {
     /// cancelled runs without a cost are not counted here: they reported no
     /// usage, and the store invents none.
     pub unknown_runs: usize,
+    /// Runs of a local model, counted $0 with no price of their own.
+    pub local_runs: usize,
+    /// Runs whose cost a price or the server gave.
+    pub priced_runs: usize,
 }
 
 impl CostTotal {
@@ -121,9 +132,19 @@ impl CostTotal {
         (self.unknown_runs == 0).then_some(self.known)
     }
 
+    /// Whether every cost in it is a local model's $0: a total that reads
+    /// "not priced" rather than `$0.0000`, which would pass for a price.
+    pub fn is_unpriced(&self) -> bool {
+        self.local_runs > 0 && self.priced_runs == 0
+    }
+
     fn add(&mut self, run: &PromptRun) {
         match run.cost_usd() {
-            Some(cost) => self.known += cost,
+            Some(_) if run.cost_source() == Some(CostSource::Local) => self.local_runs += 1,
+            Some(cost) => {
+                self.known += cost;
+                self.priced_runs += 1;
+            }
             None if run.status == RunStatus::Success => self.unknown_runs += 1,
             None => {}
         }
@@ -230,6 +251,7 @@ impl Grid {
             .map(|(model_id, cost)| ModelSummary {
                 model_id: (*model_id).to_owned(),
                 pass_rate: PassRate::default(),
+                checks: vec![PassRate::default(); experiment.checks.len()],
                 cost,
                 p50_latency_ms: None,
                 p95_latency_ms: None,
@@ -278,7 +300,15 @@ impl Grid {
 
     /// The rows where the models' answers differ (see [`GridRow::models_differ`]).
     pub fn rows_where_models_differ(&self) -> impl Iterator<Item = &GridRow> {
-        self.rows.iter().filter(|row| row.models_differ)
+        self.rows_shown(RowFilter {
+            models_differ: true,
+            cells: CellFilter::All,
+        })
+    }
+
+    /// The rows `filter` keeps, in order.
+    pub fn rows_shown(&self, filter: RowFilter) -> impl Iterator<Item = &GridRow> {
+        self.rows.iter().filter(move |row| filter.keeps(row))
     }
 
     /// The cell of `row` on model `model` (positions from 0), if the grid has it.
@@ -394,6 +424,15 @@ fn cell(
 /// Adds a cell's runs to its model's footer.
 fn count(summary: &mut ModelSummary, latencies: &mut Vec<u64>, cell: &GridCell) {
     summary.pass_rate += cell.pass_rate;
+    for outcomes in &cell.checks {
+        for (rate, outcome) in summary.checks.iter_mut().zip(outcomes) {
+            rate.count(match outcome {
+                Outcome::Pass => Some(true),
+                Outcome::Fail(_) => Some(false),
+                Outcome::NotApplicable(_) => None,
+            });
+        }
+    }
     for run in &cell.runs {
         match run.as_deref() {
             None => summary.not_run += 1,
@@ -428,4 +467,107 @@ fn differ(cells: &[GridCell]) -> bool {
 /// A successful run's answer as compared: its output, whitespace at the ends ignored.
 fn answer_text(run: &PromptRun) -> &str {
     run.output.as_deref().unwrap_or("").trim()
+}
+
+/// Which rows the grid shows: all of them by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowFilter {
+    /// Only rows where the models' answers differ (see [`GridRow::models_differ`]).
+    pub models_differ: bool,
+    /// Only rows with a cell like this.
+    pub cells: CellFilter,
+}
+
+/// Which cells a person looks for. A cell matches when one of its shown runs
+/// (one per repeat) does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CellFilter {
+    /// Every cell.
+    #[default]
+    All,
+    /// A run that failed or was cancelled (what `Re-run failed` sends again).
+    RunFailed,
+    /// A run that failed a check: any check (`None`), or the one at this
+    /// position in the experiment's checks.
+    CheckFailed(Option<usize>),
+    /// A run rated, starred or given a note.
+    Judged,
+    /// A run rated thumbs up, or thumbs down.
+    Rated(Rating),
+    /// A starred run.
+    Starred,
+    /// A run with a note.
+    Noted,
+}
+
+impl RowFilter {
+    /// Whether `row` is shown.
+    pub fn keeps(&self, row: &GridRow) -> bool {
+        (!self.models_differ || row.models_differ)
+            && (self.cells == CellFilter::All
+                || row.cells.iter().any(|cell| self.cells.matches(cell)))
+    }
+}
+
+impl CellFilter {
+    /// Whether `cell` is one of those looked for.
+    pub fn matches(self, cell: &GridCell) -> bool {
+        let mut runs = (cell.runs.iter().zip(&cell.checks))
+            .filter_map(|(run, outcomes)| Some((run.as_deref()?, outcomes)));
+        runs.any(|(run, outcomes)| match self {
+            CellFilter::All => true,
+            CellFilter::RunFailed => {
+                matches!(run.status, RunStatus::Error | RunStatus::Cancelled)
+            }
+            CellFilter::CheckFailed(check) => {
+                (outcomes.iter().enumerate()).any(|(index, outcome)| {
+                    matches!(outcome, Outcome::Fail(_)) && check.is_none_or(|check| check == index)
+                })
+            }
+            CellFilter::Judged => {
+                run.rating().is_some() || run.is_starred() || run.note().is_some()
+            }
+            CellFilter::Rated(rating) => run.rating() == Some(rating),
+            CellFilter::Starred => run.is_starred(),
+            CellFilter::Noted => run.note().is_some(),
+        })
+    }
+
+    /// The filters a menu offers for an experiment with `checks`, each with
+    /// its name: every cell; a failed run; a failed check, any or each one by
+    /// its label; then the judgements.
+    pub fn choices(checks: &[Check]) -> Vec<(CellFilter, String)> {
+        let mut choices = vec![
+            (CellFilter::All, "All cells".to_owned()),
+            (CellFilter::RunFailed, "A run failed".to_owned()),
+        ];
+        if !checks.is_empty() {
+            choices.push((CellFilter::CheckFailed(None), "A check failed".to_owned()));
+        }
+        if checks.len() > 1 {
+            choices.extend((checks.iter().enumerate()).map(|(index, check)| {
+                let name = format!("Failed: {}", check.label());
+                (CellFilter::CheckFailed(Some(index)), name)
+            }));
+        }
+        choices.extend([
+            (CellFilter::Judged, "Judged".to_owned()),
+            (CellFilter::Rated(Rating::Up), "Thumbs up".to_owned()),
+            (CellFilter::Rated(Rating::Down), "Thumbs down".to_owned()),
+            (CellFilter::Starred, "Starred".to_owned()),
+            (CellFilter::Noted, "With a note".to_owned()),
+        ]);
+        choices
+    }
+}
+
+/// An input row's values as a person names the row: joined by commas and
+/// cut to 40 characters (`France, Europe`); `None` when it has none. Screen
+/// readers name a cell's buttons with it, and the diff its sides.
+pub fn row_values(experiment: &Experiment, row: usize) -> Option<String> {
+    let values: Vec<&str> = (experiment.inputs.rows().get(row).into_iter().flatten())
+        .filter_map(|value| value.as_deref().map(str::trim))
+        .filter(|value| !value.is_empty())
+        .collect();
+    (!values.is_empty()).then(|| shortened(&values.join(", ")))
 }

@@ -36,7 +36,10 @@ pub use estimate::{
     ASSUMED_OUTPUT_TOKENS, RECENT_ANSWERS,
 };
 pub use example::{example, EXAMPLE_ID};
-pub use grid::{Answer, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary};
+pub use grid::{
+    row_values, Answer, CellFilter, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary,
+    RowFilter,
+};
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
 pub use plan::{
     plan, plan_with_answers, Experiment, ExperimentError, InvalidExperiment, Pairing, Plan,

@@ -2,6 +2,8 @@
 #![allow(dead_code)] // each test file uses its own part
 
 #[cfg(target_arch = "wasm32")]
+pub mod experiment_page;
+#[cfg(target_arch = "wasm32")]
 pub mod history;
 #[cfg(target_arch = "wasm32")]
 pub mod mounted;
