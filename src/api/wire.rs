@@ -223,7 +223,7 @@ pub struct StreamDelta {
 }
 
 /// Whether a provider can serve, as `GET /api/v1/providers` reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderStatus {
     /// Credentials or a URL are configured.
     pub configured: bool,
@@ -235,9 +235,30 @@ pub struct ProviderStatus {
     /// Where it is served, for local providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// A configured provider's name (our extension; absent from the
+    /// summaries under `openai`, `anthropic`, `ollama`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The API it speaks: `openai`, `anthropic`, `gemini` or `ollama` (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    /// When it was last asked anything, ISO 8601 (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
+    /// How: `listing its models` or `a run` (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_by: Option<String>,
+    /// Its last failure, in words (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When that was, ISO 8601 (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
 }
 
-/// `GET /api/v1/providers`: provider name (`openai`, `anthropic`, `ollama`) to status.
+/// `GET /api/v1/providers`: `openai`, `anthropic` and `ollama` (NeuroForge's
+/// names, each summarising the configured providers of that kind) and each
+/// configured provider by its name, to its status.
 pub type Providers = BTreeMap<String, ProviderStatus>;
 
 #[cfg(test)]

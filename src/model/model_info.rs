@@ -14,6 +14,8 @@ pub enum Provider {
     Local,
     /// Routed by the NeuroForge backend.
     Neuroforge,
+    /// Google's Gemini API.
+    Google,
 }
 
 /// A model a prompt can run on (the TypeScript store's `Model`).
