@@ -295,12 +295,14 @@ fn parse(
                 let url = url.into_inner();
                 match reqwest::Url::parse(&url) {
                     Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
-                    _ => return Err(refuse(
-                        Some(span),
-                        format!(
+                    _ => {
+                        return Err(refuse(
+                            Some(span),
+                            format!(
                             "base_url {url:?} of provider {name} is not an http:// or https:// URL"
                         ),
-                    )),
+                        ))
+                    }
                 }
                 url
             }

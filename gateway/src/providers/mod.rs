@@ -157,12 +157,15 @@ impl Provider {
     }
 
     /// Who serves its models, as the models list says: `local` for Ollama
-    /// and for anything on this machine.
+    /// and for an OpenAI-compatible server on this machine (llama.cpp, LM
+    /// Studio: the app counts their runs $0); Anthropic and Gemini stay
+    /// themselves wherever they are reached (a proxy on loopback still
+    /// spends a paid account).
     pub fn model_provider(&self) -> prompt_runs::model::Provider {
         use prompt_runs::model::Provider as Serves;
         match self.settings.kind {
             Kind::Ollama => Serves::Local,
-            _ if self.is_local() => Serves::Local,
+            Kind::Openai if self.is_local() => Serves::Local,
             Kind::Openai => Serves::Openai,
             Kind::Anthropic => Serves::Anthropic,
             Kind::Gemini => Serves::Google,
