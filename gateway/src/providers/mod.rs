@@ -266,19 +266,28 @@ impl Provider {
         let _slot = self.slot()?;
         let mut tries = Tries::start();
         let response = self.send(request, model, false, &mut tries).await?;
-        let body = self.read_json(response, &tries).await?;
+        let completion = self.answer(response, &tries).await?;
+        self.note("a run", None);
+        Ok(Answered {
+            completion,
+            tries: tries.count,
+        })
+    }
+
+    /// A whole answer from `response`, read by its kind's adapter.
+    async fn answer(
+        &self,
+        response: reqwest::Response,
+        tries: &Tries,
+    ) -> Result<Completion, Problem> {
+        let body = self.read_json(response, tries).await?;
         let answered = match self.settings.kind {
             Kind::Openai => openai::answer(&body),
             Kind::Anthropic => anthropic::answer(&body),
             Kind::Gemini => gemini::answer(&body),
             Kind::Ollama => ollama::answer(&body),
         };
-        let completion = answered.map_err(|failure| self.failed(&failure, &tries))?;
-        self.note("a run", None);
-        Ok(Answered {
-            completion,
-            tries: tries.count,
-        })
+        answered.map_err(|failure| self.failed(&failure, tries))
     }
 
     /// Runs `request` on its `model`, streamed: fails before the first
@@ -294,7 +303,20 @@ impl Provider {
         let mut tries = Tries::start();
         let (held, rest) = loop {
             let response = self.send(request, model, true, &mut tries).await?;
-            let mut steps = self.steps(response, tries);
+            // Some servers answer a stream request whole (LiteLLM's mock
+            // answers of Anthropic's API): the same answer, in one piece.
+            let whole = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.starts_with("application/json"));
+            let mut steps = if whole {
+                let completion = self.answer(response, &tries).await?;
+                let steps = [Step::Text(completion.output), Step::Done(completion.report)];
+                stream::iter(steps.map(Ok)).boxed()
+            } else {
+                self.steps(response, tries)
+            };
             // Look ahead to the first text: a failure before it has shown
             // the person nothing, so it may be tried again.
             let first = steps.next().await;
