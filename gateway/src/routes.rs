@@ -691,14 +691,11 @@ fn relay(
                     Some((Ok(event), Some(relay)))
                 }
                 Some(Ok(Piece::Done(report))) => {
-                    let Some(provider) = gateway
+                    let provider = gateway
                         .providers
                         .all()
                         .iter()
-                        .find(|provider| provider.name() == source.provider)
-                    else {
-                        return None;
-                    };
+                        .find(|provider| provider.name() == source.provider)?;
                     let answerer = Answerer::Provider(provider, &source.model, source.tries);
                     let mut answer =
                         finish(&gateway, &request, relay.output, report, started, answerer);
