@@ -76,7 +76,8 @@ pub struct GatewayConfig {
     /// one is generated at start and printed with the address to open.
     #[arg(long, env = "PROMPT_RUNS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Most requests to the upstream at once; more are answered 429.
+    /// Most requests to the upstream at once; more wait for a turn
+    /// (`--upstream-queue-timeout`), then are answered 429.
     #[arg(long, env = "PROMPT_RUNS_MAX_UPSTREAM_REQUESTS", default_value_t = 16)]
     pub max_upstream_requests: usize,
     /// API requests per minute per client (the token's holder, and each IP
@@ -102,6 +103,17 @@ pub struct GatewayConfig {
         value_name = "SECONDS"
     )]
     pub upstream_timeout: u64,
+    /// Seconds a request may wait for a turn when its provider is already
+    /// running as many requests as it may (`--max-upstream-requests`,
+    /// `max_concurrent`); then 429. The default of `queue_timeout_seconds`
+    /// in the providers file.
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_UPSTREAM_QUEUE_TIMEOUT",
+        default_value_t = 120,
+        value_name = "SECONDS"
+    )]
+    pub upstream_queue_timeout: u64,
     /// Where the history database lives when no `--database-url` is given:
     /// the SQLite file `history.sqlite3` in this directory, created on first
     /// start. By default the platform's per-user data directory

@@ -227,45 +227,49 @@ async fn one_model(
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("unknown model: {id}")))
 }
 
-/// Every configured provider under its name, with what was last seen of
-/// it; and NeuroForge's `openai`, `anthropic` and `ollama`, each
-/// summarising the providers of that kind (`ollama`: those on this
-/// machine), configured if there is one and available if one is.
+/// NeuroForge's `openai`, `anthropic` and `ollama` (what its client's
+/// `getProviderStatus` reads) and our `google`, each summarising the
+/// configured providers of that kind (`ollama`: those on this machine),
+/// configured if there is one and available if one is; and beside them,
+/// under `providers`, every configured provider in the order configured,
+/// with what was last seen of it. The summaries are fixed names and the
+/// list is a list, so no provider's name can hide another's entry.
 async fn providers(State(gateway): State<Arc<Gateway>>) -> Json<ProviderStatuses> {
     let all = gateway.providers.all();
     let statuses = futures::future::join_all(all.iter().map(|provider| provider.status())).await;
-    let mut summaries = ProviderStatuses::from(
-        [("openai", "api"), ("anthropic", "api"), ("ollama", "local")].map(|(name, kind)| {
-            let status = ProviderStatus {
-                kind: kind.to_owned(),
-                ..ProviderStatus::default()
-            };
-            (name.to_owned(), status)
-        }),
-    );
+    let mut summaries: std::collections::BTreeMap<String, ProviderStatus> = [
+        ("openai", "api"),
+        ("anthropic", "api"),
+        ("google", "api"),
+        ("ollama", "local"),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let status = ProviderStatus {
+            kind: kind.to_owned(),
+            ..ProviderStatus::default()
+        };
+        (name.to_owned(), status)
+    })
+    .collect();
     for (provider, status) in all.iter().zip(&statuses) {
         let summary = match (provider.kind(), status.kind.as_str()) {
-            (_, "local") => "ollama",
+            (_, "local") | (ProviderKind::Ollama, _) => "ollama",
             (ProviderKind::Anthropic, _) => "anthropic",
             (ProviderKind::Openai, _) => "openai",
-            _ => continue,
+            (ProviderKind::Gemini, _) => "google",
         };
-        let Some(entry) = summaries.get_mut(summary) else {
-            continue;
-        };
+        let entry = summaries
+            .get_mut(summary)
+            .expect("each summary is in the map");
         entry.url = entry.url.take().or_else(|| status.url.clone());
         entry.configured = true;
         entry.available |= status.available;
     }
-    let mut answer: ProviderStatuses = all
-        .iter()
-        .zip(statuses)
-        .map(|(provider, status)| (provider.name().to_owned(), status))
-        .collect();
-    // The summaries keep NeuroForge's names: a provider named like one is
-    // part of it, and seen through it.
-    answer.extend(summaries);
-    Json(answer)
+    Json(ProviderStatuses {
+        summaries,
+        providers: statuses,
+    })
 }
 
 /// Reads and checks an execute request: 415 unless it says it is JSON, 413

@@ -76,9 +76,9 @@ async fn providers_report_every_upstream_kind() {
     let answer = get(gateway(&[]), "/api/v1/providers").await;
     assert_eq!(answer.status, StatusCode::OK);
     let providers: Providers = serde_json::from_str(&answer.body).unwrap();
-    for name in ["openai", "anthropic", "ollama"] {
+    for name in ["openai", "anthropic", "ollama", "google"] {
         assert!(
-            providers.contains_key(name),
+            providers.summaries.contains_key(name),
             "{name} missing from {}",
             answer.body
         );

@@ -797,6 +797,16 @@ async fn one_batch_runs_on_four_providers_side_by_side() {
     assert!(outputs[4].starts_with("Offline demo answer"), "{outputs:?}");
 }
 
+/// The entry of provider `name` in a providers answer's list.
+fn entry<'a>(providers: &'a Value, name: &str) -> &'a Value {
+    providers["providers"]
+        .as_array()
+        .expect("a list of providers")
+        .iter()
+        .find(|entry| entry["name"] == name)
+        .unwrap_or_else(|| panic!("no provider {name} in {providers}"))
+}
+
 #[tokio::test]
 async fn providers_report_each_configured_provider_and_neuroforges_summaries() {
     let fakes = fakes().await;
@@ -808,21 +818,56 @@ async fn providers_report_each_configured_provider_and_neuroforges_summaries() {
     )
     .await;
     let providers = get_path(app, "/api/v1/providers").await.json();
+    let names: Vec<&str> = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["anthropic", "google", "local", "openrouter"],
+        "in the order configured"
+    );
     assert_eq!(
         providers["anthropic"]["configured"], true,
         "a configured anthropic provider makes anthropic configured"
     );
     assert_eq!(providers["anthropic"]["available"], true);
+    assert_eq!(
+        providers["anthropic"].get("name"),
+        None,
+        "the summary keeps NeuroForge's shape"
+    );
+    // The provider named like the summary still has its own full entry.
+    let anthropic = entry(&providers, "anthropic");
+    assert_eq!(
+        (anthropic["adapter"].clone(), anthropic["reachable"].clone()),
+        (json!("anthropic"), json!(true))
+    );
+    assert_eq!(
+        anthropic["last_error"],
+        "provider anthropic answered 400: max_tokens: must be at most 8192"
+    );
+    assert!(anthropic["last_error_at"].is_string(), "{anthropic}");
     assert_eq!(providers["ollama"]["configured"], true);
     assert_eq!(
         (
-            providers["openrouter"]["type"].clone(),
+            providers["google"]["configured"].clone(),
+            providers["google"]["available"].clone()
+        ),
+        (json!(true), json!(true)),
+        "Gemini has a summary too"
+    );
+    assert_eq!(
+        (
+            entry(&providers, "openrouter")["type"].clone(),
             providers["openai"]["configured"].clone()
         ),
         (json!("local"), json!(false)),
         "an OpenAI-compatible server on loopback counts as local, as before"
     );
-    let google = &providers["google"];
+    let google = entry(&providers, "google");
     assert_eq!(
         (
             google["configured"].clone(),
@@ -838,10 +883,14 @@ async fn providers_report_each_configured_provider_and_neuroforges_summaries() {
             .is_some_and(|at| at.ends_with('Z')),
         "{google}"
     );
-    let openrouter = &providers["openrouter"];
+    let openrouter = entry(&providers, "openrouter");
     assert_eq!(
-        openrouter["available"], false,
-        "the fake lists no models: {openrouter}"
+        (
+            openrouter["available"].clone(),
+            openrouter["reachable"].clone()
+        ),
+        (json!(false), json!(true)),
+        "the fake lists no models, but answers: {openrouter}"
     );
     assert!(
         openrouter["last_error"]
@@ -850,6 +899,230 @@ async fn providers_report_each_configured_provider_and_neuroforges_summaries() {
             .starts_with("provider openrouter answered 404"),
         "{openrouter}"
     );
+}
+
+/// An OpenAI-compatible fake whose answer takes as many milliseconds as
+/// its model's name says (`wait-300`), counting the requests at once.
+async fn slow_openai(
+    State(running): State<Arc<Mutex<(usize, usize)>>>,
+    Json(body): Json<Value>,
+) -> Response {
+    let millis: u64 = body["model"]
+        .as_str()
+        .and_then(|model| model.strip_prefix("wait-"))
+        .and_then(|millis| millis.parse().ok())
+        .unwrap_or(0);
+    {
+        let mut running = running.lock().unwrap();
+        running.0 += 1;
+        running.1 = running.1.max(running.0);
+    }
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+    running.lock().unwrap().0 -= 1;
+    Json(json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "in turn"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}))
+    .into_response()
+}
+
+/// A gateway whose only providers are written in `file_text`, `{url}`
+/// replaced by the URL of a fresh [`slow_openai`]; and the fake's
+/// (running now, most at once).
+async fn slow_gateway(
+    file_text: &str,
+) -> (Router, Arc<Mutex<(usize, usize)>>, tempfile::NamedTempFile) {
+    let running = Arc::new(Mutex::new((0, 0)));
+    let url = serve(
+        Router::new()
+            .route("/v1/chat/completions", post(slow_openai))
+            .with_state(running.clone()),
+    )
+    .await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), file_text.replace("{url}", &url)).unwrap();
+    let config = GatewayConfig::parse_from([
+        "gw",
+        "--token",
+        TOKEN,
+        "--providers",
+        file.path().to_str().unwrap(),
+    ]);
+    (
+        router(Settings::from_config(config).unwrap(), None),
+        running,
+        file,
+    )
+}
+
+#[tokio::test]
+async fn past_its_cap_a_request_waits_its_turn_and_only_a_long_wait_is_refused() {
+    let (app, running, _file) = slow_gateway(
+        r#"
+[[providers]]
+name = "patient"
+kind = "openai"
+base_url = "{url}/v1"
+models = ["wait-300"]
+max_concurrent = 1
+queue_timeout_seconds = 10
+
+[[providers]]
+name = "hurried"
+kind = "openai"
+base_url = "{url}/v1"
+models = ["wait-2500"]
+max_concurrent = 1
+queue_timeout_seconds = 1
+"#,
+    )
+    .await;
+    // A batch of four cells on one provider that takes one at a time.
+    let started = Instant::now();
+    let batch = run(
+        app.clone(),
+        "/api/v1/execute",
+        json!({"prompt": "x", "model_ids": ["patient/wait-300", "patient/wait-300", "patient/wait-300", "patient/wait-300"]}),
+    )
+    .await;
+    assert_eq!(batch.status, StatusCode::OK, "{}", batch.body);
+    for cell in batch.json().as_array().unwrap() {
+        assert_eq!(cell["output"], "in turn", "each waited its turn: {cell}");
+    }
+    assert_eq!(running.lock().unwrap().1, 1, "never two at once");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_200),
+        "one after another: {:?}",
+        started.elapsed()
+    );
+
+    // Waiting longer than queue_timeout_seconds is refused, naming why.
+    let request = || {
+        run(
+            app.clone(),
+            EXECUTE,
+            json!({"prompt": "x", "model_id": "hurried/wait-2500"}),
+        )
+    };
+    let (first, second) = tokio::join!(request(), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        request().await
+    });
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        second.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        second.body
+    );
+    assert_eq!(
+        second.detail(),
+        "provider hurried is already running 1 requests for this gateway (max_concurrent in the providers file), and this one waited 1 s for a turn (queue_timeout_seconds); try again in 1 s"
+    );
+    assert_eq!(second.headers[header::RETRY_AFTER], "1");
+}
+
+/// A listener that closes its first `drop` connections unanswered, as a
+/// provider restarting, or a flaky proxy in front of it, does.
+struct Resetting {
+    inner: tokio::net::TcpListener,
+    drop: usize,
+}
+
+impl axum::serve::Listener for Resetting {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (stream, address) = self.inner.accept().await.unwrap();
+            if self.drop == 0 {
+                return (stream, address);
+            }
+            self.drop -= 1;
+            drop(stream);
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+#[tokio::test]
+async fn a_connection_reset_before_any_answer_is_tried_again_and_a_provider_never_reached_is_reported_so(
+) {
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", inner.local_addr().unwrap());
+    let app = Router::new()
+        .route("/v1/chat/completions", post(openrouter))
+        .with_state(Fake::default());
+    tokio::spawn(async move { axum::serve(Resetting { inner, drop: 2 }, app).await });
+    // Nothing listens where `nowhere` is: a port bound, then let go.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        format!(
+            "[[providers]]\nname = \"flaky\"\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nmodels = [\"m\"]\n\n\
+             [[providers]]\nname = \"nowhere\"\nkind = \"openai\"\nbase_url = \"http://{nowhere}/v1\"\nmodels = [\"m\"]\n"
+        ),
+    )
+    .unwrap();
+    let config = GatewayConfig::parse_from([
+        "gw",
+        "--token",
+        TOKEN,
+        "--providers",
+        file.path().to_str().unwrap(),
+    ]);
+    let app = router(Settings::from_config(config).unwrap(), None);
+
+    let answer = run(
+        app.clone(),
+        EXECUTE,
+        json!({"prompt": "x", "model_id": "flaky/m"}),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "two resets, then an answer: {}",
+        answer.body
+    );
+    assert_eq!(answer.json()["tries"], 3);
+
+    let failed = run(
+        app.clone(),
+        STREAM,
+        json!({"prompt": "x", "model_id": "nowhere/m"}),
+    )
+    .await;
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY);
+    assert!(
+        failed
+            .detail()
+            .starts_with("provider nowhere could not be reached: ")
+            && failed.detail().contains("; tried 3 times over "),
+        "{}",
+        failed.detail()
+    );
+    let providers = get_path(app, "/api/v1/providers").await.json();
+    let nowhere = entry(&providers, "nowhere");
+    assert_eq!(
+        (nowhere["reachable"].clone(), nowhere["available"].clone()),
+        (json!(false), json!(false)),
+        "{nowhere}"
+    );
+    assert!(
+        nowhere["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("provider nowhere could not be reached"),
+        "{nowhere}"
+    );
+    assert_eq!(entry(&providers, "flaky")["reachable"], true);
 }
 
 #[tokio::test]

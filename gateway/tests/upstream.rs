@@ -576,9 +576,17 @@ async fn an_upstream_silent_for_too_long_is_a_504_naming_the_flag() {
 #[tokio::test]
 async fn requests_past_the_upstream_cap_get_429_and_a_slot_frees_when_a_stream_ends() {
     let (upstream, _, _) = fake_upstream().await;
+    // Past the cap a request waits for a turn: here at most 1 s.
     let app = gateway(
         &upstream,
-        &["--upstream-key", KEY, "--max-upstream-requests", "1"],
+        &[
+            "--upstream-key",
+            KEY,
+            "--max-upstream-requests",
+            "1",
+            "--upstream-queue-timeout",
+            "1",
+        ],
     );
     let request = |path: &str| {
         Request::post(path)
@@ -606,6 +614,10 @@ async fn requests_past_the_upstream_cap_get_429_and_a_slot_frees_when_a_stream_e
         let body = refused.into_body().collect().await.unwrap().to_bytes();
         let detail = detail(&String::from_utf8_lossy(&body));
         assert!(detail.contains("--max-upstream-requests"), "{detail}");
+        assert!(
+            detail.contains("waited 1 s for a turn (--upstream-queue-timeout)"),
+            "{detail}"
+        );
     }
     // Offline models are not the upstream's to count.
     let (status, _) = call(

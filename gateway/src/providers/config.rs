@@ -9,7 +9,8 @@
 //! base_url = "https://api.anthropic.com"   # optional: the kind's public API
 //! api_key_env = "ANTHROPIC_API_KEY"  # the variable holding the key; never the key itself
 //! models = ["claude-haiku-4-5"]      # optional: else the provider's own model list
-//! max_concurrent = 8                 # optional: requests at once (16)
+//! max_concurrent = 8                 # optional: requests at once (16); more wait for a turn
+//! queue_timeout_seconds = 120        # optional: the longest wait for a turn, then 429 (--upstream-queue-timeout)
 //! requests_per_minute = 50           # optional: none by default
 //! timeout_seconds = 120              # optional: longest silence (--upstream-timeout)
 //! retries = 2                        # optional: tries after the first (2)
@@ -38,6 +39,9 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 16;
 pub const DEFAULT_RETRIES: u32 = 2;
 /// The `max_tokens` sent when a request sets none: Anthropic's API needs one.
 pub const DEFAULT_MAX_TOKENS: u32 = 4_096;
+/// The name of the `--upstream-url` shortcut's provider (in logs and
+/// `GET /api/v1/providers`; its model ids carry no prefix).
+pub const UPSTREAM_NAME: &str = "upstream";
 /// Longest provider name: it prefixes every model id.
 const MAX_NAME_CHARS: usize = 32;
 
@@ -115,8 +119,10 @@ pub struct ProviderSettings {
     pub models: Vec<String>,
     /// Its prices: the gateway's table with the provider's own laid over.
     pub prices: PriceTable,
-    /// Most requests at once; more are answered 429.
+    /// Most requests at once; more wait for a turn, up to `queue_timeout`.
     pub max_concurrent: usize,
+    /// The longest wait for a turn; then 429.
+    pub queue_timeout: Duration,
     /// Most requests per minute (0: no limit); more are answered 429.
     pub requests_per_minute: u32,
     /// The longest silence allowed, before and during an answer.
@@ -170,6 +176,7 @@ struct Entry {
     models: Option<Spanned<Vec<String>>>,
     prices: Option<Spanned<BTreeMap<String, serde_json::Value>>>,
     max_concurrent: Option<Spanned<usize>>,
+    queue_timeout_seconds: Option<u64>,
     requests_per_minute: Option<u32>,
     timeout_seconds: Option<Spanned<u64>>,
     retries: Option<Spanned<u32>>,
@@ -198,7 +205,7 @@ pub fn read(
     };
     if let Some(url) = &config.upstream_url {
         providers.push(ProviderSettings {
-            name: "upstream".to_owned(),
+            name: UPSTREAM_NAME.to_owned(),
             prefixed: false,
             kind: Kind::Openai,
             base_url: url.trim_end_matches('/').to_owned(),
@@ -215,6 +222,7 @@ pub fn read(
                 .collect(),
             prices: prices.clone(),
             max_concurrent: config.max_upstream_requests,
+            queue_timeout: Duration::from_secs(config.upstream_queue_timeout),
             requests_per_minute: 0,
             timeout: Duration::from_secs(config.upstream_timeout),
             retries: DEFAULT_RETRIES,
@@ -275,6 +283,12 @@ fn parse(
             return Err(refuse(
                 Some(name_span),
                 format!("name {name:?} must be 1 to {MAX_NAME_CHARS} of a-z 0-9 - _ . (it prefixes model ids: {name}/model)"),
+            ));
+        }
+        if name == UPSTREAM_NAME && config.upstream_url.is_some() {
+            return Err(refuse(
+                Some(name_span),
+                format!("a provider is named {UPSTREAM_NAME:?}, the name of --upstream-url's provider, which is given too: rename it, or drop --upstream-url (PROMPT_RUNS_UPSTREAM_URL) and keep the file's"),
             ));
         }
         if checked.iter().any(|other| other.name == name) {
@@ -389,6 +403,11 @@ fn parse(
             models,
             prices,
             max_concurrent,
+            queue_timeout: Duration::from_secs(
+                entry
+                    .queue_timeout_seconds
+                    .unwrap_or(config.upstream_queue_timeout),
+            ),
             requests_per_minute: entry.requests_per_minute.unwrap_or(0),
             timeout: Duration::from_secs(timeout as u64),
             retries,
@@ -480,6 +499,11 @@ timeout_seconds = 600
         assert_eq!(providers[3].base_url, "http://127.0.0.1:11434");
         assert_eq!(providers[3].timeout, Duration::from_secs(600));
         assert_eq!(providers[0].max_concurrent, DEFAULT_MAX_CONCURRENT);
+        assert_eq!(
+            providers[0].queue_timeout,
+            Duration::from_secs(120),
+            "--upstream-queue-timeout's default"
+        );
         assert!(providers.iter().all(|p| p.prefixed));
         assert!(
             !format!("{providers:?}").contains(SECRET),
@@ -516,6 +540,30 @@ timeout_seconds = 600
             .unwrap_err()
             .reason
             .contains("lists no providers"));
+    }
+
+    #[test]
+    fn a_provider_named_upstream_is_refused_only_beside_upstream_url() {
+        let text =
+            "[[providers]]\nname = \"upstream\"\nkind = \"openai\"\nqueue_timeout_seconds = 5\n";
+        let alone = parsed(text).unwrap();
+        assert_eq!(alone[0].queue_timeout, Duration::from_secs(5));
+        let config = GatewayConfig::parse_from(["gw", "--upstream-url", "http://127.0.0.1:9/v1"]);
+        let error = parse(
+            Path::new("providers.toml"),
+            text,
+            &config,
+            &PriceTable::builtin(),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(error.line, Some(2), "{error}");
+        assert!(
+            error
+                .reason
+                .contains("the name of --upstream-url's provider"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -75,6 +75,17 @@ pub struct Provider {
     health: Mutex<Health>,
 }
 
+/// What one exchange with a provider showed, for its [`Health`].
+enum Seen<'p> {
+    /// It answered, and the answer served.
+    Served,
+    /// It answered, but with a failure (an error status, a refusal in its
+    /// answer, an answer we cannot read).
+    Failed(&'p Problem),
+    /// It did not answer at all.
+    Unreachable(&'p Problem),
+}
+
 /// A model listing and when the provider was asked for it.
 struct Listing {
     asked: Instant,
@@ -88,7 +99,9 @@ pub struct Health {
     pub checked_at: Option<Timestamp>,
     /// How: `"listing its models"` or `"a run"`.
     pub checked_by: Option<&'static str>,
-    /// Whether it answered then (an error answer is an answer).
+    /// Whether it answered then (an error answer is an answer; a refused
+    /// connection, a reset before any answer or a silence past its timeout
+    /// is none).
     pub reachable: Option<bool>,
     /// Its last failure, in words, and when.
     pub last_error: Option<(String, Timestamp)>,
@@ -221,7 +234,6 @@ impl Provider {
             }
         }
         let models = self.list_models().await;
-        self.note("listing its models", models.as_ref().err());
         *listing = Some(Listing {
             asked: Instant::now(),
             models: models.clone(),
@@ -229,7 +241,9 @@ impl Provider {
         models
     }
 
+    /// Asks it for its models, noting what that showed of it.
     async fn list_models(&self) -> Result<Vec<String>, Problem> {
+        const HOW: &str = "listing its models";
         let path = match self.settings.kind {
             Kind::Openai => openai::MODELS_PATH,
             Kind::Anthropic => anthropic::MODELS_PATH,
@@ -241,20 +255,32 @@ impl Provider {
         tries.count = 1;
         let response = match request.timeout(LISTING_TIMEOUT).send().await {
             Ok(response) => response,
-            Err(error) => return Err(self.broken_off(&error, &tries)),
+            Err(error) => {
+                let problem = self.broken_off(&error, &tries);
+                self.note(HOW, Seen::Unreachable(&problem));
+                return Err(problem);
+            }
         };
-        if !response.status().is_success() {
-            return Err(self.refused(response, &tries).await);
-        }
-        let body = self.read_json(response, &tries).await?;
-        let listed = match self.settings.kind {
-            Kind::Openai => openai::listed(&body),
-            Kind::Anthropic => anthropic::listed(&body),
-            Kind::Gemini => gemini::listed(&body),
-            Kind::Ollama => ollama::listed(&body),
+        let listed = if response.status().is_success() {
+            self.read_json(response, &tries).await.and_then(|body| {
+                let listed = match self.settings.kind {
+                    Kind::Openai => openai::listed(&body),
+                    Kind::Anthropic => anthropic::listed(&body),
+                    Kind::Gemini => gemini::listed(&body),
+                    Kind::Ollama => ollama::listed(&body),
+                };
+                listed.ok_or_else(|| {
+                    self.bad_gateway("listed its models in a shape we do not know", &tries)
+                })
+            })
+        } else {
+            Err(self.refused(response, &tries).await)
         };
+        self.note(
+            HOW,
+            listed.as_ref().err().map_or(Seen::Served, Seen::Failed),
+        );
         listed
-            .ok_or_else(|| self.bad_gateway("listed its models in a shape we do not know", &tries))
     }
 
     /// Runs `request` on its `model` and waits for the whole answer.
@@ -263,11 +289,10 @@ impl Provider {
         request: &ExecuteRequest,
         model: &str,
     ) -> Result<Answered, Problem> {
-        let _slot = self.slot()?;
+        let _slot = self.slot().await?;
         let mut tries = Tries::start();
         let response = self.send(request, model, false, &mut tries).await?;
-        let completion = self.answer(response, &tries).await?;
-        self.note("a run", None);
+        let completion = self.whole_answer(response, &tries).await?;
         Ok(Answered {
             completion,
             tries: tries.count,
@@ -290,6 +315,20 @@ impl Provider {
         answered.map_err(|failure| self.failed(&failure, tries))
     }
 
+    /// [`Provider::answer`], noting a failure of it (its success was noted
+    /// when the answer began).
+    async fn whole_answer(
+        &self,
+        response: reqwest::Response,
+        tries: &Tries,
+    ) -> Result<Completion, Problem> {
+        let answered = self.answer(response, tries).await;
+        if let Err(problem) = &answered {
+            self.note("a run", Seen::Failed(problem));
+        }
+        answered
+    }
+
     /// Runs `request` on its `model`, streamed: fails before the first
     /// piece if the provider refuses it (after the retries it allows, an
     /// overload before the first text included), else yields its pieces,
@@ -299,7 +338,7 @@ impl Provider {
         request: &ExecuteRequest,
         model: &str,
     ) -> Result<(BoxStream<'static, Result<Piece, Problem>>, u32), Problem> {
-        let slot = self.slot()?;
+        let slot = self.slot().await?;
         let mut tries = Tries::start();
         let (held, rest) = loop {
             let response = self.send(request, model, true, &mut tries).await?;
@@ -311,7 +350,7 @@ impl Provider {
                 .and_then(|value| value.to_str().ok())
                 .is_some_and(|value| value.starts_with("application/json"));
             let mut steps = if whole {
-                let completion = self.answer(response, &tries).await?;
+                let completion = self.whole_answer(response, &tries).await?;
                 let steps = [Step::Text(completion.output), Step::Done(completion.report)];
                 stream::iter(steps.map(Ok)).boxed()
             } else {
@@ -417,7 +456,10 @@ impl Provider {
     }
 
     /// Sends `request` for `model`, trying again on 429, 5xx and overload
-    /// as [`retry`] says; the response when it is a success, else a 502
+    /// as [`retry`] says, and when the connection failed before any answer
+    /// (refused, reset: nothing was shown, so nothing is repeated; not a
+    /// silence past its timeout, which would only be waited out again);
+    /// the response when it is a success, else a 502 (504 for a silence)
     /// saying what the provider answered and how often it was tried.
     async fn send(
         &self,
@@ -442,13 +484,22 @@ impl Provider {
             let response = match sent {
                 Ok(response) => response,
                 Err(error) => {
+                    if !error.is_timeout() && tries.count <= self.settings.retries {
+                        if let Some(wait) = retry::wait_before(tries.count, None) {
+                            tracing::warn!(provider = %self.settings.name, %error, wait_ms = wait.as_millis() as u64, "trying again");
+                            tokio::time::sleep(wait).await;
+                            self.wait_for_minute().await?;
+                            continue;
+                        }
+                    }
                     let problem = self.broken_off(&error, tries);
-                    self.note("a run", Some(&problem));
+                    self.note("a run", Seen::Unreachable(&problem));
                     return Err(problem);
                 }
             };
             let status = response.status();
             if status.is_success() {
+                self.note("a run", Seen::Served);
                 return Ok(response);
             }
             let asked = retry::asked_to_wait(response.headers(), SystemTime::now());
@@ -467,31 +518,50 @@ impl Provider {
                     .detail
                     .push_str(&format!("; it asked to wait {} s", asked.as_secs()));
             }
+            self.note("a run", Seen::Failed(&problem));
             return Err(problem);
         }
     }
 
-    /// A permit to send one more request, or 429 when `max_concurrent` are
-    /// running. Refused at once rather than queued: a queue would hold the
-    /// client's connection with no word of why it waits.
-    fn slot(&self) -> Result<OwnedSemaphorePermit, Problem> {
-        self.slots.clone().try_acquire_owned().map_err(|_| {
-            let (who, setting) = if self.settings.prefixed {
-                (
-                    format!("provider {}", self.settings.name),
-                    "max_concurrent in the providers file",
-                )
-            } else {
-                ("the upstream".to_owned(), "--max-upstream-requests")
-            };
-            Problem::too_many_requests(
-                format!(
-                    "{who} is already running {} requests for this gateway ({setting})",
-                    self.settings.max_concurrent
-                ),
-                Duration::from_secs(1),
-            )
-        })
+    /// A permit to send one more request: at once while fewer than
+    /// `max_concurrent` are running, else after waiting for a turn (first
+    /// come, first served), so that a batch of many cells on one provider
+    /// runs in turn rather than failing; 429 naming the provider after
+    /// `queue_timeout` without one.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, Problem> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let queue_timeout = self.settings.queue_timeout;
+        tracing::debug!(provider = %self.settings.name, "waiting for a turn");
+        let waited = tokio::time::timeout(queue_timeout, self.slots.clone().acquire_owned()).await;
+        match waited {
+            // The semaphore is never closed.
+            Ok(permit) => Ok(permit.expect("the provider's semaphore stays open")),
+            Err(_) => {
+                let (who, setting, wait_setting) = if self.settings.prefixed {
+                    (
+                        format!("provider {}", self.settings.name),
+                        "max_concurrent in the providers file",
+                        "queue_timeout_seconds",
+                    )
+                } else {
+                    (
+                        "the upstream".to_owned(),
+                        "--max-upstream-requests",
+                        "--upstream-queue-timeout",
+                    )
+                };
+                Err(Problem::too_many_requests(
+                    format!(
+                        "{who} is already running {} requests for this gateway ({setting}), and this one waited {} s for a turn ({wait_setting})",
+                        self.settings.max_concurrent,
+                        queue_timeout.as_secs()
+                    ),
+                    Duration::from_secs(1),
+                ))
+            }
+        }
     }
 
     /// One request of its per-minute allowance, or 429 with the wait.
@@ -583,17 +653,12 @@ impl Provider {
         } else {
             format!("answered {}", status.as_u16())
         };
-        let problem = self.bad_gateway(&format!("{what}: {}", wire::error_message(&body)), tries);
-        // An error answer is an answer: reachable, but failing.
-        self.note("a run", Some(&problem));
-        problem
+        self.bad_gateway(&format!("{what}: {}", wire::error_message(&body)), tries)
     }
 
     /// An adapter's failure as a 502 naming the provider.
     fn failed(&self, failure: &Failure, tries: &Tries) -> Problem {
-        let problem = self.bad_gateway(&failure.what, tries);
-        self.note("a run", Some(&problem));
-        problem
+        self.bad_gateway(&failure.what, tries)
     }
 
     fn bad_gateway(&self, what: &str, tries: &Tries) -> Problem {
@@ -607,8 +672,8 @@ impl Provider {
         broken_off(&self.who(), self.settings.timeout, error, tries)
     }
 
-    /// Records what was just seen of it, `how`: a failure, or none.
-    fn note(&self, how: &'static str, failure: Option<&Problem>) {
+    /// Records what was just `seen` of it, and `how`.
+    fn note(&self, how: &'static str, seen: Seen<'_>) {
         let mut health = self
             .health
             .lock()
@@ -616,12 +681,8 @@ impl Provider {
         let now = Timestamp::now();
         health.checked_at = Some(now.clone());
         health.checked_by = Some(how);
-        let unreachable = failure.is_some_and(|problem| {
-            problem.status == StatusCode::GATEWAY_TIMEOUT
-                || problem.detail.contains("could not be reached")
-        });
-        health.reachable = Some(!unreachable);
-        if let Some(problem) = failure {
+        health.reachable = Some(!matches!(seen, Seen::Unreachable(_)));
+        if let Seen::Failed(problem) | Seen::Unreachable(problem) = seen {
             tracing::warn!(provider = %self.settings.name, detail = %problem.detail, "provider failed");
             health.last_error = Some((problem.detail.clone(), now));
         }
@@ -640,6 +701,7 @@ impl Provider {
         ProviderStatus {
             configured: true,
             available: listed.is_ok(),
+            reachable: health.reachable,
             kind: if local { "local" } else { "api" }.to_owned(),
             url: Some(self.settings.base_url.clone()),
             name: Some(self.settings.name.clone()),
