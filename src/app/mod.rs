@@ -15,6 +15,7 @@ use crate::components::{
     ExperimentEditor, ExperimentGrid, ExperimentPicker, HistoryStorage, HistoryTransfer,
     ModelPerformance, PromptComposer, RunFilters, RunHistory, RunPlan, ServerHistory, Settings,
 };
+use crate::components::{provide_provider_health, ProviderStatuses};
 use crate::persist::{persist_history, provide_history, HistoryOptions};
 use crate::store::{provide_runs_store, RunsStore};
 use leptos::prelude::*;
@@ -35,12 +36,10 @@ fn provide_app_state() -> RunsStore {
 }
 
 /// The header of both pages: the app's name, a link to each page (the
-/// current one marked), and Settings.
-#[component]
-fn AppHeader(
-    /// Whether this is the Experiments page.
-    experiments: bool,
-) -> impl IntoView {
+/// current one marked), and Settings, ending with `more_settings` (the
+/// Experiments page's providers; a generic, not a child view, so that the
+/// playground's bundle carries nothing for it).
+fn app_header(experiments: bool, more_settings: impl IntoView + 'static) -> impl IntoView {
     let link = move |label: &'static str, href: &'static str, current: bool| {
         view! {
             <a
@@ -61,6 +60,7 @@ fn AppHeader(
                 <summary>"Settings"</summary>
                 <Settings/>
                 <ServerHistory/>
+                {more_settings}
             </details>
         </header>
     }
@@ -75,7 +75,7 @@ fn AppHeader(
 pub fn App() -> impl IntoView {
     first_paint::take_over_first_paint(provide_app_state());
     view! {
-        <AppHeader experiments=false/>
+        {app_header(false, ())}
         <main class="app">
             <div class="app__top">
                 <section class="app__compose" aria-label="Compose">
@@ -109,6 +109,7 @@ pub fn ExperimentsApp() -> impl IntoView {
     let store = provide_app_state();
     provide_experiments(Some(store));
     provide_diff_selection();
+    provide_provider_health();
     let leaving = window_event_listener(leptos::ev::beforeunload, move |event| {
         if store.is_executing() {
             event.prevent_default();
@@ -117,7 +118,7 @@ pub fn ExperimentsApp() -> impl IntoView {
     });
     on_cleanup(move || leaving.remove());
     view! {
-        <AppHeader experiments=true/>
+        {app_header(true, view! { <ProviderStatuses/> })}
         <main class="app experiments">
             <div class="experiments__top">
                 <section class="experiments__design" aria-label="Design">

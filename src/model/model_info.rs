@@ -18,6 +18,19 @@ pub enum Provider {
     Google,
 }
 
+impl Provider {
+    /// Its name, as serialised (`"anthropic"`, `"google"`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Anthropic => "anthropic",
+            Provider::Openai => "openai",
+            Provider::Local => "local",
+            Provider::Neuroforge => "neuroforge",
+            Provider::Google => "google",
+        }
+    }
+}
+
 /// A model a prompt can run on (the TypeScript store's `Model`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
