@@ -909,6 +909,64 @@ async fn error_banner_shows_the_error_until_dismissed() {
     assert!(page.find("[role=alert]").is_none());
 }
 
+#[wasm_bindgen_test]
+async fn prompt_composer_lists_the_models_under_their_providers() {
+    use prompt_runs::model::{Model, Provider};
+    let page = Page::mount(|| view! { <PromptComposer/> });
+    let model = |id: &str, provider: Provider| Model {
+        id: id.to_owned(),
+        name: id.rsplit('/').next().unwrap().to_owned(),
+        provider,
+        max_tokens: 1_000,
+        supports_streaming: true,
+        cost_per_1k_tokens: None,
+        metadata: None,
+    };
+    // Listed interleaved: each provider's models still come together.
+    page.store.set_models(vec![
+        model("offline-echo", Provider::Local),
+        model("anthropic/claude-haiku-4-5", Provider::Anthropic),
+        model("google/gemini-2.5-flash", Provider::Google),
+        model("anthropic/claude-sonnet-4-5", Provider::Anthropic),
+        model("openrouter/anthropic/claude-3.5-haiku", Provider::Openai),
+    ]);
+    settle().await;
+    let shown: Vec<String> = page
+        .all(".composer__models > *:not(legend)")
+        .iter()
+        .map(|element| match element.get_attribute("data-model") {
+            Some(id) => id,
+            None => format!("[{}]", element.text_content().unwrap_or_default()),
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "[local]",
+            "offline-echo",
+            "[anthropic]",
+            "anthropic/claude-haiku-4-5",
+            "anthropic/claude-sonnet-4-5",
+            "[google]",
+            "google/gemini-2.5-flash",
+            "[openrouter]",
+            "openrouter/anthropic/claude-3.5-haiku",
+        ]
+    );
+    assert!(
+        page.all(".composer__provider").iter().all(|name| !name
+            .text_content()
+            .unwrap_or_default()
+            .contains("reachable")),
+        "no provider is marked where nobody asked the server about them"
+    );
+    // A model leaving takes its provider's name along when it was the last.
+    page.store
+        .set_models(vec![model("offline-echo", Provider::Local)]);
+    settle().await;
+    assert_eq!(page.all(".composer__provider").len(), 1);
+}
+
 /// Types `text` into the form control at `selector` as a person would.
 fn type_into(page: &Page, selector: &str, text: &str) {
     let control = page.find(selector).unwrap();

@@ -67,12 +67,9 @@ async fn one_request(http: &reqwest::Client, url: &str, streamed: bool) -> Outco
     }
     let json = if streamed {
         // The last event must be `done`, carrying the whole answer.
-        let done = text.rsplit("\n\n").find(|block| !block.trim().is_empty());
-        match done.and_then(|block| block.strip_prefix("event: done\ndata: ")) {
-            Some(data) => data.to_owned(),
-            None => {
-                return Outcome::Broken(format!("the stream did not end with done: {text:.200}"))
-            }
+        match support::last_event(&text) {
+            Some(("done", data)) => data.to_owned(),
+            _ => return Outcome::Broken(format!("the stream did not end with done: {text:.200}")),
         }
     } else {
         text

@@ -31,7 +31,13 @@ pub struct GatewayConfig {
     /// `{"<model id or prefix>": {"input_per_million": 0.5, "output_per_million": 1.5} | null}`.
     #[arg(long, env = "PROMPT_RUNS_PRICES")]
     pub prices: Option<PathBuf>,
-    /// An OpenAI-compatible API to forward other models to, e.g.
+    /// A TOML file of the model providers to forward to (OpenAI, Anthropic,
+    /// Gemini, Ollama and compatible servers), each with the name of the
+    /// environment variable holding its key: see docs/providers.md.
+    #[arg(long, env = "PROMPT_RUNS_PROVIDERS", value_name = "FILE")]
+    pub providers: Option<PathBuf>,
+    /// An OpenAI-compatible API to forward other models to (a one-provider
+    /// shortcut for `--providers`), e.g.
     /// `http://localhost:11434/v1` (Ollama) or `https://api.openai.com/v1`.
     #[arg(long, env = "PROMPT_RUNS_UPSTREAM_URL")]
     pub upstream_url: Option<String>,
@@ -70,7 +76,8 @@ pub struct GatewayConfig {
     /// one is generated at start and printed with the address to open.
     #[arg(long, env = "PROMPT_RUNS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Most requests to the upstream at once; more are answered 429.
+    /// Most requests to the upstream at once; more wait for a turn
+    /// (`--upstream-queue-timeout`), then are answered 429.
     #[arg(long, env = "PROMPT_RUNS_MAX_UPSTREAM_REQUESTS", default_value_t = 16)]
     pub max_upstream_requests: usize,
     /// API requests per minute per client (the token's holder, and each IP
@@ -96,6 +103,17 @@ pub struct GatewayConfig {
         value_name = "SECONDS"
     )]
     pub upstream_timeout: u64,
+    /// Seconds a request may wait for a turn when its provider is already
+    /// running as many requests as it may (`--max-upstream-requests`,
+    /// `max_concurrent`); then 429. The default of `queue_timeout_seconds`
+    /// in the providers file.
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_UPSTREAM_QUEUE_TIMEOUT",
+        default_value_t = 120,
+        value_name = "SECONDS"
+    )]
+    pub upstream_queue_timeout: u64,
     /// Where the history database lives when no `--database-url` is given:
     /// the SQLite file `history.sqlite3` in this directory, created on first
     /// start. By default the platform's per-user data directory
@@ -126,13 +144,18 @@ pub struct GatewayConfig {
 impl GatewayConfig {
     /// Whether API requests need the access token: when the gateway is
     /// reachable from other machines (`listening` is not a loopback address),
-    /// when it holds an upstream key (any page or process on this machine
-    /// could otherwise spend it), or when a token was given anyway.
+    /// when it holds a provider's key (any page or process on this machine
+    /// could otherwise spend it: `--upstream-key`, or a providers file that
+    /// names one), or when a token was given anyway.
     pub fn token_required(&self, listening: SocketAddr) -> bool {
         let has_key = self
             .upstream_key
             .as_ref()
-            .is_some_and(|key| !key.is_empty());
+            .is_some_and(|key| !key.is_empty())
+            || self
+                .providers
+                .as_deref()
+                .is_some_and(crate::providers::config::names_a_key);
         self.token.is_some() || has_key || !listening.ip().is_loopback()
     }
 

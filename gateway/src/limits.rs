@@ -55,13 +55,51 @@ pub struct RateLimit {
     buckets: Mutex<HashMap<Client, Bucket>>,
 }
 
-/// What is left of one client's allowance.
-#[derive(Clone, Copy)]
-struct Bucket {
+/// What is left of one allowance of `per_minute` requests a minute: up to
+/// that many at once, then one more each `60 / per_minute` seconds. Used
+/// per client here, and per provider (`providers`).
+#[derive(Clone, Copy, Debug)]
+pub struct Bucket {
     /// Requests that may be sent now (fractions accrue).
     available: f64,
     /// When `available` was last brought up to date.
     at: Instant,
+}
+
+impl Bucket {
+    /// A full allowance of `per_minute` at `now`.
+    pub fn full(per_minute: u32, now: Instant) -> Bucket {
+        Bucket {
+            available: f64::from(per_minute),
+            at: now,
+        }
+    }
+
+    /// What is available at `now`.
+    fn refilled(&self, per_minute: u32, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.available + elapsed * f64::from(per_minute) / 60.0).min(f64::from(per_minute))
+    }
+
+    /// Whether it is full again at `now` (and so may be forgotten).
+    pub fn is_full(&self, per_minute: u32, now: Instant) -> bool {
+        self.refilled(per_minute, now) >= f64::from(per_minute)
+    }
+
+    /// Takes one request at `now`: `Err` with how long until one is
+    /// available when none is.
+    pub fn take(&mut self, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        self.available = self.refilled(per_minute, now);
+        self.at = self.at.max(now);
+        if self.available >= 1.0 {
+            self.available -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - self.available) * 60.0 / f64::from(per_minute),
+            ))
+        }
+    }
 }
 
 impl RateLimit {
@@ -78,39 +116,24 @@ impl RateLimit {
     /// Counts one request of `client` at `now`: `Err` with how long to wait
     /// when it is over the limit.
     pub fn admit(&self, client: Client, now: Instant) -> Result<(), Duration> {
-        if self.per_minute == 0 {
+        let per_minute = self.per_minute;
+        if per_minute == 0 {
             return Ok(());
         }
-        let capacity = f64::from(self.per_minute);
-        let per_second = capacity / 60.0;
-        let refilled = |bucket: &Bucket| {
-            let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-            (bucket.available + elapsed * per_second).min(capacity)
-        };
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         if buckets.len() >= MAX_CLIENTS && !buckets.contains_key(&client) {
-            buckets.retain(|_, bucket| refilled(bucket) < capacity);
+            buckets.retain(|_, bucket| !bucket.is_full(per_minute, now));
             if buckets.len() >= MAX_CLIENTS {
                 return Err(Duration::from_secs(1));
             }
         }
-        let bucket = buckets.entry(client).or_insert(Bucket {
-            available: capacity,
-            at: now,
-        });
-        bucket.available = refilled(bucket);
-        bucket.at = now;
-        if bucket.available >= 1.0 {
-            bucket.available -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - bucket.available) / per_second,
-            ))
-        }
+        buckets
+            .entry(client)
+            .or_insert(Bucket::full(per_minute, now))
+            .take(per_minute, now)
     }
 
     fn client_of(&self, request: &Request) -> Client {

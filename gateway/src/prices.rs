@@ -1,5 +1,5 @@
-//! What models cost: USD per million input, cached input and output
-//! tokens, matched by model-id prefix so that dated ids
+//! What models cost: USD per million input, cached input, cache-write and
+//! output tokens, matched by model-id prefix so that dated ids
 //! (`gpt-4o-2024-08-06`) find `gpt-4o`, from a built-in table that a JSON
 //! file can override. A price may carry the date it takes effect, so that a
 //! price change can be written down ahead of time and the table keeps the
@@ -24,6 +24,11 @@ pub struct Price {
     /// charges them differently; otherwise they cost `input_per_million`.
     #[serde(default)]
     pub cached_input_per_million: Option<f64>,
+    /// Per million prompt tokens written to the provider's cache
+    /// (Anthropic's `cache_creation_input_tokens`), when it charges them
+    /// differently; otherwise they cost `input_per_million`.
+    #[serde(default)]
+    pub cache_write_per_million: Option<f64>,
 }
 
 impl Price {
@@ -36,12 +41,20 @@ impl Price {
     /// `output` completion tokens cost: the cached ones at the cached rate
     /// when there is one.
     pub fn cost_with_cached(&self, input: u64, cached: u64, output: u64) -> Usd {
+        self.cost_with_cache(input, cached, 0, output)
+    }
+
+    /// What `input` prompt tokens cost, `cached` of them read from the
+    /// provider's cache and `written` of them written to it, and `output`
+    /// completion tokens: each class at its rate when the price has one,
+    /// else at the input rate.
+    pub fn cost_with_cache(&self, input: u64, cached: u64, written: u64, output: u64) -> Usd {
         let cached = cached.min(input);
-        let cached_rate = self
-            .cached_input_per_million
-            .unwrap_or(self.input_per_million);
-        Usd::for_tokens(self.input_per_million / 1_000.0, input - cached)
-            + Usd::for_tokens(cached_rate / 1_000.0, cached)
+        let written = written.min(input - cached);
+        let rate = |rate: Option<f64>| rate.unwrap_or(self.input_per_million) / 1_000.0;
+        Usd::for_tokens(self.input_per_million / 1_000.0, input - cached - written)
+            + Usd::for_tokens(rate(self.cached_input_per_million), cached)
+            + Usd::for_tokens(rate(self.cache_write_per_million), written)
             + Usd::for_tokens(self.output_per_million / 1_000.0, output)
     }
 
@@ -70,6 +83,8 @@ struct PriceEntry {
     output_per_million: f64,
     #[serde(default)]
     cached_input_per_million: Option<f64>,
+    #[serde(default)]
+    cache_write_per_million: Option<f64>,
 }
 
 /// Prices by model-id prefix; the longest matching prefix wins, and among
@@ -85,24 +100,46 @@ impl PriceTable {
     /// rates), and the offline demo model's made-up one (so that cost is
     /// visible without an account).
     pub fn builtin() -> PriceTable {
-        let price = |input_per_million, output_per_million, cached| {
+        let price = |input_per_million, output_per_million, cached, written| {
             vec![DatedPrice {
                 from: i64::MIN,
                 price: Price {
                     input_per_million,
                     output_per_million,
                     cached_input_per_million: cached,
+                    cache_write_per_million: written,
                 },
             }]
         };
         PriceTable {
             prices: vec![
-                ("offline-echo".into(), price(0.50, 1.50, None)),
-                ("gpt-4o".into(), price(2.50, 10.00, Some(1.25))),
-                ("gpt-4o-mini".into(), price(0.15, 0.60, Some(0.075))),
-                ("gpt-4.1".into(), price(2.00, 8.00, Some(0.50))),
-                ("claude-3-5-sonnet".into(), price(3.00, 15.00, Some(0.30))),
-                ("claude-3-5-haiku".into(), price(0.80, 4.00, Some(0.08))),
+                ("offline-echo".into(), price(0.50, 1.50, None, None)),
+                ("gpt-4o".into(), price(2.50, 10.00, Some(1.25), None)),
+                ("gpt-4o-mini".into(), price(0.15, 0.60, Some(0.075), None)),
+                ("gpt-4.1".into(), price(2.00, 8.00, Some(0.50), None)),
+                // Anthropic: cache reads at a tenth of the input rate,
+                // writes (5-minute cache) at 1.25 times it.
+                (
+                    "claude-3-5-sonnet".into(),
+                    price(3.00, 15.00, Some(0.30), Some(3.75)),
+                ),
+                (
+                    "claude-3-5-haiku".into(),
+                    price(0.80, 4.00, Some(0.08), Some(1.00)),
+                ),
+                (
+                    "claude-sonnet-4".into(),
+                    price(3.00, 15.00, Some(0.30), Some(3.75)),
+                ),
+                (
+                    "claude-haiku-4-5".into(),
+                    price(1.00, 5.00, Some(0.10), Some(1.25)),
+                ),
+                // Gemini: context-cache reads at a quarter of the input rate.
+                (
+                    "gemini-2.0-flash".into(),
+                    price(0.10, 0.40, Some(0.025), None),
+                ),
             ],
         }
     }
@@ -120,9 +157,18 @@ impl PriceTable {
         let text = std::fs::read_to_string(path).map_err(|error| problem(error.to_string()))?;
         let overrides: BTreeMap<String, Value> =
             serde_json::from_str(&text).map_err(|error| problem(error.to_string()))?;
-        let mut table = PriceTable::builtin();
+        PriceTable::builtin()
+            .with_overrides(overrides)
+            .map_err(problem)
+    }
+
+    /// This table with `overrides` laid over it, each entry as in a price
+    /// file (a price, a list of dated ones, or `null`); an error naming the
+    /// entry when one cannot be understood.
+    pub fn with_overrides(&self, overrides: BTreeMap<String, Value>) -> Result<PriceTable, String> {
+        let mut table = self.clone();
         for (prefix, value) in overrides {
-            let prices = dated_prices(&prefix, value).map_err(problem)?;
+            let prices = dated_prices(&prefix, value)?;
             table.prices.retain(|(known, _)| *known != prefix);
             if !prices.is_empty() {
                 table.prices.push((prefix, prices));
@@ -156,10 +202,23 @@ impl PriceTable {
     /// the price of that time: its cached prompt tokens at the cached rate
     /// when the price has one. `None` when there is no price.
     pub fn cost(&self, model_id: &str, usage: &Usage, at: i64) -> Option<Usd> {
+        self.cost_with_writes(model_id, usage, 0, at)
+    }
+
+    /// As [`PriceTable::cost`], with `written` of the prompt tokens written
+    /// to the provider's cache (at the cache-write rate when there is one).
+    pub fn cost_with_writes(
+        &self,
+        model_id: &str,
+        usage: &Usage,
+        written: u64,
+        at: i64,
+    ) -> Option<Usd> {
         let price = self.lookup_at(model_id, at)?;
-        Some(price.cost_with_cached(
+        Some(price.cost_with_cache(
             usage.prompt_tokens,
             usage.cached_tokens().unwrap_or(0),
+            written,
             usage.completion_tokens,
         ))
     }
@@ -193,6 +252,7 @@ fn dated_prices(prefix: &str, value: Value) -> Result<Vec<DatedPrice>, String> {
             Some(entry.input_per_million),
             Some(entry.output_per_million),
             entry.cached_input_per_million,
+            entry.cache_write_per_million,
         ];
         if !rates.into_iter().flatten().all(valid) {
             return Err(format!("the price of {name} must be 0 or more"));
@@ -209,6 +269,7 @@ fn dated_prices(prefix: &str, value: Value) -> Result<Vec<DatedPrice>, String> {
                 input_per_million: entry.input_per_million,
                 output_per_million: entry.output_per_million,
                 cached_input_per_million: entry.cached_input_per_million,
+                cache_write_per_million: entry.cache_write_per_million,
             },
         });
     }
@@ -320,8 +381,19 @@ mod tests {
             input_per_million: 3.0,
             output_per_million: 15.0,
             cached_input_per_million: Some(0.30),
+            cache_write_per_million: Some(3.75),
         };
         assert_eq!(price.cost(1_000, 1_000).to_string(), "$0.0180");
+        assert_eq!(
+            price.cost_with_cache(1_000, 600, 200, 0).to_string(),
+            "$0.0015",
+            "200 at $3, 600 read at $0.30, 200 written at $3.75 per million"
+        );
+        assert_eq!(
+            price.cost_with_cache(100, 80, 80, 0),
+            price.cost_with_cache(100, 80, 20, 0),
+            "never more written than sent and not read"
+        );
         assert_eq!(price.cost(1, 0).nanos(), 3_000);
         assert_eq!(price.per_1k_tokens(), 0.009);
         assert_eq!(
@@ -336,6 +408,7 @@ mod tests {
         );
         let uncached = Price {
             cached_input_per_million: None,
+            cache_write_per_million: None,
             ..price
         };
         assert_eq!(

@@ -24,6 +24,19 @@ impl Problem {
         }
     }
 
+    /// A failure inside the gateway: the client is answered `answer`, in
+    /// words, and the log gets `detail` (paths, what a database or a
+    /// provider said), tied to the request by its span.
+    pub fn internal(status: StatusCode, answer: impl Into<String>, detail: &str) -> Problem {
+        let answer = answer.into();
+        if status.is_server_error() {
+            tracing::error!(%detail, %answer, "internal failure");
+        } else {
+            tracing::warn!(%detail, %answer, "internal failure");
+        }
+        Problem::new(status, answer)
+    }
+
     /// 429: come back after `wait` (rounded up to a whole second, and at
     /// least one, since `Retry-After` counts whole seconds).
     pub fn too_many_requests(detail: impl Into<String>, wait: Duration) -> Problem {

@@ -1,16 +1,19 @@
 //! The HTTP routes: the NeuroForge API under `/api/v1` and the static app
 //! everywhere else.
 
-use crate::access::{self, Access};
+use crate::access;
+use crate::body::json_body;
 use crate::history::History;
 use crate::limits::{self, RateLimit};
+use crate::logging;
 use crate::offline::{self, Behaviour, OfflineModel};
 use crate::prices::PriceTable;
 use crate::problem::Problem;
+use crate::providers::wire::Report;
+use crate::providers::{Kind as ProviderKind, Piece, Provider, Providers};
+use crate::settings::Settings;
 use crate::sync_routes;
 use crate::tokens;
-use crate::upstream::{Piece, Upstream};
-use crate::GatewayConfig;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -20,15 +23,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::stream::{self, Stream, StreamExt};
+use futures::stream::{self, BoxStream, Stream, StreamExt};
 use prompt_runs::api::wire::{
-    BatchExecuteRequest, ErrorBody, ExecuteRequest, ExecuteResponse, ProviderStatus, Providers,
-    StreamDelta, Timings, Usage, BATCH_EXECUTE_PATH, EVENT_DELTA, EVENT_DONE, EVENT_ERROR,
-    EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH, PROVIDERS_PATH,
+    BatchExecuteRequest, ErrorBody, ExecuteRequest, ExecuteResponse, ProviderStatus,
+    Providers as ProviderStatuses, StreamDelta, Usage, BATCH_EXECUTE_PATH, EVENT_DELTA, EVENT_DONE,
+    EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH, PROVIDERS_PATH,
 };
-use prompt_runs::model::{
-    Model, PromptRun, Provider, RunStatus, Timestamp, BATCH_ID_KEY, PARAMETERS_KEY,
-};
+use prompt_runs::model::{Model, PromptRun, RunStatus, Timestamp, BATCH_ID_KEY, PARAMETERS_KEY};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -45,7 +46,7 @@ pub const MAX_BATCH_MODELS: usize = 16;
 
 struct Gateway {
     models: Vec<OfflineModel>,
-    upstream: Option<Upstream>,
+    providers: Providers,
     prices: PriceTable,
     tokens_per_second: f64,
     next_run: AtomicU64,
@@ -54,34 +55,42 @@ struct Gateway {
 /// Which model answers a request.
 enum Target<'g> {
     Offline(&'g OfflineModel),
-    Upstream(&'g Upstream),
+    /// A provider, and the model by its own name there.
+    Provider(&'g Provider, String),
+}
+
+/// What the gateway says of an answer beyond NeuroForge's fields (our
+/// extension; clients that do not know them ignore them).
+#[derive(serde::Serialize)]
+struct Answer {
+    #[serde(flatten)]
+    response: ExecuteResponse,
+    /// The provider that answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<String>,
+    /// Why the answer ended, in the provider's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_reason: Option<String>,
+    /// Prompt tokens written to the provider's cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_write_tokens: Option<u64>,
+    /// How often the provider was tried for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tries: Option<u32>,
 }
 
 /// The whole app: API, static files, and the rules in front of them (host,
 /// origin, token, rate, time and body limits), with the sync API when given
-/// a `history` (without one, its paths are unknown). `config.addr` must be
-/// the address actually listened on (see [`GatewayConfig::settle`]). Fails,
-/// naming the problem, when the configuration cannot be used (an
-/// unreadable price file, a bad flag, a required token missing).
-pub fn router(config: GatewayConfig, history: Option<History>) -> Result<Router, String> {
-    let access = Arc::new(Access::new(&config)?);
-    let prices = match &config.prices {
-        Some(path) => PriceTable::builtin_with_overrides(path)?,
-        None => PriceTable::builtin(),
-    };
-    let upstream = config.upstream_url.as_deref().map(|url| {
-        Upstream::new(
-            url,
-            config.upstream_key.clone(),
-            config.upstream_models.clone(),
-            config.max_upstream_requests,
-            Duration::from_secs(config.upstream_timeout),
-        )
-    });
+/// a `history` (without one, its paths are unknown), and every request
+/// logged ([`logging`]). The settings were checked already, so nothing here
+/// can fail.
+pub fn router(settings: Settings, history: Option<History>) -> Router {
+    let access = settings.access().clone();
+    let config = settings.config();
     let gateway = Arc::new(Gateway {
         models: offline::models(config.test_models),
-        upstream,
-        prices,
+        providers: Providers::new(settings.providers().to_vec()),
+        prices: settings.prices().clone(),
         tokens_per_second: config.offline_tokens_per_second.max(0.001),
         next_run: AtomicU64::new(0),
     });
@@ -97,7 +106,7 @@ pub fn router(config: GatewayConfig, history: Option<History>) -> Result<Router,
         .route(MODELS_PATH, get(list_models))
         .route(&format!("{MODELS_PATH}/{{id}}"), get(one_model))
         .route(PROVIDERS_PATH, get(providers))
-        .route(limits::LIMITS_PATH, limits::describe(&config))
+        .route(limits::LIMITS_PATH, limits::describe(config))
         .route(EXECUTE_PATH, post(execute))
         .route(EXECUTE_STREAM_PATH, post(execute_stream))
         .route(BATCH_EXECUTE_PATH, post(execute_batch))
@@ -131,11 +140,12 @@ pub fn router(config: GatewayConfig, history: Option<History>) -> Result<Router,
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
         .expose_headers([header::RETRY_AFTER]);
-    Ok(api
-        .fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)))
+    api.fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
-        .layer(middleware::from_fn_with_state(access, access::guard)))
+        .layer(middleware::from_fn_with_state(access, access::guard))
+        // Outermost: refusals by the rules above are logged too.
+        .layer(middleware::from_fn(logging::log_requests))
 }
 
 async fn unknown_api() -> Problem {
@@ -149,46 +159,47 @@ impl Gateway {
             .map(|price| price.per_1k_tokens())
     }
 
-    /// Every model served: the offline ones, then the upstream's (none when
-    /// it cannot be reached: the providers endpoint says so).
+    /// Every model served: the offline ones, then each provider's (none
+    /// from one that cannot be reached: the providers endpoint says so),
+    /// asked all at once so that a slow provider delays the list once.
     async fn all_models(&self) -> Vec<Model> {
         let mut models: Vec<Model> = self
             .models
             .iter()
             .map(|model| model.describe(self.price_per_1k_tokens(model.id)))
             .collect();
-        if let Some(upstream) = &self.upstream {
-            let provider = if upstream.is_local() {
-                Provider::Local
-            } else {
-                Provider::Openai
-            };
-            for id in upstream.models().await.unwrap_or_default() {
+        let providers = self.providers.all();
+        let listed =
+            futures::future::join_all(providers.iter().map(|provider| provider.models())).await;
+        for (provider, listed) in providers.iter().zip(listed) {
+            for model in listed.unwrap_or_default() {
                 models.push(Model {
-                    name: id.clone(),
-                    provider,
+                    id: provider.id_of(&model),
+                    provider: provider.model_provider(),
                     max_tokens: UPSTREAM_MAX_TOKENS,
                     supports_streaming: true,
-                    cost_per_1k_tokens: self.price_per_1k_tokens(&id),
-                    metadata: None,
-                    id,
+                    cost_per_1k_tokens: provider
+                        .prices()
+                        .lookup(&model)
+                        .map(|price| price.per_1k_tokens()),
+                    metadata: serde_json::json!({"provider": provider.name(), "adapter": provider.kind().as_str()})
+                        .as_object()
+                        .cloned(),
+                    name: model,
                 });
             }
         }
         models
     }
 
-    fn target(&self, id: &str) -> Result<Target<'_>, Problem> {
+    /// Which model answers `id`: an offline one (they keep their ids), else
+    /// a provider's (see [`Providers::resolve`]).
+    async fn target(&self, id: &str) -> Result<Target<'_>, Problem> {
         if let Some(model) = self.models.iter().find(|model| model.id == id) {
             return Ok(Target::Offline(model));
         }
-        match &self.upstream {
-            Some(upstream) if upstream.offers(id) => Ok(Target::Upstream(upstream)),
-            _ => Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                format!("unknown model: {id}"),
-            )),
-        }
+        let (provider, model) = self.providers.resolve(id).await?;
+        Ok(Target::Provider(provider, model))
     }
 
     fn run_id(&self) -> String {
@@ -217,49 +228,62 @@ async fn one_model(
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, format!("unknown model: {id}")))
 }
 
-/// The upstream, if configured, under `ollama` when it runs on this machine
-/// and `openai` otherwise, available if it listed its models just now. The
-/// others are reported unconfigured.
-async fn providers(State(gateway): State<Arc<Gateway>>) -> Json<Providers> {
-    let unconfigured = |kind: &str| ProviderStatus {
-        configured: false,
-        available: false,
-        kind: kind.to_owned(),
-        url: None,
-    };
-    let mut providers = Providers::from([
-        ("openai".to_owned(), unconfigured("api")),
-        ("anthropic".to_owned(), unconfigured("api")),
-        ("ollama".to_owned(), unconfigured("local")),
-    ]);
-    if let Some(upstream) = &gateway.upstream {
-        let (name, kind) = if upstream.is_local() {
-            ("ollama", "local")
-        } else {
-            ("openai", "api")
-        };
+/// NeuroForge's `openai`, `anthropic` and `ollama` (what its client's
+/// `getProviderStatus` reads) and our `google`, each summarising the
+/// configured providers of that kind (`ollama`: those on this machine),
+/// configured if there is one and available if one is; and beside them,
+/// under `providers`, every configured provider in the order configured,
+/// with what was last seen of it. The summaries are fixed names and the
+/// list is a list, so no provider's name can hide another's entry.
+async fn providers(State(gateway): State<Arc<Gateway>>) -> Json<ProviderStatuses> {
+    let all = gateway.providers.all();
+    let statuses = futures::future::join_all(all.iter().map(|provider| provider.status())).await;
+    let mut summaries: std::collections::BTreeMap<String, ProviderStatus> = [
+        ("openai", "api"),
+        ("anthropic", "api"),
+        ("google", "api"),
+        ("ollama", "local"),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
         let status = ProviderStatus {
-            configured: true,
-            available: upstream.models().await.is_ok(),
             kind: kind.to_owned(),
-            url: Some(upstream.base_url().to_owned()),
+            ..ProviderStatus::default()
         };
-        providers.insert(name.to_owned(), status);
+        (name.to_owned(), status)
+    })
+    .collect();
+    for (provider, status) in all.iter().zip(&statuses) {
+        let summary = match (provider.kind(), status.kind.as_str()) {
+            (_, "local") | (ProviderKind::Ollama, _) => "ollama",
+            (ProviderKind::Anthropic, _) => "anthropic",
+            (ProviderKind::Openai, _) => "openai",
+            (ProviderKind::Gemini, _) => "google",
+        };
+        let entry = summaries
+            .get_mut(summary)
+            .expect("each summary is in the map");
+        entry.url = entry.url.take().or_else(|| status.url.clone());
+        entry.configured = true;
+        entry.available |= status.available;
     }
-    Json(providers)
+    Json(ProviderStatuses {
+        summaries,
+        providers: statuses,
+    })
 }
 
 /// Reads and checks an execute request: 415 unless it says it is JSON, 413
 /// over the size limit, 400 for malformed JSON or an empty prompt, 422 for
 /// missing or mistyped fields, 404 for an unknown model.
-fn parse_request<'g>(
+async fn parse_request<'g>(
     gateway: &'g Gateway,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(ExecuteRequest, Target<'g>), Problem> {
     let request: ExecuteRequest = parse_json(headers, body)?;
     check_prompt(&request.prompt)?;
-    let target = gateway.target(&request.model_id)?;
+    let target = gateway.target(&request.model_id).await?;
     Ok((request, target))
 }
 
@@ -279,39 +303,6 @@ fn parse_json<T: serde::de::DeserializeOwned>(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("invalid request: {error}"),
         )
-    })
-}
-
-/// A request body that must be JSON: 415 unless it is declared so (which
-/// also makes a browser ask first, with a preflight, before sending it from
-/// another origin: a `text/plain` POST needs none), 413 over `limit` bytes
-/// (the route's body limit).
-pub(crate) fn json_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<Bytes, Problem> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|value| value.to_str().unwrap_or("(not text)"));
-    let essence = content_type
-        .and_then(|value| value.split(';').next())
-        .map(str::trim);
-    if !essence.is_some_and(|essence| essence.eq_ignore_ascii_case("application/json")) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "send the request body as JSON, with Content-Type: application/json (this one had {})",
-                content_type.map_or_else(|| "none".to_owned(), |value| format!("Content-Type: {value}"))
-            ),
-        ));
-    }
-    body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than {limit} bytes"),
-        ),
-        status => Problem::new(status, rejection.body_text()),
     })
 }
 
@@ -337,17 +328,28 @@ fn answer_pieces(request: &ExecuteRequest) -> Vec<String> {
         .collect()
 }
 
+/// Who answered: an offline model, or a provider (its model by its own
+/// name there, and how often it was tried).
+#[derive(Clone, Copy)]
+enum Answerer<'g> {
+    Offline,
+    Provider(&'g Provider, &'g str, u32),
+}
+
 /// The answer to `request`: `output`, with the usage the model reported or,
-/// when it reported none, counted here, and the cost at the table's price
-/// of the day (an estimate, and said to be one).
+/// when it reported none, counted here, and its cost with where that comes
+/// from: as the provider reported it; else the price table's of the day
+/// (an estimate, and said to be one); else $0 for Ollama (it runs on this
+/// machine); else none.
 fn finish(
     gateway: &Gateway,
     request: &ExecuteRequest,
     output: String,
-    reported: Option<Usage>,
+    report: Report,
     started: Instant,
-) -> ExecuteResponse {
-    let usage = reported.unwrap_or_else(|| {
+    answerer: Answerer<'_>,
+) -> Answer {
+    let usage = report.usage.unwrap_or_else(|| {
         let prompt_tokens = tokens::count(&request.prompt)
             + request
                 .context_blocks
@@ -357,22 +359,47 @@ fn finish(
         Usage::new(prompt_tokens, tokens::count(&output))
     });
     let now = Timestamp::now();
-    let cost = gateway.prices.cost(
-        &request.model_id,
-        &usage,
-        now.unix_millis().unwrap_or(i64::MAX),
-    );
-    ExecuteResponse {
-        run_id: gateway.run_id(),
-        model_id: request.model_id.clone(),
-        output,
-        usage,
-        latency_ms: started.elapsed().as_millis() as u64,
-        created_at: now.to_string(),
-        cost: cost.map(|cost| cost.dollars()),
-        cost_source: cost.map(|_| "estimated".to_owned()),
-        first_token_ms: None,
-        timings: None,
+    let at = now.unix_millis().unwrap_or(i64::MAX);
+    let written = report.cache_write_tokens.unwrap_or(0);
+    let (table, model, provider) = match answerer {
+        Answerer::Offline => (&gateway.prices, request.model_id.as_str(), None),
+        Answerer::Provider(provider, model, _) => (provider.prices(), model, Some(provider)),
+    };
+    let estimated = || {
+        table
+            .cost_with_writes(model, &usage, written, at)
+            .map(|cost| cost.dollars())
+    };
+    let (cost, cost_source) = match (report.cost, estimated()) {
+        (Some(reported), _) => (Some(reported), Some("reported")),
+        (None, Some(estimated)) => (Some(estimated), Some("estimated")),
+        (None, None)
+            if provider.is_some_and(|provider| provider.kind() == ProviderKind::Ollama) =>
+        {
+            (Some(0.0), Some("local"))
+        }
+        (None, None) => (None, None),
+    };
+    Answer {
+        response: ExecuteResponse {
+            run_id: gateway.run_id(),
+            model_id: request.model_id.clone(),
+            output,
+            usage,
+            latency_ms: started.elapsed().as_millis() as u64,
+            created_at: now.to_string(),
+            cost,
+            cost_source: cost_source.map(str::to_owned),
+            first_token_ms: None,
+            timings: report.timings,
+        },
+        provider: provider.map(|provider| provider.name().to_owned()),
+        stop_reason: report.stop_reason,
+        cache_write_tokens: report.cache_write_tokens,
+        tries: match answerer {
+            Answerer::Provider(_, _, tries) => Some(tries),
+            Answerer::Offline => None,
+        },
     }
 }
 
@@ -382,7 +409,7 @@ async fn execute(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let (request, target) = parse_request(&gateway, &headers, body)?;
+    let (request, target) = parse_request(&gateway, &headers, body).await?;
     if let Target::Offline(model) = target {
         match model.behaviour {
             Behaviour::Malformed => {
@@ -406,20 +433,21 @@ async fn complete(
     request: &ExecuteRequest,
     target: Target<'_>,
     started: Instant,
-) -> Result<ExecuteResponse, Problem> {
+) -> Result<Answer, Problem> {
     let model = match target {
         Target::Offline(model) => model,
-        Target::Upstream(upstream) => {
-            let completion = upstream.complete(request).await?;
-            let mut response = finish(
+        Target::Provider(provider, model) => {
+            let answered = provider.complete(request, &model).await?;
+            let completion = answered.completion;
+            let answerer = Answerer::Provider(provider, &model, answered.tries);
+            return Ok(finish(
                 gateway,
                 request,
                 completion.output,
-                completion.usage,
+                completion.report,
                 started,
-            );
-            response.timings = completion.timings;
-            return Ok(response);
+                answerer,
+            ));
         }
     };
     match model.behaviour {
@@ -442,9 +470,18 @@ async fn complete(
             let pacing = model.pacing(gateway.tokens_per_second * speed);
             let pieces = answer_pieces(request);
             tokio::time::sleep(pacing.total(pieces.len())).await;
-            let mut response = finish(gateway, request, pieces.concat(), None, started);
-            response.timings = Some(pacing.timings(pieces.len()));
-            Ok(response)
+            let report = Report {
+                timings: Some(pacing.timings(pieces.len())),
+                ..Report::default()
+            };
+            Ok(finish(
+                gateway,
+                request,
+                pieces.concat(),
+                report,
+                started,
+                Answerer::Offline,
+            ))
         }
     }
 }
@@ -488,8 +525,10 @@ async fn execute_batch(
         async move {
             let started_at = Timestamp::now();
             let started = Instant::now();
-            let outcome = match gateway.target(model_id) {
-                Ok(target) => complete(gateway, &request, target, started).await,
+            let outcome = match gateway.target(model_id).await {
+                Ok(target) => complete(gateway, &request, target, started)
+                    .await
+                    .map(|answer| answer.response),
                 Err(problem) => Err(problem),
             };
             batch_run(gateway, &request, batch_id, started_at, started, outcome)
@@ -545,12 +584,17 @@ async fn execute_stream(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let (request, target) = parse_request(&gateway, &headers, body)?;
+    let (request, target) = parse_request(&gateway, &headers, body).await?;
     let model = match target {
         Target::Offline(model) => model,
-        Target::Upstream(upstream) => {
-            let pieces = upstream.stream(&request).await?;
-            let events = relay(pieces, gateway.clone(), request, started);
+        Target::Provider(provider, model) => {
+            let (pieces, tries) = provider.stream(&request, &model).await?;
+            let source = Source {
+                provider: provider.name().to_owned(),
+                model,
+                tries,
+            };
+            let events = relay(pieces, gateway.clone(), request, started, source);
             return Ok(Sse::new(events)
                 .keep_alive(KeepAlive::default())
                 .into_response());
@@ -587,10 +631,20 @@ async fn execute_stream(
                 // Built lazily, after the last delta: dropping the stream (the
                 // client went away) stops generation there and then.
                 let done = stream::once(async move {
-                    let mut response = finish(&gateway, &request, pieces.concat(), None, started);
-                    response.first_token_ms = first_token.get().copied();
-                    response.timings = Some(pacing.timings(pieces.len()));
-                    Ok(json_event(EVENT_DONE, &response))
+                    let report = Report {
+                        timings: Some(pacing.timings(pieces.len())),
+                        ..Report::default()
+                    };
+                    let mut answer = finish(
+                        &gateway,
+                        &request,
+                        pieces.concat(),
+                        report,
+                        started,
+                        Answerer::Offline,
+                    );
+                    answer.response.first_token_ms = first_token.get().copied();
+                    Ok(json_event(EVENT_DONE, &answer))
                 });
                 Box::pin(deltas.chain(done))
             }
@@ -600,58 +654,68 @@ async fn execute_stream(
         .into_response())
 }
 
-/// The upstream's pieces as our events: a `delta` per piece of text, then
+/// Which provider a stream comes from (owned: the stream outlives the
+/// request's borrow of the gateway).
+struct Source {
+    provider: String,
+    model: String,
+    tries: u32,
+}
+
+/// A provider's pieces as our events: a `delta` per piece of text, then
 /// `done` with the whole answer (with when its first text came, and the
-/// upstream's usage details and timings), or `error` if the upstream broke off.
+/// provider's usage, cost and timings), or `error` if it broke off.
 fn relay(
-    pieces: futures::stream::BoxStream<'static, Result<Piece, Problem>>,
+    pieces: BoxStream<'static, Result<Piece, Problem>>,
     gateway: Arc<Gateway>,
     request: ExecuteRequest,
     started: Instant,
+    source: Source,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send {
     struct Relay {
-        pieces: futures::stream::BoxStream<'static, Result<Piece, Problem>>,
+        pieces: BoxStream<'static, Result<Piece, Problem>>,
         output: String,
-        usage: Option<Usage>,
-        timings: Option<Timings>,
         first_token_ms: Option<u64>,
     }
     let relay = Relay {
         pieces,
         output: String::new(),
-        usage: None,
-        timings: None,
         first_token_ms: None,
     };
+    let source = Arc::new(source);
     stream::unfold(Some(relay), move |state| {
-        let (gateway, request) = (gateway.clone(), request.clone());
+        let (gateway, request, source) = (gateway.clone(), request.clone(), source.clone());
         async move {
             let mut relay = state?;
-            loop {
-                match relay.pieces.next().await {
-                    Some(Ok(Piece::Text(text))) => {
-                        let elapsed = started.elapsed().as_millis() as u64;
-                        relay.first_token_ms.get_or_insert(elapsed);
-                        relay.output.push_str(&text);
-                        let event = json_event(EVENT_DELTA, &StreamDelta { text });
-                        return Some((Ok(event), Some(relay)));
-                    }
-                    Some(Ok(Piece::Usage(usage))) => relay.usage = Some(usage),
-                    Some(Ok(Piece::Timings(timings))) => relay.timings = Some(timings),
-                    Some(Err(problem)) => {
-                        let error = ErrorBody {
-                            detail: problem.detail,
-                        };
-                        return Some((Ok(json_event(EVENT_ERROR, &error)), None));
-                    }
-                    None => {
-                        let mut response =
-                            finish(&gateway, &request, relay.output, relay.usage, started);
-                        response.first_token_ms = relay.first_token_ms;
-                        response.timings = relay.timings;
-                        return Some((Ok(json_event(EVENT_DONE, &response)), None));
-                    }
+            match relay.pieces.next().await {
+                Some(Ok(Piece::Text(text))) => {
+                    let elapsed = started.elapsed().as_millis() as u64;
+                    relay.first_token_ms.get_or_insert(elapsed);
+                    relay.output.push_str(&text);
+                    let event = json_event(EVENT_DELTA, &StreamDelta { text });
+                    Some((Ok(event), Some(relay)))
                 }
+                Some(Ok(Piece::Done(report))) => {
+                    let provider = gateway
+                        .providers
+                        .all()
+                        .iter()
+                        .find(|provider| provider.name() == source.provider)?;
+                    let answerer = Answerer::Provider(provider, &source.model, source.tries);
+                    let mut answer =
+                        finish(&gateway, &request, relay.output, report, started, answerer);
+                    answer.response.first_token_ms = relay.first_token_ms;
+                    Some((Ok(json_event(EVENT_DONE, &answer)), None))
+                }
+                Some(Err(problem)) => {
+                    let error = ErrorBody {
+                        detail: problem.detail,
+                    };
+                    Some((Ok(json_event(EVENT_ERROR, &error)), None))
+                }
+                // The provider's stream ends with `Done` or an error; a
+                // stream that just stops is the decoder's to report.
+                None => None,
             }
         }
     })

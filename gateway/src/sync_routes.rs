@@ -3,12 +3,12 @@
 //! outcomes into answers; [`crate::history`] does the work. They sit behind
 //! the same rules as the rest of `/api` (host, origin, token, rate, time).
 
+use crate::body::json_body;
 use crate::history::wire::{
     ChangesPage, Upload, UploadOutcome, UploadRefusal, DEFAULT_PAGE, MAX_PAGE,
 };
 use crate::history::{History, HistoryError};
 use crate::problem::Problem;
-use crate::routes::json_body;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -130,12 +130,16 @@ fn check_workspace_name(workspace: &str) -> Result<(), Problem> {
 impl From<HistoryError> for Problem {
     fn from(error: HistoryError) -> Problem {
         match error {
-            HistoryError::Unavailable(detail) => Problem {
+            HistoryError::Unavailable(fault) => Problem {
                 retry_after: Some(RETRY_AFTER_UNAVAILABLE),
-                ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+                ..Problem::internal(StatusCode::SERVICE_UNAVAILABLE, fault.answer, &fault.detail)
             },
             HistoryError::BadCursor(detail) => Problem::new(StatusCode::BAD_REQUEST, detail),
-            HistoryError::Failed(detail) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, detail),
+            HistoryError::Failed(fault) => Problem::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                fault.answer,
+                &fault.detail,
+            ),
         }
     }
 }

@@ -249,8 +249,9 @@ fn a_token_is_required_with_an_upstream_key_or_beyond_loopback() {
         vec!["gw", "--addr", "0.0.0.0:8000"],
         vec!["gw", "--addr", "192.168.1.20:8000"],
     ] {
-        let refused = prompt_runs_gateway::router(clap::Parser::parse_from(&args), None)
+        let refused = prompt_runs_gateway::Settings::from_config(clap::Parser::parse_from(&args))
             .err()
+            .map(|error| error.to_string())
             .unwrap_or_else(|| panic!("{args:?} started without a token"));
         assert!(refused.contains("access token is required"), "{refused}");
     }

@@ -9,7 +9,7 @@ use clap::Parser;
 use prompt_runs::api::wire::{ExecuteResponse, Providers};
 use prompt_runs::model::{Model, PromptRun, RunStatus};
 use prompt_runs_gateway::prices::PriceTable;
-use prompt_runs_gateway::{offline, router, GatewayConfig};
+use prompt_runs_gateway::{offline, router, GatewayConfig, Settings};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use support::{gateway, get, post, test_gateway, Answer};
@@ -76,9 +76,9 @@ async fn providers_report_every_upstream_kind() {
     let answer = get(gateway(&[]), "/api/v1/providers").await;
     assert_eq!(answer.status, StatusCode::OK);
     let providers: Providers = serde_json::from_str(&answer.body).unwrap();
-    for name in ["openai", "anthropic", "ollama"] {
+    for name in ["openai", "anthropic", "ollama", "google"] {
         assert!(
-            providers.contains_key(name),
+            providers.summaries.contains_key(name),
             "{name} missing from {}",
             answer.body
         );
@@ -567,11 +567,12 @@ async fn a_price_file_sets_the_prices_and_a_bad_one_stops_the_gateway() {
         std::process::id()
     ));
     std::fs::write(&path, r#"{"offline-slow": {"input_per_million": 1.0, "output_per_million": 3.0}, "offline-echo": null}"#).unwrap();
-    let app = router(
-        GatewayConfig::parse_from(["gw", "--prices", path.to_str().unwrap()]),
-        None,
-    )
-    .unwrap();
+    let settings = Settings::from_config(GatewayConfig::parse_from([
+        "gw",
+        "--prices",
+        path.to_str().unwrap(),
+    ]));
+    let app = router(settings.unwrap(), None);
     let models: Vec<Model> = serde_json::from_str(&get(app, "/api/v1/models").await.body).unwrap();
     assert_eq!(
         models[0].cost_per_1k_tokens, None,
@@ -584,11 +585,14 @@ async fn a_price_file_sets_the_prices_and_a_bad_one_stops_the_gateway() {
     );
 
     std::fs::write(&path, "{not json").unwrap();
-    let refused = router(
-        GatewayConfig::parse_from(["gw", "--prices", path.to_str().unwrap()]),
-        None,
-    );
-    let problem = refused.expect_err("a bad price file is refused");
+    let refused = Settings::from_config(GatewayConfig::parse_from([
+        "gw",
+        "--prices",
+        path.to_str().unwrap(),
+    ]));
+    let problem = refused
+        .expect_err("a bad price file is refused")
+        .to_string();
     assert!(
         problem.starts_with(&format!("price file {}", path.display())),
         "{problem}"

@@ -12,7 +12,7 @@ use axum::Router;
 use clap::Parser;
 use prompt_runs::model::{PromptRun, RunStatus, Timestamp};
 use prompt_runs_gateway::history::open::{known_schema, Location};
-use prompt_runs_gateway::{router, GatewayConfig, History};
+use prompt_runs_gateway::{router, GatewayConfig, History, Settings};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -74,7 +74,8 @@ fn app_with(history: History, flags: &[&str]) -> Router {
         args.extend(["--requests-per-minute", "0"]);
     }
     args.extend_from_slice(flags);
-    router(GatewayConfig::parse_from(args), Some(history)).expect("a usable configuration")
+    let settings = Settings::from_config(GatewayConfig::parse_from(args));
+    router(settings.expect("a usable configuration"), Some(history))
 }
 
 /// A run of `status`, completed at `completed_ms` (if at all).

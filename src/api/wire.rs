@@ -243,11 +243,11 @@ pub struct StreamDelta {
 }
 
 /// Whether a provider can serve, as `GET /api/v1/providers` reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderStatus {
     /// Credentials or a URL are configured.
     pub configured: bool,
-    /// It answered recently.
+    /// It can serve now (for the gateway's providers: its model list answered).
     pub available: bool,
     /// `"api"` (hosted) or `"local"`.
     #[serde(rename = "type")]
@@ -255,10 +255,81 @@ pub struct ProviderStatus {
     /// Where it is served, for local providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// A configured provider's name (our extension; absent from the
+    /// summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The API it speaks: `openai`, `anthropic`, `gemini` or `ollama` (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    /// When it was last asked anything, ISO 8601 (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
+    /// How: `listing its models` or `a run` (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_by: Option<String>,
+    /// Its last failure, in words (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When that was, ISO 8601 (our extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
+    /// Whether it answered at all when last asked: an error answer is an
+    /// answer; a refused connection or a silence past its timeout is none
+    /// (our extension; absent before it was first asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<bool>,
 }
 
-/// `GET /api/v1/providers`: provider name (`openai`, `anthropic`, `ollama`) to status.
-pub type Providers = BTreeMap<String, ProviderStatus>;
+/// `GET /api/v1/providers`: NeuroForge's `openai`, `anthropic` and `ollama`
+/// (and our `google`), each summarising the configured providers of that
+/// kind, and beside them (our extension) every configured provider.
+///
+/// ```json
+/// {"anthropic": {"configured": true, "available": true, "type": "api"},
+///  "providers": [{"name": "anthropic", "adapter": "anthropic", "configured": true, …}]}
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Providers {
+    /// Summaries by NeuroForge's names (a NeuroForge backend sends only these).
+    #[serde(flatten)]
+    pub summaries: BTreeMap<String, ProviderStatus>,
+    /// Every configured provider, in the order configured, each with its
+    /// `name` (our extension; empty from a NeuroForge backend).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ProviderStatus>,
+}
+
+/// Read key by key, rather than derived with `flatten`: serde's `flatten`
+/// buffers the whole answer first, and that code cost the Experiments
+/// page's bundle 4,310 bytes of gzip more than this.
+impl<'de> Deserialize<'de> for Providers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Providers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of provider statuses")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Providers, A::Error> {
+                let mut providers = Providers::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "providers" {
+                        providers.providers = map.next_value()?;
+                    } else {
+                        let status = map.next_value()?;
+                        providers.summaries.insert(key, status);
+                    }
+                }
+                Ok(providers)
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -330,11 +401,32 @@ mod tests {
             "ollama": {"configured": true, "available": false, "type": "local", "url": "http://127.0.0.1:11434"}
         }))
         .unwrap();
-        assert_eq!(providers["ollama"].kind, "local");
+        assert_eq!(providers.summaries["ollama"].kind, "local");
+        assert!(
+            providers.providers.is_empty(),
+            "a NeuroForge backend's answer"
+        );
         assert_eq!(
-            serde_json::to_value(&providers["ollama"]).unwrap()["type"],
+            serde_json::to_value(&providers.summaries["ollama"]).unwrap()["type"],
             "local"
         );
+    }
+
+    #[test]
+    fn providers_keep_the_summaries_and_the_list_apart() {
+        let answer = json!({
+            "anthropic": {"configured": true, "available": true, "type": "api"},
+            "providers": [{"configured": true, "available": false, "type": "api", "name": "anthropic",
+                "adapter": "anthropic", "reachable": true, "last_error": "provider anthropic answered 401: invalid x-api-key"}]
+        });
+        let providers: Providers = serde_json::from_value(answer.clone()).unwrap();
+        assert_eq!(
+            providers.summaries.keys().collect::<Vec<_>>(),
+            ["anthropic"]
+        );
+        assert_eq!(providers.providers.len(), 1);
+        assert_eq!(providers.providers[0].reachable, Some(true));
+        assert_eq!(serde_json::to_value(&providers).unwrap(), answer);
     }
 }
 

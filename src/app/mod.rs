@@ -17,6 +17,7 @@ use crate::components::{
     HistoryStorage, HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory,
     RunPlan, ServerHistory, Settings,
 };
+use crate::components::{provide_provider_health, ProviderStatuses};
 use crate::persist::{persist_history, provide_history, use_history, HistoryOptions};
 use crate::store::{provide_runs_store, RunsStore};
 use leptos::prelude::*;
@@ -39,12 +40,10 @@ fn provide_app_state() -> RunsStore {
 /// The header of both pages: the app's name, a link to each page (the
 /// current one marked), how the history stands with the server when that
 /// needs attention (changes waiting, offline, failed: seen without opening
-/// Settings), and Settings.
-#[component]
-fn AppHeader(
-    /// Whether this is the Experiments page.
-    experiments: bool,
-) -> impl IntoView {
+/// Settings), and Settings, ending with `more_settings` (the Experiments
+/// page's providers; a generic, not a child view, so that the playground's
+/// bundle carries nothing for it).
+fn app_header(experiments: bool, more_settings: impl IntoView + 'static) -> impl IntoView {
     let sync = use_history().map(|history| history.status());
     let link = move |label: &'static str, href: &'static str, current: bool| {
         view! {
@@ -71,6 +70,7 @@ fn AppHeader(
                 <summary>"Settings"</summary>
                 <Settings/>
                 <ServerHistory/>
+                {more_settings}
             </details>
         </header>
     }
@@ -85,7 +85,7 @@ fn AppHeader(
 pub fn App() -> impl IntoView {
     first_paint::take_over_first_paint(provide_app_state());
     view! {
-        <AppHeader experiments=false/>
+        {app_header(false, ())}
         <main class="app">
             <div class="app__top">
                 <section class="app__compose" aria-label="Compose">
@@ -123,6 +123,7 @@ pub fn ExperimentsApp() -> impl IntoView {
     let experiments = provide_experiments(Some(store));
     provide_diff_selection();
     first_visit::open_example_when_empty(experiments);
+    provide_provider_health();
     let leaving = window_event_listener(leptos::ev::beforeunload, move |event| {
         // A link followed (the header's Playground), a reload, a close: the
         // write starts now; what has not committed by `pagehide` is kept.
@@ -135,7 +136,7 @@ pub fn ExperimentsApp() -> impl IntoView {
     on_cleanup(move || leaving.remove());
     let opened = opened_here(store, experiments);
     view! {
-        <AppHeader experiments=true/>
+        {app_header(true, view! { <ProviderStatuses/> })}
         <main class="app experiments">
             <div class="experiments__top">
                 <section class="experiments__design" aria-label="Design">

@@ -6,7 +6,7 @@ use super::experiments::{use_experiments, Experiments};
 use super::model_checkboxes::{tick, ModelCheckboxes};
 use super::number_field::{self, NumberField, Shown};
 use super::root_class::root_class;
-use super::{ChecksEditor, InputRows};
+use super::{ChecksEditor, InputRows, ProviderHealth};
 use crate::experiment::{Experiment, Pairing, Template};
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -45,6 +45,8 @@ pub fn ExperimentEditor(
     class: MaybeProp<String>,
 ) -> impl IntoView {
     let experiments = experiments.unwrap_or_else(use_experiments);
+    // The Experiments page asks the providers' health; a host may not.
+    let health = use_context::<ProviderHealth>();
     view! {
         <section class=root_class("editor", class) aria-label="Experiment" prop:hidden=move || experiments.open().is_none()>
             <label class="editor__name">
@@ -56,9 +58,13 @@ pub fn ExperimentEditor(
             <InputRows experiments/>
             <ModelCheckboxes
                 store={experiments.store()}
-                classes=["editor__models", "editor__model", "editor__hint"]
+                classes=["editor__models", "editor__model", "editor__hint", "editor__provider"]
                 chosen=move |id| experiments.open().is_some_and(|e| e.models.iter().any(|model| model == id))
                 choose=move |id, on| experiments.edit(|e| tick(&mut e.models, id, on))
+                provider_name=move |name: String| {
+                    let note = name.clone();
+                    (name, move || health.is_some_and(|health| health.unreachable(&note)).then_some(": not reachable (see Settings)"))
+                }
             />
             <RunSettings experiments/>
             <ChecksEditor experiments/>

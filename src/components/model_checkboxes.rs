@@ -1,29 +1,56 @@
 //! The models to run on, as checkboxes: the composer's (one prompt on
-//! several models) and the experiment editor's (an experiment's models).
+//! several models) and the experiment editor's (an experiment's models),
+//! under the provider that serves them.
 
 use super::keyed_rows::{keyed_rows, row};
+use crate::model::Model;
 use crate::store::RunsStore;
 use leptos::prelude::*;
 
 /// A "Models" fieldset: a checkbox per model `store` offers (keyed by id, so
 /// models arriving from the server leave the others' boxes as they are),
-/// ticked where `chosen(id)` (read reactively), `choose(id, ticked)` called
-/// as a box changes, and a hint when the server offers none. `classes` are
-/// the view's own: the fieldset's, each model's `<label>`'s (with
-/// `data-model` = the id) and the hint's.
+/// under the name of its provider (see [`provider_of`]) as
+/// `provider_name(name)` shows it (the composer: the name; the experiment
+/// editor: the name and whether it can be reached; a generic, so that the
+/// playground carries no code for the latter); ticked where `chosen(id)` (read reactively),
+/// `choose(id, ticked)` called as a box changes, and a hint when the
+/// server offers none. `classes` are the view's own: the fieldset's, each
+/// model's `<label>`'s (with `data-model` = the id), the hint's and each
+/// provider's name's (a `<p>`; no `data-provider`: 40 bytes of the first
+/// load).
 #[component]
-pub(crate) fn ModelCheckboxes(
+pub(crate) fn ModelCheckboxes<Name: IntoView + 'static>(
     store: RunsStore,
-    classes: [&'static str; 3],
+    classes: [&'static str; 4],
     chosen: impl Fn(&str) -> bool + Copy + Send + Sync + 'static,
     choose: impl Fn(String, bool) + Copy + Send + Sync + 'static,
+    provider_name: impl Fn(String) -> Name + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let [models_class, model_class, hint_class] = classes;
+    let [models_class, model_class, hint_class, provider_class] = classes;
     let model_rows = move || {
-        (store.models().iter())
-            .map(|model| {
+        let models = store.models();
+        let mut rows = Vec::new();
+        // Providers in the order their first model is listed, each name
+        // followed by all its models.
+        for (at, first) in models.iter().enumerate() {
+            let provider = provider_of(first);
+            if models[..at]
+                .iter()
+                .any(|model| provider_of(model) == provider)
+            {
+                continue;
+            }
+            let name = provider.to_owned();
+            // No model id starts with a NUL: the names' keys are their own.
+            rows.push(row(format!("\0{name}"), move || {
+                view! { <p class=provider_class>{provider_name(name)}</p> }.into_any()
+            }));
+            for model in models[at..]
+                .iter()
+                .filter(|model| provider_of(model) == provider)
+            {
                 let (id, name) = (model.id.clone(), model.name.clone());
-                row(id.clone(), move || {
+                rows.push(row(id.clone(), move || {
                     let (checked, label_id) = (id.clone(), id.clone());
                     view! {
                         <label class=model_class data-model=label_id>
@@ -36,9 +63,10 @@ pub(crate) fn ModelCheckboxes(
                         </label>
                     }
                     .into_any()
-                })
-            })
-            .collect()
+                }));
+            }
+        }
+        rows
     };
     view! {
         <fieldset class=models_class>
@@ -48,6 +76,16 @@ pub(crate) fn ModelCheckboxes(
             })}
             {keyed_rows(model_rows)}
         </fieldset>
+    }
+}
+
+/// The provider a model is listed under: its id's `provider/` prefix (the
+/// gateway's providers name their models so), else who serves it (the
+/// offline models, a NeuroForge backend's).
+pub(crate) fn provider_of(model: &Model) -> &str {
+    match model.id.split_once('/') {
+        Some((provider, _)) => provider,
+        None => model.provider.as_str(),
     }
 }
 
@@ -62,7 +100,8 @@ pub(crate) fn tick(models: &mut Vec<String>, id: String, on: bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::tick;
+    use super::{provider_of, tick};
+    use crate::model::{Model, Provider};
 
     #[test]
     fn a_model_ticked_goes_last_and_unticked_leaves() {
@@ -80,6 +119,39 @@ mod tests {
             models,
             ["c", "b"],
             "unticking what is not there changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_model_is_listed_under_its_ids_prefix_else_who_serves_it() {
+        let model = |id: &str, provider: Provider| Model {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            provider,
+            max_tokens: 1,
+            supports_streaming: true,
+            cost_per_1k_tokens: None,
+            metadata: None,
+        };
+        assert_eq!(
+            provider_of(&model("anthropic/claude-haiku-4-5", Provider::Anthropic)),
+            "anthropic"
+        );
+        assert_eq!(
+            provider_of(&model(
+                "openrouter/anthropic/claude-3.5-haiku",
+                Provider::Openai
+            )),
+            "openrouter",
+            "only the first slash names the provider"
+        );
+        assert_eq!(
+            provider_of(&model("offline-echo", Provider::Local)),
+            "local"
+        );
+        assert_eq!(
+            provider_of(&model("gemini-2.0-flash", Provider::Google)),
+            "google"
         );
     }
 }

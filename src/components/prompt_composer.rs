@@ -95,9 +95,12 @@ pub fn PromptComposer(
             {prompt_field(prompt, execute)}
             <ModelCheckboxes
                 store
-                classes=["composer__models", "composer__model", "composer__hint"]
+                classes=["composer__models", "composer__model", "composer__hint", "composer__provider"]
                 chosen=move |id| chosen_models.with(|chosen| chosen.iter().any(|model| model == id))
                 choose=move |id, on| chosen_models.update(|chosen| tick(chosen, id, on))
+                // The playground does not ask the providers' health: its
+                // first load has no room for that.
+                provider_name=|name| name
             />
             <ContextBlockList blocks=context_blocks/>
             <ParameterInputs store/>

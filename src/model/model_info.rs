@@ -14,6 +14,21 @@ pub enum Provider {
     Local,
     /// Routed by the NeuroForge backend.
     Neuroforge,
+    /// Google's Gemini API.
+    Google,
+}
+
+impl Provider {
+    /// Its name, as serialised (`"anthropic"`, `"google"`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Anthropic => "anthropic",
+            Provider::Openai => "openai",
+            Provider::Local => "local",
+            Provider::Neuroforge => "neuroforge",
+            Provider::Google => "google",
+        }
+    }
 }
 
 /// A model a prompt can run on (the TypeScript store's `Model`).

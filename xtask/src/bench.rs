@@ -56,6 +56,17 @@ pub(crate) fn bench(ctx: &Ctx) -> Result {
     print!("{printed}");
     report += &format!("{}\n\n", printed.trim_end());
 
+    step("bench: the providers' adapters against mock providers on loopback — cargo bench -p prompt-runs-gateway --bench providers");
+    let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "bench",
+        "-p",
+        GATEWAY_PACKAGE,
+        "--bench",
+        "providers",
+    ]))?;
+    print!("{printed}");
+    report += &format!("{}\n\n", printed.trim_end());
+
     step("bench: runs kept on the server, SQLite and PostgreSQL — cargo bench -p prompt-runs-gateway --bench sync");
     // Flushing every commit, as a real server does: these are figures.
     let postgres = TestPostgres::start(Durability::AsShipped)?;

@@ -74,6 +74,8 @@ impl TestGateway {
                 page_origin,
             ])
             .args(extra)
+            // Failures only: a line per request would bury the test output.
+            .env("PROMPT_RUNS_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;

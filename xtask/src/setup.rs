@@ -25,6 +25,7 @@ pub(crate) fn setup(ctx: &Ctx) -> Result {
     setup_trunk(ctx)?;
     setup_wasm_bindgen(ctx)?;
     setup_wasm_opt(ctx)?;
+    setup_litellm(ctx)?;
     println!("[xtask] setup complete ({})", elapsed(started));
     Ok(())
 }
@@ -209,6 +210,40 @@ fn setup_wasm_bindgen(ctx: &Ctx) -> Result {
 /// Where `setup` installs binaryen's `wasm-opt` (see [`setup_wasm_opt`]).
 pub(crate) fn binaryen_bin(root: &Path) -> PathBuf {
     root.join("target/tools/node_modules/binaryen/bin")
+}
+
+/// LiteLLM's proxy, pinned: the gateway's end-to-end test of its `openai` and
+/// `anthropic` adapters runs through it (it answers both APIs with mock
+/// answers, no network). In a venv under `target/tools/litellm`, from PyPI.
+const LITELLM_VERSION: &str = "1.108.7";
+
+/// Installs LiteLLM's proxy unless the pinned version is there (about
+/// 2.5 minutes on a fresh machine, 2 cores; Python 3.9+ with `venv`).
+fn setup_litellm(ctx: &Ctx) -> Result {
+    let venv = ctx.root.join("target/tools/litellm");
+    let pip = venv.join("bin/pip");
+    let installed = output(&pip.display().to_string(), &["show", "litellm"]).is_some_and(|shown| {
+        shown
+            .lines()
+            .any(|line| line.trim() == format!("Version: {LITELLM_VERSION}"))
+    });
+    if installed && venv.join("bin/litellm").exists() {
+        ok(&format!(
+            "LiteLLM proxy {LITELLM_VERSION} (target/tools/litellm)"
+        ));
+        return Ok(());
+    }
+    install(&format!(
+        "LiteLLM proxy {LITELLM_VERSION} into target/tools/litellm (about 2.5 minutes)"
+    ));
+    if !venv.join("bin/python").exists() {
+        run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run_cmd(Command::new(&pip).args([
+        "install",
+        "--quiet",
+        &format!("litellm[proxy]=={LITELLM_VERSION}"),
+    ]))
 }
 
 /// binaryen's `wasm-opt`, for Trunk's release builds. Debian's (version 108)

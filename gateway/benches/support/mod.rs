@@ -36,6 +36,9 @@ impl Gateway {
                 "100000",
             ])
             .args(extra)
+            // No log lines: the benchmark checks every answer itself, and a
+            // line per request would bury its figures.
+            .env("PROMPT_RUNS_LOG", "off")
             .stdout(Stdio::piped())
             .spawn()
             .expect("the gateway binary starts");
@@ -70,6 +73,13 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The last event of a server-sent event stream `body`: its name and its
+/// data (`("done", "{…}")`), when it has one.
+pub fn last_event(body: &str) -> Option<(&str, &str)> {
+    let block = body.rsplit("\n\n").find(|block| !block.trim().is_empty())?;
+    block.strip_prefix("event: ")?.split_once("\ndata: ")
 }
 
 /// `n` with a comma every three digits, as the README writes numbers.

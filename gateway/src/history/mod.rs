@@ -60,19 +60,32 @@ pub struct History {
 pub enum HistoryError {
     /// The database cannot be reached, or is busy beyond the timeout: nothing
     /// was changed; try again later (503).
-    Unavailable(String),
+    Unavailable(Fault),
     /// A `since` this server never issued (400).
     BadCursor(String),
     /// Anything else the database said (500); nothing was changed.
-    Failed(String),
+    Failed(Fault),
+}
+
+/// A failure inside the gateway, told twice: in words to the client (no
+/// file path, no database code: issue #21 saw `…/history.sqlite3: error
+/// returned from database: (code: 5) database is locked` in a browser),
+/// and in full to the gateway's log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// What the client is answered.
+    pub answer: String,
+    /// What the log gets: where, what the database said.
+    pub detail: String,
 }
 
 impl fmt::Display for HistoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HistoryError::Unavailable(detail)
-            | HistoryError::BadCursor(detail)
-            | HistoryError::Failed(detail) => f.write_str(detail),
+            HistoryError::Unavailable(fault) | HistoryError::Failed(fault) => {
+                f.write_str(&fault.detail)
+            }
+            HistoryError::BadCursor(detail) => f.write_str(detail),
         }
     }
 }
@@ -144,7 +157,12 @@ impl History {
             let (run, deleted_at) = match state {
                 Stored::Run(run) => {
                     let json = serde_json::to_string(&run).map_err(|error| {
-                        HistoryError::Failed(format!("run {id} cannot be written as JSON: {error}"))
+                        HistoryError::Failed(Fault {
+                            answer: format!(
+                                "run {id} cannot be written as JSON; nothing was changed"
+                            ),
+                            detail: format!("run {id} cannot be written as JSON: {error}"),
+                        })
                     })?;
                     (Some(json), None)
                 }
@@ -277,24 +295,54 @@ impl History {
     }
 
     fn corrupt(&self, workspace: &str, id: &str, error: impl fmt::Display) -> HistoryError {
-        HistoryError::Failed(format!(
-            "the stored run {id} of workspace {workspace} in {} cannot be read ({error}); it was left as it is",
-            self.location
-        ))
+        HistoryError::Failed(Fault {
+            answer: format!(
+                "the stored run {id} of workspace {workspace} cannot be read; it was left as it is, and the gateway's log has the details"
+            ),
+            detail: format!(
+                "the stored run {id} of workspace {workspace} in {} cannot be read ({error}); it was left as it is",
+                self.location
+            ),
+        })
     }
 
-    /// `error`, met while `doing` something, as the API reports it.
+    /// `error`, met while `doing` something: in words for the client (with
+    /// the PostgreSQL server's address, which a person can act on, and
+    /// never a SQLite file's path), in full for the log.
     fn error(&self, doing: &str, error: sqlx::Error) -> HistoryError {
         let detail = format!(
             "{doing} in the history database at {}: {error}",
             self.location
         );
+        let server = match self.engine {
+            Engine::Sqlite => String::new(),
+            Engine::Postgres => url::Url::parse(&self.location)
+                .ok()
+                .and_then(|url| {
+                    Some(format!(
+                        " (PostgreSQL at {}:{})",
+                        url.host_str()?,
+                        url.port_or_known_default()?
+                    ))
+                })
+                .unwrap_or_default(),
+        };
         if is_unavailable(self.engine, &error) {
-            HistoryError::Unavailable(format!(
-                "the history database cannot be reached or is busy ({detail}); nothing was changed: try again later"
-            ))
+            HistoryError::Unavailable(Fault {
+                answer: format!(
+                    "the history database cannot be reached or is busy{server}; nothing was changed: try again later"
+                ),
+                detail: format!(
+                    "the history database cannot be reached or is busy ({detail}); nothing was changed"
+                ),
+            })
         } else {
-            HistoryError::Failed(format!("{detail}; nothing was changed"))
+            HistoryError::Failed(Fault {
+                answer: format!(
+                    "the history database failed while {doing}; nothing was changed, and the gateway's log has the details"
+                ),
+                detail: format!("{detail}; nothing was changed"),
+            })
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use clap::Parser;
 use http_body_util::BodyExt;
-use prompt_runs_gateway::{router, GatewayConfig};
+use prompt_runs_gateway::{router, GatewayConfig, Settings};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -22,7 +22,8 @@ pub fn gateway(extra: &[&str]) -> Router {
         "100000",
     ];
     args.extend_from_slice(extra);
-    router(GatewayConfig::parse_from(args), None).expect("a usable configuration")
+    let settings = Settings::from_config(GatewayConfig::parse_from(args));
+    router(settings.expect("a usable configuration"), None)
 }
 
 /// A fast gateway with the models that simulate failures.
