@@ -2,7 +2,7 @@
 //! Experiments view, write a template, paste a CSV, pick two models, add a
 //! check, read the plan, run it, see the grid and its pass rates, diff two
 //! answers, and find it all again after a reload. Saves the screenshot
-//! `target/e2e-experiments.png` (the README's `docs/experiments.png`).
+//! `target/e2e-experiments.png` (`docs/experiments.png`, shown by docs/experiments.md).
 //!
 //! Needs `dist/` (`trunk build --release`) and `chromedriver` (or
 //! `CHROMEDRIVER`): `cargo xtask test` provides both. A test binary of its

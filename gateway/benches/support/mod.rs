@@ -1,5 +1,5 @@
 //! What the gateway's benchmarks share: the real binary on loopback, and
-//! numbers written as the README writes them.
+//! numbers written as docs/benchmarks.md writes them.
 #![allow(dead_code)] // each benchmark uses its part
 
 use std::io::{BufRead, BufReader};
@@ -72,7 +72,7 @@ impl Drop for Gateway {
     }
 }
 
-/// `n` with a comma every three digits, as the README writes numbers.
+/// `n` with a comma every three digits, as docs/benchmarks.md writes numbers.
 pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
