@@ -106,8 +106,8 @@ fn named(text: &str) -> Vec<Named> {
             push_link(&mut found, line, target);
             line += target.matches('\n').count();
             rest = &after[target.len()..];
-        } else if from.starts_with(']') {
-            rest = &from[1..];
+        } else if let Some(after) = from.strip_prefix(']') {
+            rest = after;
         } else {
             let run = from.len() - from.trim_start_matches('`').len();
             let (fence, after) = from.split_at(run);
