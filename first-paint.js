@@ -1,8 +1,8 @@
 // The first paint, inlined at the top of the pages' <body> by Trunk, after
 // history-head-start.js: the playground as this browser last showed it,
 // painted while the page is still being parsed, before the app's wasm has
-// downloaded, compiled and run (most of a start; README.md, "Start-up,
-// first paint and memory").
+// downloaded, compiled and run (most of a start; docs/benchmarks.md,
+// "Start-up, first paint and memory").
 //
 // Kept (only by the playground, once app.rs calls `shown()`): when the page
 // is at rest (list scrolled to its top, no filter hiding runs, nothing

@@ -12,7 +12,7 @@
 //! - [`clock`]: the monotonic clock runs are timed with.
 //! - [`text`]: rules about text every layer applies alike (word characters, token estimates, case-insensitive search).
 //!
-//! Cargo features (all on by default; README.md's "Cargo features" says what
+//! Cargo features (all on by default; docs/components.md's "Cargo features" says what
 //! each costs): `client` (`api::NeuroForgeClient`), `persist` (saving in the
 //! browser; with `client` too, keeping the history on a server), `components`
 //! (the views; turns on `persist` and `client`),

@@ -4,7 +4,7 @@
 //! pass rates, expand a cell, diff two answers, find it all again after a
 //! reload, and read the grid on a phone (390×844), where it scrolls sideways
 //! in its own box and the page does not. Saves the screenshots
-//! `target/e2e-experiments.png` (the README's `docs/experiments.png`) and
+//! `target/e2e-experiments.png` (`docs/experiments.png`, shown by docs/experiments.md) and
 //! `target/e2e-experiments-narrow.png`.
 //!
 //! Needs `dist/` (`trunk build --release`) and `chromedriver` (or

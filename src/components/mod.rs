@@ -3,7 +3,7 @@
 //! its own and [`COMPONENT_CLASS`]; a string or a signal), has no fixed ids, and listens to
 //! no keys beyond its own elements, so a page may hold two of it; the list-like ones
 //! ([`RunHistory`], [`ExperimentGrid`]) take a reactive `height` and `style` too. The stylesheet's
-//! `--pr-` CSS variables theme them (README.md, "Theming").
+//! `--pr-` CSS variables theme them (docs/components.md, "Theming").
 //!
 //! - [`PromptComposer`]: write a prompt, pick models, execute.
 //! - [`ExecutionProgress`]: progress of the execution in flight, with Cancel.

@@ -154,7 +154,7 @@ fn printed_report(printed: &str, marker: &str) -> Option<String> {
 
 /// The budget for the release app's first load: `.wasm` and `.js` together,
 /// gzipped. Issue 6 said 250 KB (read strictly as 250,000 bytes); raised by
-/// the measured cost of the features that could not fit (README.md, Bundle).
+/// the measured cost of the features that could not fit (docs/benchmarks.md, "Bundle").
 const BUNDLE_BUDGET_GZIP_BYTES: usize = 345_000;
 
 /// Raw and gzip sizes of the release `.wasm` and `.js`: the first load (the
@@ -181,7 +181,7 @@ pub(crate) fn bundle_sizes(dist: &Path) -> Result<String> {
         Ok(table)
     } else {
         Err(format!(
-            "{table}\nthe first load is {} bytes over its budget: cut elsewhere or load the new code on demand (README.md, Bundle)",
+            "{table}\nthe first load is {} bytes over its budget: cut elsewhere or load the new code on demand (docs/benchmarks.md, Bundle)",
             first_load - BUNDLE_BUDGET_GZIP_BYTES
         ))
     }

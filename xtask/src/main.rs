@@ -15,7 +15,7 @@
 //! - `cargo xtask browser-test [args…]`: some browser tests, against the test gateways.
 //!
 //! Setup skips everything that is already installed, so on a warm machine it takes a second.
-//! On a fresh Debian machine it installs (see README.md for the list):
+//! On a fresh Debian machine it installs (see CONTRIBUTING.md for the list):
 //! the `wasm32-unknown-unknown` rustup target; the Debian packages `chromium`,
 //! `chromium-driver`, `npm` and `postgresql` (and `build-essential` if there is no C compiler);
 //! binaryen's `wasm-opt` from npm into `target/tools`;
@@ -23,12 +23,16 @@
 //! both built from crates.io with `cargo install`. Nothing is downloaded as a prebuilt binary.
 //!
 //! A module per command (`setup`, `run`, `test`, `bench`), the servers the browser tests talk
-//! to (`servers`), the throwaway PostgreSQL (`postgres`, with `with-postgres`); this file holds
-//! the command line and what they share (running commands, printing steps).
+//! to (`servers`), the throwaway PostgreSQL (`postgres`, with `with-postgres`), and the test
+//! that the docs name only paths that exist (`docs_paths`); this file holds the command line
+//! and what they share (running commands, printing steps).
 //!
 //! Deliberately std-only so that it compiles in a couple of seconds.
 
 mod bench;
+// A repository rule, checked by `cargo test -p xtask` rather than a command.
+#[cfg(test)]
+mod docs_paths;
 mod postgres;
 mod run;
 mod servers;

@@ -1,5 +1,5 @@
 //! `cargo xtask setup`: installs what is missing to build and test the app,
-//! and skips what is there (README.md lists each tool and how it is installed).
+//! and skips what is there (CONTRIBUTING.md lists each tool and how it is installed).
 
 use crate::{
     elapsed, install, is_root, ok, output, postgres, run_cmd, step, which, Ctx, Result, WASM_TARGET,

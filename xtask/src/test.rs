@@ -1,4 +1,4 @@
-//! `cargo xtask test`: every check and test, in the order README.md gives,
+//! `cargo xtask test`: every check and test, in the order CONTRIBUTING.md gives,
 //! stopping at the first failure.
 
 use crate::postgres::{self, Durability, TestPostgres};
@@ -12,8 +12,8 @@ use std::time::Instant;
 
 /// The example app that embeds components (`examples/embed`): it must keep building.
 const EMBED_EXAMPLE_PACKAGE: &str = "prompt-runs-embed-example";
-/// The library's Cargo feature sets an embedder may pick (README.md, "Cargo
-/// features"): each must keep compiling for the browser.
+/// The library's Cargo feature sets an embedder may pick (docs/components.md,
+/// "Cargo features"): each must keep compiling for the browser.
 const FEATURE_SETS: &[&[&str]] = &[
     &["--no-default-features"],
     &["--no-default-features", "--features", "persist"],
@@ -67,7 +67,7 @@ pub(crate) fn test(ctx: &Ctx) -> Result {
     done("docs", started);
 
     step(&format!(
-        "test 3/7: the feature sets README.md promises — cargo check -p {APP_PACKAGE} --target {WASM_TARGET}"
+        "test 3/7: the feature sets docs/components.md promises — cargo check -p {APP_PACKAGE} --target {WASM_TARGET}"
     ));
     let started = Instant::now();
     for features in FEATURE_SETS {

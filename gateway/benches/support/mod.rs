@@ -1,5 +1,5 @@
 //! What the gateway's benchmarks share: the real binary on loopback, and
-//! numbers written as the README writes them.
+//! numbers written as docs/benchmarks.md writes them.
 #![allow(dead_code)] // each benchmark uses its part
 
 use std::io::{BufRead, BufReader};
@@ -82,7 +82,7 @@ pub fn last_event(body: &str) -> Option<(&str, &str)> {
     block.strip_prefix("event: ")?.split_once("\ndata: ")
 }
 
-/// `n` with a comma every three digits, as the README writes numbers.
+/// `n` with a comma every three digits, as docs/benchmarks.md writes numbers.
 pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();

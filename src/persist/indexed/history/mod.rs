@@ -2,7 +2,7 @@
 //! at once and loaded in the background, saved one transaction per coalesced
 //! change, followed across tabs, and moved in from localStorage without loss.
 //!
-//! [`persist_history`] wires it up; README.md ("Where the history is kept")
+//! [`persist_history`] wires it up; docs/storage.md ("Where the history is kept")
 //! says why it is built this way, and the engine's module doc
 //! (`persist/indexed/mod.rs`) which file holds what.
 //!
@@ -234,8 +234,8 @@ struct State {
 }
 
 /// Restores `store` from IndexedDB and keeps it saved there for as long as
-/// the current reactive owner lives (README.md, "Where the history is
-/// kept", says how). The newest runs and the history's totals appear first;
+/// the current reactive owner lives (docs/storage.md, "Where the history
+/// is kept", says how). The newest runs and the history's totals appear first;
 /// older runs load in the background (`store.history_loading()`). When
 /// IndexedDB cannot be used, the history is kept in localStorage instead,
 /// with a notice.

@@ -3,7 +3,8 @@
 //! transaction), then uploaded in the background; what other browsers
 //! uploaded arrives through the server's changes feed and is merged by id
 //! like another tab's save. Offline, nothing stops: the outbox waits, and
-//! uploads resume with backoff. The contract is README.md's sync API.
+//! uploads resume with backoff. The contract is the sync endpoints of docs/api.md;
+//! the design, docs/sync.md.
 
 use super::{HistoryPersistence, SyncState};
 use crate::api::wire::{Tombstone, SYNC_BATCH_MAX};
