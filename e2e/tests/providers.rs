@@ -317,7 +317,9 @@ async fn drive(browser: &Client, app: &str) {
     // The Experiments page: its picker marks the provider not reachable,
     // and its Settings say each provider's status and last error.
     browser.goto(&format!("{app}/experiments/")).await.unwrap();
-    wait_for_text(browser, ".plan__none", |text| text == "No experiment open.").await;
+    // A first visit opens the example; a new experiment is picked from all
+    // the models the gateway lists.
+    wait_for_text(browser, ".picker__select", |text| text == "Capitals").await;
     click(browser, ".picker__new").await;
     let names = wait_for_answer(
         browser,
