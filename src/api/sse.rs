@@ -8,6 +8,10 @@
 //! names and data, and the crates that parse this pull a parser-combinator
 //! library into the app bundle.
 
+use super::error::parse;
+use super::wire::{ErrorBody, ExecuteResponse, StreamDelta, EVENT_DELTA, EVENT_DONE, EVENT_ERROR};
+use super::ApiError;
+
 /// The most bytes one event may hold while it arrives (its unfinished line
 /// and its data so far): far more than any answer (a `done` event carries a
 /// whole answer, rarely over a megabyte), and a bound on the memory a
@@ -158,9 +162,67 @@ impl SseDecoder {
     }
 }
 
+/// What one event of a streamed answer (`/execute/stream`) says.
+// `Done` is large, but a step is made once per event and read at once:
+// boxing it would add an allocation to no purpose.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum StreamStep {
+    /// The next piece of the answer's text.
+    Text(String),
+    /// The answer, whole: the stream is over.
+    Done(ExecuteResponse),
+    /// Nothing for the answer (a keep-alive, an event kind added later).
+    Other,
+}
+
+/// Reads `event` of a streamed answer: a `delta`'s text, the `done` answer,
+/// or the `error` event as [`ApiError::Stream`] with the server's words. The
+/// browser's client and the command line's read streams by this one rule.
+pub fn stream_step(event: &SseEvent) -> Result<StreamStep, ApiError> {
+    match event.event.as_str() {
+        EVENT_DELTA => Ok(StreamStep::Text(parse::<StreamDelta>(&event.data)?.text)),
+        EVENT_DONE => Ok(StreamStep::Done(parse(&event.data)?)),
+        EVENT_ERROR => Err(ApiError::Stream {
+            detail: parse::<ErrorBody>(&event.data)?.detail,
+        }),
+        _ => Ok(StreamStep::Other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streamed_answers_events_read_as_text_the_answer_or_the_servers_error() {
+        let event = |name: &str, data: &str| SseEvent {
+            event: name.into(),
+            data: data.into(),
+        };
+        assert_eq!(
+            stream_step(&event("delta", r#"{"text": "Par"}"#)),
+            Ok(StreamStep::Text("Par".into()))
+        );
+        let done = r#"{"run_id": "r", "model_id": "m", "output": "Paris", "latency_ms": 3,
+            "created_at": "2024-01-01T00:00:00.000Z",
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}"#;
+        let Ok(StreamStep::Done(answer)) = stream_step(&event("done", done)) else {
+            panic!("the answer");
+        };
+        assert_eq!(answer.output, "Paris");
+        assert_eq!(
+            stream_step(&event("error", r#"{"detail": "upstream timed out"}"#)),
+            Err(ApiError::Stream {
+                detail: "upstream timed out".into()
+            })
+        );
+        assert!(matches!(
+            stream_step(&event("delta", "{oops")),
+            Err(ApiError::InvalidJson { .. })
+        ));
+        assert_eq!(stream_step(&event("ping", "")), Ok(StreamStep::Other));
+    }
 
     fn decode(chunks: &[&[u8]]) -> Vec<SseEvent> {
         let mut decoder = SseDecoder::new();
