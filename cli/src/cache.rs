@@ -37,7 +37,7 @@ const KEY_VERSION: u32 = 1;
 /// What a cache key is made of, as it is hashed and as its entry records it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyParts {
-    /// [`KEY_VERSION`].
+    /// The version of the key's recipe (changed when what goes into a key changes).
     pub version: u32,
     /// Who answers: [`Gateway::cache_scope`](crate::gateway::Gateway::cache_scope).
     pub scope: String,

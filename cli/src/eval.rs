@@ -3,7 +3,7 @@
 //! 1. Read the file with the app's own import ([`import_experiment`]): what
 //!    the app exports runs unchanged, and a file it would refuse is refused
 //!    with the same words. Its runs join the store, as in the app.
-//! 2. Plan it ([`plan`]); look each cell up in the cache.
+//! 2. Plan it ([`plan()`]); look each cell up in the cache.
 //! 3. For the cells to send: ask the gateway for its models (prices, and
 //!    whether it has them) and its limits; print the plan; when the
 //!    estimate passes the budget, or a model is not priced under a budget,
