@@ -13,9 +13,7 @@ use prompt_runs::api::wire::{
     ExecuteRequest, ExecuteResponse, ServerLimits, EXECUTE_PATH, EXECUTE_STREAM_PATH, LIMITS_PATH,
     MODELS_PATH,
 };
-use prompt_runs::api::{
-    retry_after, stream_step, ApiError, PromptExecutor, SseDecoder, StreamStep, TextSink,
-};
+use prompt_runs::api::{retry_after, stream_step, ApiError, PromptExecutor, SseDecoder, TextSink};
 use prompt_runs::model::{Model, Timestamp};
 use reqwest::header::{ACCEPT, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -177,10 +175,8 @@ impl Gateway {
                 detail: error.to_string(),
             })?;
             for event in events {
-                match stream_step(&event)? {
-                    StreamStep::Text(text) => on_text(&text),
-                    StreamStep::Done(response) => return Ok(response),
-                    StreamStep::Other => {}
+                if let Some(response) = stream_step(&event, on_text)? {
+                    return Ok(response);
                 }
             }
         }

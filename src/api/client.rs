@@ -8,7 +8,7 @@
 
 use super::error::parse;
 use super::executor::{PromptExecutor, TextSink};
-use super::sse::{stream_step, SseDecoder, StreamStep};
+use super::sse::{stream_step, SseDecoder};
 use super::wire::{
     ExecuteRequest, ExecuteResponse, Providers, ServerLimits, DEFAULT_BASE_URL, EXECUTE_PATH,
     EXECUTE_STREAM_PATH, LIMITS_PATH, MODELS_PATH, PROVIDERS_PATH, SYNC_PATH,
@@ -275,10 +275,8 @@ impl NeuroForgeClient {
                 }
                 continue;
             };
-            match stream_step(&event)? {
-                StreamStep::Text(text) => on_text(&text),
-                StreamStep::Done(response) => return Ok(response),
-                StreamStep::Other => {}
+            if let Some(response) = stream_step(&event, on_text)? {
+                return Ok(response);
             }
         }
     }

@@ -10,7 +10,7 @@
 
 use super::error::parse;
 use super::wire::{ErrorBody, ExecuteResponse, StreamDelta, EVENT_DELTA, EVENT_DONE, EVENT_ERROR};
-use super::ApiError;
+use super::{ApiError, TextSink};
 
 /// The most bytes one event may hold while it arrives (its unfinished line
 /// and its data so far): far more than any answer (a `done` event carries a
@@ -162,32 +162,27 @@ impl SseDecoder {
     }
 }
 
-/// What one event of a streamed answer (`/execute/stream`) says.
-// `Done` is large, but a step is made once per event and read at once:
-// boxing it would add an allocation to no purpose.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq)]
-pub enum StreamStep {
-    /// The next piece of the answer's text.
-    Text(String),
-    /// The answer, whole: the stream is over.
-    Done(ExecuteResponse),
-    /// Nothing for the answer (a keep-alive, an event kind added later).
-    Other,
-}
-
-/// Reads `event` of a streamed answer: a `delta`'s text, the `done` answer,
-/// or the `error` event as [`ApiError::Stream`] with the server's words. The
-/// browser's client and the command line's read streams by this one rule.
-pub fn stream_step(event: &SseEvent) -> Result<StreamStep, ApiError> {
+/// Reads `event` of a streamed answer (`/execute/stream`): a `delta`'s
+/// text goes to `on_text`; the `done` event is the answer, whole (`Some`:
+/// the stream is over); the `error` event is [`ApiError::Stream`] with the
+/// server's words; anything else (a keep-alive, an event kind added later)
+/// is `None`. The browser's client and the command line's read streams by
+/// this one rule.
+pub fn stream_step(
+    event: &SseEvent,
+    on_text: &mut TextSink,
+) -> Result<Option<ExecuteResponse>, ApiError> {
     match event.event.as_str() {
-        EVENT_DELTA => Ok(StreamStep::Text(parse::<StreamDelta>(&event.data)?.text)),
-        EVENT_DONE => Ok(StreamStep::Done(parse(&event.data)?)),
-        EVENT_ERROR => Err(ApiError::Stream {
-            detail: parse::<ErrorBody>(&event.data)?.detail,
-        }),
-        _ => Ok(StreamStep::Other),
+        EVENT_DELTA => on_text(&parse::<StreamDelta>(&event.data)?.text),
+        EVENT_DONE => return parse(&event.data).map(Some),
+        EVENT_ERROR => {
+            return Err(ApiError::Stream {
+                detail: parse::<ErrorBody>(&event.data)?.detail,
+            })
+        }
+        _ => {}
     }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -200,28 +195,34 @@ mod tests {
             event: name.into(),
             data: data.into(),
         };
-        assert_eq!(
-            stream_step(&event("delta", r#"{"text": "Par"}"#)),
-            Ok(StreamStep::Text("Par".into()))
-        );
+        let text = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+        let mut on_text: TextSink = Box::new({
+            let text = text.clone();
+            move |piece| text.borrow_mut().push_str(piece)
+        });
+        let delta = event("delta", r#"{"text": "Par"}"#);
+        assert_eq!(stream_step(&delta, &mut on_text), Ok(None));
+        assert_eq!(*text.borrow(), "Par", "the text went to the sink");
         let done = r#"{"run_id": "r", "model_id": "m", "output": "Paris", "latency_ms": 3,
             "created_at": "2024-01-01T00:00:00.000Z",
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}"#;
-        let Ok(StreamStep::Done(answer)) = stream_step(&event("done", done)) else {
-            panic!("the answer");
-        };
-        assert_eq!(answer.output, "Paris");
+        let answer = stream_step(&event("done", done), &mut on_text);
+        assert_eq!(answer.unwrap().unwrap().output, "Paris");
         assert_eq!(
-            stream_step(&event("error", r#"{"detail": "upstream timed out"}"#)),
+            stream_step(
+                &event("error", r#"{"detail": "upstream timed out"}"#),
+                &mut on_text
+            ),
             Err(ApiError::Stream {
                 detail: "upstream timed out".into()
             })
         );
         assert!(matches!(
-            stream_step(&event("delta", "{oops")),
+            stream_step(&event("delta", "{oops"), &mut on_text),
             Err(ApiError::InvalidJson { .. })
         ));
-        assert_eq!(stream_step(&event("ping", "")), Ok(StreamStep::Other));
+        assert_eq!(stream_step(&event("ping", ""), &mut on_text), Ok(None));
+        assert_eq!(*text.borrow(), "Par", "nothing more came");
     }
 
     fn decode(chunks: &[&[u8]]) -> Vec<SseEvent> {
