@@ -56,17 +56,6 @@ pub(crate) fn bench(ctx: &Ctx) -> Result {
     print!("{printed}");
     report += &format!("{}\n\n", printed.trim_end());
 
-    step("bench: the command line's overhead per cell and a warm cache — cargo bench -p prompt-runs-cli --bench eval");
-    let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
-        "bench",
-        "-p",
-        "prompt-runs-cli",
-        "--bench",
-        "eval",
-    ]))?;
-    print!("{printed}");
-    report += &format!("{}\n\n", printed.trim_end());
-
     step("bench: runs kept on the server, SQLite and PostgreSQL — cargo bench -p prompt-runs-gateway --bench sync");
     // Flushing every commit, as a real server does: these are figures.
     let postgres = TestPostgres::start(Durability::AsShipped)?;
@@ -77,6 +66,17 @@ pub(crate) fn bench(ctx: &Ctx) -> Result {
             .args(["bench", "-p", GATEWAY_PACKAGE, "--bench", "sync"]),
     )?;
     drop(postgres);
+    print!("{printed}");
+    report += &format!("{}\n\n", printed.trim_end());
+
+    step("bench: the command line's overhead per cell and a warm cache — cargo bench -p prompt-runs-cli --bench eval");
+    let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "bench",
+        "-p",
+        "prompt-runs-cli",
+        "--bench",
+        "eval",
+    ]))?;
     print!("{printed}");
     report += &format!("{}\n\n", printed.trim_end());
 
