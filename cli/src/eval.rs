@@ -31,7 +31,7 @@ use prompt_runs::experiment::{
 use prompt_runs::model::{PromptRun, RunStatus};
 use prompt_runs::store::{ExperimentReport, ExperimentStop, RunsStore};
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -344,6 +344,10 @@ fn keep_answers(
     runs: &prompt_runs::store::RunList,
     earlier: &HashSet<String>,
 ) {
+    // Each run finds its cell by its tag, at once: a plan has thousands.
+    let by_tag: HashMap<(usize, &str, u32), &PlannedCell> = (cells.iter())
+        .map(|cell| ((cell.row, &*cell.model_id, cell.repeat), cell))
+        .collect();
     let mut failed = 0;
     for run in runs.iter() {
         if run.status != RunStatus::Success || earlier.contains(&run.id) || is_cached(run) {
@@ -355,10 +359,7 @@ fn keep_answers(
         if tag.experiment_id != experiment.id {
             continue;
         }
-        let cell = cells.iter().find(|cell| {
-            cell.row == tag.row && cell.repeat == tag.repeat && *cell.model_id == *tag.model_id
-        });
-        if let Some(cell) = cell {
+        if let Some(cell) = by_tag.get(&(tag.row, tag.model_id, tag.repeat)) {
             if cache
                 .put(&KeyParts::of(scope, cell, &experiment.parameters), run)
                 .is_err()
