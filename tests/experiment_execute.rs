@@ -257,6 +257,26 @@ fn every_cell_runs_as_a_tagged_run_four_at_a_time_under_one_progress() {
 }
 
 #[test]
+fn a_store_told_to_send_more_at_once_sends_that_many_and_no_more() {
+    let mut setup = setup();
+    setup.store.set_max_concurrent_requests(10);
+    let experiment = experiment(12, &["m1"], 1);
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+
+    setup.pool.run_until_stalled();
+    assert_eq!(setup.server.in_flight(), 10, "ten requests at once");
+    setup.server.answer_next(None);
+    setup.pool.run_until_stalled();
+    assert_eq!(setup.server.in_flight(), 10, "the next takes its place");
+    while setup.server.in_flight() > 0 {
+        setup.server.answer_next(None);
+        setup.pool.run_until_stalled();
+    }
+    assert_eq!(outcome.borrow().clone().unwrap().unwrap().succeeded, 12);
+}
+
+#[test]
 fn a_failed_cell_does_not_stop_the_others_and_only_failed_cells_run_again() {
     let mut setup = setup();
     let experiment = experiment(3, &["good", "bad"], 1);

@@ -6,12 +6,12 @@
 //! Executions try the streaming endpoint first and fall back to the plain one
 //! when the server does not have it (404/405).
 
+use super::error::parse;
 use super::executor::{PromptExecutor, TextSink};
-use super::sse::SseDecoder;
+use super::sse::{stream_step, SseDecoder};
 use super::wire::{
-    ErrorBody, ExecuteRequest, ExecuteResponse, Providers, ServerLimits, StreamDelta,
-    DEFAULT_BASE_URL, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH,
-    LIMITS_PATH, MODELS_PATH, PROVIDERS_PATH, SYNC_PATH,
+    ExecuteRequest, ExecuteResponse, Providers, ServerLimits, DEFAULT_BASE_URL, EXECUTE_PATH,
+    EXECUTE_STREAM_PATH, LIMITS_PATH, MODELS_PATH, PROVIDERS_PATH, SYNC_PATH,
 };
 use super::wire::{SyncChanges, SyncUploadAnswer};
 use super::ApiError;
@@ -19,7 +19,6 @@ use crate::model::{Model, Timestamp};
 use futures::future::{self, Either, LocalBoxFuture};
 use futures::{FutureExt, Stream, StreamExt};
 use gloo_net::http::{Request, RequestBuilder, Response};
-use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
@@ -276,15 +275,8 @@ impl NeuroForgeClient {
                 }
                 continue;
             };
-            match event.event.as_str() {
-                EVENT_DELTA => on_text(&parse::<StreamDelta>(&event.data)?.text),
-                EVENT_DONE => return parse(&event.data),
-                EVENT_ERROR => {
-                    return Err(ApiError::Stream {
-                        detail: parse::<ErrorBody>(&event.data)?.detail,
-                    })
-                }
-                _ => {} // comments, keep-alives, future event kinds
+            if let Some(response) = stream_step(&event, on_text)? {
+                return Ok(response);
             }
         }
     }
@@ -362,45 +354,9 @@ async fn error_for_status(response: Response) -> Result<Response, ApiError> {
     let retry_after = (response.headers().get("retry-after"))
         .and_then(|value| super::retry_after(&value, Timestamp::now().unix_millis()?));
     let body = response.text().await.unwrap_or_default();
-    Err(status_error(status, &body, retry_after, || {
+    Err(ApiError::from_status(status, &body, retry_after, || {
         response.status_text()
     }))
-}
-
-/// The error for a non-2xx answer: what to do about a missing token (401:
-/// the app knows where it goes), else the status and the server's `detail`
-/// (or its body, or the status's reason). The gateway's details already say
-/// what to do about a 403 (the flag that allows the page) and a 429 (how
-/// many seconds to wait), so they are shown as they are. A 429 or 503 is
-/// [`ApiError::TryLater`], with the `Retry-After` wait when there was one.
-fn status_error(
-    status: u16,
-    body: &str,
-    retry_after: Option<Duration>,
-    status_text: impl FnOnce() -> String,
-) -> ApiError {
-    if status == 401 {
-        return ApiError::Unauthorized;
-    }
-    let detail = match serde_json::from_str::<ErrorBody>(body) {
-        Ok(error) => error.detail,
-        Err(_) if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
-        Err(_) => status_text(),
-    };
-    match status {
-        429 | 503 => ApiError::TryLater {
-            status,
-            detail,
-            retry_after,
-        },
-        _ => ApiError::Http { status, detail },
-    }
-}
-
-fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|error| ApiError::InvalidJson {
-        reason: error.to_string(),
-    })
 }
 
 /// The body stopped arriving before its end. What the browser says about it
@@ -417,42 +373,4 @@ fn body_chunks(
             Ok(chunk) => Ok(js_sys::Uint8Array::new(&chunk).to_vec()),
             Err(_) => Err(ConnectionBroke),
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_401_says_where_the_token_goes_and_other_statuses_keep_the_servers_words() {
-        fn text(text: &'static str) -> impl FnOnce() -> String {
-            move || text.to_owned()
-        }
-        let missing = status_error(401, r#"{"detail": "x"}"#, None, text("Unauthorized"));
-        assert_eq!(missing, ApiError::Unauthorized);
-        assert!(missing.to_string().contains("paste the token in Settings"));
-        let busy = r#"{"detail": "too many requests: 600 a minute; try again in 7 s"}"#;
-        let wait = Some(Duration::from_secs(7));
-        let slow_down = status_error(429, busy, wait, text("Too Many Requests"));
-        assert_eq!(
-            slow_down.to_string(),
-            "HTTP 429: too many requests: 600 a minute; try again in 7 s"
-        );
-        assert_eq!(slow_down.try_later(), Some(wait), "to wait, not to fail");
-        let unavailable = status_error(503, "", None, text("Service Unavailable"));
-        assert_eq!(unavailable.try_later(), Some(None), "to wait, backing off");
-        let refused = r#"{"detail": "start the gateway with --allow-origin http://a"}"#;
-        assert_eq!(
-            status_error(403, refused, None, text("Forbidden")).to_string(),
-            "HTTP 403: start the gateway with --allow-origin http://a"
-        );
-        assert_eq!(
-            status_error(502, "", None, text("Bad Gateway")).to_string(),
-            "HTTP 502: Bad Gateway"
-        );
-        assert_eq!(
-            status_error(500, " oops ", None, text("x")).to_string(),
-            "HTTP 500: oops"
-        );
-    }
 }

@@ -1,6 +1,8 @@
 //! What can go wrong talking to the server, in words a person can act on.
 
+use super::wire::ErrorBody;
 use crate::text::thousands;
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -105,6 +107,39 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The error for a non-2xx answer of status `status` with `body`: what
+    /// to do about a missing token (401: the app knows where it goes), else
+    /// the status and the server's `detail` (or its body, or the status's
+    /// reason, `status_text`). The gateway's details already say what to do
+    /// about a 403 (the flag that allows the page) and a 429 (how many
+    /// seconds to wait), so they are shown as they are. A 429 or 503 is
+    /// [`ApiError::TryLater`], with the `Retry-After` wait when there was
+    /// one. The browser's client and the command line's read answers by
+    /// this one rule.
+    pub fn from_status(
+        status: u16,
+        body: &str,
+        retry_after: Option<Duration>,
+        status_text: impl FnOnce() -> String,
+    ) -> ApiError {
+        if status == 401 {
+            return ApiError::Unauthorized;
+        }
+        let detail = match serde_json::from_str::<ErrorBody>(body) {
+            Ok(error) => error.detail,
+            Err(_) if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
+            Err(_) => status_text(),
+        };
+        match status {
+            429 | 503 => ApiError::TryLater {
+                status,
+                detail,
+                retry_after,
+            },
+            _ => ApiError::Http { status, detail },
+        }
+    }
+
     /// Whether the server asked to be called again later
     /// ([`ApiError::TryLater`]), and how long it asked to wait if it said.
     pub fn try_later(&self) -> Option<Option<Duration>> {
@@ -113,6 +148,13 @@ impl ApiError {
             _ => None,
         }
     }
+}
+
+/// `text` as the JSON of a `T`, or [`ApiError::InvalidJson`] saying why not.
+pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|error| ApiError::InvalidJson {
+        reason: error.to_string(),
+    })
 }
 
 /// A size as a person reads it, exact enough to compare with a limit:
@@ -167,5 +209,38 @@ mod tests {
             "HTTP 429: too many requests (gave up after 8 tries)"
         );
         assert_eq!(gave_up.try_later(), None, "it is final");
+    }
+
+    #[test]
+    fn a_401_says_where_the_token_goes_and_other_statuses_keep_the_servers_words() {
+        fn text(text: &'static str) -> impl FnOnce() -> String {
+            move || text.to_owned()
+        }
+        let missing = ApiError::from_status(401, r#"{"detail": "x"}"#, None, text("Unauthorized"));
+        assert_eq!(missing, ApiError::Unauthorized);
+        assert!(missing.to_string().contains("paste the token in Settings"));
+        let busy = r#"{"detail": "too many requests: 600 a minute; try again in 7 s"}"#;
+        let wait = Some(Duration::from_secs(7));
+        let slow_down = ApiError::from_status(429, busy, wait, text("Too Many Requests"));
+        assert_eq!(
+            slow_down.to_string(),
+            "HTTP 429: too many requests: 600 a minute; try again in 7 s"
+        );
+        assert_eq!(slow_down.try_later(), Some(wait), "to wait, not to fail");
+        let unavailable = ApiError::from_status(503, "", None, text("Service Unavailable"));
+        assert_eq!(unavailable.try_later(), Some(None), "to wait, backing off");
+        let refused = r#"{"detail": "start the gateway with --allow-origin http://a"}"#;
+        assert_eq!(
+            ApiError::from_status(403, refused, None, text("Forbidden")).to_string(),
+            "HTTP 403: start the gateway with --allow-origin http://a"
+        );
+        assert_eq!(
+            ApiError::from_status(502, "", None, text("Bad Gateway")).to_string(),
+            "HTTP 502: Bad Gateway"
+        );
+        assert_eq!(
+            ApiError::from_status(500, " oops ", None, text("x")).to_string(),
+            "HTTP 500: oops"
+        );
     }
 }

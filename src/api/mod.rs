@@ -15,4 +15,4 @@ pub use client::{ClientConfig, NeuroForgeClient};
 pub use error::ApiError;
 pub use executor::{PromptExecutor, TextSink};
 pub use retry_after::retry_after;
-pub use sse::{SseDecoder, SseEvent, SseTooLarge, MAX_EVENT_BYTES};
+pub use sse::{stream_step, SseDecoder, SseEvent, SseTooLarge, MAX_EVENT_BYTES};

@@ -8,6 +8,10 @@
 //! names and data, and the crates that parse this pull a parser-combinator
 //! library into the app bundle.
 
+use super::error::parse;
+use super::wire::{ErrorBody, ExecuteResponse, StreamDelta, EVENT_DELTA, EVENT_DONE, EVENT_ERROR};
+use super::{ApiError, TextSink};
+
 /// The most bytes one event may hold while it arrives (its unfinished line
 /// and its data so far): far more than any answer (a `done` event carries a
 /// whole answer, rarely over a megabyte), and a bound on the memory a
@@ -158,9 +162,68 @@ impl SseDecoder {
     }
 }
 
+/// Reads `event` of a streamed answer (`/execute/stream`): a `delta`'s
+/// text goes to `on_text`; the `done` event is the answer, whole (`Some`:
+/// the stream is over); the `error` event is [`ApiError::Stream`] with the
+/// server's words; anything else (a keep-alive, an event kind added later)
+/// is `None`. The browser's client and the command line's read streams by
+/// this one rule.
+pub fn stream_step(
+    event: &SseEvent,
+    on_text: &mut TextSink,
+) -> Result<Option<ExecuteResponse>, ApiError> {
+    match event.event.as_str() {
+        EVENT_DELTA => on_text(&parse::<StreamDelta>(&event.data)?.text),
+        EVENT_DONE => return parse(&event.data).map(Some),
+        EVENT_ERROR => {
+            return Err(ApiError::Stream {
+                detail: parse::<ErrorBody>(&event.data)?.detail,
+            })
+        }
+        _ => {}
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streamed_answers_events_read_as_text_the_answer_or_the_servers_error() {
+        let event = |name: &str, data: &str| SseEvent {
+            event: name.into(),
+            data: data.into(),
+        };
+        let text = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+        let mut on_text: TextSink = Box::new({
+            let text = text.clone();
+            move |piece| text.borrow_mut().push_str(piece)
+        });
+        let delta = event("delta", r#"{"text": "Par"}"#);
+        assert_eq!(stream_step(&delta, &mut on_text), Ok(None));
+        assert_eq!(*text.borrow(), "Par", "the text went to the sink");
+        let done = r#"{"run_id": "r", "model_id": "m", "output": "Paris", "latency_ms": 3,
+            "created_at": "2024-01-01T00:00:00.000Z",
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}"#;
+        let answer = stream_step(&event("done", done), &mut on_text);
+        assert_eq!(answer.unwrap().unwrap().output, "Paris");
+        assert_eq!(
+            stream_step(
+                &event("error", r#"{"detail": "upstream timed out"}"#),
+                &mut on_text
+            ),
+            Err(ApiError::Stream {
+                detail: "upstream timed out".into()
+            })
+        );
+        assert!(matches!(
+            stream_step(&event("delta", "{oops"), &mut on_text),
+            Err(ApiError::InvalidJson { .. })
+        ));
+        assert_eq!(stream_step(&event("ping", ""), &mut on_text), Ok(None));
+        assert_eq!(*text.borrow(), "Par", "nothing more came");
+    }
 
     fn decode(chunks: &[&[u8]]) -> Vec<SseEvent> {
         let mut decoder = SseDecoder::new();

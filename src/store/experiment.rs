@@ -7,7 +7,7 @@
 //! sent, so a cell that Cancel or the budget kept from being sent has no run
 //! at all: the grid shows it as not run, and "re-run" finds it.
 
-use super::execute::{run_metadata, BatchProgress, RunProgress, MAX_CONCURRENT_REQUESTS};
+use super::execute::{run_metadata, BatchProgress, RunProgress};
 use super::RunsStore;
 use crate::api::wire::ExecuteParameters;
 use crate::api::ApiError;
@@ -75,8 +75,10 @@ impl RunsStore {
     /// Runs `cells` of `experiment` (all of [`plan`](crate::experiment::plan())'s
     /// cells, or some: see [`failed_cells`]) as ordinary runs, each tagged in
     /// `metadata.experiment` and with the experiment's parameters (sent, and
-    /// recorded in `metadata.parameters`), at most [`MAX_CONCURRENT_REQUESTS`]
-    /// at a time (fewer while the server asks to slow down: see
+    /// recorded in `metadata.parameters`), at most
+    /// [`MAX_CONCURRENT_REQUESTS`](super::MAX_CONCURRENT_REQUESTS) at a time
+    /// (or as many as [`set_max_concurrent_requests`](Self::set_max_concurrent_requests)
+    /// said; fewer while the server asks to slow down: see
     /// [`execution_pause`](Self::execution_pause)), in the plan's order.
     ///
     /// - Refused with [`ApiError::Busy`] while another execution runs, without
@@ -191,7 +193,8 @@ impl RunsStore {
             }
         });
         // Unordered: a slow answer does not hold back the next cell's turn.
-        let mut ends = stream::iter(sends).buffer_unordered(MAX_CONCURRENT_REQUESTS);
+        let at_once = self.pacer.get_value().most();
+        let mut ends = stream::iter(sends).buffer_unordered(at_once);
         while let Some(end) = ends.next().await {
             match end {
                 CellEnd::Succeeded => report.succeeded += 1,

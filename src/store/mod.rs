@@ -82,8 +82,8 @@ pub struct RunsStore {
     /// Sent with every execution; all `None` leaves the choice to the server.
     parameters: RwSignal<ExecuteParameters>,
     executor: StoredValue<Option<Rc<dyn PromptExecutor>>, LocalStorage>,
-    /// Abort handles of the requests in flight, with their run ids (at most
-    /// [`MAX_CONCURRENT_REQUESTS`], so a list).
+    /// Abort handles of the requests in flight, with their run ids (a few:
+    /// [`MAX_CONCURRENT_REQUESTS`] unless the store was told otherwise, so a list).
     in_flight: StoredValue<Vec<(String, AbortHandle)>>,
     /// When requests may go, shared by every execution: the server's pace
     /// outlives one batch.
@@ -149,7 +149,7 @@ impl RunsStore {
             parameters: RwSignal::new(ExecuteParameters::default()),
             executor: StoredValue::new_local(None),
             in_flight: StoredValue::new(Vec::new()),
-            pacer: StoredValue::new_local(Rc::new(pacing::Pacer::new())),
+            pacer: StoredValue::new_local(Rc::new(pacing::Pacer::new(MAX_CONCURRENT_REQUESTS))),
             pause: RwSignal::new(None),
             server_limits: RwSignal::new(None),
             active_run: Memo::new_with_compare(

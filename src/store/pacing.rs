@@ -6,13 +6,14 @@
 //! asked to wait for (its `Retry-After`, else [`backoff`]), and adapts how
 //! many requests go at once the way TCP adapts its window (additive
 //! increase, multiplicative decrease): halved when the server refuses one,
-//! grown back by one per window of answers, between 1 and
-//! [`MAX_CONCURRENT_REQUESTS`]. A request fails only after [`MAX_TRIES`]
+//! grown back by one per window of answers, between 1 and the store's most
+//! at once ([`MAX_CONCURRENT_REQUESTS`](super::MAX_CONCURRENT_REQUESTS) unless
+//! [`RunsStore::set_max_concurrent_requests`] said otherwise). A request
+//! fails only after [`MAX_TRIES`]
 //! refusals in a row, saying how many. While it waits its run keeps its
 //! place (it is not failed), and [`RunsStore::execution_pause`] says until
 //! when.
 
-use super::execute::MAX_CONCURRENT_REQUESTS;
 use super::RunsStore;
 use crate::api::PromptExecutor;
 use crate::clock::monotonic_ms;
@@ -67,16 +68,20 @@ fn random_unit() -> f64 {
 pub(super) struct Window {
     /// Requests allowed at once, with the fraction grown so far.
     size: f64,
+    /// The widest it grows.
+    most: f64,
     /// When it was last halved (monotonic ms): requests sent before then
     /// were sent at the larger size, and their refusals are the same news.
     halved_at: f64,
 }
 
 impl Window {
-    /// The widest window: [`MAX_CONCURRENT_REQUESTS`].
-    pub(super) fn new() -> Window {
+    /// The widest window: `most` requests at once (at least one).
+    pub(super) fn new(most: usize) -> Window {
+        let most = most.max(1) as f64;
         Window {
-            size: MAX_CONCURRENT_REQUESTS as f64,
+            size: most,
+            most,
             halved_at: f64::NEG_INFINITY,
         }
     }
@@ -100,7 +105,7 @@ impl Window {
     /// requests sent before it say nothing of the narrower window).
     pub(super) fn answered(&mut self, sent_at: f64) {
         if sent_at >= self.halved_at {
-            self.size = (self.size + 1.0 / self.size).min(MAX_CONCURRENT_REQUESTS as f64);
+            self.size = (self.size + 1.0 / self.size).min(self.most);
         }
     }
 }
@@ -131,9 +136,10 @@ impl Drop for Sending<'_> {
 }
 
 impl Pacer {
-    pub(super) fn new() -> Pacer {
+    /// A pacer that lets at most `most` requests go at once.
+    pub(super) fn new(most: usize) -> Pacer {
         Pacer {
-            window: Cell::new(Window::new()),
+            window: Cell::new(Window::new(most)),
             sending: Cell::new(0),
             resume_at: Cell::new(f64::NEG_INFINITY),
             waiting: RefCell::new(Vec::new()),
@@ -205,6 +211,11 @@ impl Pacer {
         }
     }
 
+    /// The most requests it lets go at once.
+    pub(super) fn most(&self) -> usize {
+        self.window.get().most as usize
+    }
+
     /// A request sent at `sent_at` was answered: the window widens.
     pub(super) fn answered(&self, sent_at: f64) {
         let mut window = self.window.get();
@@ -227,6 +238,15 @@ pub struct Pause {
 }
 
 impl RunsStore {
+    /// Lets at most `most` requests go at once from now on (at least one;
+    /// [`MAX_CONCURRENT_REQUESTS`](super::MAX_CONCURRENT_REQUESTS) until this is called): for a client that
+    /// is not a browser, which holds no per-host limit of its own (the
+    /// command line's `--max-concurrency`). The server's refusals still narrow
+    /// it. Requests already sent or waiting keep the pacer they started with.
+    pub fn set_max_concurrent_requests(&self, most: usize) {
+        self.pacer.set_value(std::rc::Rc::new(Pacer::new(most)));
+    }
+
     /// While the store's requests wait because the server asked them to
     /// (HTTP 429 or 503): until when, and why. `None` when nothing waits.
     pub fn execution_pause(&self) -> Option<Pause> {
@@ -273,7 +293,7 @@ mod tests {
 
     #[test]
     fn the_window_halves_once_per_refusal_and_grows_back_by_one_per_window() {
-        let mut window = Window::new();
+        let mut window = Window::new(super::super::MAX_CONCURRENT_REQUESTS);
         assert_eq!(window.allowed(), 4);
         window.refused(10.0, 20.0);
         assert_eq!(window.allowed(), 2);
@@ -299,5 +319,18 @@ mod tests {
             window.answered(50.0);
         }
         assert_eq!(window.allowed(), 4, "never above the most at once");
+    }
+
+    #[test]
+    fn a_window_of_another_width_halves_from_it_and_grows_back_to_it() {
+        let mut window = Window::new(16);
+        assert_eq!(window.allowed(), 16);
+        window.refused(1.0, 2.0);
+        assert_eq!(window.allowed(), 8);
+        for _ in 0..200 {
+            window.answered(3.0);
+        }
+        assert_eq!(window.allowed(), 16, "grown back to its own width");
+        assert_eq!(Window::new(0).allowed(), 1, "never below one");
     }
 }

@@ -80,6 +80,17 @@ pub(crate) fn bench(ctx: &Ctx) -> Result {
     print!("{printed}");
     report += &format!("{}\n\n", printed.trim_end());
 
+    step("bench: the command line's overhead per cell and a warm cache — cargo bench -p prompt-runs-cli --bench eval");
+    let printed = capture(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
+        "bench",
+        "-p",
+        "prompt-runs-cli",
+        "--bench",
+        "eval",
+    ]))?;
+    print!("{printed}");
+    report += &format!("{}\n\n", printed.trim_end());
+
     step("bench: in headless Chromium — cargo test --release --bench browser");
     // Its sync figures go through two gateways on one PostgreSQL.
     let servers = TestServers::start(ctx)?;

@@ -26,6 +26,7 @@ use std::path::{Component, Path, PathBuf};
 /// path from the root.
 const FOLDERS: &[&str] = &[
     "src/",
+    "cli/",
     "gateway/",
     "tests/",
     "e2e/",

@@ -59,6 +59,14 @@ const SYSTEM_TOOLS: &[(&str, &str)] = &[
     ("npm", "npm"),
 ];
 
+/// The Debian packages that give the `libxml` crate its library and the
+/// pkg-config that finds it.
+const LIBXML2_PACKAGES: [&str; 2] = ["pkg-config", "libxml2-dev"];
+
+fn has_libxml2() -> bool {
+    output("pkg-config", &["--exists", "libxml-2.0"]).is_some()
+}
+
 fn setup_system_packages() -> Result {
     let mut missing = Vec::new();
     for (tool, package) in SYSTEM_TOOLS {
@@ -76,6 +84,13 @@ fn setup_system_packages() -> Result {
         )),
         None => missing.push(postgres::PACKAGE),
     }
+    // The command line's JUnit report is validated by libxml2 in its tests
+    // (the `libxml` crate finds the library through pkg-config).
+    if has_libxml2() {
+        ok("libxml2 (pkg-config libxml-2.0)");
+    } else {
+        missing.extend(LIBXML2_PACKAGES);
+    }
     if missing.is_empty() {
         return Ok(());
     }
@@ -83,8 +98,9 @@ fn setup_system_packages() -> Result {
     if which("apt-get").is_none() {
         return Err(format!(
             "missing system packages {missing:?} and no `apt-get` on this machine: install \
-             Chromium, its chromedriver, npm and PostgreSQL with your package manager, \
-             so that `chromium`, `chromedriver`, `npm`, `initdb` and `pg_ctl` are on PATH"
+             Chromium, its chromedriver, npm, PostgreSQL, pkg-config and libxml2's headers \
+             with your package manager, so that `chromium`, `chromedriver`, `npm`, `initdb` \
+             and `pg_ctl` are on PATH and `pkg-config libxml-2.0` finds libxml2"
         ));
     }
     let sudo = if is_root() {
@@ -116,6 +132,11 @@ fn setup_system_packages() -> Result {
                 "`{tool}` is still not on PATH after installing {missing:?}"
             ));
         }
+    }
+    if !has_libxml2() {
+        return Err(format!(
+            "pkg-config still finds no libxml-2.0 after installing {missing:?}"
+        ));
     }
     if postgres::bin_dir().is_none() {
         return Err(format!(
