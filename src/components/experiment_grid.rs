@@ -505,9 +505,11 @@ fn grid_cell(
         let marks = (experiment.checks.iter().zip(outcomes))
             .map(|(check, outcome)| {
                 let (mark, class) = match outcome {
-                    Outcome::Pass => ("✓", "grid__pass"),
+                    Outcome::Pass | Outcome::PassBecause(_) => ("✓", "grid__pass"),
                     Outcome::Fail(_) => ("✗", "grid__fail"),
                     Outcome::NotApplicable(_) => ("–", "grid__na"),
+                    // Neither a pass nor a fail: the judge's answer is not a verdict.
+                    Outcome::Unreadable(_) => ("?", "grid__unreadable"),
                 };
                 let text = format!("{mark} {}", check.describe(&outcome));
                 view! { <li class=class title=text.clone()>{text.clone()}</li> }

@@ -10,7 +10,8 @@
 //! once for one repeat (a failed cell re-run), the grid shows one attempt: a
 //! successful one over any other, and otherwise the latest started.
 
-use super::checks::{evaluate_all, passes, shortened, Check, Outcome, PassRate};
+use super::checks::{passes, shortened, Check, Grading, Outcome, PassRate};
+use super::judge::{judge_tag, Judges};
 use super::plan::Experiment;
 use crate::model::{percentile, CostSource, PromptRun, Rating, RunStatus, Usd};
 use std::sync::Arc;
@@ -25,6 +26,11 @@ pub struct Grid {
     /// Runs tagged with this experiment whose row, model or repeat it no
     /// longer has (its inputs or models were edited after they ran).
     pub stray_runs: usize,
+    /// The judge calls of the experiment's model-graded checks, one per
+    /// request (the cache's key), whatever their status.
+    pub judges: Judges,
+    /// What the judge calls cost, all of them (re-tried ones included).
+    pub judge_cost: CostTotal,
     /// The checks the outcomes were evaluated with, so that a rebuild knows
     /// whether it may reuse them.
     checks: Vec<super::checks::Check>,
@@ -183,8 +189,9 @@ impl Grid {
     /// The grid again, after some runs changed (a run finished, a cell was
     /// re-run): as [`Grid::build`], but a run still shown in the same place
     /// as the same `Arc` keeps its check outcomes from `self` instead of being
-    /// evaluated again, unless the checks changed. Checks are most of the cost
-    /// of a build, so a grid that follows an experiment run by run stays cheap.
+    /// evaluated again, unless the checks changed, or a judge call was added
+    /// or changed (it may grade any run). Checks are most of the cost of a
+    /// build, so a grid that follows an experiment run by run stays cheap.
     pub fn rebuild<'a>(
         &self,
         experiment: &Experiment,
@@ -220,9 +227,17 @@ impl Grid {
             .collect();
         let mut costs = vec![CostTotal::default(); model_ids.len()];
         let mut stray_runs = 0;
+        let mut judges = Judges::default();
+        let mut judge_cost = CostTotal::default();
 
         for run in runs {
             let Some(tag) = run.experiment_cell() else {
+                if let Some(judged) =
+                    judge_tag(run).filter(|tag| tag.experiment_id == experiment.id)
+                {
+                    judge_cost.add(run);
+                    judges.add(judged.key.to_owned(), run.clone());
+                }
                 continue;
             };
             if tag.experiment_id != experiment.id {
@@ -262,13 +277,17 @@ impl Grid {
             })
             .collect();
         let mut latencies: Vec<Vec<u64>> = vec![Vec::new(); summaries.len()];
+        // Outcomes are reused only while the judges are the same: a verdict
+        // that landed grades a run that did not change.
+        let previous = previous.filter(|grid| grid.judges == judges);
+        let grading = Grading::new(experiment, &judges);
         let rows = (slots.into_iter().enumerate())
             .map(|(row, row_slots)| {
                 let cells: Vec<GridCell> = (experiment.models_of_row(row))
                     .zip(row_slots.chunks(repeats.max(1)))
                     .map(|(model, runs)| {
                         let reusable = previous.and_then(|grid| grid.cell(row, model));
-                        let cell = cell(experiment, model, runs.to_vec(), reusable);
+                        let cell = cell(experiment, &grading, model, runs.to_vec(), reusable);
                         let summary = summary_of[model];
                         count(&mut summaries[summary], &mut latencies[summary], &cell);
                         cell
@@ -294,6 +313,8 @@ impl Grid {
             rows,
             models: summaries,
             stray_runs,
+            judges,
+            judge_cost,
             checks: experiment.checks.clone(),
         }
     }
@@ -325,12 +346,18 @@ impl Grid {
         self.cell(row, model)?.runs.get(repeat as usize)?.as_ref()
     }
 
-    /// What all the experiment's runs cost, re-run attempts included.
+    /// What all the experiment's runs cost, re-run attempts and judge
+    /// calls included.
     pub fn total_cost(&self) -> CostTotal {
         let mut total = CostTotal::default();
-        for model in &self.models {
-            total.known += model.cost.known;
-            total.unknown_runs += model.cost.unknown_runs;
+        for cost in self
+            .models
+            .iter()
+            .map(|model| &model.cost)
+            .chain([&self.judge_cost])
+        {
+            total.known += cost.known;
+            total.unknown_runs += cost.unknown_runs;
         }
         total
     }
@@ -359,6 +386,7 @@ fn shows_over(candidate: &PromptRun, held: &PromptRun) -> bool {
 /// same checks) for runs it showed as the same `Arc`.
 fn cell(
     experiment: &Experiment,
+    grading: &Grading,
     model: usize,
     runs: Vec<Option<Arc<PromptRun>>>,
     previous: Option<&GridCell>,
@@ -375,7 +403,7 @@ fn cell(
             let shown = cell.runs.get(repeat as usize)?.as_ref()?;
             Arc::ptr_eq(shown, run).then(|| cell.checks[repeat as usize].clone())
         });
-        let outcomes = earlier.unwrap_or_else(|| evaluate_all(&experiment.checks, run));
+        let outcomes = earlier.unwrap_or_else(|| grading.evaluate_all(&experiment.checks, run));
         pass_rate.count(passes(&outcomes));
         checks.push(outcomes);
         if run.status == RunStatus::Success {
@@ -426,11 +454,7 @@ fn count(summary: &mut ModelSummary, latencies: &mut Vec<u64>, cell: &GridCell) 
     summary.pass_rate += cell.pass_rate;
     for outcomes in &cell.checks {
         for (rate, outcome) in summary.checks.iter_mut().zip(outcomes) {
-            rate.count(match outcome {
-                Outcome::Pass => Some(true),
-                Outcome::Fail(_) => Some(false),
-                Outcome::NotApplicable(_) => None,
-            });
+            rate.count(outcome.passed());
         }
     }
     for run in &cell.runs {
@@ -521,7 +545,7 @@ impl CellFilter {
             }
             CellFilter::CheckFailed(check) => {
                 (outcomes.iter().enumerate()).any(|(index, outcome)| {
-                    matches!(outcome, Outcome::Fail(_)) && check.is_none_or(|check| check == index)
+                    outcome.passed() == Some(false) && check.is_none_or(|check| check == index)
                 })
             }
             CellFilter::Judged => {

@@ -13,6 +13,7 @@
 //!   they meet a server's rate limit, and the budget that reserves before
 //!   sending.
 //! - [`checks`]: checks on answers and pass rates.
+//! - [`judge`]: model-graded checks: rubrics, judge requests, verdicts.
 //! - [`grid`]: rows × models from the store's runs, repeats collapsed.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
@@ -23,13 +24,15 @@ pub mod diff;
 pub mod estimate;
 pub mod example;
 pub mod grid;
+mod hash;
 pub mod inputs;
+pub mod judge;
 mod pattern;
 pub mod plan;
 pub mod template;
 pub mod transfer;
 
-pub use checks::{evaluate_all, passes, Check, CheckError, Outcome, PassRate, Pattern};
+pub use checks::{evaluate_all, passes, Check, CheckError, Grading, Outcome, PassRate, Pattern};
 pub use diff::{Change, Span, WordDiff};
 pub use estimate::{
     answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace,
@@ -40,7 +43,12 @@ pub use grid::{
     row_values, Answer, CellFilter, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary,
     RowFilter,
 };
+pub use hash::content_hash;
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
+pub use judge::{
+    judge_tag, parse_verdict, JudgeCheck, JudgeRequest, JudgeTag, Judges, RubricError, Verdict,
+    BUILT_IN_RUBRICS, JUDGE_KEY,
+};
 pub use plan::{
     plan, plan_with_answers, Experiment, ExperimentError, InvalidExperiment, Pairing, Plan,
     PlannedCell, EXPERIMENT_SCHEMA, MAX_REPEATS,

@@ -1,0 +1,384 @@
+//! Model-graded checks natively: rubric rendering, the strict verdict
+//! parser, the plan's count and estimate of judge calls, and the grid
+//! grading answers by the judge runs found in the history (the cache).
+#![cfg(not(target_arch = "wasm32"))]
+
+use prompt_runs::experiment::{
+    content_hash, judge_tag, parse_verdict, plan, Check, CheckError, Experiment, ExperimentError,
+    Grid, InputFormat, InputTable, JudgeCheck, Outcome, RubricError, BUILT_IN_RUBRICS,
+};
+use prompt_runs::model::{Model, PromptRun, Provider, RunStatus, Timestamp, Usd};
+use std::sync::Arc;
+
+/// Capitals with an expected answer, on two models, graded by the first
+/// built-in rubric.
+fn judged() -> Experiment {
+    let mut experiment = Experiment::new("exp-j", "Judged");
+    experiment.template = "What is the capital of {{country}}?".into();
+    experiment.inputs = InputTable::parse(
+        b"country,expected\nFrance,Paris\nPeru,Lima\n",
+        InputFormat::Csv,
+    )
+    .unwrap();
+    experiment.models = vec!["m1".into(), "m2".into()];
+    experiment.checks = vec![Check::Judge(JudgeCheck::built_in(0, "judge-1"))];
+    experiment
+}
+
+fn answered(experiment: &Experiment, row: usize, model: usize, output: &str) -> Arc<PromptRun> {
+    let plan = plan(experiment, &[]).unwrap();
+    let cell = (plan.cells.iter())
+        .find(|cell| (cell.row, cell.model) == (row, model))
+        .unwrap();
+    let mut run = cell.pending_run(&experiment.id);
+    run.status = RunStatus::Success;
+    run.output = Some(output.into());
+    run.started_at = Timestamp::parse("2024-05-01T12:00:00.000Z");
+    Arc::new(run)
+}
+
+/// The judge's run for `graded` by check 0, answering `verdict`.
+fn judge_run(
+    experiment: &Experiment,
+    graded: &PromptRun,
+    verdict: &str,
+    cost: Option<f64>,
+) -> Arc<PromptRun> {
+    let Check::Judge(judge) = &experiment.checks[0] else {
+        unreachable!()
+    };
+    let rubric = judge.prepare(experiment).unwrap();
+    let row = graded.experiment_cell().unwrap().row;
+    let request = rubric.request(experiment, row, graded).unwrap();
+    let mut run = request.pending_run(&experiment.id, &graded.id);
+    run.status = RunStatus::Success;
+    run.output = Some(verdict.into());
+    run.cost = cost;
+    Arc::new(run)
+}
+
+#[test]
+fn a_rubric_is_filled_with_the_answer_the_prompt_and_the_rows_columns() {
+    let experiment = judged();
+    let Check::Judge(judge) = &experiment.checks[0] else {
+        unreachable!()
+    };
+    let run = answered(&experiment, 1, 0, "It is Lima.");
+    let request = (judge.prepare(&experiment).unwrap())
+        .request(&experiment, 1, &run)
+        .unwrap();
+    assert_eq!(request.model_id, "judge-1");
+    assert!(request
+        .prompt
+        .contains("<question>\nWhat is the capital of Peru?\n</question>"));
+    assert!(request.prompt.contains("<expected>\nLima\n</expected>"));
+    assert!(request.prompt.contains("<answer>\nIt is Lima.\n</answer>"));
+    assert!(
+        request
+            .prompt
+            .ends_with("\"reason\": \"one short sentence\"}"),
+        "the verdict's form comes last"
+    );
+    let parameters = request.execute_request().parameters.unwrap();
+    assert_eq!(
+        (parameters.temperature, parameters.max_tokens),
+        (Some(0.0), Some(300))
+    );
+
+    // The key is the content: the same answer on the same row is the same
+    // request, another answer or judge is not.
+    let same = answered(&experiment, 1, 1, "It is Lima.");
+    let rubric = judge.prepare(&experiment).unwrap();
+    assert_eq!(
+        rubric.request(&experiment, 1, &same).unwrap().key,
+        request.key
+    );
+    let other = answered(&experiment, 1, 1, "It is Cusco.");
+    assert_ne!(
+        rubric.request(&experiment, 1, &other).unwrap().key,
+        request.key
+    );
+    let mut other_judge = judge.clone();
+    other_judge.judge = "judge-2".into();
+    let by_other = other_judge.prepare(&experiment).unwrap();
+    assert_ne!(
+        by_other.request(&experiment, 1, &run).unwrap().key,
+        request.key
+    );
+    assert_eq!(request.key.len(), 16);
+    assert_ne!(request.key, content_hash(["judge-v1", "judge-1"]));
+
+    // A custom rubric reads any column, and `expected` may name another one.
+    let mut custom = JudgeCheck {
+        rubric: "Is {{output}} the capital of {{country}}? Expect {{expected}}.".into(),
+        judge: "judge-1".into(),
+        threshold: 0.7,
+        expected: Some("country".into()),
+    };
+    let prompt = (custom.prepare(&experiment).unwrap())
+        .request(&experiment, 0, &run)
+        .unwrap()
+        .prompt;
+    assert!(prompt.starts_with("Is It is Lima. the capital of France? Expect France."));
+    custom.expected = Some("answer".into());
+    assert!(
+        custom.prepare(&experiment).is_err(),
+        "no column named answer"
+    );
+}
+
+#[test]
+fn a_judge_check_that_could_never_grade_is_refused_with_why() {
+    let base = JudgeCheck::built_in(1, "judge-1");
+    assert_eq!(base.validate(), Ok(()));
+    assert_eq!(base.name(), BUILT_IN_RUBRICS[1].0);
+    let refused = |change: &dyn Fn(&mut JudgeCheck)| {
+        let mut check = base.clone();
+        change(&mut check);
+        check.validate().unwrap_err()
+    };
+    assert_eq!(
+        refused(&|check| check.judge = " ".into()),
+        RubricError::NoJudge
+    );
+    assert!(matches!(
+        refused(&|check| check.threshold = 1.5),
+        RubricError::Threshold(_)
+    ));
+    assert!(matches!(
+        refused(&|check| check.threshold = f64::NAN),
+        RubricError::Threshold(_)
+    ));
+    assert_eq!(
+        refused(&|check| check.rubric = "Is it right? {{prompt}}".into()),
+        RubricError::NoOutput
+    );
+    assert!(matches!(
+        refused(&|check| check.rubric = "{{output".into()),
+        RubricError::Template(_)
+    ));
+
+    // A rubric reading a column the inputs lack stops the plan, like the
+    // template would.
+    let mut experiment = judged();
+    experiment.checks = vec![Check::Judge(JudgeCheck {
+        rubric: "{{output}} vs {{reference}}".into(),
+        ..base
+    })];
+    let problems = plan(&experiment, &[]).unwrap_err().0;
+    assert!(
+        matches!(
+            &problems[..],
+            [ExperimentError::Check {
+                number: 1,
+                error: CheckError::Rubric(RubricError::Variable(why))
+            }] if why.contains("reference")
+        ),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_verdict_is_read_alone_fenced_or_among_prose() {
+    let verdict = parse_verdict(r#"{"pass": true, "score": 0.9, "reason": "Correct."}"#).unwrap();
+    assert_eq!(
+        (verdict.pass, verdict.score, &*verdict.reason),
+        (true, 0.9, "Correct.")
+    );
+    let fenced = "Here is my verdict:\n```json\n{\"pass\": false, \"score\": 0, \"reason\": \"Wrong city.\"}\n```\n";
+    let verdict = parse_verdict(fenced).unwrap();
+    assert_eq!((verdict.pass, verdict.score), (false, 0.0));
+    let prose = "The answer names {the city}. Verdict: {\"pass\": true, \"score\": 1, \"reason\": \"ok\"} Thanks.";
+    assert!(
+        parse_verdict(prose).unwrap().pass,
+        "past a brace that is not JSON"
+    );
+    assert_eq!(
+        parse_verdict(r#"{"pass": true, "score": 1}"#)
+            .unwrap()
+            .reason,
+        "",
+        "a reason is optional"
+    );
+    let long = format!(
+        r#"{{"pass": true, "score": 1, "reason": "{}"}}"#,
+        "why ".repeat(400)
+    );
+    let reason = parse_verdict(&long).unwrap().reason;
+    assert_eq!(reason.chars().count(), 501, "cut to 500 characters and …");
+    assert!(reason.ends_with('…'));
+}
+
+#[test]
+fn an_answer_that_is_not_a_verdict_is_unreadable_and_says_why() {
+    let unreadable = |answer: &str| {
+        let why = parse_verdict(answer).unwrap_err();
+        assert!(
+            why.starts_with("the judge's answer could not be read"),
+            "{why}"
+        );
+        why
+    };
+    assert!(unreadable("").contains("empty"));
+    assert!(unreadable("  \n ").contains("empty"));
+    assert!(unreadable("Yes, it passes.").contains("no JSON object"));
+    assert!(unreadable(r#"{"pass": "yes", "score": 1}"#).contains("\"pass\" is \"yes\""));
+    assert!(unreadable(r#"{"pass": true}"#).contains("no \"score\""));
+    assert!(unreadable(r#"{"pass": true, "score": 7}"#).contains("not from 0 to 1"));
+    assert!(unreadable(r#"{"pass": true, "score": "high"}"#).contains("not a number"));
+    assert!(unreadable(r#"{"pass": true, "score": 1, "reason": 3}"#).contains("not text"));
+    assert!(unreadable("[true, 1]").contains("no JSON object"));
+    assert!(
+        unreadable(r#"{"pass": true, "score": 1"#).contains("no JSON object"),
+        "cut off"
+    );
+    // Hostile: markup and script are only text to it, never a verdict.
+    unreadable("<script>alert(1)</script>{\"pass\": 1, \"score\": 1}");
+    // Enormous: refused by its length, before it is searched.
+    let enormous = format!("{}{}", "{".repeat(50_000), r#"{"pass": true, "score": 1}"#);
+    assert!(unreadable(&enormous).contains("more than a verdict can be"));
+    // Many braces that are not JSON, then a verdict: only a few are tried.
+    let braces = format!("{}{}", "{x} ".repeat(20), r#"{"pass": true, "score": 1}"#);
+    unreadable(&braces);
+}
+
+#[test]
+fn the_plan_counts_and_prices_the_judge_calls_before_anything_is_sent() {
+    let mut experiment = judged();
+    experiment.parameters.max_tokens = Some(100);
+    let prices = [Model {
+        id: "judge-1".into(),
+        name: "judge".into(),
+        provider: Provider::Openai,
+        max_tokens: 4096,
+        supports_streaming: true,
+        cost_per_1k_tokens: Some(1.0),
+        metadata: None,
+    }];
+    let plan = plan(&experiment, &prices).unwrap();
+    assert_eq!(plan.requests(), 4);
+    let estimate = &plan.estimate;
+    assert_eq!(estimate.judge_calls(), 4, "one per answer");
+    let judge = &estimate.judges[0];
+    assert_eq!(judge.model_id, "judge-1");
+    assert_eq!(
+        judge.output_tokens,
+        4 * 300,
+        "each verdict at most 300 tokens"
+    );
+    assert!(
+        judge.input_tokens > 4 * 100,
+        "each judge prompt holds the answer at its assumed length, and the rubric"
+    );
+    let judge_cost = judge.cost.unwrap();
+    assert_eq!(
+        judge_cost,
+        Usd::from_dollars((judge.input_tokens + judge.output_tokens) as f64 / 1000.0)
+    );
+    assert_eq!(
+        estimate.unpriced_models(),
+        ["m1", "m2"],
+        "the answering models have no price"
+    );
+    assert_eq!(
+        estimate.known(),
+        judge_cost,
+        "the judges' cost is in the total"
+    );
+}
+
+#[test]
+fn the_grid_grades_by_the_judge_runs_and_an_unreadable_verdict_is_neither() {
+    let experiment = judged();
+    let paris = answered(&experiment, 0, 0, "Paris.");
+    let lyon = answered(&experiment, 0, 1, "Lyon.");
+    let lima = answered(&experiment, 1, 0, "Lima.");
+    let cusco = answered(&experiment, 1, 1, "Cusco.");
+    let mut runs = vec![paris.clone(), lyon.clone(), lima.clone(), cusco.clone()];
+
+    // Not graded yet: not applicable, out of the pass rates.
+    let grid = Grid::build(&experiment, runs.iter());
+    assert_eq!(
+        grid.rows[0].cells[0].checks[0][0],
+        Outcome::NotApplicable("not graded yet".into())
+    );
+    assert_eq!(grid.models[0].pass_rate.judged, 0);
+
+    runs.push(judge_run(
+        &experiment,
+        &paris,
+        r#"{"pass": true, "score": 0.9, "reason": "Paris is right."}"#,
+        Some(0.002),
+    ));
+    runs.push(judge_run(
+        &experiment,
+        &lyon,
+        r#"{"pass": true, "score": 0.3, "reason": "Close."}"#,
+        Some(0.002),
+    ));
+    runs.push(judge_run(&experiment, &lima, "I think it is fine.", None));
+    let tag = judge_tag(runs.last().unwrap()).unwrap();
+    assert_eq!((tag.experiment_id, tag.grades), ("exp-j", &*lima.id));
+    assert!(
+        runs.last().unwrap().experiment_cell().is_none(),
+        "a judge call is no cell of the grid"
+    );
+
+    let grid = Grid::build(&experiment, runs.iter());
+    let outcome = |row: usize, model: usize| grid.rows[row].cells[model].checks[0][0].clone();
+    assert_eq!(
+        outcome(0, 0),
+        Outcome::PassBecause("score 0.90: Paris is right.".into())
+    );
+    assert_eq!(
+        outcome(0, 1),
+        Outcome::Fail("score 0.30, below 0.50: Close.".into()),
+        "the judge said pass, but under the threshold it fails"
+    );
+    assert!(matches!(outcome(1, 0), Outcome::Unreadable(why) if why.contains("no JSON object")));
+    assert_eq!(
+        grid.rows[1].cells[0].pass_rate.judged, 0,
+        "an unreadable verdict is no pass and no fail"
+    );
+    assert_eq!(
+        outcome(1, 1),
+        Outcome::NotApplicable("not graded yet".into())
+    );
+    assert_eq!(
+        (
+            grid.models[0].pass_rate.passed,
+            grid.models[0].pass_rate.judged
+        ),
+        (1, 1)
+    );
+    assert_eq!(
+        (
+            grid.models[1].pass_rate.passed,
+            grid.models[1].pass_rate.judged
+        ),
+        (0, 1)
+    );
+    assert_eq!(grid.judges.len(), 3);
+    assert_eq!(
+        grid.total_cost().known,
+        Usd::from_dollars(0.004),
+        "judge calls count in the totals"
+    );
+    assert!(experiment.checks[0]
+        .describe(&outcome(0, 0))
+        .contains("Paris is right."));
+
+    // A rebuild after a verdict lands grades again what it grades.
+    let mut more = runs.clone();
+    more.push(judge_run(
+        &experiment,
+        &cusco,
+        r#"{"pass": false, "score": 0, "reason": "Not the capital."}"#,
+        None,
+    ));
+    let rebuilt = grid.rebuild(&experiment, more.iter());
+    assert_eq!(
+        rebuilt.rows[1].cells[1].checks[0][0],
+        Outcome::Fail("score 0.00: Not the capital.".into())
+    );
+}
