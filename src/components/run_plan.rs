@@ -517,6 +517,7 @@ mod tests {
             cancelled: 4,
             not_sent: 14,
             stopped: Some(ExperimentStop::Cancelled),
+            ..ExperimentReport::default()
         };
         assert_eq!(
             outcome_text(&report, true),

@@ -572,6 +572,16 @@ impl<'a> Grading<'a> {
         rubric.request(self.experiment, run.experiment_cell()?.row, run)
     }
 
+    /// Grades `run` again by the model-graded checks only, in `outcomes`
+    /// (its outcomes by every check): what a verdict that landed changes.
+    pub fn regrade(&self, run: &PromptRun, outcomes: &mut [Outcome]) {
+        for (index, check) in self.experiment.checks.iter().enumerate() {
+            if let (Check::Judge(_), Some(outcome)) = (check, outcomes.get_mut(index)) {
+                *outcome = check.evaluate_with(index, run, self);
+            }
+        }
+    }
+
     /// Every check on `run`, in order, model-graded ones by their judges.
     pub fn evaluate_all(&self, checks: &[Check], run: &PromptRun) -> Vec<Outcome> {
         (checks.iter().enumerate())

@@ -277,9 +277,9 @@ impl Grid {
             })
             .collect();
         let mut latencies: Vec<Vec<u64>> = vec![Vec::new(); summaries.len()];
-        // Outcomes are reused only while the judges are the same: a verdict
-        // that landed grades a run that did not change.
-        let previous = previous.filter(|grid| grid.judges == judges);
+        // A verdict that landed grades a run that did not change: while the
+        // judges change, only the model-graded checks are evaluated again.
+        let judges_changed = previous.is_some_and(|grid| grid.judges != judges);
         let grading = Grading::new(experiment, &judges);
         let rows = (slots.into_iter().enumerate())
             .map(|(row, row_slots)| {
@@ -287,7 +287,13 @@ impl Grid {
                     .zip(row_slots.chunks(repeats.max(1)))
                     .map(|(model, runs)| {
                         let reusable = previous.and_then(|grid| grid.cell(row, model));
-                        let cell = cell(experiment, &grading, model, runs.to_vec(), reusable);
+                        let cell = cell(
+                            experiment,
+                            &grading,
+                            model,
+                            runs.to_vec(),
+                            reusable.map(|cell| (cell, judges_changed)),
+                        );
                         let summary = summary_of[model];
                         count(&mut summaries[summary], &mut latencies[summary], &cell);
                         cell
@@ -383,13 +389,14 @@ fn shows_over(candidate: &PromptRun, held: &PromptRun) -> bool {
 
 /// A cell from its repeats' runs: checks, distinct answers, status. Outcomes
 /// are taken from `previous` (the same cell of an earlier grid, built with the
-/// same checks) for runs it showed as the same `Arc`.
+/// same checks) for runs it showed as the same `Arc`, the model-graded ones
+/// graded again when the judge runs changed (its `bool`).
 fn cell(
     experiment: &Experiment,
     grading: &Grading,
     model: usize,
     runs: Vec<Option<Arc<PromptRun>>>,
-    previous: Option<&GridCell>,
+    previous: Option<(&GridCell, bool)>,
 ) -> GridCell {
     let mut checks = Vec::with_capacity(runs.len());
     let mut pass_rate = PassRate::default();
@@ -399,9 +406,14 @@ fn cell(
             checks.push(Vec::new());
             continue;
         };
-        let earlier = previous.and_then(|cell| {
+        let earlier = previous.and_then(|(cell, judges_changed)| {
             let shown = cell.runs.get(repeat as usize)?.as_ref()?;
-            Arc::ptr_eq(shown, run).then(|| cell.checks[repeat as usize].clone())
+            let mut outcomes =
+                Arc::ptr_eq(shown, run).then(|| cell.checks[repeat as usize].clone())?;
+            if judges_changed {
+                grading.regrade(run, &mut outcomes);
+            }
+            Some(outcomes)
         });
         let outcomes = earlier.unwrap_or_else(|| grading.evaluate_all(&experiment.checks, run));
         pass_rate.count(passes(&outcomes));
