@@ -390,10 +390,12 @@ struct DrawnRow {
 /// the cells follow in the store themselves. Judging a run then leaves the
 /// row's elements (and the focus on the button pressed) in place, where
 /// drawing it again would lose them; a run that finishes, is re-run or has
-/// its text read back draws it again, and so does an edit of the experiment.
+/// its text read back draws it again, and so does an edit of the experiment,
+/// or a judge's verdict that lands (the cell's check outcomes).
 fn row_key(experiment: &Arc<Experiment>, row: &GridRow) -> String {
     let mut hasher = DefaultHasher::new();
     for cell in &row.cells {
+        cell.checks.hash(&mut hasher);
         for run in cell.runs.iter().flatten() {
             run.id.hash(&mut hasher);
             (run.status as u8).hash(&mut hasher);

@@ -115,7 +115,7 @@ pub enum CheckError {
 }
 
 /// What a check says of one run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The answer passes.
     Pass,
