@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use prompt_runs::api::{ClientConfig, NeuroForgeClient};
 use prompt_runs::components::{ChecksEditor, ExperimentGrid, RunPlan};
 use prompt_runs::experiment::{judge_tag, Check, InputFormat, InputTable, JudgeCheck};
-use prompt_runs::model::RunStatus;
+use prompt_runs::model::{PromptRunUpdate, Rating, RunStatus};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod support;
@@ -130,5 +130,39 @@ async fn a_judged_experiment_shows_each_verdict_with_its_reason() {
             grid.models[0].pass_rate.judged
         ),
         (0, 1)
+    );
+    assert!(page
+        .text(".grid__agreements")
+        .contains("no answer both graded and rated by a person yet"));
+
+    // A person likes both answers: the judge agrees on France, not on Peru.
+    for graded in grid
+        .rows
+        .iter()
+        .map(|row| row.cells[0].answers[0].run.id.clone())
+    {
+        page.store
+            .update_run(&graded, PromptRunUpdate::rate(Some(Rating::Up)))
+            .unwrap();
+    }
+    eventually("the agreement follows the thumbs", || {
+        page.text(".grid__agreements")
+            .contains("1 of 2 pairs agree")
+    })
+    .await;
+    let agreements: Vec<String> = (page.all(".grid__agreements li").iter())
+        .map(|item| item.text_content().unwrap())
+        .collect();
+    assert_eq!(
+        agreements,
+        [
+            "answers the question correctly given the expected answer (judged by offline-judge): 1 of 2 pairs agree (50%), Cohen's κ 0.00",
+            "Grade this: {{output}} (judged by offline-judge): no answer both graded and rated by a person yet",
+        ],
+        "per rubric; an unreadable verdict makes no pair"
+    );
+    assert_eq!(
+        page.text(".grid__agreement[data-model=offline-echo]"),
+        "1 of 2 pairs agree (50%), Cohen's κ 0.00"
     );
 }

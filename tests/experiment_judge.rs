@@ -382,3 +382,82 @@ fn the_grid_grades_by_the_judge_runs_and_an_unreadable_verdict_is_neither() {
         Outcome::Fail("score 0.00: Not the capital.".into())
     );
 }
+
+#[test]
+fn kappa_matches_textbook_worked_examples() {
+    use prompt_runs::experiment::Agreement;
+    let table = |both_pass, person_only, judge_only, both_fail| Agreement {
+        both_pass,
+        person_only,
+        judge_only,
+        both_fail,
+    };
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-4;
+    // Wikipedia, "Cohen's kappa", simple example: 50 proposals, yes/yes 20,
+    // yes/no 5, no/yes 10, no/no 15: po = 0.7, pe = 0.5, κ = 0.4.
+    let example = table(20, 5, 10, 15);
+    assert_eq!((example.pairs(), example.agreed()), (50, 35));
+    assert!(close(example.share().unwrap(), 0.7));
+    assert!(close(example.kappa().unwrap(), 0.4));
+    // The same article's pair with equal agreement (60 of 100) and
+    // different kappas: 0.1304 and 0.2593.
+    assert!(close(table(45, 15, 25, 15).kappa().unwrap(), 0.1304));
+    assert!(close(table(25, 35, 5, 35).kappa().unwrap(), 0.2593));
+    // Perfect agreement is 1; as many agreements as chance gives, 0.
+    assert!(close(table(3, 0, 0, 2).kappa().unwrap(), 1.0));
+    assert!(close(table(1, 1, 1, 1).kappa().unwrap(), 0.0));
+    // Undefined when both said "pass" to everything; none without pairs.
+    assert_eq!(table(4, 0, 0, 0).kappa(), None);
+    assert_eq!(table(4, 0, 0, 0).share(), Some(1.0));
+    assert_eq!(Agreement::default().share(), None);
+    assert_eq!(Agreement::default().kappa(), None);
+    let mut sum = table(1, 2, 3, 4);
+    sum += table(1, 1, 1, 1);
+    assert_eq!(sum, table(2, 3, 4, 5));
+}
+
+#[test]
+fn the_grid_sets_each_judges_verdicts_beside_peoples_thumbs() {
+    use prompt_runs::model::{PromptRunUpdate, Rating};
+    let experiment = judged();
+    let rated = |run: Arc<PromptRun>, rating: Option<Rating>| match rating {
+        Some(rating) => Arc::new(PromptRunUpdate::rate(Some(rating)).apply_to(&run).unwrap()),
+        None => run,
+    };
+    let paris = rated(answered(&experiment, 0, 0, "Paris."), Some(Rating::Up));
+    let lyon = rated(answered(&experiment, 0, 1, "Lyon."), Some(Rating::Up));
+    let lima = rated(answered(&experiment, 1, 0, "Lima."), Some(Rating::Down));
+    let cusco = rated(answered(&experiment, 1, 1, "Cusco."), None);
+    let verdict = |pass: bool| format!(r#"{{"pass": {pass}, "score": {}}}"#, u8::from(pass));
+    let runs = vec![
+        judge_run(&experiment, &paris, &verdict(true), None),
+        judge_run(&experiment, &lyon, &verdict(false), None),
+        judge_run(&experiment, &lima, &verdict(false), None),
+        judge_run(&experiment, &cusco, &verdict(false), None),
+        paris,
+        lyon,
+        lima,
+        cusco,
+    ];
+    let grid = Grid::build(&experiment, runs.iter());
+    // m1: Paris up/pass, Lima down/fail: 2 agree. m2: Lyon up/fail: 1
+    // disagrees; Cusco has no thumbs, so no pair.
+    assert_eq!(
+        (
+            grid.models[0].agreement[0].pairs(),
+            grid.models[0].agreement[0].agreed()
+        ),
+        (2, 2)
+    );
+    assert_eq!(
+        (
+            grid.models[1].agreement[0].pairs(),
+            grid.models[1].agreement[0].agreed()
+        ),
+        (1, 0)
+    );
+    let all = grid.agreement(0);
+    assert_eq!((all.pairs(), all.agreed()), (3, 2));
+    // person pass 2/3, judge pass 1/3: pe = 2/9 + 2/9 = 4/9, κ = (2/3 − 4/9) / (5/9) = 0.4.
+    assert!((all.kappa().unwrap() - 0.4).abs() < 1e-9);
+}

@@ -10,6 +10,7 @@
 //! once for one repeat (a failed cell re-run), the grid shows one attempt: a
 //! successful one over any other, and otherwise the latest started.
 
+use super::agreement::Agreement;
 use super::checks::{passes, shortened, Check, Grading, Outcome, PassRate};
 use super::judge::{judge_tag, Judges};
 use super::plan::Experiment;
@@ -101,6 +102,10 @@ pub struct ModelSummary {
     /// check, of those the check judged (a check that could not judge a run,
     /// such as a latency limit on a run without one, leaves it out).
     pub checks: Vec<PassRate>,
+    /// Per check, in the experiment's order: how its verdicts agree with
+    /// people's thumbs on the same shown runs (all zero for a check that is
+    /// not model-graded).
+    pub agreement: Vec<Agreement>,
     /// What all its runs in the experiment cost, re-run attempts included.
     pub cost: CostTotal,
     /// Median latency of its successful shown runs, in ms.
@@ -267,6 +272,7 @@ impl Grid {
                 model_id: (*model_id).to_owned(),
                 pass_rate: PassRate::default(),
                 checks: vec![PassRate::default(); experiment.checks.len()],
+                agreement: vec![Agreement::default(); experiment.checks.len()],
                 cost,
                 p50_latency_ms: None,
                 p95_latency_ms: None,
@@ -295,7 +301,12 @@ impl Grid {
                             reusable.map(|cell| (cell, judges_changed)),
                         );
                         let summary = summary_of[model];
-                        count(&mut summaries[summary], &mut latencies[summary], &cell);
+                        count(
+                            &mut summaries[summary],
+                            &mut latencies[summary],
+                            &cell,
+                            &experiment.checks,
+                        );
                         cell
                     })
                     .collect();
@@ -350,6 +361,16 @@ impl Grid {
     /// The run shown for one repeat of a cell, if any.
     pub fn run_of(&self, row: usize, model: usize, repeat: u32) -> Option<&Arc<PromptRun>> {
         self.cell(row, model)?.runs.get(repeat as usize)?.as_ref()
+    }
+
+    /// How check `check`'s verdicts agree with people's thumbs, all models
+    /// together: the figure per rubric.
+    pub fn agreement(&self, check: usize) -> Agreement {
+        let mut all = Agreement::default();
+        for model in &self.models {
+            all += model.agreement.get(check).copied().unwrap_or_default();
+        }
+        all
     }
 
     /// What all the experiment's runs cost, re-run attempts and judge
@@ -462,11 +483,22 @@ fn cell(
 }
 
 /// Adds a cell's runs to its model's footer.
-fn count(summary: &mut ModelSummary, latencies: &mut Vec<u64>, cell: &GridCell) {
+fn count(summary: &mut ModelSummary, latencies: &mut Vec<u64>, cell: &GridCell, checks: &[Check]) {
     summary.pass_rate += cell.pass_rate;
-    for outcomes in &cell.checks {
+    for (outcomes, run) in cell.checks.iter().zip(&cell.runs) {
         for (rate, outcome) in summary.checks.iter_mut().zip(outcomes) {
             rate.count(outcome.passed());
+        }
+        // A person's thumbs beside each judge's verdict on the same run.
+        let Some(person) = run.as_deref().and_then(PromptRun::rating) else {
+            continue;
+        };
+        for ((agreement, outcome), check) in
+            (summary.agreement.iter_mut().zip(outcomes)).zip(checks)
+        {
+            if let (Check::Judge(_), Some(judge)) = (check, outcome.passed()) {
+                agreement.count(person == Rating::Up, judge);
+            }
         }
     }
     for run in &cell.runs {

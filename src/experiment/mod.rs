@@ -13,12 +13,14 @@
 //!   they meet a server's rate limit, and the budget that reserves before
 //!   sending.
 //! - [`checks`]: checks on answers and pass rates.
+//! - [`agreement`]: how often a judge agrees with people (Cohen's kappa).
 //! - [`judge`]: model-graded checks: rubrics, judge requests, verdicts.
 //! - [`grid`]: rows × models from the store's runs, repeats collapsed.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
 //! - [`example`](mod@example): the example a first visit opens on.
 
+pub mod agreement;
 pub mod checks;
 pub mod diff;
 pub mod estimate;
@@ -32,6 +34,7 @@ pub mod plan;
 pub mod template;
 pub mod transfer;
 
+pub use agreement::Agreement;
 pub use checks::{evaluate_all, passes, Check, CheckError, Grading, Outcome, PassRate, Pattern};
 pub use diff::{Change, Span, WordDiff};
 pub use estimate::{
