@@ -1,6 +1,8 @@
 //! Model-graded checks natively: rubric rendering, the strict verdict
-//! parser, the plan's count and estimate of judge calls, and the grid
-//! grading answers by the judge runs found in the history (the cache).
+//! parser, the plan's count and estimate of judge calls, the grid grading
+//! answers by the judge runs found in the history (the cache); the judge's
+//! agreement with people (Cohen's kappa), and the win-rate maths of blind
+//! A/B comparisons (Wilson intervals), against published worked examples.
 #![cfg(not(target_arch = "wasm32"))]
 
 use prompt_runs::experiment::{
@@ -460,4 +462,51 @@ fn the_grid_sets_each_judges_verdicts_beside_peoples_thumbs() {
     assert_eq!((all.pairs(), all.agreed()), (3, 2));
     // person pass 2/3, judge pass 1/3: pe = 2/9 + 2/9 = 4/9, κ = (2/3 − 4/9) / (5/9) = 0.4.
     assert!((all.kappa().unwrap() - 0.4).abs() < 1e-9);
+}
+
+#[test]
+fn wilson_intervals_match_newcombes_worked_examples() {
+    use prompt_runs::experiment::{wilson, Z_95};
+    // Newcombe (1998), "Two-sided confidence intervals for the single
+    // proportion", Statistics in Medicine 17: 857–872, Table I, method 3.
+    let close = |(low, high): (f64, f64), (want_low, want_high): (f64, f64)| {
+        (low - want_low).abs() < 5e-5 && (high - want_high).abs() < 5e-5
+    };
+    let cases = [
+        (81.0, 263.0, (0.2553, 0.3662)),
+        (15.0, 148.0, (0.0624, 0.1605)),
+        (0.0, 20.0, (0.0, 0.1611)),
+        (1.0, 29.0, (0.0061, 0.1718)),
+        (29.0, 29.0, (0.8830, 1.0)),
+    ];
+    for (successes, trials, want) in cases {
+        let got = wilson(successes, trials, Z_95).unwrap();
+        assert!(
+            close(got, want),
+            "{successes}/{trials}: {got:?}, not {want:?}"
+        );
+    }
+    assert_eq!(wilson(0.0, 0.0, Z_95), None);
+    assert_eq!(wilson(f64::NAN, 3.0, Z_95), None);
+}
+
+#[test]
+fn a_win_rate_counts_a_tie_as_half_and_reads_the_same_from_either_side() {
+    use prompt_runs::experiment::{Tally, Vote};
+    let mut tally = Tally::default();
+    assert_eq!((tally.win_rate(), tally.interval()), (None, None));
+    for vote in [Vote::Win, Vote::Win, Vote::Win, Vote::Loss, Vote::Tie] {
+        tally.count(vote);
+    }
+    assert_eq!(
+        (tally.wins, tally.losses, tally.ties, tally.votes()),
+        (3, 1, 1, 5)
+    );
+    assert_eq!(tally.win_rate(), Some(0.7));
+    let other = tally.reversed();
+    assert_eq!(other.win_rate(), Some(0.3));
+    let (low, high) = tally.interval().unwrap();
+    let (other_low, other_high) = other.interval().unwrap();
+    assert!((low - (1.0 - other_high)).abs() < 1e-12 && (high - (1.0 - other_low)).abs() < 1e-12);
+    assert!(low < 0.7 && 0.7 < high && low > 0.0 && high < 1.0);
 }

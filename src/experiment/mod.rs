@@ -16,6 +16,7 @@
 //! - [`agreement`]: how often a judge agrees with people (Cohen's kappa).
 //! - [`judge`]: model-graded checks: rubrics, judge requests, verdicts.
 //! - [`grid`]: rows × models from the store's runs, repeats collapsed.
+//! - [`win_rate`]: win rates of a blind A/B comparison, with Wilson intervals.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
 //! - [`example`](mod@example): the example a first visit opens on.
@@ -33,6 +34,7 @@ mod pattern;
 pub mod plan;
 pub mod template;
 pub mod transfer;
+pub mod win_rate;
 
 pub use agreement::Agreement;
 pub use checks::{evaluate_all, passes, Check, CheckError, Grading, Outcome, PassRate, Pattern};
@@ -61,3 +63,4 @@ pub use transfer::{
     export_experiment, grid_csv, import_experiment, ExperimentImportError, ImportedExperiment,
     EXPERIMENT_FILE_KIND,
 };
+pub use win_rate::{wilson, Tally, Vote, Z_95};
