@@ -510,3 +510,50 @@ fn a_win_rate_counts_a_tie_as_half_and_reads_the_same_from_either_side() {
     assert!((low - (1.0 - other_high)).abs() < 1e-12 && (high - (1.0 - other_low)).abs() < 1e-12);
     assert!(low < 0.7 && 0.7 < high && low > 0.0 && high < 1.0);
 }
+
+#[test]
+fn verdicts_travel_with_the_experiment_in_its_file() {
+    use prompt_runs::experiment::{export_experiment, import_experiment};
+    let experiment = judged();
+    let paris = answered(&experiment, 0, 0, "Paris.");
+    let verdict = judge_run(
+        &experiment,
+        &paris,
+        r#"{"pass": true, "score": 1, "reason": "Right."}"#,
+        None,
+    );
+    let mut stranger = (*judge_run(&experiment, &paris, "{}", None)).clone();
+    stranger.metadata.as_mut().unwrap()["judge"]["experiment"] = "exp-other".into();
+    let runs = [paris, verdict, Arc::new(stranger.clone())];
+    let file = export_experiment(&experiment, runs.iter());
+    let imported = import_experiment(&file).unwrap();
+    assert_eq!(
+        imported.experiment, experiment,
+        "the judge check comes back"
+    );
+    assert_eq!(
+        imported.runs.len(),
+        2,
+        "the answer and its judge call, not another experiment's"
+    );
+    let runs: Vec<Arc<PromptRun>> = imported.runs.into_iter().map(Arc::new).collect();
+    let grid = Grid::build(&experiment, runs.iter());
+    assert_eq!(
+        grid.rows[0].cells[0].checks[0][0],
+        Outcome::PassBecause("score 1.00: Right.".into())
+    );
+
+    // Another experiment's judge call in the file is refused, saying whose.
+    let mut value: serde_json::Value = serde_json::from_str(&file).unwrap();
+    value["runs"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::to_value(&stranger).unwrap());
+    let refused = import_experiment(&value.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("is a judge call of experiment exp-other"),
+        "{refused}"
+    );
+}
