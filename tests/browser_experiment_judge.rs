@@ -12,6 +12,7 @@ use prompt_runs::api::{ClientConfig, NeuroForgeClient};
 use prompt_runs::components::{ChecksEditor, ExperimentGrid, RunPlan};
 use prompt_runs::experiment::{judge_tag, Check, InputFormat, InputTable, JudgeCheck};
 use prompt_runs::model::{PromptRunUpdate, Rating, RunStatus};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod support;
@@ -165,4 +166,30 @@ async fn a_judged_experiment_shows_each_verdict_with_its_reason() {
         page.text(".grid__agreement[data-model=offline-echo]"),
         "1 of 2 pairs agree (50%), Cohen's κ 0.00"
     );
+
+    // A check added after the answers: they are graded on request, not sent again.
+    page.enter(".checks__rubric", "1", "change");
+    page.click(".checks__add");
+    eventually("the new check's answers wait for a grade", || {
+        page.text(".plan__grade") == "Grade answers (at most 2 judge calls)"
+    })
+    .await;
+    page.click(".plan__grade");
+    eventually_within("the answers are graded", 30, || {
+        page.text(".plan__outcome") == "Graded by 2 judge calls."
+    })
+    .await;
+    assert_eq!(
+        page.store.runs().len(),
+        2 + 6,
+        "two answers, six judge calls"
+    );
+    eventually("every answer is graded", || {
+        page.text(".plan__grade") == "Grade answers (at most 0 judge calls)"
+    })
+    .await;
+    assert!(page
+        .get(".plan__grade")
+        .unchecked_into::<web_sys::HtmlButtonElement>()
+        .disabled());
 }

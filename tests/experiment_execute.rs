@@ -821,3 +821,53 @@ fn judge_calls_count_in_what_the_budget_has_spent() {
         Usd::from_dollars(0.03)
     );
 }
+
+#[test]
+fn answers_that_ran_before_a_judge_check_was_added_are_graded_on_request() {
+    let mut setup = setup();
+    let mut experiment = experiment(2, &["m1"], 1);
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    answer_all(&mut setup, Some(0.01));
+    assert_eq!(outcome.borrow().clone().unwrap().unwrap().judge_calls, 0);
+
+    experiment.checks = vec![Check::Judge(JudgeCheck::built_in(1, "judge-1"))];
+    let store = setup.store;
+    let grid = Grid::build(&experiment, store.runs().iter());
+    assert_eq!(grid.ungraded(), 2);
+    let graded: Outcome = Rc::new(RefCell::new(None));
+    let (slot, judged) = (graded.clone(), experiment.clone());
+    setup
+        .pool
+        .spawner()
+        .spawn_local(async move {
+            *slot.borrow_mut() = Some(store.grade_experiment(&judged, |_| {}).await);
+        })
+        .unwrap();
+    setup.pool.run_until_stalled();
+    assert!(store.is_executing(), "one execution, with its Cancel");
+    assert_eq!(setup.server.in_flight(), 2, "a judge call per answer");
+    answer_all(&mut setup, Some(0.01));
+    let report = graded.borrow().clone().unwrap().unwrap();
+    assert_eq!(
+        (report.cells, report.judge_calls, report.stopped),
+        (0, 2, None)
+    );
+    assert!(!store.is_executing());
+    let grid = Grid::build(&experiment, store.runs().iter());
+    assert_eq!((grid.ungraded(), grid.models[0].pass_rate.passed), (0, 2));
+    assert_eq!(store.experiment_spent("exp-run"), Usd::from_dollars(0.04));
+
+    // Graded already: nothing more is sent.
+    let (slot, judged) = (graded.clone(), experiment.clone());
+    setup
+        .pool
+        .spawner()
+        .spawn_local(async move {
+            *slot.borrow_mut() = Some(store.grade_experiment(&judged, |_| {}).await);
+        })
+        .unwrap();
+    answer_all(&mut setup, None);
+    assert_eq!(graded.borrow().clone().unwrap().unwrap().judge_calls, 0);
+    assert_eq!(setup.server.started.get(), 4);
+}

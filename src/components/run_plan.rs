@@ -93,6 +93,22 @@ pub fn RunPlan(
     let confirming = RwSignal::new(None::<(String, Vec<PlannedCell>)>);
     let running = RwSignal::new(false);
 
+    let grade = move || {
+        let Some(experiment) = experiments.open() else {
+            return;
+        };
+        refused.set(None);
+        running.set(true);
+        spawn_local(async move {
+            let outcome = store
+                .grade_experiment(&experiment, |so_far| {
+                    report.try_set(Some(so_far.clone()));
+                })
+                .await;
+            show_outcome(outcome, report, refused);
+            running.try_set(false);
+        });
+    };
     let send = move |cells: Vec<PlannedCell>| {
         let Some(experiment) = experiments.open() else {
             return;
@@ -106,14 +122,7 @@ pub fn RunPlan(
                     report.try_set(Some(so_far.clone()));
                 })
                 .await;
-            match outcome {
-                Ok(done) => {
-                    report.try_set(Some(done));
-                }
-                Err(error) => {
-                    refused.try_set(Some(format!("Nothing was sent: {error}.")));
-                }
-            }
+            show_outcome(outcome, report, refused);
             running.try_set(false);
         });
     };
@@ -132,7 +141,7 @@ pub fn RunPlan(
         <section class=root_class("plan", class) aria-label="Run plan">
             <h2>"Plan"</h2>
             <PlanSummary experiments planned spent/>
-            {plan_actions(experiments, planned, spent, start)}
+            {plan_actions(experiments, planned, spent, start, grade)}
             {move || confirming.get().map(|(question, cells)| view! {
                 <div class="plan__confirm" role="alertdialog" aria-label="Confirm the run">
                     <p>{question}</p>
@@ -145,6 +154,22 @@ pub fn RunPlan(
                 refused.get().or_else(|| report.with(|report| report.as_ref().map(|report| outcome_text(report, running.get()))))
             }}</p>
         </section>
+    }
+}
+
+/// How an execution ended, in `report`, or why nothing was sent, in `refused`.
+fn show_outcome(
+    outcome: Result<ExperimentReport, crate::api::ApiError>,
+    report: RwSignal<Option<ExperimentReport>>,
+    refused: RwSignal<Option<String>>,
+) {
+    match outcome {
+        Ok(done) => {
+            report.try_set(Some(done));
+        }
+        Err(error) => {
+            refused.try_set(Some(format!("Nothing was sent: {error}.")));
+        }
     }
 }
 
@@ -182,7 +207,17 @@ fn plan_actions(
     planned: Memo<Option<PlanOrProblems>>,
     spent: Memo<Usd>,
     start: impl Fn(Vec<PlannedCell>) + Copy + 'static,
+    grade: impl Fn() + Copy + 'static,
 ) -> impl IntoView {
+    let ungraded = move || experiments.grid().map_or(0, |grid| grid.ungraded());
+    let judged = move || {
+        (experiments.open()).is_some_and(|experiment| {
+            experiment
+                .checks
+                .iter()
+                .any(|check| matches!(check, crate::experiment::Check::Judge(_)))
+        })
+    };
     let store = experiments.store();
     let plan_ok = move || planned.get().and_then(Result::ok);
     let cells_where = move |pick: fn(&Plan, &crate::experiment::Grid) -> Vec<PlannedCell>| {
@@ -240,6 +275,13 @@ fn plan_actions(
                 prop:disabled=move || blocked() || unsent().is_empty()
                 on:click=move |_| start(unsent())
             >{move || format!("Run unsent ({})", thousands(unsent().len() as u64))}</button>
+            <button
+                type="button"
+                class="plan__grade"
+                prop:hidden=move || !judged()
+                prop:disabled=move || blocked() || ungraded() == 0
+                on:click=move |_| grade()
+            >{move || format!("Grade answers (at most {})", count(ungraded() as u64, "judge call"))}</button>
             <button
                 type="button"
                 class="plan__cancel"
@@ -496,6 +538,26 @@ fn outcome_text(report: &ExperimentReport, running: bool) -> String {
         0 => String::new(),
         failed => format!(", {} failed", thousands(failed as u64)),
     };
+    if report.cells == 0 {
+        // Grading answers already there: judge calls only.
+        let mut text = format!(
+            "Graded by {}",
+            count(report.judge_calls as u64, "judge call")
+        );
+        if report.judge_failed > 0 {
+            text += &format!(" ({} failed)", thousands(report.judge_failed as u64));
+        }
+        if report.judges_not_sent > 0 {
+            text += &format!(", {} not sent", thousands(report.judges_not_sent as u64));
+        }
+        return match (running, report.stopped) {
+            (true, _) | (false, None) => format!("{text}."),
+            (false, Some(ExperimentStop::Cancelled)) => format!("Cancelled. {text}."),
+            (false, Some(ExperimentStop::BudgetSpent { spent, budget, .. })) => {
+                format!("Stopped at the budget of {budget} ({spent} spent). {text}.")
+            }
+        };
+    }
     if running {
         return format!(
             "{} of {} finished{failed}",
@@ -585,6 +647,20 @@ mod tests {
         assert_eq!(
             outcome_text(&judged, false),
             "120 cells: 100 answered, graded by 90 judge calls (1 failed), 10 judge calls not sent."
+        );
+        let grading = ExperimentReport {
+            judge_calls: 3,
+            ..ExperimentReport::default()
+        };
+        assert_eq!(outcome_text(&grading, true), "Graded by 3 judge calls.");
+        let cancelled = ExperimentReport {
+            judge_failed: 1,
+            stopped: Some(ExperimentStop::Cancelled),
+            ..grading
+        };
+        assert_eq!(
+            outcome_text(&cancelled, false),
+            "Cancelled. Graded by 3 judge calls (1 failed)."
         );
     }
 

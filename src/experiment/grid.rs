@@ -363,6 +363,22 @@ impl Grid {
         self.cell(row, model)?.runs.get(repeat as usize)?.as_ref()
     }
 
+    /// How many shown answers a model-graded check has not graded yet
+    /// (no judge run for its request): at most that many judge calls would
+    /// grade them ([`grade_experiment`](crate::store::RunsStore::grade_experiment)).
+    pub fn ungraded(&self) -> usize {
+        let not_graded = Outcome::NotApplicable(super::judge::NOT_GRADED.to_owned());
+        (self.rows.iter().flat_map(|row| &row.cells))
+            .flat_map(|cell| &cell.checks)
+            .map(|outcomes| {
+                outcomes
+                    .iter()
+                    .filter(|outcome| **outcome == not_graded)
+                    .count()
+            })
+            .sum()
+    }
+
     /// How check `check`'s verdicts agree with people's thumbs, all models
     /// together: the figure per rubric.
     pub fn agreement(&self, check: usize) -> Agreement {

@@ -51,6 +51,10 @@ pub const MAX_VERDICT_CHARS: usize = 20_000;
 /// The longest reason kept from a verdict, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
+/// The reason of a model-graded check's outcome on an answer no judge
+/// run has graded (see [`Grid::ungraded`](super::Grid::ungraded)).
+pub const NOT_GRADED: &str = "not graded yet";
+
 /// The tag around the graded answer in the built-in rubrics (and what the
 /// offline judge looks for).
 pub const ANSWER_TAG: &str = "answer";
@@ -196,7 +200,7 @@ impl JudgeCheck {
     /// this check's threshold.
     pub fn outcome(&self, judge_run: Option<&PromptRun>) -> Outcome {
         let Some(run) = judge_run else {
-            return Outcome::NotApplicable("not graded yet".into());
+            return Outcome::NotApplicable(NOT_GRADED.into());
         };
         match run.status {
             RunStatus::Success => {}

@@ -72,6 +72,13 @@ pub enum ExperimentStop {
 }
 
 impl ExperimentReport {
+    /// Counts how one answer's judge calls went.
+    fn count_judges(&mut self, judged: JudgeEnds) {
+        self.judge_calls += judged.sent;
+        self.judge_failed += judged.failed;
+        self.judges_not_sent += judged.not_sent;
+    }
+
     /// Cells that have finished one way or another, sent or not.
     pub fn finished(&self) -> usize {
         self.succeeded + self.failed + self.cancelled + self.not_sent
@@ -224,6 +231,9 @@ impl Judging {
             ))
             .await;
             sending.settle(&store, &judge_id, reserved);
+            if matches!(outcome, Err(ApiError::Cancelled)) && sending.stopped.get().is_none() {
+                sending.stopped.set(Some(ExperimentStop::Cancelled));
+            }
             if outcome.is_err() {
                 ends.failed += 1;
                 // Failed: another answer with the same request may try again.
@@ -341,9 +351,7 @@ impl RunsStore {
         // Unordered: a slow answer does not hold back the next cell's turn.
         let mut ends = stream::iter(sends).buffer_unordered(MAX_CONCURRENT_REQUESTS);
         while let Some((end, judged)) = ends.next().await {
-            report.judge_calls += judged.sent;
-            report.judge_failed += judged.failed;
-            report.judges_not_sent += judged.not_sent;
+            report.count_judges(judged);
             match end {
                 CellEnd::Succeeded => report.succeeded += 1,
                 CellEnd::Failed => report.failed += 1,
@@ -357,9 +365,80 @@ impl RunsStore {
             on_progress(&report);
         }
         drop(ends);
+        self.end_experiment_execution(experiment, &sending, &mut report);
+        Ok(report)
+    }
 
-        // Every request has landed: the spent figure is final now, and the
-        // one the plan reads (the experiment's runs' costs).
+    /// Grades the answers of `experiment` in the store that its
+    /// model-graded checks have no verdict for (a check added after they
+    /// ran, a judge call that failed or was not sent), as
+    /// [`run_experiment`](Self::run_experiment) grades an answer: judge
+    /// calls as ordinary runs, at most [`MAX_CONCURRENT_REQUESTS`] answers at
+    /// a time, under the experiment's budget and Cancel, none sent twice.
+    /// Refused as `run_experiment` is; the report counts judge calls only.
+    pub async fn grade_experiment(
+        &self,
+        experiment: &Experiment,
+        mut on_progress: impl FnMut(&ExperimentReport),
+    ) -> Result<ExperimentReport, ApiError> {
+        if self.is_executing.get_untracked() {
+            return Err(ApiError::Busy);
+        }
+        let executor = self.executor.get_value().ok_or(ApiError::NoExecutor)?;
+        let estimate = self.estimate(experiment, &[]);
+        let budget = (experiment.budget)
+            .map(|limit| Budget::new(limit).with_spent(self.experiment_spent(&experiment.id)));
+        let sending = Rc::new(Sending {
+            budget: Cell::new(budget),
+            stopped: Cell::new(None),
+        });
+        let judging = Rc::new(Judging::new(self, experiment, &estimate));
+        let answered: Vec<String> = self.index.with_untracked(|runs| {
+            (runs.all().iter())
+                .filter(|run| run.status == RunStatus::Success)
+                .filter(|run| {
+                    run.experiment_cell()
+                        .is_some_and(|cell| cell.experiment_id == experiment.id)
+                })
+                .map(|run| run.id.clone())
+                .collect()
+        });
+        let mut report = ExperimentReport::default();
+        let progress = Rc::new(BatchProgress::new(answered.len(), Some(JUDGE_MAX_TOKENS)));
+        self.execution_runs.set(Vec::new());
+        self.start_execution();
+        self.progress_known.set(true);
+        let grades = answered.into_iter().enumerate().map(|(slot, run_id)| {
+            let (executor, sending, judging) = (executor.clone(), sending.clone(), judging.clone());
+            let (progress, store) = (progress.clone(), *self);
+            async move {
+                let judged = (judging.grade(store, executor, experiment, &run_id, &sending)).await;
+                progress.set(slot, 100.0);
+                judged
+            }
+        });
+        let mut ends = stream::iter(grades).buffer_unordered(MAX_CONCURRENT_REQUESTS);
+        while let Some(judged) = ends.next().await {
+            report.count_judges(judged);
+            if self.is_executing.get_untracked() {
+                self.update_execution_progress(progress.overall());
+            }
+            on_progress(&report);
+        }
+        drop(ends);
+        self.end_experiment_execution(experiment, &sending, &mut report);
+        Ok(report)
+    }
+
+    /// Ends an execution of `experiment` once every request has landed:
+    /// why it stopped, with the spent figure final now (the one the plan
+    /// reads: the experiment's runs' costs).
+    fn end_experiment_execution(
+        &self,
+        experiment: &Experiment,
+        sending: &Sending,
+        report: &mut ExperimentReport,
+    ) {
         report.stopped = sending.stopped.get().map(|stop| match stop {
             ExperimentStop::BudgetSpent { budget, next, .. } => ExperimentStop::BudgetSpent {
                 spent: self.experiment_spent(&experiment.id),
@@ -374,7 +453,6 @@ impl RunsStore {
         if report.stopped != Some(ExperimentStop::Cancelled) {
             self.complete_execution();
         }
-        Ok(report)
     }
 
     /// What the runs of experiment `experiment_id` in the store have cost,
