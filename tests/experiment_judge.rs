@@ -431,7 +431,7 @@ fn the_grid_sets_each_judges_verdicts_beside_peoples_thumbs() {
     let lima = rated(answered(&experiment, 1, 0, "Lima."), Some(Rating::Down));
     let cusco = rated(answered(&experiment, 1, 1, "Cusco."), None);
     let verdict = |pass: bool| format!(r#"{{"pass": {pass}, "score": {}}}"#, u8::from(pass));
-    let runs = vec![
+    let runs = [
         judge_run(&experiment, &paris, &verdict(true), None),
         judge_run(&experiment, &lyon, &verdict(false), None),
         judge_run(&experiment, &lima, &verdict(false), None),
