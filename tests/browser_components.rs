@@ -990,7 +990,7 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
     page.store.set_models(client.models().await.unwrap());
     page.store.set_executor(client);
     eventually("the models are offered", || {
-        page.all(".composer__model input").len() == 7
+        page.all(".composer__model input").len() == 8
     })
     .await;
     let checked: Vec<bool> = page
@@ -1005,7 +1005,7 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
         .collect();
     assert_eq!(
         checked,
-        [true, false, false, false, false, false, false],
+        [true, false, false, false, false, false, false, false],
         "the first model is chosen"
     );
     assert!(
@@ -1242,7 +1242,7 @@ async fn settings_save_the_server_url_and_the_users_prices() {
         view! { <Settings/> }
     });
     eventually("the server's models are listed", || {
-        page.all(".settings__price").len() == 7
+        page.all(".settings__price").len() == 8
     })
     .await;
     let url: web_sys::HtmlInputElement = page.find(".settings__url").unwrap().unchecked_into();

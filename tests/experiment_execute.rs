@@ -16,7 +16,10 @@ use leptos::prelude::Owner;
 use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse, Usage};
 use prompt_runs::api::{ApiError, PromptExecutor, TextSink};
-use prompt_runs::experiment::{plan, Experiment, Grid, InputFormat, InputTable, PlannedCell};
+use prompt_runs::experiment::Outcome as CheckOutcome;
+use prompt_runs::experiment::{
+    judge_tag, plan, Check, Experiment, Grid, InputFormat, InputTable, JudgeCheck, PlannedCell,
+};
 use prompt_runs::model::{Model, Provider, RunStatus, Timestamp, Usd, PARAMETERS_KEY};
 use prompt_runs::store::{
     failed_cells, ExperimentReport, ExperimentStop, RunsStore, MAX_CONCURRENT_REQUESTS, MAX_TRIES,
@@ -114,8 +117,9 @@ impl HeldServer {
         self.waiting.borrow().len()
     }
 
-    /// Answers the oldest request: models named `bad…` fail, the others
-    /// echo the prompt at `cost`.
+    /// Answers the oldest request: models named `bad…` fail, `judge…`
+    /// passes every answer with a verdict, the others echo the prompt, at
+    /// `cost`.
     fn answer_next(&self, cost: Option<f64>) {
         let (request, reply) = self.waiting.borrow_mut().remove(0);
         let result = if request.model_id.starts_with("bad") {
@@ -127,7 +131,11 @@ impl HeldServer {
             Ok(ExecuteResponse {
                 run_id: "server-run".into(),
                 model_id: request.model_id.clone(),
-                output: format!("echo: {}", request.prompt),
+                output: if request.model_id.starts_with("judge") {
+                    r#"{"pass": true, "score": 0.8, "reason": "Fine."}"#.into()
+                } else {
+                    format!("echo: {}", request.prompt)
+                },
                 usage: Usage {
                     prompt_tokens: 5,
                     completion_tokens: 5,
@@ -689,4 +697,197 @@ fn refused_while_another_execution_runs_and_without_an_executor() {
     let refused = futures::executor::block_on(bare.run_experiment(&experiment, plan.cells, |_| {}));
     assert_eq!(refused, Err(ApiError::NoExecutor));
     assert!(bare.runs().is_empty());
+}
+
+/// `experiment` graded by `judge-1` with the built-in "follows the
+/// instructions" rubric.
+fn judged(rows: usize, repeats: u32) -> Experiment {
+    let mut experiment = experiment(rows, &["m1"], repeats);
+    experiment.checks = vec![Check::Judge(JudgeCheck::built_in(1, "judge-1"))];
+    experiment
+}
+
+/// Answers every request, judge calls included, until none is left.
+fn answer_all(setup: &mut Setup, cost: Option<f64>) {
+    setup.pool.run_until_stalled();
+    while setup.server.in_flight() > 0 {
+        setup.server.answer_next(cost);
+        setup.pool.run_until_stalled();
+    }
+}
+
+#[test]
+fn each_answer_is_graded_by_a_judge_call_linked_to_it_and_never_twice() {
+    let mut setup = setup();
+    // Two rows, two repeats: the repeats answer the same text, one verdict each row.
+    let experiment = judged(2, 2);
+    let plan = plan(&experiment, &[]).unwrap();
+    assert_eq!(plan.estimate.judge_calls(), 4, "at most one per answer");
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    answer_all(&mut setup, Some(0.01));
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!(
+        (report.succeeded, report.judge_calls, report.judge_failed),
+        (4, 2, 0)
+    );
+    assert_eq!(setup.server.started.get(), 6);
+
+    let store = setup.store;
+    let runs = store.runs();
+    let judges: Vec<_> = runs.iter().filter(|run| judge_tag(run).is_some()).collect();
+    assert_eq!(judges.len(), 2);
+    for judge in &judges {
+        let tag = judge_tag(judge).unwrap();
+        let graded = store
+            .get_run_by_id(tag.grades)
+            .expect("linked to the run it grades");
+        assert_eq!(graded.experiment_cell().unwrap().experiment_id, "exp-run");
+        assert_eq!(judge.model_id, "judge-1");
+        assert!(judge
+            .prompt_snapshot
+            .contains(graded.output.as_deref().unwrap()));
+        assert_eq!(judge.status, RunStatus::Success);
+    }
+    let grid = Grid::build(&experiment, runs.iter());
+    for row in &grid.rows {
+        for outcomes in &row.cells[0].checks {
+            assert_eq!(
+                outcomes[0],
+                CheckOutcome::PassBecause("score 0.80: Fine.".into())
+            );
+        }
+    }
+    assert_eq!(grid.models[0].pass_rate.passed, 4);
+    assert_eq!(
+        store.experiment_spent("exp-run"),
+        Usd::from_dollars(0.06),
+        "four answers and two judge calls"
+    );
+
+    // The same answers again: their verdicts are in the history, no judge is called.
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    answer_all(&mut setup, Some(0.01));
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!((report.succeeded, report.judge_calls), (4, 0));
+    assert_eq!(setup.server.started.get(), 10);
+}
+
+#[test]
+fn the_budget_reserves_each_judge_call_as_it_does_a_cell() {
+    let mut setup = setup();
+    let mut experiment = judged(1, 1);
+    setup.store.set_models(vec![Model {
+        id: "judge-1".into(),
+        name: "judge".into(),
+        provider: Provider::Openai,
+        max_tokens: 4096,
+        supports_streaming: true,
+        cost_per_1k_tokens: Some(1.0),
+        metadata: None,
+    }]);
+    // The answer is free (no price); the judge call's estimate, some hundreds
+    // of tokens at $1 per 1,000, does not fit.
+    experiment.budget = Some(Usd::from_dollars(0.1));
+    let plan = plan(&experiment, &setup.store.models()).unwrap();
+    let judge_estimate = plan.estimate.judges[0].cost.unwrap();
+    assert!(judge_estimate > Usd::from_dollars(0.1));
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    answer_all(&mut setup, None);
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!(
+        (report.succeeded, report.judge_calls, report.judges_not_sent),
+        (1, 0, 1)
+    );
+    assert_eq!(setup.server.started.get(), 1, "the judge was never called");
+    let Some(ExperimentStop::BudgetSpent { next, .. }) = report.stopped else {
+        panic!("{:?}", report.stopped)
+    };
+    assert!(
+        next > Usd::ZERO && next <= judge_estimate,
+        "the judge call's own estimate"
+    );
+    let grid = Grid::build(&experiment, setup.store.runs().iter());
+    assert_eq!(
+        grid.rows[0].cells[0].checks[0][0],
+        CheckOutcome::NotApplicable("not graded yet".into())
+    );
+}
+
+#[test]
+fn judge_calls_count_in_what_the_budget_has_spent() {
+    let mut setup = setup();
+    let mut experiment = judged(2, 1);
+    experiment.budget = Some(Usd::from_dollars(0.025));
+    let plan = plan(&experiment, &[]).unwrap();
+    // Row 0 only: its answer and its judge call cost 0.01 each.
+    let (outcome, _) = start(&setup, &experiment, plan.cells[..1].to_vec());
+    answer_all(&mut setup, Some(0.01));
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!((report.succeeded, report.judge_calls), (1, 1));
+    assert_eq!(
+        setup.store.experiment_spent("exp-run"),
+        Usd::from_dollars(0.02)
+    );
+    // Row 1 fits (0.02 spent, under 0.025), its judge call no longer does.
+    let (outcome, _) = start(&setup, &experiment, plan.cells[1..].to_vec());
+    answer_all(&mut setup, Some(0.01));
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!(
+        (report.succeeded, report.judge_calls, report.judges_not_sent),
+        (1, 0, 1)
+    );
+    assert_eq!(
+        setup.store.experiment_spent("exp-run"),
+        Usd::from_dollars(0.03)
+    );
+}
+
+#[test]
+fn answers_that_ran_before_a_judge_check_was_added_are_graded_on_request() {
+    let mut setup = setup();
+    let mut experiment = experiment(2, &["m1"], 1);
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    answer_all(&mut setup, Some(0.01));
+    assert_eq!(outcome.borrow().clone().unwrap().unwrap().judge_calls, 0);
+
+    experiment.checks = vec![Check::Judge(JudgeCheck::built_in(1, "judge-1"))];
+    let store = setup.store;
+    let grid = Grid::build(&experiment, store.runs().iter());
+    assert_eq!(grid.ungraded(), 2);
+    let graded: Outcome = Rc::new(RefCell::new(None));
+    let (slot, judged) = (graded.clone(), experiment.clone());
+    setup
+        .pool
+        .spawner()
+        .spawn_local(async move {
+            *slot.borrow_mut() = Some(store.grade_experiment(&judged, |_| {}).await);
+        })
+        .unwrap();
+    setup.pool.run_until_stalled();
+    assert!(store.is_executing(), "one execution, with its Cancel");
+    assert_eq!(setup.server.in_flight(), 2, "a judge call per answer");
+    answer_all(&mut setup, Some(0.01));
+    let report = graded.borrow().clone().unwrap().unwrap();
+    assert_eq!(
+        (report.cells, report.judge_calls, report.stopped),
+        (0, 2, None)
+    );
+    assert!(!store.is_executing());
+    let grid = Grid::build(&experiment, store.runs().iter());
+    assert_eq!((grid.ungraded(), grid.models[0].pass_rate.passed), (0, 2));
+    assert_eq!(store.experiment_spent("exp-run"), Usd::from_dollars(0.04));
+
+    // Graded already: nothing more is sent.
+    let (slot, judged) = (graded.clone(), experiment.clone());
+    setup
+        .pool
+        .spawner()
+        .spawn_local(async move {
+            *slot.borrow_mut() = Some(store.grade_experiment(&judged, |_| {}).await);
+        })
+        .unwrap();
+    answer_all(&mut setup, None);
+    assert_eq!(graded.borrow().clone().unwrap().unwrap().judge_calls, 0);
+    assert_eq!(setup.server.started.get(), 4);
 }

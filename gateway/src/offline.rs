@@ -2,7 +2,9 @@
 //! prompt, streamed token by token at a known pace, with honest token counts
 //! and timings, so the app can be tried with no account and no network.
 //! Test models simulate failures, down to a connection lost mid-answer, and
-//! a slow start (a known time to first token).
+//! a slow start (a known time to first token). The offline judge
+//! ([`JUDGE_MODEL`]) grades answers with a verdict that is a known function
+//! of them ([`verdict`]), so model-graded checks work with no network.
 
 use crate::tokens;
 use axum::body::{Body, Bytes};
@@ -122,6 +124,12 @@ pub fn models(with_test_models: bool) -> Vec<OfflineModel> {
             Behaviour::Answer { speed: 0.04 },
             false,
         ),
+        model(
+            JUDGE_MODEL,
+            "Offline judge (no network): passes an answer that contains the expected text",
+            Behaviour::Answer { speed: 2.0 },
+            false,
+        ),
     ];
     if with_test_models {
         models.extend([
@@ -185,6 +193,55 @@ impl OfflineModel {
                 .cloned(),
         }
     }
+}
+
+/// The offline judge's id: it answers every prompt with a [`verdict`].
+pub const JUDGE_MODEL: &str = "offline-judge";
+
+/// The answer of offline model `model_id` to `prompt` with
+/// `context_blocks`: the judge's [`verdict`], any other model's [`answer`].
+pub fn answer_of(model_id: &str, prompt: &str, context_blocks: &[String]) -> String {
+    if model_id == JUDGE_MODEL {
+        verdict(prompt)
+    } else {
+        answer(prompt, context_blocks)
+    }
+}
+
+/// The offline judge's verdict on the answer a rubric shows it between
+/// `<answer>` and `</answer>` (as the built-in rubrics do), in the JSON the
+/// app asks judges for:
+///
+/// - with an `<expected>` text: a pass, score 1, when the answer contains it
+///   (ignoring case), else a fail, score 0;
+/// - without one: a pass, score 1, when the answer is not empty;
+/// - with no `<answer>` at all: a sentence that is no verdict, so the app's
+///   "could not be read" can be seen (and tested) offline.
+pub fn verdict(prompt: &str) -> String {
+    use prompt_runs::experiment::judge::{tagged, ANSWER_TAG, EXPECTED_TAG};
+    let Some(graded) = tagged(prompt, ANSWER_TAG) else {
+        return "Offline judge: the rubric shows me no <answer>, so I have nothing to grade."
+            .to_owned();
+    };
+    let (pass, reason) = match tagged(prompt, EXPECTED_TAG) {
+        Some(expected) => {
+            let shown = prompt_runs::text::shortened(expected, 60);
+            if prompt_runs::text::CaseInsensitive::new(expected).found_in(graded) {
+                (
+                    true,
+                    format!("The answer contains the expected \"{shown}\"."),
+                )
+            } else {
+                (
+                    false,
+                    format!("The answer does not contain the expected \"{shown}\"."),
+                )
+            }
+        }
+        None if graded.is_empty() => (false, "The answer is empty.".to_owned()),
+        None => (true, "The answer is not empty.".to_owned()),
+    };
+    json!({"pass": pass, "score": if pass { 1.0 } else { 0.0 }, "reason": reason}).to_string()
 }
 
 /// The offline answer to `prompt` with `context_blocks`: the same for the
@@ -317,7 +374,52 @@ mod tests {
     #[test]
     fn test_models_are_listed_only_on_request() {
         assert!(models(false).iter().all(|model| !model.for_tests));
-        assert_eq!(models(true).len(), 7);
+        assert_eq!(models(true).len(), 8);
+    }
+
+    #[test]
+    fn the_offline_judge_passes_an_answer_that_contains_the_expected_text() {
+        use prompt_runs::experiment::{parse_verdict, Check, JudgeCheck};
+        use prompt_runs::experiment::{plan, Experiment, InputFormat, InputTable};
+        use prompt_runs::model::RunStatus;
+        // The request exactly as the app builds it, from a built-in rubric.
+        let mut experiment = Experiment::new("exp", "Judged");
+        experiment.template = "Capital of {{country}}?".into();
+        experiment.inputs =
+            InputTable::parse(b"country,expected\nFrance,paris\n", InputFormat::Csv).unwrap();
+        experiment.models = vec!["m".into()];
+        let judge = JudgeCheck::built_in(0, JUDGE_MODEL);
+        experiment.checks = vec![Check::Judge(judge.clone())];
+        let cell = plan(&experiment, &[]).unwrap().cells.remove(0);
+        let rubric = judge.prepare(&experiment).unwrap();
+        let judged = |output: &str| {
+            let mut run = cell.pending_run("exp");
+            run.status = RunStatus::Success;
+            run.output = Some(output.into());
+            let request = rubric.request(&experiment, 0, &run).unwrap();
+            let text = answer_of(&request.model_id, &request.prompt, &[]);
+            assert_eq!(
+                text,
+                answer_of(JUDGE_MODEL, &request.prompt, &[]),
+                "deterministic"
+            );
+            parse_verdict(&text).expect("a verdict the app reads")
+        };
+        let pass = judged("It is Paris, of course.");
+        assert_eq!((pass.pass, pass.score), (true, 1.0));
+        assert_eq!(pass.reason, "The answer contains the expected \"paris\".");
+        let fail = judged("Lyon");
+        assert_eq!((fail.pass, fail.score), (false, 0.0));
+        // "Follows the instructions" has no expected text: any answer passes.
+        let prompt = format!(
+            "<instructions>x</instructions><answer>\n{}\n</answer>",
+            "Lyon"
+        );
+        assert!(parse_verdict(&verdict(&prompt)).unwrap().pass);
+        assert!(!parse_verdict(&verdict("<answer> </answer>")).unwrap().pass);
+        // A rubric that hides the answer gets no verdict: unreadable.
+        assert!(parse_verdict(&verdict("Is {{output}} right?")).is_err());
+        assert!(answer_of("offline-echo", "Hi", &[]).starts_with("Offline demo answer"));
     }
 
     #[test]

@@ -315,7 +315,7 @@ fn check_prompt(prompt: &str) -> Result<(), Problem> {
 
 /// The offline answer as it streams: its pieces, limited by `max_tokens`.
 fn answer_pieces(request: &ExecuteRequest) -> Vec<String> {
-    let text = offline::answer(&request.prompt, &request.context_blocks);
+    let text = offline::answer_of(&request.model_id, &request.prompt, &request.context_blocks);
     let limit = request
         .parameters
         .as_ref()

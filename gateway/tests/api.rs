@@ -33,7 +33,7 @@ async fn models_are_the_offline_demo_models_with_their_prices() {
     let ids: Vec<&str> = models.iter().map(|model| model.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["offline-echo", "offline-slow"],
+        ["offline-echo", "offline-slow", "offline-judge"],
         "no test models unless asked"
     );
     assert!(models
@@ -54,7 +54,7 @@ async fn models_are_the_offline_demo_models_with_their_prices() {
 
     let with_tests: Vec<Model> =
         serde_json::from_str(&get(test_gateway(), "/api/v1/models").await.body).unwrap();
-    assert_eq!(with_tests.len(), 7);
+    assert_eq!(with_tests.len(), 8);
 }
 
 #[tokio::test]

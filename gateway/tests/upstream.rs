@@ -183,22 +183,23 @@ async fn upstream_models_are_listed_beside_the_offline_ones_with_prices() {
         [
             "offline-echo",
             "offline-slow",
+            "offline-judge",
             "llama3",
             "gpt-4o-2024-08-06"
         ]
     );
     assert_eq!(
-        models[2].provider,
+        models[3].provider,
         Provider::Local,
         "a loopback upstream is local"
     );
-    assert_eq!(models[2].cost_per_1k_tokens, None, "no price for llama3");
+    assert_eq!(models[3].cost_per_1k_tokens, None, "no price for llama3");
     let gpt_4o = PriceTable::builtin()
         .lookup("gpt-4o")
         .unwrap()
         .per_1k_tokens();
     assert_eq!(
-        models[3].cost_per_1k_tokens,
+        models[4].cost_per_1k_tokens,
         Some(gpt_4o),
         "dated ids find their price"
     );
@@ -504,7 +505,7 @@ async fn an_unreachable_upstream_is_a_502_and_the_offline_models_still_work() {
     let (status, body) = call(gateway(&nowhere, &[]), "GET", "/api/v1/models", None).await;
     assert_eq!(status, StatusCode::OK);
     let models: Vec<Model> = serde_json::from_str(&body).unwrap();
-    assert_eq!(models.len(), 2, "the offline models, nothing invented");
+    assert_eq!(models.len(), 3, "the offline models, nothing invented");
     let (status, _) = call(
         gateway(&nowhere, &[]),
         "POST",
@@ -527,7 +528,16 @@ async fn named_upstream_models_are_the_only_ones_offered() {
     let (_, body) = call(app(), "GET", "/api/v1/models", None).await;
     let models: Vec<Model> = serde_json::from_str(&body).unwrap();
     let ids: Vec<&str> = models.iter().map(|model| model.id.as_str()).collect();
-    assert_eq!(ids, ["offline-echo", "offline-slow", "llama3", "mistral"]);
+    assert_eq!(
+        ids,
+        [
+            "offline-echo",
+            "offline-slow",
+            "offline-judge",
+            "llama3",
+            "mistral"
+        ]
+    );
 
     let (status, body) = call(
         app(),

@@ -6,14 +6,16 @@
 
 use super::diff_view::use_diff_selection;
 use super::experiments::{grid_of, use_experiments, Experiments};
-use super::format::{duration, output_preview, pass_rate, run_cost, thousands, tokens, NOT_PRICED};
+use super::format::{
+    count, duration, output_preview, pass_rate, percent, run_cost, thousands, tokens, NOT_PRICED,
+};
 use super::keyed_rows::{keyed_rows, row as row_of};
 use super::root_class::{root_class, root_style};
 use super::run_judgement::Judge;
 use super::scroll_window::{RowHeights, ScrollWindow};
 use crate::experiment::{
-    row_values, CellFilter, CellStatus, Experiment, Grid, GridCell, GridRow, Outcome, Pairing,
-    RowFilter,
+    row_values, Agreement, CellFilter, CellStatus, Check, Experiment, Grid, GridCell, GridRow,
+    Outcome, Pairing, RowFilter,
 };
 use crate::persist::{use_history, HistoryPersistence};
 use crate::store::{use_runs_store, RunsStore};
@@ -390,10 +392,12 @@ struct DrawnRow {
 /// the cells follow in the store themselves. Judging a run then leaves the
 /// row's elements (and the focus on the button pressed) in place, where
 /// drawing it again would lose them; a run that finishes, is re-run or has
-/// its text read back draws it again, and so does an edit of the experiment.
+/// its text read back draws it again, and so does an edit of the experiment,
+/// or a judge's verdict that lands (the cell's check outcomes).
 fn row_key(experiment: &Arc<Experiment>, row: &GridRow) -> String {
     let mut hasher = DefaultHasher::new();
     for cell in &row.cells {
+        cell.checks.hash(&mut hasher);
         for run in cell.runs.iter().flatten() {
             run.id.hash(&mut hasher);
             (run.status as u8).hash(&mut hasher);
@@ -505,9 +509,11 @@ fn grid_cell(
         let marks = (experiment.checks.iter().zip(outcomes))
             .map(|(check, outcome)| {
                 let (mark, class) = match outcome {
-                    Outcome::Pass => ("✓", "grid__pass"),
+                    Outcome::Pass | Outcome::PassBecause(_) => ("✓", "grid__pass"),
                     Outcome::Fail(_) => ("✗", "grid__fail"),
                     Outcome::NotApplicable(_) => ("–", "grid__na"),
+                    // Neither a pass nor a fail: the judge's answer is not a verdict.
+                    Outcome::Unreadable(_) => ("?", "grid__unreadable"),
                 };
                 let text = format!("{mark} {}", check.describe(&outcome));
                 view! { <li class=class title=text.clone()>{text.clone()}</li> }
@@ -689,6 +695,28 @@ fn grid_footer(grid: &Grid, experiment: &Experiment) -> impl IntoView {
             line("grid__check-rate", check.label(), &rate)
         })
         .collect_view();
+    // Each judge's verdicts beside people's thumbs on the same answers.
+    let judged = || {
+        (experiment.checks.iter().enumerate()).filter(|(_, check)| matches!(check, Check::Judge(_)))
+    };
+    let agreements = judged()
+        .map(|(at, check)| {
+            let agreement = |model: usize| {
+                agreement_text(models[model].agreement.get(at).copied().unwrap_or_default())
+            };
+            line(
+                "grid__agreement",
+                format!("Judge vs people: {}", check.label()),
+                &agreement,
+            )
+        })
+        .collect_view();
+    let per_rubric = judged()
+        .map(|(at, check)| {
+            let text = format!("{}: {}", check.label(), agreement_text(grid.agreement(at)));
+            view! { <li>{text}</li> }
+        })
+        .collect_view();
     let total = |model: usize| match models[model].cost.total() {
         Some(_) if models[model].cost.is_unpriced() => NOT_PRICED.to_owned(),
         Some(total) => total.to_string(),
@@ -719,9 +747,29 @@ fn grid_footer(grid: &Grid, experiment: &Experiment) -> impl IntoView {
             </div>
             {line("grid__pass-rate", "Pass rate, all checks".to_owned(), &|model| pass_rate(models[model].pass_rate))}
             {checks}
+            {agreements}
             {line("grid__total-cost", "Total cost".to_owned(), &total)}
             {line("grid__p50", "p50 latency".to_owned(), &|model| duration(models[model].p50_latency_ms))}
             {line("grid__counts", "Runs".to_owned(), &counts)}
         </div>
+        <ul class="grid__agreements" aria-label="Judge agreement with people, per rubric">{per_rubric}</ul>
     }
+}
+
+/// How a judge agrees with people: `"2 of 3 pairs agree (67%), Cohen's κ
+/// 0.40"`, or that no answer has both a verdict and a thumb yet.
+fn agreement_text(agreement: Agreement) -> String {
+    let Some(share) = agreement.share() else {
+        return "no answer both graded and rated by a person yet".to_owned();
+    };
+    let kappa = agreement.kappa().map_or_else(
+        || "Cohen's κ undefined (one verdict for every pair)".to_owned(),
+        |kappa| format!("Cohen's κ {}", crate::text::fixed(kappa, 2)),
+    );
+    format!(
+        "{} of {} agree ({}), {kappa}",
+        thousands(agreement.agreed() as u64),
+        count(agreement.pairs() as u64, "pair"),
+        percent(share)
+    )
 }

@@ -93,6 +93,22 @@ pub fn RunPlan(
     let confirming = RwSignal::new(None::<(String, Vec<PlannedCell>)>);
     let running = RwSignal::new(false);
 
+    let grade = move || {
+        let Some(experiment) = experiments.open() else {
+            return;
+        };
+        refused.set(None);
+        running.set(true);
+        spawn_local(async move {
+            let outcome = store
+                .grade_experiment(&experiment, |so_far| {
+                    report.try_set(Some(so_far.clone()));
+                })
+                .await;
+            show_outcome(outcome, report, refused);
+            running.try_set(false);
+        });
+    };
     let send = move |cells: Vec<PlannedCell>| {
         let Some(experiment) = experiments.open() else {
             return;
@@ -106,14 +122,7 @@ pub fn RunPlan(
                     report.try_set(Some(so_far.clone()));
                 })
                 .await;
-            match outcome {
-                Ok(done) => {
-                    report.try_set(Some(done));
-                }
-                Err(error) => {
-                    refused.try_set(Some(format!("Nothing was sent: {error}.")));
-                }
-            }
+            show_outcome(outcome, report, refused);
             running.try_set(false);
         });
     };
@@ -132,7 +141,7 @@ pub fn RunPlan(
         <section class=root_class("plan", class) aria-label="Run plan">
             <h2>"Plan"</h2>
             <PlanSummary experiments planned spent/>
-            {plan_actions(experiments, planned, spent, start)}
+            {plan_actions(experiments, planned, spent, start, grade)}
             {move || confirming.get().map(|(question, cells)| view! {
                 <div class="plan__confirm" role="alertdialog" aria-label="Confirm the run">
                     <p>{question}</p>
@@ -145,6 +154,22 @@ pub fn RunPlan(
                 refused.get().or_else(|| report.with(|report| report.as_ref().map(|report| outcome_text(report, running.get()))))
             }}</p>
         </section>
+    }
+}
+
+/// How an execution ended, in `report`, or why nothing was sent, in `refused`.
+fn show_outcome(
+    outcome: Result<ExperimentReport, crate::api::ApiError>,
+    report: RwSignal<Option<ExperimentReport>>,
+    refused: RwSignal<Option<String>>,
+) {
+    match outcome {
+        Ok(done) => {
+            report.try_set(Some(done));
+        }
+        Err(error) => {
+            refused.try_set(Some(format!("Nothing was sent: {error}.")));
+        }
     }
 }
 
@@ -182,7 +207,17 @@ fn plan_actions(
     planned: Memo<Option<PlanOrProblems>>,
     spent: Memo<Usd>,
     start: impl Fn(Vec<PlannedCell>) + Copy + 'static,
+    grade: impl Fn() + Copy + 'static,
 ) -> impl IntoView {
+    let ungraded = move || experiments.grid().map_or(0, |grid| grid.ungraded());
+    let judged = move || {
+        (experiments.open()).is_some_and(|experiment| {
+            experiment
+                .checks
+                .iter()
+                .any(|check| matches!(check, crate::experiment::Check::Judge(_)))
+        })
+    };
     let store = experiments.store();
     let plan_ok = move || planned.get().and_then(Result::ok);
     let cells_where = move |pick: fn(&Plan, &crate::experiment::Grid) -> Vec<PlannedCell>| {
@@ -240,6 +275,13 @@ fn plan_actions(
                 prop:disabled=move || blocked() || unsent().is_empty()
                 on:click=move |_| start(unsent())
             >{move || format!("Run unsent ({})", thousands(unsent().len() as u64))}</button>
+            <button
+                type="button"
+                class="plan__grade"
+                prop:hidden=move || !judged()
+                prop:disabled=move || blocked() || ungraded() == 0
+                on:click=move |_| grade()
+            >{move || format!("Grade answers (at most {})", count(ungraded() as u64, "judge call"))}</button>
             <button
                 type="button"
                 class="plan__cancel"
@@ -350,7 +392,15 @@ fn plan_summary(
                 <li data-model=model.model_id.clone()>{model_line(model)}</li>
             }).collect_view()}
         </ul>
-        <p class="plan__total">{total_text(&plan.estimate.per_model)}</p>
+        {(!plan.estimate.judges.is_empty()).then(|| view! {
+            <p class="plan__judge-calls">{judge_calls_text(plan.estimate.judge_calls())}</p>
+            <ul class="plan__judges">
+                {plan.estimate.judges.iter().map(|judge| view! {
+                    <li data-model=judge.model_id.clone()>{model_line(judge)}</li>
+                }).collect_view()}
+            </ul>
+        })}
+        <p class="plan__total">{total_text(plan.estimate.all())}</p>
         <p class="plan__pace">{pace}</p>
         {budget.map(|budget| view! {
             <p class="plan__budget">{move || budget_text(budget, spent.get(), first)}</p>
@@ -387,21 +437,31 @@ fn assumption_text(answer: AnswerLength) -> String {
     )
 }
 
-/// The whole estimate: the priced models' sum, and which are not priced.
-fn total_text(models: &[ModelEstimate]) -> String {
-    let sent: Vec<&ModelEstimate> = models.iter().filter(|model| model.requests > 0).collect();
-    let priced: Usd = (sent.iter())
-        .filter(|model| model.priced)
-        .filter_map(|model| model.cost)
-        .sum();
-    let not_priced: Vec<&str> = (sent.iter())
-        .filter(|model| !model.priced)
-        .map(|model| model.model_id.as_str())
-        .collect();
-    match (not_priced.len(), sent.len()) {
-        (0, _) => format!("Estimated cost: {priced}"),
-        (some, all) if some == all => "Estimated cost: not priced".to_owned(),
-        _ => format!(
+/// How many judge calls the model-graded checks make at most.
+fn judge_calls_text(calls: usize) -> String {
+    format!(
+        "Model-graded checks: at most {} to grade the answers (one per answer and check; none for an answer whose verdict is in the history, or that fails); each judge line below, in the total:",
+        count(calls as u64, "judge call")
+    )
+}
+
+/// The whole estimate (judge calls included): the priced models' sum, and
+/// which are not priced (each named once, judging or answering).
+fn total_text<'a>(models: impl Iterator<Item = &'a ModelEstimate>) -> String {
+    let (mut priced, mut any_priced) = (Usd::ZERO, false);
+    let mut not_priced: Vec<&str> = Vec::new();
+    for model in models.filter(|model| model.requests > 0) {
+        if model.priced {
+            any_priced = true;
+            priced += model.cost.unwrap_or(Usd::ZERO);
+        } else if !not_priced.contains(&model.model_id.as_str()) {
+            not_priced.push(&model.model_id);
+        }
+    }
+    match (not_priced.is_empty(), any_priced) {
+        (true, _) => format!("Estimated cost: {priced}"),
+        (false, false) => "Estimated cost: not priced".to_owned(),
+        (false, true) => format!(
             "Estimated cost: {priced} for the priced models; not priced: {}",
             not_priced.join(", ")
         ),
@@ -478,6 +538,26 @@ fn outcome_text(report: &ExperimentReport, running: bool) -> String {
         0 => String::new(),
         failed => format!(", {} failed", thousands(failed as u64)),
     };
+    if report.cells == 0 {
+        // Grading answers already there: judge calls only.
+        let mut text = format!(
+            "Graded by {}",
+            count(report.judge_calls as u64, "judge call")
+        );
+        if report.judge_failed > 0 {
+            text += &format!(" ({} failed)", thousands(report.judge_failed as u64));
+        }
+        if report.judges_not_sent > 0 {
+            text += &format!(", {} not sent", thousands(report.judges_not_sent as u64));
+        }
+        return match (running, report.stopped) {
+            (true, _) | (false, None) => format!("{text}."),
+            (false, Some(ExperimentStop::Cancelled)) => format!("Cancelled. {text}."),
+            (false, Some(ExperimentStop::BudgetSpent { spent, budget, .. })) => {
+                format!("Stopped at the budget of {budget} ({spent} spent). {text}.")
+            }
+        };
+    }
     if running {
         return format!(
             "{} of {} finished{failed}",
@@ -490,6 +570,23 @@ fn outcome_text(report: &ExperimentReport, running: bool) -> String {
         count(report.cells as u64, "cell"),
         thousands(report.succeeded as u64)
     );
+    let done = match (
+        report.judge_calls,
+        report.judge_failed,
+        report.judges_not_sent,
+    ) {
+        (0, _, 0) => done,
+        (calls, failed, not_sent) => {
+            let mut graded = format!("{done}, graded by {}", count(calls as u64, "judge call"));
+            if failed > 0 {
+                graded += &format!(" ({} failed)", thousands(failed as u64));
+            }
+            if not_sent > 0 {
+                graded += &format!(", {} not sent", count(not_sent as u64, "judge call"));
+            }
+            graded
+        }
+    };
     match report.stopped {
         None => format!("{done}."),
         Some(ExperimentStop::Cancelled) => format!(
@@ -517,6 +614,7 @@ mod tests {
             cancelled: 4,
             not_sent: 14,
             stopped: Some(ExperimentStop::Cancelled),
+            ..ExperimentReport::default()
         };
         assert_eq!(
             outcome_text(&report, true),
@@ -538,6 +636,31 @@ mod tests {
         assert_eq!(
             outcome_text(&budget, false),
             "Stopped at the budget of $0.0250 ($0.0240 spent; the next request, estimated at $0.0020, did not fit). 120 cells: 100 answered, 14 not sent."
+        );
+        let judged = ExperimentReport {
+            stopped: None,
+            judge_calls: 90,
+            judge_failed: 1,
+            judges_not_sent: 10,
+            ..budget
+        };
+        assert_eq!(
+            outcome_text(&judged, false),
+            "120 cells: 100 answered, graded by 90 judge calls (1 failed), 10 judge calls not sent."
+        );
+        let grading = ExperimentReport {
+            judge_calls: 3,
+            ..ExperimentReport::default()
+        };
+        assert_eq!(outcome_text(&grading, true), "Graded by 3 judge calls.");
+        let cancelled = ExperimentReport {
+            judge_failed: 1,
+            stopped: Some(ExperimentStop::Cancelled),
+            ..grading
+        };
+        assert_eq!(
+            outcome_text(&cancelled, false),
+            "Cancelled. Graded by 3 judge calls (1 failed)."
         );
     }
 
@@ -591,14 +714,14 @@ mod tests {
             "offline-slow: 2 requests, about 1,010 tokens, not priced, assuming answers of 500 tokens (no max tokens set, no earlier answers)"
         );
         assert_eq!(
-            total_text(std::slice::from_ref(&priced)),
+            total_text(std::iter::once(&priced)),
             "Estimated cost: $0.0101"
         );
         assert_eq!(
-            total_text(&[priced, local.clone(), unknown]),
+            total_text([priced, local.clone(), unknown].iter()),
             "Estimated cost: $0.0101 for the priced models; not priced: offline-slow, mystery"
         );
-        assert_eq!(total_text(&[local]), "Estimated cost: not priced");
+        assert_eq!(total_text([local].iter()), "Estimated cost: not priced");
     }
 
     #[test]

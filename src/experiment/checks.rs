@@ -20,7 +20,12 @@
 //! - Length counts characters (Unicode scalar values), not bytes.
 //! - A run that failed, was cancelled or has not finished makes every check
 //!   not applicable, and so does a latency or cost that was never reported.
+//! - A model-graded check ([`Check::Judge`], see [`judge`](super::judge))
+//!   needs its judge's run: [`Check::evaluate`] alone cannot grade, the grid
+//!   does ([`Check::evaluate_with`]). A judge's answer that is not a verdict
+//!   is its own outcome, [`Outcome::Unreadable`], never a pass or a fail.
 
+use super::judge::{JudgeCheck, Judges, PreparedRubric, RubricError};
 pub use super::pattern::Pattern;
 use crate::model::{PromptRun, RunStatus, Usd};
 use crate::text::{thousands, CaseInsensitive};
@@ -79,6 +84,9 @@ pub enum Check {
         /// The limit, in dollars.
         usd: Usd,
     },
+    /// A judge model grades the answer by a rubric (in JSON, kind
+    /// `modelGraded`: `rubric`, `judge`, `threshold`, `expected`).
+    Judge(JudgeCheck),
 }
 
 /// Why a check cannot be defined as written.
@@ -101,18 +109,38 @@ pub enum CheckError {
     /// A negative cost limit.
     #[error("a cost limit cannot be negative ({0})")]
     NegativeCost(Usd),
+    /// A model-graded check that could never grade.
+    #[error("{0}")]
+    Rubric(RubricError),
 }
 
 /// What a check says of one run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The answer passes.
     Pass,
+    /// The answer passes, and why: a judge's score and reason.
+    PassBecause(String),
     /// The answer fails, and why, in a few words that follow the check's
     /// label (`no match`, `1,200 ms`).
     Fail(String),
     /// The check cannot judge this run, and why.
     NotApplicable(String),
+    /// The judge answered something that is not a verdict, and what was
+    /// wrong with it: neither a pass nor a fail.
+    Unreadable(String),
+}
+
+impl Outcome {
+    /// Whether it passes (`Some(true)`), fails (`Some(false)`), or says
+    /// neither.
+    pub fn passed(&self) -> Option<bool> {
+        match self {
+            Outcome::Pass | Outcome::PassBecause(_) => Some(true),
+            Outcome::Fail(_) => Some(false),
+            Outcome::NotApplicable(_) | Outcome::Unreadable(_) => None,
+        }
+    }
 }
 
 /// The JSON of a check: one flat object whatever the kind. Serde's
@@ -138,6 +166,14 @@ struct CheckJson {
     ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     usd: Option<Usd>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rubric: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    judge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expected: Option<String>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +189,7 @@ enum CheckKind {
     MaxLength,
     MaxLatency,
     MaxCost,
+    ModelGraded,
 }
 
 impl CheckKind {
@@ -168,6 +205,7 @@ impl CheckKind {
             CheckKind::MaxLength => "maxLength",
             CheckKind::MaxLatency => "maxLatency",
             CheckKind::MaxCost => "maxCost",
+            CheckKind::ModelGraded => "modelGraded",
         }
     }
 }
@@ -227,6 +265,14 @@ impl Serialize for Check {
                 usd: Some(*usd),
                 ..CheckJson::default()
             },
+            Check::Judge(judge) => CheckJson {
+                kind: CheckKind::ModelGraded,
+                rubric: Some(judge.rubric.clone()),
+                judge: Some(judge.judge.clone()),
+                threshold: Some(judge.threshold),
+                expected: judge.expected.clone(),
+                ..CheckJson::default()
+            },
         };
         json.serialize(serializer)
     }
@@ -254,6 +300,10 @@ impl CheckJson {
             mut characters,
             mut ms,
             mut usd,
+            mut rubric,
+            mut judge,
+            mut threshold,
+            mut expected,
         } = self;
         fn take<T>(field: &mut Option<T>, name: &str, kind: CheckKind) -> Result<T, String> {
             field
@@ -299,6 +349,12 @@ impl CheckJson {
             CheckKind::MaxCost => Check::MaxCost {
                 usd: take(&mut usd, "usd", kind)?,
             },
+            CheckKind::ModelGraded => Check::Judge(JudgeCheck {
+                rubric: take(&mut rubric, "rubric", kind)?,
+                judge: take(&mut judge, "judge", kind)?,
+                threshold: take(&mut threshold, "threshold", kind)?,
+                expected: expected.take(),
+            }),
         };
         let leftover = [
             ("text", text.is_some()),
@@ -309,6 +365,10 @@ impl CheckJson {
             ("characters", characters.is_some()),
             ("ms", ms.is_some()),
             ("usd", usd.is_some()),
+            ("rubric", rubric.is_some()),
+            ("judge", judge.is_some()),
+            ("threshold", threshold.is_some()),
+            ("expected", expected.is_some()),
         ];
         match leftover.iter().find(|(_, present)| *present) {
             Some((name, _)) => Err(format!(
@@ -337,6 +397,7 @@ impl Check {
             }
             Check::JsonHasKey { path } if path.trim().is_empty() => Err(CheckError::EmptyPath),
             Check::MaxCost { usd } if *usd < Usd::ZERO => Err(CheckError::NegativeCost(*usd)),
+            Check::Judge(judge) => judge.validate().map_err(CheckError::Rubric),
             _ => Ok(()),
         }
     }
@@ -395,6 +456,27 @@ impl Check {
                 Some(cost) => verdict(cost <= *usd, || cost.to_string()),
                 None => not_applicable("cost unknown"),
             },
+            Check::Judge(_) => not_applicable("graded by a judge model"),
+        }
+    }
+
+    /// What `run` makes of this check, a model-graded one graded by its
+    /// judge's run in `grading` (any other as [`Check::evaluate`]).
+    /// `index` is the check's position in the experiment's checks.
+    pub fn evaluate_with(&self, index: usize, run: &PromptRun, grading: &Grading) -> Outcome {
+        match self {
+            Check::Judge(judge) if run.status == RunStatus::Success => {
+                if let Some(Some(Err(why))) = grading.rubrics.get(index) {
+                    return Outcome::NotApplicable(why.clone());
+                }
+                match grading.request(index, run) {
+                    Some(request) => {
+                        judge.outcome(grading.judges.get(&request.key).map(|run| &**run))
+                    }
+                    None => not_applicable("its row has no value for a variable of the rubric"),
+                }
+            }
+            _ => self.evaluate(run),
         }
     }
 
@@ -424,6 +506,7 @@ impl Check {
             }
             Check::MaxLatency { ms } => format!("takes at most {} ms", thousands(*ms)),
             Check::MaxCost { usd } => format!("costs at most {usd}"),
+            Check::Judge(judge) => format!("{} (judged by {})", judge.name(), judge.judge),
         }
     }
 
@@ -434,29 +517,99 @@ impl Check {
     pub fn describe(&self, outcome: &Outcome) -> String {
         match outcome {
             Outcome::Pass => self.label(),
-            Outcome::Fail(why) | Outcome::NotApplicable(why) => {
+            Outcome::PassBecause(why)
+            | Outcome::Fail(why)
+            | Outcome::NotApplicable(why)
+            | Outcome::Unreadable(why) => {
                 format!("{}: {why}", self.label())
             }
         }
     }
 }
 
-/// Every check on `run`, in order.
+/// Every check on `run`, in order (model-graded ones not graded: see
+/// [`Check::evaluate_with`]).
 pub fn evaluate_all(checks: &[Check], run: &PromptRun) -> Vec<Outcome> {
     checks.iter().map(|check| check.evaluate(run)).collect()
 }
 
+/// What model-graded checks need to grade a run: the experiment (its rows
+/// fill the rubrics), each check's prepared rubric, and the judge runs.
+pub struct Grading<'a> {
+    experiment: &'a super::plan::Experiment,
+    /// By check position: `None` for a check that is not model-graded.
+    rubrics: Vec<Option<Result<PreparedRubric, String>>>,
+    judges: &'a Judges,
+}
+
+impl<'a> Grading<'a> {
+    /// The grading of `experiment`'s checks by `judges`.
+    pub fn new(experiment: &'a super::plan::Experiment, judges: &'a Judges) -> Grading<'a> {
+        let rubrics = (experiment.checks.iter())
+            .map(|check| match check {
+                Check::Judge(judge) => {
+                    Some(judge.prepare(experiment).map_err(|error| error.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        Grading {
+            experiment,
+            rubrics,
+            judges,
+        }
+    }
+
+    /// The judge request that grades `run` by check `index`, when that
+    /// check is model-graded, the run answered and its row fills the rubric.
+    pub fn request(&self, index: usize, run: &PromptRun) -> Option<super::judge::JudgeRequest> {
+        let Some(Some(Ok(rubric))) = self.rubrics.get(index) else {
+            return None;
+        };
+        if run.status != RunStatus::Success {
+            return None;
+        }
+        rubric.request(self.experiment, run.experiment_cell()?.row, run)
+    }
+
+    /// Grades `run` again by the model-graded checks only, in `outcomes`
+    /// (its outcomes by every check): what a verdict that landed changes.
+    pub fn regrade(&self, run: &PromptRun, outcomes: &mut [Outcome]) {
+        for (index, check) in self.experiment.checks.iter().enumerate() {
+            if let (Check::Judge(_), Some(outcome)) = (check, outcomes.get_mut(index)) {
+                *outcome = check.evaluate_with(index, run, self);
+            }
+        }
+    }
+
+    /// Every check on `run`, in order, model-graded ones by their judges.
+    pub fn evaluate_all(&self, checks: &[Check], run: &PromptRun) -> Vec<Outcome> {
+        (checks.iter().enumerate())
+            .map(|(index, check)| check.evaluate_with(index, run, self))
+            .collect()
+    }
+}
+
 /// Whether a run with these outcomes passes: `Some(false)` if any check
-/// fails, `Some(true)` if none fails and at least one passes, `None` when
-/// no check could judge it (no checks, or the run failed). Runs judged `None`
-/// stay out of pass rates.
+/// fails; else `None` if a judge's answer could not be read (an unreadable
+/// verdict is never a silent pass); else `Some(true)` if at least one
+/// passes; `None` when no check could judge it (no checks, or the run
+/// failed). Runs judged `None` stay out of pass rates.
 pub fn passes(outcomes: &[Outcome]) -> Option<bool> {
     if outcomes
         .iter()
-        .any(|outcome| matches!(outcome, Outcome::Fail(_)))
+        .any(|outcome| outcome.passed() == Some(false))
     {
         Some(false)
-    } else if outcomes.contains(&Outcome::Pass) {
+    } else if outcomes
+        .iter()
+        .any(|outcome| matches!(outcome, Outcome::Unreadable(_)))
+    {
+        None
+    } else if outcomes
+        .iter()
+        .any(|outcome| outcome.passed() == Some(true))
+    {
         Some(true)
     } else {
         None

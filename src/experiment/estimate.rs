@@ -12,6 +12,7 @@
 //! released and its actual cost spent ([`Budget`]). So a budget is passed
 //! only by what answers cost beyond their estimates.
 
+use super::judge::{judge_checks, rubric_tokens, JUDGE_MAX_TOKENS};
 use super::plan::{Experiment, PlannedCell};
 use crate::api::wire::ServerLimits;
 use crate::model::{percentile, Model, Usd};
@@ -73,11 +74,18 @@ impl AnswerLength {
     }
 }
 
-/// What a set of requests should cost, model by model.
+/// What a set of requests should cost, model by model, and the judge calls
+/// of its model-graded checks.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CostEstimate {
     /// One entry per model, in the experiment's order.
     pub per_model: Vec<ModelEstimate>,
+    /// One entry per model-graded check, in the checks' order
+    /// ([`judge_checks`]): at most one judge call per answer and check (fewer
+    /// when a request's verdict is in the history already, or an answer
+    /// fails), each prompt the rubric, the row and the answer at its assumed
+    /// length, each verdict at most [`JUDGE_MAX_TOKENS`].
+    pub judges: Vec<ModelEstimate>,
 }
 
 /// What one model's share of the requests should cost.
@@ -106,6 +114,17 @@ pub struct ModelEstimate {
 }
 
 impl ModelEstimate {
+    /// Counts one more request of `prompt_tokens` prompt tokens.
+    fn count(&mut self, prompt_tokens: u64) {
+        self.requests += 1;
+        self.input_tokens += prompt_tokens;
+        self.output_tokens += self.answer.tokens();
+        let request = self.request_cost(prompt_tokens);
+        if let (Some(cost), Some(request)) = (&mut self.cost, request) {
+            *cost += request;
+        }
+    }
+
     /// The estimate of one request with `prompt_tokens` prompt tokens: the
     /// rule every figure of an estimate and every reservation of a budget
     /// uses. `None` without a price.
@@ -130,38 +149,59 @@ impl CostEstimate {
         recent: &dyn Fn(&str) -> Vec<u64>,
     ) -> CostEstimate {
         let max_tokens = experiment.parameters.max_tokens;
+        let entry = |model_id: &str, answer: AnswerLength| {
+            let model = prices.iter().find(|model| model.id == model_id);
+            let price_per_1k = model.and_then(Model::known_price_per_1k);
+            ModelEstimate {
+                model_id: model_id.to_owned(),
+                requests: 0,
+                input_tokens: 0,
+                output_tokens: 0,
+                answer,
+                price_per_1k,
+                priced: model.is_some_and(|model| model.cost_per_1k_tokens.is_some()),
+                cost: price_per_1k.map(|_| Usd::ZERO),
+            }
+        };
         let mut per_model: Vec<ModelEstimate> = (experiment.models.iter())
             .map(|model_id| {
-                let model = prices.iter().find(|model| &model.id == model_id);
-                let price_per_1k = model.and_then(Model::known_price_per_1k);
-                ModelEstimate {
-                    model_id: model_id.clone(),
-                    requests: 0,
-                    input_tokens: 0,
-                    output_tokens: 0,
-                    // Asked only when no max tokens are set.
-                    answer: match max_tokens {
-                        Some(tokens) => AnswerLength::MaxTokens(tokens),
-                        None => AnswerLength::of(None, &recent(model_id)),
-                    },
-                    price_per_1k,
-                    priced: model.is_some_and(|model| model.cost_per_1k_tokens.is_some()),
-                    cost: price_per_1k.map(|_| Usd::ZERO),
-                }
+                // Asked only when no max tokens are set.
+                let answer = match max_tokens {
+                    Some(tokens) => AnswerLength::MaxTokens(tokens),
+                    None => AnswerLength::of(None, &recent(model_id)),
+                };
+                entry(model_id, answer)
+            })
+            .collect();
+        let mut judges: Vec<(u64, ModelEstimate)> = judge_checks(experiment)
+            .map(|(_, judge)| {
+                let answer = AnswerLength::MaxTokens(JUDGE_MAX_TOKENS);
+                (rubric_tokens(judge), entry(&judge.judge, answer))
             })
             .collect();
         for cell in cells {
             if let Some(estimate) = per_model.get_mut(cell.model) {
-                estimate.requests += 1;
-                estimate.input_tokens += cell.prompt_tokens;
-                estimate.output_tokens += estimate.answer.tokens();
-                let request = estimate.request_cost(cell.prompt_tokens);
-                if let (Some(cost), Some(request)) = (&mut estimate.cost, request) {
-                    *cost += request;
+                estimate.count(cell.prompt_tokens);
+                let answer_tokens = estimate.answer.tokens();
+                for (rubric, judge) in &mut judges {
+                    judge.count(*rubric + cell.prompt_tokens + answer_tokens);
                 }
             }
         }
-        CostEstimate { per_model }
+        CostEstimate {
+            per_model,
+            judges: judges.into_iter().map(|(_, judge)| judge).collect(),
+        }
+    }
+
+    /// Every entry: the models', then the judges'.
+    pub fn all(&self) -> impl Iterator<Item = &ModelEstimate> {
+        self.per_model.iter().chain(&self.judges)
+    }
+
+    /// How many judge calls at most.
+    pub fn judge_calls(&self) -> usize {
+        self.judges.iter().map(|judge| judge.requests).sum()
     }
 
     /// The estimate of one `cell` (as its model's entry prices it), `None`
@@ -172,9 +212,9 @@ impl CostEstimate {
             .request_cost(cell.prompt_tokens)
     }
 
-    /// The sum of the estimates that are known.
+    /// The sum of the estimates that are known, judge calls included.
     pub fn known(&self) -> Usd {
-        self.per_model.iter().filter_map(|model| model.cost).sum()
+        self.all().filter_map(|model| model.cost).sum()
     }
 
     /// The whole estimate, or `None` when some model with requests has no price.
@@ -182,12 +222,16 @@ impl CostEstimate {
         self.unpriced_models().is_empty().then(|| self.known())
     }
 
-    /// The models with requests but no price, whose cost is unknown.
+    /// The models (judges included) with requests but no price, whose cost
+    /// is unknown; each once.
     pub fn unpriced_models(&self) -> Vec<&str> {
-        (self.per_model.iter())
-            .filter(|model| model.requests > 0 && model.cost.is_none())
-            .map(|model| model.model_id.as_str())
-            .collect()
+        let mut unpriced: Vec<&str> = Vec::new();
+        for model in self.all() {
+            if model.requests > 0 && model.cost.is_none() && !unpriced.contains(&&*model.model_id) {
+                unpriced.push(&model.model_id);
+            }
+        }
+        unpriced
     }
 }
 

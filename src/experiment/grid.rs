@@ -10,7 +10,9 @@
 //! once for one repeat (a failed cell re-run), the grid shows one attempt: a
 //! successful one over any other, and otherwise the latest started.
 
-use super::checks::{evaluate_all, passes, shortened, Check, Outcome, PassRate};
+use super::agreement::Agreement;
+use super::checks::{passes, shortened, Check, Grading, Outcome, PassRate};
+use super::judge::{judge_tag, Judges};
 use super::plan::Experiment;
 use crate::model::{percentile, CostSource, PromptRun, Rating, RunStatus, Usd};
 use std::sync::Arc;
@@ -25,6 +27,11 @@ pub struct Grid {
     /// Runs tagged with this experiment whose row, model or repeat it no
     /// longer has (its inputs or models were edited after they ran).
     pub stray_runs: usize,
+    /// The judge calls of the experiment's model-graded checks, one per
+    /// request (the cache's key), whatever their status.
+    pub judges: Judges,
+    /// What the judge calls cost, all of them (re-tried ones included).
+    pub judge_cost: CostTotal,
     /// The checks the outcomes were evaluated with, so that a rebuild knows
     /// whether it may reuse them.
     checks: Vec<super::checks::Check>,
@@ -95,6 +102,10 @@ pub struct ModelSummary {
     /// check, of those the check judged (a check that could not judge a run,
     /// such as a latency limit on a run without one, leaves it out).
     pub checks: Vec<PassRate>,
+    /// Per check, in the experiment's order: how its verdicts agree with
+    /// people's thumbs on the same shown runs (all zero for a check that is
+    /// not model-graded).
+    pub agreement: Vec<Agreement>,
     /// What all its runs in the experiment cost, re-run attempts included.
     pub cost: CostTotal,
     /// Median latency of its successful shown runs, in ms.
@@ -183,8 +194,9 @@ impl Grid {
     /// The grid again, after some runs changed (a run finished, a cell was
     /// re-run): as [`Grid::build`], but a run still shown in the same place
     /// as the same `Arc` keeps its check outcomes from `self` instead of being
-    /// evaluated again, unless the checks changed. Checks are most of the cost
-    /// of a build, so a grid that follows an experiment run by run stays cheap.
+    /// evaluated again, unless the checks changed, or a judge call was added
+    /// or changed (it may grade any run). Checks are most of the cost of a
+    /// build, so a grid that follows an experiment run by run stays cheap.
     pub fn rebuild<'a>(
         &self,
         experiment: &Experiment,
@@ -220,9 +232,17 @@ impl Grid {
             .collect();
         let mut costs = vec![CostTotal::default(); model_ids.len()];
         let mut stray_runs = 0;
+        let mut judges = Judges::default();
+        let mut judge_cost = CostTotal::default();
 
         for run in runs {
             let Some(tag) = run.experiment_cell() else {
+                if let Some(judged) =
+                    judge_tag(run).filter(|tag| tag.experiment_id == experiment.id)
+                {
+                    judge_cost.add(run);
+                    judges.add(judged.key.to_owned(), run.clone());
+                }
                 continue;
             };
             if tag.experiment_id != experiment.id {
@@ -252,6 +272,7 @@ impl Grid {
                 model_id: (*model_id).to_owned(),
                 pass_rate: PassRate::default(),
                 checks: vec![PassRate::default(); experiment.checks.len()],
+                agreement: vec![Agreement::default(); experiment.checks.len()],
                 cost,
                 p50_latency_ms: None,
                 p95_latency_ms: None,
@@ -262,15 +283,30 @@ impl Grid {
             })
             .collect();
         let mut latencies: Vec<Vec<u64>> = vec![Vec::new(); summaries.len()];
+        // A verdict that landed grades a run that did not change: while the
+        // judges change, only the model-graded checks are evaluated again.
+        let judges_changed = previous.is_some_and(|grid| grid.judges != judges);
+        let grading = Grading::new(experiment, &judges);
         let rows = (slots.into_iter().enumerate())
             .map(|(row, row_slots)| {
                 let cells: Vec<GridCell> = (experiment.models_of_row(row))
                     .zip(row_slots.chunks(repeats.max(1)))
                     .map(|(model, runs)| {
                         let reusable = previous.and_then(|grid| grid.cell(row, model));
-                        let cell = cell(experiment, model, runs.to_vec(), reusable);
+                        let cell = cell(
+                            experiment,
+                            &grading,
+                            model,
+                            runs.to_vec(),
+                            reusable.map(|cell| (cell, judges_changed)),
+                        );
                         let summary = summary_of[model];
-                        count(&mut summaries[summary], &mut latencies[summary], &cell);
+                        count(
+                            &mut summaries[summary],
+                            &mut latencies[summary],
+                            &cell,
+                            &experiment.checks,
+                        );
                         cell
                     })
                     .collect();
@@ -294,6 +330,8 @@ impl Grid {
             rows,
             models: summaries,
             stray_runs,
+            judges,
+            judge_cost,
             checks: experiment.checks.clone(),
         }
     }
@@ -325,12 +363,44 @@ impl Grid {
         self.cell(row, model)?.runs.get(repeat as usize)?.as_ref()
     }
 
-    /// What all the experiment's runs cost, re-run attempts included.
+    /// How many shown answers a model-graded check has not graded yet
+    /// (no judge run for its request): at most that many judge calls would
+    /// grade them ([`grade_experiment`](crate::store::RunsStore::grade_experiment)).
+    pub fn ungraded(&self) -> usize {
+        let not_graded = Outcome::NotApplicable(super::judge::NOT_GRADED.to_owned());
+        (self.rows.iter().flat_map(|row| &row.cells))
+            .flat_map(|cell| &cell.checks)
+            .map(|outcomes| {
+                outcomes
+                    .iter()
+                    .filter(|outcome| **outcome == not_graded)
+                    .count()
+            })
+            .sum()
+    }
+
+    /// How check `check`'s verdicts agree with people's thumbs, all models
+    /// together: the figure per rubric.
+    pub fn agreement(&self, check: usize) -> Agreement {
+        let mut all = Agreement::default();
+        for model in &self.models {
+            all += model.agreement.get(check).copied().unwrap_or_default();
+        }
+        all
+    }
+
+    /// What all the experiment's runs cost, re-run attempts and judge
+    /// calls included.
     pub fn total_cost(&self) -> CostTotal {
         let mut total = CostTotal::default();
-        for model in &self.models {
-            total.known += model.cost.known;
-            total.unknown_runs += model.cost.unknown_runs;
+        for cost in self
+            .models
+            .iter()
+            .map(|model| &model.cost)
+            .chain([&self.judge_cost])
+        {
+            total.known += cost.known;
+            total.unknown_runs += cost.unknown_runs;
         }
         total
     }
@@ -356,12 +426,14 @@ fn shows_over(candidate: &PromptRun, held: &PromptRun) -> bool {
 
 /// A cell from its repeats' runs: checks, distinct answers, status. Outcomes
 /// are taken from `previous` (the same cell of an earlier grid, built with the
-/// same checks) for runs it showed as the same `Arc`.
+/// same checks) for runs it showed as the same `Arc`, the model-graded ones
+/// graded again when the judge runs changed (its `bool`).
 fn cell(
     experiment: &Experiment,
+    grading: &Grading,
     model: usize,
     runs: Vec<Option<Arc<PromptRun>>>,
-    previous: Option<&GridCell>,
+    previous: Option<(&GridCell, bool)>,
 ) -> GridCell {
     let mut checks = Vec::with_capacity(runs.len());
     let mut pass_rate = PassRate::default();
@@ -371,11 +443,16 @@ fn cell(
             checks.push(Vec::new());
             continue;
         };
-        let earlier = previous.and_then(|cell| {
+        let earlier = previous.and_then(|(cell, judges_changed)| {
             let shown = cell.runs.get(repeat as usize)?.as_ref()?;
-            Arc::ptr_eq(shown, run).then(|| cell.checks[repeat as usize].clone())
+            let mut outcomes =
+                Arc::ptr_eq(shown, run).then(|| cell.checks[repeat as usize].clone())?;
+            if judges_changed {
+                grading.regrade(run, &mut outcomes);
+            }
+            Some(outcomes)
         });
-        let outcomes = earlier.unwrap_or_else(|| evaluate_all(&experiment.checks, run));
+        let outcomes = earlier.unwrap_or_else(|| grading.evaluate_all(&experiment.checks, run));
         pass_rate.count(passes(&outcomes));
         checks.push(outcomes);
         if run.status == RunStatus::Success {
@@ -422,15 +499,22 @@ fn cell(
 }
 
 /// Adds a cell's runs to its model's footer.
-fn count(summary: &mut ModelSummary, latencies: &mut Vec<u64>, cell: &GridCell) {
+fn count(summary: &mut ModelSummary, latencies: &mut Vec<u64>, cell: &GridCell, checks: &[Check]) {
     summary.pass_rate += cell.pass_rate;
-    for outcomes in &cell.checks {
+    for (outcomes, run) in cell.checks.iter().zip(&cell.runs) {
         for (rate, outcome) in summary.checks.iter_mut().zip(outcomes) {
-            rate.count(match outcome {
-                Outcome::Pass => Some(true),
-                Outcome::Fail(_) => Some(false),
-                Outcome::NotApplicable(_) => None,
-            });
+            rate.count(outcome.passed());
+        }
+        // A person's thumbs beside each judge's verdict on the same run.
+        let Some(person) = run.as_deref().and_then(PromptRun::rating) else {
+            continue;
+        };
+        for ((agreement, outcome), check) in
+            (summary.agreement.iter_mut().zip(outcomes)).zip(checks)
+        {
+            if let (Check::Judge(_), Some(judge)) = (check, outcome.passed()) {
+                agreement.count(person == Rating::Up, judge);
+            }
         }
     }
     for run in &cell.runs {
@@ -521,7 +605,7 @@ impl CellFilter {
             }
             CellFilter::CheckFailed(check) => {
                 (outcomes.iter().enumerate()).any(|(index, outcome)| {
-                    matches!(outcome, Outcome::Fail(_)) && check.is_none_or(|check| check == index)
+                    outcome.passed() == Some(false) && check.is_none_or(|check| check == index)
                 })
             }
             CellFilter::Judged => {

@@ -13,23 +13,31 @@
 //!   they meet a server's rate limit, and the budget that reserves before
 //!   sending.
 //! - [`checks`]: checks on answers and pass rates.
+//! - [`agreement`]: how often a judge agrees with people (Cohen's kappa).
+//! - [`judge`]: model-graded checks: rubrics, judge requests, verdicts.
 //! - [`grid`]: rows × models from the store's runs, repeats collapsed.
+//! - [`win_rate`]: win rates of a blind A/B comparison, with Wilson intervals.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
 //! - [`example`](mod@example): the example a first visit opens on.
 
+pub mod agreement;
 pub mod checks;
 pub mod diff;
 pub mod estimate;
 pub mod example;
 pub mod grid;
+mod hash;
 pub mod inputs;
+pub mod judge;
 mod pattern;
 pub mod plan;
 pub mod template;
 pub mod transfer;
+pub mod win_rate;
 
-pub use checks::{evaluate_all, passes, Check, CheckError, Outcome, PassRate, Pattern};
+pub use agreement::Agreement;
+pub use checks::{evaluate_all, passes, Check, CheckError, Grading, Outcome, PassRate, Pattern};
 pub use diff::{Change, Span, WordDiff};
 pub use estimate::{
     answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace,
@@ -40,7 +48,12 @@ pub use grid::{
     row_values, Answer, CellFilter, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary,
     RowFilter,
 };
+pub use hash::content_hash;
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
+pub use judge::{
+    judge_tag, parse_verdict, JudgeCheck, JudgeRequest, JudgeTag, Judges, RubricError, Verdict,
+    BUILT_IN_RUBRICS, JUDGE_KEY,
+};
 pub use plan::{
     plan, plan_with_answers, Experiment, ExperimentError, InvalidExperiment, Pairing, Plan,
     PlannedCell, EXPERIMENT_SCHEMA, MAX_REPEATS,
@@ -50,3 +63,4 @@ pub use transfer::{
     export_experiment, grid_csv, import_experiment, ExperimentImportError, ImportedExperiment,
     EXPERIMENT_FILE_KIND,
 };
+pub use win_rate::{wilson, Tally, Vote, Z_95};

@@ -237,7 +237,14 @@ impl Experiment {
             });
         }
         for (index, check) in self.checks.iter().enumerate() {
-            if let Err(error) = check.validate() {
+            // A rubric is checked against the inputs as the template is.
+            let prepared = |check: &Check| match check {
+                Check::Judge(judge) => judge.prepare(self).map(|_| ()).map_err(|error| {
+                    CheckError::Rubric(super::judge::RubricError::Variable(error.to_string()))
+                }),
+                _ => Ok(()),
+            };
+            if let Err(error) = check.validate().and_then(|()| prepared(check)) {
                 problems.push(ExperimentError::Check {
                     number: index + 1,
                     error,

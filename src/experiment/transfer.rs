@@ -15,6 +15,7 @@
 //! changing the store, a refusal changes nothing.
 
 use super::grid::{CellStatus, Grid, GridCell};
+use super::judge::judge_tag;
 use super::plan::{Experiment, Pairing, EXPERIMENT_SCHEMA};
 use crate::model::runs_json::{parse_runs, settle_interrupted};
 use crate::model::{percentile, PromptRun, RunStatus, Usd};
@@ -75,7 +76,8 @@ struct FileIn<'a> {
 }
 
 /// `experiment` and those of `runs` that belong to it (by their
-/// `metadata.experiment.id`), as one pretty-printed JSON file.
+/// `metadata.experiment.id`, and its judge calls by `metadata.judge`, so
+/// that verdicts travel with the answers), as one pretty-printed JSON file.
 pub fn export_experiment<'a>(
     experiment: &Experiment,
     runs: impl IntoIterator<Item = &'a Arc<PromptRun>>,
@@ -87,7 +89,9 @@ pub fn export_experiment<'a>(
         runs: (runs.into_iter())
             .filter(|run| {
                 run.experiment_cell()
-                    .is_some_and(|cell| cell.experiment_id == experiment.id)
+                    .map(|cell| cell.experiment_id)
+                    .or_else(|| judge_tag(run).map(|tag| tag.experiment_id))
+                    == Some(experiment.id.as_str())
             })
             .map(|run| &**run)
             .collect(),
@@ -158,10 +162,17 @@ pub fn import_experiment(text: &str) -> Result<ImportedExperiment, ExperimentImp
     Ok(ImportedExperiment { experiment, runs })
 }
 
-/// Why `run` is not a cell of `experiment`, if it is not.
+/// Why `run` is not a cell (or a judge call) of `experiment`, if it is not.
 fn misplaced(experiment: &Experiment, run: &PromptRun) -> Option<String> {
     let Some(cell) = run.experiment_cell() else {
-        return Some("has no experiment cell in its metadata".to_owned());
+        return match judge_tag(run) {
+            Some(tag) if tag.experiment_id == experiment.id => None,
+            Some(tag) => Some(format!(
+                "is a judge call of experiment {}, not {}",
+                tag.experiment_id, experiment.id
+            )),
+            None => Some("has no experiment cell in its metadata".to_owned()),
+        };
     };
     if cell.experiment_id != experiment.id {
         return Some(format!(

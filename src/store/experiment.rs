@@ -6,18 +6,27 @@
 //! A cell's run is added to the store only when its request is about to be
 //! sent, so a cell that Cancel or the budget kept from being sent has no run
 //! at all: the grid shows it as not run, and "re-run" finds it.
+//!
+//! A cell that answered is then graded by the experiment's model-graded
+//! checks ([`Judging`]): each judge call is one more ordinary run, tagged in
+//! `metadata.judge` with the run it grades, reserved from the same budget as
+//! the cells, and not sent when a judge run with the same request (the same
+//! judge, rubric and answer: its content hash) is in the history already.
 
 use super::execute::{run_metadata, BatchProgress, RunProgress};
 use super::RunsStore;
 use crate::api::wire::ExecuteParameters;
 use crate::api::ApiError;
+use crate::api::PromptExecutor;
+use crate::experiment::judge::{judge_checks, judge_tag, Judges, PreparedRubric, JUDGE_MAX_TOKENS};
 use crate::experiment::{
-    Budget, CostEstimate, Experiment, Grid, Plan, PlannedCell, RECENT_ANSWERS,
+    Budget, CostEstimate, Experiment, Grid, ModelEstimate, Plan, PlannedCell, RECENT_ANSWERS,
 };
-use crate::model::{RunStatus, Usd};
+use crate::model::{PromptRun, RunStatus, Usd};
 use futures::stream::{self, StreamExt};
 use leptos::prelude::*;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 /// What running an experiment's cells did.
@@ -35,6 +44,13 @@ pub struct ExperimentReport {
     pub not_sent: usize,
     /// Why it ended before every cell was sent, if it did.
     pub stopped: Option<ExperimentStop>,
+    /// Judge calls sent (answered or not) to grade the answers.
+    pub judge_calls: usize,
+    /// Judge calls that failed or were cancelled.
+    pub judge_failed: usize,
+    /// Judge calls not sent: after Cancel, or once the budget could not
+    /// cover them (their answers stay "not graded yet").
+    pub judges_not_sent: usize,
 }
 
 /// Why an experiment stopped sending.
@@ -56,6 +72,13 @@ pub enum ExperimentStop {
 }
 
 impl ExperimentReport {
+    /// Counts how one answer's judge calls went.
+    fn count_judges(&mut self, judged: JudgeEnds) {
+        self.judge_calls += judged.sent;
+        self.judge_failed += judged.failed;
+        self.judges_not_sent += judged.not_sent;
+    }
+
     /// Cells that have finished one way or another, sent or not.
     pub fn finished(&self) -> usize {
         self.succeeded + self.failed + self.cancelled + self.not_sent
@@ -69,6 +92,156 @@ enum CellEnd {
     Failed,
     Cancelled,
     NotSent,
+}
+
+/// What an execution shares between its cells: the budget, why it stopped
+/// sending, and the grading of answers.
+struct Sending {
+    budget: Cell<Option<Budget>>,
+    stopped: Cell<Option<ExperimentStop>>,
+}
+
+impl Sending {
+    /// Whether a request estimated at `reserved` may go: Cancel was not
+    /// pressed and the budget (if any) covers it, reserved now. Otherwise
+    /// why not is kept, and nothing more is sent.
+    fn admit(&self, store: &RunsStore, reserved: Usd) -> bool {
+        // Checked as the request's turn comes, not when the plan was made.
+        if self.stopped.get().is_none() && !store.is_executing.get_untracked() {
+            self.stopped.set(Some(ExperimentStop::Cancelled));
+        }
+        if self.stopped.get().is_none() {
+            if let Some(mut spending) = self.budget.get() {
+                if spending.reserve(reserved) {
+                    self.budget.set(Some(spending));
+                } else {
+                    self.stopped.set(Some(ExperimentStop::BudgetSpent {
+                        spent: spending.spent(),
+                        budget: spending.limit(),
+                        next: reserved,
+                    }));
+                }
+            }
+        }
+        self.stopped.get().is_none()
+    }
+
+    /// The request of run `run_id`, reserved at `reserved`, has landed: its
+    /// reservation is released and its cost spent.
+    fn settle(&self, store: &RunsStore, run_id: &str, reserved: Usd) {
+        if let Some(mut spending) = self.budget.get() {
+            let cost = store
+                .get_run_untracked(run_id)
+                .and_then(|run| run.cost_usd());
+            spending.settle(reserved, cost);
+            self.budget.set(Some(spending));
+        }
+    }
+}
+
+/// The grading of an execution's answers by the experiment's model-graded
+/// checks.
+struct Judging {
+    /// Each model-graded check's rubric, and its judge's estimate (what a
+    /// call is reserved at).
+    rubrics: Vec<(PreparedRubric, ModelEstimate)>,
+    /// The requests answered, in flight or sent by this execution: the
+    /// cache, by content hash.
+    taken: RefCell<BTreeSet<String>>,
+    /// The judges' own progress: an execution's progress counts its cells.
+    progress: Rc<BatchProgress>,
+}
+
+/// How the judge calls of one cell went.
+#[derive(Clone, Copy, Default)]
+struct JudgeEnds {
+    sent: usize,
+    failed: usize,
+    not_sent: usize,
+}
+
+impl Judging {
+    /// The grading of `experiment`'s answers, its judges priced by
+    /// `estimate`, its cache the judge runs in `store`.
+    fn new(store: &RunsStore, experiment: &Experiment, estimate: &CostEstimate) -> Judging {
+        let rubrics = (judge_checks(experiment).zip(&estimate.judges))
+            .filter_map(|((_, check), judge)| {
+                Some((check.prepare(experiment).ok()?, judge.clone()))
+            })
+            .collect::<Vec<_>>();
+        let mut taken = BTreeSet::new();
+        if !rubrics.is_empty() {
+            let judges = store
+                .index
+                .with_untracked(|runs| Judges::of(&experiment.id, runs.all().iter()));
+            for run in judges.runs() {
+                if let Some(tag) = judge_tag(run).filter(|tag| !judges.needs(tag.key)) {
+                    taken.insert(tag.key.to_owned());
+                }
+            }
+        }
+        Judging {
+            rubrics,
+            taken: RefCell::new(taken),
+            progress: Rc::new(BatchProgress::new(1, Some(JUDGE_MAX_TOKENS))),
+        }
+    }
+
+    /// Grades the answer of run `run_id` (a cell of `experiment`) by each
+    /// model-graded check, one judge call after the other, each admitted by
+    /// `sending` (Cancel, the budget) and none sent twice.
+    async fn grade(
+        &self,
+        store: RunsStore,
+        executor: Rc<dyn PromptExecutor>,
+        experiment: &Experiment,
+        run_id: &str,
+        sending: &Sending,
+    ) -> JudgeEnds {
+        let mut ends = JudgeEnds::default();
+        let Some(graded) = store.get_run_untracked(run_id) else {
+            return ends;
+        };
+        let Some(row) = graded.experiment_cell().map(|cell| cell.row) else {
+            return ends;
+        };
+        for (rubric, judge) in &self.rubrics {
+            let Some(request) = rubric.request(experiment, row, &graded) else {
+                continue;
+            };
+            if !self.taken.borrow_mut().insert(request.key.clone()) {
+                continue;
+            }
+            let prompt_tokens = crate::text::estimate_tokens(&request.prompt);
+            // No price, no reservation: the plan asked before sending.
+            let reserved = judge.request_cost(prompt_tokens).unwrap_or(Usd::ZERO);
+            if !sending.admit(&store, reserved) {
+                ends.not_sent += 1;
+                continue;
+            }
+            let run: PromptRun = request.pending_run(&experiment.id, &graded.id);
+            let judge_id = run.id.clone();
+            store.add_run(run).expect("a fresh local id is free");
+            ends.sent += 1;
+            let outcome = (store.send_pending_run(
+                executor.clone(),
+                judge_id.clone(),
+                request.execute_request(),
+                RunProgress::new(self.progress.clone(), 0),
+            ))
+            .await;
+            sending.settle(&store, &judge_id, reserved);
+            if matches!(outcome, Err(ApiError::Cancelled)) && sending.stopped.get().is_none() {
+                sending.stopped.set(Some(ExperimentStop::Cancelled));
+            }
+            if outcome.is_err() {
+                ends.failed += 1;
+                // Failed: another answer with the same request may try again.
+                self.taken.borrow_mut().remove(&request.key);
+            }
+        }
+        ends
+    }
 }
 
 impl RunsStore {
@@ -118,8 +291,11 @@ impl RunsStore {
         let estimate = self.estimate(experiment, &cells);
         let budget = (experiment.budget)
             .map(|limit| Budget::new(limit).with_spent(self.experiment_spent(&experiment.id)));
-        let budget = Rc::new(Cell::new(budget));
-        let stopped = Rc::new(Cell::new(None::<ExperimentStop>));
+        let sending = Rc::new(Sending {
+            budget: Cell::new(budget),
+            stopped: Cell::new(None),
+        });
+        let judging = Rc::new(Judging::new(self, experiment, &estimate));
         let mut report = ExperimentReport {
             cells: cells.len(),
             ..ExperimentReport::default()
@@ -134,33 +310,16 @@ impl RunsStore {
         self.progress_known.set(true);
 
         let sends = cells.into_iter().enumerate().map(|(slot, cell)| {
-            let (executor, budget, stopped) = (executor.clone(), budget.clone(), stopped.clone());
+            let (executor, sending, judging) = (executor.clone(), sending.clone(), judging.clone());
             let progress = progress.clone();
             let store = *self;
             let request = cell.request(&experiment.parameters);
             // No price, no reservation: the plan asked before sending.
             let reserved = estimate.of_cell(&cell).unwrap_or(Usd::ZERO);
             async move {
-                // Checked as the cell's turn comes, not when the plan was made.
-                if stopped.get().is_none() && !store.is_executing.get_untracked() {
-                    stopped.set(Some(ExperimentStop::Cancelled));
-                }
-                if stopped.get().is_none() {
-                    if let Some(mut spending) = budget.get() {
-                        if spending.reserve(reserved) {
-                            budget.set(Some(spending));
-                        } else {
-                            stopped.set(Some(ExperimentStop::BudgetSpent {
-                                spent: spending.spent(),
-                                budget: spending.limit(),
-                                next: reserved,
-                            }));
-                        }
-                    }
-                }
-                if stopped.get().is_some() {
+                if !sending.admit(&store, reserved) {
                     progress.set(slot, 100.0);
-                    return CellEnd::NotSent;
+                    return (CellEnd::NotSent, JudgeEnds::default());
                 }
                 let mut run = cell.pending_run(&experiment.id);
                 if let Some(sent) = run_metadata(None, parameters) {
@@ -171,31 +330,31 @@ impl RunsStore {
                 let run_id = run.id.clone();
                 store.add_run(run).expect("a fresh local id is free");
                 let outcome = (store.send_pending_run(
-                    executor,
+                    executor.clone(),
                     run_id.clone(),
                     request,
                     RunProgress::new(progress.clone(), slot),
                 ))
                 .await;
+                sending.settle(&store, &run_id, reserved);
+                let judged = match outcome {
+                    Ok(_) => (judging.grade(store, executor, experiment, &run_id, &sending)).await,
+                    Err(_) => JudgeEnds::default(),
+                };
                 progress.set(slot, 100.0);
-                if let Some(mut spending) = budget.get() {
-                    let cost = store
-                        .get_run_untracked(&run_id)
-                        .and_then(|run| run.cost_usd());
-                    spending.settle(reserved, cost);
-                    budget.set(Some(spending));
-                }
-                match outcome {
+                let end = match outcome {
                     Ok(_) => CellEnd::Succeeded,
                     Err(ApiError::Cancelled) => CellEnd::Cancelled,
                     Err(_) => CellEnd::Failed,
-                }
+                };
+                (end, judged)
             }
         });
         // Unordered: a slow answer does not hold back the next cell's turn.
         let at_once = self.pacer.get_value().most();
         let mut ends = stream::iter(sends).buffer_unordered(at_once);
-        while let Some(end) = ends.next().await {
+        while let Some((end, judged)) = ends.next().await {
+            report.count_judges(judged);
             match end {
                 CellEnd::Succeeded => report.succeeded += 1,
                 CellEnd::Failed => report.failed += 1,
@@ -209,10 +368,82 @@ impl RunsStore {
             on_progress(&report);
         }
         drop(ends);
+        self.end_experiment_execution(experiment, &sending, &mut report);
+        Ok(report)
+    }
 
-        // Every request has landed: the spent figure is final now, and the
-        // one the plan reads (the experiment's runs' costs).
-        report.stopped = stopped.get().map(|stop| match stop {
+    /// Grades the answers of `experiment` in the store that its
+    /// model-graded checks have no verdict for (a check added after they
+    /// ran, a judge call that failed or was not sent), as
+    /// [`run_experiment`](Self::run_experiment) grades an answer: judge
+    /// calls as ordinary runs, at most [`MAX_CONCURRENT_REQUESTS`](super::MAX_CONCURRENT_REQUESTS) answers at
+    /// a time, under the experiment's budget and Cancel, none sent twice.
+    /// Refused as `run_experiment` is; the report counts judge calls only.
+    pub async fn grade_experiment(
+        &self,
+        experiment: &Experiment,
+        mut on_progress: impl FnMut(&ExperimentReport),
+    ) -> Result<ExperimentReport, ApiError> {
+        if self.is_executing.get_untracked() {
+            return Err(ApiError::Busy);
+        }
+        let executor = self.executor.get_value().ok_or(ApiError::NoExecutor)?;
+        let estimate = self.estimate(experiment, &[]);
+        let budget = (experiment.budget)
+            .map(|limit| Budget::new(limit).with_spent(self.experiment_spent(&experiment.id)));
+        let sending = Rc::new(Sending {
+            budget: Cell::new(budget),
+            stopped: Cell::new(None),
+        });
+        let judging = Rc::new(Judging::new(self, experiment, &estimate));
+        let answered: Vec<String> = self.index.with_untracked(|runs| {
+            (runs.all().iter())
+                .filter(|run| run.status == RunStatus::Success)
+                .filter(|run| {
+                    run.experiment_cell()
+                        .is_some_and(|cell| cell.experiment_id == experiment.id)
+                })
+                .map(|run| run.id.clone())
+                .collect()
+        });
+        let mut report = ExperimentReport::default();
+        let progress = Rc::new(BatchProgress::new(answered.len(), Some(JUDGE_MAX_TOKENS)));
+        self.execution_runs.set(Vec::new());
+        self.start_execution();
+        self.progress_known.set(true);
+        let grades = answered.into_iter().enumerate().map(|(slot, run_id)| {
+            let (executor, sending, judging) = (executor.clone(), sending.clone(), judging.clone());
+            let (progress, store) = (progress.clone(), *self);
+            async move {
+                let judged = (judging.grade(store, executor, experiment, &run_id, &sending)).await;
+                progress.set(slot, 100.0);
+                judged
+            }
+        });
+        let at_once = self.pacer.get_value().most();
+        let mut ends = stream::iter(grades).buffer_unordered(at_once);
+        while let Some(judged) = ends.next().await {
+            report.count_judges(judged);
+            if self.is_executing.get_untracked() {
+                self.update_execution_progress(progress.overall());
+            }
+            on_progress(&report);
+        }
+        drop(ends);
+        self.end_experiment_execution(experiment, &sending, &mut report);
+        Ok(report)
+    }
+
+    /// Ends an execution of `experiment` once every request has landed:
+    /// why it stopped, with the spent figure final now (the one the plan
+    /// reads: the experiment's runs' costs).
+    fn end_experiment_execution(
+        &self,
+        experiment: &Experiment,
+        sending: &Sending,
+        report: &mut ExperimentReport,
+    ) {
+        report.stopped = sending.stopped.get().map(|stop| match stop {
             ExperimentStop::BudgetSpent { budget, next, .. } => ExperimentStop::BudgetSpent {
                 spent: self.experiment_spent(&experiment.id),
                 budget,
@@ -226,18 +457,20 @@ impl RunsStore {
         if report.stopped != Some(ExperimentStop::Cancelled) {
             self.complete_execution();
         }
-        Ok(report)
     }
 
     /// What the runs of experiment `experiment_id` in the store have cost,
-    /// re-run attempts included (as its grid's footer sums it): the one
-    /// figure the budget, the plan's "spent so far" and the outcome read.
+    /// re-run attempts and judge calls included (as its grid's footer sums
+    /// it): the one figure the budget, the plan's "spent so far" and the
+    /// outcome read.
     pub fn experiment_spent(&self, experiment_id: &str) -> Usd {
         self.index.with_untracked(|runs| {
             (runs.all().iter())
                 .filter(|run| {
                     run.experiment_cell()
-                        .is_some_and(|cell| cell.experiment_id == experiment_id)
+                        .map(|cell| cell.experiment_id)
+                        .or_else(|| judge_tag(run).map(|tag| tag.experiment_id))
+                        == Some(experiment_id)
                 })
                 .filter_map(|run| run.cost_usd())
                 .sum()
