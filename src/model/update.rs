@@ -165,13 +165,11 @@ impl PromptRunUpdate {
     /// [`metadata_changes`](PromptRunUpdate::metadata_changes)): what it
     /// records then stays beside a judgement made meanwhile.
     pub fn with_metadata_changes(
-        self,
+        mut self,
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> PromptRunUpdate {
-        PromptRunUpdate {
-            metadata_changes: Some(changes),
-            ..self
-        }
+        self.metadata_changes = Some(changes);
+        self
     }
 
     /// `run` with this update applied, or the refused status move (and `run`

@@ -178,6 +178,7 @@ impl RunsStore {
         request: ExecuteRequest,
         progress: RunProgress,
     ) -> Result<ExecuteResponse, ApiError> {
+        let RunProgress { batch, slot } = progress;
         if !self.is_executing.get_untracked() {
             return Err(ApiError::Cancelled); // cancelled before its turn came
         }
@@ -186,158 +187,18 @@ impl RunsStore {
         self.in_flight.update_value(|handles| {
             handles.push((run_id.clone(), abort));
         });
-        let receiving = Receiving::new(*self, &run_id, &progress);
-        let tries = self.send_with_retries(&*executor, &run_id, request, &receiving);
-        let outcome = Abortable::new(tries, registration).await;
-        self.in_flight.update_value(|handles| {
-            handles.retain(|(id, _)| id != &run_id);
-        });
 
-        let held = self
-            .get_run_untracked(&run_id)
-            .filter(|run| run.status == RunStatus::Running);
-        let RunProgress { batch, slot } = progress;
-        let answer = match (outcome, held) {
-            (Err(_), _) | (Ok(_), None) => return Err(ApiError::Cancelled), // aborted, or ended meanwhile
-            (Ok(Ok(response)), Some(_)) => {
-                self.record_answer(&run_id, &model_id, &response, &receiving);
-                Ok(response)
-            }
-            (Ok(Err(error)), Some(held)) => {
-                self.record_failure(&run_id, &held, &error);
-                Err(error)
-            }
-        };
-        batch.set(slot, 100.0);
-        if answer.is_ok() {
-            self.update_execution_progress(batch.overall());
-        }
-        answer
-    }
-
-    /// Sends `request` for the run `run_id` until it is answered or refused
-    /// for good: each try waits for its turn in the pacer; the first turns
-    /// the run `running`; a 429 or 503 is tried again after the wait the
-    /// pacer sets, at most [`MAX_TRIES`](super::MAX_TRIES) times.
-    async fn send_with_retries(
-        &self,
-        executor: &dyn PromptExecutor,
-        run_id: &str,
-        request: ExecuteRequest,
-        receiving: &Receiving,
-    ) -> Result<ExecuteResponse, ApiError> {
-        let pacer = self.pacer.get_value();
-        let mut tries = 0;
-        loop {
-            let sending = pacer.admit(executor, *self).await;
-            // Started when first sent, not when it began to wait.
-            if tries == 0
-                && (self.update_run(run_id, PromptRunUpdate::running(Timestamp::now()))).is_err()
-            {
-                return Err(ApiError::Cancelled); // removed or cancelled meanwhile
-            }
-            tries += 1;
-            receiving.sent_at.set(monotonic_ms());
-            let on_text = receiving.on_text.clone();
-            let answer = (executor.execute(
-                request.clone(),
-                Box::new(move |text| (on_text.borrow_mut())(text)),
-            ))
-            .await;
-            drop(sending);
-            let Err(error) = answer else {
-                pacer.answered(receiving.sent_at.get());
-                return answer;
-            };
-            let ApiError::TryLater {
-                status,
-                retry_after,
-                ..
-            } = error
-            else {
-                return Err(error);
-            };
-            if tries >= super::MAX_TRIES {
-                let last = Box::new(error);
-                return Err(ApiError::GaveUp { tries, last });
-            }
-            pacer.refused(receiving.sent_at.get(), retry_after, tries, status, *self);
-        }
-    }
-
-    /// Records `response` as the run's answer: `success`, with its text,
-    /// usage, cost (the answer's, else the model's price), the server's run
-    /// id and the speed figures `receiving` measured.
-    fn record_answer(
-        &self,
-        run_id: &str,
-        model_id: &str,
-        response: &ExecuteResponse,
-        receiving: &Receiving,
-    ) {
-        let (cost, cost_source) = self.cost_of(model_id, response);
-        let metrics = run_metrics(receiving.sent_at.get(), receiving.arrivals.get(), response);
-        let mut recorded = vec![(SERVER_RUN_ID_KEY, Value::from(response.run_id.as_str()))];
-        if !metrics.is_empty() {
-            recorded.push((METRICS_KEY, metrics.to_json()));
-        }
-        if let Some(source) = cost_source {
-            recorded.push((COST_SOURCE_KEY, source.as_str().into()));
-        }
-        let usage = &response.usage;
-        let tokens = TokenCounts {
-            input: usage.prompt_tokens,
-            output: usage.completion_tokens,
-            total: usage.total_tokens,
-        };
-        let finished = PromptRunUpdate::succeeded(
-            Timestamp::now(),
-            response.output.clone(),
-            response.latency_ms,
-            tokens,
-            cost,
-        )
-        // Single keys, so that a judgement made while the run streamed (or
-        // its time to first token) stays.
-        .with_metadata_changes(metadata_changes(recorded));
-        self.update_run(run_id, finished)
-            .expect("a running run can finish");
-    }
-
-    /// Records `error` as the end of the run `held` (still `running`): how
-    /// long it ran, and the error in words.
-    fn record_failure(&self, run_id: &str, held: &PromptRun, error: &ApiError) {
-        let completed_at = Timestamp::now();
-        let elapsed = (completed_at.unix_millis())
-            .zip(held.started_at.unix_millis())
-            .map(|(end, start)| (end - start).max(0) as u64);
-        let failed = PromptRunUpdate::failed(completed_at, elapsed, error.to_string());
-        self.update_run(run_id, failed)
-            .expect("a running run can fail");
-    }
-}
-
-/// What a run's streamed text does as it arrives, whichever try it arrives
-/// in: the answer so far recorded on the run, the time to first token
-/// recorded at once, the run's progress moved; and when it arrived, for the
-/// speed figures.
-struct Receiving {
-    /// Each try hands the executor a sink of its own that forwards here.
-    on_text: SharedSink,
-    arrivals: Rc<Cell<Arrivals>>,
-    /// When the try that answered was sent: the request leaves when the
-    /// executor's future is first polled, in the same turn of the event
-    /// loop as this is set.
-    sent_at: Rc<Cell<f64>>,
-}
-
-impl Receiving {
-    fn new(store: RunsStore, run_id: &str, progress: &RunProgress) -> Receiving {
-        let arrivals = Rc::new(Cell::new(Arrivals::default()));
-        let sent_at = Rc::new(Cell::new(monotonic_ms()));
-        let (arrived, sent) = (arrivals.clone(), sent_at.clone());
-        let (run_id, batch, slot) = (run_id.to_owned(), progress.batch.clone(), progress.slot);
+        let store = *self;
+        let streamed_id = run_id.clone();
+        let streamed_batch = batch.clone();
         let mut received = String::new();
+        let arrivals = Rc::new(Cell::new(Arrivals::default()));
+        let arrived = arrivals.clone();
+        // When the try that answered was sent: the request leaves when the
+        // executor's future is first polled, in the same turn of the event
+        // loop as this is set.
+        let sent_at = Rc::new(Cell::new(monotonic_ms()));
+        let sent = sent_at.clone();
         let on_text: SharedSink = Rc::new(RefCell::new(move |text: &str| {
             if text.is_empty() {
                 return;
@@ -349,28 +210,117 @@ impl Receiving {
             times.last = Some(now);
             arrived.set(times);
             received.push_str(text);
+            // The time to first token is known now: recorded at once, so
+            // that it shows while the rest of the answer streams in.
+            let ttft = RunMetrics {
+                ttft_ms: Some(Figure::measured(whole_ms(now - sent.get()))),
+                ..RunMetrics::default()
+            };
             let mut streaming = PromptRunUpdate::streamed(received.clone());
-            if first {
-                // The time to first token is known now: recorded at once, so
-                // that it shows while the rest of the answer streams in.
-                let ttft = RunMetrics {
-                    ttft_ms: Some(Figure::measured(whole_ms(now - sent.get()))),
-                    ..RunMetrics::default()
-                };
-                streaming = streaming
-                    .with_metadata_changes(metadata_changes([(METRICS_KEY, ttft.to_json())]));
-            }
-            if store.update_run(&run_id, streaming).is_ok() {
-                let share = crate::text::estimate_tokens(&received) as f64 / batch.expected_tokens;
-                batch.set(slot, (share * 100.0).min(STREAMING_PROGRESS_CAP));
+            streaming.metadata_changes =
+                first.then(|| metadata_changes([(METRICS_KEY, ttft.to_json())]));
+            if store.update_run(&streamed_id, streaming).is_ok() {
+                let share =
+                    crate::text::estimate_tokens(&received) as f64 / streamed_batch.expected_tokens;
+                streamed_batch.set(slot, (share * 100.0).min(STREAMING_PROGRESS_CAP));
                 store.progress_known.set(true);
-                store.update_execution_progress(batch.overall());
+                store.update_execution_progress(streamed_batch.overall());
             }
         }));
-        Receiving {
-            on_text,
-            arrivals,
-            sent_at,
+        let pacer = self.pacer.get_value();
+        let tries = async {
+            let mut tries = 0;
+            loop {
+                let sending = pacer.admit(&*executor, store).await;
+                if tries == 0 {
+                    // Started when first sent, not when it began to wait.
+                    let running = PromptRunUpdate::running(Timestamp::now());
+                    if store.update_run(&run_id, running).is_err() {
+                        return Err(ApiError::Cancelled); // removed or cancelled meanwhile
+                    }
+                }
+                tries += 1;
+                sent_at.set(monotonic_ms());
+                let on_text = on_text.clone();
+                let answer = (executor.execute(
+                    request.clone(),
+                    Box::new(move |text| (on_text.borrow_mut())(text)),
+                ))
+                .await;
+                drop(sending);
+                let Err(error) = answer else {
+                    pacer.answered(sent_at.get());
+                    return answer;
+                };
+                let ApiError::TryLater {
+                    status,
+                    retry_after,
+                    ..
+                } = error
+                else {
+                    return Err(error);
+                };
+                if tries >= super::MAX_TRIES {
+                    let last = Box::new(error);
+                    return Err(ApiError::GaveUp { tries, last });
+                }
+                pacer.refused(sent_at.get(), retry_after, tries, status, store);
+            }
+        };
+        let outcome = Abortable::new(tries, registration).await;
+        self.in_flight.update_value(|handles| {
+            handles.retain(|(id, _)| id != &run_id);
+        });
+        let sent_at = sent_at.get();
+
+        let held = self
+            .get_run_untracked(&run_id)
+            .filter(|run| run.status == RunStatus::Running);
+        let still_running = held.is_some();
+        match outcome {
+            Err(_aborted) => Err(ApiError::Cancelled),
+            Ok(_) if !still_running => Err(ApiError::Cancelled),
+            Ok(Ok(response)) => {
+                let (cost, cost_source) = self.cost_of(&model_id, &response);
+                let metrics = run_metrics(sent_at, arrivals.get(), &response);
+                let mut recorded = vec![(SERVER_RUN_ID_KEY, Value::from(response.run_id.as_str()))];
+                if !metrics.is_empty() {
+                    recorded.push((METRICS_KEY, metrics.to_json()));
+                }
+                if let Some(source) = cost_source {
+                    recorded.push((COST_SOURCE_KEY, source.as_str().into()));
+                }
+                let usage = &response.usage;
+                let tokens = TokenCounts {
+                    input: usage.prompt_tokens,
+                    output: usage.completion_tokens,
+                    total: usage.total_tokens,
+                };
+                let (now, output) = (Timestamp::now(), response.output.clone());
+                let finished =
+                    PromptRunUpdate::succeeded(now, output, response.latency_ms, tokens, cost)
+                        // Single keys, so that a judgement made while the run
+                        // streamed (or its time to first token) stays.
+                        .with_metadata_changes(metadata_changes(recorded));
+                self.update_run(&run_id, finished)
+                    .expect("a running run can finish");
+                batch.set(slot, 100.0);
+                self.update_execution_progress(batch.overall());
+                Ok(response)
+            }
+            Ok(Err(error)) => {
+                let completed_at = Timestamp::now();
+                let started_at = held.map(|run| run.started_at.clone());
+                let elapsed = completed_at
+                    .unix_millis()
+                    .zip(started_at.and_then(|start| start.unix_millis()))
+                    .map(|(end, start)| (end - start).max(0) as u64);
+                let failed = PromptRunUpdate::failed(completed_at, elapsed, error.to_string());
+                self.update_run(&run_id, failed)
+                    .expect("a running run can fail");
+                batch.set(slot, 100.0);
+                Err(error)
+            }
         }
     }
 }

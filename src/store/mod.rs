@@ -78,7 +78,10 @@ pub struct RunsStore {
     execution_runs: RwSignal<Vec<String>>,
     /// False while the execution cannot measure its progress (no streaming yet).
     progress_known: RwSignal<bool>,
-    notice: RwSignal<Option<Notice>>,
+    /// The notice's message; where it comes from is kept apart, so that
+    /// the signal is of a type the bundle has already.
+    notice: RwSignal<Option<String>>,
+    notice_source: StoredValue<NoticeSource>,
     /// The models the server offers, for their prices.
     models: RwSignal<Vec<Model>>,
     /// Sent with every execution; all `None` leaves the choice to the server.
@@ -147,6 +150,7 @@ impl RunsStore {
             execution_runs: RwSignal::new(Vec::new()),
             progress_known: RwSignal::new(true),
             notice: RwSignal::new(None),
+            notice_source: StoredValue::new(NoticeSource::Execution),
             models: RwSignal::new(Vec::new()),
             parameters: RwSignal::new(ExecuteParameters::default()),
             executor: StoredValue::new_local(None),
@@ -235,13 +239,14 @@ impl RunsStore {
 
     /// The notice to show the user, if any, with where it comes from.
     pub fn notice(&self) -> Option<Notice> {
-        self.notice.get()
+        let message = self.notice.get()?;
+        let source = self.notice_source.get_value();
+        Some(Notice { source, message })
     }
 
     /// The message of the notice to show the user, if any.
     pub fn error(&self) -> Option<String> {
-        self.notice
-            .with(|notice| notice.as_ref().map(|notice| notice.message.clone()))
+        self.notice.get()
     }
 
     // ---- derived ----
@@ -505,22 +510,18 @@ impl RunsStore {
     /// for problems beside the run in flight, such as storage being full.
     /// Work that finishes after the store's owner is gone reports to no one.
     pub fn report(&self, source: NoticeSource, message: impl Into<String>) {
-        let message = message.into();
-        let _ = self.notice.try_set(Some(Notice { source, message }));
+        if self.notice_source.try_set_value(source).is_none() {
+            let _ = self.notice.try_set(Some(message.into()));
+        }
     }
 
     /// Takes back the notice shown if `source` raised it (its problem is
     /// over); a notice of another part stays until dismissed or replaced.
     pub fn clear_notice(&self, source: NoticeSource) {
-        let _ = (self.notice).try_maybe_update(|notice| {
-            let ours = notice
-                .as_ref()
-                .is_some_and(|notice| notice.source == source);
-            if ours {
-                *notice = None;
-            }
-            (ours, ())
-        });
+        let ours = self.notice_source.try_get_value() == Some(source);
+        if ours && self.notice.try_with_untracked(Option::is_some) == Some(true) {
+            let _ = self.notice.try_set(None);
+        }
     }
 
     /// Sets (as an [`Execution`](NoticeSource::Execution) notice) or clears
@@ -529,11 +530,8 @@ impl RunsStore {
         if error.is_some() {
             self.is_executing.set(false);
         }
-        let notice = error.map(|message| Notice {
-            source: NoticeSource::Execution,
-            message,
-        });
-        self.notice.set(notice);
+        self.notice_source.set_value(NoticeSource::Execution);
+        self.notice.set(error);
     }
 
     // ---- seams for persistence ----
