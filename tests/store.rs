@@ -5,7 +5,9 @@ mod support;
 
 use leptos::prelude::*;
 use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
-use prompt_runs::store::{provide_runs_store, use_runs_store, RunsStore, StoreError};
+use prompt_runs::store::{
+    provide_runs_store, use_runs_store, Notice, NoticeSource, RunsStore, StoreError,
+};
 use support::runs::a_run;
 
 fn run(id: &str, model: &str, status: RunStatus, started_minute: u32) -> PromptRun {
@@ -581,4 +583,34 @@ fn a_batch_is_found_from_any_of_its_runs_and_only_its_runs() {
         "a run executed alone has no batch"
     );
     assert!(store.batch_runs("missing").is_empty());
+}
+
+#[test]
+fn a_part_takes_back_only_its_own_notice() {
+    let (_owner, store) = store();
+    store.report(NoticeSource::Saving, "Browser storage is full");
+    assert_eq!(
+        store.notice(),
+        Some(Notice {
+            source: NoticeSource::Saving,
+            message: "Browser storage is full".into(),
+        })
+    );
+    assert_eq!(store.error().as_deref(), Some("Browser storage is full"));
+    // Another part's problem being over leaves it shown.
+    store.clear_notice(NoticeSource::Server);
+    assert_eq!(store.error().as_deref(), Some("Browser storage is full"));
+    store.clear_notice(NoticeSource::Saving);
+    assert_eq!(store.notice(), None);
+
+    // A failed run replaces a saving problem's notice; saving working again
+    // does not take the run's failure away.
+    store.report(NoticeSource::Saving, "Runs could not be saved");
+    store.set_error(Some("HTTP 500: upstream failed".into()));
+    store.clear_notice(NoticeSource::Saving);
+    assert_eq!(
+        store.notice().map(|notice| notice.source),
+        Some(NoticeSource::Execution)
+    );
+    assert_eq!(store.error().as_deref(), Some("HTTP 500: upstream failed"));
 }

@@ -130,10 +130,7 @@ fn metadata_change(key: &str, value: Option<Value>) -> PromptRunUpdate {
         JUDGED_AT_KEY.to_owned(),
         Timestamp::now().as_str().to_owned().into(),
     );
-    PromptRunUpdate {
-        metadata_changes: Some(changes),
-        ..PromptRunUpdate::default()
-    }
+    PromptRunUpdate::default().with_metadata_changes(changes)
 }
 
 #[cfg(test)]

@@ -28,4 +28,4 @@ pub use run::{
 };
 pub use status::RunStatus;
 pub use timestamp::Timestamp;
-pub use update::{InvalidTransition, PromptRunUpdate};
+pub use update::{InvalidTransition, PromptRunUpdate, TokenCounts};

@@ -77,6 +77,21 @@ pub struct InvalidTransition {
     pub to: RunStatus,
 }
 
+/// A finished answer's token counts, as the server counted them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    /// The prompt's tokens.
+    pub input: u64,
+    /// The answer's tokens.
+    pub output: u64,
+    /// Both, as the server totals them.
+    pub total: u64,
+}
+
+/// The steps of a run's life, as the store records them: `pending` (a new
+/// run) → [`running`](PromptRunUpdate::running) → text
+/// [`streamed`](PromptRunUpdate::streamed) → [`succeeded`](PromptRunUpdate::succeeded),
+/// [`failed`](PromptRunUpdate::failed) or [`cancelled`](PromptRunUpdate::cancelled).
 impl PromptRunUpdate {
     /// An update that changes only the status.
     pub fn status(status: RunStatus) -> PromptRunUpdate {
@@ -84,6 +99,77 @@ impl PromptRunUpdate {
             status: Some(status),
             ..PromptRunUpdate::default()
         }
+    }
+
+    /// Sent at `started_at`: the run turns `running`.
+    pub fn running(started_at: Timestamp) -> PromptRunUpdate {
+        PromptRunUpdate {
+            started_at: Some(started_at),
+            ..PromptRunUpdate::status(RunStatus::Running)
+        }
+    }
+
+    /// The answer as far as it has streamed in (the whole text so far).
+    pub fn streamed(output: String) -> PromptRunUpdate {
+        PromptRunUpdate {
+            output: Some(output),
+            ..PromptRunUpdate::default()
+        }
+    }
+
+    /// Answered at `completed_at`: `success`, with the whole answer, the
+    /// time the server took, its token counts and its cost (`None`: unknown).
+    pub fn succeeded(
+        completed_at: Timestamp,
+        output: String,
+        duration_ms: u64,
+        tokens: TokenCounts,
+        cost: Option<f64>,
+    ) -> PromptRunUpdate {
+        PromptRunUpdate {
+            completed_at: Some(completed_at),
+            duration_ms: Some(duration_ms),
+            input_tokens: Some(tokens.input),
+            output_tokens: Some(tokens.output),
+            total_tokens: Some(tokens.total),
+            cost,
+            output: Some(output),
+            ..PromptRunUpdate::status(RunStatus::Success)
+        }
+    }
+
+    /// Failed at `completed_at`, `duration_ms` after it started (when
+    /// known), with `error` in words.
+    pub fn failed(
+        completed_at: Timestamp,
+        duration_ms: Option<u64>,
+        error: String,
+    ) -> PromptRunUpdate {
+        PromptRunUpdate {
+            completed_at: Some(completed_at),
+            duration_ms,
+            error: Some(error),
+            ..PromptRunUpdate::status(RunStatus::Error)
+        }
+    }
+
+    /// Cancelled at `completed_at` (partial output is kept).
+    pub fn cancelled(completed_at: Timestamp) -> PromptRunUpdate {
+        PromptRunUpdate {
+            completed_at: Some(completed_at),
+            ..PromptRunUpdate::status(RunStatus::Cancelled)
+        }
+    }
+
+    /// This update, also setting single metadata keys (see
+    /// [`metadata_changes`](PromptRunUpdate::metadata_changes)): what it
+    /// records then stays beside a judgement made meanwhile.
+    pub fn with_metadata_changes(
+        mut self,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> PromptRunUpdate {
+        self.metadata_changes = Some(changes);
+        self
     }
 
     /// `run` with this update applied, or the refused status move (and `run`
@@ -170,6 +256,75 @@ fn changed_metadata(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_run_lives_through_its_steps() {
+        let pending = PromptRun::pending("r1", "m", "prompt");
+        let started = Timestamp::from_unix_millis(1_796_637_600_000);
+        let running = PromptRunUpdate::running(started.clone())
+            .apply_to(&pending)
+            .unwrap();
+        assert_eq!(running.status, RunStatus::Running);
+        assert_eq!(running.started_at, started);
+        let streamed = PromptRunUpdate::streamed("Par".into())
+            .with_metadata_changes(
+                json!({"metrics": {"ttftMs": 12}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )
+            .apply_to(&running)
+            .unwrap();
+        assert_eq!(
+            (streamed.status, streamed.output.as_deref()),
+            (RunStatus::Running, Some("Par"))
+        );
+        let tokens = TokenCounts {
+            input: 3,
+            output: 2,
+            total: 5,
+        };
+        let ended = Timestamp::from_unix_millis(1_796_637_601_500);
+        let answered =
+            PromptRunUpdate::succeeded(ended.clone(), "Paris".into(), 1_500, tokens, Some(0.25))
+                .apply_to(&streamed)
+                .unwrap();
+        assert_eq!(answered.status, RunStatus::Success);
+        assert_eq!(answered.completed_at, Some(ended.clone()));
+        assert_eq!(answered.output.as_deref(), Some("Paris"));
+        assert_eq!(answered.duration_ms, Some(1_500));
+        assert_eq!(
+            (
+                answered.input_tokens,
+                answered.output_tokens,
+                answered.total_tokens
+            ),
+            (Some(3), Some(2), Some(5))
+        );
+        assert_eq!(answered.cost, Some(0.25));
+        // What streaming recorded stays beside what the end recorded.
+        assert_eq!(answered.metadata, streamed.metadata);
+
+        let failed = PromptRunUpdate::failed(ended.clone(), Some(900), "HTTP 500: boom".into())
+            .apply_to(&running)
+            .unwrap();
+        assert_eq!(failed.status, RunStatus::Error);
+        assert_eq!(failed.error.as_deref(), Some("HTTP 500: boom"));
+        assert_eq!(failed.duration_ms, Some(900));
+        let cancelled = PromptRunUpdate::cancelled(ended.clone())
+            .apply_to(&streamed)
+            .unwrap();
+        assert_eq!(
+            (cancelled.status, cancelled.output.as_deref()),
+            (RunStatus::Cancelled, Some("Par"))
+        );
+        // Each end is final: a cancelled run does not turn successful.
+        assert!(
+            PromptRunUpdate::succeeded(ended, "late".into(), 1, tokens, None)
+                .apply_to(&cancelled)
+                .is_err()
+        );
+    }
 
     #[test]
     fn applies_only_the_fields_it_names() {

@@ -6,8 +6,8 @@ use crate::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse};
 use crate::api::{ApiError, PromptExecutor};
 use crate::clock::monotonic_ms;
 use crate::model::{
-    CostSource, Figure, PromptRun, PromptRunUpdate, RunMetrics, RunStatus, Timestamp, Usd,
-    BATCH_ID_KEY, COST_SOURCE_KEY, METRICS_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
+    CostSource, Figure, PromptRun, PromptRunUpdate, RunMetrics, RunStatus, Timestamp, TokenCounts,
+    Usd, BATCH_ID_KEY, COST_SOURCE_KEY, METRICS_KEY, PARAMETERS_KEY, SERVER_RUN_ID_KEY,
 };
 use futures::future::{AbortHandle, Abortable};
 use futures::stream::{self, StreamExt};
@@ -216,11 +216,9 @@ impl RunsStore {
                 ttft_ms: Some(Figure::measured(whole_ms(now - sent.get()))),
                 ..RunMetrics::default()
             };
-            let streaming = PromptRunUpdate {
-                output: Some(received.clone()),
-                metadata_changes: first.then(|| metadata_changes([(METRICS_KEY, ttft.to_json())])),
-                ..PromptRunUpdate::default()
-            };
+            let mut streaming = PromptRunUpdate::streamed(received.clone());
+            streaming.metadata_changes =
+                first.then(|| metadata_changes([(METRICS_KEY, ttft.to_json())]));
             if store.update_run(&streamed_id, streaming).is_ok() {
                 let share =
                     crate::text::estimate_tokens(&received) as f64 / streamed_batch.expected_tokens;
@@ -236,11 +234,7 @@ impl RunsStore {
                 let sending = pacer.admit(&*executor, store).await;
                 if tries == 0 {
                     // Started when first sent, not when it began to wait.
-                    let running = PromptRunUpdate {
-                        status: Some(RunStatus::Running),
-                        started_at: Some(Timestamp::now()),
-                        ..PromptRunUpdate::default()
-                    };
+                    let running = PromptRunUpdate::running(Timestamp::now());
                     if store.update_run(&run_id, running).is_err() {
                         return Err(ApiError::Cancelled); // removed or cancelled meanwhile
                     }
@@ -296,20 +290,18 @@ impl RunsStore {
                 if let Some(source) = cost_source {
                     recorded.push((COST_SOURCE_KEY, source.as_str().into()));
                 }
-                let finished = PromptRunUpdate {
-                    status: Some(RunStatus::Success),
-                    completed_at: Some(Timestamp::now()),
-                    duration_ms: Some(response.latency_ms),
-                    input_tokens: Some(response.usage.prompt_tokens),
-                    output_tokens: Some(response.usage.completion_tokens),
-                    total_tokens: Some(response.usage.total_tokens),
-                    cost,
-                    output: Some(response.output.clone()),
-                    // Single keys, so that a judgement made while the run
-                    // streamed (or its time to first token) stays.
-                    metadata_changes: Some(metadata_changes(recorded)),
-                    ..PromptRunUpdate::default()
+                let usage = &response.usage;
+                let tokens = TokenCounts {
+                    input: usage.prompt_tokens,
+                    output: usage.completion_tokens,
+                    total: usage.total_tokens,
                 };
+                let (now, output) = (Timestamp::now(), response.output.clone());
+                let finished =
+                    PromptRunUpdate::succeeded(now, output, response.latency_ms, tokens, cost)
+                        // Single keys, so that a judgement made while the run
+                        // streamed (or its time to first token) stays.
+                        .with_metadata_changes(metadata_changes(recorded));
                 self.update_run(&run_id, finished)
                     .expect("a running run can finish");
                 batch.set(slot, 100.0);
@@ -323,13 +315,7 @@ impl RunsStore {
                     .unix_millis()
                     .zip(started_at.and_then(|start| start.unix_millis()))
                     .map(|(end, start)| (end - start).max(0) as u64);
-                let failed = PromptRunUpdate {
-                    status: Some(RunStatus::Error),
-                    completed_at: Some(completed_at),
-                    duration_ms: elapsed,
-                    error: Some(error.to_string()),
-                    ..PromptRunUpdate::default()
-                };
+                let failed = PromptRunUpdate::failed(completed_at, elapsed, error.to_string());
                 self.update_run(&run_id, failed)
                     .expect("a running run can fail");
                 batch.set(slot, 100.0);

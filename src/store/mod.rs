@@ -36,6 +36,7 @@ mod execute;
 mod experiment;
 mod index;
 mod model_stats;
+mod notice;
 mod pacing;
 mod ranked;
 mod run_list;
@@ -50,6 +51,7 @@ pub use execute::MAX_CONCURRENT_REQUESTS;
 pub use experiment::{failed_cells, ExperimentReport, ExperimentStop};
 pub use index::MergeOutcome;
 pub use model_stats::{ModelStats, Spread};
+pub use notice::{Notice, NoticeSource};
 pub use pacing::{backoff, Pause, MAX_TRIES};
 pub(crate) use run_list::list_changed;
 pub use run_list::RunList;
@@ -76,7 +78,10 @@ pub struct RunsStore {
     execution_runs: RwSignal<Vec<String>>,
     /// False while the execution cannot measure its progress (no streaming yet).
     progress_known: RwSignal<bool>,
-    error: RwSignal<Option<String>>,
+    /// The notice's message; where it comes from is kept apart, so that
+    /// the signal is of a type the bundle has already.
+    notice: RwSignal<Option<String>>,
+    notice_source: StoredValue<NoticeSource>,
     /// The models the server offers, for their prices.
     models: RwSignal<Vec<Model>>,
     /// Sent with every execution; all `None` leaves the choice to the server.
@@ -144,7 +149,8 @@ impl RunsStore {
             execution_progress: RwSignal::new(0.0),
             execution_runs: RwSignal::new(Vec::new()),
             progress_known: RwSignal::new(true),
-            error: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            notice_source: StoredValue::new(NoticeSource::Execution),
             models: RwSignal::new(Vec::new()),
             parameters: RwSignal::new(ExecuteParameters::default()),
             executor: StoredValue::new_local(None),
@@ -231,9 +237,16 @@ impl RunsStore {
         self.server_limits.get()
     }
 
-    /// The error to show the user, if any.
+    /// The notice to show the user, if any, with where it comes from.
+    pub fn notice(&self) -> Option<Notice> {
+        let message = self.notice.get()?;
+        let source = self.notice_source.get_value();
+        Some(Notice { source, message })
+    }
+
+    /// The message of the notice to show the user, if any.
     pub fn error(&self) -> Option<String> {
-        self.error.get()
+        self.notice.get()
     }
 
     // ---- derived ----
@@ -326,7 +339,7 @@ impl RunsStore {
         self.index
             .update(|held| *held = held.replaced_by(replacement));
         self.forget_active_run_if_gone();
-        self.error.set(None);
+        self.notice.set(None);
         Ok(())
     }
 
@@ -424,7 +437,7 @@ impl RunsStore {
     pub fn start_execution(&self) {
         self.is_executing.set(true);
         self.execution_progress.set(0.0);
-        self.error.set(None);
+        self.notice.set(None);
     }
 
     /// Sets the models offered; a model's `costPer1kTokens` prices runs whose
@@ -481,11 +494,7 @@ impl RunsStore {
         self.index.maybe_update(|runs| {
             let in_flight = runs.in_flight_ids();
             for id in &in_flight {
-                let cancel = PromptRunUpdate {
-                    status: Some(RunStatus::Cancelled),
-                    completed_at: Some(completed_at.clone()),
-                    ..PromptRunUpdate::default()
-                };
+                let cancel = PromptRunUpdate::cancelled(completed_at.clone());
                 runs.update(id, cancel)
                     .expect("an in-flight run can always be cancelled");
             }
@@ -497,20 +506,32 @@ impl RunsStore {
         self.progress_known.set(true);
     }
 
-    /// Shows `message` as the error without ending the execution: for
-    /// problems beside the run in flight, such as storage being full. Work
-    /// that finishes after the store's owner is gone reports to no one.
-    pub fn report_background_error(&self, message: impl Into<String>) {
-        let _ = self.error.try_set(Some(message.into()));
+    /// Shows `message` as `source`'s notice without ending the execution:
+    /// for problems beside the run in flight, such as storage being full.
+    /// Work that finishes after the store's owner is gone reports to no one.
+    pub fn report(&self, source: NoticeSource, message: impl Into<String>) {
+        if self.notice_source.try_set_value(source).is_none() {
+            let _ = self.notice.try_set(Some(message.into()));
+        }
     }
 
-    /// Sets or clears the error shown to the user. Setting one also ends the
-    /// execution.
+    /// Takes back the notice shown if `source` raised it (its problem is
+    /// over); a notice of another part stays until dismissed or replaced.
+    pub fn clear_notice(&self, source: NoticeSource) {
+        let ours = self.notice_source.try_get_value() == Some(source);
+        if ours && self.notice.try_with_untracked(Option::is_some) == Some(true) {
+            let _ = self.notice.try_set(None);
+        }
+    }
+
+    /// Sets (as an [`Execution`](NoticeSource::Execution) notice) or clears
+    /// the notice shown to the user. Setting one also ends the execution.
     pub fn set_error(&self, error: Option<String>) {
         if error.is_some() {
             self.is_executing.set(false);
         }
-        self.error.set(error);
+        self.notice_source.set_value(NoticeSource::Execution);
+        self.notice.set(error);
     }
 
     // ---- seams for persistence ----
@@ -670,10 +691,6 @@ impl RunsStore {
 
     pub(crate) fn active_run_id_untracked(&self) -> Option<String> {
         self.active_run_id.try_get_untracked().flatten()
-    }
-
-    pub(crate) fn error_untracked(&self) -> Option<String> {
-        self.error.try_get_untracked().flatten()
     }
 
     /// Runs `change` on the index, notifying readers only if it succeeded.

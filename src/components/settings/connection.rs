@@ -4,7 +4,7 @@
 
 use crate::api::{ClientConfig, NeuroForgeClient};
 use crate::model::Model;
-use crate::store::RunsStore;
+use crate::store::{NoticeSource, RunsStore};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -119,7 +119,8 @@ pub(super) fn keep_token(store: RunsStore, connection: ServerConnection, token: 
         None => local_storage().is_some_and(|storage| storage.remove_item(TOKEN_KEY).is_ok()),
     };
     if !kept {
-        store.report_background_error(
+        store.report(
+            NoticeSource::Server,
             "The access token could not be saved; it applies until the page is reloaded.",
         );
     }
@@ -161,9 +162,10 @@ pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
                 Ok(models) => {
                     let _ = connection.served_models.try_set(models);
                 }
-                Err(error) => store.report_background_error(format!(
-                    "Could not load the models from {base_url}: {error}"
-                )),
+                Err(error) => store.report(
+                    NoticeSource::Server,
+                    format!("Could not load the models from {base_url}: {error}"),
+                ),
             }
             // A server that does not say its limits (404) leaves them unknown.
             if let Ok(limits) = client.limits().await {

@@ -8,7 +8,7 @@ use super::format::typed_number;
 use super::keyed_rows::{keyed_rows, row};
 use super::root_class::root_class;
 use crate::model::Model;
-use crate::store::{use_runs_store, RunsStore};
+use crate::store::{use_runs_store, NoticeSource, RunsStore};
 use crate::text::shortest;
 use connection::keep_token;
 pub use connection::{
@@ -79,7 +79,8 @@ pub fn Settings(
             problem.set(None);
             draft.set(url.clone());
             if !save_setting(SERVER_URL_KEY, &url) {
-                store.report_background_error(
+                store.report(
+                    NoticeSource::Server,
                     "The server URL could not be saved; it applies until the page is reloaded.",
                 );
             }
@@ -167,7 +168,8 @@ fn price_list(
                 .price_overrides
                 .with_untracked(serde_json::to_string);
             if !json.is_ok_and(|json| save_setting(PRICE_OVERRIDES_KEY, &json)) {
-                store.report_background_error(
+                store.report(
+                    NoticeSource::Server,
                     "The prices could not be saved; they apply until the page is reloaded.",
                 );
             }

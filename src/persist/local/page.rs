@@ -4,7 +4,7 @@
 use super::backend::{StorageBackend, StorageError};
 use super::local_storage::LocalStorageBackend;
 use super::persistence::{PersistOptions, Persistence};
-use crate::store::RunsStore;
+use crate::store::{NoticeSource, RunsStore};
 use leptos::prelude::*;
 
 /// Restores `store` from localStorage and keeps it saved there for as long as
@@ -24,7 +24,10 @@ pub fn persist_to_local_storage(
     options: PersistOptions,
 ) -> Result<Persistence, StorageError> {
     let backend = LocalStorageBackend::new().inspect_err(|error| {
-        store.report_background_error(format!("Runs will not be saved: {error}."));
+        store.report(
+            NoticeSource::History,
+            format!("Runs will not be saved: {error}."),
+        );
     })?;
     let watched = backend.storage().clone();
     let persistence = persist_in_page(store, backend, options);

@@ -4,7 +4,7 @@
 use super::backend::{StorageBackend, StorageError};
 use super::layout::{decode_run, encode_run, Manifest, StorageKeys, SCHEMA_VERSION};
 use super::restore::restore;
-use crate::store::RunsStore;
+use crate::store::{NoticeSource, RunsStore};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -94,8 +94,6 @@ struct SaveState {
     /// Runs whose last save failed (or that must be saved anew), retried on the next save.
     retry: BTreeSet<String>,
     save_scheduled: bool,
-    /// The error this attachment put in the store, to clear once resolved.
-    shown_error: Option<String>,
 }
 
 impl Persistence {
@@ -145,7 +143,7 @@ impl Persistence {
         if !problems.is_empty() {
             // Not a save error: it stays until the person dismisses it, rather
             // than vanishing with the first save that works.
-            store.report_background_error(problems.join(" "));
+            store.report(NoticeSource::History, problems.join(" "));
         }
         persistence
     }
@@ -292,14 +290,10 @@ impl Persistence {
     }
 
     fn show_error(&self, message: String) {
-        self.inner.store.report_background_error(message.clone());
-        self.inner.state.borrow_mut().shown_error = Some(message);
+        self.inner.store.report(NoticeSource::Saving, message);
     }
 
     fn clear_shown_error(&self) {
-        let shown = self.inner.state.borrow_mut().shown_error.take();
-        if shown.is_some() && self.inner.store.error_untracked() == shown {
-            self.inner.store.set_error(None);
-        }
+        self.inner.store.clear_notice(NoticeSource::Saving);
     }
 }

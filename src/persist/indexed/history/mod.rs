@@ -54,7 +54,7 @@ use super::idb::{self, DbError};
 use crate::model::Timestamp;
 use crate::persist::local::layout::{Manifest, StorageKeys, INDEXED_DB_SCHEMA_VERSION};
 use crate::persist::local::{LocalStorageBackend, StorageBackend};
-use crate::store::RunsStore;
+use crate::store::{NoticeSource, RunsStore};
 use leptos::prelude::*;
 use leptos::reactive::owner::WeakOwner;
 use leptos::task::spawn_local;
@@ -223,8 +223,6 @@ struct State {
     save: SaveState,
     /// Unsaved changes were copied to localStorage at `pagehide`.
     spilled: bool,
-    /// The save error this attachment shows, to clear once saving works.
-    shown_error: Option<String>,
     /// Bumped whenever loading must stop (database closed or reopened).
     generation: u32,
     /// The run count the localStorage manifest holds.
@@ -374,7 +372,7 @@ impl HistoryPersistence {
                 let runs = stored.into_iter().filter_map(|(_, run)| run?.ok()).collect();
                 self.inner.store.warm_runs(runs);
             }
-            Err(error) => self.inner.store.report_background_error(format!(
+            Err(error) => self.inner.store.report(NoticeSource::History, format!(
                 "A run's text could not be read from storage ({error}); its card shows the start of it."
             )),
         }
@@ -452,21 +450,17 @@ impl HistoryPersistence {
         inner.state.borrow_mut().save.stop();
         inner.status.place.set(HistoryPlace::PageOnly);
         inner.status.loaded.set(true);
-        inner.store.report_background_error(reason);
+        inner.store.report(NoticeSource::History, reason);
     }
 
     pub(super) fn show_error(&self, message: String) {
-        self.inner.store.report_background_error(message.clone());
-        self.inner.state.borrow_mut().shown_error = Some(message);
+        self.inner.store.report(NoticeSource::Saving, message);
     }
 
     /// Clears the save error this attachment showed, once saving works again;
     /// any other message (a run that could not be read, say) stays until dismissed.
     pub(super) fn clear_shown_error(&self) {
-        let shown = self.inner.state.borrow_mut().shown_error.take();
-        if shown.is_some() && self.inner.store.error_untracked() == shown {
-            self.inner.store.set_error(None);
-        }
+        self.inner.store.clear_notice(NoticeSource::Saving);
     }
 
     /// The database, unless it was closed or reopened since `generation`.

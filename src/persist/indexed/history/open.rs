@@ -11,7 +11,7 @@ use crate::persist::local::layout::{Manifest, INDEXED_DB_SCHEMA_VERSION, SCHEMA_
 use crate::persist::local::{
     persist_to_local_storage, restore_for_indexed_db, PersistOptions, StorageBackend,
 };
-use crate::store::HistorySummary;
+use crate::store::{HistorySummary, NoticeSource};
 use leptos::prelude::*;
 use leptos::reactive::owner::WeakOwner;
 use std::rc::Rc;
@@ -62,7 +62,7 @@ impl HistoryPersistence {
         let moved_in = match self.move_in(&db, &manifest).await {
             Ok(moved) => moved,
             Err(message) => {
-                inner.store.report_background_error(message);
+                inner.store.report(NoticeSource::History, message);
                 false
             }
         };
@@ -90,7 +90,7 @@ impl HistoryPersistence {
         if !restored.problems.is_empty() {
             inner
                 .store
-                .report_background_error(restored.problems.join(" "));
+                .report(NoticeSource::History, restored.problems.join(" "));
         }
         let removed: Vec<String> = local
             .get(&keys.unsaved_removals())
@@ -179,7 +179,7 @@ impl HistoryPersistence {
             } else {
                 "its database is empty"
             };
-            inner.store.report_background_error(format!(
+            inner.store.report(NoticeSource::History, format!(
                 "Your saved history of {counted} run(s) is missing: {how}. The browser may have deleted it to free disk space, or this site's data was cleared. Restore it from a backup file with \"Import JSON\"; nothing else was changed."
             ));
         }
@@ -247,7 +247,7 @@ impl HistoryPersistence {
                     next = following;
                 }
                 Err(error) => {
-                    inner.store.report_background_error(format!(
+                    inner.store.report(NoticeSource::History, format!(
                         "Older runs could not be loaded ({error}); they are still stored and will load on the next start."
                     ));
                     break;
@@ -293,7 +293,7 @@ impl HistoryPersistence {
                 unreadable.len()
             ),
         };
-        self.inner.store.report_background_error(message);
+        self.inner.store.report(NoticeSource::History, message);
     }
 
     /// IndexedDB cannot be used: keep the history in localStorage, unless it
@@ -325,7 +325,7 @@ impl HistoryPersistence {
             Ok(_) => {
                 inner.store.merge_runs(made_here);
                 inner.status.loaded.set(true);
-                inner.store.report_background_error(format!(
+                inner.store.report(NoticeSource::History, format!(
                     "IndexedDB cannot be used here ({error}), so the history is kept in localStorage, which holds about 8,000 runs. Export it now and then."
                 ));
             }

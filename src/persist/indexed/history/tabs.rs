@@ -4,6 +4,7 @@
 use super::HistoryPersistence;
 use crate::persist::indexed::database::RunDatabase;
 use crate::persist::indexed::idb::DbError;
+use crate::store::NoticeSource;
 use leptos::prelude::set_timeout;
 use leptos::task::spawn_local;
 use std::collections::BTreeSet;
@@ -151,7 +152,7 @@ impl HistoryPersistence {
                     inner.store.finish_loading_history();
                     let held = inner.store.runs_untracked().len();
                     let lost = if loading { " Older runs that were not loaded yet are lost: restore them from a backup with \"Import JSON\"." } else { "" };
-                    inner.store.report_background_error(format!(
+                    inner.store.report(NoticeSource::History, format!(
                         "The history's database was deleted while the app was open (by the browser or another tab); the {held} run(s) this page holds were saved again.{lost}"
                     ));
                 }
