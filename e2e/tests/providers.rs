@@ -1,11 +1,11 @@
-//! One prompt on three providers' models, side by side, in the built app:
-//! the gateway is started with a providers file naming three fakes on
+//! One prompt on four providers' models, side by side, in the built app:
+//! the gateway is started with a providers file naming four fakes on
 //! loopback, each answering in its own API's wire format (OpenAI's chat
-//! completions, Anthropic's Messages, Gemini's generateContent), and a
-//! fourth provider where nothing listens. The playground's model picker
-//! lists the models under their providers; the prompt runs on one model of
-//! each of the three in one batch, and the three answers are found side by
-//! side. On the Experiments page, the picker marks the provider that cannot
+//! completions, Anthropic's Messages, Gemini's generateContent, Ollama's
+//! chat), and a fifth provider where nothing listens. The playground's model
+//! picker lists the models under their providers; the prompt runs on one
+//! model of each of the four in one batch, and the four answers are found
+//! side by side. On the Experiments page, the picker marks the provider that cannot
 //! be reached, and Settings shows each provider's status and last error.
 //!
 //! Needs `dist/` (`trunk build --release`) and `chromedriver` (or
@@ -123,8 +123,36 @@ async fn gemini(Path(call): Path<String>) -> Response {
     ])
 }
 
-/// The three fakes, and a providers file naming them and a fourth
-/// provider where nothing listens.
+/// Ollama's own chat API: "Hello from Llama", as JSON lines or whole, with
+/// the server's counts and timings (nanoseconds) on the last line.
+async fn ollama(Json(body): Json<Value>) -> Response {
+    let done = json!({"model": body["model"], "message": {"role": "assistant", "content": ""},
+        "done": true, "done_reason": "stop", "prompt_eval_count": 5, "prompt_eval_duration": 50_000_000,
+        "eval_count": 3, "eval_duration": 30_000_000});
+    if body["stream"] != true {
+        let mut whole = done;
+        whole["message"]["content"] = json!("Hello from Llama");
+        return Json(whole).into_response();
+    }
+    let piece = |text: &str| {
+        json!({"model": body["model"], "message": {"role": "assistant", "content": text}, "done": false})
+            .to_string()
+            + "\n"
+    };
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        [
+            piece("Hello"),
+            piece(" from Llama"),
+            done.to_string() + "\n",
+        ]
+        .concat(),
+    )
+        .into_response()
+}
+
+/// The four fakes, and a providers file naming them and a fifth provider
+/// where nothing listens.
 async fn providers_file(dir: &std::path::Path) -> std::path::PathBuf {
     let listed = |ids: &'static [&'static str]| {
         let data: Vec<Value> = ids
@@ -153,6 +181,11 @@ async fn providers_file(dir: &std::path::Path) -> std::path::PathBuf {
             .route("/v1beta/models/{call}", post(gemini))
             .route("/v1beta/models", get(listed(&["gemini-fake"]))),
     )
+    .await;
+    let ollama_url = serve(Router::new().route("/api/chat", post(ollama)).route(
+        "/api/tags",
+        get(|| async { Json(json!({"models": [{"name": "llama-fake", "model": "llama-fake"}]})) }),
+    ))
     .await;
     // A port bound, then let go: nothing listens there.
     let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
@@ -183,6 +216,12 @@ base_url = "{gemini_url}/v1beta"
 models = ["gemini-fake"]
 
 [[providers]]
+name = "ollama"
+kind = "ollama"
+base_url = "{ollama_url}"
+models = ["llama-fake"]
+
+[[providers]]
 name = "down"
 kind = "openai"
 base_url = "http://{nowhere}/v1"
@@ -203,7 +242,7 @@ async fn texts(browser: &Client, selector: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn one_prompt_runs_on_three_providers_side_by_side_and_an_unreachable_one_is_marked() {
+async fn one_prompt_runs_on_four_providers_side_by_side_and_an_unreachable_one_is_marked() {
     let browser = Browser::start("providers", &[]).await;
     let file = providers_file(browser.work_dir()).await;
     let dist = workspace_root().join("dist");
@@ -230,7 +269,7 @@ async fn drive(browser: &Client, app: &str) {
     .await;
     assert_eq!(
         texts(browser, ".composer__provider").await,
-        ["local", "openai", "anthropic", "google", "down"],
+        ["local", "openai", "anthropic", "google", "ollama", "down"],
         "the offline models under who serves them, then each provider in the order configured"
     );
     let under_google = evaluate(
@@ -245,12 +284,13 @@ async fn drive(browser: &Client, app: &str) {
         "a provider's models follow its name"
     );
 
-    // One prompt on one model of each of three providers, in one batch.
+    // One prompt on one model of each of four providers, in one batch.
     click(browser, ".composer__model[data-model=offline-echo] input").await; // chosen by default
     for id in [
         "openai/gpt-fake",
         "anthropic/claude-fake",
         "google/gemini-fake",
+        "ollama/llama-fake",
     ] {
         click(
             browser,
@@ -264,9 +304,9 @@ async fn drive(browser: &Client, app: &str) {
         .await
         .unwrap();
     click(browser, ".composer__execute").await;
-    wait_for_text(browser, ".history__count", |text| text == "3 runs").await;
+    wait_for_text(browser, ".history__count", |text| text == "4 runs").await;
     wait_for_text(browser, "[data-status=success] .filters__count", |text| {
-        text == "3"
+        text == "4"
     })
     .await;
     let columns = evaluate(
@@ -279,7 +319,7 @@ async fn drive(browser: &Client, app: &str) {
     )
     .await;
     let columns = columns.as_array().unwrap();
-    assert_eq!(columns.len(), 3, "three answers compared: {columns:?}");
+    assert_eq!(columns.len(), 4, "four answers compared: {columns:?}");
     let mut answers: Vec<(String, String)> = columns
         .iter()
         .map(|column| {
@@ -301,13 +341,17 @@ async fn drive(browser: &Client, app: &str) {
                 "google/gemini-fake".to_owned(),
                 "Hello from Gemini".to_owned()
             ),
+            (
+                "ollama/llama-fake".to_owned(),
+                "Hello from Llama".to_owned()
+            ),
             ("openai/gpt-fake".to_owned(), "Hello from OpenAI".to_owned()),
         ]
     );
     // Side by side: columns of one comparison (two to a row in the
     // playground's layout, the third below the first).
     let title = find(browser, ".batch h3").await.text().await.unwrap();
-    assert_eq!(title, "Same prompt on 3 models");
+    assert_eq!(title, "Same prompt on 4 models");
     let (first, second) = (&columns[0], &columns[1]);
     assert!(
         first[2] == second[2] && first[3].as_f64() < second[3].as_f64(),
@@ -342,6 +386,7 @@ async fn drive(browser: &Client, app: &str) {
             "openai",
             "anthropic",
             "google",
+            "ollama",
             "down: not reachable (see Settings)"
         ]),
         "only the provider that cannot be reached is marked"
@@ -372,6 +417,6 @@ async fn drive(browser: &Client, app: &str) {
     assert!(google.contains("by listing its models"), "{google}");
     assert_eq!(
         texts(browser, ".providers__provider strong").await,
-        ["openai", "anthropic", "google", "down"]
+        ["openai", "anthropic", "google", "ollama", "down"]
     );
 }
