@@ -3,7 +3,7 @@
 // manifest and the newest runs, in one read-only transaction) while the
 // app's wasm is still downloading and compiling, so the app mounts with
 // the newest runs instead of opening the database only then. The app takes
-// it over in src/persist/history/head_start.rs, which checks these
+// it over in src/persist/indexed/history/head_start.rs, which checks these
 // constants against its own and decodes the records; this script only reads.
 // A database that does not exist yet or needs an upgrade is left to the app
 // (the upgrade is aborted here), as is any failure: `result` is then null.

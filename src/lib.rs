@@ -3,7 +3,8 @@
 //! The crate is laid out as its architecture:
 //! - [`model`]: the run and model types, wire-compatible with the TypeScript store's JSON.
 //! - [`store`]: the reactive runs store (signals, memos, actions) and its context helpers.
-//! - [`persist`]: saving the store to localStorage without ever losing a run.
+//! - [`persist`]: keeping the history in the browser without ever losing a run: IndexedDB
+//!   for the app (`persist_history`), localStorage for small embeds (`persist_to_local_storage`).
 //! - [`experiment`]: a prompt template run over a table of inputs on several models: plan, checks, grid, diff.
 //! - [`api`]: the HTTP contract with NeuroForge-compatible servers.
 //! - [`components`]: the views other Leptos apps embed.

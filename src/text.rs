@@ -1,5 +1,6 @@
 //! Rules about text that several layers must apply the same way: what a word
-//! character is, a rough token count, and case-insensitive search.
+//! character is, a rough token count, case-insensitive search, and numbers
+//! written as decimals.
 //!
 //! They avoid Rust's Unicode tables where the app bundle would pay for them:
 //! a word character is anything but whitespace and ASCII punctuation (so
@@ -65,6 +66,79 @@ pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// `value` with `decimals` digits after the point, rounded half to even:
+/// `fixed(48.25, 1)` is `"48.2"`, `fixed(66.7, 0)` is `"67"`, as
+/// `format!("{value:.1}")` writes them.
+///
+/// Written here because core's float formatting (Grisu with a Dragon4
+/// fallback and its bignum arithmetic) costs the app ~13 KB of wasm for a
+/// handful of figures on screen. The value is scaled to an integer first,
+/// so a value a hair's breadth from a tie may round the other way than
+/// core's exact decimal expansion would (`0.15` is `"0.2"` here); for figures
+/// a person reads that is the same number. Beyond 2^64 / 10^decimals the
+/// integer part saturates.
+pub fn fixed(value: f64, decimals: u32) -> String {
+    if !value.is_finite() {
+        return shortest(value);
+    }
+    let scale = 10_u64.pow(decimals);
+    // `as` saturates; f64's own ties-even rounding is one instruction in wasm.
+    let scaled = (value.abs() * scale as f64).round_ties_even() as u64;
+    let sign = if value < 0.0 && scaled != 0 { "-" } else { "" };
+    let whole = scaled / scale;
+    match decimals {
+        0 => format!("{sign}{whole}"),
+        _ => format!(
+            "{sign}{whole}.{:0width$}",
+            scaled % scale,
+            width = decimals as usize
+        ),
+    }
+}
+
+/// The shortest decimal that reads back as `value`, without an exponent:
+/// `"0.7"`, `"3"`, `"0.000012"`, as `value.to_string()` writes it.
+///
+/// The digits come from zmij, the float formatter serde_json already brings
+/// into the bundle, rather than core's (see [`fixed`]); zmij writes large and
+/// tiny values with an exponent (`1.2e-5`) and whole ones with `.0`, which
+/// this undoes.
+pub fn shortest(value: f64) -> String {
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format(value);
+    if !value.is_finite() {
+        return text.to_owned();
+    }
+    let (sign, text) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text),
+    };
+    let (mantissa, exponent) = match text.split_once('e') {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    let point = whole.len() as i32 + exponent;
+    let mut plain = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{whole}.{fraction}")
+    };
+    if plain.contains('.') {
+        plain.truncate(plain.trim_end_matches('0').trim_end_matches('.').len());
+    }
+    let plain = plain.trim_start_matches('0');
+    match plain {
+        "" => format!("{sign}0"),
+        _ if plain.starts_with('.') => format!("{sign}0{plain}"),
+        _ => format!("{sign}{plain}"),
+    }
+}
+
 /// Text to find in other text ignoring case, by Unicode's lowercase mapping.
 ///
 /// In the browser the mapping is JavaScript's `toLowerCase`, the same rules
@@ -106,6 +180,56 @@ fn browser_lowercase(text: &str) -> js_sys::JsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_writes_what_core_writes() {
+        for (value, decimals) in [
+            (48.25, 1),
+            (48.35, 1),
+            (0.0, 1),
+            (-0.04, 1),
+            (-2.5, 0),
+            (66.666, 0),
+            (99.96, 1),
+            (12_345_678.9, 2),
+            (1e-9, 3),
+            (7.0, 3),
+        ] {
+            assert_eq!(
+                fixed(value, decimals),
+                format!("{value:.*}", decimals as usize).replace("-0.0", "0.0"),
+                "{value} to {decimals} decimals"
+            );
+        }
+        assert_eq!(fixed(-0.04, 1), "0.0", "no negative zero on screen");
+        assert_eq!(fixed(f64::NAN, 1), "NaN");
+        assert_eq!(fixed(f64::NEG_INFINITY, 1), "-inf");
+    }
+
+    #[test]
+    fn shortest_writes_what_core_writes() {
+        for value in [
+            0.7,
+            3.0,
+            -3.0,
+            0.0,
+            -0.0,
+            0.000012,
+            1.2e-7,
+            0.1 + 0.2,
+            123_456.789,
+            1e21,
+            1.5e300,
+            -2.5e-12,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(shortest(value), value.to_string(), "{value:e}");
+        }
+    }
 
     #[test]
     fn counts_words_and_each_other_mark() {

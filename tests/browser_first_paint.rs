@@ -132,7 +132,7 @@ async fn shown_history(keys: &StorageKeys, runs: usize) -> (Page, Mounted) {
 
 #[wasm_bindgen_test]
 fn the_script_listens_to_the_channel_the_history_announces_saves_on() {
-    // src/persist/history/mod.rs: format!("{}:history", prefix), with the
+    // src/persist/indexed/history/mod.rs: format!("{}:history", prefix), with the
     // head start's database name as the prefix.
     assert!(FIRST_PAINT.contains("new BroadcastChannel(`${database}:history`)"));
     assert!(HEAD_START.contains(&format!(

@@ -9,7 +9,7 @@ use gloo_timers::future::sleep;
 use leptos::prelude::*;
 use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use prompt_runs::persist::{
-    persist_in_page, persist_to_local_storage, LocalStorage, MemoryStorage, PersistOptions,
+    persist_in_page, persist_to_local_storage, LocalStorageBackend, MemoryStorage, PersistOptions,
     Persistence, StorageBackend, StorageKeys,
 };
 use prompt_runs::store::RunsStore;
@@ -218,7 +218,7 @@ async fn a_full_quota_is_reported_and_nothing_is_lost() {
     assert_eq!(store.error(), None);
     let reloaded_owner = Owner::new();
     let reloaded = reloaded_owner.with(RunsStore::new);
-    reloaded_owner.with(|| persist_in_page(reloaded, LocalStorage::new().unwrap(), options));
+    reloaded_owner.with(|| persist_in_page(reloaded, LocalStorageBackend::new().unwrap(), options));
     assert_eq!(ids(&reloaded), ["unsaved", "saved"]);
 }
 
@@ -247,7 +247,7 @@ async fn another_documents_writes_arrive_through_the_storage_event() {
     let there = there_owner.with(RunsStore::new);
     let there_persistence = Persistence::attach(
         there,
-        LocalStorage::from_storage(other_documents_storage),
+        LocalStorageBackend::from_storage(other_documents_storage),
         options,
     );
     there
@@ -263,7 +263,7 @@ async fn another_documents_writes_arrive_through_the_storage_event() {
         ["mine", "theirs"],
         "the other document's run merged in"
     );
-    let stored = LocalStorage::new().unwrap().keys().unwrap();
+    let stored = LocalStorageBackend::new().unwrap().keys().unwrap();
     assert!(
         stored.contains(&"test-tabs:v1:run:mine".to_owned())
             && stored.contains(&"test-tabs:v1:run:theirs".to_owned())

@@ -6,9 +6,9 @@
 mod support;
 
 use leptos::prelude::Owner;
+use prompt_runs::model::runs_json::INTERRUPTED;
 use prompt_runs::model::{PromptRun, PromptRunUpdate, RunStatus, Timestamp};
 use prompt_runs::persist::layout::encode_run;
-use prompt_runs::persist::runs_json::INTERRUPTED;
 use prompt_runs::persist::{
     export_csv, export_json, export_json_parts, import_json, ImportError, MemoryStorage,
     PersistOptions, Persistence, Scheduler, StorageBackend, StorageError,

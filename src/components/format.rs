@@ -4,6 +4,7 @@
 use crate::model::{CostSource, PromptRun, RunStatus, Timestamp, Usd};
 use crate::store::Spread;
 
+use crate::text::fixed;
 pub use crate::text::PREVIEW_CHARS;
 
 /// `1234567` → `"1,234,567"`.
@@ -42,7 +43,7 @@ pub fn cost(value: Option<Usd>) -> String {
 pub fn bytes(value: f64) -> String {
     const UNITS: [(f64, &str); 3] = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
     match UNITS.iter().find(|(size, _)| value >= *size) {
-        Some((size, unit)) => format!("{:.1} {unit}", value / size),
+        Some((size, unit)) => format!("{} {unit}", fixed(value / size, 1)),
         None => format!("{} bytes", value.max(0.0) as u64),
     }
 }
@@ -93,7 +94,7 @@ pub fn run_cost_with_source(run: &PromptRun) -> String {
 
 /// A speed as `"48.2 tokens/s"`.
 pub fn tokens_per_second(rate: f64) -> String {
-    format!("{rate:.1} tokens/s")
+    format!("{} tokens/s", fixed(rate, 1))
 }
 
 /// A p50 / p95 pair of durations, `"1,843 / 2,950 ms"`, or `"N/A"`.
@@ -106,7 +107,7 @@ pub fn spread_ms(spread: Option<Spread<u64>>) -> String {
 /// A p50 / p95 pair of speeds, `"48.2 / 61.0 tokens/s"`, or `"N/A"`.
 pub fn spread_rate(spread: Option<Spread<f64>>) -> String {
     spread.map_or_else(not_available, |Spread { p50, p95 }| {
-        format!("{p50:.1} / {p95:.1} tokens/s")
+        format!("{} / {} tokens/s", fixed(p50, 1), fixed(p95, 1))
     })
 }
 
@@ -118,7 +119,7 @@ pub fn seconds(ms: u64) -> String {
 
 /// A share (0–1) as a whole percentage: `0.666` → `"67%"`.
 pub fn percent(share: f64) -> String {
-    format!("{:.0}%", share * 100.0)
+    format!("{}%", fixed(share * 100.0, 0))
 }
 
 /// The start of a run's output for a card: at most [`PREVIEW_CHARS`]

@@ -9,6 +9,7 @@ use super::format::{
 };
 use super::root_class::root_class;
 use crate::store::{use_runs_store, ModelStats, RunsStore, Spread};
+use crate::text::fixed;
 use leptos::prelude::*;
 
 /// Chart geometry, in SVG user units.
@@ -220,7 +221,7 @@ impl Metric {
             Metric::Latency => ms(stats.latency_ms),
             Metric::Speed => {
                 let Spread { p50, p95 } = stats.output_tokens_per_second?;
-                let text = format!("{p50:.1} / {}", tokens_per_second(p95));
+                let text = format!("{} / {}", fixed(p50, 1), tokens_per_second(p95));
                 Some((p50, Some(p95), text))
             }
             Metric::SuccessRate => {
@@ -261,7 +262,7 @@ fn chart(models: &[ModelStats], metric: Metric) -> Option<impl IntoView> {
             class="performance__chart"
             role="img"
             aria-label=metric.label()
-            viewBox=format!("0 0 {CHART_WIDTH} {height}")
+            viewBox=format!("0 0 {} {}", svg(CHART_WIDTH), svg(height))
             width="100%"
         >
             {bars.into_iter().enumerate().map(|(row, (model, value, p95, text))| {
@@ -270,15 +271,21 @@ fn chart(models: &[ModelStats], metric: Metric) -> Option<impl IntoView> {
                 let end = p95.map_or(width, |p95| p95 * scale).max(width);
                 view! {
                     <g class="performance__bar">
-                        <text x="0" y=y + BAR_HEIGHT - 4.0>{model}</text>
-                        <rect class="performance__p95" x=LABEL_WIDTH y=y width=end height=BAR_HEIGHT rx="3"></rect>
-                        <rect x=LABEL_WIDTH y=y width=width height=BAR_HEIGHT rx="3"></rect>
-                        <text x=LABEL_WIDTH + end + 6.0 y=y + BAR_HEIGHT - 4.0>{text}</text>
+                        <text x="0" y=svg(y + BAR_HEIGHT - 4.0)>{model}</text>
+                        <rect class="performance__p95" x=svg(LABEL_WIDTH) y=svg(y) width=svg(end) height=svg(BAR_HEIGHT) rx="3"></rect>
+                        <rect x=svg(LABEL_WIDTH) y=svg(y) width=svg(width) height=svg(BAR_HEIGHT) rx="3"></rect>
+                        <text x=svg(LABEL_WIDTH + end + 6.0) y=svg(y + BAR_HEIGHT - 4.0)>{text}</text>
                     </g>
                 }
             }).collect_view()}
         </svg>
     })
+}
+
+/// A length in the chart's user units, to a tenth: the view would write an
+/// `f64` attribute with core's float formatting (see [`fixed`]).
+fn svg(length: f64) -> String {
+    fixed(length, 1)
 }
 
 /// The runs of one multi-model batch, one column each.

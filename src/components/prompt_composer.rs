@@ -8,6 +8,7 @@ use super::model_checkboxes::{tick, ModelCheckboxes};
 use super::root_class::root_class;
 use crate::api::wire::ExecuteParameters;
 use crate::store::{use_runs_store, RunsStore};
+use crate::text::shortest;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -274,7 +275,7 @@ fn ParameterInputs(store: RunsStore) -> impl IntoView {
                     max="2"
                     step="0.1"
                     placeholder="server's default"
-                    prop:value=move || store.execution_parameters().temperature.map(|temperature| temperature.to_string()).unwrap_or_default()
+                    prop:value=move || store.execution_parameters().temperature.map(shortest).unwrap_or_default()
                     on:change=move |event| {
                         let temperature = parse_temperature(&event_target_value(&event));
                         set_parameter(&|parameters| parameters.temperature = temperature);

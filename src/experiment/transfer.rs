@@ -16,8 +16,8 @@
 
 use super::grid::{CellStatus, Grid, GridCell};
 use super::plan::{Experiment, Pairing, EXPERIMENT_SCHEMA};
+use crate::model::runs_json::{parse_runs, settle_interrupted};
 use crate::model::{percentile, PromptRun, RunStatus, Usd};
-use crate::persist::runs_json::{parse_runs, settle_interrupted};
 use crate::rfc4180::{defuse_formula, push_record};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

@@ -3,7 +3,9 @@
 //!
 //! Every type here serializes to the same camelCase JSON as the TypeScript
 //! version of this store (`PromptRun`, `Model`), so its exported history and its
-//! backend's answers load unchanged.
+//! backend's answers load unchanged. [`runs_json`] reads a history of runs
+//! from such JSON (an export, the legacy array, damaged storage), one run at a
+//! time.
 
 mod judgement;
 mod metrics;
@@ -11,6 +13,7 @@ mod model_info;
 mod money;
 mod percentile;
 mod run;
+pub mod runs_json;
 mod status;
 mod timestamp;
 mod update;

@@ -242,9 +242,12 @@ where
 fn whole_millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     let millis = Option::<f64>::deserialize(deserializer)?;
     match millis {
-        Some(ms) if !(0.0..=u64::MAX as f64).contains(&ms) => Err(serde::de::Error::custom(
-            format!("durationMs must be a non-negative number of milliseconds, got {ms}"),
-        )),
+        Some(ms) if !(0.0..=u64::MAX as f64).contains(&ms) => {
+            Err(serde::de::Error::custom(format!(
+                "durationMs must be a non-negative number of milliseconds, got {}",
+                crate::text::shortest(ms)
+            )))
+        }
         Some(ms) => Ok(Some(ms.round() as u64)),
         None => Ok(None),
     }

@@ -1,29 +1,25 @@
-//! Persistence of the runs store to the browser's localStorage, built so that
-//! no run is ever lost:
+//! Keeping the runs store in the browser, built so that no run is ever lost.
+//! Two storage engines, and what both use:
 //!
-//! - **Layout** ([`layout`]): a versioned manifest plus one compressed key per
-//!   run, so saves rewrite only what changed and tabs never overwrite each
-//!   other's runs.
-//! - **Restore**: runs left `pending`/`running` by a closed page come back
-//!   `cancelled` with a reason; unreadable data is copied to a backup key that
-//!   is never overwritten, readable runs are kept, and the store shows what
-//!   happened; a newer schema is left untouched and nothing is saved over it.
-//! - **Saving** ([`Persistence`]): changes are journaled by the store and
-//!   written coalesced (one save per debounce, each changed run once); a
-//!   full quota leaves storage intact, keeps the runs in memory, retries, and
-//!   tells the user to export and remove old runs.
-//! - **Other tabs**: their `storage` events merge into this store by id
-//!   (the later state along the status flow wins).
-//! - **Transfer** ([`export_json`], [`import_json`], [`export_csv`]).
+//! - **IndexedDB** (`indexed/`): the app's store. [`persist_history`] keeps
+//!   the whole history in a database, shows the newest runs first and loads
+//!   the rest in the background, saves one transaction per coalesced change,
+//!   follows other tabs, and can keep the history on a server too (with the
+//!   `client` feature: `HistoryPersistence::sync_with`). It uses the localStorage engine's
+//!   layout for its manifest, for what a closing page leaves behind, and as
+//!   its fallback when IndexedDB cannot be used.
+//! - **localStorage** (`local/`): for small embeds, and the fallback.
+//!   [`persist_to_local_storage`] keeps every run under a key of its own
+//!   ([`layout`]), restores what a closed page left, and follows other
+//!   tabs' `storage` events; about 8,000 runs fit.
+//! - **Shared**: the whole history out to a file and back ([`export_json`],
+//!   [`import_json`], [`export_csv`]), what the browser says about this
+//!   site's storage ([`storage_use`]), and the wording of browser errors.
 //!
-//! In the browser, [`persist_to_local_storage`] wires all of it up.
-//!
-//! All of it comes with the `persist` Cargo feature, except reading and
-//! writing runs as files ([`runs_json`], [`export_json`], [`import_json`],
-//! [`export_csv`]), which touch no storage and which experiments' import
-//! uses too.
+//! Both engines come with the `persist` Cargo feature. Reading and writing
+//! runs as files does not (it touches no storage); its parser is the file
+//! format [`crate::model::runs_json`].
 
-pub mod runs_json;
 mod transfer;
 
 pub use transfer::{
@@ -31,58 +27,31 @@ pub use transfer::{
 };
 
 #[cfg(feature = "persist")]
-mod backend;
-#[cfg(feature = "persist")]
-mod backup;
-#[cfg(feature = "persist")]
-mod database;
-#[cfg(feature = "persist")]
-mod history;
-#[cfg(feature = "persist")]
-mod idb;
+mod indexed;
 #[cfg(feature = "persist")]
 mod js_error;
 #[cfg(feature = "persist")]
-pub mod layout;
-#[cfg(feature = "persist")]
-mod restore;
+mod local;
 #[cfg(feature = "persist")]
 mod storage_manager;
-#[cfg(feature = "persist")]
-mod sync;
 
-#[cfg(feature = "persist")]
-mod browser;
-#[cfg(feature = "persist")]
-mod local_storage;
-#[cfg(feature = "persist")]
-mod lz16;
-
-#[cfg(feature = "persist")]
-pub use backend::{MemoryStorage, StorageBackend, StorageError};
-#[cfg(feature = "persist")]
-pub use backup::{backup_reminder, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS};
-#[cfg(feature = "persist")]
-pub use browser::{persist_in_page, persist_to_local_storage};
-#[cfg(feature = "persist")]
-pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
 #[cfg(all(feature = "persist", feature = "client"))]
-pub use history::SyncTarget;
+pub use indexed::SyncTarget;
 #[cfg(feature = "persist")]
-pub use history::{
-    persist_history, provide_history, use_history, ExportFormat, HistoryOptions,
-    HistoryPersistence, HistoryPlace, HistoryStatus, SavedExperiments, SyncState,
+pub use indexed::{
+    backup_reminder, persist_history, provide_history, use_history, BackupRecord, DatabaseManifest,
+    ExportFormat, HistoryOptions, HistoryPersistence, HistoryPlace, HistoryStatus,
+    SavedExperiments, SyncState, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS, DATABASE_VERSION,
 };
 // For the components' file pickers and downloads.
 #[cfg(feature = "components")]
 pub(crate) use js_error::describe as describe_js_error;
 #[cfg(feature = "persist")]
-pub use layout::StorageKeys;
-#[cfg(feature = "persist")]
-pub use local_storage::LocalStorage;
+pub use local::{
+    layout, persist_in_page, persist_to_local_storage, LocalStorageBackend, MemoryStorage,
+    PersistOptions, Persistence, Scheduler, StorageBackend, StorageError, StorageKeys,
+};
 #[cfg(feature = "persist")]
 pub use storage_manager::{
     is_storage_persistent, request_persistent_storage, storage_use, StorageUse,
 };
-#[cfg(feature = "persist")]
-pub use sync::{PersistOptions, Persistence, Scheduler};

@@ -1,7 +1,7 @@
 //! Export and import of the whole history: JSON in the TypeScript store's
 //! format (import merges by id), and CSV for spreadsheets.
 
-use super::runs_json::{parse_runs, settle_interrupted};
+use crate::model::runs_json::{parse_runs, settle_interrupted};
 use crate::model::PromptRun;
 use crate::rfc4180::{defuse_formula, push_record};
 use crate::store::{MergeReport, RunList, RunsStore};
@@ -123,7 +123,7 @@ pub fn csv_rows<'r>(runs: impl IntoIterator<Item = &'r PromptRun>) -> String {
             number(run.input_tokens),
             number(run.output_tokens),
             number(run.total_tokens),
-            run.cost.map(|cost| cost.to_string()).unwrap_or_default(),
+            run.cost.map(crate::text::shortest).unwrap_or_default(),
             run.prompt_snapshot.clone(),
             run.output.clone().unwrap_or_default(),
             run.error.clone().unwrap_or_default(),

@@ -9,6 +9,7 @@ use super::keyed_rows::{keyed_rows, row};
 use super::root_class::root_class;
 use crate::model::Model;
 use crate::store::{use_runs_store, RunsStore};
+use crate::text::shortest;
 use connection::keep_token;
 pub use connection::{
     default_server_url, provide_server_connection, with_price_overrides, ServerConnection,
@@ -177,7 +178,7 @@ fn PriceList(
         let name = model.name.clone();
         let placeholder = model
             .cost_per_1k_tokens
-            .map_or_else(|| "no price".to_owned(), |price| price.to_string());
+            .map_or_else(|| "no price".to_owned(), shortest);
         row(id.clone(), move || {
             let shown_id = id.clone();
             let label_id = id.clone();
@@ -189,7 +190,7 @@ fn PriceList(
                     inputmode="decimal"
                     placeholder=placeholder
                     prop:value=move || connection.price_overrides.with(|prices| {
-                        prices.get(&shown_id).map(ToString::to_string).unwrap_or_default()
+                        prices.get(&shown_id).copied().map(shortest).unwrap_or_default()
                     })
                     on:change=move |event| save_price(id.clone(), event_target_value(&event))
                 />

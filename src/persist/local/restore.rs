@@ -1,9 +1,9 @@
 //! Loading the history from storage: the current layout, the legacy array,
 //! and everything that can go wrong with either, without losing a byte.
 
+use super::backend::{StorageBackend, StorageError};
 use super::layout::{decode_run, Manifest, StorageKeys, INDEXED_DB_SCHEMA_VERSION, SCHEMA_VERSION};
-use super::runs_json::{parse_runs, settle_interrupted};
-use super::{StorageBackend, StorageError};
+use crate::model::runs_json::{parse_runs, settle_interrupted};
 use crate::model::{PromptRun, Timestamp};
 use std::collections::HashMap;
 

@@ -10,7 +10,7 @@
 //! prompt-runs:v2:cleared         present when that page had cleared the whole history
 //! ```
 //!
-//! With the history in IndexedDB ([`persist_history`](super::persist_history)),
+//! With the history in IndexedDB ([`persist_history`](crate::persist::persist_history)),
 //! the manifest says so (`{"schema":2,"store":"indexedDB","runs":N}`): an
 //! older build then leaves everything alone, and a database found empty
 //! while the manifest counts runs means the browser deleted it. Run keys are

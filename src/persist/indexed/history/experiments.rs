@@ -2,8 +2,12 @@
 //! whole (template, inputs, models, parameters, checks, budget), read back at
 //! start. Their runs are ordinary runs, saved with the history.
 
-use super::*;
+use super::{HistoryPersistence, HistoryPlace};
 use crate::experiment::Experiment;
+use crate::persist::indexed::database::RunDatabase;
+use crate::persist::indexed::idb::DbError;
+use leptos::prelude::GetUntracked;
+use std::rc::Rc;
 
 /// The experiment definitions read back from the database.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -3,7 +3,18 @@
 //! fallback.
 
 use super::head_start::{self, HeadStart};
-use super::*;
+use super::{HistoryPersistence, HistoryPlace};
+use crate::model::runs_json::settle_interrupted;
+use crate::persist::indexed::database::{Chunk, FirstScreen, OrderKey, RunDatabase, Unreadable};
+use crate::persist::indexed::idb::{DbError, Durability};
+use crate::persist::local::layout::{Manifest, INDEXED_DB_SCHEMA_VERSION, SCHEMA_VERSION};
+use crate::persist::local::{
+    persist_to_local_storage, restore_for_indexed_db, PersistOptions, StorageBackend,
+};
+use crate::store::HistorySummary;
+use leptos::prelude::*;
+use leptos::reactive::owner::WeakOwner;
+use std::rc::Rc;
 
 impl HistoryPersistence {
     /// Opens the database, moves in what localStorage holds, shows the first
@@ -147,10 +158,10 @@ impl HistoryPersistence {
         let stored = first.manifest.clone().unwrap_or_default();
         let generation = {
             let mut state = inner.state.borrow_mut();
-            state.last_backup = stored.last_backup;
+            state.save.set_last_backup(stored.last_backup);
             state.pending_active = stored.active_run_id.clone();
             state.manifest_runs = manifest.runs;
-            state.ready = true;
+            state.save.open();
             state.generation
         };
         inner.status.last_backup.set(stored.last_backup);
@@ -183,8 +194,11 @@ impl HistoryPersistence {
             Some(_) => None,
             None => stored.summary,
         };
-        inner.state.borrow_mut().totals_known = known.is_some();
-        inner.state.borrow_mut().written_manifest = first.manifest.clone();
+        inner
+            .state
+            .borrow_mut()
+            .save
+            .read_manifest(first.manifest.clone(), known.is_some());
         let summary = known.unwrap_or_else(|| HistorySummary::counting(first.counted.unwrap_or(0)));
         let Chunk {
             mut runs,
@@ -292,7 +306,7 @@ impl HistoryPersistence {
             ));
         }
         debug_assert!(manifest.schema <= SCHEMA_VERSION);
-        inner.state.borrow_mut().read_only = Some("kept in localStorage".to_owned());
+        inner.state.borrow_mut().save.stop();
         inner.status.place.set(HistoryPlace::LocalStorage);
         // Runs made since the page opened would be replaced by the restore:
         // they are merged back in after it.

@@ -1,9 +1,9 @@
 //! Keeping storage and the store in step: restore on attach, coalesced saves
 //! of only what changed, and changes made by other tabs merged in.
 
+use super::backend::{StorageBackend, StorageError};
 use super::layout::{decode_run, encode_run, Manifest, StorageKeys, SCHEMA_VERSION};
 use super::restore::restore;
-use super::{StorageBackend, StorageError};
 use crate::store::RunsStore;
 use std::cell::RefCell;
 use std::collections::BTreeSet;

@@ -1,7 +1,7 @@
 //! When to remind a person to back up: a history lives in one browser
 //! profile until it is exported, and browsers do lose profiles.
 
-use super::BackupRecord;
+use super::database::BackupRecord;
 
 /// A reminder is due once the last backup is older than this…
 pub const BACKUP_MAX_AGE_MILLIS: i64 = 7 * 24 * 60 * 60 * 1_000;

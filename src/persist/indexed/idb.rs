@@ -10,7 +10,7 @@
 //! requests. Awaiting anything else (a timer, a fetch) in the middle of a
 //! transaction lets it commit early: never do that.
 
-pub(crate) use super::js_error::describe;
+pub(crate) use crate::persist::js_error::describe;
 use futures::channel::oneshot;
 use std::cell::RefCell;
 use std::rc::Rc;

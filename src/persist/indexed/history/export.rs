@@ -2,9 +2,9 @@
 //! history needs, since cold runs hold only the start of their text in
 //! memory (see [`RunsStore::is_run_cold`]).
 
-use super::*;
+use super::HistoryPersistence;
 use crate::model::PromptRun;
-use crate::persist::{csv_header, csv_rows};
+use crate::persist::{csv_header, csv_rows, export_csv, export_json_parts};
 
 /// Stored runs read per step of an export.
 const EXPORT_STEP: usize = 1_000;
@@ -29,8 +29,8 @@ impl HistoryPersistence {
         let Some(db) = self.current_db(generation) else {
             let runs = inner.store.runs_untracked();
             return Ok(match format {
-                ExportFormat::Json => crate::persist::export_json_parts(&runs).collect(),
-                ExportFormat::Csv => vec![crate::persist::export_csv(&runs)],
+                ExportFormat::Json => export_json_parts(&runs).collect(),
+                ExportFormat::Csv => vec![export_csv(&runs)],
             });
         };
         self.clone().save().await;

@@ -1,7 +1,9 @@
 //! Wiring persistence into a page: save on every change (coalesced), flush
 //! when the page is hidden or left, and follow other tabs' `storage` events.
 
-use super::{LocalStorage, PersistOptions, Persistence, StorageBackend, StorageError};
+use super::backend::{StorageBackend, StorageError};
+use super::local_storage::LocalStorageBackend;
+use super::persistence::{PersistOptions, Persistence};
 use crate::store::RunsStore;
 use leptos::prelude::*;
 
@@ -21,7 +23,7 @@ pub fn persist_to_local_storage(
     store: RunsStore,
     options: PersistOptions,
 ) -> Result<Persistence, StorageError> {
-    let backend = LocalStorage::new().inspect_err(|error| {
+    let backend = LocalStorageBackend::new().inspect_err(|error| {
         store.report_background_error(format!("Runs will not be saved: {error}."));
     })?;
     let watched = backend.storage().clone();

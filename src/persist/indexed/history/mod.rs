@@ -3,7 +3,8 @@
 //! change, followed across tabs, and moved in from localStorage without loss.
 //!
 //! [`persist_history`] wires it up; README.md ("Where the history is kept")
-//! says why it is built this way.
+//! says why it is built this way, and the engine's module doc
+//! (`persist/indexed/mod.rs`) which file holds what.
 //!
 //! - **Start**: the newest runs, the history's counts and totals (kept in the
 //!   database's manifest) and the active run are read in one transaction, so
@@ -28,13 +29,14 @@
 //!   database found empty while it counts some was deleted by the browser,
 //!   and the app says so and offers a restore instead of an empty history.
 //! - **No IndexedDB**: the history is kept in localStorage instead
-//!   ([`persist_to_local_storage`](super::persist_to_local_storage)), with a notice.
+//!   ([`persist_to_local_storage`](crate::persist::persist_to_local_storage)), with a notice.
 
 mod experiments;
 mod export;
 mod head_start;
 mod open;
 mod save;
+mod save_state;
 // Keeping the history on a server talks HTTP: only with the client.
 #[cfg(feature = "client")]
 mod server;
@@ -47,25 +49,20 @@ pub use export::ExportFormat;
 pub use server::SyncTarget;
 pub use sync_state::SyncState;
 
-use super::database::{
-    BackupRecord, Chunk, DatabaseManifest, FirstScreen, OrderKey, RunDatabase, Save, Unreadable,
-};
-use super::idb::{self, DbError, Durability};
-use super::layout::{encode_run, Manifest, StorageKeys, INDEXED_DB_SCHEMA_VERSION, SCHEMA_VERSION};
-use super::restore::restore_for_indexed_db;
-use super::runs_json::settle_interrupted;
-use super::{persist_to_local_storage, LocalStorage, PersistOptions, StorageBackend};
+use super::database::{BackupRecord, RunDatabase};
+use super::idb::{self, DbError};
 use crate::model::Timestamp;
-use crate::store::{HistorySummary, RunsStore};
+use crate::persist::local::layout::{Manifest, StorageKeys, INDEXED_DB_SCHEMA_VERSION};
+use crate::persist::local::{LocalStorageBackend, StorageBackend};
+use crate::store::RunsStore;
 use leptos::prelude::*;
 use leptos::reactive::owner::WeakOwner;
 use leptos::task::spawn_local;
+use save_state::SaveState;
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
 
 /// How the history is persisted by [`persist_history`].
 #[derive(Clone)]
@@ -202,9 +199,9 @@ struct Inner {
     store: RunsStore,
     options: HistoryOptions,
     status: HistoryStatus,
-    local: Option<LocalStorage>,
+    local: Option<LocalStorageBackend>,
     db: RefCell<Option<Rc<RunDatabase>>>,
-    state: RefCell<SaveState>,
+    state: RefCell<State>,
     channel: Option<web_sys::BroadcastChannel>,
     /// Kept alive with the attachment: the handlers listening for other tabs
     /// and for `versionchange`.
@@ -218,22 +215,12 @@ struct Inner {
     owner: Option<WeakOwner>,
 }
 
+/// What the attachment keeps track of as it works.
 #[derive(Default)]
-struct SaveState {
-    /// Why nothing may be written, if so.
-    read_only: Option<String>,
-    /// The database is open and what came from localStorage is in it.
-    ready: bool,
-    scheduled: bool,
-    saving: bool,
-    /// Changes arrived while a save was being written.
-    again: bool,
-    /// Runs (and a clear) whose save failed, or is being written.
-    retry: BTreeSet<String>,
-    retry_cleared: bool,
-    /// What the save being written holds, until it commits.
-    writing: BTreeSet<String>,
-    writing_cleared: bool,
+struct State {
+    /// The save: whether the database may be written, the save's phase,
+    /// what failed, the manifest as last written.
+    save: SaveState,
     /// Unsaved changes were copied to localStorage at `pagehide`.
     spilled: bool,
     /// The save error this attachment shows, to clear once saving works.
@@ -242,13 +229,6 @@ struct SaveState {
     generation: u32,
     /// The run count the localStorage manifest holds.
     manifest_runs: Option<u64>,
-    last_backup: Option<BackupRecord>,
-    /// The database manifest as last written (a save with nothing else to
-    /// write and the same manifest writes nothing).
-    written_manifest: Option<DatabaseManifest>,
-    /// Whether the stored history's totals are known (else only its count
-    /// is, until every run is loaded).
-    totals_known: bool,
     /// The active run to restore once it is loaded (it may be an older one).
     pending_active: Option<String>,
 }
@@ -285,9 +265,9 @@ pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPers
                 last_backup: RwSignal::new(None),
                 sync: RwSignal::new(SyncState::Off),
             },
-            local: LocalStorage::new().ok(),
+            local: LocalStorageBackend::new().ok(),
             db: RefCell::new(None),
-            state: RefCell::new(SaveState::default()),
+            state: RefCell::new(State::default()),
             channel,
             listeners: RefCell::new(Vec::new()),
             #[cfg(feature = "client")]
@@ -403,11 +383,7 @@ impl HistoryPersistence {
     /// True when every change is committed to storage: nothing waits to be
     /// saved, is being saved, or failed to save.
     pub fn is_saved(&self) -> bool {
-        let state = self.inner.state.borrow();
-        !state.scheduled
-            && !state.saving
-            && state.retry.is_empty()
-            && !state.retry_cleared
+        self.inner.state.borrow().save.is_settled()
             && self.inner.store.unsaved_ids().is_empty()
             && !self.inner.store.is_cleared_unsaved()
     }
@@ -419,7 +395,11 @@ impl HistoryPersistence {
             at_unix_millis: Timestamp::now().unix_millis().unwrap_or_default(),
             runs,
         };
-        self.inner.state.borrow_mut().last_backup = Some(record);
+        self.inner
+            .state
+            .borrow_mut()
+            .save
+            .set_last_backup(Some(record));
         self.inner.status.last_backup.set(Some(record));
         self.inner.status.missing_runs.set(None);
         self.save_soon();
@@ -469,7 +449,7 @@ impl HistoryPersistence {
     pub(super) fn stop(&self, reason: String) {
         let inner = &self.inner;
         inner.store.finish_loading_history();
-        inner.state.borrow_mut().read_only = Some(reason.clone());
+        inner.state.borrow_mut().save.stop();
         inner.status.place.set(HistoryPlace::PageOnly);
         inner.status.loaded.set(true);
         inner.store.report_background_error(reason);

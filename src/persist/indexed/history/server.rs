@@ -5,12 +5,17 @@
 //! like another tab's save. Offline, nothing stops: the outbox waits, and
 //! uploads resume with backoff. The contract is README.md's sync API.
 
-use super::*;
+use super::{HistoryPersistence, SyncState};
 use crate::api::wire::{Tombstone, SYNC_BATCH_MAX};
 use crate::api::{ApiError, NeuroForgeClient};
 use crate::model::{PromptRun, Timestamp};
-use crate::persist::database::{Outgoing, SyncMeta};
+use crate::persist::indexed::database::{Outgoing, SyncMeta};
+use crate::persist::indexed::idb::DbError;
 use futures::future::select;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 /// Runs per upload and per page of changes: well under the server's limit
 /// of [`SYNC_BATCH_MAX`] and its 16 MiB body for typical runs.
@@ -42,7 +47,7 @@ pub(super) struct SyncSlot {
 impl HistoryPersistence {
     /// Keeps the history on `target` too (or stops, with `None`). Switching
     /// to another server or workspace uploads the whole history there; how
-    /// it stands is [`HistoryStatus::sync_state`].
+    /// it stands is [`HistoryStatus::sync_state`](super::HistoryStatus::sync_state).
     pub fn sync_with(&self, target: Option<SyncTarget>) {
         let generation = {
             let mut slot = self.inner.sync.borrow_mut();
@@ -121,7 +126,7 @@ impl HistoryPersistence {
         let mut backoff = Duration::from_secs(1);
         loop {
             // The database opens asynchronously: wait for it.
-            let ready = self.inner.state.borrow().ready;
+            let ready = self.inner.state.borrow().save.is_open();
             let Some(target) = self.current_target(generation) else {
                 return;
             };

@@ -1,22 +1,22 @@
-//! The browser's localStorage as a [`StorageBackend`].
+//! The browser's localStorage as a [`StorageBackend`]: [`LocalStorageBackend`].
 
-use super::js_error::describe;
-use super::{StorageBackend, StorageError};
+use super::backend::{StorageBackend, StorageError};
+use crate::persist::js_error::describe;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// A `window.localStorage` (or any `Storage` object, e.g. another frame's).
 #[derive(Clone, Debug)]
-pub struct LocalStorage {
+pub struct LocalStorageBackend {
     storage: web_sys::Storage,
 }
 
-impl LocalStorage {
+impl LocalStorageBackend {
     /// This page's localStorage, or why it cannot be used.
-    pub fn new() -> Result<LocalStorage, StorageError> {
+    pub fn new() -> Result<LocalStorageBackend, StorageError> {
         let window =
             web_sys::window().ok_or_else(|| StorageError::Unavailable("no window".into()))?;
         match window.local_storage() {
-            Ok(Some(storage)) => Ok(LocalStorage { storage }),
+            Ok(Some(storage)) => Ok(LocalStorageBackend { storage }),
             Ok(None) => Err(StorageError::Unavailable(
                 "this browser has no localStorage".into(),
             )),
@@ -25,8 +25,8 @@ impl LocalStorage {
     }
 
     /// A backend over `storage`.
-    pub fn from_storage(storage: web_sys::Storage) -> LocalStorage {
-        LocalStorage { storage }
+    pub fn from_storage(storage: web_sys::Storage) -> LocalStorageBackend {
+        LocalStorageBackend { storage }
     }
 
     /// The underlying `Storage` object.
@@ -51,7 +51,7 @@ fn classify(error: JsValue) -> StorageError {
     }
 }
 
-impl StorageBackend for LocalStorage {
+impl StorageBackend for LocalStorageBackend {
     fn get(&self, key: &str) -> Result<Option<String>, StorageError> {
         self.storage.get_item(key).map_err(classify)
     }

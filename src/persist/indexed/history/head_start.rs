@@ -9,7 +9,7 @@
 //! (no database yet, an upgrade, an error), and the persistence opens the
 //! database itself as it would without the script.
 
-use super::super::database::{FirstScreen, RunDatabase, DATABASE_VERSION};
+use crate::persist::indexed::database::{FirstScreen, RunDatabase, DATABASE_VERSION};
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

@@ -1,7 +1,16 @@
 //! Other tabs: announcing saves, taking in theirs, and giving way to
 //! another tab's upgrade or deletion of the database.
 
-use super::*;
+use super::HistoryPersistence;
+use crate::persist::indexed::database::RunDatabase;
+use crate::persist::indexed::idb::DbError;
+use leptos::prelude::set_timeout;
+use leptos::task::spawn_local;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 impl HistoryPersistence {
     /// Tells other tabs which runs this save wrote.
@@ -109,7 +118,7 @@ impl HistoryPersistence {
         }
         let mut state = self.inner.state.borrow_mut();
         state.generation += 1;
-        state.ready = false;
+        state.save.close();
     }
 
     /// Opens the database again after a `versionchange`. A newer version
@@ -132,10 +141,10 @@ impl HistoryPersistence {
                 let loading = inner.store.is_loading_history_untracked();
                 {
                     let mut state = inner.state.borrow_mut();
-                    state.ready = true;
+                    state.save.open();
                     if created {
                         // Everything held goes back in; runs never loaded are lost.
-                        state.retry.extend(inner.store.runs_untracked().iter().map(|run| run.id.clone()));
+                        state.save.write_again(inner.store.runs_untracked().iter().map(|run| run.id.clone()));
                     }
                 }
                 if created {
