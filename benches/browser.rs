@@ -23,7 +23,7 @@ use prompt_runs::components::{ExperimentGrid, RunHistory};
 use prompt_runs::model::PromptRun;
 use prompt_runs::persist::{
     persist_history, HistoryOptions, MemoryStorage, PersistOptions, Persistence, Scheduler,
-    StorageKeys, SyncState, SyncTarget,
+    StorageKeys, SyncFeed, SyncState, SyncTarget,
 };
 use prompt_runs::store::RunsStore;
 use std::rc::Rc;
@@ -265,11 +265,12 @@ async fn save_one_run(owner: &Owner) -> String {
 
 /// A run finished in browser A until it shows in browser B, each syncing
 /// through its own gateway, both gateways on one PostgreSQL (xtask starts
-/// them). B learns of it at its next read of the changes feed, made every
-/// 10 s while nothing happens there, so each sample starts at a random
-/// moment of that cycle, as a person's run does.
+/// them). B holds the server's stream of changes, so A's upload is pushed to
+/// it as soon as it is committed (PostgreSQL's NOTIFY wakes B's gateway);
+/// each sample starts after a random pause of up to a second, so that no two
+/// share an upload.
 async fn sync_latency(owner: &Owner) -> String {
-    const SAMPLES: usize = 12;
+    const SAMPLES: usize = 30;
     let (Some(first), Some(second)) = (
         option_env!("PROMPT_RUNS_TEST_GATEWAY"),
         option_env!("PROMPT_RUNS_TEST_SECOND_GATEWAY"),
@@ -299,24 +300,30 @@ async fn sync_latency(owner: &Owner) -> String {
             return format!("not measured: a page did not sync within 60 s ({state:?})\n");
         }
     }
+    let status = receiving.status();
+    if !wait_until(60.0, 20, move || status.sync_feed() == SyncFeed::Live).await {
+        let feed = untrack(|| receiving.status().sync_feed());
+        return format!("not measured: browser B did not hold the stream ({feed:?})\n");
+    }
     let mut prose = Prose(7);
     let mut latencies = Vec::with_capacity(SAMPLES);
     for index in 0..SAMPLES {
-        let wait = (js_sys::Math::random() * 10_000.0) as u32;
+        let wait = (js_sys::Math::random() * 1_000.0) as u32;
         gloo_timers::future::TimeoutFuture::new(wait).await;
         let run = typical_run(1_000_000 + index, &mut prose);
         let id = run.id.clone();
         let started = now();
         sender.add_run(run).unwrap();
-        if !wait_until(60.0, 5, move || receiver.get_run_by_id(&id).is_some()).await {
+        if !wait_until(60.0, 2, move || receiver.get_run_by_id(&id).is_some()).await {
             return "not measured: a run did not reach the other browser within 60 s\n".to_owned();
         }
         latencies.push(now() - started);
     }
     latencies.sort_by(f64::total_cmp);
     let at = |share: f64| latencies[((latencies.len() - 1) as f64 * share).round() as usize];
+    let feed = untrack(|| receiving.status().sync_feed());
     format!(
-        "| A run finished in browser A, until browser B has it ({SAMPLES} runs) | ms |\n| --- | ---: |\n\
+        "| A run finished in browser A, until browser B has it ({SAMPLES} runs; B's feed: {feed:?}) | ms |\n| --- | ---: |\n\
          | p50 | {:.0} |\n| p99 (the slowest of {SAMPLES}) | {:.0} |\n| fastest | {:.0} |\n",
         at(0.5),
         at(1.0),

@@ -4,7 +4,9 @@
 //! runs, later states, judgements and deletions reach the other page and its
 //! database; work done while the server cannot be reached waits in the
 //! outbox and goes once it can; a history larger than one upload goes up in
-//! pages with its progress shown.
+//! pages with its progress shown; a run finished in one page is pushed to the
+//! other over the server's stream, and where a proxy holds the stream back
+//! the page falls back to polling and says so.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -12,10 +14,10 @@ mod support;
 use leptos::prelude::*;
 use prompt_runs::api::{ClientConfig, NeuroForgeClient};
 use prompt_runs::model::{PromptRun, PromptRunUpdate, Rating};
-use prompt_runs::persist::{SyncState, SyncTarget};
+use prompt_runs::persist::{SyncFeed, SyncState, SyncTarget};
 use std::collections::BTreeSet;
 use support::history::*;
-use support::{eventually_within, gateway_url, second_gateway_url};
+use support::{buffering_gateway_url, eventually_within, gateway_url, second_gateway_url};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -272,5 +274,72 @@ async fn a_run_deleted_elsewhere_does_not_come_back_from_an_old_copy() {
     let run: Option<std::sync::Arc<PromptRun>> = old.store.get_run_by_id("r000000");
     assert!(run.is_none(), "the deleted run came back: {run:?}");
     old.close();
+    other.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_run_finished_in_one_page_is_pushed_to_the_other_over_the_stream() {
+    let workspace = workspace("pushed");
+    let sender = Page::loaded(options(&fresh("push-sender").await)).await;
+    let receiver = Page::loaded(options(&fresh("push-receiver").await)).await;
+    sender.history.sync_with(Some(target(gateway(), &workspace)));
+    receiver
+        .history
+        .sync_with(Some(target(second_gateway(), &workspace)));
+    synced(&sender, "the sending page is in sync").await;
+    let status = receiver.history.status();
+    eventually_within("the receiving page follows the stream", 30, move || {
+        status.sync_feed() == SyncFeed::Live
+    })
+    .await;
+
+    // Nothing happens in the receiving page: the run can only come by the
+    // stream (it does not poll while the stream is held).
+    let mut finished = run("pushed-run", 1_800_000_000_000);
+    finished.output = Some("finished in the other browser".into());
+    sender.store.add_run(finished).unwrap();
+    let store = receiver.store;
+    eventually_within("the run reaches the other page", 30, move || {
+        store.get_run_by_id("pushed-run").is_some()
+    })
+    .await;
+    assert_eq!(
+        untrack(|| receiver.history.status().sync_feed()),
+        SyncFeed::Live,
+        "it came over the stream, which is still held"
+    );
+    assert_eq!(
+        receiver.store.get_run_by_id("pushed-run").unwrap().output.as_deref(),
+        Some("finished in the other browser")
+    );
+    sender.close();
+    receiver.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_proxy_that_buffers_makes_the_page_poll_and_say_so() {
+    let workspace = workspace("buffered");
+    let behind = NeuroForgeClient::new(ClientConfig::default().base_url(buffering_gateway_url()));
+    let page = Page::loaded(options(&fresh("behind-a-buffer").await)).await;
+    page.history.sync_with(Some(target(behind, &workspace)));
+    let status = page.history.status();
+    eventually_within("the page falls back to polling", 30, move || {
+        status.sync_feed() == SyncFeed::Polling
+    })
+    .await;
+    assert_eq!(sync_state(&page), SyncState::Synced, "polling is in sync too");
+
+    // Another browser's run still arrives, at the next poll.
+    let other = Page::loaded(options(&fresh("beside-the-buffer").await)).await;
+    other.history.sync_with(Some(target(gateway(), &workspace)));
+    other.store.add_run(run("polled-run", 1_800_000_000_000)).unwrap();
+    synced(&other, "the other page uploaded its run").await;
+    let store = page.store;
+    eventually_within("the run arrives by polling", 30, move || {
+        store.get_run_by_id("polled-run").is_some()
+    })
+    .await;
+    assert_eq!(untrack(|| status.sync_feed()), SyncFeed::Polling);
+    page.close();
     other.close();
 }

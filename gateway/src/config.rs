@@ -27,6 +27,11 @@ pub struct GatewayConfig {
     /// Also list the models that simulate failures (for the client's tests).
     #[arg(long, env = "PROMPT_RUNS_TEST_MODELS")]
     pub test_models: bool,
+    /// Answer each API request only once its answer is complete, as a
+    /// reverse proxy that buffers does (so a change stream never reaches
+    /// the browser): for the browser's tests of its fallback to polling.
+    #[arg(long, hide = true)]
+    pub test_buffering: bool,
     /// A JSON file of prices laid over the built-in table:
     /// `{"<model id or prefix>": {"input_per_million": 0.5, "output_per_million": 1.5} | null}`.
     #[arg(long, env = "PROMPT_RUNS_PRICES")]

@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 pub struct Server {
     listener: TcpListener,
     app: Router,
+    /// Its history, whose change streams end when it stops.
+    history: History,
     /// Where it listens.
     pub address: SocketAddr,
     /// The access token generated at start, when one was required and none
@@ -82,7 +84,8 @@ pub async fn start(listener: TcpListener, mut config: GatewayConfig) -> Result<S
         token_given,
         warnings: settings.warnings(),
         history_location: history.location().to_owned(),
-        app: router(settings, Some(history)),
+        app: router(settings, Some(history.clone())),
+        history,
     })
 }
 
@@ -123,6 +126,13 @@ impl Server {
     ) -> std::io::Result<()> {
         // The peer's address identifies clients for the per-minute limit.
         let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        let history = self.history;
+        // Change streams never end by themselves: they are ended, so that
+        // the requests under way can finish.
+        let stopped = async move {
+            stopped.await;
+            history.feed().close();
+        };
         axum::serve(self.listener, service)
             .with_graceful_shutdown(stopped)
             .await

@@ -13,8 +13,10 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use crate::sync_stream;
 use serde::Deserialize;
 
 /// Largest upload accepted: 1,000 runs with long answers. Only this route
@@ -75,15 +77,21 @@ struct ChangesQuery {
 }
 
 /// `GET /api/v1/sync/{workspace}/changes?since=…&limit=…`: a page of the
-/// changes committed after `since`.
+/// changes committed after `since`; or, asked with `Accept:
+/// text/event-stream`, every change as it is committed ([`sync_stream`]).
 async fn changes(
     State(history): State<History>,
     workspace: Result<Path<String>, PathRejection>,
     query: Result<Query<ChangesQuery>, QueryRejection>,
-) -> Result<Json<ChangesPage>, Problem> {
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let workspace = check_workspace(workspace)?;
     let Query(query) =
         query.map_err(|rejection| Problem::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    if sync_stream::wants_stream(&headers) {
+        let since = sync_stream::resume_from(&headers, query.since.as_deref());
+        return sync_stream::stream(history, workspace, since).await;
+    }
     let limit = match query.limit.as_deref() {
         None | Some("") => DEFAULT_PAGE,
         Some(limit) => match limit.parse::<usize>() {
@@ -96,11 +104,10 @@ async fn changes(
             }
         },
     };
-    Ok(Json(
-        history
-            .changes(&workspace, query.since.as_deref(), limit)
-            .await?,
-    ))
+    let page: ChangesPage = history
+        .changes(&workspace, query.since.as_deref(), limit)
+        .await?;
+    Ok(Json(page).into_response())
 }
 
 /// The workspace a request names, if it is a name: 1 to 64 of

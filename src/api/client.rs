@@ -10,7 +10,7 @@ use super::executor::{PromptExecutor, TextSink};
 use super::sse::SseDecoder;
 use super::wire::{
     ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, DEFAULT_BASE_URL,
-    EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
+    EVENT_CHANGES, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
     PROVIDERS_PATH, SYNC_PATH,
 };
 use super::wire::{SyncChanges, SyncUploadAnswer};
@@ -141,6 +141,52 @@ impl NeuroForgeClient {
         .await
     }
 
+    /// `GET {SYNC_PATH}/{workspace}/changes` with `Accept:
+    /// text/event-stream`: the changes after `since`, then each one as it is
+    /// committed, for as long as the stream is held; `None` when the server
+    /// answers a plain page instead (it does not push). Gives up when its
+    /// answer has not started within `within` (a proxy holding it back).
+    pub async fn follow_changes(
+        &self,
+        workspace: &str,
+        since: &str,
+        within: Duration,
+    ) -> Result<Option<ChangesStream>, ApiError> {
+        let abort = AbortOnDrop::new();
+        let url = self.url(&format!(
+            "{SYNC_PATH}/{}/changes?since={}",
+            encode(workspace),
+            encode(since)
+        ));
+        let request = self
+            .authorized(Request::get(&url))
+            .header("Accept", "text/event-stream")
+            .abort_signal(Some(&abort.signal()))
+            .build()
+            .map_err(|error| ApiError::InvalidRequest {
+                reason: error.to_string(),
+            })?;
+        let response = within_time(within, request.send())
+            .await?
+            .map_err(|_| ApiError::Unreachable {
+                url: self.config.base_url.clone(),
+            })?;
+        let response = error_for_status(response).await?;
+        let pushed = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|kind| kind.starts_with("text/event-stream"));
+        let Some(body) = response.body().filter(|_| pushed) else {
+            return Ok(None);
+        };
+        Ok(Some(ChangesStream {
+            chunks: Box::pin(body_chunks(body)),
+            decoder: SseDecoder::new(),
+            lost: self.connection_lost(),
+            _abort: abort,
+        }))
+    }
+
     /// Executes `request`, streaming its text to `on_text` when the server
     /// streams, else with the plain endpoint.
     pub async fn execute_request(
@@ -218,18 +264,7 @@ impl NeuroForgeClient {
         &self,
         work: impl std::future::Future<Output = T>,
     ) -> Result<T, ApiError> {
-        let timeout = self.config.timeout;
-        match future::select(
-            Box::pin(work),
-            Box::pin(gloo_timers::future::sleep(timeout)),
-        )
-        .await
-        {
-            Either::Left((done, _)) => Ok(done),
-            Either::Right(_) => Err(ApiError::Timeout {
-                seconds: timeout.as_secs(),
-            }),
-        }
+        within_time(self.config.timeout, work).await
     }
 
     async fn read_events(
@@ -274,6 +309,54 @@ impl NeuroForgeClient {
                 _ => {} // comments, keep-alives, future event kinds
             }
         }
+    }
+}
+
+/// `work`, unless `timeout` passes first.
+async fn within_time<T>(
+    timeout: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, ApiError> {
+    match future::select(
+        Box::pin(work),
+        Box::pin(gloo_timers::future::sleep(timeout)),
+    )
+    .await
+    {
+        Either::Left((done, _)) => Ok(done),
+        Either::Right(_) => Err(ApiError::Timeout {
+            seconds: timeout.as_secs(),
+        }),
+    }
+}
+
+/// A held stream of a workspace's changes ([`NeuroForgeClient::follow_changes`]);
+/// dropping it ends the request.
+pub struct ChangesStream {
+    chunks: std::pin::Pin<Box<dyn Stream<Item = Result<Vec<u8>, ConnectionBroke>>>>,
+    decoder: SseDecoder,
+    lost: ApiError,
+    _abort: AbortOnDrop,
+}
+
+impl ChangesStream {
+    /// What the server sent next, waiting at most `within` for anything:
+    /// the pages it completes (none for a heartbeat, which only says the
+    /// stream is alive). [`ApiError::Timeout`] when nothing came: the stream
+    /// is not reaching here.
+    pub async fn next(&mut self, within: Duration) -> Result<Vec<SyncChanges>, ApiError> {
+        let chunk = within_time(within, self.chunks.next()).await?;
+        let Some(Ok(chunk)) = chunk else {
+            return Err(self.lost.clone());
+        };
+        let events = self.decoder.push(&chunk).map_err(|error| ApiError::Stream {
+            detail: error.to_string(),
+        })?;
+        events
+            .iter()
+            .filter(|event| event.event == EVENT_CHANGES)
+            .map(|event| parse(&event.data))
+            .collect()
     }
 }
 

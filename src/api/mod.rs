@@ -10,7 +10,7 @@ mod sse;
 pub mod wire;
 
 #[cfg(feature = "client")]
-pub use client::{ClientConfig, NeuroForgeClient};
+pub use client::{ChangesStream, ClientConfig, NeuroForgeClient};
 pub use error::ApiError;
 pub use executor::{PromptExecutor, TextSink};
 pub use sse::{SseDecoder, SseEvent, SseTooLarge, MAX_EVENT_BYTES};

@@ -6,7 +6,7 @@ use super::format::thousands;
 use super::root_class::root_class;
 use super::settings::{save_setting, saved_setting, ServerConnection};
 use crate::api::{ClientConfig, NeuroForgeClient};
-use crate::persist::{use_history, HistoryPersistence, SyncState, SyncTarget};
+use crate::persist::{use_history, HistoryPersistence, SyncFeed, SyncState, SyncTarget};
 use leptos::prelude::*;
 
 /// The localStorage key holding the workspace the history is kept in on the
@@ -149,6 +149,7 @@ pub fn ServerHistory(
                 />
             </label>
             <p class="server-history__state" role="status">{move || state_text(&status.sync_state())}</p>
+            <p class="server-history__feed">{move || feed_text(status.sync_feed())}</p>
             <p class="server-history__problem">{move || problem.get()}</p>
         </fieldset>
     }
@@ -169,6 +170,15 @@ pub(crate) fn state_text(state: &SyncState) -> String {
             thousands(*pending)
         ),
         SyncState::Failed(reason) => format!("The server refused: {reason}. Tried again shortly; everything is saved in this browser."),
+    }
+}
+
+/// How other browsers' changes arrive, in words.
+pub(crate) fn feed_text(feed: SyncFeed) -> &'static str {
+    match feed {
+        SyncFeed::Waiting => "",
+        SyncFeed::Live => "Live: other browsers' changes arrive as they are made.",
+        SyncFeed::Polling => "Checking every 10 s: the server's live updates do not reach this browser (a proxy may hold them back).",
     }
 }
 

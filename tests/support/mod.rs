@@ -30,6 +30,17 @@ pub fn second_gateway_url() -> &'static str {
     )
 }
 
+/// Where a third test gateway listens, on the same PostgreSQL, answering
+/// each request only once its answer is complete (`--test-buffering`), as
+/// a proxy that buffers does: a change stream never reaches the browser.
+// As above: only the tests that need it fail without it.
+#[allow(clippy::option_env_unwrap)]
+pub fn buffering_gateway_url() -> &'static str {
+    option_env!("PROMPT_RUNS_TEST_BUFFERING_GATEWAY").expect(
+        "PROMPT_RUNS_TEST_BUFFERING_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
+    )
+}
+
 pub async fn sleep(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
 }

@@ -15,6 +15,9 @@ const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
 /// And where a second one listens, sharing the first one's PostgreSQL: two
 /// browsers syncing through two gateways, as a team behind a proxy does.
 const TEST_SECOND_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_SECOND_GATEWAY";
+/// And a third on the same PostgreSQL that holds every answer back until it
+/// is complete, as a proxy that buffers does (`--test-buffering`).
+const TEST_BUFFERING_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_BUFFERING_GATEWAY";
 /// Where `wasm-bindgen-test-runner` serves its test page (it reads this
 /// variable; otherwise it picks a random port). Pinned so that the test
 /// gateway can allow exactly that page's origin, rather than every origin.
@@ -32,8 +35,14 @@ struct TestGateway {
 impl TestGateway {
     /// Builds and starts the gateway on a free loopback port, with the models
     /// that simulate failures, answering pages of `page_origin` (the test
-    /// runner's), its history in `database_url`, and waits until it listens.
-    fn start(ctx: &Ctx, page_origin: &str, database_url: &str) -> Result<TestGateway> {
+    /// runner's), its history in `database_url`, with `extra` flags, and
+    /// waits until it listens.
+    fn start(
+        ctx: &Ctx,
+        page_origin: &str,
+        database_url: &str,
+        extra: &[&str],
+    ) -> Result<TestGateway> {
         run_cmd(Command::new(&ctx.cargo).current_dir(&ctx.root).args([
             "build",
             "-p",
@@ -61,6 +70,7 @@ impl TestGateway {
                 "--allow-origin",
                 page_origin,
             ])
+            .args(extra)
             // Failures only: a line per request would bury the test output.
             .env("PROMPT_RUNS_LOG", "warn")
             .stdout(Stdio::piped())
@@ -92,13 +102,15 @@ impl TestGateway {
 }
 
 /// What the browser tests and benchmarks talk to: two gateways on one
-/// throwaway PostgreSQL (the first is the one every client test uses),
-/// answering the test runner's page, which is pinned at `runner_address`.
+/// throwaway PostgreSQL (the first is the one every client test uses), and
+/// a third that buffers, answering the test runner's page, which is pinned
+/// at `runner_address`.
 pub(crate) struct TestServers {
     runner_address: String,
     // Dropped in this order: the gateways before their database.
     first: TestGateway,
     second: TestGateway,
+    buffering: TestGateway,
     _postgres: TestPostgres,
 }
 
@@ -108,8 +120,9 @@ impl TestServers {
         let origin = format!("http://{runner_address}");
         let postgres = TestPostgres::start(Durability::Off)?;
         Ok(TestServers {
-            first: TestGateway::start(ctx, &origin, &postgres.url)?,
-            second: TestGateway::start(ctx, &origin, &postgres.url)?,
+            first: TestGateway::start(ctx, &origin, &postgres.url, &[])?,
+            second: TestGateway::start(ctx, &origin, &postgres.url, &[])?,
+            buffering: TestGateway::start(ctx, &origin, &postgres.url, &["--test-buffering"])?,
             _postgres: postgres,
             runner_address,
         })
@@ -121,6 +134,7 @@ impl TestServers {
         cargo
             .env(TEST_GATEWAY_ENV, &self.first.url)
             .env(TEST_SECOND_GATEWAY_ENV, &self.second.url)
+            .env(TEST_BUFFERING_GATEWAY_ENV, &self.buffering.url)
             .env(TEST_RUNNER_ADDRESS_ENV, &self.runner_address);
         Ok(cargo)
     }

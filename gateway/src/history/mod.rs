@@ -6,7 +6,8 @@
 //!   a database a newer gateway has upgraded.
 //! - [`merge`] is the merge rule; [`wire`] the JSON of the API.
 //! - [`History::upload`] merges a batch in one transaction;
-//!   [`History::changes`] reads the changes feed.
+//!   [`History::changes`] reads the changes feed; [`feed`] tells the open
+//!   change streams of every commit, from any gateway.
 //!
 //! **Why the feed never skips a commit.** Each workspace has a counter row
 //! (`sync_counter`). An upload's first statement locks it (an upsert that
@@ -19,6 +20,7 @@
 //! the number of its latest change only, so the feed holds the current state
 //! of each id once.
 
+pub mod feed;
 pub mod merge;
 pub mod open;
 pub mod wire;
@@ -30,6 +32,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use wire::{Change, ChangesPage, Tombstone, Upload, UploadOutcome};
 
 /// Rows written or read per statement: 100 rows of 5 values stay far below
@@ -53,6 +56,8 @@ pub struct History {
     engine: Engine,
     /// Where it is, for messages (a URL without its password).
     location: String,
+    /// The commits this gateway knows of, for the change streams.
+    feed: Arc<feed::Feed>,
 }
 
 /// Why the history could not be read or written.
@@ -101,8 +106,15 @@ impl History {
         &self.location
     }
 
-    /// Closes every connection (waiting for those in use to come back).
+    /// The commits this gateway knows of, for the change streams.
+    pub fn feed(&self) -> &feed::Feed {
+        &self.feed
+    }
+
+    /// Ends the change streams, then closes every connection (waiting for
+    /// those in use to come back).
     pub async fn close(&self) {
+        self.feed.close();
         self.pool.close().await;
     }
 
@@ -199,8 +211,22 @@ impl History {
                 .execute(&mut *tx)
                 .await
                 .map_err(failed)?;
+            if self.engine == Engine::Postgres {
+                // Delivered to every gateway's listener when (and only if)
+                // this transaction commits. (`IS NULL`: the `Any` driver
+                // reads no column of pg_notify's type, `void`.)
+                sqlx::query("SELECT pg_notify($1, $2) IS NULL")
+                    .bind(feed::CHANNEL)
+                    .bind(feed::notification(workspace, cursor))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+            }
         }
         tx.commit().await.map_err(failed)?;
+        if !rows.is_empty() {
+            self.feed.committed(self, workspace, cursor);
+        }
         Ok(UploadOutcome {
             accepted: plan.accepted,
             unchanged: plan.unchanged,

@@ -211,11 +211,17 @@ impl History {
             pool.close().await;
             return Err(problem);
         }
-        Ok(History {
+        let history = History {
             pool,
             engine,
             location: shown,
-        })
+            feed: Default::default(),
+        };
+        if let Location::Postgres(url) = location {
+            // Other gateways' commits, on a connection of its own.
+            tokio::spawn(super::feed::listen_postgres(history.clone(), url.clone()));
+        }
+        Ok(history)
     }
 }
 

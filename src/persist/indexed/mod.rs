@@ -49,5 +49,5 @@ pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
 pub use history::SyncTarget;
 pub use history::{
     persist_history, provide_history, use_history, ExportFormat, HistoryOptions,
-    HistoryPersistence, HistoryPlace, HistoryStatus, SavedExperiments, SyncState,
+    HistoryPersistence, HistoryPlace, HistoryStatus, SavedExperiments, SyncFeed, SyncState,
 };

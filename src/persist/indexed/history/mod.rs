@@ -47,7 +47,7 @@ pub use experiments::SavedExperiments;
 pub use export::ExportFormat;
 #[cfg(feature = "client")]
 pub use server::SyncTarget;
-pub use sync_state::SyncState;
+pub use sync_state::{SyncFeed, SyncState};
 
 use super::database::{BackupRecord, RunDatabase};
 use super::idb::{self, DbError};
@@ -157,6 +157,7 @@ pub struct HistoryStatus {
     missing_runs: RwSignal<Option<u64>>,
     last_backup: RwSignal<Option<BackupRecord>>,
     sync: RwSignal<SyncState>,
+    feed: RwSignal<SyncFeed>,
 }
 
 impl HistoryStatus {
@@ -186,6 +187,12 @@ impl HistoryStatus {
     /// [`HistoryPersistence::sync_with`]).
     pub fn sync_state(&self) -> SyncState {
         self.sync.get()
+    }
+
+    /// How other browsers' changes reach this one: pushed ("live") or
+    /// polled.
+    pub fn sync_feed(&self) -> SyncFeed {
+        self.feed.get()
     }
 }
 
@@ -264,6 +271,7 @@ pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPers
                 missing_runs: RwSignal::new(None),
                 last_backup: RwSignal::new(None),
                 sync: RwSignal::new(SyncState::Off),
+                feed: RwSignal::new(SyncFeed::Waiting),
             },
             local: LocalStorageBackend::new().ok(),
             db: RefCell::new(None),

@@ -2,16 +2,20 @@
 //! saved here first (and goes to the database's outbox in the same
 //! transaction), then uploaded in the background; what other browsers
 //! uploaded arrives through the server's changes feed and is merged by id
-//! like another tab's save. Offline, nothing stops: the outbox waits, and
-//! uploads resume with backoff. The contract is README.md's sync API.
+//! like another tab's save, pushed as they are committed (a held stream of
+//! Server-Sent Events), or polled every 10 s where the stream cannot be held
+//! (a proxy that holds it back: nothing heard within 5 s of asking, or
+//! within 40 s later, when the server speaks every 15 s). Offline, nothing
+//! stops: the outbox waits, and uploads resume with backoff. The contract is
+//! docs/sync.md.
 
-use super::{HistoryPersistence, SyncState};
+use super::{HistoryPersistence, SyncFeed, SyncState};
 use crate::api::wire::{Tombstone, SYNC_BATCH_MAX};
-use crate::api::{ApiError, NeuroForgeClient};
+use crate::api::{ApiError, ChangesStream, NeuroForgeClient};
 use crate::model::{PromptRun, Timestamp};
 use crate::persist::indexed::database::{Outgoing, SyncMeta};
 use crate::persist::indexed::idb::DbError;
-use futures::future::select;
+use futures::future::{select, Either};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::collections::BTreeSet;
@@ -24,6 +28,11 @@ const PAGE: usize = 500;
 const POLL: Duration = Duration::from_secs(10);
 /// The longest wait between attempts while the server cannot be reached.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How soon a stream must say its first word (the server's `: live`) to be
+/// held: a proxy that buffers says nothing.
+const FIRST_WORD: Duration = Duration::from_secs(5);
+/// How long a held stream may stay silent: the server speaks every 15 s.
+const SILENCE: Duration = Duration::from_secs(40);
 
 /// Where the history is kept on a server.
 #[derive(Clone)]
@@ -42,6 +51,8 @@ pub(super) struct SyncSlot {
     generation: u32,
     /// Wakes the loop before its next poll (a save, the network back).
     wake: Option<futures::channel::oneshot::Sender<()>>,
+    /// The server's stream could not be held for this target: poll.
+    polling: bool,
 }
 
 impl HistoryPersistence {
@@ -54,8 +65,10 @@ impl HistoryPersistence {
             slot.target = target.clone();
             slot.generation += 1;
             slot.wake = None;
+            slot.polling = false;
             slot.generation
         };
+        self.inner.status.feed.set(SyncFeed::Waiting);
         self.inner.status.sync.set(match target {
             Some(_) => SyncState::Connecting,
             None => SyncState::Off,
@@ -105,19 +118,68 @@ impl HistoryPersistence {
             .flatten()
     }
 
+    /// What resolves when the loop is woken (or replaced); `None` once
+    /// this loop is replaced.
+    fn woken(&self, generation: u32) -> Option<futures::channel::oneshot::Receiver<()>> {
+        let (wake, woken) = futures::channel::oneshot::channel();
+        let mut slot = self.inner.sync.borrow_mut();
+        (slot.generation == generation).then(|| {
+            slot.wake = Some(wake);
+            woken
+        })
+    }
+
+    /// Whether this loop still runs: its target is current, the page alive.
+    fn still(&self, generation: u32) -> bool {
+        self.current_target(generation).is_some() && !self.inner.store.is_disposed()
+    }
+
     /// Waits `pause`, or less when woken; false once this loop is replaced.
     async fn pause(&self, generation: u32, pause: Duration) -> bool {
-        let (wake, woken) = futures::channel::oneshot::channel();
-        {
-            let mut slot = self.inner.sync.borrow_mut();
-            if slot.generation != generation {
-                return false;
-            }
-            slot.wake = Some(wake);
-        }
+        let Some(woken) = self.woken(generation) else {
+            return false;
+        };
         let timer = gloo_timers::future::sleep(pause);
         let _ = select(Box::pin(timer), woken).await;
-        self.current_target(generation).is_some() && !self.inner.store.is_disposed()
+        self.still(generation)
+    }
+
+    /// After an exchange: holds the server's stream of changes and takes in
+    /// what it pushes, until something changes here (`Ok(true)`: exchange
+    /// now) or the stream cannot be held (`Ok(false)`: poll from now on).
+    async fn follow(&self, target: &SyncTarget, generation: u32) -> Result<bool, SyncError> {
+        let db = self.inner.db.borrow().clone().ok_or(SyncError::Stopped)?;
+        let mut meta = db.sync_meta().await?.unwrap_or_default();
+        let mut woken = self.woken(generation).ok_or(SyncError::Stopped)?;
+        let opened = target
+            .client
+            .follow_changes(&target.workspace, &meta.cursor, FIRST_WORD);
+        let mut stream: ChangesStream = match select(Box::pin(opened), &mut woken).await {
+            Either::Right(_) => return Ok(true),
+            Either::Left((Ok(Some(stream)), _)) => stream,
+            // A server that does not push, or a proxy holding it back.
+            Either::Left((Ok(None) | Err(ApiError::Timeout { .. }), _)) => return Ok(false),
+            Either::Left((Err(error), _)) => return Err(error.into()),
+        };
+        let mut within = FIRST_WORD;
+        loop {
+            let pages = match select(Box::pin(stream.next(within)), &mut woken).await {
+                Either::Right(_) => return Ok(true),
+                Either::Left((Err(ApiError::Timeout { .. }), _)) => return Ok(false),
+                Either::Left((result, _)) => result?,
+            };
+            if !self.still(generation) {
+                return Err(SyncError::Stopped);
+            }
+            // It spoke: it reaches here.
+            within = SILENCE;
+            self.inner.status.feed.set(SyncFeed::Live);
+            for page in pages {
+                meta.cursor = page.cursor;
+                let (merged, deleted) = db.apply_changes(page.changes, &meta).await?;
+                self.take_in_from_server(merged, deleted);
+            }
+        }
     }
 
     /// The loop of one target: exchange, then wait for a change or the next
@@ -136,13 +198,27 @@ impl HistoryPersistence {
                 }
                 continue;
             }
-            let wait = match self.exchange(&target, generation).await {
-                Ok(()) => {
+            let followed = match self.exchange(&target, generation).await {
+                Ok(()) if !self.inner.sync.borrow().polling => {
+                    self.follow(&target, generation).await
+                }
+                polled => polled.map(|()| false),
+            };
+            let wait = match followed {
+                // Woken: exchange at once.
+                Ok(true) => {
                     backoff = Duration::from_secs(1);
+                    continue;
+                }
+                Ok(false) => {
+                    backoff = Duration::from_secs(1);
+                    self.inner.sync.borrow_mut().polling = true;
+                    self.inner.status.feed.set(SyncFeed::Polling);
                     POLL
                 }
                 Err(SyncError::Stopped) => return,
                 Err(SyncError::Api(error)) => {
+                    self.inner.status.feed.set(SyncFeed::Waiting);
                     let pending = self.pending().await;
                     let unreachable = matches!(
                         error,

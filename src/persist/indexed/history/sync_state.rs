@@ -31,3 +31,16 @@ pub enum SyncState {
     /// The server refused (the reason, as it said); tried again later.
     Failed(String),
 }
+
+/// How other browsers' changes reach this one while the history is kept on
+/// a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncFeed {
+    /// Not following the server (not syncing, or between two exchanges).
+    Waiting,
+    /// Pushed by the server as they are committed ("live").
+    Live,
+    /// Read every 10 s: the server's stream does not reach this browser (a
+    /// proxy holds it back, or the server does not push).
+    Polling,
+}

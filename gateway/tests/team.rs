@@ -1,0 +1,307 @@
+//! A team's history (issue #25), on real databases: each case on SQLite (a
+//! file in a temporary directory) and on PostgreSQL (a fresh database on the
+//! server `cargo xtask test` starts), through the gateway's router in
+//! process. The changes pushed as Server-Sent Events: a stream cut mid-way
+//! resumes without a gap or a duplicate, and a commit through one gateway
+//! reaches a stream on another.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use clap::Parser;
+use http_body_util::BodyExt;
+use prompt_runs::api::{SseDecoder, SseEvent};
+use prompt_runs::model::{PromptRun, RunStatus, Timestamp};
+use prompt_runs_gateway::{router, GatewayConfig, History, Settings};
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+use support::database::{Engine, TestDatabase};
+use support::{send, Answer};
+use tower::ServiceExt;
+
+/// Each case, once on each engine.
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Engine::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_engines!(
+    a_stream_sends_the_backlog_then_each_commit_as_it_happens,
+    a_stream_cut_mid_way_resumes_without_a_gap_or_a_duplicate,
+    a_bad_cursor_is_refused_before_the_stream_starts,
+);
+
+// ---- helpers ----
+
+/// A gateway in process on `history`, without the per-minute limit.
+fn app(history: History) -> Router {
+    app_with(history, &[])
+}
+
+fn app_with(history: History, flags: &[&str]) -> Router {
+    let mut args = vec!["gw", "--requests-per-minute", "0"];
+    args.extend_from_slice(flags);
+    let settings = Settings::from_config(GatewayConfig::parse_from(args));
+    router(settings.expect("a usable configuration"), Some(history))
+}
+
+fn run(id: &str, status: RunStatus, completed_ms: Option<i64>) -> PromptRun {
+    let mut run = PromptRun::pending(id, "offline-echo", format!("prompt of {id}"));
+    run.started_at = Timestamp::from_unix_millis(1_714_564_800_000);
+    run.status = status;
+    run.completed_at = completed_ms.map(|ms| Timestamp::from_unix_millis(1_714_564_800_000 + ms));
+    run
+}
+
+async fn upload(app: &Router, workspace: &str, body: Value) -> Answer {
+    let request = Request::post(format!("/api/v1/sync/{workspace}/runs"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(app.clone(), request).await
+}
+
+async fn upload_runs(app: &Router, workspace: &str, runs: &[PromptRun]) {
+    let answer = upload(app, workspace, json!({ "runs": runs })).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+/// An open change stream, read event by event.
+struct Stream {
+    body: Body,
+    decoder: SseDecoder,
+    events: VecDeque<SseEvent>,
+    /// Everything received, to check the `id:` lines.
+    raw: String,
+}
+
+/// How long a test waits for an event before it fails: far beyond what a
+/// commit takes to arrive, short enough to fail rather than hang.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+impl Stream {
+    /// Opens the stream of `workspace` with `query` and `headers`.
+    async fn open(app: &Router, workspace: &str, query: &str, headers: &[(&str, &str)]) -> Stream {
+        let answer = Stream::request(app, workspace, query, headers).await;
+        let response = answer.expect("the stream opens");
+        Stream {
+            body: response.into_body(),
+            decoder: SseDecoder::new(),
+            events: VecDeque::new(),
+            raw: String::new(),
+        }
+    }
+
+    /// The answer to a stream request: the response when it is a stream,
+    /// else the refusal, read whole.
+    async fn request(
+        app: &Router,
+        workspace: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<axum::response::Response, Answer> {
+        let mut request = Request::get(format!("/api/v1/sync/{workspace}/changes?{query}"))
+            .header(header::ACCEPT, "text/event-stream");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        if response.status() == StatusCode::OK {
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "text/event-stream"
+            );
+            return Ok(response);
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Err(Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    /// The next event (comments are not events); fails after [`PATIENCE`],
+    /// heartbeats or not.
+    async fn next(&mut self) -> SseEvent {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return event;
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .expect("an event within the patience of the test")
+                .expect("the stream goes on")
+                .expect("a frame");
+            if let Ok(data) = frame.into_data() {
+                self.raw.push_str(&String::from_utf8_lossy(&data));
+                self.events.extend(self.decoder.push(&data).unwrap());
+            }
+        }
+    }
+
+    /// The next page of changes.
+    async fn page(&mut self) -> Value {
+        let event = self.next().await;
+        assert_eq!(event.event, "changes", "{event:?}");
+        serde_json::from_str(&event.data).unwrap()
+    }
+}
+
+/// The ids and statuses of a page's changes, in order.
+fn states(page: &Value) -> Vec<(String, String)> {
+    page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| match change.get("run") {
+            Some(run) => (
+                run["id"].as_str().unwrap().to_owned(),
+                run["status"].as_str().unwrap().to_owned(),
+            ),
+            None => (
+                change["deleted"]["id"].as_str().unwrap().to_owned(),
+                "deleted".to_owned(),
+            ),
+        })
+        .collect()
+}
+
+// ---- the cases ----
+
+async fn a_stream_sends_the_backlog_then_each_commit_as_it_happens(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let app = app(db.open().await);
+    upload_runs(&app, "team", &[run("a", RunStatus::Running, None)]).await;
+    let mut stream = Stream::open(&app, "team", "", &[]).await;
+    let backlog = stream.page().await;
+    assert_eq!(states(&backlog), [("a".into(), "running".into())]);
+    assert_eq!(backlog["cursor"], "1");
+    assert!(stream.raw.starts_with(": live"), "{}", stream.raw);
+    assert!(stream.raw.contains("id: 1\n"), "{}", stream.raw);
+
+    upload_runs(&app, "team", &[run("a", RunStatus::Success, Some(5))]).await;
+    let pushed = stream.page().await;
+    assert_eq!(states(&pushed), [("a".into(), "success".into())]);
+    assert_eq!(pushed["cursor"], "2");
+    upload(
+        &app,
+        "team",
+        json!({"deleted": [{"id": "b", "deletedAt": "2024-05-01T12:30:00.000Z"}]}),
+    )
+    .await;
+    assert_eq!(states(&stream.page().await), [("b".into(), "deleted".into())]);
+    // Another workspace's commits are not this stream's.
+    upload_runs(&app, "others", &[run("x", RunStatus::Running, None)]).await;
+    upload_runs(&app, "team", &[run("c", RunStatus::Running, None)]).await;
+    assert_eq!(states(&stream.page().await), [("c".into(), "running".into())]);
+}
+
+async fn a_stream_cut_mid_way_resumes_without_a_gap_or_a_duplicate(engine: Engine) {
+    const BATCHES: usize = 12;
+    let db = TestDatabase::new(engine).await;
+    let app = app(db.open().await);
+    // Uploads go on throughout, in the background.
+    let writer = tokio::spawn({
+        let app = app.clone();
+        async move {
+            for batch in 0..BATCHES {
+                let runs: Vec<_> = (0..3)
+                    .map(|n| run(&format!("b{batch}-{n}"), RunStatus::Success, Some(1)))
+                    .collect();
+                upload_runs(&app, "team", &runs).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut cursor = 0;
+    let mut connections = 0;
+    while seen.len() < BATCHES * 3 {
+        // Each connection takes up to two pages, then is cut; the next
+        // resumes from the last id it saw, by `Last-Event-ID` or `since`.
+        connections += 1;
+        let last = cursor.to_string();
+        let mut stream = if connections % 2 == 0 {
+            Stream::open(&app, "team", "since=0", &[("last-event-id", &last)]).await
+        } else {
+            Stream::open(&app, "team", &format!("since={last}"), &[]).await
+        };
+        for _ in 0..2 {
+            if seen.len() == BATCHES * 3 {
+                break;
+            }
+            let page = stream.page().await;
+            let next: i64 = page["cursor"].as_str().unwrap().parse().unwrap();
+            assert!(next > cursor, "the cursor moves on: {next} after {cursor}");
+            cursor = next;
+            for (id, _) in states(&page) {
+                *seen.entry(id).or_default() += 1;
+            }
+        }
+        drop(stream);
+    }
+    writer.await.unwrap();
+    assert!(connections > 2, "the stream was cut and resumed");
+    let twice: Vec<_> = seen.iter().filter(|(_, times)| **times > 1).collect();
+    assert!(twice.is_empty(), "sent twice: {twice:?}");
+    assert_eq!(seen.len(), BATCHES * 3, "nothing skipped");
+    assert_eq!(cursor, (BATCHES * 3) as i64);
+}
+
+async fn a_bad_cursor_is_refused_before_the_stream_starts(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let app = app(db.open().await);
+    for (query, headers, says) in [
+        ("since=abc", vec![], "not a cursor this server issued"),
+        ("since=5", vec![], "ahead of this workspace's changes"),
+        ("", vec![("last-event-id", "x1")], "not a cursor this server issued"),
+    ] {
+        let refused = Stream::request(&app, "team", query, &headers)
+            .await
+            .expect_err(query);
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(refused.detail().contains(says), "{}", refused.detail());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_through_one_gateway_reaches_a_stream_on_another() {
+    let db = TestDatabase::new(Engine::Postgres).await;
+    // Two gateways on one PostgreSQL: each its own pool and listener.
+    let (first, second) = (app(db.open().await), app(db.open().await));
+    // Open: it follows the workspace from here on.
+    let mut on_second = Stream::open(&second, "team", "", &[]).await;
+    for n in 0..3 {
+        let id = format!("r{n}");
+        upload_runs(&first, "team", &[run(&id, RunStatus::Success, Some(1))]).await;
+        let page = on_second.page().await;
+        assert_eq!(states(&page), [(id, "success".to_owned())]);
+    }
+}
