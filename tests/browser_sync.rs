@@ -282,7 +282,9 @@ async fn a_run_finished_in_one_page_is_pushed_to_the_other_over_the_stream() {
     let workspace = workspace("pushed");
     let sender = Page::loaded(options(&fresh("push-sender").await)).await;
     let receiver = Page::loaded(options(&fresh("push-receiver").await)).await;
-    sender.history.sync_with(Some(target(gateway(), &workspace)));
+    sender
+        .history
+        .sync_with(Some(target(gateway(), &workspace)));
     receiver
         .history
         .sync_with(Some(target(second_gateway(), &workspace)));
@@ -309,7 +311,12 @@ async fn a_run_finished_in_one_page_is_pushed_to_the_other_over_the_stream() {
         "it came over the stream, which is still held"
     );
     assert_eq!(
-        receiver.store.get_run_by_id("pushed-run").unwrap().output.as_deref(),
+        receiver
+            .store
+            .get_run_by_id("pushed-run")
+            .unwrap()
+            .output
+            .as_deref(),
         Some("finished in the other browser")
     );
     sender.close();
@@ -327,12 +334,19 @@ async fn a_proxy_that_buffers_makes_the_page_poll_and_say_so() {
         status.sync_feed() == SyncFeed::Polling
     })
     .await;
-    assert_eq!(sync_state(&page), SyncState::Synced, "polling is in sync too");
+    assert_eq!(
+        sync_state(&page),
+        SyncState::Synced,
+        "polling is in sync too"
+    );
 
     // Another browser's run still arrives, at the next poll.
     let other = Page::loaded(options(&fresh("beside-the-buffer").await)).await;
     other.history.sync_with(Some(target(gateway(), &workspace)));
-    other.store.add_run(run("polled-run", 1_800_000_000_000)).unwrap();
+    other
+        .store
+        .add_run(run("polled-run", 1_800_000_000_000))
+        .unwrap();
     synced(&other, "the other page uploaded its run").await;
     let store = page.store;
     eventually_within("the run arrives by polling", 30, move || {

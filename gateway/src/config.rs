@@ -134,6 +134,15 @@ pub struct GatewayConfig {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+    /// Days a deleted run stays in the trash, restorable from any browser of
+    /// its workspace, before it is deleted for good.
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_TRASH_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    pub trash_days: u32,
     /// Seconds a request waits for the database (a connection, or another
     /// writer's lock) before it is answered 503; also the time allowed to
     /// connect at start.

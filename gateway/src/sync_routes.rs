@@ -9,6 +9,7 @@ use crate::history::wire::{
 };
 use crate::history::{History, HistoryError};
 use crate::problem::Problem;
+use crate::sync_stream;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -16,7 +17,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crate::sync_stream;
 use serde::Deserialize;
 
 /// Largest upload accepted: 1,000 runs with long answers. Only this route

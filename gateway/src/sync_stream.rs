@@ -83,10 +83,9 @@ fn sse(events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -
         .keep_alive(KeepAlive::new().interval(HEARTBEAT))
         .into_response();
     // Asks nginx not to hold the stream back (its `X-Accel-Buffering`).
-    response.headers_mut().insert(
-        "x-accel-buffering",
-        header::HeaderValue::from_static("no"),
-    );
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", header::HeaderValue::from_static("no"));
     response
 }
 
@@ -123,7 +122,8 @@ impl Following {
                 Some(read) if read.after == self.cursor => {
                     if read.cursor > self.cursor {
                         self.cursor = read.cursor;
-                        self.pending.push_back(changes_event(self.cursor, &read.json));
+                        self.pending
+                            .push_back(changes_event(self.cursor, &read.json));
                     }
                 }
                 Some(_) if tip.seq <= self.cursor => {}
@@ -142,9 +142,7 @@ impl Following {
             .map_err(|error| tracing::warn!(%error, workspace = %self.workspace, "a change stream ended: the database failed"))
             .ok()?;
         self.queue(&page);
-        self.history
-            .feed()
-            .learn(&self.workspace, self.cursor);
+        self.history.feed().learn(&self.workspace, self.cursor);
         Some(())
     }
 

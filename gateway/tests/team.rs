@@ -3,7 +3,9 @@
 //! server `cargo xtask test` starts), through the gateway's router in
 //! process. The changes pushed as Server-Sent Events: a stream cut mid-way
 //! resumes without a gap or a duplicate, and a commit through one gateway
-//! reaches a stream on another.
+//! reaches a stream on another. A trash: a deleted run is restorable until
+//! the trash is emptied or expires, and its marks merge the same in any
+//! order.
 
 mod support;
 
@@ -48,6 +50,9 @@ on_both_engines!(
     a_stream_sends_the_backlog_then_each_commit_as_it_happens,
     a_stream_cut_mid_way_resumes_without_a_gap_or_a_duplicate,
     a_bad_cursor_is_refused_before_the_stream_starts,
+    a_trashed_run_is_kept_restorable_until_the_trash_is_emptied,
+    trash_marks_end_the_same_whatever_order_they_came_in,
+    the_trash_empties_itself_of_what_expired,
 );
 
 // ---- helpers ----
@@ -193,6 +198,38 @@ fn states(page: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+async fn changes(app: &Router, workspace: &str) -> Value {
+    let request = Request::get(format!("/api/v1/sync/{workspace}/changes"))
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(app.clone(), request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.json()
+}
+
+/// The one change the feed holds for `id`.
+async fn change_of(app: &Router, workspace: &str, id: &str) -> Value {
+    let page = changes(app, workspace).await;
+    let found: Vec<&Value> = page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|change| {
+            [&change["run"]["id"], &change["deleted"]["id"]]
+                .iter()
+                .any(|named| named.as_str() == Some(id))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{page}");
+    found[0].clone()
+}
+
+fn at(ms: i64) -> String {
+    Timestamp::from_unix_millis(1_714_564_800_000 + ms)
+        .as_str()
+        .to_owned()
+}
+
 // ---- the cases ----
 
 async fn a_stream_sends_the_backlog_then_each_commit_as_it_happens(engine: Engine) {
@@ -216,11 +253,17 @@ async fn a_stream_sends_the_backlog_then_each_commit_as_it_happens(engine: Engin
         json!({"deleted": [{"id": "b", "deletedAt": "2024-05-01T12:30:00.000Z"}]}),
     )
     .await;
-    assert_eq!(states(&stream.page().await), [("b".into(), "deleted".into())]);
+    assert_eq!(
+        states(&stream.page().await),
+        [("b".into(), "deleted".into())]
+    );
     // Another workspace's commits are not this stream's.
     upload_runs(&app, "others", &[run("x", RunStatus::Running, None)]).await;
     upload_runs(&app, "team", &[run("c", RunStatus::Running, None)]).await;
-    assert_eq!(states(&stream.page().await), [("c".into(), "running".into())]);
+    assert_eq!(
+        states(&stream.page().await),
+        [("c".into(), "running".into())]
+    );
 }
 
 async fn a_stream_cut_mid_way_resumes_without_a_gap_or_a_duplicate(engine: Engine) {
@@ -281,7 +324,11 @@ async fn a_bad_cursor_is_refused_before_the_stream_starts(engine: Engine) {
     for (query, headers, says) in [
         ("since=abc", vec![], "not a cursor this server issued"),
         ("since=5", vec![], "ahead of this workspace's changes"),
-        ("", vec![("last-event-id", "x1")], "not a cursor this server issued"),
+        (
+            "",
+            vec![("last-event-id", "x1")],
+            "not a cursor this server issued",
+        ),
     ] {
         let refused = Stream::request(&app, "team", query, &headers)
             .await
@@ -289,6 +336,188 @@ async fn a_bad_cursor_is_refused_before_the_stream_starts(engine: Engine) {
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}");
         assert!(refused.detail().contains(says), "{}", refused.detail());
     }
+}
+
+async fn a_trashed_run_is_kept_restorable_until_the_trash_is_emptied(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let app = app(db.open().await);
+    let done = run("a", RunStatus::Success, Some(1));
+    upload_runs(
+        &app,
+        "team",
+        &[done.clone(), run("b", RunStatus::Success, Some(2))],
+    )
+    .await;
+
+    let trashed = upload(
+        &app,
+        "team",
+        json!({"trash": [{"id": "a", "trashedAt": at(100)}]}),
+    )
+    .await;
+    assert_eq!(trashed.json()["accepted"], 1, "{}", trashed.body);
+    let in_trash = change_of(&app, "team", "a").await;
+    // A browser that knows no trash reads a deletion; one that does, the
+    // run in the trash.
+    assert_eq!(
+        in_trash["deleted"],
+        json!({"id": "a", "deletedAt": at(100)})
+    );
+    assert!(in_trash.get("run").is_none(), "{in_trash}");
+    assert_eq!(in_trash["trash"]["trashedAt"], at(100));
+    assert_eq!(
+        in_trash["trash"]["run"],
+        serde_json::to_value(&done).unwrap()
+    );
+
+    // Restored later: a run again, its marks kept.
+    upload(
+        &app,
+        "team",
+        json!({"trash": [{"id": "a", "restoredAt": at(200)}]}),
+    )
+    .await;
+    let restored = change_of(&app, "team", "a").await;
+    assert_eq!(restored["run"], serde_json::to_value(&done).unwrap());
+    assert!(restored.get("deleted").is_none(), "{restored}");
+    assert_eq!(
+        restored["trash"],
+        json!({"trashedAt": at(100), "restoredAt": at(200)})
+    );
+    // A browser that put it in the trash before the restore (at 150; its
+    // upload comes late) moves that mark on, and the run stays restored.
+    upload(
+        &app,
+        "team",
+        json!({"trash": [{"id": "a", "trashedAt": at(150)}]}),
+    )
+    .await;
+    let still = change_of(&app, "team", "a").await;
+    assert!(still["run"].is_object(), "{still}");
+    assert_eq!(
+        still["trash"],
+        json!({"trashedAt": at(150), "restoredAt": at(200)})
+    );
+    let older = upload(
+        &app,
+        "team",
+        json!({"trash": [{"id": "a", "trashedAt": at(120), "restoredAt": at(130)}]}),
+    )
+    .await;
+    assert_eq!(older.json()["unchanged"], 1, "older marks change nothing");
+    // A later state of a run in the trash is kept, in the trash.
+    upload(
+        &app,
+        "team",
+        json!({"trash": [{"id": "b", "trashedAt": at(300)}]}),
+    )
+    .await;
+    let later = run("b", RunStatus::Success, Some(9));
+    upload_runs(&app, "team", std::slice::from_ref(&later)).await;
+    let b = change_of(&app, "team", "b").await;
+    assert_eq!(b["trash"]["run"], serde_json::to_value(&later).unwrap());
+
+    // Emptying the trash is a deletion for good: nothing brings it back.
+    upload(
+        &app,
+        "team",
+        json!({"deleted": [{"id": "b", "deletedAt": at(400)}]}),
+    )
+    .await;
+    upload(
+        &app,
+        "team",
+        json!({"trash": [{"id": "b", "restoredAt": at(500)}]}),
+    )
+    .await;
+    upload_runs(&app, "team", &[run("b", RunStatus::Success, Some(20))]).await;
+    assert_eq!(
+        change_of(&app, "team", "b").await,
+        json!({"deleted": {"id": "b", "deletedAt": at(400)}})
+    );
+
+    let refused = upload(&app, "team", json!({"trash": [{"id": "a"}]})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .detail()
+            .contains("trash[0]: give trashedAt, restoredAt or both"),
+        "{}",
+        refused.detail()
+    );
+    let refused = upload(
+        &app,
+        "team",
+        json!({"trash": [{"id": "a", "trashedAt": "soon"}]}),
+    )
+    .await;
+    assert!(
+        refused
+            .detail()
+            .contains("trash[0]: trashedAt \"soon\" is not an RFC 3339 instant"),
+        "{}",
+        refused.detail()
+    );
+}
+
+async fn trash_marks_end_the_same_whatever_order_they_came_in(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let app = app(db.open().await);
+    let marks = [
+        json!({"id": "a", "trashedAt": at(10)}),
+        json!({"id": "a", "restoredAt": at(20)}),
+        json!({"id": "a", "trashedAt": at(30)}),
+        json!({"id": "a", "trashedAt": at(5), "restoredAt": at(15)}),
+    ];
+    let orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]];
+    let mut ends = Vec::new();
+    for (n, order) in orders.iter().enumerate() {
+        let workspace = format!("order-{n}");
+        upload_runs(&app, &workspace, &[run("a", RunStatus::Success, Some(1))]).await;
+        for index in order {
+            upload(&app, &workspace, json!({"trash": [marks[*index]]})).await;
+        }
+        ends.push(change_of(&app, &workspace, "a").await["trash"].clone());
+    }
+    assert!(ends.iter().all(|end| *end == ends[0]), "{ends:?}");
+    assert_eq!(ends[0]["trashedAt"], at(30), "in the trash since 30");
+    assert_eq!(ends[0]["restoredAt"], at(20));
+}
+
+async fn the_trash_empties_itself_of_what_expired(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let history = db.open().await;
+    let app = app(history.clone());
+    upload_runs(
+        &app,
+        "team",
+        &[
+            run("old", RunStatus::Success, Some(1)),
+            run("recent", RunStatus::Success, Some(1)),
+            run("restored", RunStatus::Success, Some(1)),
+        ],
+    )
+    .await;
+    upload(
+        &app,
+        "team",
+        json!({"trash": [
+            {"id": "old", "trashedAt": at(1_000)},
+            {"id": "recent", "trashedAt": at(9_000)},
+            {"id": "restored", "trashedAt": at(1_000), "restoredAt": at(2_000)},
+        ]}),
+    )
+    .await;
+    let before = Timestamp::from_unix_millis(1_714_564_800_000 + 5_000);
+    assert_eq!(history.expire_trash(before.clone()).await, Ok(1));
+    assert_eq!(history.expire_trash(before).await, Ok(0), "once");
+    let old = change_of(&app, "team", "old").await;
+    assert!(
+        old.get("trash").is_none() && old["deleted"]["id"] == "old",
+        "{old}"
+    );
+    assert!(change_of(&app, "team", "recent").await["trash"]["run"].is_object());
+    assert!(change_of(&app, "team", "restored").await["run"].is_object());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,8 @@ use super::executor::{PromptExecutor, TextSink};
 use super::sse::SseDecoder;
 use super::wire::{
     ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, DEFAULT_BASE_URL,
-    EVENT_CHANGES, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH, MODELS_PATH,
-    PROVIDERS_PATH, SYNC_PATH,
+    EVENT_CHANGES, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH,
+    MODELS_PATH, PROVIDERS_PATH, SYNC_PATH,
 };
 use super::wire::{SyncChanges, SyncUploadAnswer};
 use super::ApiError;
@@ -166,11 +166,12 @@ impl NeuroForgeClient {
             .map_err(|error| ApiError::InvalidRequest {
                 reason: error.to_string(),
             })?;
-        let response = within_time(within, request.send())
-            .await?
-            .map_err(|_| ApiError::Unreachable {
-                url: self.config.base_url.clone(),
-            })?;
+        let response =
+            within_time(within, request.send())
+                .await?
+                .map_err(|_| ApiError::Unreachable {
+                    url: self.config.base_url.clone(),
+                })?;
         let response = error_for_status(response).await?;
         let pushed = response
             .headers()
@@ -349,9 +350,12 @@ impl ChangesStream {
         let Some(Ok(chunk)) = chunk else {
             return Err(self.lost.clone());
         };
-        let events = self.decoder.push(&chunk).map_err(|error| ApiError::Stream {
-            detail: error.to_string(),
-        })?;
+        let events = self
+            .decoder
+            .push(&chunk)
+            .map_err(|error| ApiError::Stream {
+                detail: error.to_string(),
+            })?;
         events
             .iter()
             .filter(|event| event.event == EVENT_CHANGES)
