@@ -4,7 +4,8 @@
 //! mounting the history with 10,000 runs, and experiments: planning
 //! 1,000 rows × 4 models × 3 repeats and mounting their grid; and the
 //! history on the server: a run finished in one browser until it shows in
-//! another, through two gateways on one PostgreSQL. Prints a
+//! another, through two gateways on one PostgreSQL; and a 2,000-cell
+//! experiment paced by the gateway's default rate limit. Prints a
 //! Markdown report; `cargo xtask bench` runs it with `wasm-bindgen-test-runner`
 //! and writes the report under `target/`. The whole app's start, which now
 //! reads IndexedDB and depends on navigation, is timed on the release build
@@ -20,6 +21,7 @@ mod workload;
 use leptos::prelude::*;
 use prompt_runs::api::{ClientConfig, NeuroForgeClient};
 use prompt_runs::components::{ExperimentGrid, RunHistory};
+use prompt_runs::experiment::{plan, Experiment, InputFormat, InputTable, Pace};
 use prompt_runs::model::PromptRun;
 use prompt_runs::persist::{
     persist_history, HistoryOptions, MemoryStorage, PersistOptions, Persistence, Scheduler,
@@ -331,6 +333,66 @@ async fn sync_latency(owner: &Owner) -> String {
     )
 }
 
+/// An experiment of 2,000 cells on the offline model through the first test
+/// gateway, which has the default rate limit (600 requests a minute per
+/// client, in bursts of 600): the first 600 go at once, the rest at the
+/// gateway's pace, the store waiting when it answers 429. Done when every
+/// cell is answered and none failed.
+async fn paced_experiment(owner: &Owner) -> String {
+    const ROWS: usize = 2_000;
+    let Some(gateway) = option_env!("PROMPT_RUNS_TEST_GATEWAY") else {
+        return "not measured: `cargo xtask bench` starts the gateway it needs\n".to_owned();
+    };
+    let client = NeuroForgeClient::new(ClientConfig::default().base_url(gateway));
+    let store = owner.with(RunsStore::new);
+    let (Ok(models), Ok(limits)) = (client.models().await, client.limits().await) else {
+        return "not measured: the gateway did not answer\n".to_owned();
+    };
+    store.set_models(models);
+    store.set_server_limits(Some(limits));
+    store.set_executor(client);
+    let mut csv = String::from("n\n");
+    for row in 0..ROWS {
+        csv += &format!("{row}\n");
+    }
+    let mut experiment = Experiment::new("bench-paced", "Paced");
+    experiment.template = "Say {{n}} back".into();
+    experiment.inputs = InputTable::parse(csv.as_bytes(), InputFormat::Csv).unwrap();
+    experiment.models = vec!["offline-echo".into()];
+    experiment.parameters.max_tokens = Some(8);
+    let cells = plan(&experiment, &store.models()).unwrap().cells;
+    let pace = Pace::of(cells.len(), Some(limits));
+    let pauses = Rc::new(std::cell::Cell::new(0));
+    let seen = pauses.clone();
+    owner.with(|| {
+        Effect::new(move |_| {
+            if store.execution_pause().is_some() {
+                seen.set(seen.get() + 1);
+            }
+        })
+    });
+    let started = now();
+    let report = store.run_experiment(&experiment, cells, |_| {}).await;
+    let seconds = (now() - started) / 1_000.0;
+    let Ok(report) = report else {
+        return format!("not measured: refused ({report:?})\n");
+    };
+    let least = match pace {
+        Pace::Paced { at_least, .. } => format!("{:.0}", at_least.as_secs_f64()),
+        _ => "0".to_owned(),
+    };
+    format!(
+        "| 2,000 cells on offline-echo, default gateway ({} a minute) | |\n| --- | ---: |\n\
+         | until the last answer, s | {seconds:.1} |\n\
+         | least the rate limit allows, s | {least} |\n\
+         | answered | {} |\n| failed | {} |\n| waits for the rate limit | {} |\n",
+        limits.requests_per_minute.unwrap_or(0),
+        report.succeeded,
+        report.failed,
+        pauses.get()
+    )
+}
+
 #[wasm_bindgen_test]
 async fn browser_benchmarks() {
     let owner = Owner::new();
@@ -353,5 +415,8 @@ async fn browser_benchmarks() {
     console_log!("[bench] History on the server: two browsers, two gateways, one PostgreSQL");
     report += "\n### History on the server: two browsers, two gateways, one PostgreSQL\n\n";
     report += &sync_latency(&owner).await;
+
+    report += "\n### An experiment paced by the gateway's rate limit\n\n";
+    report += &paced_experiment(&owner).await;
     console_log!("BENCHMARK REPORT START\n{report}BENCHMARK REPORT END");
 }

@@ -7,6 +7,20 @@
 //! letters of every script count without the alphabetic tables), and case
 //! folding in the browser is JavaScript's `toLowerCase`.
 
+/// `1234567` → `"1,234,567"`: every count a person reads, in the views and
+/// in error messages alike.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 /// How many characters of an answer a history card shows.
 pub const PREVIEW_CHARS: usize = 200;
 

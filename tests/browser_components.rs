@@ -645,7 +645,8 @@ async fn model_output_is_text_never_html() {
 
 #[wasm_bindgen_test]
 async fn model_performance_groups_by_model_and_compares_a_batch() {
-    let page = Page::mount(|| view! { <ModelPerformance/> });
+    // The batch side by side is the opened run's: in its viewer.
+    let page = Page::mount(|| view! { <ModelPerformance/> <ActiveRunViewer/> });
     assert!(page.find(".performance__empty").is_some());
 
     page.store
@@ -729,12 +730,16 @@ async fn model_performance_groups_by_model_and_compares_a_batch() {
     page.store.set_active_run(Some("b-claude")).unwrap();
     settle().await;
     let compared: Vec<String> = page
-        .all(".batch__run")
+        .all(".viewer .batch__run")
         .iter()
         .map(|run| run.get_attribute("data-run-id").unwrap())
         .collect();
     assert_eq!(compared, ["b-llama", "b-claude", "b-gpt"]);
-    assert_eq!(page.text(".batch h3"), "Same prompt on 3 models");
+    assert_eq!(page.text(".viewer .batch h3"), "Same prompt on 3 models");
+    assert!(
+        page.find(".performance .batch").is_none(),
+        "not in the figures' panel"
+    );
 }
 
 /// A finished run on `model` with speed figures and a cost from `source`.
@@ -1033,6 +1038,20 @@ async fn prompt_composer_executes_on_the_chosen_models_through_the_gateway() {
         None,
         "empty: the server's"
     );
+    // A number the field does not take: refused where typed, nothing changed.
+    change(".composer__temperature", "3");
+    assert_eq!(page.store.execution_parameters().temperature, Some(0.5));
+    let field: web_sys::HtmlInputElement = page
+        .find(".composer__temperature")
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(field.value(), "3", "what was typed stays");
+    eventually("the reason is shown beside it", || {
+        page.text(".composer__temperature-why")
+            == "Temperature is a number from 0 to 2, not “3”; leave it empty for the server's default."
+    })
+    .await;
+    assert_eq!(field.value(), "3", "and still stays");
 }
 
 #[wasm_bindgen_test]

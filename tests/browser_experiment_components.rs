@@ -5,6 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use leptos::prelude::*;
+use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::components::{
     provide_diff_selection, provide_experiments, provide_run_filter, ActiveRunViewer,
     DiffSelection, DiffView, ExperimentEditor, ExperimentGrid, Experiments, RunFilters, RunHistory,
@@ -411,10 +412,8 @@ async fn the_editor_reads_pasted_inputs_refuses_bad_ones_and_the_plan_follows() 
     assert_eq!(page.all(".plan__models li").len(), 2);
     assert!(page
         .text(".plan__models li[data-model=free-ish]")
-        .ends_with("unknown (no price)"));
-    assert!(page
-        .text(".plan__total")
-        .contains("unknown for free-ish (no price)"));
+        .contains(", not priced, "));
+    assert!(page.text(".plan__total").contains("not priced: free-ish"));
 
     // Over the budget: asked first; without a server, nothing is sent.
     page.enter(".editor__budget", "0.000001", "change");
@@ -438,6 +437,145 @@ async fn the_editor_reads_pasted_inputs_refuses_bad_ones_and_the_plan_follows() 
     })
     .await;
     assert!(page.store.runs().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn numbers_a_field_does_not_take_are_refused_there_and_change_nothing() {
+    let page = Page::mount(|| view! { <ExperimentEditor/> <RunPlan/> });
+    page.experiments.create("Numbers");
+    settle().await;
+    page.enter(".editor__budget", "0.5", "change");
+    page.enter(".editor__repeats", "3", "change");
+    settle().await;
+    let open = || page.experiments.open().unwrap();
+    assert_eq!(
+        (open().budget, open().repeats),
+        (Some(Usd::from_dollars(0.5)), 3)
+    );
+
+    let input =
+        |selector: &str| -> web_sys::HtmlInputElement { page.get(selector).unchecked_into() };
+    for (field, typed, why) in [
+        (
+            ".editor__budget",
+            "ten dollars",
+            "“ten dollars” is not an amount in dollars",
+        ),
+        (
+            ".editor__repeats",
+            "50",
+            "Repeats are a whole number from 1 to 10, not “50”.",
+        ),
+        (
+            ".editor__max-tokens",
+            "lots",
+            "Max tokens is a whole number from 1, not “lots”",
+        ),
+    ] {
+        page.enter(field, typed, "change");
+        settle().await;
+        assert_eq!(input(field).value(), typed, "{field} keeps what was typed");
+        assert_eq!(
+            input(field).get_attribute("aria-invalid").as_deref(),
+            Some("true")
+        );
+        let shown = page.text(&format!("{field}-why"));
+        assert!(shown.starts_with(why), "{field}: {shown}");
+    }
+    assert_eq!(
+        (open().budget, open().repeats, open().parameters.max_tokens),
+        (Some(Usd::from_dollars(0.5)), 3, None),
+        "the experiment keeps its last valid values"
+    );
+    // Typed again, valid: taken, and the reason goes.
+    page.enter(".editor__repeats", "10", "change");
+    settle().await;
+    assert_eq!(open().repeats, 10);
+    assert_eq!(page.text(".editor__repeats-why"), "");
+    assert_eq!(
+        input(".editor__repeats").get_attribute("aria-invalid"),
+        None
+    );
+    // Emptied on purpose: no budget.
+    page.enter(".editor__budget", "", "change");
+    settle().await;
+    assert_eq!(open().budget, None);
+}
+
+#[wasm_bindgen_test]
+async fn the_plan_names_its_assumptions_and_counts_re_runs_apart() {
+    let page = Page::mount(|| view! { <RunPlan/> });
+    page.store
+        .set_models(vec![model("priced", Some(0.002)), model("free-ish", None)]);
+    page.experiments.create("Assumptions");
+    page.experiments.edit(|experiment| {
+        experiment.template = "Say {{n}}".into();
+        experiment.inputs = InputTable::parse(b"n\n1\n2\n3\n", InputFormat::Csv).unwrap();
+        experiment.models = vec!["priced".into(), "free-ish".into()];
+    });
+    settle().await;
+    let line = |model: &str| page.text(&format!(".plan__models li[data-model={model}]"));
+    assert!(
+        line("priced")
+            .ends_with("assuming answers of 500 tokens (no max tokens set, no earlier answers)"),
+        "{}",
+        line("priced")
+    );
+    assert_eq!(
+        page.text(".plan__pace"),
+        "Nothing is known of this server's rate limit."
+    );
+
+    // Answers of the model in the store: the estimate assumes their median.
+    let experiment = page.experiments.open().unwrap();
+    let cells = plan(&experiment, &[]).unwrap().cells;
+    let runs: Vec<PromptRun> = (cells.iter().enumerate())
+        .map(|(index, cell)| {
+            let mut run = cell.pending_run(&experiment.id);
+            run.status = [RunStatus::Success, RunStatus::Error, RunStatus::Cancelled][index % 3];
+            run.output_tokens = Some(40 + index as u64);
+            run
+        })
+        .collect();
+    page.store.set_runs(runs).unwrap();
+    // Planned again as an execution ends; one that is refused will do.
+    page.store.start_execution();
+    page.store.complete_execution();
+    eventually("the grid follows the runs", || {
+        page.text(".plan__rerun") == "Re-run failed (2) and cancelled (2)"
+    })
+    .await;
+    assert!(
+        line("priced").ends_with("assuming answers of 40 tokens (the median of its last 1 answer)"),
+        "{}",
+        line("priced")
+    );
+
+    page.experiments
+        .edit(|experiment| experiment.parameters.max_tokens = Some(64));
+    settle().await;
+    assert!(line("free-ish").ends_with("assuming answers of 64 tokens (max tokens)"));
+    assert!(line("free-ish").contains(", not priced, "));
+
+    // The server's limits: a warning with the least time, and oversize refused.
+    page.store.set_server_limits(Some(ServerLimits {
+        requests_per_minute: Some(2),
+        burst: Some(2),
+        max_request_bytes: Some(120),
+    }));
+    settle().await;
+    assert_eq!(
+        page.text(".plan__pace"),
+        "6 requests is more than this server lets through at once (2, then 2 a minute): they wait for its rate limit and take at least 2 min."
+    );
+    page.experiments
+        .edit(|experiment| experiment.template = format!("{} {{{{n}}}}", "long ".repeat(30)));
+    settle().await;
+    let problems = page.text(".plan__problems");
+    assert!(
+        problems.contains("row 1: this request is") && problems.contains("up to 120 bytes"),
+        "{problems}"
+    );
 }
 
 #[wasm_bindgen_test]

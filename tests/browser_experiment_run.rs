@@ -1,8 +1,9 @@
 //! Experiments run for real in a page (headless Chromium) against the test
 //! gateway's offline models, started by `cargo xtask test`: 120 runs to
-//! completion, Cancel mid-experiment, the budget, the grid's pass rates
-//! against the runs, and an experiment and its grid back after a reload, its
-//! definition kept in the real IndexedDB.
+//! completion, Cancel mid-experiment, the budget (and one smaller than a
+//! request), every cell answered against a gateway with a tiny rate limit,
+//! the grid's pass rates against the runs, and an experiment and its grid
+//! back after a reload, its definition kept in the real IndexedDB.
 #![cfg(target_arch = "wasm32")]
 
 use futures::future::LocalBoxFuture;
@@ -26,7 +27,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod support;
-use support::{eventually, eventually_within, gateway_url, sleep, store_with_models};
+use support::{
+    eventually, eventually_within, gateway_url, paced_gateway_url, sleep, store_with_models,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -239,26 +242,33 @@ async fn cancel_mid_experiment_leaves_nothing_in_flight_and_unsent_cells_not_run
 }
 
 #[wasm_bindgen_test]
-async fn the_budget_stops_the_run_once_spent() {
+async fn the_budget_holds_but_for_what_answers_cost_beyond_their_estimates() {
     let owner = Owner::new();
     let (store, client) = connected(&owner).await;
     let mut experiment = experiment("exp-budget", 30, &["offline-echo"], 1);
     experiment.parameters.max_tokens = Some(4);
     // offline-echo's made-up price: a few hundred-thousandths of a dollar per run.
     experiment.budget = Some(Usd::from_dollars(0.000_05));
+    let cells = plan(&experiment, &store.models()).unwrap().cells;
+    let estimate = store.estimate(&experiment, &cells);
     let outcome = start(store, &experiment);
     eventually_within("the experiment stopped", 60, || outcome.borrow().is_some()).await;
     let report = outcome.borrow_mut().take().unwrap().unwrap();
     let spent = store.experiment_spent("exp-budget");
     let Some(ExperimentStop::BudgetSpent {
-        spent: at_stop,
+        spent: reported,
         budget,
+        next,
     }) = report.stopped
     else {
         panic!("stopped by the budget: {report:?}");
     };
     assert_eq!(budget, Usd::from_dollars(0.000_05));
-    assert!(at_stop >= budget && spent >= at_stop);
+    assert_eq!(
+        reported, spent,
+        "taken once the last answer landed: one figure"
+    );
+    assert!(next > Usd::ZERO);
     assert!(
         report.not_sent > 0 && report.succeeded + report.not_sent == 30,
         "{report:?}"
@@ -268,19 +278,95 @@ async fn the_budget_stops_the_run_once_spent() {
         report.succeeded,
         "unsent cells have no run"
     );
-    // Only what was in flight when the budget was reached finished beyond it.
-    let cheapest = store
+    // Passed, if at all, only by what answers cost beyond their estimates.
+    let beyond: Usd = (store.runs().iter())
+        .map(|run| {
+            let cell = run.experiment_cell().unwrap();
+            let planned = cells
+                .iter()
+                .find(|planned| planned.row == cell.row)
+                .unwrap();
+            let reserved = estimate.of_cell(planned).unwrap();
+            Usd::from_nanos((run.cost_usd().unwrap().nanos() - reserved.nanos()).max(0))
+        })
+        .sum();
+    assert!(spent <= budget + beyond, "{spent} > {budget} + {beyond}");
+    assert_eq!(client.in_flight.get(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_budget_smaller_than_one_request_sends_nothing() {
+    let owner = Owner::new();
+    let (store, client) = connected(&owner).await;
+    let mut experiment = experiment("exp-tiny-budget", 15, &["offline-echo"], 1);
+    experiment.budget = Some(Usd::from_nanos(1));
+    let outcome = start(store, &experiment);
+    eventually("the experiment stopped", || outcome.borrow().is_some()).await;
+    let report = outcome.borrow_mut().take().unwrap().unwrap();
+    assert_eq!((report.not_sent, report.succeeded), (15, 0), "{report:?}");
+    assert!(matches!(
+        report.stopped,
+        Some(ExperimentStop::BudgetSpent { spent: Usd::ZERO, next, .. }) if next > Usd::from_nanos(1)
+    ));
+    assert_eq!(client.most.get(), 0, "not one request");
+    assert!(store.runs().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn against_a_tiny_rate_limit_every_cell_is_answered_after_waiting() {
+    let owner = Owner::new();
+    let client = NeuroForgeClient::new(ClientConfig::default().base_url(paced_gateway_url()));
+    let store = store_with_models(&owner, &client).await;
+    let limits = client.limits().await.expect("the gateway says its limits");
+    assert_eq!(limits.requests_per_minute, Some(60));
+    store.set_server_limits(Some(limits));
+    store.set_executor(client.clone());
+    // 64 cells and the two requests above: a few more than the burst of 60,
+    // then one a second.
+    let mut experiment = experiment("exp-paced", 8, &["offline-echo"], 8);
+    experiment.parameters.max_tokens = Some(2);
+    let pauses = Rc::new(Cell::new(0));
+    let seen = pauses.clone();
+    Effect::new(move |_| {
+        if store.execution_pause().is_some() {
+            seen.set(seen.get() + 1);
+        }
+    });
+    let outcome = start(store, &experiment);
+    eventually_within("the experiment finished", 120, || {
+        outcome.borrow().is_some()
+    })
+    .await;
+    let report = outcome.borrow_mut().take().unwrap().unwrap();
+    assert_eq!(
+        report,
+        ExperimentReport {
+            cells: 64,
+            succeeded: 64,
+            ..ExperimentReport::default()
+        },
+        "no cell failed"
+    );
+    assert!(pauses.get() > 0, "it waited for the rate limit");
+    assert_eq!(store.execution_pause(), None);
+    assert!(store
         .runs()
         .iter()
-        .filter_map(|run| run.cost_usd())
-        .min()
-        .unwrap();
-    let before_stop = (budget.nanos() as f64 / cheapest.nanos() as f64).ceil() as usize;
-    assert!(
-        report.succeeded <= before_stop + MAX_CONCURRENT_REQUESTS,
-        "{report:?}"
+        .all(|run| run.status == RunStatus::Success));
+    // The gateway's Retry-After reaches the client (its CORS exposes it).
+    let mut refused = None;
+    for _ in 0..5 {
+        if let Err(error) = client.limits().await {
+            refused = Some(error);
+            break;
+        }
+    }
+    let refused = refused.expect("the bucket is empty after the experiment");
+    assert_eq!(
+        refused.try_later(),
+        Some(Some(Duration::from_secs(1))),
+        "{refused:?}"
     );
-    assert_eq!(client.in_flight.get(), 0);
 }
 
 fn indexed_db() -> web_sys::IdbFactory {

@@ -686,3 +686,37 @@ fn without_an_executor_execute_says_what_to_do() {
     assert_eq!(result, Err(ApiError::NoExecutor));
     assert!(store.runs().is_empty());
 }
+
+#[test]
+fn a_prompt_larger_than_the_server_accepts_is_refused_before_anything_is_sent() {
+    let mut setup = setup();
+    let store = setup.store;
+    store.set_server_limits(Some(prompt_runs::api::wire::ServerLimits {
+        max_request_bytes: Some(64),
+        ..Default::default()
+    }));
+    let result = Rc::new(RefCell::new(None));
+    let slot = result.clone();
+    let long = "x".repeat(100);
+    setup
+        .pool
+        .spawner()
+        .spawn_local(async move {
+            *slot.borrow_mut() = Some(
+                store
+                    .execute_many(long, vec!["a".into(), "b".into()], vec![])
+                    .await,
+            );
+        })
+        .unwrap();
+    setup.pool.run();
+    let refused = result.borrow().clone().unwrap().unwrap_err();
+    assert!(
+        matches!(refused, ApiError::TooLarge { limit: 64, bytes } if bytes > 100),
+        "{refused:?}"
+    );
+    assert_eq!(setup.server.started.get(), 0, "nothing sent");
+    assert!(store.runs().is_empty(), "no run added");
+    assert_eq!(store.error(), Some(refused.to_string()), "said in words");
+    assert!(refused.to_string().contains("up to 64 bytes"));
+}

@@ -4,10 +4,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use leptos::prelude::Owner;
+use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::experiment::{
-    export_experiment, grid_csv, import_experiment, plan, Budget, CellStatus, Check, Confirmation,
-    Experiment, ExperimentError, ExperimentImportError, Grid, InputFormat, InputTable, Outcome,
-    Pairing, PassRate, Plan, ASSUMED_OUTPUT_TOKENS,
+    export_experiment, grid_csv, import_experiment, plan, plan_with_answers, AnswerLength, Budget,
+    CellStatus, Check, Confirmation, Experiment, ExperimentError, ExperimentImportError, Grid,
+    InputFormat, InputTable, Outcome, Pace, Pairing, PassRate, Plan, ASSUMED_OUTPUT_TOKENS,
+    RECENT_ANSWERS,
 };
 use prompt_runs::model::{
     Model, PromptRun, PromptRunUpdate, Provider, Rating, RunStatus, Timestamp, Usd,
@@ -16,6 +18,7 @@ use prompt_runs::store::RunsStore;
 use prompt_runs::text::estimate_tokens;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Capitals: three rows, two models, the template needing both columns.
 fn capitals() -> Experiment {
@@ -318,6 +321,147 @@ fn the_budget_asks_for_confirmation_and_stops_sending_once_reached() {
     let mut exact = Budget::new(Usd::from_dollars(0.01));
     exact.record(Some(Usd::from_dollars(0.01)));
     assert!(!exact.may_send(), "reaching the budget exactly stops too");
+}
+
+#[test]
+fn the_budget_reserves_each_request_before_it_is_sent_and_settles_when_it_lands() {
+    let (budget, request) = (Usd::from_dollars(0.01), Usd::from_dollars(0.003));
+    let mut spending = Budget::new(budget);
+    // Three in flight reserve $0.009; a fourth would pass the budget.
+    assert!((0..3).all(|_| spending.reserve(request)));
+    assert_eq!(spending.reserved(), Usd::from_dollars(0.009));
+    assert!(!spending.reserve(request), "$0.012 > $0.01: not sent");
+    assert_eq!(spending.reserved(), Usd::from_dollars(0.009), "unchanged");
+    // One lands cheaper than reserved: room for another.
+    spending.settle(request, Some(Usd::from_dollars(0.001)));
+    assert_eq!(
+        (spending.spent(), spending.reserved()),
+        (Usd::from_dollars(0.001), Usd::from_dollars(0.006))
+    );
+    assert!(
+        spending.reserve(request),
+        "0.001 + 0.006 + 0.003 fits exactly"
+    );
+    // One lands dearer: the budget is passed only by what answers cost
+    // beyond their estimates.
+    for cost in [0.004, 0.003, 0.003] {
+        spending.settle(request, Some(Usd::from_dollars(cost)));
+    }
+    assert_eq!(spending.reserved(), Usd::ZERO);
+    assert_eq!(spending.spent(), Usd::from_dollars(0.011));
+    assert!(!spending.may_send() && !spending.reserve(Usd::ZERO));
+    // A budget smaller than one request sends nothing.
+    assert!(!Budget::new(Usd::from_dollars(0.0001)).reserve(request));
+    // A failed request releases its reservation and spends nothing.
+    let mut failed = Budget::new(budget);
+    assert!(failed.reserve(request));
+    failed.settle(request, None);
+    assert_eq!((failed.spent(), failed.reserved()), (Usd::ZERO, Usd::ZERO));
+}
+
+#[test]
+fn the_answer_length_comes_from_max_tokens_else_recent_answers_else_500() {
+    assert_eq!(
+        AnswerLength::of(Some(64), &[900]),
+        AnswerLength::MaxTokens(64)
+    );
+    assert_eq!(
+        AnswerLength::of(None, &[120, 80, 300, 95]),
+        AnswerLength::Recent {
+            tokens: 95,
+            answers: 4
+        },
+        "their median"
+    );
+    assert_eq!(AnswerLength::of(None, &[]), AnswerLength::Default);
+    assert_eq!(AnswerLength::Default.tokens(), ASSUMED_OUTPUT_TOKENS);
+    // Only the latest RECENT_ANSWERS count: older, longer ones are left out.
+    let mut recent = vec![10; RECENT_ANSWERS];
+    recent.extend([5_000; 30]);
+    assert_eq!(AnswerLength::of(None, &recent).tokens(), 10);
+
+    // The plan asks each model's recent answers, and names the source.
+    let experiment = capitals();
+    let recent = |model_id: &str| match model_id {
+        "gpt-4o" => vec![40, 60, 50],
+        _ => Vec::new(),
+    };
+    let prices = [
+        model("gpt-4o", Some(0.01)),
+        model("offline-echo", Some(0.002)),
+    ];
+    let planned = plan_with_answers(&experiment, &prices, &recent).unwrap();
+    let [gpt, echo] = &planned.estimate.per_model[..] else {
+        panic!("two models")
+    };
+    assert_eq!(
+        (gpt.answer, echo.answer),
+        (
+            AnswerLength::Recent {
+                tokens: 50,
+                answers: 3
+            },
+            AnswerLength::Default
+        )
+    );
+    assert_eq!(gpt.output_tokens, 3 * 50);
+    assert_eq!(
+        planned.estimate.of_cell(&planned.cells[0]),
+        Some(Usd::for_tokens(0.01, 11 + 50)),
+        "a request's estimate: its prompt and the assumed answer"
+    );
+    assert!(gpt.priced);
+    assert_eq!(
+        plan(&experiment, &prices).unwrap().estimate.per_model[0].answer,
+        AnswerLength::Default,
+        "without the history: nothing known"
+    );
+}
+
+#[test]
+fn answering_takes_the_models_median_latencies_spread_over_the_requests_in_flight() {
+    let planned = plan(&capitals(), &[]).unwrap();
+    let p50 = |model_id: &str| match model_id {
+        "gpt-4o" => Some(1_000),
+        "offline-echo" => Some(200),
+        _ => None,
+    };
+    assert_eq!(
+        prompt_runs::experiment::answering_time(&planned.estimate, &p50, 4),
+        Some(Duration::from_millis((3 * 1_000 + 3 * 200) / 4))
+    );
+    let unknown = |model_id: &str| (model_id == "gpt-4o").then_some(1_000);
+    assert_eq!(
+        prompt_runs::experiment::answering_time(&planned.estimate, &unknown, 4),
+        None,
+        "offline-echo never answered: not known"
+    );
+}
+
+#[test]
+fn the_pace_says_how_long_a_rate_limit_makes_the_requests_take() {
+    let limits = |per_minute| {
+        Some(ServerLimits {
+            requests_per_minute: per_minute,
+            burst: per_minute,
+            max_request_bytes: None,
+        })
+    };
+    assert_eq!(Pace::of(12, None), Pace::Unknown);
+    assert_eq!(Pace::of(12, limits(None)), Pace::Unlimited);
+    assert_eq!(
+        Pace::of(600, limits(Some(600))),
+        Pace::Within { per_minute: 600 }
+    );
+    assert_eq!(
+        Pace::of(2_000, limits(Some(600))),
+        Pace::Paced {
+            per_minute: 600,
+            burst: 600,
+            at_least: Duration::from_secs(140)
+        },
+        "1,400 beyond the burst at ten a second"
+    );
 }
 
 #[test]

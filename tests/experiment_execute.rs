@@ -1,7 +1,9 @@
 //! `RunsStore::run_experiment` natively, against an executor whose answers
 //! the test releases one by one: every cell an ordinary tagged run, bounded
-//! concurrency, one progress, Cancel, a failed cell, the budget, re-running
-//! failed cells. (Against the real gateway in a page: tests/browser_experiment_run.rs.)
+//! concurrency, one progress, Cancel, a failed cell, the budget (reserving
+//! before sending), re-running failed cells, and pacing: a cell the server
+//! asks to wait for (429, 503) waits and is sent again. (Against the real
+//! gateway in a page: tests/browser_experiment_run.rs.)
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
@@ -11,23 +13,35 @@ use futures::future::LocalBoxFuture;
 use futures::task::LocalSpawnExt;
 use futures::FutureExt;
 use leptos::prelude::Owner;
+use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse, Usage};
 use prompt_runs::api::{ApiError, PromptExecutor, TextSink};
 use prompt_runs::experiment::{plan, Experiment, Grid, InputFormat, InputTable, PlannedCell};
-use prompt_runs::model::{RunStatus, Usd, PARAMETERS_KEY};
-use prompt_runs::store::{failed_cells, ExperimentReport, ExperimentStop, RunsStore};
+use prompt_runs::model::{Model, Provider, RunStatus, Timestamp, Usd, PARAMETERS_KEY};
+use prompt_runs::store::{
+    failed_cells, ExperimentReport, ExperimentStop, RunsStore, MAX_CONCURRENT_REQUESTS, MAX_TRIES,
+};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Duration;
 
 type Reply = oneshot::Sender<Result<ExecuteResponse, ApiError>>;
 
-/// An executor that holds every request until the test answers it.
+/// A pause asked for, and how to end it while it is held.
+type HeldPause = (Duration, Option<oneshot::Sender<()>>);
+
+/// An executor that holds every request until the test answers it, and
+/// every pause the store asks of it until the test ends it (or none, when
+/// `pauses_end_at_once`).
 #[derive(Clone, Default)]
 struct HeldServer {
     waiting: Rc<RefCell<Vec<(ExecuteRequest, Reply)>>>,
     started: Rc<Cell<usize>>,
     /// Requests dropped before they were answered (= aborted).
     aborted: Rc<Cell<usize>>,
+    /// The pauses asked for, and how to end each one still held.
+    pauses: Rc<RefCell<Vec<HeldPause>>>,
+    pauses_end_at_once: Rc<Cell<bool>>,
 }
 
 struct AbortProbe(Rc<Cell<usize>>, bool);
@@ -58,9 +72,44 @@ impl PromptExecutor for HeldServer {
         }
         .boxed_local()
     }
+
+    fn pause(&self, wait: Duration) -> LocalBoxFuture<'static, ()> {
+        if self.pauses_end_at_once.get() {
+            self.pauses.borrow_mut().push((wait, None));
+            return futures::future::ready(()).boxed_local();
+        }
+        let (end, ended) = oneshot::channel();
+        self.pauses.borrow_mut().push((wait, Some(end)));
+        ended.map(|_| ()).boxed_local()
+    }
 }
 
 impl HeldServer {
+    /// Answers the oldest request as an overloaded server does: 429 with
+    /// `Retry-After: retry_after` (when given).
+    fn refuse_next(&self, retry_after: Option<Duration>) {
+        let (_, reply) = self.waiting.borrow_mut().remove(0);
+        let _ = reply.send(Err(ApiError::TryLater {
+            status: 429,
+            detail: "too many requests".into(),
+            retry_after,
+        }));
+    }
+
+    /// Ends the pauses the store is waiting out.
+    fn end_pauses(&self) {
+        for (_, end) in self.pauses.borrow_mut().iter_mut() {
+            if let Some(end) = end.take() {
+                let _ = end.send(());
+            }
+        }
+    }
+
+    /// Every wait the store asked for.
+    fn waits(&self) -> Vec<Duration> {
+        self.pauses.borrow().iter().map(|(wait, _)| *wait).collect()
+    }
+
     fn in_flight(&self) -> usize {
         self.waiting.borrow().len()
     }
@@ -299,7 +348,7 @@ fn cancel_aborts_what_is_in_flight_and_sends_nothing_more() {
 }
 
 #[test]
-fn the_budget_stops_sending_once_spent_reaches_it() {
+fn without_a_price_the_budget_stops_sending_once_spent_reaches_it() {
     let mut setup = setup();
     let mut experiment = experiment(10, &["m1"], 1);
     experiment.budget = Some(Usd::from_dollars(0.025));
@@ -325,9 +374,11 @@ fn the_budget_stops_sending_once_spent_reaches_it() {
     assert_eq!(
         report.stopped,
         Some(ExperimentStop::BudgetSpent {
-            spent: Usd::from_dollars(0.03),
-            budget: Usd::from_dollars(0.025)
-        })
+            spent: Usd::from_dollars(0.06),
+            budget: Usd::from_dollars(0.025),
+            next: Usd::ZERO,
+        }),
+        "an unpriced model reserves nothing; the spent figure is taken once the last answer landed"
     );
     let store = setup.store;
     assert!(!store.is_executing());
@@ -347,6 +398,246 @@ fn the_budget_stops_sending_once_spent_reaches_it() {
         report.stopped,
         Some(ExperimentStop::BudgetSpent { .. })
     ));
+}
+
+/// `m1` at $0.01 per 1,000 tokens: with max tokens 98, a request of
+/// `Say wN` (2 tokens) is estimated at 100 tokens, $0.001.
+fn priced(setup: &Setup, experiment: &mut Experiment) -> Usd {
+    setup.store.set_models(vec![Model {
+        id: "m1".into(),
+        name: "m1".into(),
+        provider: Provider::Openai,
+        max_tokens: 4096,
+        supports_streaming: true,
+        cost_per_1k_tokens: Some(0.01),
+        metadata: None,
+    }]);
+    experiment.parameters.max_tokens = Some(98);
+    let cells = plan(experiment, &setup.store.models()).unwrap().cells;
+    let estimate = setup.store.estimate(experiment, &cells);
+    estimate.of_cell(&cells[0]).unwrap()
+}
+
+#[test]
+fn the_budget_counts_requests_in_flight_before_sending_another() {
+    let mut setup = setup();
+    let mut experiment = experiment(10, &["m1"], 1);
+    let request = priced(&setup, &mut experiment);
+    assert_eq!(request, Usd::from_dollars(0.001));
+    experiment.budget = Some(Usd::from_dollars(0.0025));
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    setup.pool.run_until_stalled();
+    assert_eq!(
+        setup.server.started.get(),
+        2,
+        "two reservations fit in $0.0025, a third would not, though four could go at once"
+    );
+    // They cost less than reserved; the spent figure is what they cost.
+    while setup.server.in_flight() > 0 {
+        setup.server.answer_next(Some(0.0008));
+        setup.pool.run_until_stalled();
+    }
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!((report.succeeded, report.not_sent), (2, 8));
+    assert_eq!(
+        report.stopped,
+        Some(ExperimentStop::BudgetSpent {
+            spent: Usd::from_dollars(0.0016),
+            budget: Usd::from_dollars(0.0025),
+            next: request,
+        })
+    );
+    assert_eq!(
+        setup.store.experiment_spent("exp-run"),
+        Usd::from_dollars(0.0016)
+    );
+}
+
+#[test]
+fn a_budget_smaller_than_one_request_sends_nothing() {
+    let mut setup = setup();
+    let mut experiment = experiment(15, &["m1"], 1);
+    let request = priced(&setup, &mut experiment);
+    experiment.budget = Some(Usd::from_dollars(0.0001));
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    setup.pool.run_until_stalled();
+    assert_eq!(setup.server.started.get(), 0, "nothing sent");
+    assert!(setup.store.runs().is_empty(), "no run");
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!(
+        report,
+        ExperimentReport {
+            cells: 15,
+            not_sent: 15,
+            stopped: Some(ExperimentStop::BudgetSpent {
+                spent: Usd::ZERO,
+                budget: Usd::from_dollars(0.0001),
+                next: request,
+            }),
+            ..ExperimentReport::default()
+        }
+    );
+}
+
+#[test]
+fn a_cell_the_server_asks_to_wait_for_waits_and_is_sent_again() {
+    let mut setup = setup();
+    let experiment = experiment(3, &["m1", "m2"], 1);
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    setup.pool.run_until_stalled();
+    assert_eq!(setup.server.in_flight(), MAX_CONCURRENT_REQUESTS);
+    let before = Timestamp::now().unix_millis().unwrap();
+    setup.server.refuse_next(Some(Duration::from_secs(12)));
+    setup.pool.run_until_stalled();
+
+    let store = setup.store;
+    assert_eq!(
+        setup.server.waits(),
+        [Duration::from_secs(12)],
+        "Retry-After honoured"
+    );
+    let pause = store.execution_pause().expect("the store says it waits");
+    assert_eq!(pause.status, 429);
+    assert!(
+        (11_000..=13_000).contains(&(pause.until - before)),
+        "{pause:?}"
+    );
+    assert_eq!(
+        setup.server.started.get(),
+        4,
+        "nothing is sent while paused, not even the next cell"
+    );
+    let refused = (store.runs().iter())
+        .find(|run| run.experiment_cell().unwrap().row == 0 && run.model_id == "m1")
+        .cloned()
+        .unwrap();
+    assert_eq!(refused.status, RunStatus::Running, "waiting, not failed");
+    assert_eq!(refused.error, None);
+
+    // The three answered meanwhile; then the pause ends.
+    for _ in 0..3 {
+        setup.server.answer_next(None);
+        setup.pool.run_until_stalled();
+    }
+    assert_eq!(setup.server.started.get(), 4);
+    setup.server.end_pauses();
+    setup.pool.run_until_stalled();
+    assert_eq!(store.execution_pause(), None);
+    assert_eq!(
+        setup.server.in_flight(),
+        2,
+        "sent again, with half as many at once"
+    );
+    while setup.server.in_flight() > 0 {
+        setup.server.answer_next(None);
+        setup.pool.run_until_stalled();
+    }
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!(
+        report,
+        ExperimentReport {
+            cells: 6,
+            succeeded: 6,
+            ..ExperimentReport::default()
+        }
+    );
+    assert_eq!(setup.server.started.get(), 7, "one cell sent twice");
+    assert_eq!(store.runs().len(), 6, "in one run");
+    let answered = store.get_run_by_id(&refused.id).unwrap();
+    assert_eq!(answered.status, RunStatus::Success);
+}
+
+#[test]
+fn a_cell_fails_after_the_last_try_saying_how_many_and_why() {
+    let mut setup = setup();
+    setup.server.pauses_end_at_once.set(true);
+    let experiment = experiment(1, &["m1"], 1);
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    setup.pool.run_until_stalled();
+    for _ in 0..MAX_TRIES {
+        // No Retry-After: the store backs off on its own.
+        setup.server.refuse_next(None);
+        setup.pool.run_until_stalled();
+    }
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!((report.failed, report.succeeded), (1, 0));
+    assert_eq!(setup.server.started.get(), MAX_TRIES as usize);
+    let waits = setup.server.waits();
+    assert_eq!(waits.len(), MAX_TRIES as usize - 1);
+    for (tries, wait) in (1..).zip(&waits) {
+        let full = Duration::from_secs(1 << (tries - 1)).min(Duration::from_secs(60));
+        assert!(
+            *wait >= full / 2 && *wait <= full,
+            "try {tries}: {wait:?} within {full:?}"
+        );
+    }
+    let run = setup.store.runs().get(0).cloned().unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("HTTP 429: too many requests (gave up after 8 tries)")
+    );
+}
+
+#[test]
+fn cancel_while_waiting_for_the_server_stops_everything() {
+    let mut setup = setup();
+    let experiment = experiment(4, &["m1"], 2);
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    setup.pool.run_until_stalled();
+    setup.server.refuse_next(Some(Duration::from_secs(30)));
+    setup.pool.run_until_stalled();
+    assert!(setup.store.execution_pause().is_some());
+    setup.store.cancel_execution();
+    setup.pool.run_until_stalled();
+    assert_eq!(setup.store.execution_pause(), None);
+    setup.server.end_pauses();
+    setup.pool.run_until_stalled();
+    assert_eq!(setup.server.started.get(), 4, "nothing sent after Cancel");
+    let report = outcome.borrow().clone().unwrap().unwrap();
+    assert_eq!(
+        (report.cancelled, report.not_sent, report.stopped),
+        (4, 4, Some(ExperimentStop::Cancelled))
+    );
+    assert!(setup
+        .store
+        .runs()
+        .iter()
+        .all(|run| run.status == RunStatus::Cancelled));
+}
+
+#[test]
+fn a_prompt_larger_than_the_server_accepts_is_refused_before_sending() {
+    let mut setup = setup();
+    let mut experiment = experiment(3, &["m1"], 1);
+    experiment.template = "{{word}}".into();
+    experiment.inputs.set_cell(1, 0, "x".repeat(2_000)).unwrap();
+    setup.store.set_server_limits(Some(ServerLimits {
+        max_request_bytes: Some(1_024),
+        ..ServerLimits::default()
+    }));
+    let plan = plan(&experiment, &[]).unwrap();
+    let (outcome, _) = start(&setup, &experiment, plan.cells.clone());
+    setup.pool.run_until_stalled();
+    let refused = outcome.borrow().clone().unwrap().unwrap_err();
+    let ApiError::TooLarge { bytes, limit } = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(limit, 1_024);
+    assert!(bytes > 2_000);
+    assert!(
+        refused.to_string().contains("up to 1,024 bytes"),
+        "{refused}"
+    );
+    assert_eq!(setup.server.started.get(), 0);
+    assert!(setup.store.runs().is_empty());
+    let (cell, _) = setup.store.oversize_cell(&experiment, &plan.cells).unwrap();
+    assert_eq!(cell.row, 1, "the row named");
 }
 
 #[test]

@@ -8,7 +8,10 @@
 pub mod history;
 mod page;
 
-pub use page::{click, evaluate, find, save_screenshot, wait_for_answer, wait_for_text};
+pub use page::{
+    assert_fits_sideways, assert_headings_in_order, click, evaluate, find, save_screenshot,
+    set_viewport, viewport, wait_for_answer, wait_for_text,
+};
 
 use clap::Parser;
 use fantoccini::wd::WebDriverCompatibleCommand;
@@ -32,6 +35,17 @@ pub fn workspace_root() -> PathBuf {
 /// returns its URL. Each call is its own origin (its own port), so its own
 /// localStorage and IndexedDB.
 pub async fn start_gateway(static_dir: &Path, flags: &[&str]) -> String {
+    let config = gateway_config(static_dir, flags);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("a bound address"));
+    tokio::spawn(prompt_runs_gateway::serve(listener, config));
+    url
+}
+
+/// The gateway's configuration for [`start_gateway`] and [`Gateway::start`].
+fn gateway_config(static_dir: &Path, flags: &[&str]) -> GatewayConfig {
     assert!(
         static_dir.join("index.html").is_file(),
         "{} has no built app: run `trunk build --release` (cargo xtask test and bench do)",
@@ -55,13 +69,79 @@ pub async fn start_gateway(static_dir: &Path, flags: &[&str]) -> String {
     {
         args.extend(["--data-dir", &data]);
     }
-    let config = GatewayConfig::parse_from(args.iter().chain(flags));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free loopback port");
-    let url = format!("http://{}", listener.local_addr().expect("a bound address"));
-    tokio::spawn(prompt_runs_gateway::serve(listener, config));
-    url
+    GatewayConfig::parse_from(args.iter().chain(flags))
+}
+
+/// A gateway a test stops, as a person stops the server: [`start_gateway`]'s
+/// serves until the test process ends.
+pub struct Gateway {
+    /// Where it listens.
+    pub url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    /// Serves `static_dir` as [`start_gateway`] does, the same way as the
+    /// binary (`prompt_runs_gateway::serve`), but with a way to stop.
+    pub async fn start(static_dir: &Path, flags: &[&str]) -> Gateway {
+        let mut config = gateway_config(static_dir, flags);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free loopback port");
+        let address = listener.local_addr().expect("a bound address");
+        assert!(
+            config.settle(address).is_none(),
+            "a test gateway on loopback needs no token"
+        );
+        let history = prompt_runs_gateway::History::open(&config)
+            .await
+            .expect("the gateway's history database opens");
+        let app =
+            prompt_runs_gateway::router(config, Some(history)).expect("a valid configuration");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Gateway {
+            url: format!("http://{address}"),
+            stop,
+            serving,
+        }
+    }
+
+    /// Stops listening and closes its connections (a kept-alive one would
+    /// go on answering); returns once nothing answers on its port.
+    pub async fn stop(self) {
+        let Gateway {
+            url,
+            stop,
+            mut serving,
+        } = self;
+        let _ = stop.send(());
+        // Idle connections close at once, open ones when their answer ends.
+        if tokio::time::timeout(Duration::from_secs(5), &mut serving)
+            .await
+            .is_err()
+        {
+            serving.abort();
+            eprintln!("the gateway did not stop within 5 s: an answer was still open");
+        }
+        let port = url.rsplit(':').next().expect("a port");
+        assert!(
+            tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+                .await
+                .is_err(),
+            "the stopped gateway still accepts connections"
+        );
+    }
 }
 
 /// A running chromedriver; killed when dropped.

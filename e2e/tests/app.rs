@@ -11,8 +11,11 @@
 //! `CHROMEDRIVER`): `cargo xtask test` provides both.
 
 use fantoccini::{Client, Locator};
-use prompt_runs_e2e::{evaluate, find, save_screenshot, wait_for_text, workspace_root, Browser};
-use std::time::{Duration, Instant};
+use prompt_runs_e2e::{
+    assert_fits_sideways, assert_headings_in_order, evaluate, find, save_screenshot, set_viewport,
+    viewport, wait_for_text, workspace_root, Browser,
+};
+use std::time::Duration;
 
 /// Fast enough that the offline models answer within a second or two, slow
 /// enough (at the slow model's 4% of it) that a run can be cancelled midway.
@@ -46,33 +49,6 @@ async fn rect(browser: &Client, selector: &str) -> [f64; 4] {
     let found = evaluate(browser, &script).await;
     let edge = |index: usize| found[index].as_f64().unwrap();
     [edge(0), edge(1), edge(2), edge(3)]
-}
-
-/// The window's inner size (the viewport), in CSS pixels.
-async fn viewport(browser: &Client) -> (f64, f64) {
-    let size = evaluate(browser, "return [window.innerWidth, window.innerHeight];").await;
-    (size[0].as_f64().unwrap(), size[1].as_f64().unwrap())
-}
-
-/// Makes the viewport `width`×`height`: the window is that much larger as
-/// the browser's own frame takes (even headless Chromium keeps some).
-async fn set_viewport(browser: &Client, width: u32, height: u32) {
-    browser.set_window_size(width, height).await.unwrap();
-    let (inner_width, inner_height) = viewport(browser).await;
-    let frame = |outer: u32, inner: f64| outer + (f64::from(outer) - inner).max(0.0) as u32;
-    browser
-        .set_window_size(frame(width, inner_width), frame(height, inner_height))
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while viewport(browser).await != (f64::from(width), f64::from(height)) {
-        assert!(
-            Instant::now() < deadline,
-            "the viewport stays {:?}, not {width}×{height}",
-            viewport(browser).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,8 +109,24 @@ async fn drive(browser: &Client, app: &str) {
     })
     .await;
     assert_eq!(statuses(browser).await, ["Success", "Success"]);
-    let compared = browser.find_all(Locator::Css(".batch__run")).await.unwrap();
+    // Side by side with the opened run, where the answers arrive.
+    let compared = browser
+        .find_all(Locator::Css(".viewer .batch__run"))
+        .await
+        .unwrap();
     assert_eq!(compared.len(), 2, "the two runs are compared side by side");
+    assert_headings_in_order(browser).await;
+    // At 1280 px the per-model figures fit their column, last one included.
+    let table = evaluate(
+        browser,
+        "const box = document.querySelector('.performance__scroll');
+         return [box.scrollWidth, box.clientWidth];",
+    )
+    .await;
+    assert!(
+        table[0].as_f64() <= table[1].as_f64(),
+        "the performance table scrolls sideways at 1280 px: {table}"
+    );
 
     // The answer is in view, beside the composer, without scrolling.
     wait_for_text(browser, ".viewer__output", |text| {
@@ -247,20 +239,7 @@ async fn on_a_phone(browser: &Client) {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let overflow = evaluate(
-        browser,
-        "const page = document.documentElement;
-         const wide = [...document.querySelectorAll('body *')]
-             .filter(element => element.getBoundingClientRect().right > page.clientWidth + 0.5)
-             .filter(element => !element.closest('.performance__scroll, pre'))
-             .map(element => element.className || element.tagName);
-         return [page.scrollWidth, page.clientWidth, wide.slice(0, 5)];",
-    )
-    .await;
-    assert!(
-        overflow[0].as_f64() <= overflow[1].as_f64(),
-        "the page scrolls sideways: scrollWidth, clientWidth, widest: {overflow}"
-    );
+    assert_fits_sideways(browser, ".performance__scroll, pre").await;
     let cut_cards = evaluate(
         browser,
         "const visible = document.documentElement.clientWidth;

@@ -47,9 +47,10 @@ async fn drive(browser: &Client, app: &str) {
         Some("page"),
         "the playground comes first"
     );
-    // The Experiments page is a bundle of its own, loaded when opened.
+    // The Experiments page is a bundle of its own, loaded when opened; a
+    // first visit opens on the example.
     tabs[1].click().await.unwrap();
-    wait_for_text(browser, ".plan__none", |text| text == "No experiment open.").await;
+    wait_for_text(browser, ".picker__select", |text| text == "Capitals").await;
     assert!(
         browser.current_url().await.unwrap().path() == "/experiments/",
         "the Experiments page has its own address"

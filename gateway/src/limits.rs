@@ -10,6 +10,10 @@
 //! backstop; the origin, host and token rules are what keep strangers out.
 //! It is counted before the token is checked, so that requests with a wrong
 //! token are limited too (per address): guessing a short `--token` is slow.
+//!
+//! The gateway says its limits (`GET /api/v1/limits`, [`describe`]), so that
+//! a client plans within them (an experiment's plan warns and estimates how
+//! long the pace makes it) instead of finding them by failing.
 
 use crate::access::Access;
 use crate::problem::Problem;
@@ -17,6 +21,10 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::Json;
+use prompt_runs::api::wire::ServerLimits;
+pub use prompt_runs::api::wire::LIMITS_PATH;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -142,6 +150,23 @@ impl RateLimit {
                 Client::Address(peer.ip())
             })
     }
+}
+
+/// `GET /api/v1/limits`: `config`'s per-minute limit and its burst (the same
+/// figure: a full bucket), absent when there is none (`0`), and the largest
+/// request body (`crate::MAX_BODY_BYTES`). The route sits behind the same
+/// rules as the rest of the API, rate and token included.
+pub fn describe<S: Clone + Send + Sync + 'static>(
+    config: &crate::GatewayConfig,
+) -> MethodRouter<S> {
+    let per_minute = config.requests_per_minute;
+    let per_minute = (per_minute > 0).then_some(per_minute);
+    let limits = ServerLimits {
+        requests_per_minute: per_minute,
+        burst: per_minute,
+        max_request_bytes: Some(crate::MAX_BODY_BYTES as u64),
+    };
+    get(move || async move { Json(limits) })
 }
 
 /// Middleware for `/api`: answers 429, with `Retry-After` in whole seconds

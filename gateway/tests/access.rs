@@ -432,3 +432,36 @@ async fn a_request_that_takes_too_long_is_given_up_with_504() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn the_gateway_says_its_limits_so_clients_can_plan_within_them() {
+    let limits = |flags: &'static [&'static str]| async move {
+        let answer = send(
+            gateway(flags),
+            with_token(None, prompt_runs::api::wire::LIMITS_PATH),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        answer.json()
+    };
+    assert_eq!(
+        limits(&["--requests-per-minute", "6"]).await,
+        json!({"requests_per_minute": 6, "burst": 6, "max_request_bytes": 1_048_576})
+    );
+    assert_eq!(
+        limits(&["--requests-per-minute", "0"]).await,
+        json!({"max_request_bytes": prompt_runs_gateway::MAX_BODY_BYTES}),
+        "no rate limit: none said"
+    );
+    // It is an API request like any other: counted against the rate.
+    let app = gateway(&["--requests-per-minute", "1"]);
+    let path = prompt_runs::api::wire::LIMITS_PATH;
+    assert_eq!(
+        send(app.clone(), with_token(None, path)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(app, with_token(None, path)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -9,13 +9,13 @@
 use super::executor::{PromptExecutor, TextSink};
 use super::sse::SseDecoder;
 use super::wire::{
-    ErrorBody, ExecuteRequest, ExecuteResponse, Providers, StreamDelta, DEFAULT_BASE_URL,
-    EVENT_CHANGES, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH, EXECUTE_STREAM_PATH,
-    MODELS_PATH, PROVIDERS_PATH, SYNC_PATH,
+    ErrorBody, ExecuteRequest, ExecuteResponse, Providers, ServerLimits, StreamDelta,
+    DEFAULT_BASE_URL, EVENT_CHANGES, EVENT_DELTA, EVENT_DONE, EVENT_ERROR, EXECUTE_PATH,
+    EXECUTE_STREAM_PATH, LIMITS_PATH, MODELS_PATH, PROVIDERS_PATH, SYNC_PATH,
 };
 use super::wire::{SyncChanges, SyncUploadAnswer};
 use super::ApiError;
-use crate::model::Model;
+use crate::model::{Model, Timestamp};
 use futures::future::{self, Either, LocalBoxFuture};
 use futures::{FutureExt, Stream, StreamExt};
 use gloo_net::http::{Request, RequestBuilder, Response};
@@ -95,17 +95,27 @@ impl NeuroForgeClient {
 
     /// `GET /api/v1/models`.
     pub async fn models(&self) -> Result<Vec<Model>, ApiError> {
-        self.get_json(MODELS_PATH.to_owned()).await
+        parse(&self.get_text(MODELS_PATH.to_owned()).await?)
     }
 
     /// `GET /api/v1/models/{id}`.
     pub async fn model(&self, id: &str) -> Result<Model, ApiError> {
-        self.get_json(format!("{MODELS_PATH}/{}", encode(id))).await
+        parse(
+            &self
+                .get_text(format!("{MODELS_PATH}/{}", encode(id)))
+                .await?,
+        )
     }
 
     /// `GET /api/v1/providers`.
     pub async fn providers(&self) -> Result<Providers, ApiError> {
-        self.get_json(PROVIDERS_PATH.to_owned()).await
+        parse(&self.get_text(PROVIDERS_PATH.to_owned()).await?)
+    }
+
+    /// `GET /api/v1/limits`: the rate and size limits the server holds
+    /// clients to (a server without the endpoint answers 404: nothing is known).
+    pub async fn limits(&self) -> Result<ServerLimits, ApiError> {
+        parse(&self.get_text(LIMITS_PATH.to_owned()).await?)
     }
 
     /// `POST {SYNC_PATH}/{workspace}/runs` with `body`, a [`SyncUpload`](super::wire::SyncUpload)'s
@@ -122,7 +132,7 @@ impl NeuroForgeClient {
             .header("Content-Type", "application/json")
             .body(body);
         let response = self.send(request).await?;
-        self.read_json(response).await
+        parse(&self.read_text(response).await?)
     }
 
     /// `GET {SYNC_PATH}/{workspace}/changes`: what changed after `since`
@@ -133,12 +143,12 @@ impl NeuroForgeClient {
         since: &str,
         limit: usize,
     ) -> Result<SyncChanges, ApiError> {
-        self.get_json(format!(
+        let path = format!(
             "{SYNC_PATH}/{}/changes?since={}&limit={limit}",
             encode(workspace),
             encode(since)
-        ))
-        .await
+        );
+        parse(&self.get_text(path).await?)
     }
 
     /// `GET {SYNC_PATH}/{workspace}/changes` with `Accept:
@@ -213,7 +223,7 @@ impl NeuroForgeClient {
         let plain = self
             .send(self.post(EXECUTE_PATH, &abort).json(request))
             .await?;
-        self.read_json(plain).await
+        parse(&self.read_text(plain).await?)
     }
 
     fn url(&self, path: &str) -> String {
@@ -232,21 +242,24 @@ impl NeuroForgeClient {
         }
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: String) -> Result<T, ApiError> {
+    /// A `GET`'s whole answer. Not generic, and nor is [`Self::read_text`]:
+    /// each answer type then adds only its parsing to the app bundle, not a
+    /// copy of the request's state machine.
+    async fn get_text(&self, path: String) -> Result<String, ApiError> {
         let abort = AbortOnDrop::new();
         let request = self
             .authorized(Request::get(&self.url(&path)))
             .abort_signal(Some(&abort.signal()))
             .build();
         let response = self.send(request).await?;
-        self.read_json(response).await
+        self.read_text(response).await
     }
 
-    /// A whole JSON answer; a body cut off on the way is a lost connection.
-    async fn read_json<T: DeserializeOwned>(&self, response: Response) -> Result<T, ApiError> {
+    /// A whole answer (JSON, for [`parse`]); a body cut off on the way is a
+    /// lost connection.
+    async fn read_text(&self, response: Response) -> Result<String, ApiError> {
         let response = error_for_status(response).await?;
-        let text = response.text().await.map_err(|_| self.connection_lost())?;
-        parse(&text)
+        response.text().await.map_err(|_| self.connection_lost())
     }
 
     /// Sends, waiting at most the timeout for the answer's headers.
@@ -431,16 +444,28 @@ async fn error_for_status(response: Response) -> Result<Response, ApiError> {
         return Ok(response);
     }
     let status = response.status();
+    // Read before the body: the browser hands it over only to pages the
+    // server lets read it (ours exposes it to allowed origins).
+    let retry_after = (response.headers().get("retry-after"))
+        .and_then(|value| super::retry_after(&value, Timestamp::now().unix_millis()?));
     let body = response.text().await.unwrap_or_default();
-    Err(status_error(status, &body, || response.status_text()))
+    Err(status_error(status, &body, retry_after, || {
+        response.status_text()
+    }))
 }
 
 /// The error for a non-2xx answer: what to do about a missing token (401:
 /// the app knows where it goes), else the status and the server's `detail`
 /// (or its body, or the status's reason). The gateway's details already say
 /// what to do about a 403 (the flag that allows the page) and a 429 (how
-/// many seconds to wait), so they are shown as they are.
-fn status_error(status: u16, body: &str, status_text: impl FnOnce() -> String) -> ApiError {
+/// many seconds to wait), so they are shown as they are. A 429 or 503 is
+/// [`ApiError::TryLater`], with the `Retry-After` wait when there was one.
+fn status_error(
+    status: u16,
+    body: &str,
+    retry_after: Option<Duration>,
+    status_text: impl FnOnce() -> String,
+) -> ApiError {
     if status == 401 {
         return ApiError::Unauthorized;
     }
@@ -449,7 +474,14 @@ fn status_error(status: u16, body: &str, status_text: impl FnOnce() -> String) -
         Err(_) if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
         Err(_) => status_text(),
     };
-    ApiError::Http { status, detail }
+    match status {
+        429 | 503 => ApiError::TryLater {
+            status,
+            detail,
+            retry_after,
+        },
+        _ => ApiError::Http { status, detail },
+    }
 }
 
 fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
@@ -483,25 +515,30 @@ mod tests {
         fn text(text: &'static str) -> impl FnOnce() -> String {
             move || text.to_owned()
         }
-        let missing = status_error(401, r#"{"detail": "x"}"#, text("Unauthorized"));
+        let missing = status_error(401, r#"{"detail": "x"}"#, None, text("Unauthorized"));
         assert_eq!(missing, ApiError::Unauthorized);
         assert!(missing.to_string().contains("paste the token in Settings"));
         let busy = r#"{"detail": "too many requests: 600 a minute; try again in 7 s"}"#;
+        let wait = Some(Duration::from_secs(7));
+        let slow_down = status_error(429, busy, wait, text("Too Many Requests"));
         assert_eq!(
-            status_error(429, busy, text("Too Many Requests")).to_string(),
+            slow_down.to_string(),
             "HTTP 429: too many requests: 600 a minute; try again in 7 s"
         );
+        assert_eq!(slow_down.try_later(), Some(wait), "to wait, not to fail");
+        let unavailable = status_error(503, "", None, text("Service Unavailable"));
+        assert_eq!(unavailable.try_later(), Some(None), "to wait, backing off");
         let refused = r#"{"detail": "start the gateway with --allow-origin http://a"}"#;
         assert_eq!(
-            status_error(403, refused, text("Forbidden")).to_string(),
+            status_error(403, refused, None, text("Forbidden")).to_string(),
             "HTTP 403: start the gateway with --allow-origin http://a"
         );
         assert_eq!(
-            status_error(502, "", text("Bad Gateway")).to_string(),
+            status_error(502, "", None, text("Bad Gateway")).to_string(),
             "HTTP 502: Bad Gateway"
         );
         assert_eq!(
-            status_error(500, " oops ", text("x")).to_string(),
+            status_error(500, " oops ", None, text("x")).to_string(),
             "HTTP 500: oops"
         );
     }

@@ -3,6 +3,7 @@
 use super::wire::{ExecuteRequest, ExecuteResponse};
 use super::ApiError;
 use futures::future::LocalBoxFuture;
+use std::time::Duration;
 
 /// Receives the answer's text as it streams in, piece by piece.
 pub type TextSink = Box<dyn FnMut(&str)>;
@@ -20,4 +21,12 @@ pub trait PromptExecutor {
         request: ExecuteRequest,
         on_text: TextSink,
     ) -> LocalBoxFuture<'static, Result<ExecuteResponse, ApiError>>;
+
+    /// Resolves after `wait`: how the store waits before trying again when
+    /// the server asked it to ([`ApiError::TryLater`]). By default the
+    /// platform's timer ([`clock::sleep`](crate::clock::sleep)); a test
+    /// double may answer at once, or when its test says.
+    fn pause(&self, wait: Duration) -> LocalBoxFuture<'static, ()> {
+        crate::clock::sleep(wait)
+    }
 }

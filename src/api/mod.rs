@@ -6,6 +6,7 @@
 mod client;
 mod error;
 mod executor;
+mod retry_after;
 mod sse;
 pub mod wire;
 
@@ -13,4 +14,5 @@ pub mod wire;
 pub use client::{ChangesStream, ClientConfig, NeuroForgeClient};
 pub use error::ApiError;
 pub use executor::{PromptExecutor, TextSink};
+pub use retry_after::retry_after;
 pub use sse::{SseDecoder, SseEvent, SseTooLarge, MAX_EVENT_BYTES};

@@ -24,6 +24,10 @@ pub const MODELS_PATH: &str = "/api/v1/models";
 /// `GET`: which providers are configured and reachable.
 pub const PROVIDERS_PATH: &str = "/api/v1/providers";
 
+/// `GET`: the limits the server holds its clients to, as [`ServerLimits`]
+/// (our extension: a server without it answers 404, and nothing is known).
+pub const LIMITS_PATH: &str = "/api/v1/limits";
+
 /// The history sync API's root: `POST {SYNC_PATH}/{workspace}/runs` uploads
 /// a [`SyncUpload`], `GET {SYNC_PATH}/{workspace}/changes?since=&limit=`
 /// answers [`SyncChanges`].
@@ -217,6 +221,22 @@ impl Usage {
 pub struct ErrorBody {
     /// What went wrong, for a person.
     pub detail: String,
+}
+
+/// What `GET /api/v1/limits` answers: the limits a client meets, so that it
+/// can plan within them rather than find them by failing. An absent field
+/// is a limit the server does not have (or does not say).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerLimits {
+    /// API requests a client may send per minute, sustained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Requests a client may send at once before the per-minute pace applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+    /// The largest request body accepted, in bytes (larger ones get 413).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_bytes: Option<u64>,
 }
 
 /// A piece of streamed answer text (the `delta` event).

@@ -8,14 +8,16 @@
 //! history.
 
 mod first_paint;
+mod first_visit;
 
 use crate::components::{
     keep_history_on_server, provide_diff_selection, provide_experiments, provide_run_filter,
-    provide_server_connection, ActiveRunViewer, DiffView, ErrorBanner, ExecutionProgress,
-    ExperimentEditor, ExperimentGrid, ExperimentPicker, HistoryStorage, HistoryTransfer,
-    ModelPerformance, PromptComposer, RunFilters, RunHistory, RunPlan, ServerHistory, Settings,
+    provide_server_connection, sync_notice, ActiveRunViewer, DiffView, ErrorBanner,
+    ExecutionProgress, ExperimentEditor, ExperimentGrid, ExperimentPicker, Experiments,
+    HistoryStorage, HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory,
+    RunPlan, ServerHistory, Settings,
 };
-use crate::persist::{persist_history, provide_history, HistoryOptions};
+use crate::persist::{persist_history, provide_history, use_history, HistoryOptions};
 use crate::store::{provide_runs_store, RunsStore};
 use leptos::prelude::*;
 
@@ -35,12 +37,15 @@ fn provide_app_state() -> RunsStore {
 }
 
 /// The header of both pages: the app's name, a link to each page (the
-/// current one marked), and Settings.
+/// current one marked), how the history stands with the server when that
+/// needs attention (changes waiting, offline, failed: seen without opening
+/// Settings), and Settings.
 #[component]
 fn AppHeader(
     /// Whether this is the Experiments page.
     experiments: bool,
 ) -> impl IntoView {
+    let sync = use_history().map(|history| history.status());
     let link = move |label: &'static str, href: &'static str, current: bool| {
         view! {
             <a
@@ -57,6 +62,11 @@ fn AppHeader(
                 {link("Playground", "/", !experiments)}
                 {link("Experiments", EXPERIMENTS_PATH, experiments)}
             </nav>
+            // Always there (empty when all is well), so that a screen reader
+            // hears the state as it changes.
+            <p class="app-header__sync" role="status">
+                {move || sync.and_then(|status| sync_notice(&status.sync_state()))}
+            </p>
             <details class="app-header__settings">
                 <summary>"Settings"</summary>
                 <Settings/>
@@ -102,25 +112,34 @@ pub fn App() -> impl IntoView {
 
 /// The Experiments page, as mounted by `main_experiments.rs`: the
 /// experiment being designed beside its plan, the grid below, then the diff
-/// and the opened run. Leaving the page while an experiment runs asks first
-/// (its requests would stop with the page).
+/// and the opened run. It opens on its own state: the run opened (and
+/// diffed) here is one of the open experiment's, never the playground's
+/// last; with no experiment yet, on the example. Leaving the page starts
+/// saving the experiment's last edit at once, and asks first while an
+/// experiment runs (its requests would stop with the page).
 #[component]
 pub fn ExperimentsApp() -> impl IntoView {
     let store = provide_app_state();
-    provide_experiments(Some(store));
+    let experiments = provide_experiments(Some(store));
     provide_diff_selection();
+    first_visit::open_example_when_empty(experiments);
     let leaving = window_event_listener(leptos::ev::beforeunload, move |event| {
+        // A link followed (the header's Playground), a reload, a close: the
+        // write starts now; what has not committed by `pagehide` is kept.
+        experiments.flush();
         if store.is_executing() {
             event.prevent_default();
             event.set_return_value("An experiment is running: leaving stops it.");
         }
     });
     on_cleanup(move || leaving.remove());
+    let opened = opened_here(store, experiments);
     view! {
         <AppHeader experiments=true/>
         <main class="app experiments">
             <div class="experiments__top">
                 <section class="experiments__design" aria-label="Design">
+                    <first_visit::FirstStep experiments/>
                     <ExperimentPicker/>
                     <ExperimentEditor/>
                 </section>
@@ -131,9 +150,27 @@ pub fn ExperimentsApp() -> impl IntoView {
             </div>
             <ExperimentGrid height="60vh"/>
             <div class="experiments__below">
-                <DiffView/>
-                <ActiveRunViewer/>
+                <DiffView open_run=opened/>
+                <Show
+                    when=move || opened.get().is_some()
+                    fallback=|| view! { <p class="viewer__empty">"Open a cell of the grid to see its run here."</p> }
+                >
+                    <ActiveRunViewer/>
+                </Show>
             </div>
         </main>
     }
+}
+
+/// The run opened on the Experiments page: the store's active run when it
+/// is one of the open experiment's. The active run is the history's, shared
+/// with the playground (and restored from its last visit), whose last run
+/// and its error are no part of an experiment.
+fn opened_here(store: RunsStore, experiments: Experiments) -> Signal<Option<String>> {
+    let opened = Memo::new(move |_| {
+        let run = store.active_run()?;
+        let open = experiments.open()?;
+        (run.experiment_cell()?.experiment_id == open.id).then(|| run.id.clone())
+    });
+    opened.into()
 }

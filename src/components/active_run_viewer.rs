@@ -17,8 +17,10 @@ use std::sync::Arc;
 /// reasoning tokens; each marked measured or reported, `—` when not known),
 /// cost and where it comes from (`N/A` when no price was known), the id the
 /// server knows the run by (`—` when none), start and completion times, the
-/// error of a failed run, and the prompt; and the run's judgement
-/// ([`RunJudgement`](super::RunJudgement)). Says "No
+/// error of a failed run, and the prompt; the run's judgement
+/// ([`RunJudgement`](super::RunJudgement)); and, when it was executed on
+/// several models at once, the runs of that batch side by side, where a
+/// person looks as their answers arrive. Says "No
 /// active run selected" when there is none. While a run streams, only the
 /// text changes: the layout stays put.
 ///
@@ -116,6 +118,7 @@ pub fn ActiveRunViewer(
                     <summary>"Prompt"</summary>
                     <pre>{field(|run| run.prompt_snapshot.clone())}</pre>
                 </details>
+                <super::batch_comparison::BatchComparison store/>
             </Show>
         </section>
     }

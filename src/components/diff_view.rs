@@ -64,6 +64,12 @@ pub fn DiffView(
     /// The runs to compare; by default the selection in context, else a private one.
     #[prop(optional)]
     selection: Option<DiffSelection>,
+    /// Which run "the open run" is: the compared side when none is chosen,
+    /// and what "Use the open run as baseline" takes. By default the store's
+    /// active run; a page may narrow it (the Experiments page: only a run of
+    /// the open experiment).
+    #[prop(optional, into)]
+    open_run: Option<Signal<Option<String>>>,
     /// Classes the host adds to the root element, after its own `diff`
     /// (reactive: a signal restyles it while mounted).
     #[prop(optional, into)]
@@ -74,9 +80,13 @@ pub fn DiffView(
         baseline: RwSignal::new(None),
         compared: RwSignal::new(None),
     });
+    let open = move || match open_run {
+        Some(run) => run.get(),
+        None => store.active_run_id(),
+    };
     let run_of = move |id: Option<String>| id.and_then(|id| store.get_run_by_id(&id));
     let baseline = move || run_of(selection.baseline.get());
-    let compared = move || run_of(selection.compared.get().or_else(|| store.active_run_id()));
+    let compared = move || run_of(selection.compared.get().or_else(open));
     let diff = Memo::new(move |_| {
         let (old, new) = (baseline()?, compared()?);
         Some(WordDiff::new(
@@ -92,10 +102,7 @@ pub fn DiffView(
     };
     let swap = move |_| {
         let old = selection.baseline.get_untracked();
-        let new = selection
-            .compared
-            .get_untracked()
-            .or_else(|| store.active_run_id());
+        let new = selection.compared.get_untracked().or_else(open);
         selection.baseline.set(new);
         selection.compared.set(old);
     };
@@ -107,8 +114,8 @@ pub fn DiffView(
                 <button
                     type="button"
                     class="diff__use-open"
-                    prop:disabled=move || store.active_run_id().is_none()
-                    on:click=move |_| selection.baseline.set(store.active_run_id())
+                    prop:disabled=move || open().is_none()
+                    on:click=move |_| selection.baseline.set(open())
                 >"Use the open run as baseline"</button>
                 <button type="button" class="diff__swap" on:click=swap>"Swap"</button>
             </header>

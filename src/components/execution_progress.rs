@@ -1,7 +1,9 @@
 //! ExecutionProgress: what is known about the execution in flight, run by
 //! run, and the button that really stops it.
 
-use super::format::{duration, percent, seconds, thousands, tokens, tokens_per_second};
+use super::format::{
+    count, duration, pause_text, percent, seconds, thousands, tokens, tokens_per_second,
+};
 use super::root_class::root_class;
 use crate::model::{PromptRun, RunStatus};
 use crate::store::{use_runs_store, RunsStore};
@@ -73,8 +75,9 @@ pub fn ExecutionProgress(
     // the live region speaks only then).
     let summary = move |read: fn(usize, usize, Option<RunState>) -> String| {
         move || {
+            let paused = store.execution_pause().is_some();
             let states: Vec<RunState> = (0..runs())
-                .filter_map(|index| run_at(store, index).map(|run| RunState::of(&run)))
+                .filter_map(|index| run_at(store, index).map(|run| RunState::of(&run, paused)))
                 .collect();
             let finished = states.iter().filter(|state| state.is_finished()).count();
             read(finished, states.len(), states.first().copied())
@@ -102,7 +105,10 @@ pub fn ExecutionProgress(
                         format!("width: {}", percent(share))
                     })></div>
                 </div>
-                <span class="progress__label" aria-live="polite">{summary(summary_text)}</span>
+                <span class="progress__label" aria-live="polite">{move || match store.execution_pause() {
+                    Some(pause) => pause_text(pause, now.get()),
+                    None => summary(summary_text)(),
+                }}</span>
                 <button type="button" class="progress__cancel" on:click=move |_| store.cancel_execution()>
                     "Cancel"
                 </button>
@@ -125,7 +131,10 @@ fn RunLines(store: RunsStore, now: RwSignal<f64>) -> impl IntoView {
     let line = move |index: usize, read: fn(&RunProgress) -> String| {
         move || {
             run_at(store, index)
-                .map(|run| read(&RunProgress::of(&run, now.get() as i64)))
+                .map(|run| {
+                    let paused = store.execution_pause().is_some();
+                    read(&RunProgress::of(&run, now.get() as i64, paused))
+                })
                 .unwrap_or_default()
         }
     };
@@ -156,7 +165,11 @@ fn RunLines(store: RunsStore, now: RwSignal<f64>) -> impl IntoView {
 /// waiting for.
 fn summary_text(finished: usize, all: usize, first: Option<RunState>) -> String {
     if all > 1 {
-        format!("{finished} of {all} runs finished")
+        format!(
+            "{} of {} finished",
+            thousands(finished as u64),
+            count(all as u64, "run")
+        )
     } else if first == Some(RunState::Receiving) {
         "Receiving the answer…".to_owned()
     } else {
@@ -173,7 +186,8 @@ fn now_ms() -> f64 {
 /// Where one run of an execution is, as a person would say it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RunState {
-    /// Not sent yet (more models than requests allowed at once).
+    /// Not sent yet (more models than requests allowed at once), or sent
+    /// and waiting because the server asked it to (429, 503).
     Waiting,
     /// Sent; no text has arrived.
     Sending,
@@ -185,12 +199,15 @@ enum RunState {
 }
 
 impl RunState {
-    fn of(run: &PromptRun) -> RunState {
+    /// `paused`: the store's requests wait for the server (a running run
+    /// with no text yet is waiting to be sent again, as far as anyone sees).
+    fn of(run: &PromptRun, paused: bool) -> RunState {
         match run.status {
             RunStatus::Pending => RunState::Waiting,
             RunStatus::Running if run.output.as_deref().is_some_and(|text| !text.is_empty()) => {
                 RunState::Receiving
             }
+            RunStatus::Running if paused => RunState::Waiting,
             RunStatus::Running => RunState::Sending,
             RunStatus::Success => RunState::Done,
             RunStatus::Error => RunState::Failed,
@@ -239,8 +256,8 @@ struct RunProgress {
 }
 
 impl RunProgress {
-    fn of(run: &PromptRun, now_ms: i64) -> RunProgress {
-        let state = RunState::of(run);
+    fn of(run: &PromptRun, now_ms: i64, paused: bool) -> RunProgress {
+        let state = RunState::of(run, paused);
         let streamed = run.output.as_deref().filter(|text| !text.is_empty());
         let (output_tokens, estimated) = match run.output_tokens {
             Some(reported) => (Some(reported), false),
@@ -332,9 +349,21 @@ mod tests {
             (run(RunStatus::Error, None), RunState::Failed),
             (run(RunStatus::Cancelled, Some("Hel")), RunState::Cancelled),
         ];
+        let sent_again_later = run(RunStatus::Running, None);
+        assert_eq!(
+            RunProgress::of(&sent_again_later, START, true).state,
+            RunState::Waiting,
+            "the server asked it to wait"
+        );
+        let arriving = run(RunStatus::Running, Some("Hel"));
+        assert_eq!(
+            RunProgress::of(&arriving, START, true).state,
+            RunState::Receiving,
+            "its answer is arriving"
+        );
         for (run, state) in states {
             assert_eq!(
-                RunProgress::of(&run, START).state,
+                RunProgress::of(&run, START, false).state,
                 state,
                 "{:?}",
                 run.status
@@ -345,14 +374,14 @@ mod tests {
     #[test]
     fn streamed_tokens_are_estimated_and_reported_ones_are_not() {
         let streaming = run(RunStatus::Running, Some("one two, three"));
-        let progress = RunProgress::of(&streaming, START + 3_250);
+        let progress = RunProgress::of(&streaming, START + 3_250, false);
         assert_eq!(progress.tokens_text().as_deref(), Some("≈4 tokens"));
         assert_eq!(progress.elapsed_ms.map(seconds).as_deref(), Some("3.2 s"));
 
         let mut done = run(RunStatus::Success, Some("one two, three"));
         done.output_tokens = Some(5);
         done.duration_ms = Some(1_500);
-        let progress = RunProgress::of(&done, START + 60_000);
+        let progress = RunProgress::of(&done, START + 60_000, false);
         assert_eq!(progress.tokens_text().as_deref(), Some("5 tokens"));
         assert_eq!(
             progress.elapsed_ms,
@@ -360,7 +389,7 @@ mod tests {
             "its duration, not the clock"
         );
 
-        let waiting = RunProgress::of(&run(RunStatus::Pending, None), START + 900);
+        let waiting = RunProgress::of(&run(RunStatus::Pending, None), START + 900, false);
         assert_eq!(
             waiting.tokens_text(),
             None,
@@ -378,7 +407,9 @@ mod tests {
             parameters,
         )]));
         assert_eq!(
-            RunProgress::of(&capped, START).tokens_text().as_deref(),
+            RunProgress::of(&capped, START, false)
+                .tokens_text()
+                .as_deref(),
             Some("≈4 tokens, 50% of 8 max")
         );
     }
@@ -392,7 +423,7 @@ mod tests {
                 json,
             )]))
         };
-        let before = RunProgress::of(&streaming, START + 3_000);
+        let before = RunProgress::of(&streaming, START + 3_000, false);
         assert_eq!(
             (before.ttft_text(), before.speed_text()),
             (None, None),
@@ -400,7 +431,7 @@ mod tests {
         );
         streaming.metadata =
             metrics(serde_json::json!({"ttftMs": 1000, "sources": {"ttftMs": "measured"}}));
-        let live = RunProgress::of(&streaming, START + 3_000);
+        let live = RunProgress::of(&streaming, START + 3_000, false);
         assert_eq!(live.ttft_text().as_deref(), Some("first token 1,000 ms"));
         assert_eq!(
             live.speed_text().as_deref(),
@@ -410,13 +441,17 @@ mod tests {
 
         let mut done = run(RunStatus::Success, Some("one two three four five"));
         done.metadata = metrics(serde_json::json!({"ttftMs": 1000, "outputTokensPerSecond": 48.3}));
-        let recorded = RunProgress::of(&done, START + 60_000);
+        let recorded = RunProgress::of(&done, START + 60_000, false);
         assert_eq!(
             recorded.speed_text().as_deref(),
             Some("48.3 tokens/s"),
             "the run's figure"
         );
-        let plain = RunProgress::of(&run(RunStatus::Success, Some("whole")), START + 60_000);
+        let plain = RunProgress::of(
+            &run(RunStatus::Success, Some("whole")),
+            START + 60_000,
+            false,
+        );
         assert_eq!(
             (plain.ttft_text(), plain.speed_text()),
             (None, None),
@@ -429,7 +464,7 @@ mod tests {
         let mut cancelled = run(RunStatus::Cancelled, Some("partial"));
         cancelled.completed_at = Some(Timestamp::from_unix_millis(START + 2_000));
         assert_eq!(
-            RunProgress::of(&cancelled, START + 9_000).elapsed_ms,
+            RunProgress::of(&cancelled, START + 9_000, false).elapsed_ms,
             Some(2_000)
         );
     }

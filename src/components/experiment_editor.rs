@@ -3,13 +3,13 @@
 //! checks — edited in place and saved as it changes.
 
 use super::experiments::{use_experiments, Experiments};
-use super::format::typed_number;
 use super::model_checkboxes::{tick, ModelCheckboxes};
+use super::number_field::{self, NumberField, Shown};
 use super::root_class::root_class;
 use super::{ChecksEditor, InputRows};
-use crate::experiment::{Experiment, Pairing, Template, MAX_REPEATS};
-use crate::model::Usd;
+use crate::experiment::{Experiment, Pairing, Template};
 use leptos::prelude::*;
+use std::sync::Arc;
 
 /// The definition of the open experiment of the [`Experiments`] in context
 /// (or given): its name; the template, with the `{{variables}}` it uses
@@ -18,7 +18,9 @@ use leptos::prelude::*;
 /// table); the models to run on (from the store's models, in the order
 /// ticked); repeats (1–10); cross product or exact pairs; an optional
 /// budget in dollars; max tokens; and the checks ([`ChecksEditor`]). Every
-/// change applies at once (the plan follows it) and is saved shortly after.
+/// change applies at once (the plan follows it) and is saved shortly after;
+/// a number a field does not take (`ten dollars`, 50 repeats) is refused
+/// there with the reason, keeping what was typed, and changes nothing.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
@@ -122,20 +124,28 @@ fn TemplateField(experiments: Experiments) -> impl IntoView {
     }
 }
 
-/// Repeats, pairing, budget and max tokens.
+/// Repeats, pairing, budget and max tokens; a number the field does not
+/// take is refused where it was typed, and the experiment keeps its last.
 #[component]
 fn RunSettings(experiments: Experiments) -> impl IntoView {
+    // One closure type for the three commits: parse, then apply or refuse.
+    let commit = move |apply: fn(&str, &mut Experiment) -> Result<(), String>| {
+        Box::new(move |typed: String| {
+            let mut edited = Experiment::clone(&*experiments.open()?);
+            match apply(&typed, &mut edited) {
+                Ok(()) => experiments.edit(|experiment| *experiment = edited),
+                Err(why) => return Some(why),
+            }
+            None
+        }) as Box<dyn Fn(String) -> Option<String>>
+    };
+    let shown =
+        move |read: fn(&Experiment) -> String| -> Shown { Arc::new(field(experiments, read)) };
     view! {
         <div class="editor__settings">
-            <label>
-                "Repeats "
-                <input type="number" class="editor__repeats" min="1" max=MAX_REPEATS step="1"
-                    prop:value=field(experiments, |e| e.repeats.to_string())
-                    on:change=move |event| {
-                        let repeats = event_target_value(&event).trim().parse().unwrap_or(1u32).clamp(1, MAX_REPEATS);
-                        experiments.edit(|e| e.repeats = repeats)
-                    }/>
-            </label>
+            <NumberField label="Repeats " class="editor__repeats" placeholder="1" inputmode="numeric"
+                value=shown(|e| e.repeats.to_string())
+                commit=commit(|typed, e| { e.repeats = number_field::repeats(typed)?; Ok(()) })/>
             <label>
                 "Pairing "
                 <select class="editor__pairing"
@@ -148,24 +158,12 @@ fn RunSettings(experiments: Experiments) -> impl IntoView {
                     <option value=pairing_name(Pairing::ExactPairs)>"Row i on model i (exact pairs)"</option>
                 </select>
             </label>
-            <label>
-                "Budget ($) "
-                <input type="text" class="editor__budget" inputmode="decimal" placeholder="none"
-                    prop:value=field(experiments, |e| e.budget.map(|usd| usd.dollars().to_string()).unwrap_or_default())
-                    on:change=move |event| {
-                        let budget = typed_number(&event_target_value(&event)).map(Usd::from_dollars);
-                        experiments.edit(|e| e.budget = budget)
-                    }/>
-            </label>
-            <label>
-                "Max tokens "
-                <input type="number" class="editor__max-tokens" min="1" step="1" placeholder="server's default"
-                    prop:value=field(experiments, |e| e.parameters.max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default())
-                    on:change=move |event| {
-                        let tokens = event_target_value(&event).trim().parse().ok().filter(|tokens| *tokens > 0);
-                        experiments.edit(|e| e.parameters.max_tokens = tokens)
-                    }/>
-            </label>
+            <NumberField label="Budget ($) " class="editor__budget" placeholder="none" inputmode="decimal"
+                value=shown(|e| e.budget.map(|usd| usd.dollars().to_string()).unwrap_or_default())
+                commit=commit(|typed, e| { e.budget = number_field::budget(typed)?; Ok(()) })/>
+            <NumberField label="Max tokens " class="editor__max-tokens" placeholder="server's default" inputmode="numeric"
+                value=shown(|e| e.parameters.max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default())
+                commit=commit(|typed, e| { e.parameters.max_tokens = number_field::max_tokens(typed)?; Ok(()) })/>
         </div>
     }
 }

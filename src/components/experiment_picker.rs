@@ -4,8 +4,9 @@
 use super::experiments::{use_experiments, Experiments};
 use super::history_transfer::{chosen_file, download};
 use super::root_class::root_class;
-use crate::experiment::{export_experiment, grid_csv, import_experiment};
+use crate::experiment::{export_experiment, grid_csv, import_experiment, Experiment};
 use leptos::prelude::*;
+use std::sync::Arc;
 
 /// A menu of the experiments (the open one chosen), New, Delete (asking
 /// first; its runs stay in the history), Export (the definition and its runs
@@ -66,12 +67,38 @@ fn ExperimentSelect(experiments: Experiments) -> impl IntoView {
             <select class="picker__select"
                 prop:value=move || open_id(experiments).unwrap_or_default()
                 on:change=move |event| experiments.select(Some(&event_target_value(&event)))>
-                {move || experiments.all().into_iter().map(|experiment| view! {
-                    <option value=experiment.id.clone()>{if experiment.name.is_empty() { experiment.id.clone() } else { experiment.name.clone() }}</option>
-                }).collect_view()}
+                {move || {
+                    let all = experiments.all();
+                    (all.iter()).zip(menu_labels(&all)).map(|(experiment, label)| view! {
+                        <option value=experiment.id.clone()>{label}</option>
+                    }).collect_view()
+                }}
             </select>
         </label>
     }
+}
+
+/// What the menu shows for each of `experiments`: its name (its id when it
+/// has none), the second and later of one name followed by " (2)", " (3)"…,
+/// so that two experiments of one name are told apart.
+fn menu_labels(experiments: &[Arc<Experiment>]) -> Vec<String> {
+    let name = |experiment: &Arc<Experiment>| match experiment.name.trim() {
+        "" => experiment.id.clone(),
+        _ => experiment.name.clone(),
+    };
+    let names: Vec<String> = experiments.iter().map(name).collect();
+    (names.iter().enumerate())
+        .map(|(at, label)| {
+            match names[..at]
+                .iter()
+                .filter(|earlier| *earlier == label)
+                .count()
+            {
+                0 => label.clone(),
+                earlier => format!("{label} ({})", earlier + 1),
+            }
+        })
+        .collect()
 }
 
 /// Export (the definition and its runs, JSON) and Export grid CSV; a failure
@@ -188,5 +215,32 @@ fn file_name(name: &str) -> String {
         "experiment".to_owned()
     } else {
         kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn experiments_of_one_name_are_told_apart_in_the_menu() {
+        let named = |id: &str, name: &str| Arc::new(Experiment::new(id, name));
+        let labels = menu_labels(&[
+            named("exp-1", "Capitals"),
+            named("exp-2", "Capitals"),
+            named("exp-3", "Rivers"),
+            named("exp-4", "Capitals"),
+            named("exp-5", " "),
+        ]);
+        assert_eq!(
+            labels,
+            [
+                "Capitals",
+                "Capitals (2)",
+                "Rivers",
+                "Capitals (3)",
+                "exp-5"
+            ]
+        );
     }
 }

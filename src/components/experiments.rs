@@ -30,8 +30,20 @@ pub struct Experiments {
     loaded: RwSignal<bool>,
     grid: Memo<Option<Arc<Grid>>>,
     history: StoredValue<Option<HistoryPersistence>, LocalStorage>,
-    /// Ids edited and not saved yet, and whether a save is scheduled.
-    unsaved: StoredValue<(Vec<String>, bool)>,
+    saves: StoredValue<Saves>,
+}
+
+/// Where the page's saves of experiments stand: an id is unsaved from its
+/// edit until its save is written, then being written until it commits.
+/// Until then, leaving the page keeps it in localStorage.
+#[derive(Default)]
+struct Saves {
+    /// Edited, not written yet.
+    unsaved: Vec<String>,
+    /// Whether a save of the unsaved ones is scheduled.
+    scheduled: bool,
+    /// Being written, not committed yet (an id once per save under way).
+    writing: Vec<String>,
 }
 
 /// Creates the page's [`Experiments`] for `store` (by default the one in
@@ -69,11 +81,12 @@ pub fn provide_experiments(store: Option<RunsStore>) -> Experiments {
         loaded: RwSignal::new(false),
         grid: grid_of(store, open),
         history: StoredValue::new_local(use_history()),
-        unsaved: StoredValue::new((Vec::new(), false)),
+        saves: StoredValue::new(Saves::default()),
     };
     provide_context(experiments);
     match experiments.history.get_value() {
         Some(history) => {
+            experiments.flush_when_leaving();
             // Read once the database settled (it may also end up unusable).
             Effect::new(move |done: Option<bool>| {
                 if done == Some(true) || history.status().place() == HistoryPlace::Opening {
@@ -236,41 +249,107 @@ impl Experiments {
 
     /// Saves experiment `id` after [`SAVE_DELAY`], with any other edited meanwhile.
     fn save_soon(&self, id: String) {
+        if self.history.get_value().is_none() {
+            return;
+        }
+        let scheduled = self.saves.try_update_value(|saves| {
+            if !saves.unsaved.contains(&id) {
+                saves.unsaved.push(id);
+            }
+            std::mem::replace(&mut saves.scheduled, true)
+        });
+        if scheduled == Some(false) {
+            let this = *self;
+            set_timeout(move || this.flush(), SAVE_DELAY);
+        }
+    }
+
+    /// Starts writing every edited experiment now rather than 300 ms after
+    /// its last edit: the page is about to be left (a link followed, a
+    /// reload), and a write begun sooner is likelier to commit before it
+    /// goes. Whatever has not committed by `pagehide` is kept in
+    /// localStorage then.
+    pub fn flush(&self) {
         let Some(history) = self.history.get_value() else {
             return;
         };
-        let scheduled = self.unsaved.try_update_value(|(ids, scheduled)| {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-            std::mem::replace(scheduled, true)
-        });
-        if scheduled != Some(false) {
+        let Some(ids) = self.saves.try_update_value(|saves| {
+            saves.scheduled = false;
+            std::mem::take(&mut saves.unsaved)
+        }) else {
             return;
-        }
-        let this = *self;
-        set_timeout(
-            move || {
-                let Some((ids, _)) = this.unsaved.try_update_value(std::mem::take) else {
-                    return;
-                };
-                let experiments: Vec<Arc<Experiment>> = (this.list)
-                    .try_with_untracked(|list| {
-                        (list.iter())
-                            .filter(|experiment| ids.contains(&experiment.id))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                spawn_local(async move {
-                    for experiment in experiments {
-                        let saved = history.save_experiment(&experiment).await;
-                        this.error.try_set(saved.err());
+        };
+        // One deleted meanwhile is not written.
+        let experiments = self.held(&ids);
+        let (error, saves) = (self.error, self.saves);
+        saves.try_update_value(|saves| {
+            (saves.writing).extend(experiments.iter().map(|experiment| experiment.id.clone()));
+        });
+        spawn_local(async move {
+            for experiment in experiments {
+                let saved = history.save_experiment(&experiment).await;
+                let failed = saved.is_err();
+                error.try_set(saved.err());
+                saves.try_update_value(|saves| {
+                    if let Some(at) = saves.writing.iter().position(|id| *id == experiment.id) {
+                        saves.writing.swap_remove(at);
+                    }
+                    // Unsaved again: written with the next edit, and kept
+                    // in localStorage if the page goes first.
+                    if failed && !saves.unsaved.contains(&experiment.id) {
+                        saves.unsaved.push(experiment.id.clone());
                     }
                 });
-            },
-            SAVE_DELAY,
-        );
+            }
+        });
+    }
+
+    /// The held experiments among `ids`.
+    fn held(&self, ids: &[String]) -> Vec<Arc<Experiment>> {
+        (self.list)
+            .try_with_untracked(|list| {
+                (list.iter())
+                    .filter(|experiment| ids.contains(&experiment.id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Writes what is not committed yet to localStorage, synchronously (see
+    /// [`HistoryPersistence::keep_unsaved_experiments`]).
+    fn keep_unsaved(&self) {
+        let (Some(history), Some(ids)) = (
+            self.history.get_value(),
+            (self.saves).try_with_value(|saves| [&saves.unsaved[..], &saves.writing[..]].concat()),
+        ) else {
+            return;
+        };
+        if !ids.is_empty() {
+            history.keep_unsaved_experiments(self.held(&ids).iter().map(|e| &**e));
+        }
+    }
+
+    /// At `pagehide`, and when the page is hidden (a phone may then close it
+    /// without a `pagehide`): writes start at once, and what is not
+    /// committed is kept in localStorage. When the page's owner goes, the
+    /// writes start while the experiments can still be read.
+    fn flush_when_leaving(self) {
+        let leave = move || {
+            self.flush();
+            self.keep_unsaved();
+        };
+        let pagehide = window_event_listener(leptos::ev::pagehide, move |_| leave());
+        let hidden = window_event_listener_untyped("visibilitychange", move |_| {
+            if document().visibility_state() == web_sys::VisibilityState::Hidden {
+                leave();
+            }
+        });
+        on_cleanup(move || {
+            pagehide.remove();
+            hidden.remove();
+            self.flush();
+        });
     }
 }
 

@@ -2,30 +2,22 @@
 //! that every view shows a run the same way.
 
 use crate::model::{CostSource, PromptRun, RunStatus, Timestamp, Usd};
-use crate::store::Spread;
+use crate::store::{Pause, Spread};
+use std::time::Duration;
 
 use crate::text::fixed;
-pub use crate::text::PREVIEW_CHARS;
+pub use crate::text::{thousands, PREVIEW_CHARS};
 
-/// `1234567` → `"1,234,567"`.
-pub fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
+/// A count and what it counts, as every view says one: `"1 cell"`,
+/// `"2,000 requests"` (the plural adds an `s`).
+pub fn count(value: u64, noun: &str) -> String {
+    let plural = if value == 1 { "" } else { "s" };
+    format!("{} {noun}{plural}", thousands(value))
 }
 
 /// Tokens as `"1,234 tokens"` (`"1 token"`), or `"N/A"` when the usage is unknown.
 pub fn tokens(value: Option<u64>) -> String {
-    value.map_or_else(not_available, |tokens| {
-        let noun = if tokens == 1 { "token" } else { "tokens" };
-        format!("{} {noun}", thousands(tokens))
-    })
+    value.map_or_else(not_available, |tokens| count(tokens, "token"))
 }
 
 /// A duration as `"1,234 ms"`, or `"N/A"` when unknown.
@@ -70,12 +62,30 @@ pub fn approximate(amount: Usd, estimated: bool) -> String {
     }
 }
 
+/// What a cost that no price backs reads as, wherever one is shown: an
+/// estimate, a run's cost or a total of a model without a price (a local
+/// model's runs are counted $0 in totals, but $0.0000 would read as a price).
+pub const NOT_PRICED: &str = "not priced";
+
+/// An estimated or summed cost of a model: the amount when the model has a
+/// price of its own (`priced`), else [`NOT_PRICED`] (never `$0.0000`).
+pub fn priced_cost(cost: Option<Usd>, priced: bool) -> String {
+    match cost {
+        Some(usd) if priced => usd.to_string(),
+        _ => NOT_PRICED.to_owned(),
+    }
+}
+
 /// A run's cost as a card shows it: `"≈$0.0007"` when it is an estimate
-/// (a price × tokens), the amount otherwise, `"N/A"` when unknown.
+/// (a price × tokens), the amount otherwise, [`NOT_PRICED`] for a local
+/// model's run (counted $0, with no price), `"N/A"` when unknown.
 pub fn run_cost(run: &PromptRun) -> String {
-    run.cost_usd().map_or_else(not_available, |usd| {
-        approximate(usd, run.cost_source() == Some(CostSource::Estimated))
-    })
+    let source = run.cost_source();
+    match run.cost_usd() {
+        Some(_) if source == Some(CostSource::Local) => NOT_PRICED.to_owned(),
+        Some(usd) => approximate(usd, source == Some(CostSource::Estimated)),
+        None => not_available(),
+    }
 }
 
 /// A run's cost and where it comes from, as its details show it:
@@ -86,7 +96,7 @@ pub fn run_cost_with_source(run: &PromptRun) -> String {
     let source = match run.cost_source() {
         Some(CostSource::Reported) => " (reported by the server)",
         Some(CostSource::Estimated) => " (estimated: price × tokens)",
-        Some(CostSource::Local) => " (local model)",
+        Some(CostSource::Local) => " (local model, counted as $0)",
         None => "",
     };
     format!("{}{source}", run_cost(run))
@@ -115,6 +125,33 @@ pub fn spread_rate(spread: Option<Spread<f64>>) -> String {
 /// while a run is in flight.
 pub fn seconds(ms: u64) -> String {
     format!("{}.{} s", thousands(ms / 1_000), ms % 1_000 / 100)
+}
+
+/// A longer span as a person says it, to the second: `"45 s"`,
+/// `"2 min 20 s"`, `"1 h 5 min"`.
+pub fn minutes(span: Duration) -> String {
+    let seconds = span.as_secs();
+    match (seconds / 3_600, seconds % 3_600 / 60, seconds % 60) {
+        (0, 0, seconds) => format!("{seconds} s"),
+        (0, minutes, 0) => format!("{minutes} min"),
+        (0, minutes, seconds) => format!("{minutes} min {seconds} s"),
+        (hours, minutes, _) => format!("{} h {minutes} min", thousands(hours)),
+    }
+}
+
+/// What the requests wait for, as of `now_ms` (ms since the Unix epoch):
+/// `"waiting for the rate limit, resumes in 12 s"` (HTTP 429), or for a
+/// server that said it is unavailable (503).
+pub fn pause_text(pause: Pause, now_ms: f64) -> String {
+    let left = ((pause.until as f64 - now_ms) / 1_000.0).ceil().max(0.0) as u64;
+    let cause = match pause.status {
+        429 => "the rate limit".to_owned(),
+        status => format!("the server (HTTP {status}: unavailable)"),
+    };
+    format!(
+        "waiting for {cause}, resumes in {}",
+        minutes(Duration::from_secs(left))
+    )
 }
 
 /// A share (0–1) as a whole percentage: `0.666` → `"67%"`.
@@ -262,7 +299,11 @@ mod tests {
         run.metadata = serde_json::json!({"costSource": "local"})
             .as_object()
             .cloned();
-        assert_eq!(run_cost_with_source(&run), "$0.0000 (local model)");
+        assert_eq!(
+            run_cost_with_source(&run),
+            "not priced (local model, counted as $0)"
+        );
+        assert_eq!(run_cost(&run), NOT_PRICED, "never $0.0000");
     }
 
     #[test]
@@ -285,6 +326,54 @@ mod tests {
         assert_eq!(
             (spread_ms(None), spread_rate(None)),
             ("N/A".into(), "N/A".into())
+        );
+    }
+
+    #[test]
+    fn counts_read_alike_everywhere() {
+        assert_eq!(count(1, "cell"), "1 cell");
+        assert_eq!(count(0, "request"), "0 requests");
+        assert_eq!(count(2_000, "request"), "2,000 requests");
+    }
+
+    #[test]
+    fn a_model_without_a_price_is_not_priced_never_zero() {
+        let cost = Some(Usd::from_dollars(0.0012));
+        assert_eq!(priced_cost(cost, true), "$0.0012");
+        assert_eq!(priced_cost(Some(Usd::ZERO), false), "not priced", "local");
+        assert_eq!(priced_cost(None, false), "not priced");
+        assert_eq!(
+            priced_cost(Some(Usd::ZERO), true),
+            "$0.0000",
+            "priced at $0"
+        );
+    }
+
+    #[test]
+    fn spans_and_pauses_read_in_minutes_and_seconds() {
+        assert_eq!(minutes(Duration::from_secs(45)), "45 s");
+        assert_eq!(minutes(Duration::from_secs(140)), "2 min 20 s");
+        assert_eq!(minutes(Duration::from_secs(120)), "2 min");
+        assert_eq!(minutes(Duration::from_secs(3_900)), "1 h 5 min");
+        let pause = Pause {
+            until: 1_000_000,
+            status: 429,
+        };
+        assert_eq!(
+            pause_text(pause, 988_100.0),
+            "waiting for the rate limit, resumes in 12 s"
+        );
+        assert_eq!(
+            pause_text(pause, 1_000_500.0),
+            "waiting for the rate limit, resumes in 0 s"
+        );
+        let unavailable = Pause {
+            status: 503,
+            ..pause
+        };
+        assert_eq!(
+            pause_text(unavailable, 997_000.0),
+            "waiting for the server (HTTP 503: unavailable), resumes in 3 s"
         );
     }
 

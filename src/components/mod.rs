@@ -10,8 +10,8 @@
 //! - [`ErrorBanner`]: the store's error, dismissible.
 //! - [`RunHistory`]: totals and a virtualized list of runs.
 //! - [`RunFilters`]: counts per status and filters for the history.
-//! - [`ActiveRunViewer`]: the opened run, its output as text.
-//! - [`ModelPerformance`]: per-model figures and one batch side by side.
+//! - [`ActiveRunViewer`]: the opened run, its output as text, and its batch side by side.
+//! - [`ModelPerformance`]: per-model figures and a chart.
 //! - [`HistoryTransfer`]: export to JSON/CSV, import JSON.
 //! - [`HistoryStorage`]: where the history is kept, space, persistence, backups.
 //! - [`Settings`]: the server the app talks to.
@@ -24,6 +24,7 @@
 //!   cancel), [`ExperimentGrid`] (rows × models).
 
 mod active_run_viewer;
+mod batch_comparison;
 mod checks_editor;
 mod diff_view;
 mod error_banner;
@@ -40,6 +41,7 @@ mod input_rows;
 mod keyed_rows;
 mod model_checkboxes;
 mod model_performance;
+mod number_field;
 mod prompt_composer;
 mod root_class;
 mod run_filters;
@@ -70,6 +72,7 @@ pub use run_filters::RunFilters;
 pub use run_history::{RunHistory, ROW_HEIGHT_PX};
 pub use run_judgement::RunJudgement;
 pub use run_plan::RunPlan;
+pub(crate) use server_history::sync_notice;
 pub use server_history::{
     keep_history_on_server, ServerHistory, SyncWorkspace, SYNC_WORKSPACE_KEY,
 };

@@ -1,11 +1,10 @@
 //! ModelPerformance: how each model has done, over the whole history or the
-//! runs the filter shows, with a chart of the figure a person picks; and the
-//! runs of one multi-model batch side by side.
+//! runs the filter shows, with a chart of the figure a person picks.
 
 use super::filter::use_run_filter;
 use super::format::{
-    approximate, cost, duration, output_preview, percent, spread_ms, spread_rate, status_label,
-    thousands, tokens, tokens_per_second,
+    approximate, cost, duration, percent, spread_ms, spread_rate, thousands, tokens,
+    tokens_per_second,
 };
 use super::root_class::root_class;
 use crate::store::{use_runs_store, ModelStats, RunsStore, Spread};
@@ -25,9 +24,8 @@ const BAR_GAP: f64 = 8.0;
 /// cost, both `≈` when any cost in them is an estimate; and an SVG bar chart
 /// of the figure picked (p50 as the bar, p95 as a tick). With a
 /// [`RunFilter`](super::RunFilter) in context, a checkbox narrows the figures
-/// to the runs it shows. Below, the runs of the batch that the active run
-/// (else the latest run) belongs to, side by side, when it was executed on
-/// several models.
+/// to the runs it shows. (The runs of one multi-model batch side by side are
+/// with the run opened: [`ActiveRunViewer`](super::ActiveRunViewer).)
 ///
 /// Over the whole history the figures are the store's, kept per change (a
 /// read costs O(models)); over the filter they are computed from the
@@ -91,7 +89,6 @@ pub fn ModelPerformance(
                 <FiguresTable models=finished_models/>
                 {move || chart(&finished_models.get(), metric.get())}
             </Show>
-            <BatchComparison store/>
         </section>
     }
 }
@@ -286,39 +283,4 @@ fn chart(models: &[ModelStats], metric: Metric) -> Option<impl IntoView> {
 /// `f64` attribute with core's float formatting (see [`fixed`]).
 fn svg(length: f64) -> String {
     fixed(length, 1)
-}
-
-/// The runs of one multi-model batch, one column each.
-#[component]
-fn BatchComparison(store: RunsStore) -> impl IntoView {
-    let batch = Memo::new(move |_| {
-        let anchor = store.active_run().or_else(|| store.latest_run())?;
-        anchor.batch_id()?;
-        Some(
-            store
-                .batch_runs(&anchor.id)
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>(),
-        )
-    });
-    move || {
-        batch.get().map(|runs| {
-            view! {
-                <div class="batch" aria-label="Batch comparison">
-                    <h3>{format!("Same prompt on {} models", runs.len())}</h3>
-                    <div class="batch__columns">
-                        {runs.into_iter().map(|run| view! {
-                            <article class="batch__run" data-run-id=run.id.clone()>
-                                <h4>{run.model_id.clone()}</h4>
-                                <p class=format!("badge badge--{}", run.status.as_str())>{status_label(run.status)}</p>
-                                <p>{tokens(run.total_tokens)} " · " {duration(run.duration_ms)} " · " {cost(run.cost_usd())}</p>
-                                <pre class="batch__output">{output_preview(&run).unwrap_or_default()}</pre>
-                            </article>
-                        }).collect_view()}
-                    </div>
-                </div>
-            }
-        })
-    }
 }

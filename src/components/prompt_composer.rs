@@ -2,9 +2,9 @@
 //! blocks, set the answer's length and temperature, and execute; or load the
 //! active run's prompt to run it again.
 
-use super::format::typed_number;
 use super::keyed_rows::{keyed_rows, row};
 use super::model_checkboxes::{tick, ModelCheckboxes};
+use super::number_field::{self, NumberField, Shown};
 use super::root_class::root_class;
 use crate::api::wire::ExecuteParameters;
 use crate::store::{use_runs_store, RunsStore};
@@ -12,6 +12,7 @@ use crate::text::shortest;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::sync::Arc;
 
 /// The prompt form: prompt text, models (from [`RunsStore::models`]), context
 /// blocks, max tokens and temperature (the store's
@@ -240,48 +241,32 @@ fn ContextBlockField(id: String, text: String, blocks: RwSignal<ContextBlocks>) 
 }
 
 /// Max tokens and temperature: the store's execution parameters, empty for
-/// the server's default.
+/// the server's default; a number the field does not take is refused there.
 #[component]
 fn ParameterInputs(store: RunsStore) -> impl IntoView {
-    let set_parameter = move |edit: &dyn Fn(&mut ExecuteParameters)| {
-        let mut parameters = store.execution_parameters();
-        edit(&mut parameters);
-        store.set_execution_parameters(parameters);
+    // One closure type for both commits: parse, then apply or refuse.
+    let commit = move |apply: fn(&str, &mut ExecuteParameters) -> Result<(), String>| {
+        Box::new(move |typed: String| {
+            let mut parameters = store.execution_parameters();
+            let refused = apply(&typed, &mut parameters).err();
+            if refused.is_none() {
+                store.set_execution_parameters(parameters);
+            }
+            refused
+        }) as Box<dyn Fn(String) -> Option<String>>
+    };
+    let shown = move |read: fn(&ExecuteParameters) -> String| -> Shown {
+        Arc::new(move || read(&store.execution_parameters()))
     };
     view! {
         <fieldset class="composer__parameters">
             <legend>"Parameters"</legend>
-            <label>
-                "Max tokens"
-                <input
-                    class="composer__max-tokens"
-                    type="number"
-                    min="1"
-                    step="1"
-                    placeholder="server's default"
-                    prop:value=move || store.execution_parameters().max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default()
-                    on:change=move |event| {
-                        let tokens = parse_max_tokens(&event_target_value(&event));
-                        set_parameter(&|parameters| parameters.max_tokens = tokens);
-                    }
-                />
-            </label>
-            <label>
-                "Temperature"
-                <input
-                    class="composer__temperature"
-                    type="number"
-                    min="0"
-                    max="2"
-                    step="0.1"
-                    placeholder="server's default"
-                    prop:value=move || store.execution_parameters().temperature.map(shortest).unwrap_or_default()
-                    on:change=move |event| {
-                        let temperature = parse_temperature(&event_target_value(&event));
-                        set_parameter(&|parameters| parameters.temperature = temperature);
-                    }
-                />
-            </label>
+            <NumberField label="Max tokens" class="composer__max-tokens" placeholder="server's default" inputmode="numeric"
+                value=shown(|p| p.max_tokens.map(|tokens| tokens.to_string()).unwrap_or_default())
+                commit=commit(|typed, p| { p.max_tokens = number_field::max_tokens(typed)?; Ok(()) })/>
+            <NumberField label="Temperature" class="composer__temperature" placeholder="server's default" inputmode="decimal"
+                value=shown(|p| p.temperature.map(shortest).unwrap_or_default())
+                commit=commit(|typed, p| { p.temperature = number_field::temperature(typed)?; Ok(()) })/>
         </fieldset>
     }
 }
@@ -310,19 +295,9 @@ fn composer_actions(
     }
 }
 
-/// A typed answer length: a positive whole number, else none (the server's).
-fn parse_max_tokens(text: &str) -> Option<u32> {
-    text.trim().parse().ok().filter(|tokens| *tokens > 0)
-}
-
-/// A typed temperature: a number from 0 to 2, else none (the server's).
-fn parse_temperature(text: &str) -> Option<f64> {
-    typed_number(text).filter(|temperature| (0.0..=2.0).contains(temperature))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{parse_max_tokens, parse_temperature, ContextBlocks};
+    use super::ContextBlocks;
 
     #[test]
     fn context_blocks_keep_their_ids_and_send_what_is_not_blank() {
@@ -343,23 +318,5 @@ mod tests {
         blocks.replace(&["x".to_owned()]);
         assert_eq!(blocks.texts(), ["x"]);
         assert!(!ids.contains(&blocks.blocks[0].id));
-    }
-
-    #[test]
-    fn parameters_as_typed_or_the_servers_default() {
-        assert_eq!(parse_max_tokens(" 256 "), Some(256));
-        assert_eq!(parse_max_tokens(""), None);
-        assert_eq!(parse_max_tokens("0"), None);
-        assert_eq!(parse_max_tokens("1.5"), None);
-        assert_eq!(parse_temperature("0.7"), Some(0.7));
-        assert_eq!(parse_temperature("0"), Some(0.0));
-        assert_eq!(
-            parse_temperature(".5"),
-            Some(0.5),
-            "as a number field may hold it"
-        );
-        assert_eq!(parse_temperature(""), None);
-        assert_eq!(parse_temperature("3"), None);
-        assert_eq!(parse_temperature("-1"), None);
     }
 }

@@ -221,7 +221,9 @@ fn FailedRuns(store: RunsStore, filter: RwSignal<RunFilter>) -> impl IntoView {
     view! {
         <Show when=move || !failed().is_empty()>
             <div class="filters__failed">
-                <h3>"Failed runs"</h3>
+                // h2: before the history's own heading, a level below the
+                // page's (under an h3 the outline would skip one when no run is open).
+                <h2>"Failed runs"</h2>
                 <ul>
                     {move || failed().iter().take(FAILED_RUNS_LISTED).map(|run| view! {
                         <li class="filters__failure">

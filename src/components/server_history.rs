@@ -169,7 +169,17 @@ pub(crate) fn state_text(state: &SyncState) -> String {
             "Offline: the server cannot be reached; {} change(s) wait, retrying in {retry_in_secs} s. Everything is saved in this browser.",
             thousands(*pending)
         ),
-        SyncState::Failed(reason) => format!("The server refused: {reason}. Tried again shortly; everything is saved in this browser."),
+        // The sync loop tries again after its backoff, a minute at most.
+        SyncState::Failed(reason) => format!("Not synced: {reason}. Everything is saved in this browser; syncing is tried again within a minute."),
+    }
+}
+
+/// How the sync stands, when it needs a person's attention (changes
+/// waiting, offline, failed); `None` while synced, connecting, or off.
+pub(crate) fn sync_notice(state: &SyncState) -> Option<String> {
+    match state {
+        SyncState::Off | SyncState::Connecting | SyncState::Synced => None,
+        state => Some(state_text(state)),
     }
 }
 
@@ -193,6 +203,27 @@ mod tests {
         assert!(check_workspace("a b").is_err());
         assert!(check_workspace(&"x".repeat(65)).is_err());
         assert!(check_workspace("ünïcode").is_err());
+    }
+
+    #[test]
+    fn the_header_notice_says_only_what_needs_attention() {
+        assert_eq!(sync_notice(&SyncState::Off), None);
+        assert_eq!(sync_notice(&SyncState::Synced), None);
+        assert_eq!(sync_notice(&SyncState::Connecting), None);
+        assert_eq!(
+            sync_notice(&SyncState::Pending(3)).as_deref(),
+            Some("3 change(s) waiting to be uploaded.")
+        );
+        let failed = sync_notice(&SyncState::Failed(
+            "HTTP 503: the history database is busy".into(),
+        ))
+        .expect("a failure is said");
+        assert!(
+            failed.contains("HTTP 503: the history database is busy"),
+            "{failed}"
+        );
+        assert!(failed.contains("tried again within a minute"), "{failed}");
+        assert!(!failed.contains("shortly"), "{failed}");
     }
 
     #[test]

@@ -8,14 +8,20 @@
 //! - [`template`]: `{{name}}` templates, parsed once and rendered per row.
 //! - [`inputs`]: the input table, read from CSV or JSONL, edited, written as CSV.
 //! - [`plan`](mod@plan): the experiment's definition and its plan: cells, request
-//!   count, estimated cost, budget.
+//!   count.
+//! - [`estimate`]: what the cells should cost and what that assumes, how
+//!   they meet a server's rate limit, and the budget that reserves before
+//!   sending.
 //! - [`checks`]: checks on answers and pass rates.
 //! - [`grid`]: rows × models from the store's runs, repeats collapsed.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
+//! - [`example`](mod@example): the example a first visit opens on.
 
 pub mod checks;
 pub mod diff;
+pub mod estimate;
+pub mod example;
 pub mod grid;
 pub mod inputs;
 mod pattern;
@@ -25,12 +31,16 @@ pub mod transfer;
 
 pub use checks::{evaluate_all, passes, Check, CheckError, Outcome, PassRate, Pattern};
 pub use diff::{Change, Span, WordDiff};
+pub use estimate::{
+    answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace,
+    ASSUMED_OUTPUT_TOKENS, RECENT_ANSWERS,
+};
+pub use example::{example, EXAMPLE_ID};
 pub use grid::{Answer, CellStatus, CostTotal, Grid, GridCell, GridRow, ModelSummary};
 pub use inputs::{InputError, InputFormat, InputTable, TableEditError};
 pub use plan::{
-    plan, Budget, Confirmation, CostEstimate, Experiment, ExperimentError, InvalidExperiment,
-    ModelEstimate, Pairing, Plan, PlannedCell, ASSUMED_OUTPUT_TOKENS, EXPERIMENT_SCHEMA,
-    MAX_REPEATS,
+    plan, plan_with_answers, Experiment, ExperimentError, InvalidExperiment, Pairing, Plan,
+    PlannedCell, EXPERIMENT_SCHEMA, MAX_REPEATS,
 };
 pub use template::{Part, RenderError, Template, TemplateError};
 pub use transfer::{

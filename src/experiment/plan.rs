@@ -7,10 +7,13 @@
 //! first rows rather than every repeat of one model.
 
 use super::checks::{Check, CheckError};
+pub use super::estimate::{
+    AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, ASSUMED_OUTPUT_TOKENS,
+};
 use super::grid::Grid;
 use super::inputs::InputTable;
 use super::template::{RenderError, Template, TemplateError};
-use crate::api::wire::ExecuteParameters;
+use crate::api::wire::{ExecuteParameters, ExecuteRequest};
 use crate::model::{ExperimentCell, Model, PromptRun, Usd, EXPERIMENT_KEY};
 use crate::text::estimate_tokens;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -22,11 +25,6 @@ pub const EXPERIMENT_SCHEMA: u32 = 1;
 
 /// The most repeats of one cell an experiment may ask for.
 pub const MAX_REPEATS: u32 = 10;
-
-/// The answer length, in tokens, a cost estimate assumes when the
-/// experiment sets no `max_tokens`: a few paragraphs. With `max_tokens` set,
-/// the estimate assumes every answer uses all of it, an upper bound.
-pub const ASSUMED_OUTPUT_TOKENS: u64 = 500;
 
 /// How rows and models are combined.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -300,6 +298,18 @@ impl PlannedCell {
         }
     }
 
+    /// The request that asks for this cell's answer, with `parameters`
+    /// (none sent when they are all the server's defaults).
+    pub fn request(&self, parameters: &ExecuteParameters) -> ExecuteRequest {
+        ExecuteRequest {
+            prompt: self.prompt.to_string(),
+            model_id: self.model_id.to_string(),
+            context_blocks: Vec::new(),
+            parameters: (*parameters != ExecuteParameters::default()).then(|| parameters.clone()),
+            workspace_id: None,
+        }
+    }
+
     /// A new `pending` run of this cell (a fresh local id, its prompt and
     /// model, and its tag in `metadata.experiment`), for the executor to add
     /// and send.
@@ -312,89 +322,8 @@ impl PlannedCell {
     }
 }
 
-/// What a set of requests should cost, model by model.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CostEstimate {
-    /// One entry per model, in the experiment's order.
-    pub per_model: Vec<ModelEstimate>,
-}
-
-/// What one model's share of the requests should cost.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModelEstimate {
-    /// The model.
-    pub model_id: String,
-    /// How many requests go to it.
-    pub requests: usize,
-    /// Estimated prompt tokens, all requests together.
-    pub input_tokens: u64,
-    /// Assumed answer tokens, all requests together (see [`ASSUMED_OUTPUT_TOKENS`]).
-    pub output_tokens: u64,
-    /// The price of those tokens, or `None` when the model has no price.
-    pub cost: Option<Usd>,
-}
-
-impl CostEstimate {
-    /// The requests' estimated cost, priced with each model's
-    /// known price from `prices` ([`Model::known_price_per_1k`]: a local
-    /// model costs $0; a model not listed, or listed without a price, has no
-    /// estimate). Each request is assumed to answer with
-    /// `max_tokens` tokens when set, else [`ASSUMED_OUTPUT_TOKENS`].
-    pub fn of<'a>(
-        cells: impl IntoIterator<Item = &'a PlannedCell>,
-        models: &[String],
-        max_tokens: Option<u32>,
-        prices: &[Model],
-    ) -> CostEstimate {
-        let output_per_request = max_tokens.map_or(ASSUMED_OUTPUT_TOKENS, u64::from);
-        let mut per_model: Vec<ModelEstimate> = (models.iter())
-            .map(|model_id| ModelEstimate {
-                model_id: model_id.clone(),
-                requests: 0,
-                input_tokens: 0,
-                output_tokens: 0,
-                cost: None,
-            })
-            .collect();
-        for cell in cells {
-            if let Some(estimate) = per_model.get_mut(cell.model) {
-                estimate.requests += 1;
-                estimate.input_tokens += cell.prompt_tokens;
-                estimate.output_tokens += output_per_request;
-            }
-        }
-        for estimate in &mut per_model {
-            let price = (prices.iter())
-                .find(|model| model.id == estimate.model_id)
-                .and_then(Model::known_price_per_1k);
-            estimate.cost = price.map(|price| {
-                Usd::for_tokens(price, estimate.input_tokens + estimate.output_tokens)
-            });
-        }
-        CostEstimate { per_model }
-    }
-
-    /// The sum of the estimates that are known.
-    pub fn known(&self) -> Usd {
-        self.per_model.iter().filter_map(|model| model.cost).sum()
-    }
-
-    /// The whole estimate, or `None` when some model with requests has no price.
-    pub fn total(&self) -> Option<Usd> {
-        self.unpriced_models().is_empty().then(|| self.known())
-    }
-
-    /// The models with requests but no price, whose cost is unknown.
-    pub fn unpriced_models(&self) -> Vec<&str> {
-        (self.per_model.iter())
-            .filter(|model| model.requests > 0 && model.cost.is_none())
-            .map(|model| model.model_id.as_str())
-            .collect()
-    }
-}
-
 /// What an experiment will send: every cell, and what it should cost.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     /// The requests, repeat by repeat, row by row, model by model.
     pub cells: Vec<PlannedCell>,
@@ -405,8 +334,22 @@ pub struct Plan {
 /// Plans `experiment`: checks it, renders every row's prompt, lists the
 /// cells (rows × models × repeats, or pairs × repeats) and estimates their
 /// cost with the prices in `prices` (the store's models, with any price
-/// overrides applied). Refused with every problem found.
+/// overrides applied), assuming answers `max_tokens` long, or else
+/// [`ASSUMED_OUTPUT_TOKENS`]. Refused with every problem found.
 pub fn plan(experiment: &Experiment, prices: &[Model]) -> Result<Plan, InvalidExperiment> {
+    plan_with_answers(experiment, prices, &|_| Vec::new())
+}
+
+/// [`plan`], with the answers each model gave before to assume its answer
+/// length from when `max_tokens` is not set: `recent(model_id)` is the
+/// output tokens of its latest successful answers, newest first (see
+/// [`AnswerLength::of`]; the store's
+/// [`recent_output_tokens`](crate::store::RunsStore::recent_output_tokens)).
+pub fn plan_with_answers(
+    experiment: &Experiment,
+    prices: &[Model],
+    recent: &dyn Fn(&str) -> Vec<u64>,
+) -> Result<Plan, InvalidExperiment> {
     let prompts = experiment.prompts()?;
     let prompt_tokens: Vec<u64> = prompts
         .iter()
@@ -435,12 +378,7 @@ pub fn plan(experiment: &Experiment, prices: &[Model]) -> Result<Plan, InvalidEx
             }
         }
     }
-    let estimate = CostEstimate::of(
-        &cells,
-        &experiment.models,
-        experiment.parameters.max_tokens,
-        prices,
-    );
+    let estimate = CostEstimate::of(&cells, experiment, prices, recent);
     Ok(Plan { cells, estimate })
 }
 
@@ -463,94 +401,5 @@ impl Plan {
                     })
             })
             .collect()
-    }
-}
-
-/// Why a plan should be confirmed before it is sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Confirmation {
-    /// What has been spent plus the estimate exceeds the budget.
-    OverBudget {
-        /// Spent so far plus the known estimate.
-        expected: Usd,
-        /// The budget.
-        budget: Usd,
-    },
-    /// Within the budget as far as known, but some models have no price:
-    /// their cost is not in the estimate.
-    PartlyUnknown {
-        /// Spent so far plus the known estimate.
-        expected: Usd,
-        /// The budget.
-        budget: Usd,
-        /// The models without a price.
-        unpriced_models: Vec<String>,
-    },
-}
-
-/// An experiment's spending against its budget, as its runs finish.
-///
-/// [`Budget::may_send`] turns false once the spent cost reaches the budget.
-/// Requests already in flight still finish and count, so with N requests in
-/// flight the total may pass the budget by up to N requests' cost. A run with
-/// no known cost adds nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Budget {
-    limit: Usd,
-    spent: Usd,
-}
-
-impl Budget {
-    /// A budget of `limit`, nothing spent yet.
-    pub fn new(limit: Usd) -> Budget {
-        Budget {
-            limit,
-            spent: Usd::ZERO,
-        }
-    }
-
-    /// The budget with `spent` already spent (an experiment resumed).
-    pub fn with_spent(self, spent: Usd) -> Budget {
-        Budget { spent, ..self }
-    }
-
-    /// The limit.
-    pub fn limit(&self) -> Usd {
-        self.limit
-    }
-
-    /// What has been spent.
-    pub fn spent(&self) -> Usd {
-        self.spent
-    }
-
-    /// Counts a finished run's cost, when known.
-    pub fn record(&mut self, cost: Option<Usd>) {
-        self.spent += cost.unwrap_or(Usd::ZERO);
-    }
-
-    /// Whether another request may be sent: the spent cost is under the limit.
-    pub fn may_send(&self) -> bool {
-        self.spent < self.limit
-    }
-
-    /// Whether sending `estimate` should be confirmed first, and why.
-    pub fn confirmation(&self, estimate: &CostEstimate) -> Option<Confirmation> {
-        let expected = self.spent + estimate.known();
-        let unpriced_models = estimate.unpriced_models();
-        if expected > self.limit {
-            Some(Confirmation::OverBudget {
-                expected,
-                budget: self.limit,
-            })
-        } else if !unpriced_models.is_empty() {
-            Some(Confirmation::PartlyUnknown {
-                expected,
-                budget: self.limit,
-                unpriced_models: unpriced_models.into_iter().map(str::to_owned).collect(),
-            })
-        } else {
-            None
-        }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::RunsStore;
 use crate::api::wire::{ExecuteParameters, ExecuteRequest, ExecuteResponse};
-use crate::api::{ApiError, PromptExecutor, TextSink};
+use crate::api::{ApiError, PromptExecutor};
 use crate::clock::monotonic_ms;
 use crate::model::{
     CostSource, Figure, PromptRun, PromptRunUpdate, RunMetrics, RunStatus, Timestamp, Usd,
@@ -22,6 +22,10 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 4;
 
 /// Answer length assumed for progress when the request sets no `max_tokens`.
 const EXPECTED_TOKENS: u32 = 1_024;
+
+/// Where a run's streamed text goes, whichever try it arrives in: each try
+/// hands the executor a sink of its own that forwards here.
+type SharedSink = Rc<RefCell<dyn FnMut(&str)>>;
 
 /// Streamed progress stops short of 100 until the server confirms the end.
 const STREAMING_PROGRESS_CAP: f64 = 99.0;
@@ -86,10 +90,24 @@ impl RunsStore {
         let parameters = self.parameters.get_untracked();
         let max_tokens = parameters.max_tokens;
         let parameters = (parameters != ExecuteParameters::default()).then_some(parameters);
-        let mut planned = Vec::with_capacity(model_ids.len());
-        for model_id in model_ids.iter().rev() {
+        let requests: Vec<ExecuteRequest> = (model_ids.into_iter())
+            .map(|model_id| ExecuteRequest {
+                prompt: prompt.clone(),
+                model_id,
+                context_blocks: context_blocks.clone(),
+                parameters: parameters.clone(),
+                workspace_id: None,
+            })
+            .collect();
+        // Refused whole, before any run is added: nothing was sent.
+        if let Some(refused) = requests.iter().find_map(|request| self.oversize(request)) {
+            self.set_error(Some(refused.to_string()));
+            return Err(refused);
+        }
+        let mut planned = Vec::with_capacity(requests.len());
+        for request in requests.iter().rev() {
             let mut run =
-                PromptRun::pending(PromptRun::new_local_id(), model_id.clone(), prompt.clone());
+                PromptRun::pending(PromptRun::new_local_id(), &*request.model_id, &*prompt);
             run.context_block_ids = context_blocks.clone();
             run.metadata = run_metadata(batch_id.as_deref(), parameters.as_ref());
             planned.push(run.id.clone());
@@ -103,22 +121,10 @@ impl RunsStore {
 
         let batch = Rc::new(BatchProgress::new(planned.len(), max_tokens));
         let requests =
-            planned
-                .iter()
-                .cloned()
-                .zip(model_ids)
-                .enumerate()
-                .map(|(slot, (run_id, model_id))| {
-                    let request = ExecuteRequest {
-                        prompt: prompt.clone(),
-                        model_id,
-                        context_blocks: context_blocks.clone(),
-                        parameters: parameters.clone(),
-                        workspace_id: None,
-                    };
-                    let progress = RunProgress::new(batch.clone(), slot);
-                    self.send_pending_run(executor.clone(), run_id, request, progress)
-                });
+            (planned.iter().cloned().zip(requests).enumerate()).map(|(slot, (run_id, request))| {
+                let progress = RunProgress::new(batch.clone(), slot);
+                self.send_pending_run(executor.clone(), run_id, request, progress)
+            });
         let results: Vec<Result<ExecuteResponse, ApiError>> = stream::iter(requests)
             .buffered(MAX_CONCURRENT_REQUESTS)
             .collect()
@@ -156,9 +162,15 @@ impl RunsStore {
     /// experiment's cells): sends `request` for the `pending` run `run_id`,
     /// already in the store, and records it from `running` to its end:
     /// streamed text, usage, cost (the answer's, else the model's price),
-    /// the server's run id, or the error. Its abort handle is held while it
-    /// is in flight, so [`cancel_execution`](Self::cancel_execution) stops
-    /// it; a run cancelled before its turn came is not sent.
+    /// the server's run id, or the error. Its abort handle is held from
+    /// the start, so [`cancel_execution`](Self::cancel_execution) stops it
+    /// while it waits its turn, waits for the server, or is in flight; a run
+    /// cancelled before its turn came is not sent.
+    ///
+    /// The one retry loop of the store: the run waits for its turn in the
+    /// [pacer](super::pacing) (still `pending`), turns `running` when first
+    /// sent, and is sent again when the server asks it to wait (429, 503),
+    /// at most [`MAX_TRIES`](super::MAX_TRIES) times.
     pub(super) async fn send_pending_run(
         &self,
         executor: Rc<dyn PromptExecutor>,
@@ -169,15 +181,6 @@ impl RunsStore {
         let RunProgress { batch, slot } = progress;
         if !self.is_executing.get_untracked() {
             return Err(ApiError::Cancelled); // cancelled before its turn came
-        }
-        let started_at = Timestamp::now();
-        let running = PromptRunUpdate {
-            status: Some(RunStatus::Running),
-            started_at: Some(started_at.clone()),
-            ..PromptRunUpdate::default()
-        };
-        if self.update_run(&run_id, running).is_err() {
-            return Err(ApiError::Cancelled); // removed or cancelled meanwhile
         }
         let model_id = request.model_id.clone();
         let (abort, registration) = AbortHandle::new_pair();
@@ -191,10 +194,12 @@ impl RunsStore {
         let mut received = String::new();
         let arrivals = Rc::new(Cell::new(Arrivals::default()));
         let arrived = arrivals.clone();
-        // Timed from here: the request leaves when the executor's future is
-        // first polled, in this same turn of the event loop.
-        let sent_at = monotonic_ms();
-        let on_text: TextSink = Box::new(move |text| {
+        // When the try that answered was sent: the request leaves when the
+        // executor's future is first polled, in the same turn of the event
+        // loop as this is set.
+        let sent_at = Rc::new(Cell::new(monotonic_ms()));
+        let sent = sent_at.clone();
+        let on_text: SharedSink = Rc::new(RefCell::new(move |text: &str| {
             if text.is_empty() {
                 return;
             }
@@ -208,7 +213,7 @@ impl RunsStore {
             // The time to first token is known now: recorded at once, so
             // that it shows while the rest of the answer streams in.
             let ttft = RunMetrics {
-                ttft_ms: Some(Figure::measured(whole_ms(now - sent_at))),
+                ttft_ms: Some(Figure::measured(whole_ms(now - sent.get()))),
                 ..RunMetrics::default()
             };
             let streaming = PromptRunUpdate {
@@ -223,11 +228,56 @@ impl RunsStore {
                 store.progress_known.set(true);
                 store.update_execution_progress(streamed_batch.overall());
             }
-        });
-        let outcome = Abortable::new(executor.execute(request, on_text), registration).await;
+        }));
+        let pacer = self.pacer.get_value();
+        let tries = async {
+            let mut tries = 0;
+            loop {
+                let sending = pacer.admit(&*executor, store).await;
+                if tries == 0 {
+                    // Started when first sent, not when it began to wait.
+                    let running = PromptRunUpdate {
+                        status: Some(RunStatus::Running),
+                        started_at: Some(Timestamp::now()),
+                        ..PromptRunUpdate::default()
+                    };
+                    if store.update_run(&run_id, running).is_err() {
+                        return Err(ApiError::Cancelled); // removed or cancelled meanwhile
+                    }
+                }
+                tries += 1;
+                sent_at.set(monotonic_ms());
+                let on_text = on_text.clone();
+                let answer = (executor.execute(
+                    request.clone(),
+                    Box::new(move |text| (on_text.borrow_mut())(text)),
+                ))
+                .await;
+                drop(sending);
+                let Err(error) = answer else {
+                    pacer.answered(sent_at.get());
+                    return answer;
+                };
+                let ApiError::TryLater {
+                    status,
+                    retry_after,
+                    ..
+                } = error
+                else {
+                    return Err(error);
+                };
+                if tries >= super::MAX_TRIES {
+                    let last = Box::new(error);
+                    return Err(ApiError::GaveUp { tries, last });
+                }
+                pacer.refused(sent_at.get(), retry_after, tries, status, store);
+            }
+        };
+        let outcome = Abortable::new(tries, registration).await;
         self.in_flight.update_value(|handles| {
             handles.retain(|(id, _)| id != &run_id);
         });
+        let sent_at = sent_at.get();
 
         let held = self
             .get_run_untracked(&run_id)
@@ -268,9 +318,10 @@ impl RunsStore {
             }
             Ok(Err(error)) => {
                 let completed_at = Timestamp::now();
+                let started_at = held.map(|run| run.started_at.clone());
                 let elapsed = completed_at
                     .unix_millis()
-                    .zip(started_at.unix_millis())
+                    .zip(started_at.and_then(|start| start.unix_millis()))
                     .map(|(end, start)| (end - start).max(0) as u64);
                 let failed = PromptRunUpdate {
                     status: Some(RunStatus::Error),
@@ -285,6 +336,18 @@ impl RunsStore {
                 Err(error)
             }
         }
+    }
+}
+
+impl RunsStore {
+    /// The refusal of `request` when it is larger than the server accepts
+    /// (its [`max_request_bytes`](crate::api::wire::ServerLimits::max_request_bytes), when it said): measured as
+    /// the JSON body the client sends, so that it is refused here, naming
+    /// the limit, rather than by the server after the upload.
+    pub(super) fn oversize(&self, request: &ExecuteRequest) -> Option<ApiError> {
+        let limit = self.server_limits.get_untracked()?.max_request_bytes?;
+        let bytes = serde_json::to_string(request).map_or(0, |body| body.len() as u64);
+        (bytes > limit).then_some(ApiError::TooLarge { bytes, limit })
     }
 }
 

@@ -9,9 +9,11 @@
 
 use super::execute::{run_metadata, BatchProgress, RunProgress, MAX_CONCURRENT_REQUESTS};
 use super::RunsStore;
-use crate::api::wire::{ExecuteParameters, ExecuteRequest};
+use crate::api::wire::ExecuteParameters;
 use crate::api::ApiError;
-use crate::experiment::{Budget, Experiment, Grid, Plan, PlannedCell};
+use crate::experiment::{
+    Budget, CostEstimate, Experiment, Grid, Plan, PlannedCell, RECENT_ANSWERS,
+};
 use crate::model::{RunStatus, Usd};
 use futures::stream::{self, StreamExt};
 use leptos::prelude::*;
@@ -29,7 +31,7 @@ pub struct ExperimentReport {
     pub failed: usize,
     /// Cells whose request was in flight when Cancel stopped it.
     pub cancelled: usize,
-    /// Cells never sent: after Cancel, or once the budget was spent.
+    /// Cells never sent: after Cancel, or once the budget could not cover them.
     pub not_sent: usize,
     /// Why it ended before every cell was sent, if it did.
     pub stopped: Option<ExperimentStop>,
@@ -40,13 +42,16 @@ pub struct ExperimentReport {
 pub enum ExperimentStop {
     /// Cancel was pressed.
     Cancelled,
-    /// The spent cost reached the budget.
+    /// The next request's estimate did not fit in what was left of the
+    /// budget (see [`Budget::reserve`]).
     BudgetSpent {
-        /// What the experiment's runs had cost when it stopped (requests
-        /// already in flight then still finished and count).
+        /// What the experiment's runs cost once the last request in flight
+        /// landed: the figure the plan shows as spent.
         spent: Usd,
         /// The budget.
         budget: Usd,
+        /// The estimate of the first request that was not sent.
+        next: Usd,
     },
 }
 
@@ -71,18 +76,25 @@ impl RunsStore {
     /// cells, or some: see [`failed_cells`]) as ordinary runs, each tagged in
     /// `metadata.experiment` and with the experiment's parameters (sent, and
     /// recorded in `metadata.parameters`), at most [`MAX_CONCURRENT_REQUESTS`]
-    /// at a time, in the plan's order.
+    /// at a time (fewer while the server asks to slow down: see
+    /// [`execution_pause`](Self::execution_pause)), in the plan's order.
     ///
-    /// - Refused with [`ApiError::Busy`] while another execution runs, and
-    ///   without an executor; nothing is sent.
+    /// - Refused with [`ApiError::Busy`] while another execution runs, without
+    ///   an executor, and with [`ApiError::TooLarge`] when a cell's request is
+    ///   larger than the server accepts; nothing is sent.
     /// - Progress ([`execution_progress`](Self::execution_progress)) covers
     ///   every cell; [`execution_run_ids`](Self::execution_run_ids) is left
     ///   empty, since thousands of cells are no list to follow run by run.
     /// - [`cancel_execution`](Self::cancel_execution) aborts the requests in
-    ///   flight (their runs end `cancelled`) and no other cell is sent.
-    /// - A failed cell is recorded and the others go on.
-    /// - With a budget, no request is sent once the experiment's spent cost
-    ///   (its earlier runs included) reaches it; requests in flight finish.
+    ///   flight or waiting for the server (their runs end `cancelled`) and no
+    ///   other cell is sent.
+    /// - A failed cell is recorded and the others go on; a cell the server
+    ///   asks to wait for (429, 503) waits and is sent again, failing only
+    ///   after [`MAX_TRIES`](super::MAX_TRIES).
+    /// - With a budget, a cell is sent only when what the experiment spent
+    ///   (its earlier runs included), plus the estimates of the cells in
+    ///   flight, plus its own estimate stays within it ([`Budget::reserve`]);
+    ///   the report's spent figure is taken once the last answer landed.
     ///
     /// `on_progress` is called with the report so far each time a cell ends.
     pub async fn run_experiment(
@@ -97,6 +109,11 @@ impl RunsStore {
         let executor = self.executor.get_value().ok_or(ApiError::NoExecutor)?;
         let parameters = (experiment.parameters != ExecuteParameters::default())
             .then_some(&experiment.parameters);
+        // Refused whole, before anything is sent.
+        if let Some((_, refused)) = self.oversize_cell(experiment, &cells) {
+            return Err(refused);
+        }
+        let estimate = self.estimate(experiment, &cells);
         let budget = (experiment.budget)
             .map(|limit| Budget::new(limit).with_spent(self.experiment_spent(&experiment.id)));
         let budget = Rc::new(Cell::new(budget));
@@ -118,17 +135,25 @@ impl RunsStore {
             let (executor, budget, stopped) = (executor.clone(), budget.clone(), stopped.clone());
             let progress = progress.clone();
             let store = *self;
+            let request = cell.request(&experiment.parameters);
+            // No price, no reservation: the plan asked before sending.
+            let reserved = estimate.of_cell(&cell).unwrap_or(Usd::ZERO);
             async move {
                 // Checked as the cell's turn comes, not when the plan was made.
                 if stopped.get().is_none() && !store.is_executing.get_untracked() {
                     stopped.set(Some(ExperimentStop::Cancelled));
                 }
                 if stopped.get().is_none() {
-                    if let Some(budget) = budget.get().filter(|budget| !budget.may_send()) {
-                        stopped.set(Some(ExperimentStop::BudgetSpent {
-                            spent: budget.spent(),
-                            budget: budget.limit(),
-                        }));
+                    if let Some(mut spending) = budget.get() {
+                        if spending.reserve(reserved) {
+                            budget.set(Some(spending));
+                        } else {
+                            stopped.set(Some(ExperimentStop::BudgetSpent {
+                                spent: spending.spent(),
+                                budget: spending.limit(),
+                                next: reserved,
+                            }));
+                        }
                     }
                 }
                 if stopped.get().is_some() {
@@ -141,13 +166,6 @@ impl RunsStore {
                         .get_or_insert_with(Default::default)
                         .extend(sent);
                 }
-                let request = ExecuteRequest {
-                    prompt: run.prompt_snapshot.clone(),
-                    model_id: run.model_id.clone(),
-                    context_blocks: Vec::new(),
-                    parameters: parameters.cloned(),
-                    workspace_id: None,
-                };
                 let run_id = run.id.clone();
                 store.add_run(run).expect("a fresh local id is free");
                 let outcome = (store.send_pending_run(
@@ -159,11 +177,10 @@ impl RunsStore {
                 .await;
                 progress.set(slot, 100.0);
                 if let Some(mut spending) = budget.get() {
-                    spending.record(
-                        store
-                            .get_run_untracked(&run_id)
-                            .and_then(|run| run.cost_usd()),
-                    );
+                    let cost = store
+                        .get_run_untracked(&run_id)
+                        .and_then(|run| run.cost_usd());
+                    spending.settle(reserved, cost);
                     budget.set(Some(spending));
                 }
                 match outcome {
@@ -190,7 +207,16 @@ impl RunsStore {
         }
         drop(ends);
 
-        report.stopped = stopped.get();
+        // Every request has landed: the spent figure is final now, and the
+        // one the plan reads (the experiment's runs' costs).
+        report.stopped = stopped.get().map(|stop| match stop {
+            ExperimentStop::BudgetSpent { budget, next, .. } => ExperimentStop::BudgetSpent {
+                spent: self.experiment_spent(&experiment.id),
+                budget,
+                next,
+            },
+            cancelled => cancelled,
+        });
         if report.cancelled > 0 && report.stopped.is_none() {
             report.stopped = Some(ExperimentStop::Cancelled);
         }
@@ -201,7 +227,8 @@ impl RunsStore {
     }
 
     /// What the runs of experiment `experiment_id` in the store have cost,
-    /// re-run attempts included (as its grid's footer sums it).
+    /// re-run attempts included (as its grid's footer sums it): the one
+    /// figure the budget, the plan's "spent so far" and the outcome read.
     pub fn experiment_spent(&self, experiment_id: &str) -> Usd {
         self.index.with_untracked(|runs| {
             (runs.all().iter())
@@ -212,6 +239,55 @@ impl RunsStore {
                 .filter_map(|run| run.cost_usd())
                 .sum()
         })
+    }
+
+    /// The first of `cells` whose request is larger than the server accepts
+    /// (when it said what it accepts: [`set_server_limits`](Self::set_server_limits)),
+    /// and its refusal ([`ApiError::TooLarge`]), naming both sizes. Read
+    /// untracked.
+    pub fn oversize_cell<'a>(
+        &self,
+        experiment: &Experiment,
+        cells: &'a [PlannedCell],
+    ) -> Option<(&'a PlannedCell, ApiError)> {
+        self.server_limits.get_untracked()?.max_request_bytes?;
+        // A row's cells share its prompt: its first cell stands for them
+        // (their model ids differ by a few bytes; the longest is checked).
+        let mut longest: Vec<Option<&PlannedCell>> = Vec::new();
+        for cell in cells {
+            if longest.len() <= cell.row {
+                longest.resize(cell.row + 1, None);
+            }
+            let held = &mut longest[cell.row];
+            if held.is_none_or(|held| held.model_id.len() < cell.model_id.len()) {
+                *held = Some(cell);
+            }
+        }
+        (longest.into_iter().flatten())
+            .find_map(|cell| Some((cell, self.oversize(&cell.request(&experiment.parameters))?)))
+    }
+
+    /// The output tokens of `model_id`'s latest successful answers in the
+    /// store, newest first, at most [`RECENT_ANSWERS`]: what an estimate
+    /// assumes an answer's length from when no `max_tokens` is set (see
+    /// [`AnswerLength::of`](crate::experiment::AnswerLength::of)).
+    pub fn recent_output_tokens(&self, model_id: &str) -> Vec<u64> {
+        self.index.with_untracked(|runs| {
+            (runs.by_model(model_id).iter())
+                .filter(|run| run.status == RunStatus::Success)
+                .filter_map(|run| run.output_tokens)
+                .take(RECENT_ANSWERS)
+                .collect()
+        })
+    }
+
+    /// The estimate of `cells` of `experiment` with the store's prices and
+    /// its models' recent answers ([`recent_output_tokens`](Self::recent_output_tokens)):
+    /// what the plan shows and what the budget reserves. Read untracked.
+    pub fn estimate(&self, experiment: &Experiment, cells: &[PlannedCell]) -> CostEstimate {
+        let recent = |model_id: &str| self.recent_output_tokens(model_id);
+        self.models
+            .with_untracked(|prices| CostEstimate::of(cells, experiment, prices, &recent))
     }
 }
 

@@ -36,6 +36,7 @@ mod execute;
 mod experiment;
 mod index;
 mod model_stats;
+mod pacing;
 mod ranked;
 mod run_list;
 mod summary;
@@ -49,11 +50,12 @@ pub use execute::MAX_CONCURRENT_REQUESTS;
 pub use experiment::{failed_cells, ExperimentReport, ExperimentStop};
 pub use index::MergeOutcome;
 pub use model_stats::{ModelStats, Spread};
+pub use pacing::{backoff, Pause, MAX_TRIES};
 pub(crate) use run_list::list_changed;
 pub use run_list::RunList;
 pub use summary::HistorySummary;
 
-use crate::api::wire::ExecuteParameters;
+use crate::api::wire::{ExecuteParameters, ServerLimits};
 use crate::api::PromptExecutor;
 use crate::model::{Model, PromptRun, PromptRunUpdate, RunStatus, Timestamp, Usd};
 use futures::future::AbortHandle;
@@ -83,6 +85,13 @@ pub struct RunsStore {
     /// Abort handles of the requests in flight, with their run ids (at most
     /// [`MAX_CONCURRENT_REQUESTS`], so a list).
     in_flight: StoredValue<Vec<(String, AbortHandle)>>,
+    /// When requests may go, shared by every execution: the server's pace
+    /// outlives one batch.
+    pacer: StoredValue<Rc<pacing::Pacer>, LocalStorage>,
+    /// Until when requests wait because the server asked them to.
+    pause: RwSignal<Option<pacing::Pause>>,
+    /// What the server said of its limits; `None` while not known.
+    server_limits: RwSignal<Option<ServerLimits>>,
     active_run: Memo<Option<Arc<PromptRun>>>,
     latest_run: Memo<Option<Arc<PromptRun>>>,
     runs_by_status: Memo<RunsByStatus>,
@@ -140,6 +149,9 @@ impl RunsStore {
             parameters: RwSignal::new(ExecuteParameters::default()),
             executor: StoredValue::new_local(None),
             in_flight: StoredValue::new(Vec::new()),
+            pacer: StoredValue::new_local(Rc::new(pacing::Pacer::new())),
+            pause: RwSignal::new(None),
+            server_limits: RwSignal::new(None),
             active_run: Memo::new_with_compare(
                 move |_| {
                     let id = active_run_id.get()?;
@@ -210,6 +222,13 @@ impl RunsStore {
     /// [`set_execution_parameters`](Self::set_execution_parameters)).
     pub fn execution_parameters(&self) -> ExecuteParameters {
         self.parameters.get()
+    }
+
+    /// What the server said of its limits (set with
+    /// [`set_server_limits`](Self::set_server_limits)); `None` when nothing
+    /// is known (a server without `GET /api/v1/limits`).
+    pub fn server_limits(&self) -> Option<ServerLimits> {
+        self.server_limits.get()
     }
 
     /// The error to show the user, if any.
@@ -414,6 +433,15 @@ impl RunsStore {
         self.models.set(models);
     }
 
+    /// Sets what the server said of its limits (its `GET /api/v1/limits`),
+    /// or `None` when it said nothing: requests larger than its
+    /// `max_request_bytes` are then refused before they are sent, and an
+    /// experiment's plan warns when it asks for more than its pace.
+    pub fn set_server_limits(&self, limits: Option<ServerLimits>) {
+        // Answers arrive late: the store may be gone by then.
+        let _ = self.server_limits.try_set(limits);
+    }
+
     /// Sets the sampling parameters (temperature, `max_tokens`, `top_p`) sent
     /// with every execution from now on; `max_tokens` is also what streamed
     /// progress measures against. All `None` leaves them to the server.
@@ -430,6 +458,7 @@ impl RunsStore {
 
     /// The execution finished: not executing, progress 100.
     pub fn complete_execution(&self) {
+        self.end_pause();
         self.is_executing.set(false);
         self.execution_progress.set(100.0);
         self.progress_known.set(true);
@@ -462,6 +491,7 @@ impl RunsStore {
             }
             !in_flight.is_empty()
         });
+        self.end_pause();
         self.is_executing.set(false);
         self.execution_progress.set(0.0);
         self.progress_known.set(true);

@@ -30,7 +30,7 @@ pub fn second_gateway_url() -> &'static str {
     )
 }
 
-/// Where a third test gateway listens, on the same PostgreSQL, answering
+/// Where a fourth test gateway listens, on the same PostgreSQL, answering
 /// each request only once its answer is complete (`--test-buffering`), as
 /// a proxy that buffers does: a change stream never reaches the browser.
 // As above: only the tests that need it fail without it.
@@ -38,6 +38,17 @@ pub fn second_gateway_url() -> &'static str {
 pub fn buffering_gateway_url() -> &'static str {
     option_env!("PROMPT_RUNS_TEST_BUFFERING_GATEWAY").expect(
         "PROMPT_RUNS_TEST_BUFFERING_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
+    )
+}
+
+/// Where the third test gateway listens: one that lets each client send 60
+/// requests at once, then one a second (`--requests-per-minute 60`).
+// `env!` would stop every browser test from compiling without a gateway,
+// even those that need none; this fails only the tests that do, saying how.
+#[allow(clippy::option_env_unwrap)]
+pub fn paced_gateway_url() -> &'static str {
+    option_env!("PROMPT_RUNS_TEST_PACED_GATEWAY").expect(
+        "PROMPT_RUNS_TEST_PACED_GATEWAY was not set when the tests were built: run them with `cargo xtask test`",
     )
 }
 

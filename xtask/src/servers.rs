@@ -15,9 +15,15 @@ const TEST_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_GATEWAY";
 /// And where a second one listens, sharing the first one's PostgreSQL: two
 /// browsers syncing through two gateways, as a team behind a proxy does.
 const TEST_SECOND_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_SECOND_GATEWAY";
-/// And a third on the same PostgreSQL that holds every answer back until it
+/// And a fourth on the same PostgreSQL that holds every answer back until it
 /// is complete, as a proxy that buffers does (`--test-buffering`).
 const TEST_BUFFERING_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_BUFFERING_GATEWAY";
+/// And where a third one listens, holding each client to
+/// [`PACED_REQUESTS_PER_MINUTE`]: the runner's pacing meets a real rate limit.
+const TEST_PACED_GATEWAY_ENV: &str = "PROMPT_RUNS_TEST_PACED_GATEWAY";
+/// The paced gateway's limit: a burst of this many, then one a second, so
+/// that a test sending a few more than that waits a second or two, twice.
+const PACED_REQUESTS_PER_MINUTE: &str = "60";
 /// Where `wasm-bindgen-test-runner` serves its test page (it reads this
 /// variable; otherwise it picks a random port). Pinned so that the test
 /// gateway can allow exactly that page's origin, rather than every origin.
@@ -35,7 +41,7 @@ struct TestGateway {
 impl TestGateway {
     /// Builds and starts the gateway on a free loopback port, with the models
     /// that simulate failures, answering pages of `page_origin` (the test
-    /// runner's), its history in `database_url`, with `extra` flags, and
+    /// runner's), its history in `database_url`, with the `extra` flags, and
     /// waits until it listens.
     fn start(
         ctx: &Ctx,
@@ -101,15 +107,17 @@ impl TestGateway {
     }
 }
 
-/// What the browser tests and benchmarks talk to: two gateways on one
-/// throwaway PostgreSQL (the first is the one every client test uses), and
-/// a third that buffers, answering the test runner's page, which is pinned
-/// at `runner_address`.
+/// What the browser tests and benchmarks talk to: four gateways on one
+/// throwaway PostgreSQL (the first is the one every client test uses, with
+/// the default rate limit; the third has a low one; the fourth buffers every
+/// answer as some proxies do), answering the test runner's page, which is
+/// pinned at `runner_address`.
 pub(crate) struct TestServers {
     runner_address: String,
     // Dropped in this order: the gateways before their database.
     first: TestGateway,
     second: TestGateway,
+    paced: TestGateway,
     buffering: TestGateway,
     _postgres: TestPostgres,
 }
@@ -122,6 +130,12 @@ impl TestServers {
         Ok(TestServers {
             first: TestGateway::start(ctx, &origin, &postgres.url, &[])?,
             second: TestGateway::start(ctx, &origin, &postgres.url, &[])?,
+            paced: TestGateway::start(
+                ctx,
+                &origin,
+                &postgres.url,
+                &["--requests-per-minute", PACED_REQUESTS_PER_MINUTE],
+            )?,
             buffering: TestGateway::start(ctx, &origin, &postgres.url, &["--test-buffering"])?,
             _postgres: postgres,
             runner_address,
@@ -134,6 +148,7 @@ impl TestServers {
         cargo
             .env(TEST_GATEWAY_ENV, &self.first.url)
             .env(TEST_SECOND_GATEWAY_ENV, &self.second.url)
+            .env(TEST_PACED_GATEWAY_ENV, &self.paced.url)
             .env(TEST_BUFFERING_GATEWAY_ENV, &self.buffering.url)
             .env(TEST_RUNNER_ADDRESS_ENV, &self.runner_address);
         Ok(cargo)

@@ -154,6 +154,7 @@ pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
                 .token(connection.token.get()),
         );
         store.set_executor(client.clone());
+        store.set_server_limits(None);
         leptos::task::spawn_local(async move {
             match client.models().await {
                 // The page may have unmounted the app meanwhile.
@@ -163,6 +164,10 @@ pub fn provide_server_connection(store: RunsStore) -> ServerConnection {
                 Err(error) => store.report_background_error(format!(
                     "Could not load the models from {base_url}: {error}"
                 )),
+            }
+            // A server that does not say its limits (404) leaves them unknown.
+            if let Ok(limits) = client.limits().await {
+                store.set_server_limits(Some(limits));
             }
         });
     });

@@ -8,6 +8,7 @@
 //! prompt-runs:backup:<ms>:<key>  original bytes of anything that could not be read
 //! prompt-runs:v2:removed         ids of runs removed by a page closed before its save reached IndexedDB
 //! prompt-runs:v2:cleared         present when that page had cleared the whole history
+//! prompt-runs:v2:experiment:<id> an experiment edited in a page closed before its save reached IndexedDB
 //! ```
 //!
 //! With the history in IndexedDB ([`persist_history`](crate::persist::persist_history)),
@@ -81,6 +82,21 @@ impl StorageKeys {
     /// cleared the whole history (before the runs saved with it).
     pub fn unsaved_clear(&self) -> String {
         format!("{}:v{INDEXED_DB_SCHEMA_VERSION}:cleared", self.prefix)
+    }
+
+    /// An experiment edited in a page closed before its save reached
+    /// IndexedDB: its JSON, moved in when the experiments are next read.
+    pub fn unsaved_experiment(&self, id: &str) -> String {
+        format!("{}{id}", self.unsaved_experiment_prefix())
+    }
+
+    /// The experiment id a key names, if it is an unsaved experiment's key.
+    pub fn unsaved_experiment_id<'k>(&self, key: &'k str) -> Option<&'k str> {
+        key.strip_prefix(&self.unsaved_experiment_prefix())
+    }
+
+    fn unsaved_experiment_prefix(&self) -> String {
+        format!("{}:v{INDEXED_DB_SCHEMA_VERSION}:experiment:", self.prefix)
     }
 
     /// The prefix itself: also the name of the history's IndexedDB database.
@@ -175,6 +191,11 @@ mod tests {
         assert_eq!(keys.run("abc"), "prompt-runs:v1:run:abc");
         assert_eq!(keys.run_id("prompt-runs:v1:run:abc"), Some("abc"));
         assert_eq!(keys.run_id("prompt-runs:v1"), None);
+        let spilled = keys.unsaved_experiment("exp-1");
+        assert_eq!(spilled, "prompt-runs:v2:experiment:exp-1");
+        assert_eq!(keys.unsaved_experiment_id(&spilled), Some("exp-1"));
+        assert_eq!(keys.run_id(&spilled), None, "never taken for a run");
+        assert_eq!(keys.unsaved_experiment_id(&keys.run("exp-1")), None);
         assert_eq!(keys.legacy(), "prompt-runs");
         assert_eq!(
             keys.backup("prompt-runs:v1", 5, 0),
