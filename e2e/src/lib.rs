@@ -85,31 +85,18 @@ impl Gateway {
     /// Serves `static_dir` as [`start_gateway`] does, the same way as the
     /// binary (`prompt_runs_gateway::serve`), but with a way to stop.
     pub async fn start(static_dir: &Path, flags: &[&str]) -> Gateway {
-        let mut config = gateway_config(static_dir, flags);
+        let config = gateway_config(static_dir, flags);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free loopback port");
         let address = listener.local_addr().expect("a bound address");
-        assert!(
-            config.settle(address).is_none(),
-            "a test gateway on loopback needs no token"
-        );
-        let history = prompt_runs_gateway::History::open(&config)
+        let server = prompt_runs_gateway::start(listener, config)
             .await
-            .expect("the gateway's history database opens");
-        let app =
-            prompt_runs_gateway::router(config, Some(history)).expect("a valid configuration");
+            .expect("a valid configuration and history database");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-        });
+        let serving = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
         Gateway {
             url: format!("http://{address}"),
             stop,

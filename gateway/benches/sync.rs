@@ -106,7 +106,7 @@ async fn upsert(history: &History, runs: &[PromptRun]) -> f64 {
     for batch in runs.chunks(BATCH) {
         let upload = Upload {
             runs: batch.to_vec(),
-            deleted: Vec::new(),
+            ..Upload::default()
         };
         let outcome = history.upload("bench", upload).await.expect("an upload");
         assert_eq!(outcome.accepted, batch.len(), "every run changed");

@@ -106,7 +106,7 @@ pub fn router(settings: Settings, history: Option<History>) -> Router {
         .route(MODELS_PATH, get(list_models))
         .route(&format!("{MODELS_PATH}/{{id}}"), get(one_model))
         .route(PROVIDERS_PATH, get(providers))
-        .route(limits::LIMITS_PATH, limits::describe(&config))
+        .route(limits::LIMITS_PATH, limits::describe(config))
         .route(EXECUTE_PATH, post(execute))
         .route(EXECUTE_STREAM_PATH, post(execute_stream))
         .route(BATCH_EXECUTE_PATH, post(execute_batch))

@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn learning_a_tip_wakes_nobody_and_waking_all_drops_the_shared_read() {
         let feed = Feed::default();
-        let mut follower = feed.follow("team");
+        let follower = feed.follow("team");
         feed.learn("team", 7);
         assert!(!follower.tip.has_changed().unwrap());
         feed.wake_all();
