@@ -321,9 +321,10 @@ pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPers
             on_hide.save_soon();
         }
     });
-    // Back online: a waiting sync tries at once rather than after its backoff.
+    // Back online: a waiting sync tries at once rather than after its
+    // backoff, and the stream again if it was polling.
     let on_online = history.clone();
-    let online = window_event_listener_untyped("online", move |_| on_online.wake_sync());
+    let online = window_event_listener_untyped("online", move |_| on_online.network_back());
     let on_unmount = send_wrapper::SendWrapper::new(history.clone());
     on_cleanup(move || {
         pagehide.remove();
@@ -498,6 +499,8 @@ impl HistoryPersistence {
     }
 
     pub(super) fn wake_sync(&self) {}
+
+    pub(super) fn network_back(&self) {}
 
     pub(super) fn note_unsynced(&self, _changes: u64) {}
 

@@ -13,7 +13,7 @@ use super::{HistoryPersistence, SyncFeed, SyncState};
 use crate::api::wire::{Tombstone, SYNC_BATCH_MAX};
 use crate::api::{ApiError, ChangesStream, NeuroForgeClient};
 use crate::model::{PromptRun, Timestamp};
-use crate::persist::indexed::database::{Outgoing, SyncMeta};
+use crate::persist::indexed::database::{Outgoing, RunDatabase, SyncMeta};
 use crate::persist::indexed::idb::DbError;
 use futures::future::{select, Either};
 use leptos::prelude::*;
@@ -33,6 +33,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const FIRST_WORD: Duration = Duration::from_secs(5);
 /// How long a held stream may stay silent: the server speaks every 15 s.
 const SILENCE: Duration = Duration::from_secs(40);
+/// How long a page that fell back to polling polls before it tries the
+/// stream again (a proxy may have been fixed, or the page moved networks).
+const RETRY_STREAM: Duration = Duration::from_secs(300);
 
 /// Where the history is kept on a server.
 #[derive(Clone)]
@@ -51,8 +54,14 @@ pub(super) struct SyncSlot {
     generation: u32,
     /// Wakes the loop before its next poll (a save, the network back).
     wake: Option<futures::channel::oneshot::Sender<()>>,
-    /// The server's stream could not be held for this target: poll.
-    polling: bool,
+    /// A wake that came while nothing waited for one (a save during an
+    /// exchange): the next wait ends at once, so the save is not left in
+    /// the outbox while the stream is held.
+    missed_wake: bool,
+    /// The server's stream could not be held for this target since this
+    /// time (ms since the epoch): poll, and try the stream again after
+    /// [`RETRY_STREAM`] or when the network comes back.
+    polling_since: Option<f64>,
 }
 
 impl HistoryPersistence {
@@ -65,7 +74,8 @@ impl HistoryPersistence {
             slot.target = target.clone();
             slot.generation += 1;
             slot.wake = None;
-            slot.polling = false;
+            slot.missed_wake = false;
+            slot.polling_since = None;
             slot.generation
         };
         self.inner.status.feed.set(SyncFeed::Waiting);
@@ -106,9 +116,20 @@ impl HistoryPersistence {
     /// Something changed here (or the network is back): exchange now rather
     /// than at the next poll.
     pub(super) fn wake_sync(&self) {
-        if let Some(wake) = self.inner.sync.borrow_mut().wake.take() {
-            let _ = wake.send(());
+        let mut slot = self.inner.sync.borrow_mut();
+        match slot.wake.take() {
+            Some(wake) => {
+                let _ = wake.send(());
+            }
+            None => slot.missed_wake = true,
         }
+    }
+
+    /// The network is back: exchange now, and try the stream again if it
+    /// could not be held.
+    pub(super) fn network_back(&self) {
+        self.inner.sync.borrow_mut().polling_since = None;
+        self.wake_sync();
     }
 
     fn current_target(&self, generation: u32) -> Option<SyncTarget> {
@@ -124,9 +145,26 @@ impl HistoryPersistence {
         let (wake, woken) = futures::channel::oneshot::channel();
         let mut slot = self.inner.sync.borrow_mut();
         (slot.generation == generation).then(|| {
-            slot.wake = Some(wake);
+            if std::mem::take(&mut slot.missed_wake) {
+                let _ = wake.send(());
+            } else {
+                slot.wake = Some(wake);
+            }
             woken
         })
+    }
+
+    /// Whether to poll rather than hold the stream: it could not be held
+    /// lately.
+    fn polling(&self) -> bool {
+        let mut slot = self.inner.sync.borrow_mut();
+        match slot.polling_since {
+            Some(since) if js_sys::Date::now() - since < RETRY_STREAM.as_millis() as f64 => true,
+            _ => {
+                slot.polling_since = None;
+                false
+            }
+        }
     }
 
     /// Whether this loop still runs: its target is current, the page alive.
@@ -145,27 +183,35 @@ impl HistoryPersistence {
     }
 
     /// After an exchange: holds the server's stream of changes and takes in
-    /// what it pushes, until something changes here (`Ok(true)`: exchange
-    /// now) or the stream cannot be held (`Ok(false)`: poll from now on).
-    async fn follow(&self, target: &SyncTarget, generation: u32) -> Result<bool, SyncError> {
+    /// what it pushes, uploading what changes here meanwhile as separate
+    /// requests (the stream stays open: it brings what others commit, and
+    /// what is uploaded from here is merged here already), until the stream
+    /// cannot be held (`Ok(())`: poll from now on) or fails.
+    async fn follow(&self, target: &SyncTarget, generation: u32) -> Result<(), SyncError> {
         let db = self.inner.db.borrow().clone().ok_or(SyncError::Stopped)?;
         let mut meta = db.sync_meta().await?.unwrap_or_default();
-        let mut woken = self.woken(generation).ok_or(SyncError::Stopped)?;
         let opened = target
             .client
             .follow_changes(&target.workspace, &meta.cursor, FIRST_WORD);
-        let mut stream: ChangesStream = match select(Box::pin(opened), &mut woken).await {
-            Either::Right(_) => return Ok(true),
-            Either::Left((Ok(Some(stream)), _)) => stream,
+        let mut stream: ChangesStream = match opened.await {
+            Ok(Some(stream)) => stream,
             // A server that does not push, or a proxy holding it back.
-            Either::Left((Ok(None) | Err(ApiError::Timeout { .. }), _)) => return Ok(false),
-            Either::Left((Err(error), _)) => return Err(error.into()),
+            Ok(None) | Err(ApiError::Timeout { .. }) => return Ok(()),
+            Err(error) => return Err(error.into()),
         };
+        let mut woken = self.woken(generation).ok_or(SyncError::Stopped)?;
         let mut within = FIRST_WORD;
         loop {
+            // Reading the stream again after a wake loses nothing: the read
+            // under way is kept by the stream, not by this future.
             let pages = match select(Box::pin(stream.next(within)), &mut woken).await {
-                Either::Right(_) => return Ok(true),
-                Either::Left((Err(ApiError::Timeout { .. }), _)) => return Ok(false),
+                Either::Right(_) => {
+                    self.upload(&db, target, generation).await?;
+                    self.show_pending(&db).await?;
+                    woken = self.woken(generation).ok_or(SyncError::Stopped)?;
+                    continue;
+                }
+                Either::Left((Err(ApiError::Timeout { .. }), _)) => return Ok(()),
                 Either::Left((result, _)) => result?,
             };
             if !self.still(generation) {
@@ -182,8 +228,9 @@ impl HistoryPersistence {
         }
     }
 
-    /// The loop of one target: exchange, then wait for a change or the next
-    /// poll; back off while the server cannot be reached.
+    /// The loop of one target: exchange, then hold the stream (or wait for
+    /// a change or the next poll); back off while the server cannot be
+    /// reached.
     async fn keep_in_sync(self, generation: u32) {
         let mut backoff = Duration::from_secs(1);
         loop {
@@ -198,21 +245,18 @@ impl HistoryPersistence {
                 }
                 continue;
             }
-            let followed = match self.exchange(&target, generation).await {
-                Ok(()) if !self.inner.sync.borrow().polling => {
-                    self.follow(&target, generation).await
-                }
-                polled => polled.map(|()| false),
-            };
+            let polling = self.polling();
+            let mut followed = self.exchange(&target, generation).await;
+            if followed.is_ok() && !polling {
+                followed = self.follow(&target, generation).await;
+            }
             let wait = match followed {
-                // Woken: exchange at once.
-                Ok(true) => {
+                Ok(()) => {
                     backoff = Duration::from_secs(1);
-                    continue;
-                }
-                Ok(false) => {
-                    backoff = Duration::from_secs(1);
-                    self.inner.sync.borrow_mut().polling = true;
+                    let mut slot = self.inner.sync.borrow_mut();
+                    if slot.polling_since.is_none() {
+                        slot.polling_since = Some(js_sys::Date::now());
+                    }
                     self.inner.status.feed.set(SyncFeed::Polling);
                     POLL
                 }
@@ -282,12 +326,39 @@ impl HistoryPersistence {
                 .sync
                 .set(SyncState::Uploading { sent: 0, total });
         }
+        self.upload(&db, target, generation).await?;
+        loop {
+            let page = target
+                .client
+                .changes(&target.workspace, &meta.cursor, PAGE)
+                .await?;
+            if self.current_target(generation).is_none() {
+                return Err(SyncError::Stopped);
+            }
+            meta.cursor = page.cursor;
+            let (merged, deleted) = db.apply_changes(page.changes, &meta).await?;
+            self.take_in_from_server(merged, deleted);
+            if !page.more {
+                break;
+            }
+        }
+        self.show_pending(&db).await
+    }
+
+    /// Uploads the outbox page by page, its progress shown when it takes
+    /// more than one.
+    async fn upload(
+        &self,
+        db: &RunDatabase,
+        target: &SyncTarget,
+        generation: u32,
+    ) -> Result<(), SyncError> {
         let mut total = db.outbox_len().await?;
         let mut sent = 0;
         loop {
             let outgoing = db.outgoing(PAGE).await?;
             if outgoing.is_empty() {
-                break;
+                return Ok(());
             }
             if self.current_target(generation).is_none() {
                 return Err(SyncError::Stopped);
@@ -306,21 +377,10 @@ impl HistoryPersistence {
                     .set(SyncState::Uploading { sent, total });
             }
         }
-        loop {
-            let page = target
-                .client
-                .changes(&target.workspace, &meta.cursor, PAGE)
-                .await?;
-            if self.current_target(generation).is_none() {
-                return Err(SyncError::Stopped);
-            }
-            meta.cursor = page.cursor;
-            let (merged, deleted) = db.apply_changes(page.changes, &meta).await?;
-            self.take_in_from_server(merged, deleted);
-            if !page.more {
-                break;
-            }
-        }
+    }
+
+    /// Synced, or how many changes still wait.
+    async fn show_pending(&self, db: &RunDatabase) -> Result<(), SyncError> {
         let pending = db.outbox_len().await?;
         self.inner.status.sync.set(if pending == 0 {
             SyncState::Synced
