@@ -6,7 +6,8 @@
 //! outbox and goes once it can; a history larger than one upload goes up in
 //! pages with its progress shown; a run finished in one page is pushed to the
 //! other over the server's stream, and where a proxy holds the stream back
-//! the page falls back to polling and says so.
+//! the page falls back to polling and says so; a run removed in one page
+//! goes to the trash in both, and is restored from the other.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
@@ -261,7 +262,10 @@ async fn a_run_deleted_elsewhere_does_not_come_back_from_an_old_copy() {
     }
     other.history.sync_with(Some(target(gateway(), &workspace)));
     synced(&other, "the other page uploaded its runs").await;
+    // Removed, then the trash emptied: deleted for good.
     other.store.remove_run("r000000").unwrap();
+    synced(&other, "the removal is uploaded").await;
+    assert_eq!(other.history.empty_trash(None).await, 1);
     synced(&other, "the deletion is uploaded").await;
 
     // The page holding an old copy of the deleted run joins later: its copy
@@ -356,4 +360,88 @@ async fn a_proxy_that_buffers_makes_the_page_poll_and_say_so() {
     assert_eq!(untrack(|| status.sync_feed()), SyncFeed::Polling);
     page.close();
     other.close();
+}
+
+/// Whether `id` is in `page`'s trash, as stored.
+async fn in_trash(page: &Page, id: &str) -> bool {
+    page.history
+        .trash()
+        .await
+        .iter()
+        .any(|trashed| trashed.run.id == id)
+}
+
+/// Waits (up to 30 s) until `id` is in `page`'s trash or not, as `wanted`.
+async fn trash_holds(page: &Page, id: &str, wanted: bool, what: &str) {
+    for _ in 0..1_500 {
+        if in_trash(page, id).await == wanted {
+            return;
+        }
+        support::sleep(20).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[wasm_bindgen_test]
+async fn a_run_removed_in_one_page_is_in_the_trash_of_both_and_restored_from_the_other() {
+    let workspace = workspace("trash");
+    let first = Page::loaded(options(&fresh("trash-first").await)).await;
+    first.store.merge_runs(history(3));
+    first.saved().await;
+    first.history.sync_with(Some(target(gateway(), &workspace)));
+    synced(&first, "the first page's runs are on the server").await;
+    let second = Page::loaded(options(&fresh("trash-second").await)).await;
+    second
+        .history
+        .sync_with(Some(target(second_gateway(), &workspace)));
+    let store = second.store;
+    eventually_within("the second page has the runs", 30, move || {
+        store.runs().len() == 3
+    })
+    .await;
+
+    // Removed in the first page: in its trash, and pushed to the other's.
+    first.store.remove_run("r000001").unwrap();
+    trash_holds(
+        &first,
+        "r000001",
+        true,
+        "the run is in the first page's trash",
+    )
+    .await;
+    eventually_within("the run leaves the second page's history", 30, move || {
+        store.get_run_by_id("r000001").is_none()
+    })
+    .await;
+    trash_holds(
+        &second,
+        "r000001",
+        true,
+        "the run is in the second page's trash",
+    )
+    .await;
+    assert!(!server_ids(&workspace).await.contains("r000001"));
+
+    // Restored from the second page: back in both, out of both trashes.
+    second.history.restore(&["r000001".to_owned()]).await;
+    synced(&second, "the restore is uploaded").await;
+    let store = first.store;
+    eventually_within("the run is back in the first page", 30, move || {
+        store
+            .get_run_by_id("r000001")
+            .is_some_and(|run| run.output.as_deref() == Some("answer r000001"))
+    })
+    .await;
+    trash_holds(
+        &first,
+        "r000001",
+        false,
+        "the first page's trash lets it go",
+    )
+    .await;
+    assert!(second.store.get_run_by_id("r000001").is_some());
+    assert!(!in_trash(&second, "r000001").await);
+    assert!(server_ids(&workspace).await.contains("r000001"));
+    first.close();
+    second.close();
 }

@@ -448,9 +448,32 @@ pub struct SyncChange {
     /// The run as the server now holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<crate::model::PromptRun>,
-    /// Or its deletion.
+    /// Or its deletion (a run in the trash is sent as one, so that
+    /// browsers from before the trash hide it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Tombstone>,
+    /// Its place in the trash, for a run that was ever put there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trash: Option<TrashMarks>,
+}
+
+/// A run's place in the workspace's trash: in it while `trashed_at` is the
+/// later of the two instants.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrashMarks {
+    /// When it was last put in the trash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<crate::model::Timestamp>,
+    /// When it was last restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_at: Option<crate::model::Timestamp>,
+    /// Who put it there, as the server knows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_by: Option<String>,
+    /// The run, while it is in the trash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<crate::model::PromptRun>,
 }
 
 /// A page of `GET {SYNC_PATH}/{workspace}/changes`.

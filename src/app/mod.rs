@@ -14,8 +14,8 @@ use crate::components::{
     keep_history_on_server, provide_diff_selection, provide_experiments, provide_run_filter,
     provide_server_connection, sync_notice, ActiveRunViewer, DiffView, ErrorBanner,
     ExecutionProgress, ExperimentEditor, ExperimentGrid, ExperimentPicker, Experiments,
-    HistoryStorage, HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory,
-    RunPlan, ServerHistory, Settings,
+    HistoryStorage, HistoryTransfer, HistoryTrash, ModelPerformance, PromptComposer, RunFilters,
+    RunHistory, RunPlan, ServerHistory, Settings,
 };
 use crate::persist::{persist_history, provide_history, use_history, HistoryOptions};
 use crate::store::{provide_runs_store, RunsStore};
@@ -103,6 +103,7 @@ pub fn App() -> impl IntoView {
                     <RunHistory/>
                     <HistoryTransfer/>
                     <HistoryStorage/>
+                    <HistoryTrash/>
                 </div>
                 <ModelPerformance/>
             </div>

@@ -14,6 +14,7 @@
 //! - [`ModelPerformance`]: per-model figures and a chart.
 //! - [`HistoryTransfer`]: export to JSON/CSV, import JSON.
 //! - [`HistoryStorage`]: where the history is kept, space, persistence, backups.
+//! - [`HistoryTrash`]: the runs removed, with Restore and Empty trash.
 //! - [`Settings`]: the server the app talks to.
 //! - [`ServerHistory`]: keeping the history on that server too, and how that stands.
 //! - [`RunJudgement`]: thumbs up/down, a star and a note on a run.
@@ -37,6 +38,7 @@ mod filter;
 pub mod format;
 mod history_storage;
 mod history_transfer;
+mod history_trash;
 mod input_rows;
 mod keyed_rows;
 mod model_checkboxes;
@@ -64,6 +66,7 @@ pub use experiments::{provide_experiments, use_experiments, Experiments};
 pub use filter::{provide_run_filter, use_run_filter, JudgementFilter, RunFilter};
 pub use history_storage::HistoryStorage;
 pub use history_transfer::HistoryTransfer;
+pub use history_trash::HistoryTrash;
 pub use input_rows::{InputRows, ROWS_PER_PAGE};
 pub use model_performance::ModelPerformance;
 pub use prompt_composer::PromptComposer;

@@ -9,8 +9,10 @@ use super::keyed_rows::{keyed_rows, row};
 use super::root_class::{root_class, root_style};
 use super::scroll_window::ScrollWindow;
 use crate::model::PromptRun;
+use crate::persist::use_history;
 use crate::store::{list_changed, use_runs_store, RunList, RunsStore};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use std::sync::Arc;
 
 /// Height of one card's row in CSS pixels: the list is virtualized, so every
@@ -24,6 +26,9 @@ pub const ROW_HEIGHT_PX: usize = 132;
 /// first: status, model, local start time, the first 200 characters of
 /// output, tokens, duration, cost when known (`≈` when estimated), a control to
 /// open it as the active run (the active card is marked) and one to remove it.
+/// A removal (one run, or all) says how many runs went, with "Undo" when the
+/// history is persisted (removed runs go to its trash: see
+/// [`HistoryTrash`](super::HistoryTrash)).
 ///
 /// Shows the runs matching the [`RunFilter`] in context, if one was provided
 /// (see [`RunFilters`](super::RunFilters)). The list is virtualized: it
@@ -79,6 +84,17 @@ pub fn RunHistory(
         list_changed,
     );
     let confirming_clear = RwSignal::new(false);
+    // The runs just removed, while "Undo" is offered (from the trash, so
+    // only with the persisted history).
+    let removed = RwSignal::new(Vec::<String>::new());
+    let history = StoredValue::new_local(use_history());
+    let undo = move |_| {
+        let ids = removed.get_untracked();
+        removed.set(Vec::new());
+        if let Some(history) = history.get_value() {
+            spawn_local(async move { history.restore(&ids).await });
+        }
+    };
 
     view! {
         <section class=root_class("history", class) style=root_style(style) aria-label="Run history">
@@ -101,6 +117,7 @@ pub fn RunHistory(
                     <span class="history__confirm" role="alertdialog" aria-label="Confirm clearing the history">
                         {move || format!("Remove all {}?", run_count(store.run_count()))}
                         <button type="button" class="history__confirm-clear" on:click=move |_| {
+                            removed.set(store.runs().iter().map(|run| run.id.clone()).collect());
                             store.clear_runs();
                             confirming_clear.set(false);
                         }>"Yes, clear all"</button>
@@ -110,6 +127,14 @@ pub fn RunHistory(
                     </span>
                 </Show>
             </header>
+            {move || (!removed.with(Vec::is_empty)).then(|| view! {
+                <p class="history__removed" role="status">
+                    {format!("Removed {}. ", run_count(removed.with(Vec::len)))}
+                    {history.with_value(Option::is_some).then(|| view! {
+                        <button type="button" class="history__undo" on:click=undo>"Undo"</button>
+                    })}
+                </p>
+            })}
             <dl class="history__stats">
                 <div><dt>"Total tokens"</dt><dd class="history__tokens">{move || thousands(store.total_tokens_used())}</dd></div>
                 <div><dt>"Total cost"</dt><dd class="history__cost">{move || {
@@ -131,7 +156,7 @@ pub fn RunHistory(
                     <p class="history__filtered">{format!("Showing {} of {}", thousands(matching as u64), run_count(all))}</p>
                 })
             }}
-            <VirtualList runs=shown store height filter/>
+            <VirtualList runs=shown store height filter removed/>
         </section>
     }
 }
@@ -149,6 +174,7 @@ fn VirtualList(
     store: RunsStore,
     height: MaybeProp<String>,
     filter: Option<RwSignal<RunFilter>>,
+    removed: RwSignal<Vec<String>>,
 ) -> impl IntoView {
     let scroll = ScrollWindow::new(height);
     let window = Memo::new(move |_| {
@@ -165,7 +191,9 @@ fn VirtualList(
                     // A changed run is a new Arc: only its row is rebuilt.
                     let key = format!("{}@{:x}", run.id, Arc::as_ptr(run) as usize);
                     let run = run.clone();
-                    row(key, move || view! { <RunCard run store/> }.into_any())
+                    row(key, move || {
+                        view! { <RunCard run store removed/> }.into_any()
+                    })
                 })
                 .collect()
         })
@@ -213,7 +241,7 @@ static ROW_STYLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// One run in the list.
 #[component]
-fn RunCard(run: Arc<PromptRun>, store: RunsStore) -> impl IntoView {
+fn RunCard(run: Arc<PromptRun>, store: RunsStore, removed: RwSignal<Vec<String>>) -> impl IntoView {
     let id = run.id.clone();
     let is_active = {
         let id = id.clone();
@@ -229,7 +257,9 @@ fn RunCard(run: Arc<PromptRun>, store: RunsStore) -> impl IntoView {
     let remove = {
         let id = id.clone();
         move |_| {
-            let _ = store.remove_run(&id);
+            if store.remove_run(&id).is_ok() {
+                removed.set(vec![id.clone()]);
+            }
         }
     };
     let started = local_time(&run.started_at);

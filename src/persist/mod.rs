@@ -41,7 +41,7 @@ pub use indexed::SyncTarget;
 pub use indexed::{
     backup_reminder, persist_history, provide_history, use_history, BackupRecord, DatabaseManifest,
     ExportFormat, HistoryOptions, HistoryPersistence, HistoryPlace, HistoryStatus,
-    SavedExperiments, SyncFeed, SyncState, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS,
+    SavedExperiments, SyncFeed, SyncState, TrashedRun, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS,
     DATABASE_VERSION,
 };
 // For the components' file pickers and downloads.

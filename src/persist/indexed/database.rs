@@ -6,14 +6,21 @@
 //!   runs      key "id"; value {id, startedAt: ms, modelId, status, run: "<the run's JSON>"}
 //!             indexes: "newest" on [startedAt, id], "modelId", "status"
 //!   meta      "manifest" → the history's manifest as JSON (active run, summary, last backup)
+//!             "trash:<id>" → a removed run in the trash: {id, trashedAt, run: "<JSON>"}
 //!   backups   "<ms>:<id>" → a record that could not be read, as it was
-//!   outbox    key "id": runs changed here and not yet on the server (history sync)
+//!   outbox    key "id": runs changed here and not yet on the server (history sync):
+//!             {id}, or with the change's mark: deletedAt, trashedAt or restoredAt
 //!   experiments  key "id"; value {id, experiment: "<the experiment's JSON>"}
 //! ```
 //!
 //! A run is kept as its JSON text (the same as an export) beside the few
 //! fields that are indexed: reading one is one string and one parse, and
 //! what is stored reads in the browser's developer tools.
+//!
+//! The trash lives in `meta` under `trash:` keys rather than in a store of
+//! its own: a new store would need a version upgrade, which waits for every
+//! other open tab to close its connection and which the head start in
+//! `index.html` (opening version 1) would abort.
 
 use super::idb::{self, DbError, Durability, Transaction};
 use crate::experiment::Experiment;
@@ -79,24 +86,71 @@ pub(crate) struct SyncMeta {
     pub(crate) cursor: String,
 }
 
-/// A run on its way to the server: its JSON as stored when read, or its deletion.
+/// A run on its way to the server: its JSON as stored when read (also for
+/// a run put in the trash, so that the server holds what it trashes), and
+/// the change's mark, if any.
 #[cfg(feature = "client")]
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Outgoing {
     pub(crate) id: String,
-    /// `None` for a deletion.
+    /// `None` for a deletion for good.
     pub(crate) json: Option<String>,
-    pub(crate) deleted_at: Option<String>,
+    /// [`DELETED_AT`], [`TRASHED_AT`] or [`RESTORED_AT`], and its instant.
+    pub(crate) mark: Option<(&'static str, String)>,
 }
 
-/// An outbox entry: `{id}`, or `{id, deletedAt}` for a deletion.
-fn outgoing(id: &str, deleted_at: Option<&Timestamp>) -> JsValue {
+/// The mark of a deletion for good (the trash emptied).
+pub(crate) const DELETED_AT: &str = "deletedAt";
+/// The mark of a run put in the trash.
+pub(crate) const TRASHED_AT: &str = "trashedAt";
+/// The mark of a run restored from the trash.
+pub(crate) const RESTORED_AT: &str = "restoredAt";
+#[cfg(feature = "client")]
+const MARKS: [&str; 3] = [DELETED_AT, TRASHED_AT, RESTORED_AT];
+/// The meta keys of the trash start with this.
+const TRASH: &str = "trash:";
+
+/// An outbox entry (or a trash entry): `{id}`, and `{…, mark: at}`.
+fn outgoing(id: &str, mark: Option<(&str, &Timestamp)>) -> js_sys::Object {
     let entry = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&entry, &"id".into(), &id.into());
-    if let Some(at) = deleted_at {
-        let _ = js_sys::Reflect::set(&entry, &"deletedAt".into(), &at.as_str().into());
+    if let Some((mark, at)) = mark {
+        let _ = js_sys::Reflect::set(&entry, &mark.into(), &at.as_str().into());
     }
-    entry.into()
+    entry
+}
+
+/// A field of a stored object, as text.
+fn text_field(value: &JsValue, name: &str) -> Option<String> {
+    js_sys::Reflect::get(value, &name.into()).ok()?.as_string()
+}
+
+/// The mark an outbox entry carries.
+#[cfg(feature = "client")]
+fn mark_of(entry: &JsValue) -> Option<(&'static str, String)> {
+    MARKS
+        .into_iter()
+        .find_map(|mark| Some((mark, text_field(entry, mark)?)))
+}
+
+fn trash_key(id: &str) -> JsValue {
+    format!("{TRASH}{id}").into()
+}
+
+/// Every `trash:` key of `meta`.
+fn trash_range() -> Result<JsValue, DbError> {
+    IdbKeyRange::bound(&TRASH.into(), &"trash;".into())
+        .map(Into::into)
+        .map_err(idb::thrown)
+}
+
+/// A run in the trash, as the history's Trash shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrashedRun {
+    /// The run as it was when it was removed.
+    pub run: PromptRun,
+    /// When it was put in the trash.
+    pub trashed_at: Timestamp,
 }
 
 /// Where a run sits in the newest-first order: `[startedAt ms, id]`.
@@ -315,26 +369,59 @@ impl RunDatabase {
     }
 
     /// Writes `save` in one read-write transaction: all of it, or (on any
-    /// error, a full quota included) nothing.
-    pub(crate) async fn write(&self, save: &Save, durability: Durability) -> Result<(), DbError> {
+    /// error, a full quota included) nothing. Says whether the trash changed
+    /// (runs removed went there, or runs put back came from there).
+    pub(crate) async fn write(&self, save: &Save, durability: Durability) -> Result<bool, DbError> {
         let transaction = Transaction::write(&self.db, &[RUNS, META, OUTBOX], durability)?;
-        if save.cleared && save.outbox {
-            // Every stored run is deleted for the server too: their ids are
-            // read before they go.
-            let runs = transaction.store(RUNS)?;
-            let ids = idb::request(&runs.get_all_keys().map_err(idb::thrown)?).await?;
-            let outbox = transaction.store(OUTBOX)?;
-            let now = Timestamp::now();
-            for id in js_sys::Array::from(&ids)
+        let (runs, meta) = (transaction.store(RUNS)?, transaction.store(META)?);
+        let outbox = transaction.store(OUTBOX)?;
+        let now = Timestamp::now();
+        // Runs removed go to the trash (for the server too): read before they go.
+        let removed = match save.cleared {
+            true => {
+                js_sys::Array::from(&idb::request(&runs.get_all().map_err(idb::thrown)?).await?)
+                    .to_vec()
+            }
+            false => {
+                let mut removed = Vec::with_capacity(save.deletes.len());
+                for id in &save.deletes {
+                    removed.push(idb::request(&runs.get(&id.into()).map_err(idb::thrown)?).await?);
+                }
+                removed
+            }
+        };
+        let trashed = !removed.is_empty();
+        for record in removed {
+            let (Some(id), Some(json)) = (text_field(&record, "id"), text_field(&record, "run"))
+            else {
+                continue;
+            };
+            let mark = Some((TRASHED_AT, &now));
+            if save.outbox {
+                outbox.put(&outgoing(&id, mark)).map_err(idb::thrown)?;
+            }
+            let entry = outgoing(&id, mark);
+            let _ = js_sys::Reflect::set(&entry, &"run".into(), &json.into());
+            meta.put_with_key(&entry, &trash_key(&id))
+                .map_err(idb::thrown)?;
+        }
+        // A run put back that is in the trash is restored from it.
+        let mut restored = HashSet::new();
+        if !save.puts.is_empty() || !save.cold_puts.is_empty() {
+            let keys = meta
+                .get_all_keys_with_key(&trash_range()?)
+                .map_err(idb::thrown)?;
+            let in_trash: HashSet<String> = js_sys::Array::from(&idb::request(&keys).await?)
                 .iter()
-                .filter_map(|id| id.as_string())
-            {
-                outbox
-                    .put(&outgoing(&id, Some(&now)))
-                    .map_err(idb::thrown)?;
+                .filter_map(|key| Some(key.as_string()?[TRASH.len()..].to_owned()))
+                .collect();
+            for run in save.puts.iter().chain(&save.cold_puts) {
+                if in_trash.contains(&run.id) {
+                    meta.delete(&trash_key(&run.id)).map_err(idb::thrown)?;
+                    restored.insert(run.id.as_str());
+                }
             }
         }
-        let runs = transaction.store(RUNS)?;
         for held in &save.cold_puts {
             let stored =
                 idb::request(&runs.get(&held.id.as_str().into()).map_err(idb::thrown)?).await?;
@@ -344,13 +431,14 @@ impl RunDatabase {
                     .map_err(idb::thrown)?;
             }
         }
-        let written = queue_writes(&transaction, save);
+        let written = queue_writes(&transaction, save, &restored, &now);
         if let Err(error) = written {
             transaction.abort();
             let _ = transaction.finish().await;
             return Err(error);
         }
-        transaction.commit().await
+        transaction.commit().await?;
+        Ok(trashed || !restored.is_empty())
     }
 
     /// Merges `runs` from elsewhere (older storage, a page closed before its
@@ -443,7 +531,7 @@ impl RunDatabase {
     /// Up to `limit` runs from the outbox, each as the JSON text stored now
     /// (or its deletion): what one upload sends.
     pub(crate) async fn outgoing(&self, limit: usize) -> Result<Vec<Outgoing>, DbError> {
-        let transaction = Transaction::read(&self.db, &[OUTBOX, RUNS])?;
+        let transaction = Transaction::read(&self.db, &[OUTBOX, RUNS, META])?;
         let outbox = transaction.store(OUTBOX)?;
         let entries = idb::request(
             &outbox
@@ -451,36 +539,30 @@ impl RunDatabase {
                 .map_err(idb::thrown)?,
         )
         .await?;
-        let runs = transaction.store(RUNS)?;
+        let (runs, meta) = (transaction.store(RUNS)?, transaction.store(META)?);
         let mut outgoing = Vec::new();
         for entry in js_sys::Array::from(&entries).iter() {
-            let field = |name: &str| {
-                js_sys::Reflect::get(&entry, &name.into())
-                    .ok()
-                    .and_then(|value| value.as_string())
+            let Some(id) = text_field(&entry, "id") else {
+                continue;
             };
-            let Some(id) = field("id") else { continue };
-            let deleted_at = field("deletedAt");
-            let json = match deleted_at {
-                Some(_) => None,
-                None => {
-                    let record =
-                        idb::request(&runs.get(&id.as_str().into()).map_err(idb::thrown)?).await?;
-                    match js_sys::Reflect::get(&record, &"run".into())
-                        .ok()
-                        .and_then(|json| json.as_string())
-                    {
+            let mark = mark_of(&entry);
+            let json = match mark {
+                Some((DELETED_AT, _)) => None,
+                // The run goes with its mark: the server may not hold it yet.
+                Some((TRASHED_AT, _)) => {
+                    let held = meta.get(&trash_key(&id)).map_err(idb::thrown)?;
+                    text_field(&idb::request(&held).await?, "run")
+                }
+                _ => {
+                    let record = runs.get(&id.as_str().into()).map_err(idb::thrown)?;
+                    match text_field(&idb::request(&record).await?, "run") {
                         Some(json) => Some(json),
                         // Gone since (its deletion will follow) or unreadable: nothing to send.
                         None => continue,
                     }
                 }
             };
-            outgoing.push(Outgoing {
-                id,
-                json,
-                deleted_at,
-            });
+            outgoing.push(Outgoing { id, json, mark });
         }
         transaction.finish().await?;
         Ok(outgoing)
@@ -495,21 +577,13 @@ impl RunDatabase {
         for item in sent {
             let key: JsValue = item.id.as_str().into();
             let entry = idb::request(&outbox.get(&key).map_err(idb::thrown)?).await?;
-            let still_deleted = js_sys::Reflect::get(&entry, &"deletedAt".into())
-                .ok()
-                .and_then(|at| at.as_string());
-            let unchanged = match &item.json {
-                None => still_deleted.is_some(),
-                Some(json) => {
+            let mut unchanged = mark_of(&entry) == item.mark;
+            if let (Some(json), true) = (&item.json, unchanged) {
+                if !matches!(item.mark, Some((TRASHED_AT, _))) {
                     let record = idb::request(&runs.get(&key).map_err(idb::thrown)?).await?;
-                    still_deleted.is_none()
-                        && js_sys::Reflect::get(&record, &"run".into())
-                            .ok()
-                            .and_then(|now| now.as_string())
-                            .as_deref()
-                            == Some(json.as_str())
+                    unchanged = text_field(&record, "run").as_deref() == Some(json.as_str());
                 }
-            };
+            }
             if unchanged {
                 outbox.delete(&key).map_err(idb::thrown)?;
             }
@@ -520,40 +594,84 @@ impl RunDatabase {
     #[cfg(feature = "client")]
     /// Takes in a page of the server's changes, and where the feed stands
     /// after it, in one transaction: a run replaces the stored copy if it
-    /// supersedes it; a deletion removes the run (and any upload of it still
-    /// waiting: the server keeps it deleted). Returns the runs that changed
-    /// what is stored and the ids deleted.
+    /// supersedes it; a run in the server's trash goes to the trash here; a
+    /// deletion for good removes the run (and any upload of it still
+    /// waiting: the server keeps it deleted). A mark made here and not yet
+    /// uploaded wins when it is later (the trash's rule: the later of
+    /// `trashedAt` and `restoredAt`). Returns the runs that changed what is
+    /// stored, the ids removed, and whether the trash changed.
     pub(crate) async fn apply_changes(
         &self,
         changes: Vec<crate::api::wire::SyncChange>,
         sync: &SyncMeta,
-    ) -> Result<(Vec<PromptRun>, Vec<String>), DbError> {
+    ) -> Result<(Vec<PromptRun>, Vec<String>, bool), DbError> {
         let transaction = Transaction::write(&self.db, &[RUNS, OUTBOX, META], Durability::Default)?;
         let (runs, outbox) = (transaction.store(RUNS)?, transaction.store(OUTBOX)?);
-        let (mut merged, mut deleted) = (Vec::new(), Vec::new());
+        let meta = transaction.store(META)?;
+        let (mut merged, mut deleted, mut trash_changed) = (Vec::new(), Vec::new(), false);
         for change in changes {
+            let marks = change.trash.unwrap_or_default();
+            let id = match (&change.run, &change.deleted) {
+                (Some(run), _) => run.id.clone(),
+                (None, Some(tombstone)) => tombstone.id.clone(),
+                (None, None) => continue,
+            };
+            let key: JsValue = id.as_str().into();
+            let in_trash = idb::request(&meta.get(&trash_key(&id)).map_err(idb::thrown)?).await?;
+            let trashed_here = text_field(&in_trash, TRASHED_AT).map(Timestamp::parse);
             if let Some(run) = change.run {
-                let held =
-                    idb::request(&runs.get(&run.id.as_str().into()).map_err(idb::thrown)?).await?;
+                // In the trash here since after the server's restore: it
+                // stays there (its mark is on its way).
+                let restored_at = marks.restored_at.as_ref();
+                if trashed_here
+                    .as_ref()
+                    .is_some_and(|here| restored_at.is_none_or(|at| here > at))
+                {
+                    continue;
+                }
+                if trashed_here.is_some() {
+                    meta.delete(&trash_key(&id)).map_err(idb::thrown)?;
+                    trash_changed = true;
+                }
+                let held = idb::request(&runs.get(&key).map_err(idb::thrown)?).await?;
                 let keep_held = decode(&held).is_ok_and(|held| !run.supersedes(&held));
-                if !keep_held {
+                if !keep_held || trashed_here.is_some() {
                     runs.put(&record(&run)).map_err(idb::thrown)?;
                     merged.push(run);
                 }
-            } else if let Some(tombstone) = change.deleted {
-                let key: JsValue = tombstone.id.as_str().into();
-                runs.delete(&key).map_err(idb::thrown)?;
-                outbox.delete(&key).map_err(idb::thrown)?;
-                deleted.push(tombstone.id);
+                continue;
             }
+            let waiting = idb::request(&outbox.get(&key).map_err(idb::thrown)?).await?;
+            match (marks.trashed_at, marks.run) {
+                (Some(trashed_at), Some(run)) => {
+                    // Restored here since: it stays (its mark is on its way).
+                    let restored_here = text_field(&waiting, RESTORED_AT).map(Timestamp::parse);
+                    if restored_here.is_some_and(|here| here >= trashed_at) {
+                        continue;
+                    }
+                    let at = trashed_here.map_or(trashed_at.clone(), |here| here.max(trashed_at));
+                    let entry = outgoing(&id, Some((TRASHED_AT, &at)));
+                    let json = serde_json::to_string(&run).expect("a run always serializes");
+                    let _ = js_sys::Reflect::set(&entry, &"run".into(), &json.into());
+                    meta.put_with_key(&entry, &trash_key(&id))
+                        .map_err(idb::thrown)?;
+                }
+                _ => {
+                    meta.delete(&trash_key(&id)).map_err(idb::thrown)?;
+                }
+            }
+            trash_changed = true;
+            runs.delete(&key).map_err(idb::thrown)?;
+            if mark_of(&waiting).is_none_or(|(mark, _)| mark != TRASHED_AT) {
+                outbox.delete(&key).map_err(idb::thrown)?;
+            }
+            deleted.push(id);
         }
         let text = serde_json::to_string(sync).expect("sync state always serializes");
-        transaction
-            .store(META)?
-            .put_with_key(&text.into(), &SYNC.into())
+        meta.put_with_key(&text.into(), &SYNC.into())
             .map_err(idb::thrown)?;
         transaction.commit().await?;
-        Ok((merged, deleted))
+        Ok((merged, deleted, trash_changed))
     }
 
     #[cfg(feature = "client")]
@@ -583,6 +701,60 @@ impl RunDatabase {
             .put_with_key(&text.into(), &SYNC.into())
             .map_err(idb::thrown)?;
         transaction.commit().await
+    }
+
+    /// Every run in the trash, the latest removed first.
+    pub(crate) async fn trash(&self) -> Result<Vec<TrashedRun>, DbError> {
+        let transaction = Transaction::read(&self.db, &[META])?;
+        let all = transaction.store(META)?.get_all_with_key(&trash_range()?);
+        let values = idb::request(&all.map_err(idb::thrown)?).await?;
+        transaction.finish().await?;
+        let mut trash: Vec<TrashedRun> = js_sys::Array::from(&values)
+            .iter()
+            .filter_map(|entry| {
+                Some(TrashedRun {
+                    run: serde_json::from_str(&text_field(&entry, "run")?).ok()?,
+                    trashed_at: Timestamp::parse(text_field(&entry, TRASHED_AT)?),
+                })
+            })
+            .collect();
+        trash.sort_by(|a, b| b.trashed_at.cmp(&a.trashed_at));
+        Ok(trash)
+    }
+
+    /// Empties the trash of runs `ids` (all of it with `None`): they are
+    /// deleted for good, on the server too when `outbox`. Returns how many.
+    pub(crate) async fn empty_trash(
+        &self,
+        ids: Option<&[String]>,
+        outbox: bool,
+    ) -> Result<usize, DbError> {
+        let transaction = Transaction::write(&self.db, &[META, OUTBOX], Durability::Strict)?;
+        let meta = transaction.store(META)?;
+        let keys = meta
+            .get_all_keys_with_key(&trash_range()?)
+            .map_err(idb::thrown)?;
+        let keys = js_sys::Array::from(&idb::request(&keys).await?);
+        let now = Timestamp::now();
+        let mut emptied = 0;
+        for key in keys.iter() {
+            let Some(id) = key.as_string().map(|key| key[TRASH.len()..].to_owned()) else {
+                continue;
+            };
+            if ids.is_some_and(|ids| !ids.contains(&id)) {
+                continue;
+            }
+            meta.delete(&key).map_err(idb::thrown)?;
+            if outbox {
+                transaction
+                    .store(OUTBOX)?
+                    .put(&outgoing(&id, Some((DELETED_AT, &now))))
+                    .map_err(idb::thrown)?;
+            }
+            emptied += 1;
+        }
+        transaction.commit().await?;
+        Ok(emptied)
     }
 
     /// Every stored experiment definition, in id order: each read, or (for
@@ -634,7 +806,14 @@ impl RunDatabase {
     }
 }
 
-fn queue_writes(transaction: &Transaction, save: &Save) -> Result<(), DbError> {
+fn queue_writes(
+    transaction: &Transaction,
+    save: &Save,
+    restored: &HashSet<&str>,
+    now: &Timestamp,
+) -> Result<(), DbError> {
+    // (Runs removed were put in the trash, and their marks in the outbox,
+    // by `write`.)
     let runs = transaction.store(RUNS)?;
     if save.cleared {
         runs.clear().map_err(idb::thrown)?;
@@ -649,12 +828,11 @@ fn queue_writes(transaction: &Transaction, save: &Save) -> Result<(), DbError> {
     }
     if save.outbox {
         let outbox = transaction.store(OUTBOX)?;
-        let now = Timestamp::now();
-        for id in &save.deletes {
-            outbox.put(&outgoing(id, Some(&now))).map_err(idb::thrown)?;
-        }
         for run in save.puts.iter().chain(&save.cold_puts) {
-            outbox.put(&outgoing(&run.id, None)).map_err(idb::thrown)?;
+            let mark = restored
+                .contains(run.id.as_str())
+                .then_some((RESTORED_AT, now));
+            outbox.put(&outgoing(&run.id, mark)).map_err(idb::thrown)?;
         }
     }
     if let Some(manifest) = &save.manifest {

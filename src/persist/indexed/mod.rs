@@ -44,7 +44,7 @@ mod history;
 mod idb;
 
 pub use backup_reminder::{backup_reminder, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS};
-pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
+pub use database::{BackupRecord, DatabaseManifest, TrashedRun, DATABASE_VERSION};
 #[cfg(feature = "client")]
 pub use history::SyncTarget;
 pub use history::{

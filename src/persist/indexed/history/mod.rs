@@ -42,6 +42,7 @@ mod save_state;
 mod server;
 mod sync_state;
 mod tabs;
+mod trash;
 
 pub use experiments::SavedExperiments;
 pub use export::ExportFormat;
@@ -158,6 +159,7 @@ pub struct HistoryStatus {
     last_backup: RwSignal<Option<BackupRecord>>,
     sync: RwSignal<SyncState>,
     feed: RwSignal<SyncFeed>,
+    trash: RwSignal<u64>,
 }
 
 impl HistoryStatus {
@@ -193,6 +195,12 @@ impl HistoryStatus {
     /// polled.
     pub fn sync_feed(&self) -> SyncFeed {
         self.feed.get()
+    }
+
+    /// Changes each time the trash does (a run removed, restored, emptied,
+    /// here or by another browser): what a view of the trash reads again on.
+    pub fn trash_changes(&self) -> u64 {
+        self.trash.get()
     }
 }
 
@@ -272,6 +280,7 @@ pub fn persist_history(store: RunsStore, options: HistoryOptions) -> HistoryPers
                 last_backup: RwSignal::new(None),
                 sync: RwSignal::new(SyncState::Off),
                 feed: RwSignal::new(SyncFeed::Waiting),
+                trash: RwSignal::new(0),
             },
             local: LocalStorageBackend::new().ok(),
             db: RefCell::new(None),

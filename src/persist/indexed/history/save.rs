@@ -9,7 +9,7 @@ use crate::persist::indexed::database::{DatabaseManifest, RunDatabase, Save};
 use crate::persist::indexed::idb::{DbError, Durability};
 use crate::persist::local::layout::encode_run;
 use crate::persist::local::StorageBackend;
-use leptos::prelude::{set_timeout, GetUntracked, Set};
+use leptos::prelude::{set_timeout, GetUntracked, Set, Update};
 use leptos::task::spawn_local;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -51,11 +51,16 @@ impl HistoryPersistence {
             let save = self.read_round(&changes, manifest.clone());
             let written = write_in_steps(&db, &save).await;
             let again = inner.state.borrow_mut().save.end_round(match &written {
-                Ok(()) => Ok(manifest),
+                Ok(_) => Ok(manifest),
                 Err(failure) => Err(failure.unwritten.clone()),
             });
             match written {
-                Ok(()) => self.committed(changes, save.outbox, clears_spill),
+                Ok(trash_changed) => {
+                    if trash_changed {
+                        inner.status.trash.update(|changes| *changes += 1);
+                    }
+                    self.committed(changes, save.outbox, clears_spill)
+                }
                 Err(failure) => {
                     self.failed(changes.ids, failure);
                     break;
@@ -234,21 +239,25 @@ struct StepFailure {
 
 /// Writes `save` in steps (see [`save_state::step`]), letting the page
 /// paint between them.
-async fn write_in_steps(db: &RunDatabase, save: &Save) -> Result<(), StepFailure> {
+async fn write_in_steps(db: &RunDatabase, save: &Save) -> Result<bool, StepFailure> {
     let steps = save_state::steps(save);
+    let mut trash_changed = false;
     for step in 0..steps {
-        if let Err(error) = db
+        match db
             .write(&save_state::step(save, step), Durability::Default)
             .await
         {
-            return Err(StepFailure {
-                error,
-                unwritten: save_state::unwritten(save, step),
-            });
+            Ok(changed) => trash_changed |= changed,
+            Err(error) => {
+                return Err(StepFailure {
+                    error,
+                    unwritten: save_state::unwritten(save, step),
+                })
+            }
         }
         if step + 1 < steps {
             gloo_timers::future::TimeoutFuture::new(0).await;
         }
     }
-    Ok(())
+    Ok(trash_changed)
 }

@@ -10,10 +10,10 @@
 //! docs/sync.md.
 
 use super::{HistoryPersistence, SyncFeed, SyncState};
-use crate::api::wire::{Tombstone, SYNC_BATCH_MAX};
+use crate::api::wire::SYNC_BATCH_MAX;
 use crate::api::{ApiError, ChangesStream, NeuroForgeClient};
-use crate::model::{PromptRun, Timestamp};
-use crate::persist::indexed::database::{Outgoing, RunDatabase, SyncMeta};
+use crate::model::PromptRun;
+use crate::persist::indexed::database::{Outgoing, RunDatabase, SyncMeta, DELETED_AT};
 use crate::persist::indexed::idb::DbError;
 use futures::future::{select, Either};
 use leptos::prelude::*;
@@ -222,8 +222,8 @@ impl HistoryPersistence {
             self.inner.status.feed.set(SyncFeed::Live);
             for page in pages {
                 meta.cursor = page.cursor;
-                let (merged, deleted) = db.apply_changes(page.changes, &meta).await?;
-                self.take_in_from_server(merged, deleted);
+                let taken = db.apply_changes(page.changes, &meta).await?;
+                self.take_in_from_server(taken);
             }
         }
     }
@@ -336,8 +336,8 @@ impl HistoryPersistence {
                 return Err(SyncError::Stopped);
             }
             meta.cursor = page.cursor;
-            let (merged, deleted) = db.apply_changes(page.changes, &meta).await?;
-            self.take_in_from_server(merged, deleted);
+            let taken = db.apply_changes(page.changes, &meta).await?;
+            self.take_in_from_server(taken);
             if !page.more {
                 break;
             }
@@ -392,8 +392,11 @@ impl HistoryPersistence {
 
     /// Shows what the server sent, as another tab's save is shown, and tells
     /// the other tabs (they read it from the database).
-    fn take_in_from_server(&self, merged: Vec<PromptRun>, deleted: Vec<String>) {
+    fn take_in_from_server(&self, (merged, deleted, trash): (Vec<PromptRun>, Vec<String>, bool)) {
         let store = self.inner.store;
+        if trash {
+            self.inner.status.trash.update(|changes| *changes += 1);
+        }
         let mut ids = BTreeSet::new();
         for run in merged {
             ids.insert(run.id.clone());
@@ -430,32 +433,38 @@ impl From<DbError> for SyncError {
 }
 
 /// A [`SyncUpload`](crate::api::wire::SyncUpload)'s JSON made from runs
-/// already held as JSON text: no run is parsed and written again on its way out.
+/// already held as JSON text: no run is parsed and written again on its way
+/// out. A run put in the trash goes with its mark (the server may not hold
+/// it yet: in one upload, runs are stored before marks).
 fn upload_body(outgoing: &[Outgoing]) -> String {
-    let mut body = String::from("{\"runs\":[");
-    let runs = outgoing.iter().filter_map(|item| item.json.as_deref());
-    for (index, json) in runs.enumerate() {
-        if index > 0 {
-            body.push(',');
+    let mut lists = [
+        String::from("{\"runs\":["),
+        String::from("],\"deleted\":["),
+        String::from("],\"trash\":["),
+    ];
+    for item in outgoing {
+        if let Some(json) = &item.json {
+            push_item(&mut lists[0], json);
         }
-        body.push_str(json);
+        if let Some((mark, at)) = &item.mark {
+            let list = if *mark == DELETED_AT { 1 } else { 2 };
+            let id = serde_json::to_string(&item.id).expect("an id always serializes");
+            let at = serde_json::to_string(at).expect("an instant always serializes");
+            push_item(
+                &mut lists[list],
+                &format!("{{\"id\":{id},\"{mark}\":{at}}}"),
+            );
+        }
     }
-    body.push_str("],\"deleted\":");
-    let deleted: Vec<Tombstone> = outgoing
-        .iter()
-        .filter(|item| item.json.is_none())
-        .map(|item| Tombstone {
-            id: item.id.clone(),
-            // Every outbox deletion records its time; one that somehow
-            // lacks it is sent as deleted now rather than refused whole.
-            deleted_at: item
-                .deleted_at
-                .as_deref()
-                .map_or_else(Timestamp::now, Timestamp::parse),
-        })
-        .collect();
-    body.push_str(&serde_json::to_string(&deleted).expect("tombstones always serialize"));
-    body.push('}');
-    debug_assert!(outgoing.len() <= SYNC_BATCH_MAX);
-    body
+    debug_assert!(outgoing.len() * 2 <= SYNC_BATCH_MAX);
+    lists.concat() + "]}"
+}
+
+/// Adds `item` to a JSON list being written (its opening bracket last, or
+/// an item).
+fn push_item(list: &mut String, item: &str) {
+    if !list.ends_with('[') {
+        list.push(',');
+    }
+    list.push_str(item);
 }
