@@ -24,6 +24,7 @@ pub mod history;
 pub mod limits;
 pub mod logging;
 pub mod offline;
+pub mod people;
 pub mod prices;
 mod problem;
 pub mod providers;

@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("token") {
+        return token_command(&args[1..]);
+    }
     let config = GatewayConfig::parse();
     logging::init();
     let listener = match tokio::net::TcpListener::bind(&config.addr).await {
@@ -38,6 +42,30 @@ async fn main() -> ExitCode {
         Err(error) => {
             eprintln!("prompt-runs gateway: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `token add NAME`: prints a new token for NAME (to give them) and the
+/// line to add to the `--tokens` file (which holds only its hash).
+fn token_command(args: &[String]) -> ExitCode {
+    let [add, name] = args else {
+        eprintln!("usage: prompt-runs-gateway token add NAME");
+        return ExitCode::from(2);
+    };
+    if add != "add" {
+        eprintln!("usage: prompt-runs-gateway token add NAME");
+        return ExitCode::from(2);
+    }
+    match prompt_runs_gateway::people::new_token_line(name) {
+        Ok((token, line)) => {
+            println!("token for {name} (give it to them; it is not stored): {token}");
+            println!("line for the --tokens file:\n{line}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("prompt-runs gateway: {error}");
+            ExitCode::from(2)
         }
     }
 }

@@ -3,6 +3,7 @@
 //! outcomes into answers; [`crate::history`] does the work. They sit behind
 //! the same rules as the rest of `/api` (host, origin, token, rate, time).
 
+use crate::access::Person;
 use crate::body::json_body;
 use crate::history::wire::{
     ChangesPage, Upload, UploadOutcome, UploadRefusal, DEFAULT_PAGE, MAX_PAGE,
@@ -16,6 +17,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -47,6 +49,7 @@ pub fn routes(history: History) -> Router {
 async fn upload(
     State(history): State<History>,
     workspace: Result<Path<String>, PathRejection>,
+    person: Option<Extension<Person>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UploadOutcome>, Problem> {
@@ -66,7 +69,11 @@ async fn upload(
             format!("{detail}; nothing of this upload was stored"),
         ),
     })?;
-    Ok(Json(history.upload(&workspace, upload).await?))
+    // Who sent it is the token's holder, never what the upload says.
+    let by = person.and_then(|Extension(Person(name))| name);
+    Ok(Json(
+        history.upload_by(&workspace, upload, by.as_deref()).await?,
+    ))
 }
 
 /// What the changes feed is asked: `since` a cursor, at most `limit`.

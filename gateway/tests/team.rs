@@ -5,7 +5,9 @@
 //! resumes without a gap or a duplicate, and a commit through one gateway
 //! reaches a stream on another. A trash: a deleted run is restorable until
 //! the trash is emptied or expires, and its marks merge the same in any
-//! order.
+//! order. Who did it: per-person tokens record the author of each run,
+//! judgement and trashing (never what the upload claims), the shared token
+//! still works as no one in particular, and a revoked token gets 401.
 
 mod support;
 
@@ -53,6 +55,7 @@ on_both_engines!(
     a_trashed_run_is_kept_restorable_until_the_trash_is_emptied,
     trash_marks_end_the_same_whatever_order_they_came_in,
     the_trash_empties_itself_of_what_expired,
+    each_person_is_recorded_as_author_judge_and_trasher_and_a_revoked_token_gets_401,
 );
 
 // ---- helpers ----
@@ -533,4 +536,117 @@ async fn a_commit_through_one_gateway_reaches_a_stream_on_another() {
         let page = on_second.page().await;
         assert_eq!(states(&page), [(id, "success".to_owned())]);
     }
+}
+
+/// Sends `body` to the upload route with `token`.
+async fn upload_as(app: &Router, token: &str, workspace: &str, body: Value) -> Answer {
+    let request = Request::post(format!("/api/v1/sync/{workspace}/runs"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(app.clone(), request).await
+}
+
+/// The feed's change for `id`, read with `token`.
+async fn change_as(app: &Router, token: &str, workspace: &str, id: &str) -> Value {
+    let request = Request::get(format!("/api/v1/sync/{workspace}/changes"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(app.clone(), request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let page = answer.json();
+    page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|change| change["run"]["id"] == id || change["deleted"]["id"] == id)
+        .unwrap_or_else(|| panic!("no change for {id}: {page}"))
+        .clone()
+}
+
+async fn each_person_is_recorded_as_author_judge_and_trasher_and_a_revoked_token_gets_401(
+    engine: Engine,
+) {
+    let db = TestDatabase::new(engine).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens");
+    let (ana, ana_line) = prompt_runs_gateway::people::new_token_line("ana").unwrap();
+    let (bob, bob_line) = prompt_runs_gateway::people::new_token_line("bob").unwrap();
+    std::fs::write(&file, format!("# the team\n{ana_line}\n{bob_line}\n")).unwrap();
+    let tokens = file.to_str().unwrap();
+    let app = app_with(
+        db.open().await,
+        &["--tokens", tokens, "--token", "shared-s3cret"],
+    );
+
+    // Ana's run says she made it, whatever its upload claimed.
+    let mut made = run("a", RunStatus::Success, Some(1));
+    made.metadata = Some(
+        json!({"author": "mallory", "judgedBy": "mallory", "tag": "kept"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let answer = upload_as(&app, &ana, "team", json!({ "runs": [made] })).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let stored = change_as(&app, &ana, "team", "a").await;
+    assert_eq!(stored["run"]["metadata"]["author"], "ana", "{stored}");
+    assert!(
+        stored["run"]["metadata"].get("judgedBy").is_none(),
+        "{stored}"
+    );
+    assert_eq!(stored["run"]["metadata"]["tag"], "kept");
+
+    // Bob rates it: he is its judge; Ana stays its author.
+    let made: PromptRun = serde_json::from_value(stored["run"].clone()).unwrap();
+    let judged = prompt_runs::model::PromptRunUpdate::rate(Some(prompt_runs::model::Rating::Up))
+        .apply_to(&made)
+        .unwrap();
+    let answer = upload_as(&app, &bob, "team", json!({ "runs": [judged] })).await;
+    assert_eq!(answer.json()["accepted"], 1, "{}", answer.body);
+    let stored = change_as(&app, &bob, "team", "a").await;
+    assert_eq!(stored["run"]["metadata"]["author"], "ana", "{stored}");
+    assert_eq!(stored["run"]["metadata"]["judgedBy"], "bob", "{stored}");
+
+    // The same copy again through the shared token changes nothing (and
+    // names no one).
+    let again: PromptRun = serde_json::from_value(stored["run"].clone()).unwrap();
+    let answer = upload_as(&app, "shared-s3cret", "team", json!({ "runs": [again] })).await;
+    assert_eq!(answer.json()["unchanged"], 1, "{}", answer.body);
+
+    // Bob puts it in the trash: the trash says so.
+    let answer = upload_as(
+        &app,
+        &bob,
+        "team",
+        json!({"trash": [{"id": "a", "trashedAt": at(100)}]}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let trashed = change_as(&app, &ana, "team", "a").await;
+    assert_eq!(trashed["trash"]["trashedBy"], "bob", "{trashed}");
+
+    // The shared token still works, as no one in particular.
+    let shared = run("s", RunStatus::Success, Some(2));
+    let answer = upload_as(&app, "shared-s3cret", "team", json!({ "runs": [shared] })).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let stored = change_as(&app, &ana, "team", "s").await;
+    assert!(stored["run"].get("metadata").is_none(), "{stored}");
+
+    // Bob's line removed: his token is refused, Ana's still works.
+    std::fs::write(&file, format!("{ana_line}\n")).unwrap();
+    let app = app_with(db.open().await, &["--tokens", tokens]);
+    let refused = upload_as(&app, &bob, "team", json!({ "runs": [] })).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    let nobody = send(
+        app.clone(),
+        Request::get("/api/v1/sync/team/changes")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
+    change_as(&app, &ana, "team", "a").await;
 }

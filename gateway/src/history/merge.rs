@@ -145,7 +145,12 @@ pub fn plan(mut stored: HashMap<String, Stored>, incoming: Incoming) -> Plan {
         changed(&tombstone.id, &mut plan);
         stored.insert(tombstone.id.clone(), Stored::Deleted(tombstone));
     }
-    for run in runs {
+    for mut run in runs {
+        let held = match stored.get(&run.id) {
+            Some(Stored::Run(held, _)) => Some(held.as_ref()),
+            _ => None,
+        };
+        stamp(&mut run, held, by.as_deref());
         let marks = match stored.get(&run.id) {
             None => Trash::default(),
             Some(Stored::Run(held, marks)) if run.supersedes(held) => marks.clone(),
@@ -176,6 +181,47 @@ pub fn plan(mut stored: HashMap<String, Stored>, incoming: Incoming) -> Plan {
         })
         .collect();
     plan
+}
+
+/// The run's metadata key naming who first stored it.
+pub const AUTHOR: &str = "author";
+/// The run's metadata key naming who gave it its current judgement.
+pub const JUDGED_BY: &str = "judgedBy";
+
+/// Writes into `run` who made it and who judged it, as the server knows
+/// them, whatever the upload said: the author is whoever first stored it
+/// (kept from `held`, else `by`); the judge is `by` when the judgement
+/// changed from `held`'s, else `held`'s. No one in particular (`by` is
+/// `None`: the shared token) is recorded as no one.
+pub fn stamp(run: &mut PromptRun, held: Option<&PromptRun>, by: Option<&str>) {
+    let of = |run: Option<&PromptRun>, key: &str| -> Option<serde_json::Value> {
+        run?.metadata.as_ref()?.get(key).cloned()
+    };
+    let by = by.map(|name| serde_json::Value::String(name.to_owned()));
+    let author = match held {
+        Some(held) => of(Some(held), AUTHOR),
+        None => by.clone(),
+    };
+    let judged = run.judged_at();
+    let judged_by = match held {
+        Some(held) if held.judged_at() == judged => of(Some(held), JUDGED_BY),
+        _ if judged.is_some() => by,
+        _ => None,
+    };
+    for (key, value) in [(AUTHOR, author), (JUDGED_BY, judged_by)] {
+        match value {
+            Some(value) => {
+                run.metadata
+                    .get_or_insert_with(Default::default)
+                    .insert(key.to_owned(), value);
+            }
+            None => {
+                if let Some(metadata) = &mut run.metadata {
+                    metadata.remove(key);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
