@@ -8,6 +8,9 @@
 //! order. Who did it: per-person tokens record the author of each run,
 //! judgement and trashing (never what the upload claims), the shared token
 //! still works as no one in particular, and a revoked token gets 401.
+//! Backups: one taken while uploads go on restores a consistent history
+//! (every upload whole or not at all) that serves the same runs, trash and
+//! feed numbers.
 
 mod support;
 
@@ -56,6 +59,7 @@ on_both_engines!(
     trash_marks_end_the_same_whatever_order_they_came_in,
     the_trash_empties_itself_of_what_expired,
     each_person_is_recorded_as_author_judge_and_trasher_and_a_revoked_token_gets_401,
+    a_backup_taken_under_load_restores_the_same_history,
 );
 
 // ---- helpers ----
@@ -649,4 +653,118 @@ async fn each_person_is_recorded_as_author_judge_and_trasher_and_a_revoked_token
     .await;
     assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
     change_as(&app, &ana, "team", "a").await;
+}
+
+/// Batch `k` of the load: five runs `k-0`…`k-4`, and batch `k-1`'s first
+/// run put in the trash, in one upload.
+fn batch(k: u32) -> Value {
+    let runs: Vec<PromptRun> = (0..5)
+        .map(|n| run(&format!("{k}-{n}"), RunStatus::Success, Some(i64::from(k))))
+        .collect();
+    json!({
+        "runs": runs,
+        "trash": [{"id": format!("{}-0", k - 1), "trashedAt": at(i64::from(k))}],
+    })
+}
+
+/// Every id of a feed page with whether it is in the trash.
+fn ids_and_trash(page: &Value) -> std::collections::BTreeMap<String, bool> {
+    page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| match change.get("run") {
+            Some(run) => (run["id"].as_str().unwrap().to_owned(), false),
+            None => (change["deleted"]["id"].as_str().unwrap().to_owned(), true),
+        })
+        .collect()
+}
+
+async fn a_backup_taken_under_load_restores_the_same_history(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let source = db.open().await;
+    let app = app(source.clone());
+    const BATCHES: u32 = 150;
+    let loading = app.clone();
+    let load = tokio::spawn(async move {
+        for k in 1..=BATCHES {
+            let answer = upload(&loading, "load", batch(k)).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        }
+    });
+    // Taken while the uploads go on (some in, not all).
+    loop {
+        let page = changes(&app, "load").await;
+        if page["changes"].as_array().unwrap().len() >= 25 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut backup = Vec::new();
+    let taken = source.backup(&mut backup).await.unwrap();
+    load.await.unwrap();
+    assert_eq!(taken.workspaces, 1);
+
+    let copy = TestDatabase::new(engine).await;
+    let restored = copy.open().await;
+    assert_eq!(restored.restore(&backup[..]).await.unwrap(), taken);
+    let restored_app = app_with(restored.clone(), &[]);
+    let page = changes(&restored_app, "load").await;
+    let held = ids_and_trash(&page);
+
+    // A snapshot: batches 1..=K whole, none after, each with its trash mark.
+    let whole = (taken.rows / 5) as u32;
+    assert!(
+        (5..BATCHES).contains(&whole),
+        "taken under load: {whole} of {BATCHES} batches"
+    );
+    let mut expected = std::collections::BTreeMap::new();
+    for k in 1..=whole {
+        for n in 0..5 {
+            // Batch k's first run is in the trash if batch k+1 is in.
+            expected.insert(format!("{k}-{n}"), n == 0 && k < whole);
+        }
+    }
+    assert_eq!(held, expected, "every upload is whole or absent");
+
+    // The same states as the source's, and the same feed numbers: the
+    // source's cursor for the last change in the backup is the restored
+    // feed's cursor.
+    for (id, _) in expected
+        .iter()
+        .filter(|(id, _)| **id != format!("{whole}-0"))
+    {
+        assert_eq!(
+            change_of(&restored_app, "load", id).await,
+            change_of(&app, "load", id).await,
+            "{id}"
+        );
+    }
+    let source_page = changes(&app, "load").await;
+    let numbered = |page: &Value| page["cursor"].as_str().unwrap().parse::<i64>().unwrap();
+    assert!(numbered(&page) <= numbered(&source_page));
+    // The feed goes on from there: a browser that read up to the backup
+    // reads only what comes after.
+    let next = upload(&restored_app, "load", batch(whole + 1)).await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+    let request = Request::get(format!(
+        "/api/v1/sync/load/changes?since={}",
+        page["cursor"].as_str().unwrap()
+    ))
+    .body(Body::empty())
+    .unwrap();
+    let after = send(restored_app.clone(), request).await.json();
+    assert_eq!(after["changes"].as_array().unwrap().len(), 6, "{after}");
+
+    // Restoring again into a database that holds a history is refused, and
+    // a backup cut short restores nothing.
+    let refused = restored.restore(&backup[..]).await.unwrap_err();
+    assert!(refused.contains("restore into an empty one"), "{refused}");
+    let empty = TestDatabase::new(engine).await;
+    let fresh = empty.open().await;
+    let cut = &backup[..backup.len() - 30];
+    let refused = fresh.restore(cut).await.unwrap_err();
+    assert!(refused.contains("nothing was restored"), "{refused}");
+    let none = changes(&app_with(fresh, &[]), "load").await;
+    assert!(none["changes"].as_array().unwrap().is_empty(), "{none}");
 }

@@ -20,6 +20,7 @@
 //! the number of its latest change only, so the feed holds the current state
 //! of each id once.
 
+pub mod backup;
 pub mod feed;
 pub mod merge;
 pub mod open;
