@@ -762,9 +762,16 @@ async fn a_backup_taken_under_load_restores_the_same_history(engine: Engine) {
     assert!(refused.contains("restore into an empty one"), "{refused}");
     let empty = TestDatabase::new(engine).await;
     let fresh = empty.open().await;
-    let cut = &backup[..backup.len() - 30];
-    let refused = fresh.restore(cut).await.unwrap_err();
-    assert!(refused.contains("nothing was restored"), "{refused}");
+    // Cut at a line's end: every line read is whole, only the end is missing.
+    let last_line = backup[..backup.len() - 1]
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .unwrap();
+    let refused = fresh.restore(&backup[..=last_line]).await.unwrap_err();
+    assert!(
+        refused.contains("cut short") && refused.contains("nothing was restored"),
+        "{refused}"
+    );
     let none = changes(&app_with(fresh, &[]), "load").await;
     assert!(none["changes"].as_array().unwrap().is_empty(), "{none}");
 }
