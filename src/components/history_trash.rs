@@ -54,7 +54,7 @@ pub fn HistoryTrash(
             <button type="button" class="trash__toggle" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|open| *open = !*open)>
                 "Trash"
             </button>
-            {move || open.get().then(|| view! {
+            <Show when=move || open.get()>
             <p class="trash__note">
                 "Removed runs wait here, to be restored, until the trash is emptied (on the server, for 30 days at most)."
             </p>
@@ -81,7 +81,7 @@ pub fn HistoryTrash(
                     false => "Empty trash".to_owned(),
                 }}
             </button>
-            })}
+            </Show>
         </section>
     }
 }
