@@ -9,7 +9,10 @@
 //!    the first upload of 10,000 and 100,000 runs, in requests of 1,000 one
 //!    after another as a browser's first sync sends them, then their first
 //!    download through the changes feed, 1,000 a page; with the gateway's peak
-//!    memory (VmHWM).
+//!    memory (VmHWM);
+//! 3. change streams: the gateway's memory with 1,000 open streams (and per
+//!    stream), and commits per second while 1,000 streams follow the
+//!    workspace (each commit pushed to all of them).
 //!
 //! On SQLite (a file in a temporary directory) and on PostgreSQL (a fresh
 //! database on the server named by `PROMPT_RUNS_TEST_POSTGRES_URL`). Every
@@ -33,6 +36,8 @@ use workload::{typical_run, Prose};
 const BATCH: usize = 1_000;
 const UPSERTS: usize = 20_000;
 const TRANSFERS: [usize; 2] = [10_000, 100_000];
+const STREAMS: usize = 1_000;
+const COMMITS: usize = 200;
 const POSTGRES_URL_ENV: &str = "PROMPT_RUNS_TEST_POSTGRES_URL";
 
 /// A fresh database for one measurement, and what keeps it alive.
@@ -101,7 +106,7 @@ async fn upsert(history: &History, runs: &[PromptRun]) -> f64 {
     for batch in runs.chunks(BATCH) {
         let upload = Upload {
             runs: batch.to_vec(),
-            deleted: Vec::new(),
+            ..Upload::default()
         };
         let outcome = history.upload("bench", upload).await.expect("an upload");
         assert_eq!(outcome.accepted, batch.len(), "every run changed");
@@ -195,6 +200,94 @@ async fn transfer(engine: &str, count: usize) -> (Duration, Duration, Option<u64
     (uploaded, downloaded, gateway.peak_memory_kib())
 }
 
+/// Opens `STREAMS` change streams on a fresh gateway, then commits
+/// `COMMITS` uploads of one run each: (memory before in KiB, after, commits
+/// per second until every stream had every commit, and with no stream).
+async fn streams(engine: &str) -> (u64, u64, f64, f64) {
+    let database = Database::fresh(engine, "streams").await;
+    let flags = database.flags();
+    let mut args: Vec<&str> = vec!["--requests-per-minute", "0"];
+    args.extend(flags.iter().map(String::as_str));
+    let gateway = Gateway::start(&args);
+    let http = reqwest::Client::new();
+    let commit = |n: usize| {
+        let (http, url) = (http.clone(), gateway.url.clone());
+        async move {
+            let mut prose = Prose(n as u64);
+            let body = json!({ "runs": [typical_run(n, &mut prose)] }).to_string();
+            let answer = http
+                .post(format!("{url}/api/v1/sync/bench/runs"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(answer.status(), 200);
+        }
+    };
+    // Without followers, for comparison.
+    let started = Instant::now();
+    for n in 0..COMMITS {
+        commit(n).await;
+    }
+    let alone = COMMITS as f64 / started.elapsed().as_secs_f64();
+    let before = gateway.memory_kib().unwrap_or(0);
+
+    // Each stream counts the commits it was pushed (one event each, as they
+    // come one at a time) and says when it has them all.
+    let (done, mut finished) = tokio::sync::mpsc::channel::<()>(STREAMS);
+    let (opened, mut open) = tokio::sync::mpsc::channel::<()>(STREAMS);
+    let last = (2 * COMMITS).to_string();
+    for _ in 0..STREAMS {
+        let (http, url, done, opened, last) = (
+            http.clone(),
+            gateway.url.clone(),
+            done.clone(),
+            opened.clone(),
+            last.clone(),
+        );
+        tokio::spawn(async move {
+            let mut response = http
+                .get(format!("{url}/api/v1/sync/bench/changes?since={COMMITS}"))
+                .header("accept", "text/event-stream")
+                .send()
+                .await
+                .expect("a stream");
+            let mut seen = String::new();
+            let mut said_open = false;
+            while let Some(chunk) = response.chunk().await.expect("the stream goes on") {
+                if !said_open {
+                    said_open = true;
+                    let _ = opened.send(()).await;
+                }
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                if seen.contains(&format!("id: {last}\n")) {
+                    let _ = done.send(()).await;
+                    return;
+                }
+                // Only the tail matters: the next ids follow it.
+                if seen.len() > 4_096 {
+                    seen.drain(..seen.len() - 64);
+                }
+            }
+        });
+    }
+    for _ in 0..STREAMS {
+        open.recv().await.expect("a stream opened");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = gateway.memory_kib().unwrap_or(0);
+    let started = Instant::now();
+    for n in COMMITS..2 * COMMITS {
+        commit(n).await;
+    }
+    for _ in 0..STREAMS {
+        finished.recv().await.expect("a stream had every commit");
+    }
+    let followed = COMMITS as f64 / started.elapsed().as_secs_f64();
+    (before, after, followed, alone)
+}
+
 #[tokio::main]
 async fn main() {
     let engines = ["SQLite", "PostgreSQL"];
@@ -232,5 +325,21 @@ async fn main() {
                 ))
             );
         }
+    }
+    println!();
+    println!(
+        "Change streams: the gateway's memory with {} open streams, and commits (one run each, one \
+         after another) per second until every stream was pushed every one:\n",
+        thousands(STREAMS)
+    );
+    println!("| engine | memory before | with {} streams | per stream | commits/s, {} streams | commits/s, none |\n| --- | ---: | ---: | ---: | ---: | ---: |", thousands(STREAMS), thousands(STREAMS));
+    for engine in engines {
+        let (before, after, followed, alone) = streams(engine).await;
+        println!(
+            "| {engine} | {:.1} MiB | {:.1} MiB | {:.1} KiB | {followed:.0} | {alone:.0} |",
+            before as f64 / 1024.0,
+            after as f64 / 1024.0,
+            after.saturating_sub(before) as f64 / STREAMS as f64
+        );
     }
 }

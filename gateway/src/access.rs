@@ -20,6 +20,7 @@
 //!   none: it is public, and it is how a person gets the token into a page
 //!   (`/?token=…`, as Jupyter does).
 
+use crate::people::People;
 use crate::problem::Problem;
 use crate::GatewayConfig;
 use axum::extract::{Request, State};
@@ -41,7 +42,15 @@ pub struct Access {
     origins: AllowedOrigins,
     /// The access token, when one is required.
     token: Option<String>,
+    /// The per-person tokens (`--tokens`).
+    people: People,
 }
+
+/// Who sent a request, as its token says: a person of the tokens file, or
+/// no one in particular (the shared token, or none required). Put in the
+/// request's extensions by [`require_token`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Person(pub Option<String>);
 
 /// A name given with `--allow-host`: on any port, or on one.
 struct AllowedHost {
@@ -93,18 +102,23 @@ impl Access {
                 return Err("--token is empty: give a token of at least a few characters, or none to have one generated".to_owned())
             }
             Some(token) => Some(token.clone()),
-            None if config.token_required(listening) => {
+            None if config.token_required(listening) && config.tokens.is_none() => {
                 return Err(format!(
                     "an access token is required when listening on {listening} or with an upstream key: pass --token (the gateway's binary generates one)"
                 ))
             }
             None => None,
         };
+        let people = match &config.tokens {
+            Some(path) => People::read(path)?,
+            None => People::default(),
+        };
         Ok(Access {
             listening,
             extra_hosts,
             origins,
             token,
+            people,
         })
     }
 
@@ -184,10 +198,10 @@ impl Access {
     /// Whether `authorization` (the header) carries the token, when one is
     /// required; compared in constant time, so that timing does not tell
     /// how much of a guess was right.
-    fn check_token(&self, authorization: Option<&HeaderValue>) -> Result<(), Problem> {
-        let Some(token) = &self.token else {
-            return Ok(());
-        };
+    fn check_token(&self, authorization: Option<&HeaderValue>) -> Result<Person, Problem> {
+        if self.token.is_none() && self.people.is_empty() {
+            return Ok(Person(None));
+        }
         let how = "open the address the gateway printed when it started (…/?token=…), paste the token in the app's Settings, \
                    or send it as `Authorization: Bearer <token>`";
         // The scheme's name is case-insensitive (RFC 9110).
@@ -200,7 +214,16 @@ impl Access {
                 StatusCode::UNAUTHORIZED,
                 format!("this gateway needs its access token: {how}"),
             )),
-            Some(given) if bool::from(given.trim().as_bytes().ct_eq(token.as_bytes())) => Ok(()),
+            Some(given)
+                if self.token.as_ref().is_some_and(|token| {
+                    bool::from(given.trim().as_bytes().ct_eq(token.as_bytes()))
+                }) =>
+            {
+                Ok(Person(None))
+            }
+            Some(given) if self.people.holder(given.trim()).is_some() => {
+                Ok(Person(self.people.holder(given.trim()).map(str::to_owned)))
+            }
             Some(_) => Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
                 format!("the access token is wrong: {how}"),
@@ -211,7 +234,7 @@ impl Access {
     /// Whether `authorization` carries the required access token (false
     /// when none is required: then no one holds it).
     pub fn is_token_holder(&self, authorization: Option<&HeaderValue>) -> bool {
-        self.token.is_some() && self.check_token(authorization).is_ok()
+        (self.token.is_some() || !self.people.is_empty()) && self.check_token(authorization).is_ok()
     }
 }
 
@@ -265,8 +288,12 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
+    let mut request = request;
     match access.check_token(request.headers().get(header::AUTHORIZATION)) {
-        Ok(()) => next.run(request).await,
+        Ok(person) => {
+            request.extensions_mut().insert(person);
+            next.run(request).await
+        }
         Err(problem) => problem.into_response(),
     }
 }

@@ -27,6 +27,11 @@ pub struct GatewayConfig {
     /// Also list the models that simulate failures (for the client's tests).
     #[arg(long, env = "PROMPT_RUNS_TEST_MODELS")]
     pub test_models: bool,
+    /// Answer each API request only once its answer is complete, as a
+    /// reverse proxy that buffers does (so a change stream never reaches
+    /// the browser): for the browser's tests of its fallback to polling.
+    #[arg(long, hide = true)]
+    pub test_buffering: bool,
     /// A JSON file of prices laid over the built-in table:
     /// `{"<model id or prefix>": {"input_per_million": 0.5, "output_per_million": 1.5} | null}`.
     #[arg(long, env = "PROMPT_RUNS_PRICES")]
@@ -76,6 +81,13 @@ pub struct GatewayConfig {
     /// one is generated at start and printed with the address to open.
     #[arg(long, env = "PROMPT_RUNS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Per-person access tokens: a file of `name = "sha256:<hex>"` lines
+    /// (`prompt-runs-gateway token add NAME` prints one). A person's token
+    /// lets them in as themselves: the history records them as the author
+    /// of what they upload. `--token`, if also given, still works, as no one
+    /// in particular.
+    #[arg(long, env = "PROMPT_RUNS_TOKENS", value_name = "FILE")]
+    pub tokens: Option<std::path::PathBuf>,
     /// Most requests to the upstream at once; more wait for a turn
     /// (`--upstream-queue-timeout`), then are answered 429.
     #[arg(long, env = "PROMPT_RUNS_MAX_UPSTREAM_REQUESTS", default_value_t = 16)]
@@ -129,6 +141,15 @@ pub struct GatewayConfig {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+    /// Days a deleted run stays in the trash, restorable from any browser of
+    /// its workspace, before it is deleted for good.
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_TRASH_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    pub trash_days: u32,
     /// Seconds a request waits for the database (a connection, or another
     /// writer's lock) before it is answered 503; also the time allowed to
     /// connect at start.
@@ -156,7 +177,7 @@ impl GatewayConfig {
                 .providers
                 .as_deref()
                 .is_some_and(crate::providers::config::names_a_key);
-        self.token.is_some() || has_key || !listening.ip().is_loopback()
+        self.token.is_some() || self.tokens.is_some() || has_key || !listening.ip().is_loopback()
     }
 
     /// Settles what can only be known once listening: records the address
@@ -165,7 +186,7 @@ impl GatewayConfig {
     /// token, for the caller to print.
     pub fn settle(&mut self, listening: SocketAddr) -> Option<String> {
         self.addr = listening.to_string();
-        if self.token.is_none() && self.token_required(listening) {
+        if self.token.is_none() && self.tokens.is_none() && self.token_required(listening) {
             let token = crate::access::generate_token();
             self.token = Some(token.clone());
             return Some(token);

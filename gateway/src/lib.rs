@@ -8,7 +8,8 @@
 //! API key stays on the server. Only the pages, hosts and token holders it
 //! was told about may use it ([`access`]), and no client may flood it
 //! ([`limits`]). It keeps runs per workspace in a database, SQLite or
-//! PostgreSQL ([`history`]), for browsers to sync with ([`sync_routes`]).
+//! PostgreSQL ([`history`]), for browsers to sync with ([`sync_routes`]),
+//! pushing each commit to the browsers that follow ([`sync_stream`]).
 //!
 //! Its configuration is checked once ([`Settings::from_config`]); the binary
 //! and the tests start it the same way ([`start`], [`serve`]); it logs with
@@ -23,6 +24,7 @@ pub mod history;
 pub mod limits;
 pub mod logging;
 pub mod offline;
+pub mod people;
 pub mod prices;
 mod problem;
 pub mod providers;
@@ -30,6 +32,7 @@ mod routes;
 pub mod server;
 pub mod settings;
 pub mod sync_routes;
+pub mod sync_stream;
 pub mod tokens;
 
 pub use config::GatewayConfig;

@@ -115,6 +115,10 @@ pub fn router(settings: Settings, history: Option<History>) -> Router {
     let api = match history {
         Some(history) => api.merge(sync_routes::routes(history)),
         None => api,
+    };
+    let api = match config.test_buffering {
+        true => api.layer(middleware::from_fn(buffer_whole)),
+        false => api,
     }
     .layer(middleware::from_fn_with_state(
         Duration::from_secs(config.request_timeout),
@@ -146,6 +150,16 @@ pub fn router(settings: Settings, history: Option<History>) -> Router {
         .layer(middleware::from_fn_with_state(access, access::guard))
         // Outermost: refusals by the rules above are logged too.
         .layer(middleware::from_fn(logging::log_requests))
+}
+
+/// `--test-buffering`: holds each answer back until it is complete, as a
+/// proxy that buffers does; a stream that never ends is never answered.
+async fn buffer_whole(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let (parts, body) = next.run(request).await.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => Response::from_parts(parts, axum::body::Body::from(bytes)),
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    }
 }
 
 async fn unknown_api() -> Problem {

@@ -18,6 +18,10 @@ use tokio::net::TcpListener;
 pub struct Server {
     listener: TcpListener,
     app: Router,
+    /// Its history, whose change streams end when it stops.
+    history: History,
+    /// Days a run stays in the trash (`--trash-days`).
+    trash_days: u32,
     /// Where it listens.
     pub address: SocketAddr,
     /// The access token generated at start, when one was required and none
@@ -71,6 +75,7 @@ pub async fn start(listener: TcpListener, mut config: GatewayConfig) -> Result<S
     let token_given = config.token.is_some() && generated_token.is_none();
     // Every setting checked before the database is touched: a first start
     // creates it, and a refused start should leave nothing behind.
+    let trash_days = config.trash_days;
     let settings = Settings::from_config(config)?;
     let history = History::open(settings.config())
         .await
@@ -82,7 +87,9 @@ pub async fn start(listener: TcpListener, mut config: GatewayConfig) -> Result<S
         token_given,
         warnings: settings.warnings(),
         history_location: history.location().to_owned(),
-        app: router(settings, Some(history)),
+        app: router(settings, Some(history.clone())),
+        history,
+        trash_days,
     })
 }
 
@@ -123,9 +130,40 @@ impl Server {
     ) -> std::io::Result<()> {
         // The peer's address identifies clients for the per-minute limit.
         let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        let history = self.history;
+        tokio::spawn(empty_expired_trash(history.clone(), self.trash_days));
+        // Change streams never end by themselves: they are ended, so that
+        // the requests under way can finish.
+        let stopped = async move {
+            stopped.await;
+            history.feed().close();
+        };
         axum::serve(self.listener, service)
             .with_graceful_shutdown(stopped)
             .await
+    }
+}
+
+/// Empties the trash of runs put there more than `days` ago, at start and
+/// every hour, while the gateway runs. Every gateway on a database does it;
+/// a second emptying of the same run changes nothing.
+async fn empty_expired_trash(history: History, days: u32) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3_600));
+    loop {
+        every_hour.tick().await;
+        let now = prompt_runs::model::Timestamp::now()
+            .unix_millis()
+            .unwrap_or(0);
+        let before = prompt_runs::model::Timestamp::from_unix_millis(
+            now - i64::from(days) * 24 * 3_600 * 1_000,
+        );
+        match history.expire_trash(before).await {
+            Ok(0) => {}
+            Ok(emptied) => tracing::info!(emptied, days, "emptied the trash of expired runs"),
+            Err(error) => {
+                tracing::warn!(%error, "could not empty the expired trash; trying again in an hour")
+            }
+        }
     }
 }
 

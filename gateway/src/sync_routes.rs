@@ -3,17 +3,21 @@
 //! outcomes into answers; [`crate::history`] does the work. They sit behind
 //! the same rules as the rest of `/api` (host, origin, token, rate, time).
 
+use crate::access::Person;
 use crate::body::json_body;
 use crate::history::wire::{
     ChangesPage, Upload, UploadOutcome, UploadRefusal, DEFAULT_PAGE, MAX_PAGE,
 };
 use crate::history::{History, HistoryError};
 use crate::problem::Problem;
+use crate::sync_stream;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -45,6 +49,7 @@ pub fn routes(history: History) -> Router {
 async fn upload(
     State(history): State<History>,
     workspace: Result<Path<String>, PathRejection>,
+    person: Option<Extension<Person>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UploadOutcome>, Problem> {
@@ -64,7 +69,11 @@ async fn upload(
             format!("{detail}; nothing of this upload was stored"),
         ),
     })?;
-    Ok(Json(history.upload(&workspace, upload).await?))
+    // Who sent it is the token's holder, never what the upload says.
+    let by = person.and_then(|Extension(Person(name))| name);
+    Ok(Json(
+        history.upload_by(&workspace, upload, by.as_deref()).await?,
+    ))
 }
 
 /// What the changes feed is asked: `since` a cursor, at most `limit`.
@@ -75,15 +84,21 @@ struct ChangesQuery {
 }
 
 /// `GET /api/v1/sync/{workspace}/changes?since=…&limit=…`: a page of the
-/// changes committed after `since`.
+/// changes committed after `since`; or, asked with `Accept:
+/// text/event-stream`, every change as it is committed ([`sync_stream`]).
 async fn changes(
     State(history): State<History>,
     workspace: Result<Path<String>, PathRejection>,
     query: Result<Query<ChangesQuery>, QueryRejection>,
-) -> Result<Json<ChangesPage>, Problem> {
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let workspace = check_workspace(workspace)?;
     let Query(query) =
         query.map_err(|rejection| Problem::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    if sync_stream::wants_stream(&headers) {
+        let since = sync_stream::resume_from(&headers, query.since.as_deref());
+        return sync_stream::stream(history, workspace, since).await;
+    }
     let limit = match query.limit.as_deref() {
         None | Some("") => DEFAULT_PAGE,
         Some(limit) => match limit.parse::<usize>() {
@@ -96,11 +111,10 @@ async fn changes(
             }
         },
     };
-    Ok(Json(
-        history
-            .changes(&workspace, query.since.as_deref(), limit)
-            .await?,
-    ))
+    let page: ChangesPage = history
+        .changes(&workspace, query.since.as_deref(), limit)
+        .await?;
+    Ok(Json(page).into_response())
 }
 
 /// The workspace a request names, if it is a name: 1 to 64 of

@@ -33,6 +33,10 @@ pub const LIMITS_PATH: &str = "/api/v1/limits";
 /// answers [`SyncChanges`].
 pub const SYNC_PATH: &str = "/api/v1/sync";
 
+/// SSE event of the changes stream carrying a [`SyncChanges`] page (its
+/// `id` is the page's cursor).
+pub const EVENT_CHANGES: &str = "changes";
+
 /// SSE event carrying a [`StreamDelta`].
 pub const EVENT_DELTA: &str = "delta";
 /// SSE event carrying the final [`ExecuteResponse`].

@@ -60,10 +60,19 @@ impl Gateway {
 
     /// The process's peak resident memory so far, in KiB (Linux's VmHWM).
     pub fn peak_memory_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    /// The process's resident memory now, in KiB (Linux's VmRSS).
+    pub fn memory_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .find_map(|line| line.strip_prefix(field))
             .and_then(|value| value.split_whitespace().next()?.parse().ok())
     }
 }

@@ -8,24 +8,87 @@
 //!   `pending → running → success | error | cancelled` wins, ties by
 //!   `completedAt`). Runs still in flight are stored as uploaded: another
 //!   browser may be running them.
-//! - A deletion is a tombstone, kept for good: a later upload of that id is
-//!   ignored, so a removed run never comes back from a browser that still
-//!   held it. Deleting an unknown id records the tombstone anyway (the run
-//!   may still be on its way from another browser).
-//! - Deletions are applied before the runs of the same upload, so a run
-//!   uploaded and deleted at once ends deleted, whatever the order.
+//! - A run's place in the trash is two instants, each only ever moved later:
+//!   when it was last put in the trash (`trashedAt`) and last restored
+//!   (`restoredAt`). It is in the trash while `trashedAt` is the later (a
+//!   tie restores: the forgiving reading). Taking the later of each is the
+//!   same in any order and any grouping, so every copy of the history ends
+//!   with the same marks whichever uploads came first. A mark for an id the
+//!   server does not hold as a run (unknown, or deleted) changes nothing.
+//! - A deletion (emptying the trash, or its expiry) is a tombstone, kept for
+//!   good: a later upload of that id is ignored, so a removed run never comes
+//!   back from a browser that still held it. Deleting an unknown id records
+//!   the tombstone anyway (the run may still be on its way from another
+//!   browser).
+//! - Deletions are applied before the runs of the same upload, and the runs
+//!   before the trash marks, so a run uploaded and deleted at once ends
+//!   deleted, and one uploaded and trashed at once ends in the trash.
 
-use super::wire::Tombstone;
-use prompt_runs::model::PromptRun;
+use super::wire::{Tombstone, TrashMark};
+use prompt_runs::model::{PromptRun, Timestamp};
 use std::collections::{HashMap, HashSet};
 
 /// What the server holds for one run id.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stored {
-    /// The run, as last merged (boxed: a run is far larger than a tombstone).
-    Run(Box<PromptRun>),
+    /// The run, as last merged (boxed: a run is far larger than a
+    /// tombstone), and its place in the trash.
+    Run(Box<PromptRun>, Trash),
     /// Deleted, for good.
     Deleted(Tombstone),
+}
+
+/// Where a run stands with the trash: the latest of each mark, and who put
+/// it there last.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trash {
+    /// When it was last put in the trash.
+    pub trashed_at: Option<Timestamp>,
+    /// When it was last restored from the trash.
+    pub restored_at: Option<Timestamp>,
+    /// Who put it there last (as the gateway knew them).
+    pub trashed_by: Option<String>,
+}
+
+impl Trash {
+    /// Whether the run is in the trash: put there later than restored.
+    pub fn holds(&self) -> bool {
+        match (&self.trashed_at, &self.restored_at) {
+            (Some(trashed), Some(restored)) => millis(trashed) > millis(restored),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// Takes in `mark`, put by `by`: each instant moves only later. Whether
+    /// anything changed.
+    pub fn take(&mut self, mark: &TrashMark, by: Option<&str>) -> bool {
+        let mut changed = false;
+        if later(&mark.trashed_at, &self.trashed_at) {
+            self.trashed_at = mark.trashed_at.clone();
+            self.trashed_by = by.map(str::to_owned);
+            changed = true;
+        }
+        if later(&mark.restored_at, &self.restored_at) {
+            self.restored_at = mark.restored_at.clone();
+            changed = true;
+        }
+        changed
+    }
+}
+
+/// An instant's place in time (one that is not an instant is the earliest).
+fn millis(at: &Timestamp) -> i64 {
+    at.unix_millis().unwrap_or(i64::MIN)
+}
+
+/// Whether `new` is an instant later than `held` (or than none).
+fn later(new: &Option<Timestamp>, held: &Option<Timestamp>) -> bool {
+    match (new, held) {
+        (Some(new), Some(held)) => millis(new) > millis(held),
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 /// What one upload changes: the new state of each id it changed, in the
@@ -41,13 +104,29 @@ pub struct Plan {
     pub unchanged: usize,
 }
 
-/// Merges `deleted` and then `runs` into `stored` (the current state of the
-/// ids they name; ids absent from it are unknown to the server).
-pub fn plan(
-    mut stored: HashMap<String, Stored>,
-    deleted: Vec<Tombstone>,
-    runs: Vec<PromptRun>,
-) -> Plan {
+/// What one upload brings, to merge.
+#[derive(Debug, Default)]
+pub struct Incoming {
+    /// Tombstones (the trash emptied, or expired).
+    pub deleted: Vec<Tombstone>,
+    /// Runs.
+    pub runs: Vec<PromptRun>,
+    /// Trash marks.
+    pub trash: Vec<TrashMark>,
+    /// Who sent it: recorded as who put a run in the trash.
+    pub by: Option<String>,
+}
+
+/// Merges `incoming`'s deletions, then runs, then trash marks into `stored`
+/// (the current state of the ids they name; ids absent from it are unknown
+/// to the server).
+pub fn plan(mut stored: HashMap<String, Stored>, incoming: Incoming) -> Plan {
+    let Incoming {
+        deleted,
+        runs,
+        trash,
+        by,
+    } = incoming;
     let mut plan = Plan::default();
     // Ids in the order they first changed, each once.
     let mut order: Vec<String> = Vec::new();
@@ -66,18 +145,33 @@ pub fn plan(
         changed(&tombstone.id, &mut plan);
         stored.insert(tombstone.id.clone(), Stored::Deleted(tombstone));
     }
-    for run in runs {
-        let replaces = match stored.get(&run.id) {
-            None => true,
-            Some(Stored::Deleted(_)) => false,
-            Some(Stored::Run(held)) => run.supersedes(held),
+    for mut run in runs {
+        let held = match stored.get(&run.id) {
+            Some(Stored::Run(held, _)) => Some(held.as_ref()),
+            _ => None,
         };
-        if !replaces {
-            plan.unchanged += 1;
-            continue;
-        }
+        stamp(&mut run, held, by.as_deref());
+        let marks = match stored.get(&run.id) {
+            None => Trash::default(),
+            Some(Stored::Run(held, marks)) if run.supersedes(held) => marks.clone(),
+            Some(_) => {
+                plan.unchanged += 1;
+                continue;
+            }
+        };
         changed(&run.id, &mut plan);
-        stored.insert(run.id.clone(), Stored::Run(Box::new(run)));
+        stored.insert(run.id.clone(), Stored::Run(Box::new(run), marks));
+    }
+    for mark in trash {
+        let took = match stored.get_mut(&mark.id) {
+            Some(Stored::Run(_, marks)) => marks.take(&mark, by.as_deref()),
+            _ => false,
+        };
+        if took {
+            changed(&mark.id, &mut plan);
+        } else {
+            plan.unchanged += 1;
+        }
     }
     plan.writes = order
         .into_iter()
@@ -87,6 +181,47 @@ pub fn plan(
         })
         .collect();
     plan
+}
+
+/// The run's metadata key naming who first stored it.
+pub const AUTHOR: &str = "author";
+/// The run's metadata key naming who gave it its current judgement.
+pub const JUDGED_BY: &str = "judgedBy";
+
+/// Writes into `run` who made it and who judged it, as the server knows
+/// them, whatever the upload said: the author is whoever first stored it
+/// (kept from `held`, else `by`); the judge is `by` when the judgement
+/// changed from `held`'s, else `held`'s. No one in particular (`by` is
+/// `None`: the shared token) is recorded as no one.
+pub fn stamp(run: &mut PromptRun, held: Option<&PromptRun>, by: Option<&str>) {
+    let of = |run: Option<&PromptRun>, key: &str| -> Option<serde_json::Value> {
+        run?.metadata.as_ref()?.get(key).cloned()
+    };
+    let by = by.map(|name| serde_json::Value::String(name.to_owned()));
+    let author = match held {
+        Some(held) => of(Some(held), AUTHOR),
+        None => by.clone(),
+    };
+    let judged = run.judged_at();
+    let judged_by = match held {
+        Some(held) if held.judged_at() == judged => of(Some(held), JUDGED_BY),
+        _ if judged.is_some() => by,
+        _ => None,
+    };
+    for (key, value) in [(AUTHOR, author), (JUDGED_BY, judged_by)] {
+        match value {
+            Some(value) => {
+                run.metadata
+                    .get_or_insert_with(Default::default)
+                    .insert(key.to_owned(), value);
+            }
+            None => {
+                if let Some(metadata) = &mut run.metadata {
+                    metadata.remove(key);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +244,22 @@ mod tests {
         }
     }
 
+    /// `plan` of deletions and runs, with no trash marks.
+    fn merged(
+        stored: HashMap<String, Stored>,
+        deleted: Vec<Tombstone>,
+        runs: Vec<PromptRun>,
+    ) -> Plan {
+        plan(
+            stored,
+            Incoming {
+                deleted,
+                runs,
+                ..Incoming::default()
+            },
+        )
+    }
+
     fn held(states: &[(&str, Stored)]) -> HashMap<String, Stored> {
         states
             .iter()
@@ -120,12 +271,18 @@ mod tests {
     fn unknown_runs_are_stored_as_uploaded_in_flight_or_not() {
         let running = run("a", RunStatus::Running, None);
         let done = run("b", RunStatus::Success, Some(2_000));
-        let plan = plan(HashMap::new(), vec![], vec![running.clone(), done.clone()]);
+        let plan = merged(HashMap::new(), vec![], vec![running.clone(), done.clone()]);
         assert_eq!(
             plan.writes,
             [
-                ("a".to_owned(), Stored::Run(Box::new(running))),
-                ("b".to_owned(), Stored::Run(Box::new(done)))
+                (
+                    "a".to_owned(),
+                    Stored::Run(Box::new(running), Trash::default())
+                ),
+                (
+                    "b".to_owned(),
+                    Stored::Run(Box::new(done), Trash::default())
+                )
             ]
         );
         assert_eq!((plan.accepted, plan.unchanged), (2, 0));
@@ -135,17 +292,23 @@ mod tests {
     fn a_later_state_replaces_an_earlier_one_and_never_the_reverse() {
         let running = run("a", RunStatus::Running, None);
         let done = run("a", RunStatus::Success, Some(2_000));
-        let forward = plan(
-            held(&[("a", Stored::Run(Box::new(running.clone())))]),
+        let forward = merged(
+            held(&[(
+                "a",
+                Stored::Run(Box::new(running.clone()), Trash::default()),
+            )]),
             vec![],
             vec![done.clone()],
         );
         assert_eq!(
             forward.writes,
-            [("a".to_owned(), Stored::Run(Box::new(done.clone())))]
+            [(
+                "a".to_owned(),
+                Stored::Run(Box::new(done.clone()), Trash::default())
+            )]
         );
-        let backward = plan(
-            held(&[("a", Stored::Run(Box::new(done)))]),
+        let backward = merged(
+            held(&[("a", Stored::Run(Box::new(done), Trash::default()))]),
             vec![],
             vec![running],
         );
@@ -162,14 +325,17 @@ mod tests {
     fn among_finished_copies_the_one_completed_later_wins() {
         let cancelled = run("a", RunStatus::Cancelled, Some(2_000));
         let succeeded = run("a", RunStatus::Success, Some(3_000));
-        let later = plan(
-            held(&[("a", Stored::Run(Box::new(cancelled.clone())))]),
+        let later = merged(
+            held(&[(
+                "a",
+                Stored::Run(Box::new(cancelled.clone()), Trash::default()),
+            )]),
             vec![],
             vec![succeeded.clone()],
         );
         assert_eq!(later.accepted, 1);
-        let earlier = plan(
-            held(&[("a", Stored::Run(Box::new(succeeded)))]),
+        let earlier = merged(
+            held(&[("a", Stored::Run(Box::new(succeeded), Trash::default()))]),
             vec![],
             vec![cancelled],
         );
@@ -179,8 +345,8 @@ mod tests {
     #[test]
     fn an_identical_copy_changes_nothing() {
         let done = run("a", RunStatus::Success, Some(2_000));
-        let again = plan(
-            held(&[("a", Stored::Run(Box::new(done.clone())))]),
+        let again = merged(
+            held(&[("a", Stored::Run(Box::new(done.clone()), Trash::default()))]),
             vec![],
             vec![done],
         );
@@ -196,8 +362,8 @@ mod tests {
     #[test]
     fn a_deleted_run_stays_deleted_and_unknown_ids_get_a_tombstone() {
         let done = run("a", RunStatus::Success, Some(2_000));
-        let deleted = plan(
-            held(&[("a", Stored::Run(Box::new(done.clone())))]),
+        let deleted = merged(
+            held(&[("a", Stored::Run(Box::new(done.clone()), Trash::default()))]),
             vec![tombstone("a"), tombstone("never-seen")],
             vec![],
         );
@@ -213,7 +379,7 @@ mod tests {
         );
         let mut newer = done;
         newer.completed_at = Some(Timestamp::from_unix_millis(5_000));
-        let comeback = plan(
+        let comeback = merged(
             held(&[("a", Stored::Deleted(tombstone("a")))]),
             vec![tombstone("a")],
             vec![newer],
@@ -230,7 +396,7 @@ mod tests {
 
     #[test]
     fn a_run_uploaded_and_deleted_at_once_ends_deleted() {
-        let plan = plan(
+        let plan = merged(
             HashMap::new(),
             vec![tombstone("a")],
             vec![run("a", RunStatus::Success, Some(2_000))],
@@ -246,12 +412,125 @@ mod tests {
     fn copies_of_one_id_in_one_upload_merge_in_turn_and_write_once() {
         let running = run("a", RunStatus::Running, None);
         let done = run("a", RunStatus::Error, Some(2_000));
-        let plan = plan(
+        let plan = merged(
             HashMap::new(),
             vec![],
             vec![running.clone(), done.clone(), running],
         );
-        assert_eq!(plan.writes, [("a".to_owned(), Stored::Run(Box::new(done)))]);
+        assert_eq!(
+            plan.writes,
+            [(
+                "a".to_owned(),
+                Stored::Run(Box::new(done), Trash::default())
+            )]
+        );
         assert_eq!((plan.accepted, plan.unchanged), (2, 1));
+    }
+
+    fn mark(trashed_ms: Option<i64>, restored_ms: Option<i64>) -> TrashMark {
+        TrashMark {
+            id: "a".to_owned(),
+            trashed_at: trashed_ms.map(Timestamp::from_unix_millis),
+            restored_at: restored_ms.map(Timestamp::from_unix_millis),
+        }
+    }
+
+    /// Every order of these marks, each its own upload, ends with the same
+    /// marks: the later of each instant, whoever sent which when.
+    #[test]
+    fn trash_marks_merge_the_same_in_any_order() {
+        let marks = [
+            mark(Some(10), None),
+            mark(None, Some(20)),
+            mark(Some(30), None),
+            mark(Some(5), Some(15)),
+        ];
+        let done = run("a", RunStatus::Success, Some(2_000));
+        let mut ends = HashSet::new();
+        for order in permutations(marks.len()) {
+            let mut held = held(&[("a", Stored::Run(Box::new(done.clone()), Trash::default()))]);
+            for index in order {
+                let step = plan(
+                    held.clone(),
+                    Incoming {
+                        trash: vec![marks[index].clone()],
+                        by: Some(format!("person-{index}")),
+                        ..Incoming::default()
+                    },
+                );
+                for (id, state) in step.writes {
+                    held.insert(id, state);
+                }
+            }
+            let Some(Stored::Run(_, trash)) = held.remove("a") else {
+                panic!("the run is kept")
+            };
+            assert!(trash.holds(), "trashed at 30, restored at 20: in the trash");
+            assert_eq!(
+                trash.trashed_by.as_deref(),
+                Some("person-2"),
+                "who trashed it at 30"
+            );
+            ends.insert(format!("{trash:?}"));
+        }
+        assert_eq!(ends.len(), 1, "one end whatever the order: {ends:?}");
+    }
+
+    #[test]
+    fn a_restore_later_than_the_trash_takes_the_run_out_and_ties_restore() {
+        let mut trash = Trash::default();
+        assert!(!trash.holds());
+        assert!(trash.take(&mark(Some(10), None), Some("ana")));
+        assert!(trash.holds());
+        assert!(trash.take(&mark(None, Some(10)), None));
+        assert!(!trash.holds(), "a tie restores");
+        assert!(
+            !trash.take(&mark(Some(9), Some(9)), None),
+            "older marks change nothing"
+        );
+        assert!(trash.take(&mark(Some(11), None), Some("bo")));
+        assert!(trash.holds());
+    }
+
+    #[test]
+    fn a_mark_for_a_run_the_server_does_not_hold_changes_nothing_and_a_tombstone_wins() {
+        let unknown = plan(
+            HashMap::new(),
+            Incoming {
+                trash: vec![mark(Some(10), None)],
+                ..Incoming::default()
+            },
+        );
+        assert_eq!((unknown.accepted, unknown.unchanged), (0, 1));
+        let done = run("a", RunStatus::Success, Some(2_000));
+        let emptied = plan(
+            held(&[("a", Stored::Run(Box::new(done.clone()), Trash::default()))]),
+            Incoming {
+                deleted: vec![tombstone("a")],
+                runs: vec![done],
+                trash: vec![mark(None, Some(99_000))],
+                by: None,
+            },
+        );
+        assert_eq!(
+            emptied.writes,
+            [("a".to_owned(), Stored::Deleted(tombstone("a")))]
+        );
+    }
+
+    /// Every order of `0..count`.
+    fn permutations(count: usize) -> Vec<Vec<usize>> {
+        if count == 0 {
+            return vec![Vec::new()];
+        }
+        let mut all = Vec::new();
+        for shorter in permutations(count - 1) {
+            for at in 0..=shorter.len() {
+                let mut order = shorter.clone();
+                order.insert(at, count - 1);
+                all.push(order);
+            }
+        }
+        all
     }
 }

@@ -6,7 +6,8 @@
 //!   a database a newer gateway has upgraded.
 //! - [`merge`] is the merge rule; [`wire`] the JSON of the API.
 //! - [`History::upload`] merges a batch in one transaction;
-//!   [`History::changes`] reads the changes feed.
+//!   [`History::changes`] reads the changes feed; [`feed`] tells the open
+//!   change streams of every commit, from any gateway.
 //!
 //! **Why the feed never skips a commit.** Each workspace has a counter row
 //! (`sync_counter`). An upload's first statement locks it (an upsert that
@@ -19,6 +20,8 @@
 //! the number of its latest change only, so the feed holds the current state
 //! of each id once.
 
+pub mod backup;
+pub mod feed;
 pub mod merge;
 pub mod open;
 pub mod wire;
@@ -30,6 +33,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use wire::{Change, ChangesPage, Tombstone, Upload, UploadOutcome};
 
 /// Rows written or read per statement: 100 rows of 5 values stay far below
@@ -53,6 +57,8 @@ pub struct History {
     engine: Engine,
     /// Where it is, for messages (a URL without its password).
     location: String,
+    /// The commits this gateway knows of, for the change streams.
+    feed: Arc<feed::Feed>,
 }
 
 /// Why the history could not be read or written.
@@ -101,8 +107,15 @@ impl History {
         &self.location
     }
 
-    /// Closes every connection (waiting for those in use to come back).
+    /// The commits this gateway knows of, for the change streams.
+    pub fn feed(&self) -> &feed::Feed {
+        &self.feed
+    }
+
+    /// Ends the change streams, then closes every connection (waiting for
+    /// those in use to come back).
     pub async fn close(&self) {
+        self.feed.close();
         self.pool.close().await;
     }
 
@@ -112,6 +125,17 @@ impl History {
         &self,
         workspace: &str,
         upload: Upload,
+    ) -> Result<UploadOutcome, HistoryError> {
+        self.upload_by(workspace, upload, None).await
+    }
+
+    /// [`History::upload`], sent by `by` (recorded as who put a run in the
+    /// trash).
+    pub async fn upload_by(
+        &self,
+        workspace: &str,
+        upload: Upload,
+        by: Option<&str>,
     ) -> Result<UploadOutcome, HistoryError> {
         let failed = |error| self.error("storing the upload", error);
         let mut tx = self
@@ -134,7 +158,7 @@ impl History {
         let mut stored = HashMap::new();
         for ids in upload.ids().chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "SELECT id, run, deleted_at FROM sync_runs WHERE workspace = $1 AND id IN ({})",
+                "SELECT {COLUMNS} FROM sync_runs WHERE workspace = $1 AND id IN ({})",
                 placeholders(2, ids.len())
             );
             // Not kept prepared: see `persistent(false)` in `changes`.
@@ -150,12 +174,18 @@ impl History {
             }
         }
 
-        let plan = merge::plan(stored, upload.deleted, upload.runs);
+        let incoming = merge::Incoming {
+            deleted: upload.deleted,
+            runs: upload.runs,
+            trash: upload.trash,
+            by: by.map(str::to_owned),
+        };
+        let plan = merge::plan(stored, incoming);
         let mut rows = Vec::with_capacity(plan.writes.len());
         for (offset, (id, state)) in plan.writes.into_iter().enumerate() {
             let seq = last_seq + 1 + offset as i64;
-            let (run, deleted_at) = match state {
-                Stored::Run(run) => {
+            let (run, deleted_at, trash) = match state {
+                Stored::Run(run, trash) => {
                     let json = serde_json::to_string(&run).map_err(|error| {
                         HistoryError::Failed(Fault {
                             answer: format!(
@@ -164,30 +194,40 @@ impl History {
                             detail: format!("run {id} cannot be written as JSON: {error}"),
                         })
                     })?;
-                    (Some(json), None)
+                    (Some(json), None, trash)
                 }
-                Stored::Deleted(tombstone) => (None, Some(tombstone.deleted_at.to_string())),
+                Stored::Deleted(tombstone) => (
+                    None,
+                    Some(tombstone.deleted_at.to_string()),
+                    merge::Trash::default(),
+                ),
             };
-            rows.push((id, seq, run, deleted_at));
+            rows.push((id, seq, run, deleted_at, trash));
         }
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let values = (0..chunk.len())
-                .map(|row| format!("({})", placeholders(1 + row * 5, 5)))
+                .map(|row| format!("({})", placeholders(1 + row * 8, 8)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "INSERT INTO sync_runs (workspace, id, seq, run, deleted_at) VALUES {values} \
+                "INSERT INTO sync_runs \
+                 (workspace, id, seq, run, deleted_at, trashed_at, restored_at, trashed_by) VALUES {values} \
                  ON CONFLICT (workspace, id) DO UPDATE \
-                 SET seq = excluded.seq, run = excluded.run, deleted_at = excluded.deleted_at"
+                 SET seq = excluded.seq, run = excluded.run, deleted_at = excluded.deleted_at, \
+                 trashed_at = excluded.trashed_at, restored_at = excluded.restored_at, \
+                 trashed_by = excluded.trashed_by"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (id, seq, run, deleted_at) in chunk {
+            for (id, seq, run, deleted_at, trash) in chunk {
                 query = query
                     .bind(workspace)
                     .bind(id.as_str())
                     .bind(*seq)
                     .bind(run.as_deref())
-                    .bind(deleted_at.as_deref());
+                    .bind(deleted_at.as_deref())
+                    .bind(trash.trashed_at.as_ref().map(Timestamp::as_str))
+                    .bind(trash.restored_at.as_ref().map(Timestamp::as_str))
+                    .bind(trash.trashed_by.as_deref());
             }
             query.execute(&mut *tx).await.map_err(failed)?;
         }
@@ -199,13 +239,79 @@ impl History {
                 .execute(&mut *tx)
                 .await
                 .map_err(failed)?;
+            if self.engine == Engine::Postgres {
+                // Delivered to every gateway's listener when (and only if)
+                // this transaction commits. (`IS NULL`: the `Any` driver
+                // reads no column of pg_notify's type, `void`.)
+                sqlx::query("SELECT pg_notify($1, $2) IS NULL")
+                    .bind(feed::CHANNEL)
+                    .bind(feed::notification(workspace, cursor))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+            }
         }
         tx.commit().await.map_err(failed)?;
+        if !rows.is_empty() {
+            self.feed.committed(self, workspace, cursor);
+        }
         Ok(UploadOutcome {
             accepted: plan.accepted,
             unchanged: plan.unchanged,
             cursor: cursor.to_string(),
         })
+    }
+
+    /// Empties the trash of what was put there before `before` (and not
+    /// restored since), in every workspace: each such run becomes a
+    /// tombstone, as if someone had emptied the trash, through the same
+    /// upload (so the feed and every browser learn it). How many runs.
+    pub async fn expire_trash(&self, before: Timestamp) -> Result<usize, HistoryError> {
+        let failed = |error| self.error("reading the trash", error);
+        let cutoff = before.unix_millis().unwrap_or(i64::MIN);
+        let rows = sqlx::query(
+            "SELECT workspace, id, trashed_at, restored_at FROM sync_runs \
+             WHERE trashed_at IS NOT NULL AND deleted_at IS NULL",
+        )
+        .persistent(false)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed)?;
+        let mut expired: HashMap<String, Vec<Tombstone>> = HashMap::new();
+        for row in rows {
+            let instant = |column: &str| -> Result<Option<Timestamp>, HistoryError> {
+                let text: Option<String> = row.try_get(column).map_err(failed)?;
+                Ok(text.map(Timestamp::parse))
+            };
+            let trash = merge::Trash {
+                trashed_at: instant("trashed_at")?,
+                restored_at: instant("restored_at")?,
+                trashed_by: None,
+            };
+            let old = trash
+                .trashed_at
+                .as_ref()
+                .and_then(Timestamp::unix_millis)
+                .is_some_and(|at| at < cutoff);
+            if trash.holds() && old {
+                let workspace: String = row.try_get("workspace").map_err(failed)?;
+                expired.entry(workspace).or_default().push(Tombstone {
+                    id: row.try_get("id").map_err(failed)?,
+                    deleted_at: Timestamp::now(),
+                });
+            }
+        }
+        let mut emptied = 0;
+        for (workspace, tombstones) in expired {
+            for chunk in tombstones.chunks(wire::MAX_UPLOAD_ITEMS) {
+                let upload = Upload {
+                    deleted: chunk.to_vec(),
+                    ..Upload::default()
+                };
+                emptied += self.upload(&workspace, upload).await?.accepted;
+            }
+        }
+        Ok(emptied)
     }
 
     /// The changes to `workspace` committed after `since` (a cursor this
@@ -238,7 +344,7 @@ impl History {
         // runs that made every lookup slower than the last (measured: 62 s
         // instead of 7 s).
         let rows = sqlx::query(
-            "SELECT seq, id, run, deleted_at FROM sync_runs \
+            "SELECT seq, id, run, deleted_at, trashed_at, restored_at, trashed_by FROM sync_runs \
              WHERE workspace = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .persistent(false)
@@ -255,13 +361,15 @@ impl History {
             cursor = row.try_get("seq").map_err(failed)?;
             let (id, state) = self.stored(workspace, row)?;
             changes.push(match state {
-                Stored::Deleted(tombstone) => Change::Deleted(tombstone),
-                Stored::Run(_) => {
+                Stored::Deleted(tombstone) => Change {
+                    deleted: Some(tombstone),
+                    ..Change::default()
+                },
+                Stored::Run(_, trash) => {
                     let text: String = row.try_get("run").map_err(failed)?;
-                    Change::Run(
-                        RawValue::from_string(text)
-                            .map_err(|error| self.corrupt(workspace, &id, error))?,
-                    )
+                    let run = RawValue::from_string(text)
+                        .map_err(|error| self.corrupt(workspace, &id, error))?;
+                    change_of(id, run, trash)
                 }
             });
         }
@@ -278,15 +386,27 @@ impl History {
         let id: String = row.try_get("id").map_err(failed)?;
         let run: Option<String> = row.try_get("run").map_err(failed)?;
         let deleted_at: Option<String> = row.try_get("deleted_at").map_err(failed)?;
+        let instant = |column: &str| -> Result<Option<Timestamp>, HistoryError> {
+            let text: Option<String> = row.try_get(column).map_err(failed)?;
+            Ok(text.map(Timestamp::parse))
+        };
+        let trash = merge::Trash {
+            trashed_at: instant("trashed_at")?,
+            restored_at: instant("restored_at")?,
+            trashed_by: row.try_get("trashed_by").map_err(failed)?,
+        };
         let state = match (run, deleted_at) {
             (_, Some(deleted_at)) => Stored::Deleted(Tombstone {
                 id: id.clone(),
                 deleted_at: Timestamp::parse(deleted_at),
             }),
-            (Some(json), None) => Stored::Run(Box::new(
-                serde_json::from_str::<PromptRun>(&json)
-                    .map_err(|error| self.corrupt(workspace, &id, error))?,
-            )),
+            (Some(json), None) => Stored::Run(
+                Box::new(
+                    serde_json::from_str::<PromptRun>(&json)
+                        .map_err(|error| self.corrupt(workspace, &id, error))?,
+                ),
+                trash,
+            ),
             (None, None) => {
                 return Err(self.corrupt(workspace, &id, "neither a run nor a deletion"))
             }
@@ -357,6 +477,38 @@ impl Engine {
             Engine::Sqlite => "BEGIN IMMEDIATE",
             Engine::Postgres => "BEGIN",
         }
+    }
+}
+
+/// The columns a stored run is read from (see [`History::stored`]).
+const COLUMNS: &str = "id, run, deleted_at, trashed_at, restored_at, trashed_by";
+
+/// A run's entry in the changes feed: as it is, or (in the trash) as a
+/// deletion that carries it (see [`Change`]).
+fn change_of(id: String, run: Box<RawValue>, trash: merge::Trash) -> Change {
+    let in_trash = trash.holds();
+    let Some(trashed_at) = trash.trashed_at else {
+        return Change {
+            run: Some(run),
+            ..Change::default()
+        };
+    };
+    let (run, carried) = match in_trash {
+        true => (None, Some(run)),
+        false => (Some(run), None),
+    };
+    Change {
+        deleted: in_trash.then(|| Tombstone {
+            id,
+            deleted_at: trashed_at.clone(),
+        }),
+        run,
+        trash: Some(wire::TrashState {
+            trashed_at,
+            restored_at: trash.restored_at,
+            trashed_by: trash.trashed_by,
+            run: carried,
+        }),
     }
 }
 

@@ -25,11 +25,14 @@ const POSTGRES_CONNECTIONS: u32 = 8;
 /// The schema, version by version: embedded in the binary, run at start in
 /// order, each once (sqlx records them in `_sqlx_migrations`). Add new ones
 /// at the end; never edit one that has shipped (its checksum is checked).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "sync runs",
-    include_str!("migrations/0001_sync_runs.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "sync runs",
+        include_str!("migrations/0001_sync_runs.sql"),
+    ),
+    (2, "trash", include_str!("migrations/0002_trash.sql")),
+];
 
 /// Where the history database is.
 #[derive(Clone, Debug, PartialEq)]
@@ -211,11 +214,17 @@ impl History {
             pool.close().await;
             return Err(problem);
         }
-        Ok(History {
+        let history = History {
             pool,
             engine,
             location: shown,
-        })
+            feed: Default::default(),
+        };
+        if let Location::Postgres(url) = location {
+            // Other gateways' commits, on a connection of its own.
+            tokio::spawn(super::feed::listen_postgres(history.clone(), url.clone()));
+        }
+        Ok(history)
     }
 }
 

@@ -1,11 +1,11 @@
-//! The sync API's JSON, as the contract fixes it: an upload of runs and
-//! deletions, read and checked whole before anything is written; its
-//! outcome; and a page of the changes feed. Run fields are the crate's
-//! [`PromptRun`] (camelCase).
+//! The sync API's JSON, as the contract fixes it (docs/sync.md): an upload
+//! of runs, deletions and trash marks, read and checked whole before
+//! anything is written; its outcome; and a page of the changes feed. Run
+//! fields are the crate's [`PromptRun`] (camelCase).
 
 pub use prompt_runs::api::wire::Tombstone;
 use prompt_runs::api::wire::SYNC_BATCH_MAX;
-use prompt_runs::model::PromptRun;
+use prompt_runs::model::{PromptRun, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -25,6 +25,23 @@ pub struct Upload {
     pub runs: Vec<PromptRun>,
     /// Runs to delete.
     pub deleted: Vec<Tombstone>,
+    /// Runs put in the trash, or restored from it.
+    pub trash: Vec<TrashMark>,
+}
+
+/// A run put in the trash (`trashedAt`) or restored from it
+/// (`restoredAt`), or both: each instant is the latest this client knows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrashMark {
+    /// The run's id.
+    pub id: String,
+    /// When it was last put in the trash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<Timestamp>,
+    /// When it was last restored from the trash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_at: Option<Timestamp>,
 }
 
 /// Why an upload's body was refused, before anything was written.
@@ -40,8 +57,9 @@ pub enum UploadRefusal {
 
 impl Upload {
     /// Reads an upload's body: `{"runs": [PromptRun], "deleted": [{"id",
-    /// "deletedAt"}]}`, either list may be left out. A refusal names the
-    /// first bad item (`runs[3]: missing field `modelId``).
+    /// "deletedAt"}], "trash": [{"id", "trashedAt"?, "restoredAt"?}]}`, any
+    /// list may be left out. A refusal names the first bad item (`runs[3]:
+    /// missing field `modelId``).
     pub fn parse(body: &[u8]) -> Result<Upload, UploadRefusal> {
         // Syntax first, so that broken JSON is always a 400, whatever it holds.
         let json: Value = serde_json::from_slice(body)
@@ -53,15 +71,16 @@ impl Upload {
         };
         if let Some(unknown) = fields
             .keys()
-            .find(|key| *key != "runs" && *key != "deleted")
+            .find(|key| !["runs", "deleted", "trash"].contains(&key.as_str()))
         {
             return Err(UploadRefusal::Invalid(format!(
-                "unknown field `{unknown}`: an upload has `runs` and `deleted`"
+                "unknown field `{unknown}`: an upload has `runs`, `deleted` and `trash`"
             )));
         }
         let runs = list(fields.remove("runs"), "runs")?;
         let deleted = list(fields.remove("deleted"), "deleted")?;
-        let items = runs.len() + deleted.len();
+        let trash = list(fields.remove("trash"), "trash")?;
+        let items = runs.len() + deleted.len() + trash.len();
         if items > MAX_UPLOAD_ITEMS {
             return Err(UploadRefusal::TooMany(items));
         }
@@ -83,16 +102,38 @@ impl Upload {
                     UploadRefusal::Invalid(format!("deleted[{index}]: {error}"))
                 })?;
                 check_id(&tombstone.id, "deleted", index)?;
-                if tombstone.deleted_at.unix_millis().is_none() {
-                    return Err(UploadRefusal::Invalid(format!(
-                        "deleted[{index}]: deletedAt {:?} is not an RFC 3339 instant, e.g. 2024-05-01T12:00:00.000Z",
-                        tombstone.deleted_at.as_str()
-                    )));
-                }
+                check_instant(&tombstone.deleted_at, "deleted", index, "deletedAt")?;
                 Ok(tombstone)
             })
             .collect::<Result<_, _>>()?;
-        Ok(Upload { runs, deleted })
+        let trash = trash
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let mark: TrashMark = serde_json::from_value(item)
+                    .map_err(|error| UploadRefusal::Invalid(format!("trash[{index}]: {error}")))?;
+                check_id(&mark.id, "trash", index)?;
+                if mark.trashed_at.is_none() && mark.restored_at.is_none() {
+                    return Err(UploadRefusal::Invalid(format!(
+                        "trash[{index}]: give trashedAt, restoredAt or both"
+                    )));
+                }
+                for (instant, name) in [
+                    (&mark.trashed_at, "trashedAt"),
+                    (&mark.restored_at, "restoredAt"),
+                ] {
+                    if let Some(instant) = instant {
+                        check_instant(instant, "trash", index, name)?;
+                    }
+                }
+                Ok(mark)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Upload {
+            runs,
+            deleted,
+            trash,
+        })
     }
 
     /// Every id the upload names, each once.
@@ -102,6 +143,7 @@ impl Upload {
             .iter()
             .map(|tombstone| tombstone.id.as_str())
             .chain(self.runs.iter().map(|run| run.id.as_str()))
+            .chain(self.trash.iter().map(|mark| mark.id.as_str()))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -128,6 +170,22 @@ fn check_id(id: &str, list: &str, index: usize) -> Result<(), UploadRefusal> {
     Ok(())
 }
 
+/// An instant must be one: RFC 3339.
+fn check_instant(
+    instant: &Timestamp,
+    list: &str,
+    index: usize,
+    name: &str,
+) -> Result<(), UploadRefusal> {
+    if instant.unix_millis().is_none() {
+        return Err(UploadRefusal::Invalid(format!(
+            "{list}[{index}]: {name} {:?} is not an RFC 3339 instant, e.g. 2024-05-01T12:00:00.000Z",
+            instant.as_str()
+        )));
+    }
+    Ok(())
+}
+
 /// What an upload did: 200's body.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct UploadOutcome {
@@ -143,13 +201,43 @@ pub struct UploadOutcome {
 }
 
 /// One entry of the changes feed: the current state of one id.
+///
+/// - a run: `{"run": …}`, with `"trash"` (its marks) once it was ever put
+///   in the trash and restored;
+/// - a run in the trash: `{"deleted": {"id", "deletedAt": trashedAt},
+///   "trash": {"trashedAt", "restoredAt"?, "trashedBy"?, "run": …}}`: a
+///   browser that knows no trash reads a deletion, and hides it; one that
+///   does reads the trash;
+/// - a deletion for good: `{"deleted": …}`.
+#[derive(Debug, Default, Serialize)]
+pub struct Change {
+    /// The run as the server holds it (its stored JSON, passed through), when
+    /// it is not in the trash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<Box<RawValue>>,
+    /// Deleted: for good, or (with `trash`) in the trash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Tombstone>,
+    /// Its place in the trash, when it was ever put there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trash: Option<TrashState>,
+}
+
+/// A run's place in the trash, in the changes feed.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Change {
-    /// The run as the server holds it (its stored JSON, passed through).
-    Run(Box<RawValue>),
-    /// The run was deleted.
-    Deleted(Tombstone),
+pub struct TrashState {
+    /// When it was last put in the trash.
+    pub trashed_at: Timestamp,
+    /// When it was last restored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_at: Option<Timestamp>,
+    /// Who put it there last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trashed_by: Option<String>,
+    /// The run, while it is in the trash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<Box<RawValue>>,
 }
 
 /// A page of the changes feed: 200's body.

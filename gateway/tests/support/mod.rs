@@ -32,6 +32,7 @@ pub fn test_gateway() -> Router {
 }
 
 /// An answer, read whole.
+#[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
