@@ -25,13 +25,13 @@
 //!   does ([`Check::evaluate_with`]). A judge's answer that is not a verdict
 //!   is its own outcome, [`Outcome::Unreadable`], never a pass or a fail.
 
-use super::judge::{JudgeCheck, Judges, PreparedRubric, RubricError};
+pub use super::check_error::CheckError;
+use super::judge::{JudgeCheck, Judges, PreparedRubric};
 pub use super::pattern::Pattern;
 use crate::model::{PromptRun, RunStatus, Usd};
 use crate::text::{thousands, CaseInsensitive};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
-use thiserror::Error;
 
 /// A check on an answer. In JSON, an object tagged by `kind`:
 /// `{"kind": "contains", "text": "Paris", "caseSensitive": false}`.
@@ -87,31 +87,6 @@ pub enum Check {
     /// A judge model grades the answer by a rubric (in JSON, kind
     /// `modelGraded`: `rubric`, `judge`, `threshold`, `expected`).
     Judge(JudgeCheck),
-}
-
-/// Why a check cannot be defined as written.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-pub enum CheckError {
-    /// A regular expression that does not compile.
-    #[error("the regular expression /{pattern}/ is not valid: {message}")]
-    InvalidRegex {
-        /// The expression.
-        pattern: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// A text check with nothing to look for.
-    #[error("the check needs some text to look for")]
-    EmptyText,
-    /// A JSON key check with no path.
-    #[error("the check needs a key path, like user.name or /user/name")]
-    EmptyPath,
-    /// A negative cost limit.
-    #[error("a cost limit cannot be negative ({0})")]
-    NegativeCost(Usd),
-    /// A model-graded check that could never grade.
-    #[error("{0}")]
-    Rubric(RubricError),
 }
 
 /// What a check says of one run.
@@ -536,7 +511,7 @@ pub fn evaluate_all(checks: &[Check], run: &PromptRun) -> Vec<Outcome> {
 /// What model-graded checks need to grade a run: the experiment (its rows
 /// fill the rubrics), each check's prepared rubric, and the judge runs.
 pub struct Grading<'a> {
-    experiment: &'a super::plan::Experiment,
+    experiment: &'a super::definition::Experiment,
     /// By check position: `None` for a check that is not model-graded.
     rubrics: Vec<Option<Result<PreparedRubric, String>>>,
     judges: &'a Judges,
@@ -544,7 +519,7 @@ pub struct Grading<'a> {
 
 impl<'a> Grading<'a> {
     /// The grading of `experiment`'s checks by `judges`.
-    pub fn new(experiment: &'a super::plan::Experiment, judges: &'a Judges) -> Grading<'a> {
+    pub fn new(experiment: &'a super::definition::Experiment, judges: &'a Judges) -> Grading<'a> {
         let rubrics = (experiment.checks.iter())
             .map(|check| match check {
                 Check::Judge(judge) => {

@@ -12,8 +12,9 @@
 //! released and its actual cost spent ([`Budget`]). So a budget is passed
 //! only by what answers cost beyond their estimates.
 
+use super::cell::PlannedCell;
+use super::definition::Experiment;
 use super::judge::{judge_checks, rubric_tokens, JUDGE_MAX_TOKENS};
-use super::plan::{Experiment, PlannedCell};
 use crate::api::wire::ServerLimits;
 use crate::model::{percentile, Model, Usd};
 use std::time::Duration;

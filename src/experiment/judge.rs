@@ -24,8 +24,8 @@
 //! verdict.
 
 use super::checks::Outcome;
+use super::definition::Experiment;
 use super::hash::content_hash;
-use super::plan::Experiment;
 use super::template::{Part, RenderError, Template, TemplateError};
 use crate::api::wire::{ExecuteParameters, ExecuteRequest};
 use crate::model::{PromptRun, RunStatus};

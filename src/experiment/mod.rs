@@ -7,8 +7,11 @@
 //!
 //! - [`template`]: `{{name}}` templates, parsed once and rendered per row.
 //! - [`inputs`]: the input table, read from CSV or JSONL, edited, written as CSV.
-//! - [`plan`](mod@plan): the experiment's definition and its plan: cells, request
-//!   count.
+//! - [`definition`]: the experiment's definition, and what keeps one from
+//!   running.
+//! - [`cell`]: one request of a plan: a row on a model, one repeat.
+//! - [`plan`](mod@plan): the experiment's plan: its cells, request count and
+//!   estimate.
 //! - [`estimate`]: what the cells should cost and what that assumes, how
 //!   they meet a server's rate limit, and the budget that reserves before
 //!   sending.
@@ -22,7 +25,10 @@
 //! - [`example`](mod@example): the example a first visit opens on.
 
 pub mod agreement;
+pub mod cell;
+mod check_error;
 pub mod checks;
+pub mod definition;
 pub mod diff;
 pub mod estimate;
 pub mod example;
@@ -37,7 +43,11 @@ pub mod transfer;
 pub mod win_rate;
 
 pub use agreement::Agreement;
+pub use cell::PlannedCell;
 pub use checks::{evaluate_all, passes, Check, CheckError, Grading, Outcome, PassRate, Pattern};
+pub use definition::{
+    Experiment, ExperimentError, InvalidExperiment, Pairing, EXPERIMENT_SCHEMA, MAX_REPEATS,
+};
 pub use diff::{Change, Span, WordDiff};
 pub use estimate::{
     answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace,
@@ -54,10 +64,7 @@ pub use judge::{
     judge_tag, parse_verdict, JudgeCheck, JudgeRequest, JudgeTag, Judges, RubricError, Verdict,
     BUILT_IN_RUBRICS, JUDGE_KEY,
 };
-pub use plan::{
-    plan, plan_with_answers, Experiment, ExperimentError, InvalidExperiment, Pairing, Plan,
-    PlannedCell, EXPERIMENT_SCHEMA, MAX_REPEATS,
-};
+pub use plan::{plan, plan_with_answers, Plan};
 pub use template::{Part, RenderError, Template, TemplateError};
 pub use transfer::{
     export_experiment, grid_csv, import_experiment, ExperimentImportError, ImportedExperiment,

@@ -529,7 +529,7 @@ impl RunsStore {
 
 /// The cells of `plan` whose run shown in `grid` failed or was cancelled:
 /// "re-run failed cells only". Cells never run, in flight or answered are
-/// left out (see [`Plan::unfinished_cells`] for failed and never run together).
+/// left out (see [`Grid::unfinished_cells`] for failed and never run together).
 pub fn failed_cells(plan: &Plan, grid: &Grid) -> Vec<PlannedCell> {
     (plan.cells.iter())
         .filter(|cell| {
