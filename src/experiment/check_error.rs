@@ -1,8 +1,8 @@
-//! Why a check cannot be defined as written: the one error of defining
-//! checks, shared by the checks and the regular expression they compile, so
-//! that neither reaches into the other.
+//! Why a check cannot be defined as written: the errors of defining checks,
+//! a model-graded one's included, shared by the checks, the judge and the
+//! regular expression they compile, so that none reaches into another.
 
-use super::judge::RubricError;
+use super::template::TemplateError;
 use crate::model::Usd;
 use thiserror::Error;
 
@@ -29,4 +29,24 @@ pub enum CheckError {
     /// A model-graded check that could never grade.
     #[error("{0}")]
     Rubric(RubricError),
+}
+
+/// Why a judge check cannot be defined as written.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum RubricError {
+    /// No judge model.
+    #[error("the check needs a judge model")]
+    NoJudge,
+    /// A threshold outside 0–1 (or not a number).
+    #[error("the pass threshold must be from 0 to 1, not {0}")]
+    Threshold(String),
+    /// A rubric without `{{output}}`: the judge would not see the answer.
+    #[error("the rubric must show the judge the answer: put {{{{output}}}} in it")]
+    NoOutput,
+    /// A rubric that does not parse.
+    #[error("the rubric: {0}")]
+    Template(TemplateError),
+    /// A rubric variable the inputs do not have.
+    #[error("the rubric: {0}")]
+    Variable(String),
 }

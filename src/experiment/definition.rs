@@ -2,10 +2,9 @@
 //! table on some models, each cell repeated, with checks on the answers and
 //! a budget; and every problem that keeps one from running.
 
-use super::check_error::CheckError;
+use super::check_error::{CheckError, RubricError};
 use super::checks::Check;
 use super::inputs::InputTable;
-use super::judge::RubricError;
 use super::template::{RenderError, Template, TemplateError};
 use crate::api::wire::ExecuteParameters;
 use crate::model::Usd;
@@ -232,7 +231,7 @@ impl Experiment {
         for (index, check) in self.checks.iter().enumerate() {
             // A rubric is checked against the inputs as the template is.
             let prepared = |check: &Check| match check {
-                Check::Judge(judge) => (judge.prepare(self).map(|_| ()))
+                Check::Judge(judge) => (judge.prepare(&self.inputs).map(|_| ()))
                     .map_err(|error| CheckError::Rubric(RubricError::Variable(error.to_string()))),
                 _ => Ok(()),
             };

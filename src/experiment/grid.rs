@@ -12,9 +12,10 @@
 
 use super::agreement::Agreement;
 use super::cell::PlannedCell;
-use super::checks::{passes, shortened, Check, Grading, Outcome, PassRate};
+use super::checks::{passes, Check, Grading, Outcome, PassRate};
 use super::definition::Experiment;
 use super::judge::{judge_tag, Judges};
+use super::label::shortened;
 use super::plan::Plan;
 use crate::model::{percentile, CostSource, PromptRun, Rating, RunStatus, Usd};
 use std::sync::Arc;
@@ -288,7 +289,7 @@ impl Grid {
         // A verdict that landed grades a run that did not change: while the
         // judges change, only the model-graded checks are evaluated again.
         let judges_changed = previous.is_some_and(|grid| grid.judges != judges);
-        let grading = Grading::new(experiment, &judges);
+        let grading = Grading::new(&experiment.checks, &experiment.inputs, &judges);
         let rows = (slots.into_iter().enumerate())
             .map(|(row, row_slots)| {
                 let cells: Vec<GridCell> = (experiment.models_of_row(row))

@@ -23,6 +23,12 @@
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
 //! - [`example`](mod@example): the example a first visit opens on.
+//!
+//! They import one another one way only, from the bottom up: what a check's
+//! error, outcome and label are (private leaves), [`template`], [`inputs`];
+//! then [`judge`], then [`checks`] (which hold model-graded ones); the
+//! [`definition`], a [`cell`], the [`estimate`], the [`plan`](mod@plan), the
+//! [`grid`]; and [`transfer`] on top.
 
 pub mod agreement;
 pub mod cell;
@@ -36,6 +42,8 @@ pub mod grid;
 mod hash;
 pub mod inputs;
 pub mod judge;
+mod label;
+mod outcome;
 mod pattern;
 pub mod plan;
 pub mod template;
