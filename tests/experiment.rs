@@ -870,14 +870,14 @@ fn cells_in_flight_and_cells_left_to_run() {
     let grid = Grid::build(&experiment, &runs);
     assert_eq!(grid.rows[0].cells[0].status, CellStatus::InFlight);
     assert_eq!(grid.models[0].in_flight, 1);
-    let left: Vec<usize> = plan.unfinished_cells(&grid).iter().map(|c| c.row).collect();
+    let left: Vec<usize> = grid.unfinished_cells(&plan).iter().map(|c| c.row).collect();
     assert_eq!(
         left,
         [2],
         "only the failed cell: not the running or answered ones"
     );
     let nothing_ran = Grid::build(&experiment, &[]);
-    assert_eq!(plan.unfinished_cells(&nothing_ran).len(), 3);
+    assert_eq!(nothing_ran.unfinished_cells(&plan).len(), 3);
 }
 
 #[test]

@@ -368,7 +368,7 @@ fn cancel_aborts_what_is_in_flight_and_sends_nothing_more() {
     let not_run: usize = grid.models.iter().map(|model| model.not_run).sum();
     assert_eq!(not_run, 15);
     assert_eq!(
-        plan.unfinished_cells(&grid).len(),
+        grid.unfinished_cells(&plan).len(),
         19,
         "resume finds them all"
     );
@@ -416,7 +416,7 @@ fn without_a_price_the_budget_stops_sending_once_spent_reaches_it() {
     let (outcome, _) = start(
         &setup,
         &experiment,
-        plan.unfinished_cells(&grid).into_iter().cloned().collect(),
+        grid.unfinished_cells(&plan).into_iter().cloned().collect(),
     );
     setup.pool.run_until_stalled();
     assert_eq!(setup.server.started.get(), 6);

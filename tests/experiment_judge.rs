@@ -49,9 +49,9 @@ fn judge_run(
     let Check::Judge(judge) = &experiment.checks[0] else {
         unreachable!()
     };
-    let rubric = judge.prepare(experiment).unwrap();
+    let rubric = judge.prepare(&experiment.inputs).unwrap();
     let row = graded.experiment_cell().unwrap().row;
-    let request = rubric.request(experiment, row, graded).unwrap();
+    let request = rubric.request(&experiment.inputs, row, graded).unwrap();
     let mut run = request.pending_run(&experiment.id, &graded.id);
     run.status = RunStatus::Success;
     run.output = Some(verdict.into());
@@ -66,8 +66,8 @@ fn a_rubric_is_filled_with_the_answer_the_prompt_and_the_rows_columns() {
         unreachable!()
     };
     let run = answered(&experiment, 1, 0, "It is Lima.");
-    let request = (judge.prepare(&experiment).unwrap())
-        .request(&experiment, 1, &run)
+    let request = (judge.prepare(&experiment.inputs).unwrap())
+        .request(&experiment.inputs, 1, &run)
         .unwrap();
     assert_eq!(request.model_id, "judge-1");
     assert!(request
@@ -90,21 +90,21 @@ fn a_rubric_is_filled_with_the_answer_the_prompt_and_the_rows_columns() {
     // The key is the content: the same answer on the same row is the same
     // request, another answer or judge is not.
     let same = answered(&experiment, 1, 1, "It is Lima.");
-    let rubric = judge.prepare(&experiment).unwrap();
+    let rubric = judge.prepare(&experiment.inputs).unwrap();
     assert_eq!(
-        rubric.request(&experiment, 1, &same).unwrap().key,
+        rubric.request(&experiment.inputs, 1, &same).unwrap().key,
         request.key
     );
     let other = answered(&experiment, 1, 1, "It is Cusco.");
     assert_ne!(
-        rubric.request(&experiment, 1, &other).unwrap().key,
+        rubric.request(&experiment.inputs, 1, &other).unwrap().key,
         request.key
     );
     let mut other_judge = judge.clone();
     other_judge.judge = "judge-2".into();
-    let by_other = other_judge.prepare(&experiment).unwrap();
+    let by_other = other_judge.prepare(&experiment.inputs).unwrap();
     assert_ne!(
-        by_other.request(&experiment, 1, &run).unwrap().key,
+        by_other.request(&experiment.inputs, 1, &run).unwrap().key,
         request.key
     );
     assert_eq!(request.key.len(), 16);
@@ -117,14 +117,14 @@ fn a_rubric_is_filled_with_the_answer_the_prompt_and_the_rows_columns() {
         threshold: 0.7,
         expected: Some("country".into()),
     };
-    let prompt = (custom.prepare(&experiment).unwrap())
-        .request(&experiment, 0, &run)
+    let prompt = (custom.prepare(&experiment.inputs).unwrap())
+        .request(&experiment.inputs, 0, &run)
         .unwrap()
         .prompt;
     assert!(prompt.starts_with("Is It is Lima. the capital of France? Expect France."));
     custom.expected = Some("answer".into());
     assert!(
-        custom.prepare(&experiment).is_err(),
+        custom.prepare(&experiment.inputs).is_err(),
         "no column named answer"
     );
 }

@@ -391,12 +391,12 @@ mod tests {
         let judge = JudgeCheck::built_in(0, JUDGE_MODEL);
         experiment.checks = vec![Check::Judge(judge.clone())];
         let cell = plan(&experiment, &[]).unwrap().cells.remove(0);
-        let rubric = judge.prepare(&experiment).unwrap();
+        let rubric = judge.prepare(&experiment.inputs).unwrap();
         let judged = |output: &str| {
             let mut run = cell.pending_run("exp");
             run.status = RunStatus::Success;
             run.output = Some(output.into());
-            let request = rubric.request(&experiment, 0, &run).unwrap();
+            let request = rubric.request(&experiment.inputs, 0, &run).unwrap();
             let text = answer_of(&request.model_id, &request.prompt, &[]);
             assert_eq!(
                 text,

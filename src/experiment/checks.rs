@@ -25,13 +25,16 @@
 //!   does ([`Check::evaluate_with`]). A judge's answer that is not a verdict
 //!   is its own outcome, [`Outcome::Unreadable`], never a pass or a fail.
 
-use super::judge::{JudgeCheck, Judges, PreparedRubric, RubricError};
+pub use super::check_error::CheckError;
+use super::inputs::InputTable;
+use super::judge::{JudgeCheck, JudgeRequest, Judges, PreparedRubric};
+use super::label::shortened;
+pub use super::outcome::Outcome;
 pub use super::pattern::Pattern;
 use crate::model::{PromptRun, RunStatus, Usd};
 use crate::text::{thousands, CaseInsensitive};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
-use thiserror::Error;
 
 /// A check on an answer. In JSON, an object tagged by `kind`:
 /// `{"kind": "contains", "text": "Paris", "caseSensitive": false}`.
@@ -87,60 +90,6 @@ pub enum Check {
     /// A judge model grades the answer by a rubric (in JSON, kind
     /// `modelGraded`: `rubric`, `judge`, `threshold`, `expected`).
     Judge(JudgeCheck),
-}
-
-/// Why a check cannot be defined as written.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-pub enum CheckError {
-    /// A regular expression that does not compile.
-    #[error("the regular expression /{pattern}/ is not valid: {message}")]
-    InvalidRegex {
-        /// The expression.
-        pattern: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// A text check with nothing to look for.
-    #[error("the check needs some text to look for")]
-    EmptyText,
-    /// A JSON key check with no path.
-    #[error("the check needs a key path, like user.name or /user/name")]
-    EmptyPath,
-    /// A negative cost limit.
-    #[error("a cost limit cannot be negative ({0})")]
-    NegativeCost(Usd),
-    /// A model-graded check that could never grade.
-    #[error("{0}")]
-    Rubric(RubricError),
-}
-
-/// What a check says of one run.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// The answer passes.
-    Pass,
-    /// The answer passes, and why: a judge's score and reason.
-    PassBecause(String),
-    /// The answer fails, and why, in a few words that follow the check's
-    /// label (`no match`, `1,200 ms`).
-    Fail(String),
-    /// The check cannot judge this run, and why.
-    NotApplicable(String),
-    /// The judge answered something that is not a verdict, and what was
-    /// wrong with it: neither a pass nor a fail.
-    Unreadable(String),
-}
-
-impl Outcome {
-    /// Whether it passes (`Some(true)`), fails (`Some(false)`), or says
-    /// neither.
-    pub fn passed(&self) -> Option<bool> {
-        match self {
-            Outcome::Pass | Outcome::PassBecause(_) => Some(true),
-            Outcome::Fail(_) => Some(false),
-            Outcome::NotApplicable(_) | Outcome::Unreadable(_) => None,
-        }
-    }
 }
 
 /// The JSON of a check: one flat object whatever the kind. Serde's
@@ -533,28 +482,42 @@ pub fn evaluate_all(checks: &[Check], run: &PromptRun) -> Vec<Outcome> {
     checks.iter().map(|check| check.evaluate(run)).collect()
 }
 
-/// What model-graded checks need to grade a run: the experiment (its rows
-/// fill the rubrics), each check's prepared rubric, and the judge runs.
+/// The model-graded checks among `checks`, with their positions: the order
+/// of a plan's judge estimates
+/// ([`CostEstimate::judges`](super::CostEstimate::judges)).
+pub fn judge_checks(checks: &[Check]) -> impl Iterator<Item = (usize, &JudgeCheck)> {
+    (checks.iter().enumerate()).filter_map(|(index, check)| match check {
+        Check::Judge(judge) => Some((index, judge)),
+        _ => None,
+    })
+}
+
+/// What model-graded checks need to grade a run: the checks, the input
+/// rows (they fill the rubrics), each check's prepared rubric, and the judge
+/// runs.
 pub struct Grading<'a> {
-    experiment: &'a super::plan::Experiment,
+    checks: &'a [Check],
+    inputs: &'a InputTable,
     /// By check position: `None` for a check that is not model-graded.
     rubrics: Vec<Option<Result<PreparedRubric, String>>>,
     judges: &'a Judges,
 }
 
 impl<'a> Grading<'a> {
-    /// The grading of `experiment`'s checks by `judges`.
-    pub fn new(experiment: &'a super::plan::Experiment, judges: &'a Judges) -> Grading<'a> {
-        let rubrics = (experiment.checks.iter())
+    /// The grading of an experiment's `checks`, on the rows of its
+    /// `inputs`, by `judges`.
+    pub fn new(checks: &'a [Check], inputs: &'a InputTable, judges: &'a Judges) -> Grading<'a> {
+        let rubrics = (checks.iter())
             .map(|check| match check {
                 Check::Judge(judge) => {
-                    Some(judge.prepare(experiment).map_err(|error| error.to_string()))
+                    Some(judge.prepare(inputs).map_err(|error| error.to_string()))
                 }
                 _ => None,
             })
             .collect();
         Grading {
-            experiment,
+            checks,
+            inputs,
             rubrics,
             judges,
         }
@@ -562,20 +525,20 @@ impl<'a> Grading<'a> {
 
     /// The judge request that grades `run` by check `index`, when that
     /// check is model-graded, the run answered and its row fills the rubric.
-    pub fn request(&self, index: usize, run: &PromptRun) -> Option<super::judge::JudgeRequest> {
+    pub fn request(&self, index: usize, run: &PromptRun) -> Option<JudgeRequest> {
         let Some(Some(Ok(rubric))) = self.rubrics.get(index) else {
             return None;
         };
         if run.status != RunStatus::Success {
             return None;
         }
-        rubric.request(self.experiment, run.experiment_cell()?.row, run)
+        rubric.request(self.inputs, run.experiment_cell()?.row, run)
     }
 
     /// Grades `run` again by the model-graded checks only, in `outcomes`
     /// (its outcomes by every check): what a verdict that landed changes.
     pub fn regrade(&self, run: &PromptRun, outcomes: &mut [Outcome]) {
-        for (index, check) in self.experiment.checks.iter().enumerate() {
+        for (index, check) in self.checks.iter().enumerate() {
             if let (Check::Judge(_), Some(outcome)) = (check, outcomes.get_mut(index)) {
                 *outcome = check.evaluate_with(index, run, self);
             }
@@ -693,11 +656,6 @@ fn json_pointer(path: &str) -> String {
 /// `"text"`, cut to 40 characters.
 fn quoted(text: &str) -> String {
     format!("\"{}\"", shortened(text))
-}
-
-/// `text` cut to 40 characters, with `…` when cut.
-pub(super) fn shortened(text: &str) -> String {
-    crate::text::shortened(text, 40)
 }
 
 #[cfg(test)]

@@ -12,8 +12,10 @@
 //! released and its actual cost spent ([`Budget`]). So a budget is passed
 //! only by what answers cost beyond their estimates.
 
-use super::judge::{judge_checks, rubric_tokens, JUDGE_MAX_TOKENS};
-use super::plan::{Experiment, PlannedCell};
+use super::cell::PlannedCell;
+use super::checks::judge_checks;
+use super::definition::Experiment;
+use super::judge::{rubric_tokens, JUDGE_MAX_TOKENS};
 use crate::api::wire::ServerLimits;
 use crate::model::{percentile, Model, Usd};
 use std::time::Duration;
@@ -173,7 +175,7 @@ impl CostEstimate {
                 entry(model_id, answer)
             })
             .collect();
-        let mut judges: Vec<(u64, ModelEstimate)> = judge_checks(experiment)
+        let mut judges: Vec<(u64, ModelEstimate)> = judge_checks(&experiment.checks)
             .map(|(_, judge)| {
                 let answer = AnswerLength::MaxTokens(JUDGE_MAX_TOKENS);
                 (rubric_tokens(judge), entry(&judge.judge, answer))

@@ -3,7 +3,9 @@
 //! (nothing leaves the machine), with a check, so that a person sees the plan, the
 //! grid and its checks before writing their own.
 
-use super::{Check, Experiment, InputFormat, InputTable};
+use super::checks::Check;
+use super::definition::Experiment;
+use super::inputs::{InputFormat, InputTable};
 
 /// The example's id: fixed, so that the example made again (once every
 /// experiment was deleted) finds its earlier runs. It sorts after the ids of

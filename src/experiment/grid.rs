@@ -11,9 +11,12 @@
 //! successful one over any other, and otherwise the latest started.
 
 use super::agreement::Agreement;
-use super::checks::{passes, shortened, Check, Grading, Outcome, PassRate};
+use super::cell::PlannedCell;
+use super::checks::{passes, Check, Grading, Outcome, PassRate};
+use super::definition::Experiment;
 use super::judge::{judge_tag, Judges};
-use super::plan::Experiment;
+use super::label::shortened;
+use super::plan::Plan;
 use crate::model::{percentile, CostSource, PromptRun, Rating, RunStatus, Usd};
 use std::sync::Arc;
 
@@ -286,7 +289,7 @@ impl Grid {
         // A verdict that landed grades a run that did not change: while the
         // judges change, only the model-graded checks are evaluated again.
         let judges_changed = previous.is_some_and(|grid| grid.judges != judges);
-        let grading = Grading::new(experiment, &judges);
+        let grading = Grading::new(&experiment.checks, &experiment.inputs, &judges);
         let rows = (slots.into_iter().enumerate())
             .map(|(row, row_slots)| {
                 let cells: Vec<GridCell> = (experiment.models_of_row(row))
@@ -361,6 +364,19 @@ impl Grid {
     /// The run shown for one repeat of a cell, if any.
     pub fn run_of(&self, row: usize, model: usize, repeat: u32) -> Option<&Arc<PromptRun>> {
         self.cell(row, model)?.runs.get(repeat as usize)?.as_ref()
+    }
+
+    /// The cells of `plan` still to run once some have: those whose latest
+    /// run here failed or was cancelled, and those never run. Cells with a
+    /// run in flight or a successful one are left out. This is "re-run
+    /// failed cells" and "resume" in one.
+    pub fn unfinished_cells<'a>(&self, plan: &'a Plan) -> Vec<&'a PlannedCell> {
+        (plan.cells.iter())
+            .filter(|cell| {
+                self.run_of(cell.row, cell.model, cell.repeat)
+                    .is_none_or(|run| run.status.is_finished() && run.status != RunStatus::Success)
+            })
+            .collect()
     }
 
     /// How many shown answers a model-graded check has not graded yet

@@ -23,10 +23,12 @@
 //! ([`Judges`]), so answers that are the same text on the same row share one
 //! verdict.
 
-use super::checks::Outcome;
+pub use super::check_error::RubricError;
 use super::hash::content_hash;
-use super::plan::Experiment;
-use super::template::{Part, RenderError, Template, TemplateError};
+use super::inputs::InputTable;
+use super::label::shortened;
+use super::outcome::Outcome;
+use super::template::{Part, RenderError, Template};
 use crate::api::wire::{ExecuteParameters, ExecuteRequest};
 use crate::model::{PromptRun, RunStatus};
 use serde_json::{json, Map, Value};
@@ -88,26 +90,6 @@ pub struct JudgeCheck {
     pub expected: Option<String>,
 }
 
-/// Why a judge check cannot be defined as written.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RubricError {
-    /// No judge model.
-    #[error("the check needs a judge model")]
-    NoJudge,
-    /// A threshold outside 0–1 (or not a number).
-    #[error("the pass threshold must be from 0 to 1, not {0}")]
-    Threshold(String),
-    /// A rubric without `{{output}}`: the judge would not see the answer.
-    #[error("the rubric must show the judge the answer: put {{{{output}}}} in it")]
-    NoOutput,
-    /// A rubric that does not parse.
-    #[error("the rubric: {0}")]
-    Template(TemplateError),
-    /// A rubric variable the inputs do not have.
-    #[error("the rubric: {0}")]
-    Variable(String),
-}
-
 impl JudgeCheck {
     /// The built-in rubric `index` of [`BUILT_IN_RUBRICS`], graded by `judge`,
     /// passing from a score of 0.5.
@@ -146,7 +128,7 @@ impl JudgeCheck {
             .find(|(_, text)| *text == self.rubric)
         {
             Some((name, _)) => (*name).to_owned(),
-            None => super::checks::shortened(
+            None => shortened(
                 self.rubric
                     .lines()
                     .map(str::trim)
@@ -156,9 +138,10 @@ impl JudgeCheck {
         }
     }
 
-    /// The rubric made ready to fill for `experiment`'s rows: its variables
-    /// resolved to the answer, the prompt or an input column.
-    pub fn prepare(&self, experiment: &Experiment) -> Result<PreparedRubric, RenderError> {
+    /// The rubric made ready to fill for the rows of `inputs` (an
+    /// experiment's): its variables resolved to the answer, the prompt or an
+    /// input column.
+    pub fn prepare(&self, inputs: &InputTable) -> Result<PreparedRubric, RenderError> {
         let template = Template::parse(&self.rubric).map_err(|error| {
             // `validate` refuses this before a plan; said plainly if not.
             RenderError::UnknownVariable {
@@ -166,7 +149,7 @@ impl JudgeCheck {
                 columns: Vec::new(),
             }
         })?;
-        let columns = experiment.inputs.columns();
+        let columns = inputs.columns();
         let column = |name: &str| {
             columns
                 .iter()
@@ -221,16 +204,6 @@ impl JudgeCheck {
     }
 }
 
-/// The model-graded checks of `experiment`, with their positions among its
-/// checks: the order of the plan's judge estimates
-/// ([`CostEstimate::judges`](super::CostEstimate::judges)).
-pub fn judge_checks(experiment: &Experiment) -> impl Iterator<Item = (usize, &JudgeCheck)> {
-    (experiment.checks.iter().enumerate()).filter_map(|(index, check)| match check {
-        super::checks::Check::Judge(judge) => Some((index, judge)),
-        _ => None,
-    })
-}
-
 /// The tokens of a judge request's prompt beyond the answer and the row:
 /// its rubric's text and the verdict's form (estimated, as prompts are).
 pub fn rubric_tokens(judge: &JudgeCheck) -> u64 {
@@ -266,14 +239,14 @@ pub struct JudgeRequest {
 
 impl PreparedRubric {
     /// The judge request for `run` (an answer of row `row`, from 0, of
-    /// `experiment`); `None` when the row has no value for a variable.
+    /// `inputs`); `None` when the row has no value for a variable.
     pub fn request(
         &self,
-        experiment: &Experiment,
+        inputs: &InputTable,
         row: usize,
         run: &PromptRun,
     ) -> Option<JudgeRequest> {
-        let values = experiment.inputs.rows().get(row)?;
+        let values = inputs.rows().get(row)?;
         let mut prompt = String::new();
         for part in &self.parts {
             match part {

@@ -7,8 +7,11 @@
 //!
 //! - [`template`]: `{{name}}` templates, parsed once and rendered per row.
 //! - [`inputs`]: the input table, read from CSV or JSONL, edited, written as CSV.
-//! - [`plan`](mod@plan): the experiment's definition and its plan: cells, request
-//!   count.
+//! - [`definition`]: the experiment's definition, and what keeps one from
+//!   running.
+//! - [`cell`]: one request of a plan: a row on a model, one repeat.
+//! - [`plan`](mod@plan): the experiment's plan: its cells, request count and
+//!   estimate.
 //! - [`estimate`]: what the cells should cost and what that assumes, how
 //!   they meet a server's rate limit, and the budget that reserves before
 //!   sending.
@@ -20,9 +23,18 @@
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
 //! - [`example`](mod@example): the example a first visit opens on.
+//!
+//! They import one another one way only, from the bottom up: what a check's
+//! error, outcome and label are (private leaves), [`template`], [`inputs`];
+//! then [`judge`], then [`checks`] (which hold model-graded ones); the
+//! [`definition`], a [`cell`], the [`estimate`], the [`plan`](mod@plan), the
+//! [`grid`]; and [`transfer`] on top.
 
 pub mod agreement;
+pub mod cell;
+mod check_error;
 pub mod checks;
+pub mod definition;
 pub mod diff;
 pub mod estimate;
 pub mod example;
@@ -30,6 +42,8 @@ pub mod grid;
 mod hash;
 pub mod inputs;
 pub mod judge;
+mod label;
+mod outcome;
 mod pattern;
 pub mod plan;
 pub mod template;
@@ -37,7 +51,11 @@ pub mod transfer;
 pub mod win_rate;
 
 pub use agreement::Agreement;
+pub use cell::PlannedCell;
 pub use checks::{evaluate_all, passes, Check, CheckError, Grading, Outcome, PassRate, Pattern};
+pub use definition::{
+    Experiment, ExperimentError, InvalidExperiment, Pairing, EXPERIMENT_SCHEMA, MAX_REPEATS,
+};
 pub use diff::{Change, Span, WordDiff};
 pub use estimate::{
     answering_time, AnswerLength, Budget, Confirmation, CostEstimate, ModelEstimate, Pace,
@@ -54,10 +72,7 @@ pub use judge::{
     judge_tag, parse_verdict, JudgeCheck, JudgeRequest, JudgeTag, Judges, RubricError, Verdict,
     BUILT_IN_RUBRICS, JUDGE_KEY,
 };
-pub use plan::{
-    plan, plan_with_answers, Experiment, ExperimentError, InvalidExperiment, Pairing, Plan,
-    PlannedCell, EXPERIMENT_SCHEMA, MAX_REPEATS,
-};
+pub use plan::{plan, plan_with_answers, Plan};
 pub use template::{Part, RenderError, Template, TemplateError};
 pub use transfer::{
     export_experiment, grid_csv, import_experiment, ExperimentImportError, ImportedExperiment,

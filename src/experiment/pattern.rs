@@ -11,7 +11,7 @@
 //! (lookaround, backreferences). Ignoring case folds all of Unicode in the
 //! browser and ASCII letters natively.
 
-use super::checks::CheckError;
+use super::check_error::CheckError;
 
 /// A compiled regular expression, kept with its source text and flag.
 #[derive(Clone, Debug)]

@@ -14,9 +14,9 @@
 //! with any problem is refused whole, and since it returns values rather than
 //! changing the store, a refusal changes nothing.
 
+use super::definition::{Experiment, Pairing, EXPERIMENT_SCHEMA};
 use super::grid::{CellStatus, Grid, GridCell};
 use super::judge::judge_tag;
-use super::plan::{Experiment, Pairing, EXPERIMENT_SCHEMA};
 use crate::model::runs_json::{parse_runs, settle_interrupted};
 use crate::model::{percentile, PromptRun, RunStatus, Usd};
 use crate::rfc4180::{defuse_formula, push_record};

@@ -18,7 +18,8 @@ use super::RunsStore;
 use crate::api::wire::ExecuteParameters;
 use crate::api::ApiError;
 use crate::api::PromptExecutor;
-use crate::experiment::judge::{judge_checks, judge_tag, Judges, PreparedRubric, JUDGE_MAX_TOKENS};
+use crate::experiment::checks::judge_checks;
+use crate::experiment::judge::{judge_tag, Judges, PreparedRubric, JUDGE_MAX_TOKENS};
 use crate::experiment::{
     Budget, CostEstimate, Experiment, Grid, ModelEstimate, Plan, PlannedCell, RECENT_ANSWERS,
 };
@@ -164,9 +165,9 @@ impl Judging {
     /// The grading of `experiment`'s answers, its judges priced by
     /// `estimate`, its cache the judge runs in `store`.
     fn new(store: &RunsStore, experiment: &Experiment, estimate: &CostEstimate) -> Judging {
-        let rubrics = (judge_checks(experiment).zip(&estimate.judges))
+        let rubrics = (judge_checks(&experiment.checks).zip(&estimate.judges))
             .filter_map(|((_, check), judge)| {
-                Some((check.prepare(experiment).ok()?, judge.clone()))
+                Some((check.prepare(&experiment.inputs).ok()?, judge.clone()))
             })
             .collect::<Vec<_>>();
         let mut taken = BTreeSet::new();
@@ -206,7 +207,7 @@ impl Judging {
             return ends;
         };
         for (rubric, judge) in &self.rubrics {
-            let Some(request) = rubric.request(experiment, row, &graded) else {
+            let Some(request) = rubric.request(&experiment.inputs, row, &graded) else {
                 continue;
             };
             if !self.taken.borrow_mut().insert(request.key.clone()) {
@@ -529,7 +530,7 @@ impl RunsStore {
 
 /// The cells of `plan` whose run shown in `grid` failed or was cancelled:
 /// "re-run failed cells only". Cells never run, in flight or answered are
-/// left out (see [`Plan::unfinished_cells`] for failed and never run together).
+/// left out (see [`Grid::unfinished_cells`] for failed and never run together).
 pub fn failed_cells(plan: &Plan, grid: &Grid) -> Vec<PlannedCell> {
     (plan.cells.iter())
         .filter(|cell| {
