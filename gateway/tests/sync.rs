@@ -19,31 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::database::{Engine, TestDatabase};
+use support::database::{on_both_engines, Engine, TestDatabase};
 use support::process::{refused_start, GatewayProcess};
 use support::{send, Answer};
-
-/// Each case, once on each engine.
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Engine::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Engine::Postgres).await
-                }
-            )*
-        }
-    };
-}
 
 on_both_engines!(
     uploaded_runs_come_back_as_they_were,

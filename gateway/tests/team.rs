@@ -25,31 +25,9 @@ use prompt_runs_gateway::{router, GatewayConfig, History, Settings};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
-use support::database::{Engine, TestDatabase};
+use support::database::{on_both_engines, Engine, TestDatabase};
 use support::{send, Answer};
 use tower::ServiceExt;
-
-/// Each case, once on each engine.
-macro_rules! on_both_engines {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Engine::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Engine::Postgres).await
-                }
-            )*
-        }
-    };
-}
 
 on_both_engines!(
     a_stream_sends_the_backlog_then_each_commit_as_it_happens,

@@ -113,3 +113,30 @@ async fn fresh_postgres_database() -> String {
     url.set_path(&name);
     url.to_string()
 }
+
+/// Each case, once on each engine: `on_both_engines!(case, …)` makes the
+/// tests `sqlite::case` and `postgres::case`, calling `case(Engine::…)` of
+/// the test file (which imports `Engine`).
+#[allow(unused_macros)] // test files that run on one engine do not use it
+macro_rules! on_both_engines {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Engine::Postgres).await
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_engines;
