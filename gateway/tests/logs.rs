@@ -16,58 +16,9 @@ use prompt_runs::model::{PromptRun, RunStatus};
 use prompt_runs_gateway::history::open::Location;
 use prompt_runs_gateway::{router, GatewayConfig, History, Settings};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
 use support::database::{Engine, TestDatabase};
+use support::logs::Captured;
 use support::{send, Answer};
-use tracing_subscriber::fmt::MakeWriter;
-
-/// Everything logged while it is the default subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-impl Captured {
-    /// Captures this thread's logs (the tests run on one thread) until the
-    /// guard is dropped, as the binary writes them, without colours.
-    fn start(&self) -> tracing::subscriber::DefaultGuard {
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(self.clone())
-            .with_ansi(false)
-            .with_target(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    /// The lines of request `path`'s answer.
-    fn answered(&self, path: &str) -> Vec<String> {
-        self.text()
-            .lines()
-            .filter(|line| line.contains(&format!("path={path}}}")) && line.contains("answered"))
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 fn app(history: Option<History>) -> Router {
     let config = GatewayConfig::parse_from(["gw", "--requests-per-minute", "0"]);
@@ -81,7 +32,7 @@ async fn get(app: Router, path: &str) -> Answer {
 #[tokio::test]
 async fn each_request_is_logged_with_its_id_route_status_and_latency_but_not_its_query() {
     let logs = Captured::default();
-    let _capturing = logs.start();
+    let _capturing = logs.start(tracing::Level::INFO);
     let app = app(None);
     assert_eq!(
         get(app.clone(), "/api/v1/models?token=secret-in-the-query")
@@ -181,7 +132,7 @@ async fn a_locked_sqlite_database_is_answered_503_in_words_and_the_path_stays_in
         .await
         .unwrap();
     let logs = Captured::default();
-    let capturing = logs.start();
+    let capturing = logs.start(tracing::Level::INFO);
     let busy = upload(&app, "r2").await;
     drop(capturing);
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
@@ -216,7 +167,7 @@ async fn a_failing_sqlite_database_is_answered_500_in_words_and_the_path_stays_i
         .await
         .unwrap();
     let logs = Captured::default();
-    let capturing = logs.start();
+    let capturing = logs.start(tracing::Level::INFO);
     let failed = upload(&app, "r1").await;
     drop(capturing);
 

@@ -1127,30 +1127,8 @@ async fn a_connection_reset_before_any_answer_is_tried_again_and_a_provider_neve
 
 #[tokio::test]
 async fn no_key_appears_in_logs_answers_or_errors() {
-    use tracing_subscriber::fmt::MakeWriter;
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = support::logs::Captured::default();
+    let _guard = logs.start(tracing::Level::TRACE);
 
     let fakes = fakes().await;
     let mut seen = String::new();
@@ -1201,7 +1179,7 @@ async fn no_key_appears_in_logs_answers_or_errors() {
     );
     seen.push_str(&refused.body);
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(
         logged.contains("provider failed"),
         "the failures were logged: {logged}"

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own share of it
 
 pub mod database;
+pub mod logs;
 pub mod process;
 
 use axum::body::Body;
