@@ -12,10 +12,10 @@ mod first_visit;
 
 use crate::components::{
     keep_history_on_server, provide_diff_selection, provide_experiments, provide_run_filter,
-    provide_server_connection, sync_notice, ActiveRunViewer, DiffView, ErrorBanner,
-    ExecutionProgress, ExperimentEditor, ExperimentGrid, ExperimentPicker, Experiments,
-    HistoryStorage, HistoryTransfer, ModelPerformance, PromptComposer, RunFilters, RunHistory,
-    RunPlan, ServerHistory, Settings,
+    provide_server_connection, sync_notice, ActiveRunViewer, BlindComparison, DiffView,
+    ErrorBanner, ExecutionProgress, ExperimentEditor, ExperimentGrid, ExperimentPicker,
+    Experiments, HistoryStorage, HistoryTransfer, ModelPerformance, PromptComposer, RunFilters,
+    RunHistory, RunPlan, ServerHistory, Settings, VoteResults,
 };
 use crate::components::{provide_provider_health, ProviderStatuses};
 use crate::persist::{persist_history, provide_history, use_history, HistoryOptions};
@@ -150,6 +150,10 @@ pub fn ExperimentsApp() -> impl IntoView {
                 </section>
             </div>
             <ExperimentGrid height="60vh"/>
+            <div class="experiments__compare">
+                <BlindComparison/>
+                <VoteResults/>
+            </div>
             <div class="experiments__below">
                 <DiffView open_run=opened/>
                 <Show

@@ -21,10 +21,13 @@
 //! - Experiments ([`provide_experiments`] holds them): [`ExperimentPicker`]
 //!   (open, new, delete, export, import), [`ExperimentEditor`] (with
 //!   [`InputRows`] and [`ChecksEditor`]), [`RunPlan`] (count, cost, run,
-//!   cancel), [`ExperimentGrid`] (rows × models).
+//!   cancel), [`ExperimentGrid`] (rows × models), [`BlindComparison`] (a
+//!   blind A/B vote on two models' answers) and [`VoteResults`] (its win
+//!   rates and ranking).
 
 mod active_run_viewer;
 mod batch_comparison;
+mod blind_comparison;
 mod checks_editor;
 mod diff_view;
 mod error_banner;
@@ -52,8 +55,10 @@ mod run_plan;
 mod scroll_window;
 mod server_history;
 mod settings;
+mod vote_results;
 
 pub use active_run_viewer::ActiveRunViewer;
+pub use blind_comparison::BlindComparison;
 pub use checks_editor::ChecksEditor;
 pub use diff_view::{provide_diff_selection, use_diff_selection, DiffSelection, DiffView};
 pub use error_banner::ErrorBanner;
@@ -82,3 +87,4 @@ pub use settings::{
     default_server_url, provide_server_connection, with_price_overrides, ServerConnection,
     Settings, PRICE_OVERRIDES_KEY, SERVER_URL_KEY, TOKEN_KEY,
 };
+pub use vote_results::VoteResults;

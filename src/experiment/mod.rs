@@ -20,6 +20,9 @@
 //! - [`judge`]: model-graded checks: rubrics, judge requests, verdicts.
 //! - [`grid`]: rows × models from the store's runs, repeats collapsed.
 //! - [`win_rate`]: win rates of a blind A/B comparison, with Wilson intervals.
+//! - [`ranking`]: a Bradley–Terry ranking of more than two contestants.
+//! - [`votes`]: people's A/B votes, stored in the runs, and their standings.
+//! - [`blind`]: the shuffled, unnamed pairs of a blind A/B comparison.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
 //! - [`example`](mod@example): the example a first visit opens on.
@@ -28,9 +31,11 @@
 //! error, outcome and label are (private leaves), [`template`], [`inputs`];
 //! then [`judge`], then [`checks`] (which hold model-graded ones); the
 //! [`definition`], a [`cell`], the [`estimate`], the [`plan`](mod@plan), the
-//! [`grid`]; and [`transfer`] on top.
+//! [`grid`]; the [`votes`] (on [`win_rate`] and [`ranking`]) and the
+//! [`blind`] pairs; and [`transfer`] on top.
 
 pub mod agreement;
+pub mod blind;
 pub mod cell;
 mod check_error;
 pub mod checks;
@@ -46,11 +51,14 @@ mod label;
 mod outcome;
 mod pattern;
 pub mod plan;
+pub mod ranking;
 pub mod template;
 pub mod transfer;
+pub mod votes;
 pub mod win_rate;
 
 pub use agreement::Agreement;
+pub use blind::{blind_pairs, BlindPair, Choice};
 pub use cell::PlannedCell;
 pub use checks::{evaluate_all, passes, Check, CheckError, Grading, Outcome, PassRate, Pattern};
 pub use definition::{
@@ -73,9 +81,11 @@ pub use judge::{
     BUILT_IN_RUBRICS, JUDGE_KEY,
 };
 pub use plan::{plan, plan_with_answers, Plan};
+pub use ranking::{BradleyTerry, RankingError};
 pub use template::{Part, RenderError, Template, TemplateError};
 pub use transfer::{
     export_experiment, grid_csv, import_experiment, ExperimentImportError, ImportedExperiment,
     EXPERIMENT_FILE_KIND,
 };
+pub use votes::{cast_votes, votes_of, CastVote, Standings, StoredVote, PRIOR_TIES, VOTES_KEY};
 pub use win_rate::{wilson, Tally, Vote, Z_95};
