@@ -1060,10 +1060,16 @@ fn the_grid_exports_as_csv_with_formulas_defused() {
             "language",
             "gpt-4o answer",
             "gpt-4o pass",
+            "gpt-4o verdict",
+            "gpt-4o reason",
+            "gpt-4o votes",
             "gpt-4o cost",
             "gpt-4o latency ms",
             "offline-echo answer",
             "offline-echo pass",
+            "offline-echo verdict",
+            "offline-echo reason",
+            "offline-echo votes",
             "offline-echo cost",
             "offline-echo latency ms"
         ]
@@ -1073,11 +1079,17 @@ fn the_grid_exports_as_csv_with_formulas_defused() {
         .collect();
     assert_eq!(
         rows[0],
-        ["France", "English", "Paris", "2/3", "0.003", "900", "Paris", "3/3", "unknown", "200"]
+        [
+            "France", "English", "Paris", "2/3", "", "", "", "0.003", "900", "Paris", "3/3", "",
+            "", "", "unknown", "200"
+        ]
     );
     assert_eq!(
         rows[1],
-        ["Japan", "French", "Tokyo", "0/3", "0.006", "650", "Tokio", "fail", "unknown", "150"]
+        [
+            "Japan", "French", "Tokyo", "0/3", "", "", "", "0.006", "650", "Tokio", "fail", "", "",
+            "", "unknown", "150"
+        ]
     );
     assert_eq!(
         rows[2],
@@ -1086,7 +1098,13 @@ fn the_grid_exports_as_csv_with_formulas_defused() {
             "English",
             "error: timed out after 120 s",
             "",
+            "",
+            "",
+            "",
             "0",
+            "",
+            "",
+            "",
             "",
             "",
             "",

@@ -557,3 +557,61 @@ fn verdicts_travel_with_the_experiment_in_its_file() {
         "{refused}"
     );
 }
+
+#[test]
+fn the_grid_csv_has_each_answers_verdict_and_the_judges_reason() {
+    use prompt_runs::experiment::grid_csv;
+    let experiment = judged();
+    let paris = answered(&experiment, 0, 0, "Paris.");
+    let lyon = answered(&experiment, 0, 1, "Lyon.");
+    let lima = answered(&experiment, 1, 0, "Lima.");
+    let runs = vec![
+        paris.clone(),
+        lyon.clone(),
+        lima.clone(),
+        judge_run(
+            &experiment,
+            &paris,
+            r#"{"pass": true, "score": 0.9, "reason": "Paris is right."}"#,
+            None,
+        ),
+        judge_run(
+            &experiment,
+            &lyon,
+            r#"{"pass": false, "score": 0, "reason": "Lyon is not the capital."}"#,
+            None,
+        ),
+        judge_run(&experiment, &lima, "I think it is fine.", None),
+    ];
+    let grid = Grid::build(&experiment, runs.iter());
+    let csv = grid_csv(&experiment, &grid);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let column = |name: &str| header.iter().position(|held| held == name).unwrap();
+    let rows: Vec<Vec<String>> = (reader.records())
+        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let fields = |row: usize, model: &str| {
+        (
+            rows[row][column(&format!("{model} verdict"))].clone(),
+            rows[row][column(&format!("{model} reason"))].clone(),
+        )
+    };
+    assert_eq!(
+        fields(0, "m1"),
+        ("pass".into(), "score 0.90: Paris is right.".into())
+    );
+    assert_eq!(
+        fields(0, "m2"),
+        ("fail".into(), "score 0.00: Lyon is not the capital.".into())
+    );
+    let (verdict, reason) = fields(1, "m1");
+    assert_eq!(verdict, "unreadable");
+    assert!(reason.contains("no JSON object"), "{reason}");
+    assert_eq!(fields(1, "m2"), (String::new(), String::new()), "not run");
+}

@@ -10,13 +10,17 @@
 //! ```
 //!
 //! Runs are the store's own `PromptRun` JSON, so the history can take them
-//! as they are. Import checks everything before returning anything: a file
+//! as they are, with their judgements: ratings, notes, stars and people's
+//! blind A/B votes live in the runs' metadata, verdicts in the judge calls. Import checks everything before returning anything: a file
 //! with any problem is refused whole, and since it returns values rather than
 //! changing the store, a refusal changes nothing.
 
+use super::checks::{Check, Outcome};
 use super::definition::{Experiment, Pairing, EXPERIMENT_SCHEMA};
 use super::grid::{CellStatus, Grid, GridCell};
 use super::judge::judge_tag;
+use super::votes::votes_of;
+use super::win_rate::Tally;
 use crate::model::runs_json::{parse_runs, settle_interrupted};
 use crate::model::{percentile, PromptRun, RunStatus, Usd};
 use crate::rfc4180::{defuse_formula, push_record};
@@ -216,14 +220,20 @@ fn misplaced(experiment: &Experiment, run: &PromptRun) -> Option<String> {
 }
 
 /// The grid as CSV: one record per input row, with the inputs first, then
-/// for each model its answer, pass, cost and latency (in exact pairs: the
-/// model, then those four). Formula-like cells are defused with `'`, as in
-/// the history's CSV export.
+/// for each model its answer, pass, verdict, reason, votes, cost and
+/// latency (in exact pairs: the model, then those seven). Formula-like
+/// cells are defused with `'`, as in the history's CSV export.
 ///
 /// - answer: the most frequent answer; `error: …` for a failed cell; empty
 ///   when not run or still running.
 /// - pass: `pass` or `fail` for one judged run, `passed/judged` for several,
 ///   empty when none was judged.
+/// - verdict and reason: for the answer shown, each model-graded check's
+///   verdict (`pass`, `fail`, `unreadable`, `not graded`) and the judge's
+///   reason, separated by `; ` when there are several; empty without a
+///   model-graded check or an answer.
+/// - votes: people's blind A/B votes on the cell's answers, `won 2, lost 1,
+///   tied 0`; empty when none.
 /// - cost: the shown runs' cost in dollars; `unknown` when a successful run
 ///   has none.
 /// - latency ms: the median of the successful runs' latencies.
@@ -233,13 +243,14 @@ pub fn grid_csv(experiment: &Experiment, grid: &Grid) -> String {
     match experiment.pairing {
         Pairing::CrossProduct => {
             for model in &experiment.models {
-                for field in ["answer", "pass", "cost", "latency ms"] {
+                for field in FIELDS {
                     header.push(format!("{model} {field}"));
                 }
             }
         }
         Pairing::ExactPairs => {
-            header.extend(["model", "answer", "pass", "cost", "latency ms"].map(str::to_owned));
+            header.push("model".to_owned());
+            header.extend(FIELDS.map(str::to_owned));
         }
     }
     push_record(&mut csv, header.iter().map(|cell| defuse_formula(cell)));
@@ -257,15 +268,26 @@ pub fn grid_csv(experiment: &Experiment, grid: &Grid) -> String {
                         .unwrap_or_default(),
                 );
             }
-            record.extend(cell_fields(cell));
+            record.extend(cell_fields(cell, &experiment.checks));
         }
         push_record(&mut csv, record.iter().map(|cell| defuse_formula(cell)));
     }
     csv
 }
 
-/// A cell's answer, pass, cost and latency, as written in the grid's CSV.
-fn cell_fields(cell: &GridCell) -> [String; 4] {
+/// A cell's fields in the grid's CSV, in order.
+const FIELDS: [&str; 7] = [
+    "answer",
+    "pass",
+    "verdict",
+    "reason",
+    "votes",
+    "cost",
+    "latency ms",
+];
+
+/// A cell's fields, as written in the grid's CSV (see [`FIELDS`]).
+fn cell_fields(cell: &GridCell, checks: &[Check]) -> [String; 7] {
     let answer = match cell.status {
         CellStatus::Answered => cell.answers[0].run.output.clone().unwrap_or_default(),
         CellStatus::Failed => {
@@ -294,5 +316,43 @@ fn cell_fields(cell: &GridCell) -> [String; 4] {
         .filter_map(|run| run.duration_ms)
         .collect();
     let latency = percentile(&mut latencies, 50.0).map_or(String::new(), |ms| ms.to_string());
-    [answer, pass, cost, latency]
+    let (verdict, reason) = verdicts(cell, checks);
+    let mut tally = Tally::default();
+    for run in shown() {
+        for vote in votes_of(run) {
+            tally.count(vote.vote);
+        }
+    }
+    let votes = match tally.votes() {
+        0 => String::new(),
+        _ => format!(
+            "won {}, lost {}, tied {}",
+            tally.wins, tally.losses, tally.ties
+        ),
+    };
+    [answer, pass, verdict, reason, votes, cost, latency]
+}
+
+/// The model-graded checks' verdicts on the answer a cell shows, and the
+/// judges' reasons, each joined by `; `.
+fn verdicts(cell: &GridCell, checks: &[Check]) -> (String, String) {
+    let outcomes = (cell.answers.first())
+        .and_then(|answer| answer.run.experiment_cell())
+        .and_then(|tag| cell.checks.get(tag.repeat as usize));
+    let (mut verdicts, mut reasons) = (Vec::new(), Vec::new());
+    for (check, outcome) in checks.iter().zip(outcomes.into_iter().flatten()) {
+        if !matches!(check, Check::Judge(_)) {
+            continue;
+        }
+        let (verdict, reason) = match outcome {
+            Outcome::Pass => ("pass", ""),
+            Outcome::PassBecause(reason) => ("pass", reason.as_str()),
+            Outcome::Fail(reason) => ("fail", reason.as_str()),
+            Outcome::Unreadable(reason) => ("unreadable", reason.as_str()),
+            Outcome::NotApplicable(reason) => ("not graded", reason.as_str()),
+        };
+        verdicts.push(verdict);
+        reasons.push(reason);
+    }
+    (verdicts.join("; "), reasons.join("; "))
 }
