@@ -242,11 +242,8 @@ fn session_view(comparison: Comparison) -> impl IntoView {
     let progress = move || {
         comparison.session.with(|session| {
             let session = session.as_ref()?;
-            Some(format!(
-                "Pair {} of {}",
-                (session.at + 1).min(session.pairs.len()),
-                session.pairs.len()
-            ))
+            let total = session.pairs.len();
+            (session.at < total).then(|| format!("Pair {} of {total}", session.at + 1))
         })
     };
     let stop = move |_| comparison.session.set(None);

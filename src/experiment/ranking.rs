@@ -218,9 +218,9 @@ fn unreachable(k: usize, edge: impl Fn(usize, usize) -> bool) -> Option<usize> {
     reached[0] = true;
     let mut stack = vec![0];
     while let Some(from) = stack.pop() {
-        for to in 0..k {
-            if !reached[to] && edge(from, to) {
-                reached[to] = true;
+        for (to, reached) in reached.iter_mut().enumerate() {
+            if !*reached && edge(from, to) {
+                *reached = true;
                 stack.push(to);
             }
         }

@@ -12,6 +12,9 @@
 //! | [`STARRED_KEY`] `"starred"` | `true` |
 //! | [`JUDGED_AT_KEY`] `"judgedAt"` | when a judgement last changed (ISO 8601), kept when one is cleared |
 //!
+//! A blind A/B vote is a judgement too, under `"votes"`, written by
+//! [`experiment::votes`](crate::experiment::votes) into both runs it compares.
+//!
 //! `judgedAt` is what lets copies of a run merge without losing a rating:
 //! two copies of a finished run differ only by their judgements, and
 //! [`PromptRun::supersedes`] prefers the one judged later, so an old export
