@@ -565,7 +565,7 @@ fn the_grid_csv_has_each_answers_verdict_and_the_judges_reason() {
     let paris = answered(&experiment, 0, 0, "Paris.");
     let lyon = answered(&experiment, 0, 1, "Lyon.");
     let lima = answered(&experiment, 1, 0, "Lima.");
-    let runs = vec![
+    let runs = [
         paris.clone(),
         lyon.clone(),
         lima.clone(),
