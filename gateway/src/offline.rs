@@ -219,6 +219,9 @@ pub fn answer_of(model_id: &str, prompt: &str, context_blocks: &[String]) -> Str
 ///   "could not be read" can be seen (and tested) offline.
 pub fn verdict(prompt: &str) -> String {
     use prompt_runs::experiment::judge::{tagged, ANSWER_TAG, EXPECTED_TAG};
+    if let Some(vote) = pairwise_vote(prompt) {
+        return vote;
+    }
     let Some(graded) = tagged(prompt, ANSWER_TAG) else {
         return "Offline judge: the rubric shows me no <answer>, so I have nothing to grade."
             .to_owned();
@@ -242,6 +245,43 @@ pub fn verdict(prompt: &str) -> String {
         None => (true, "The answer is not empty.".to_owned()),
     };
     json!({"pass": pass, "score": if pass { 1.0 } else { 0.0 }, "reason": reason}).to_string()
+}
+
+/// The offline judge's vote on a blind A/B pair (a prompt with
+/// `<answer_a>` and `<answer_b>`, as the app's pairwise requests have), in
+/// the JSON the app asks for; `None` for any other prompt:
+///
+/// - with an `<expected>` text: the answer that contains it (ignoring case)
+///   wins, a tie when both or neither do;
+/// - without one: the longer answer wins (a demo's rule: it says more), a
+///   tie when they are as long.
+pub fn pairwise_vote(prompt: &str) -> Option<String> {
+    use prompt_runs::experiment::judge::{tagged, EXPECTED_TAG};
+    use prompt_runs::experiment::judge_vote::{ANSWER_A_TAG, ANSWER_B_TAG};
+    let (a, b) = (tagged(prompt, ANSWER_A_TAG)?, tagged(prompt, ANSWER_B_TAG)?);
+    let (winner, reason) = match tagged(prompt, EXPECTED_TAG) {
+        Some(expected) => {
+            let wanted = prompt_runs::text::CaseInsensitive::new(expected);
+            let shown = prompt_runs::text::shortened(expected, 60);
+            match (wanted.found_in(a), wanted.found_in(b)) {
+                (true, false) => ("A", format!("Only A contains the expected \"{shown}\".")),
+                (false, true) => ("B", format!("Only B contains the expected \"{shown}\".")),
+                _ => (
+                    "tie",
+                    format!("Both or neither contain the expected \"{shown}\"."),
+                ),
+            }
+        }
+        None => {
+            let (a, b) = (a.chars().count(), b.chars().count());
+            match a.cmp(&b) {
+                std::cmp::Ordering::Greater => ("A", "A is longer.".to_owned()),
+                std::cmp::Ordering::Less => ("B", "B is longer.".to_owned()),
+                std::cmp::Ordering::Equal => ("tie", "They are as long.".to_owned()),
+            }
+        }
+    };
+    Some(json!({"winner": winner, "reason": reason}).to_string())
 }
 
 /// The offline answer to `prompt` with `context_blocks`: the same for the
@@ -420,6 +460,40 @@ mod tests {
         // A rubric that hides the answer gets no verdict: unreadable.
         assert!(parse_verdict(&verdict("Is {{output}} right?")).is_err());
         assert!(answer_of("offline-echo", "Hi", &[]).starts_with("Offline demo answer"));
+    }
+
+    #[test]
+    fn the_offline_judge_votes_on_the_apps_pairwise_requests() {
+        use prompt_runs::experiment::{pairwise_request, parse_pairwise, BlindPair, Choice};
+        use prompt_runs::model::PromptRun;
+        use std::sync::Arc;
+        let answered = |id: &str, output: &str| {
+            let mut run = PromptRun::pending(id, "m", "Capital of France?");
+            run.output = Some(output.into());
+            Arc::new(run)
+        };
+        let vote = |left: &str, right: &str, expected: Option<&str>| {
+            let pair = BlindPair {
+                row: 0,
+                repeat: 0,
+                left: answered("a", left),
+                right: answered("b", right),
+            };
+            let request = pairwise_request(JUDGE_MODEL, &pair, expected);
+            parse_pairwise(&answer_of(JUDGE_MODEL, &request.prompt, &[]))
+                .expect("a vote the app reads")
+        };
+        let paris = vote("Lyon.", "It is Paris.", Some("paris"));
+        assert_eq!(paris.choice, Choice::B);
+        assert_eq!(paris.reason, "Only B contains the expected \"paris\".");
+        assert_eq!(vote("Paris", "Paris!", Some("Paris")).choice, Choice::Tie);
+        assert_eq!(vote("Paris, France.", "Paris", None).choice, Choice::A);
+        assert_eq!(vote("Paris", "Paris", None).choice, Choice::Tie);
+        assert_eq!(
+            pairwise_vote("<answer>x</answer>"),
+            None,
+            "a grading prompt is graded"
+        );
     }
 
     #[test]

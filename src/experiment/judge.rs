@@ -433,6 +433,17 @@ impl Verdict {
 /// - an empty answer, one longer than [`MAX_VERDICT_CHARS`], or one with no
 ///   such object, is unreadable, with the reason of the closest attempt.
 pub fn parse_verdict(answer: &str) -> Result<Verdict, String> {
+    read_judge_answer(answer, verdict_of)
+}
+
+/// Reads a judge's answer as the first JSON object (alone, fenced, or of
+/// the first few among prose) that `read` accepts, or says why it cannot,
+/// as [`parse_verdict`] does: the one reading of judges' answers, whatever
+/// the form asked for (a verdict, a pairwise vote).
+pub(super) fn read_judge_answer<T>(
+    answer: &str,
+    read: impl Fn(&Map<String, Value>) -> Result<T, String>,
+) -> Result<T, String> {
     let answer = answer.trim();
     if answer.is_empty() {
         return Err("the judge's answer could not be read: it is empty".into());
@@ -461,8 +472,8 @@ pub fn parse_verdict(answer: &str) -> Result<Verdict, String> {
         let Some(Ok(Value::Object(object))) = values.next() else {
             continue;
         };
-        match verdict_of(&object) {
-            Ok(verdict) => return Ok(verdict),
+        match read(&object) {
+            Ok(read) => return Ok(read),
             Err(problem) => {
                 last_problem.get_or_insert(problem);
             }

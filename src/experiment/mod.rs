@@ -23,6 +23,7 @@
 //! - [`ranking`]: a Bradley–Terry ranking of more than two contestants.
 //! - [`votes`]: people's A/B votes, stored in the runs, and their standings.
 //! - [`blind`]: the shuffled, unnamed pairs of a blind A/B comparison.
+//! - [`judge_vote`]: a judge model's vote on such a pair, apart from people's.
 //! - [`diff`]: a word-level diff of two answers.
 //! - [`transfer`]: an experiment and its runs as one JSON file, and the grid as CSV.
 //! - [`example`](mod@example): the example a first visit opens on.
@@ -32,7 +33,7 @@
 //! then [`judge`], then [`checks`] (which hold model-graded ones); the
 //! [`definition`], a [`cell`], the [`estimate`], the [`plan`](mod@plan), the
 //! [`grid`]; the [`votes`] (on [`win_rate`] and [`ranking`]) and the
-//! [`blind`] pairs; and [`transfer`] on top.
+//! [`blind`] pairs, and a [`judge_vote`] on them; and [`transfer`] on top.
 
 pub mod agreement;
 pub mod blind;
@@ -47,6 +48,7 @@ pub mod grid;
 mod hash;
 pub mod inputs;
 pub mod judge;
+pub mod judge_vote;
 mod label;
 mod outcome;
 mod pattern;
@@ -80,6 +82,7 @@ pub use judge::{
     judge_tag, parse_verdict, JudgeCheck, JudgeRequest, JudgeTag, Judges, RubricError, Verdict,
     BUILT_IN_RUBRICS, JUDGE_KEY,
 };
+pub use judge_vote::{judge_votes, pairwise_request, parse_pairwise, JudgeVote};
 pub use plan::{plan, plan_with_answers, Plan};
 pub use ranking::{BradleyTerry, RankingError};
 pub use template::{Part, RenderError, Template, TemplateError};

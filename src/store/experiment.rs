@@ -12,6 +12,8 @@
 //! `metadata.judge` with the run it grades, reserved from the same budget as
 //! the cells, and not sent when a judge run with the same request (the same
 //! judge, rubric and answer: its content hash) is in the history already.
+//! A judge's votes on blind A/B pairs ([`RunsStore::judge_pairs`]) are sent
+//! the same way.
 
 use super::execute::{run_metadata, BatchProgress, RunProgress};
 use super::RunsStore;
@@ -20,10 +22,12 @@ use crate::api::ApiError;
 use crate::api::PromptExecutor;
 use crate::experiment::checks::judge_checks;
 use crate::experiment::judge::{judge_tag, Judges, PreparedRubric, JUDGE_MAX_TOKENS};
+use crate::experiment::judge_vote::{judge_voted, pending_pairwise_run};
+use crate::experiment::{pairwise_request, BlindPair};
 use crate::experiment::{
     Budget, CostEstimate, Experiment, Grid, ModelEstimate, Plan, PlannedCell, RECENT_ANSWERS,
 };
-use crate::model::{PromptRun, RunStatus, Usd};
+use crate::model::{Model, PromptRun, RunStatus, Usd};
 use futures::stream::{self, StreamExt};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -423,6 +427,98 @@ impl RunsStore {
         });
         let at_once = self.pacer.get_value().most();
         let mut ends = stream::iter(grades).buffer_unordered(at_once);
+        while let Some(judged) = ends.next().await {
+            report.count_judges(judged);
+            if self.is_executing.get_untracked() {
+                self.update_execution_progress(progress.overall());
+            }
+            on_progress(&report);
+        }
+        drop(ends);
+        self.end_experiment_execution(experiment, &sending, &mut report);
+        Ok(report)
+    }
+
+    /// Asks judge model `judge` to vote on `pairs` of `experiment` (see
+    /// [`judge_vote`](crate::experiment::judge_vote)): one judge call per
+    /// pair, an ordinary run tagged in `metadata.judge` with both runs,
+    /// showing the judge the row's `expected` column when the inputs have
+    /// one; at most [`MAX_CONCURRENT_REQUESTS`](super::MAX_CONCURRENT_REQUESTS)
+    /// at a time, under the experiment's budget (each call reserved at the
+    /// judge's price for its prompt and [`JUDGE_MAX_TOKENS`]) and Cancel.
+    /// A pair the judge answered or is answering is not sent again.
+    /// Refused as [`run_experiment`](Self::run_experiment) is; the report
+    /// counts judge calls only.
+    pub async fn judge_pairs(
+        &self,
+        experiment: &Experiment,
+        pairs: &[BlindPair],
+        judge: &str,
+        mut on_progress: impl FnMut(&ExperimentReport),
+    ) -> Result<ExperimentReport, ApiError> {
+        if self.is_executing.get_untracked() {
+            return Err(ApiError::Busy);
+        }
+        let executor = self.executor.get_value().ok_or(ApiError::NoExecutor)?;
+        let price = self.models.with_untracked(|models| {
+            (models.iter().find(|model| model.id == judge)).and_then(Model::known_price_per_1k)
+        });
+        let budget = (experiment.budget)
+            .map(|limit| Budget::new(limit).with_spent(self.experiment_spent(&experiment.id)));
+        let sending = Rc::new(Sending {
+            budget: Cell::new(budget),
+            stopped: Cell::new(None),
+        });
+        let judged = self.index.with_untracked(|runs| {
+            let judges = Judges::of(&experiment.id, runs.all().iter());
+            (pairs.iter())
+                .filter(|pair| !judge_voted(judges.runs(), judge, (&pair.left.id, &pair.right.id)))
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+        let expected = (experiment.inputs.columns().iter()).position(|column| column == "expected");
+        let mut report = ExperimentReport::default();
+        let progress = Rc::new(BatchProgress::new(judged.len(), Some(JUDGE_MAX_TOKENS)));
+        self.execution_runs.set(Vec::new());
+        self.start_execution();
+        self.progress_known.set(true);
+        let calls = judged.into_iter().enumerate().map(|(slot, pair)| {
+            let (executor, sending, progress, store) =
+                (executor.clone(), sending.clone(), progress.clone(), *self);
+            let expected = expected
+                .and_then(|column| experiment.inputs.rows().get(pair.row)?.get(column)?.clone());
+            async move {
+                let request = pairwise_request(judge, &pair, expected.as_deref());
+                let mut ends = JudgeEnds::default();
+                let prompt_tokens = crate::text::estimate_tokens(&request.prompt);
+                let reserved = price.map_or(Usd::ZERO, |price| {
+                    Usd::for_tokens(price, prompt_tokens + u64::from(JUDGE_MAX_TOKENS))
+                });
+                if !sending.admit(&store, reserved) {
+                    ends.not_sent += 1;
+                    return ends;
+                }
+                let run = pending_pairwise_run(&request, &experiment.id, &pair);
+                let judge_id = run.id.clone();
+                store.add_run(run).expect("a fresh local id is free");
+                ends.sent += 1;
+                let outcome = (store.send_pending_run(
+                    executor,
+                    judge_id.clone(),
+                    request.execute_request(),
+                    RunProgress::new(progress.clone(), slot),
+                ))
+                .await;
+                sending.settle(&store, &judge_id, reserved);
+                if matches!(outcome, Err(ApiError::Cancelled)) && sending.stopped.get().is_none() {
+                    sending.stopped.set(Some(ExperimentStop::Cancelled));
+                }
+                ends.failed += usize::from(outcome.is_err());
+                ends
+            }
+        });
+        let at_once = self.pacer.get_value().most();
+        let mut ends = stream::iter(calls).buffer_unordered(at_once);
         while let Some(judged) = ends.next().await {
             report.count_judges(judged);
             if self.is_executing.get_untracked() {
