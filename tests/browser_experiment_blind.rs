@@ -44,7 +44,7 @@ async fn a_blind_vote_hides_the_names_until_it_is_cast_and_is_stored_as_a_judgem
     settle().await;
     assert_eq!(
         page.text(".votes__none"),
-        "No votes yet: a blind A/B comparison above records them."
+        "No votes yet: a blind A/B comparison records them."
     );
 
     page.click(".plan__run");

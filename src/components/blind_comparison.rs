@@ -1,9 +1,11 @@
 //! BlindComparison: a blind A/B vote on two models of the open experiment,
 //! pair after pair, the names shown only once a pair is voted on.
 
+use super::checks_editor::default_judge;
 use super::experiments::{use_experiments, Experiments};
+use super::format::{count, thousands};
 use super::root_class::root_class;
-use crate::experiment::{blind_pairs, BlindPair, Choice};
+use crate::experiment::{answer_pairs, blind_pairs, BlindPair, Choice};
 use crate::model::Timestamp;
 use crate::persist::{use_history, HistoryPersistence};
 use leptos::prelude::*;
@@ -23,6 +25,12 @@ use leptos::task::spawn_local;
 /// its text or its attributes (the contestant picker is gone while a
 /// session runs), so nothing in the page's tree gives the answer away.
 /// [`VoteResults`](super::VoteResults) shows what the votes add up to.
+///
+/// Beside the picker, **Let the judge vote** asks a judge model (the
+/// offline judge first when the server has it) to vote on every pair of the
+/// two models' answers it has not voted on
+/// ([`RunsStore::judge_pairs`](crate::store::RunsStore::judge_pairs));
+/// its votes are judge calls, counted apart from people's.
 ///
 /// ```no_run
 /// use leptos::prelude::*;
@@ -49,6 +57,8 @@ pub fn BlindComparison(
         contestants: RwSignal::new((0, 1)),
         session: RwSignal::new(None),
         error: RwSignal::new(None),
+        judge: RwSignal::new(None),
+        judged: RwSignal::new(None),
         history: StoredValue::new_local(use_history()),
     };
     // A session belongs to the experiment it started on.
@@ -99,6 +109,10 @@ struct Comparison {
     contestants: RwSignal<(usize, usize)>,
     session: RwSignal<Option<Session>>,
     error: RwSignal<Option<String>>,
+    /// The judge model picked, if a person picked one.
+    judge: RwSignal<Option<String>>,
+    /// How the judge's last votes went.
+    judged: RwSignal<Option<String>>,
     history: StoredValue<Option<HistoryPersistence>, LocalStorage>,
 }
 
@@ -172,6 +186,59 @@ impl Comparison {
         });
     }
 
+    /// The judge shown: the one picked, else the offline judge, else the
+    /// server's first model (tracked).
+    fn chosen_judge(&self) -> Option<String> {
+        let store = self.experiments.store();
+        self.judge.get().or_else(|| {
+            let ids: Vec<String> = store.models().into_iter().map(|model| model.id).collect();
+            default_judge(&ids)
+        })
+    }
+
+    /// Asks the chosen judge to vote on every pair of the chosen models'
+    /// answers it has not voted on, people's votes or not, and says how
+    /// that went.
+    fn let_judge_vote(self) {
+        let (Some(experiment), Some(grid), Some(judge)) = (
+            self.experiments.open(),
+            self.experiments.grid(),
+            untrack(|| self.chosen_judge()),
+        ) else {
+            return;
+        };
+        let seed = Timestamp::now().unix_millis().unwrap_or_default() as u64;
+        let pairs = answer_pairs(&experiment, &grid, self.contestants.get_untracked(), seed);
+        let (store, judged) = (self.experiments.store(), self.judged);
+        judged.set(Some(format!("{judge} is voting…")));
+        spawn_local(async move {
+            let report = store.judge_pairs(&experiment, &pairs, &judge, |_| {}).await;
+            let outcome = match report {
+                Err(error) => format!("The judge could not vote: {error}"),
+                Ok(report) if report.judge_calls + report.judges_not_sent == 0 => {
+                    format!("{judge} has voted on every pair of these two models already.")
+                }
+                Ok(report) => {
+                    let mut text = format!(
+                        "{judge} voted on {}",
+                        count(report.judge_calls as u64, "pair")
+                    );
+                    if report.judge_failed > 0 {
+                        text += &format!(" ({} failed)", thousands(report.judge_failed as u64));
+                    }
+                    if report.judges_not_sent > 0 {
+                        text += &format!(
+                            "; {} not sent (cancelled, or over the budget)",
+                            thousands(report.judges_not_sent as u64)
+                        );
+                    }
+                    text + "."
+                }
+            };
+            judged.try_set(Some(outcome));
+        });
+    }
+
     /// Shows the next pair, once the one shown is voted on.
     fn next(self) {
         self.session.update(|session| {
@@ -233,6 +300,36 @@ fn contestant_picker(comparison: Comparison) -> impl IntoView {
             <label>" with " {choice(1)}</label>
             <button type="button" class="blind__start" disabled=same on:click=move |_| comparison.start()>"Start"</button>
             <p class="blind__hint">"Pairs of their answers to the same input, names hidden until you vote: keys 1 (A), 2 (B), 3 (tie)."</p>
+            {judge_controls(comparison, same)}
+        </div>
+    }
+}
+
+/// A judge model, and "Let the judge vote" on the chosen models' pairs; its
+/// votes are counted apart from people's.
+fn judge_controls(
+    comparison: Comparison,
+    same: impl Fn() -> bool + Send + Sync + 'static,
+) -> impl IntoView {
+    let store = comparison.experiments.store();
+    let ids = move || {
+        store
+            .models()
+            .into_iter()
+            .map(|model| model.id)
+            .collect::<Vec<_>>()
+    };
+    let busy = move || same() || store.is_executing() || comparison.chosen_judge().is_none();
+    view! {
+        <div class="blind__judge">
+            <label>
+                "Judge "
+                <select class="blind__judge-model" prop:value=move || comparison.chosen_judge().unwrap_or_default() on:change=move |event| comparison.judge.set(Some(event_target_value(&event)))>
+                    {move || ids().into_iter().map(|id| view! { <option value=id.clone()>{id.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+            <button type="button" class="blind__judge-vote" disabled=busy on:click=move |_| comparison.let_judge_vote()>"Let the judge vote"</button>
+            <p class="blind__judged" role="status">{move || comparison.judged.get()}</p>
         </div>
     }
 }

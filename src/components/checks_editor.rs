@@ -18,6 +18,12 @@ const CUSTOM_RUBRIC: &str = "custom";
 /// grades with no network.
 const PREFERRED_JUDGE: &str = "offline-judge";
 
+/// The judge offered before a person picks one, of the server's models
+/// `ids`: the offline judge, else the first.
+pub(super) fn default_judge(ids: &[String]) -> Option<String> {
+    (ids.iter().find(|id| *id == PREFERRED_JUDGE).or(ids.first())).cloned()
+}
+
 /// The kinds of check a person picks from, with what their value means.
 const KINDS: [(&str, &str); 10] = [
     ("contains", "Contains (any case)"),
@@ -82,12 +88,7 @@ pub fn ChecksEditor(
             .collect::<Vec<_>>()
     };
     // The judge shown: the one picked, else the offline judge, else the first model.
-    let chosen_judge = move || {
-        judge.get().or_else(|| {
-            let ids = judges();
-            (ids.iter().find(|id| *id == PREFERRED_JUDGE).or(ids.first())).cloned()
-        })
-    };
+    let chosen_judge = move || judge.get().or_else(|| default_judge(&judges()));
     let made = move || {
         if judging() {
             new_judge_check(

@@ -4,12 +4,13 @@
 use super::experiments::use_experiments;
 use super::format::{count, percent, thousands};
 use super::root_class::root_class;
-use crate::experiment::{cast_votes, BradleyTerry, RankingError, Standings, Tally};
+use crate::experiment::{cast_votes, judge_votes, BradleyTerry, RankingError, Standings, Tally};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 
 /// The results of the blind A/B votes on the open experiment's answers (of
 /// the [`Experiments`](super::Experiments) in context), people's votes
-/// only: for each pair of models that has votes, the first one's wins,
+/// first, then each judge model's apart: for each pair of models that has votes, the first one's wins,
 /// losses and ties, its win rate (a tie counts half) and that rate's 95%
 /// Wilson interval; with more than two models, a Bradley–Terry ranking,
 /// each model's strength given as how often it would be preferred to a
@@ -27,15 +28,42 @@ pub fn VoteResults(
     let standings = Memo::new(move |_| {
         let grid = experiments.grid()?;
         let experiment = experiments.open()?;
-        let runs = (grid.rows.iter())
-            .flat_map(|row| &row.cells)
-            .flat_map(|cell| cell.runs.iter().flatten());
-        Some(Standings::of(&cast_votes(runs), &experiment.models))
+        let answers = || {
+            (grid.rows.iter())
+                .flat_map(|row| &row.cells)
+                .flat_map(|cell| cell.runs.iter().flatten())
+        };
+        let people = Standings::of(&cast_votes(answers()), &experiment.models);
+        // Looked up once per judge call: a map, not a search of the grid.
+        let models: BTreeMap<&str, &str> = (answers())
+            .map(|run| (run.id.as_str(), run.model_id.as_str()))
+            .collect();
+        let model_of = |id: &str| models.get(id).map(|model| (*model).to_owned());
+        let judges: Vec<(String, Standings)> = judge_votes(grid.judges.runs(), model_of)
+            .into_iter()
+            .map(|(judge, votes)| (judge, Standings::of(&votes, &experiment.models)))
+            .collect();
+        Some((people, judges))
     });
+    let judges = move || {
+        standings.get().map(|(_, judges)| {
+            (judges.iter())
+                .map(|(judge, standings)| {
+                    view! {
+                        <section class="votes__judge" data-judge=judge.clone() aria-label=format!("Votes of the judge {judge}")>
+                            <h3>{format!("Judge {judge}'s votes (not counted with people's)")}</h3>
+                            {results(standings)}
+                        </section>
+                    }
+                })
+                .collect_view()
+        })
+    };
     view! {
         <section class=root_class("votes", class) aria-label="Blind A/B results">
             <h2>"A/B results"</h2>
-            {move || standings.get().map(|standings| results(&standings))}
+            <div class="votes__people">{move || standings.get().map(|(people, _)| results(&people))}</div>
+            {judges}
         </section>
     }
 }
@@ -43,7 +71,7 @@ pub fn VoteResults(
 /// The pairs' lines and the ranking, or that no one voted yet.
 fn results(standings: &Standings) -> impl IntoView {
     if standings.pairs.is_empty() {
-        return view! { <p class="votes__none">"No votes yet: a blind A/B comparison above records them."</p> }
+        return view! { <p class="votes__none">"No votes yet: a blind A/B comparison records them."</p> }
             .into_any();
     }
     let name = |at: usize| standings.contestants[at].clone();

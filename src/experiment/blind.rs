@@ -63,10 +63,23 @@ impl BlindPair {
 }
 
 /// The pairs of models `first` and `second` (positions in the experiment's
-/// models) not voted on yet: for each row both run on and each repeat where
-/// both answered, the runs the grid shows, in an order and with sides
-/// shuffled by `seed`.
+/// models) that no person voted on yet: [`answer_pairs`] less those.
 pub fn blind_pairs(
+    experiment: &Experiment,
+    grid: &Grid,
+    contestants: (usize, usize),
+    seed: u64,
+) -> Vec<BlindPair> {
+    let mut pairs = answer_pairs(experiment, grid, contestants, seed);
+    pairs.retain(|pair| !voted(&pair.left, &pair.right));
+    pairs
+}
+
+/// Every pair of answers of models `first` and `second` (positions in the
+/// experiment's models): for each row both run on and each repeat where
+/// both answered, the runs the grid shows, in an order and with sides
+/// shuffled by `seed`. What a judge is asked about, people's votes or not.
+pub fn answer_pairs(
     experiment: &Experiment,
     grid: &Grid,
     (first, second): (usize, usize),
@@ -87,9 +100,6 @@ pub fn blind_pairs(
             else {
                 continue;
             };
-            if voted(a, b) {
-                continue;
-            }
             let (left, right) = match random.next() & 1 {
                 0 => (a.clone(), b.clone()),
                 _ => (b.clone(), a.clone()),

@@ -60,7 +60,7 @@ pub mod votes;
 pub mod win_rate;
 
 pub use agreement::Agreement;
-pub use blind::{blind_pairs, BlindPair, Choice};
+pub use blind::{answer_pairs, blind_pairs, BlindPair, Choice};
 pub use cell::PlannedCell;
 pub use checks::{evaluate_all, passes, Check, CheckError, Grading, Outcome, PassRate, Pattern};
 pub use definition::{
