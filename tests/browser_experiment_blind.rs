@@ -3,13 +3,15 @@
 //! comparison showing their answers as A and B with no model name anywhere
 //! in its part of the page (text or attributes) until the vote, the key
 //! "1" voting, the names revealed, the vote stored in both runs as a
-//! judgement, and the results counting one win for the right model.
+//! judgement, and the results counting one win for the right model; then
+//! the offline judge voting on the same pair, counted apart.
 #![cfg(target_arch = "wasm32")]
 
 use leptos::prelude::*;
 use prompt_runs::api::{ClientConfig, NeuroForgeClient};
 use prompt_runs::components::{BlindComparison, RunPlan, VoteResults};
-use prompt_runs::experiment::{votes_of, CellStatus, InputFormat, InputTable, Vote};
+use prompt_runs::experiment::{judge_tag, votes_of, CellStatus, InputFormat, InputTable, Vote};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod support;
@@ -124,7 +126,7 @@ async fn a_blind_vote_hides_the_names_until_it_is_cast_and_is_stored_as_a_judgem
         "offline-echo vs offline-judge: offline-echo won 0, lost 1, tied 0 (1 vote); win rate 0% (95% interval 0%–79%)"
     };
     eventually("the results count the vote", || {
-        page.find(".votes__pairs li")
+        page.find(".votes__people .votes__pairs li")
             .is_some_and(|li| li.text_content().unwrap() == expected)
     })
     .await;
@@ -144,4 +146,55 @@ async fn a_blind_vote_hides_the_names_until_it_is_cast_and_is_stored_as_a_judgem
         page.find(".blind__done").is_some(),
         "the voted pair is not shown again"
     );
+
+    // A judge votes too, on the same pair, and is counted apart. Without an
+    // expected answer, the offline judge prefers the longer answer: the
+    // echo's demo text over the judge's own one-line answer.
+    page.click(".blind__stop");
+    settle().await;
+    assert_eq!(
+        page.get(".blind__judge-model")
+            .unchecked_into::<web_sys::HtmlSelectElement>()
+            .value(),
+        "offline-judge",
+        "the offline judge is offered first"
+    );
+    page.click(".blind__judge-vote");
+    eventually_within("the judge voted", 30, || {
+        page.text(".blind__judged") == "offline-judge voted on 1 pair."
+    })
+    .await;
+    let calls: Vec<_> = (page.store.runs().iter())
+        .filter(|run| judge_tag(run).is_some())
+        .cloned()
+        .collect();
+    assert_eq!(calls.len(), 1, "one judge call, an ordinary run");
+    let tag = judge_tag(&calls[0]).unwrap();
+    assert_eq!(calls[0].model_id, "offline-judge");
+    let versus = calls[0].metadata.as_ref().unwrap()["judge"]["versus"]
+        .as_str()
+        .unwrap();
+    let compared = [tag.grades, versus];
+    assert!(
+        compared.contains(&&*a.id) && compared.contains(&&*b.id),
+        "{compared:?}"
+    );
+    eventually("the judge's votes are shown apart", || {
+        page.find(".votes__judge[data-judge=offline-judge] .votes__pairs li").is_some_and(|li| {
+            li.text_content().unwrap()
+                == "offline-echo vs offline-judge: offline-echo won 1, lost 0, tied 0 (1 vote); win rate 100% (95% interval 21%–100%)"
+        })
+    })
+    .await;
+    assert_eq!(
+        page.text(".votes__people .votes__pairs li"),
+        expected,
+        "people's results are unchanged"
+    );
+    page.click(".blind__judge-vote");
+    eventually("a pair is judged once", || {
+        page.text(".blind__judged")
+            == "offline-judge has voted on every pair of these two models already."
+    })
+    .await;
 }
