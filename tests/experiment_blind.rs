@@ -178,3 +178,41 @@ fn votes_travel_in_the_experiment_file_and_the_grid_csv() {
     assert_eq!(rows[0][column("m3 votes")], "won 0, lost 2, tied 0");
     assert_eq!(rows[0][column("m2 votes")], "", "m2 was not compared");
 }
+
+#[test]
+fn a_judges_votes_travel_in_the_file_as_judge_calls_and_stay_apart_from_peoples() {
+    use prompt_runs::experiment::judge_vote::pending_pairwise_run;
+    use prompt_runs::experiment::{judge_votes, pairwise_request, Judges};
+    let experiment = capitals();
+    let runs = answered(&experiment);
+    let grid = Grid::build(&experiment, &runs);
+    let pair = blind_pairs(&experiment, &grid, (0, 1), 5).remove(0);
+    let request = pairwise_request("judge-1", &pair, None);
+    let mut call = pending_pairwise_run(&request, &experiment.id, &pair);
+    call.status = RunStatus::Success;
+    call.output = Some(r#"{"winner": "B", "reason": "B is better."}"#.into());
+    let mut runs = runs;
+    runs.push(Arc::new(call));
+
+    let file = export_experiment(&experiment, &runs);
+    let imported =
+        import_experiment(&file).expect("a judge's vote is a judge call of the experiment");
+    let imported: Vec<Arc<PromptRun>> = imported.runs.into_iter().map(Arc::new).collect();
+    assert_eq!(imported.len(), runs.len());
+    let judges = Judges::of(&experiment.id, imported.iter());
+    let model_of = |id: &str| {
+        (imported.iter())
+            .find(|run| run.id == id)
+            .map(|run| run.model_id.clone())
+    };
+    let votes = judge_votes(judges.runs(), model_of);
+    assert_eq!(votes.len(), 1);
+    let (judge, votes) = &votes[0];
+    assert_eq!((judge.as_str(), votes.len()), ("judge-1", 1));
+    let standings = Standings::of(votes, &experiment.models);
+    let right = (standings.contestants.iter())
+        .position(|model| *model == pair.right.model_id)
+        .unwrap();
+    assert_eq!(standings.tally(right, 1 - right).wins, 1, "B won");
+    assert!(cast_votes(imported.iter()).is_empty(), "no person voted");
+}
