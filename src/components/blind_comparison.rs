@@ -69,10 +69,15 @@ pub fn BlindComparison(
         }
         open
     });
+    // A memo: the picker and the stage are drawn again when a session
+    // starts or stops, not at each vote.
+    let running = Memo::new(move |_| comparison.session.with(Option::is_some));
     let stage = NodeRef::<leptos::html::Div>::new();
-    // Focus follows the session, so the keys work without a click first.
+    // Focus follows the session (its start, each vote, each pair), so the
+    // keys work without a click first, and after a button's.
     Effect::new(move |_| {
-        if comparison.session.with(Option::is_some) {
+        comparison.session.track();
+        if running.get_untracked() {
             if let Some(stage) = stage.get() {
                 let _ = stage.focus();
             }
@@ -92,9 +97,9 @@ pub fn BlindComparison(
     view! {
         <section class=root_class("blind", class) aria-label="Blind A/B comparison">
             <h2>"Blind A/B comparison"</h2>
-            {move || comparison.session.with(Option::is_none).then(|| contestant_picker(comparison))}
+            {move || (!running.get()).then(|| contestant_picker(comparison))}
             <div class="blind__stage" node_ref=stage tabindex="0" on:keydown=on_key>
-                {move || comparison.session.with(Option::is_some).then(|| session_view(comparison))}
+                {move || running.get().then(|| session_view(comparison))}
             </div>
             {move || comparison.error.get().map(|error| view! { <p class="blind__error" role="alert">{error}</p> })}
         </section>
@@ -344,11 +349,14 @@ fn session_view(comparison: Comparison) -> impl IntoView {
         })
     };
     let stop = move |_| comparison.session.set(None);
+    // A memo: the pair is drawn again when the next one comes, not when the
+    // vote on it reveals the names (that part follows the vote itself).
+    let pair = Memo::new(move |_| comparison.pair());
     view! {
         <p class="blind__progress">{progress}</p>
-        {move || match comparison.pair() {
+        {move || match pair.get() {
             Some(pair) => pair_view(comparison, pair).into_any(),
-            None => view! { <p class="blind__done">"No pair left to vote on: every pair of answers these two models gave to the same input has a vote. The results are below."</p> }.into_any(),
+            None => view! { <p class="blind__done">"No pair left to vote on: every pair of answers these two models gave to the same input has a vote, counted in the A/B results."</p> }.into_any(),
         }}
         <button type="button" class="blind__stop" on:click=stop>"Stop"</button>
     }

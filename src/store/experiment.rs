@@ -21,7 +21,7 @@ use crate::api::wire::ExecuteParameters;
 use crate::api::ApiError;
 use crate::api::PromptExecutor;
 use crate::experiment::checks::judge_checks;
-use crate::experiment::judge::{judge_tag, Judges, PreparedRubric, JUDGE_MAX_TOKENS};
+use crate::experiment::judge::{judge_tag, JudgeRequest, Judges, PreparedRubric, JUDGE_MAX_TOKENS};
 use crate::experiment::judge_vote::{judge_voted, pending_pairwise_run};
 use crate::experiment::{pairwise_request, BlindPair};
 use crate::experiment::{
@@ -144,6 +144,47 @@ impl Sending {
     }
 }
 
+impl Sending {
+    /// Sends one judge call of `request`, its run made by `run`, if Cancel
+    /// was not pressed and the budget covers `reserved`: the one path of a
+    /// model-graded check's calls and of a judge's A/B votes.
+    async fn send_judge_call(
+        &self,
+        store: RunsStore,
+        executor: Rc<dyn PromptExecutor>,
+        request: &JudgeRequest,
+        reserved: Usd,
+        run: impl FnOnce() -> PromptRun,
+        progress: RunProgress,
+    ) -> JudgeEnds {
+        if !self.admit(&store, reserved) {
+            return JudgeEnds {
+                not_sent: 1,
+                ..JudgeEnds::default()
+            };
+        }
+        let run = run();
+        let judge_id = run.id.clone();
+        store.add_run(run).expect("a fresh local id is free");
+        let outcome = (store.send_pending_run(
+            executor,
+            judge_id.clone(),
+            request.execute_request(),
+            progress,
+        ))
+        .await;
+        self.settle(&store, &judge_id, reserved);
+        if matches!(outcome, Err(ApiError::Cancelled)) && self.stopped.get().is_none() {
+            self.stopped.set(Some(ExperimentStop::Cancelled));
+        }
+        JudgeEnds {
+            sent: 1,
+            failed: usize::from(outcome.is_err()),
+            not_sent: 0,
+        }
+    }
+}
+
 /// The grading of an execution's answers by the experiment's model-graded
 /// checks.
 struct Judging {
@@ -157,12 +198,20 @@ struct Judging {
     progress: Rc<BatchProgress>,
 }
 
-/// How the judge calls of one cell went.
+/// How the judge calls of one cell (or one judge call) went.
 #[derive(Clone, Copy, Default)]
 struct JudgeEnds {
     sent: usize,
     failed: usize,
     not_sent: usize,
+}
+
+impl JudgeEnds {
+    fn add(&mut self, other: JudgeEnds) {
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.not_sent += other.not_sent;
+    }
 }
 
 impl Judging {
@@ -220,30 +269,22 @@ impl Judging {
             let prompt_tokens = crate::text::estimate_tokens(&request.prompt);
             // No price, no reservation: the plan asked before sending.
             let reserved = judge.request_cost(prompt_tokens).unwrap_or(Usd::ZERO);
-            if !sending.admit(&store, reserved) {
-                ends.not_sent += 1;
-                continue;
-            }
-            let run: PromptRun = request.pending_run(&experiment.id, &graded.id);
-            let judge_id = run.id.clone();
-            store.add_run(run).expect("a fresh local id is free");
-            ends.sent += 1;
-            let outcome = (store.send_pending_run(
+            let run = || request.pending_run(&experiment.id, &graded.id);
+            let progress = RunProgress::new(self.progress.clone(), 0);
+            let call = (sending.send_judge_call(
+                store,
                 executor.clone(),
-                judge_id.clone(),
-                request.execute_request(),
-                RunProgress::new(self.progress.clone(), 0),
+                &request,
+                reserved,
+                run,
+                progress,
             ))
             .await;
-            sending.settle(&store, &judge_id, reserved);
-            if matches!(outcome, Err(ApiError::Cancelled)) && sending.stopped.get().is_none() {
-                sending.stopped.set(Some(ExperimentStop::Cancelled));
-            }
-            if outcome.is_err() {
-                ends.failed += 1;
+            if call.failed > 0 {
                 // Failed: another answer with the same request may try again.
                 self.taken.borrow_mut().remove(&request.key);
             }
+            ends.add(call);
         }
         ends
     }
@@ -387,7 +428,7 @@ impl RunsStore {
     pub async fn grade_experiment(
         &self,
         experiment: &Experiment,
-        mut on_progress: impl FnMut(&ExperimentReport),
+        on_progress: impl FnMut(&ExperimentReport),
     ) -> Result<ExperimentReport, ApiError> {
         if self.is_executing.get_untracked() {
             return Err(ApiError::Busy);
@@ -411,7 +452,6 @@ impl RunsStore {
                 .map(|run| run.id.clone())
                 .collect()
         });
-        let mut report = ExperimentReport::default();
         let progress = Rc::new(BatchProgress::new(answered.len(), Some(JUDGE_MAX_TOKENS)));
         self.execution_runs.set(Vec::new());
         self.start_execution();
@@ -425,18 +465,9 @@ impl RunsStore {
                 judged
             }
         });
-        let at_once = self.pacer.get_value().most();
-        let mut ends = stream::iter(grades).buffer_unordered(at_once);
-        while let Some(judged) = ends.next().await {
-            report.count_judges(judged);
-            if self.is_executing.get_untracked() {
-                self.update_execution_progress(progress.overall());
-            }
-            on_progress(&report);
-        }
-        drop(ends);
-        self.end_experiment_execution(experiment, &sending, &mut report);
-        Ok(report)
+        Ok(self
+            .judge_execution(experiment, &sending, grades, &progress, on_progress)
+            .await)
     }
 
     /// Asks judge model `judge` to vote on `pairs` of `experiment` (see
@@ -454,7 +485,7 @@ impl RunsStore {
         experiment: &Experiment,
         pairs: &[BlindPair],
         judge: &str,
-        mut on_progress: impl FnMut(&ExperimentReport),
+        on_progress: impl FnMut(&ExperimentReport),
     ) -> Result<ExperimentReport, ApiError> {
         if self.is_executing.get_untracked() {
             return Err(ApiError::Busy);
@@ -477,7 +508,6 @@ impl RunsStore {
                 .collect::<Vec<_>>()
         });
         let expected = (experiment.inputs.columns().iter()).position(|column| column == "expected");
-        let mut report = ExperimentReport::default();
         let progress = Rc::new(BatchProgress::new(judged.len(), Some(JUDGE_MAX_TOKENS)));
         self.execution_runs.set(Vec::new());
         self.start_execution();
@@ -489,34 +519,32 @@ impl RunsStore {
                 .and_then(|column| experiment.inputs.rows().get(pair.row)?.get(column)?.clone());
             async move {
                 let request = pairwise_request(judge, &pair, expected.as_deref());
-                let mut ends = JudgeEnds::default();
                 let prompt_tokens = crate::text::estimate_tokens(&request.prompt);
                 let reserved = price.map_or(Usd::ZERO, |price| {
                     Usd::for_tokens(price, prompt_tokens + u64::from(JUDGE_MAX_TOKENS))
                 });
-                if !sending.admit(&store, reserved) {
-                    ends.not_sent += 1;
-                    return ends;
-                }
-                let run = pending_pairwise_run(&request, &experiment.id, &pair);
-                let judge_id = run.id.clone();
-                store.add_run(run).expect("a fresh local id is free");
-                ends.sent += 1;
-                let outcome = (store.send_pending_run(
-                    executor,
-                    judge_id.clone(),
-                    request.execute_request(),
-                    RunProgress::new(progress.clone(), slot),
-                ))
-                .await;
-                sending.settle(&store, &judge_id, reserved);
-                if matches!(outcome, Err(ApiError::Cancelled)) && sending.stopped.get().is_none() {
-                    sending.stopped.set(Some(ExperimentStop::Cancelled));
-                }
-                ends.failed += usize::from(outcome.is_err());
-                ends
+                let run = || pending_pairwise_run(&request, &experiment.id, &pair);
+                let progress = RunProgress::new(progress, slot);
+                (sending.send_judge_call(store, executor, &request, reserved, run, progress)).await
             }
         });
+        Ok(self
+            .judge_execution(experiment, &sending, calls, &progress, on_progress)
+            .await)
+    }
+
+    /// Runs `calls` (each a judge call, or an answer's calls) as one
+    /// execution of `experiment`, a few at a time, reporting each as it
+    /// ends; the execution's progress is `progress`.
+    async fn judge_execution(
+        &self,
+        experiment: &Experiment,
+        sending: &Sending,
+        calls: impl Iterator<Item = impl std::future::Future<Output = JudgeEnds>>,
+        progress: &BatchProgress,
+        mut on_progress: impl FnMut(&ExperimentReport),
+    ) -> ExperimentReport {
+        let mut report = ExperimentReport::default();
         let at_once = self.pacer.get_value().most();
         let mut ends = stream::iter(calls).buffer_unordered(at_once);
         while let Some(judged) = ends.next().await {
@@ -527,8 +555,8 @@ impl RunsStore {
             on_progress(&report);
         }
         drop(ends);
-        self.end_experiment_execution(experiment, &sending, &mut report);
-        Ok(report)
+        self.end_experiment_execution(experiment, sending, &mut report);
+        report
     }
 
     /// Ends an execution of `experiment` once every request has landed:
