@@ -3,6 +3,7 @@
 //! export and import, and judgements applied through the store.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
 use leptos::prelude::Owner;
 use prompt_runs::api::wire::ServerLimits;
 use prompt_runs::experiment::{
@@ -19,6 +20,7 @@ use prompt_runs::text::estimate_tokens;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use support::csv_table::CsvTable;
 
 /// Capitals: three rows, two models, the template needing both columns.
 fn capitals() -> Experiment {
@@ -1046,13 +1048,7 @@ fn the_grid_exports_as_csv_with_formulas_defused() {
         .unwrap();
     let grid = Grid::build(&experiment, &runs);
     let csv = grid_csv(&experiment, &grid);
-    let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let CsvTable { header, rows } = CsvTable::read(&csv);
     assert_eq!(
         header,
         [
@@ -1074,9 +1070,6 @@ fn the_grid_exports_as_csv_with_formulas_defused() {
             "offline-echo latency ms"
         ]
     );
-    let rows: Vec<Vec<String>> = (reader.records())
-        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
-        .collect();
     assert_eq!(
         rows[0],
         [

@@ -3,6 +3,7 @@
 //! standings, and votes travelling in the experiment's JSON file and CSV.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
 use prompt_runs::experiment::{
     blind_pairs, cast_votes, export_experiment, grid_csv, import_experiment, plan, votes_of,
     Choice, Experiment, Grid, InputFormat, InputTable, Pairing, Standings, Tally, Vote,
@@ -10,6 +11,7 @@ use prompt_runs::experiment::{
 use prompt_runs::model::{PromptRun, RunStatus, Timestamp};
 use std::collections::HashSet;
 use std::sync::Arc;
+use support::csv_table::CsvTable;
 
 /// Three rows on three models, two repeats each.
 fn capitals() -> Experiment {
@@ -163,20 +165,10 @@ fn votes_travel_in_the_experiment_file_and_the_grid_csv() {
 
     let grid = Grid::build(&experiment, &runs);
     let csv = grid_csv(&experiment, &grid);
-    let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let column = |name: &str| header.iter().position(|held| held == name).unwrap();
-    let rows: Vec<Vec<String>> = (reader.records())
-        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
-        .collect();
-    assert_eq!(rows[0][column("m1 votes")], "won 2, lost 0, tied 0");
-    assert_eq!(rows[0][column("m3 votes")], "won 0, lost 2, tied 0");
-    assert_eq!(rows[0][column("m2 votes")], "", "m2 was not compared");
+    let table = CsvTable::read(&csv);
+    assert_eq!(table.cell(0, "m1 votes"), "won 2, lost 0, tied 0");
+    assert_eq!(table.cell(0, "m3 votes"), "won 0, lost 2, tied 0");
+    assert_eq!(table.cell(0, "m2 votes"), "", "m2 was not compared");
 }
 
 #[test]

@@ -5,12 +5,14 @@
 //! A/B comparisons (Wilson intervals), against published worked examples.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
 use prompt_runs::experiment::{
     content_hash, judge_tag, parse_verdict, plan, Check, CheckError, Experiment, ExperimentError,
     Grid, InputFormat, InputTable, JudgeCheck, Outcome, RubricError, BUILT_IN_RUBRICS,
 };
 use prompt_runs::model::{Model, PromptRun, Provider, RunStatus, Timestamp, Usd};
 use std::sync::Arc;
+use support::csv_table::CsvTable;
 
 /// Capitals with an expected answer, on two models, graded by the first
 /// built-in rubric.
@@ -585,21 +587,11 @@ fn the_grid_csv_has_each_answers_verdict_and_the_judges_reason() {
     ];
     let grid = Grid::build(&experiment, runs.iter());
     let csv = grid_csv(&experiment, &grid);
-    let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let column = |name: &str| header.iter().position(|held| held == name).unwrap();
-    let rows: Vec<Vec<String>> = (reader.records())
-        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
-        .collect();
+    let table = CsvTable::read(&csv);
     let fields = |row: usize, model: &str| {
         (
-            rows[row][column(&format!("{model} verdict"))].clone(),
-            rows[row][column(&format!("{model} reason"))].clone(),
+            table.cell(row, &format!("{model} verdict")).to_owned(),
+            table.cell(row, &format!("{model} reason")).to_owned(),
         )
     };
     assert_eq!(

@@ -1,6 +1,8 @@
 //! What the browser tests share: the test gateway's address and waiting.
 #![allow(dead_code)] // each test file uses its own part
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod csv_table;
 #[cfg(target_arch = "wasm32")]
 pub mod experiment_page;
 #[cfg(target_arch = "wasm32")]
