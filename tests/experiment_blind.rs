@@ -192,12 +192,7 @@ fn a_judges_votes_travel_in_the_file_as_judge_calls_and_stay_apart_from_peoples(
     let imported: Vec<Arc<PromptRun>> = imported.runs.into_iter().map(Arc::new).collect();
     assert_eq!(imported.len(), runs.len());
     let judges = Judges::of(&experiment.id, imported.iter());
-    let model_of = |id: &str| {
-        (imported.iter())
-            .find(|run| run.id == id)
-            .map(|run| run.model_id.clone())
-    };
-    let votes = judge_votes(judges.runs(), model_of);
+    let votes = judge_votes(judges.runs());
     assert_eq!(votes.len(), 1);
     let (judge, votes) = &votes[0];
     assert_eq!((judge.as_str(), votes.len()), ("judge-1", 1));

@@ -6,7 +6,6 @@ use super::format::{count, percent, thousands};
 use super::root_class::root_class;
 use crate::experiment::{cast_votes, judge_votes, BradleyTerry, RankingError, Standings, Tally};
 use leptos::prelude::*;
-use std::collections::BTreeMap;
 
 /// The results of the blind A/B votes on the open experiment's answers (of
 /// the [`Experiments`](super::Experiments) in context), people's votes
@@ -34,12 +33,7 @@ pub fn VoteResults(
                 .flat_map(|cell| cell.runs.iter().flatten())
         };
         let people = Standings::of(&cast_votes(answers()), &experiment.models);
-        // Looked up once per judge call: a map, not a search of the grid.
-        let models: BTreeMap<&str, &str> = (answers())
-            .map(|run| (run.id.as_str(), run.model_id.as_str()))
-            .collect();
-        let model_of = |id: &str| models.get(id).map(|model| (*model).to_owned());
-        let judges: Vec<(String, Standings)> = judge_votes(grid.judges.runs(), model_of)
+        let judges: Vec<(String, Standings)> = judge_votes(grid.judges.runs())
             .into_iter()
             .map(|(judge, votes)| (judge, Standings::of(&votes, &experiment.models)))
             .collect();

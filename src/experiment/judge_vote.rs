@@ -4,10 +4,12 @@
 //! A judge's vote is a judge call like a model-graded check's: one more
 //! ordinary run of the history on the judge model, tagged in
 //! `metadata.judge` with the experiment, the run shown as A (`grades`), the
-//! request's key, and the run shown as B (`versus`):
+//! request's key, the run shown as B (`versus`), and both runs' models (so
+//! the vote counts without looking the runs up, and after one is deleted):
 //!
 //! ```json
-//! {"judge": {"experiment": "exp-1", "grades": "<A's run id>", "key": "…", "versus": "<B's run id>"}}
+//! {"judge": {"experiment": "exp-1", "grades": "<A's run id>", "key": "…",
+//!            "versus": "<B's run id>", "models": ["<A's model>", "<B's model>"]}}
 //! ```
 //!
 //! So judges' votes sync, export and import as judge calls do, and are
@@ -35,6 +37,9 @@ pub const ANSWER_B_TAG: &str = "answer_b";
 
 /// The key, in a judge call's `metadata.judge`, of the run shown as B.
 pub const VERSUS_KEY: &str = "versus";
+
+/// The key, in a judge call's `metadata.judge`, of the two runs' models.
+pub const MODELS_KEY: &str = "models";
 
 /// What every pairwise request ends with: the form of the answer.
 pub const PAIRWISE_INSTRUCTIONS: &str = "Reply with one JSON object and nothing else, in this form: {\"winner\": \"A\", \"B\" or \"tie\", \"reason\": \"one short sentence\"}";
@@ -75,7 +80,7 @@ pub fn pairwise_request(judge: &str, pair: &BlindPair, expected: Option<&str>) -
 }
 
 /// A new `pending` run of a pairwise `request` on `pair`, of experiment
-/// `experiment_id`, tagged in `metadata.judge` with both runs.
+/// `experiment_id`, tagged in `metadata.judge` with both runs and models.
 pub fn pending_pairwise_run(
     request: &JudgeRequest,
     experiment_id: &str,
@@ -84,15 +89,30 @@ pub fn pending_pairwise_run(
     let mut run = request.pending_run(experiment_id, &pair.left.id);
     if let Some(Value::Object(tag)) = (run.metadata.as_mut()).and_then(|m| m.get_mut(JUDGE_KEY)) {
         tag.insert(VERSUS_KEY.to_owned(), pair.right.id.clone().into());
+        let models = [&pair.left.model_id, &pair.right.model_id].map(|m| Value::from(m.clone()));
+        tag.insert(MODELS_KEY.to_owned(), Value::Array(models.to_vec()));
     }
     run
 }
 
-/// The runs a pairwise judge call compared, A's then B's, if `run` is one.
-pub fn pairwise_of(run: &PromptRun) -> Option<(&str, &str)> {
-    let tag = judge_tag(run)?;
-    let versus = run.metadata.as_ref()?.get(JUDGE_KEY)?.get(VERSUS_KEY)?;
-    Some((tag.grades, versus.as_str()?))
+/// What a pairwise judge call compared: A's run and model, then B's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compared<'a> {
+    /// The run shown as A, and its model.
+    pub a: (&'a str, &'a str),
+    /// The run shown as B, and its model.
+    pub b: (&'a str, &'a str),
+}
+
+/// What `run` compared, if it is a pairwise judge call.
+pub fn pairwise_of(run: &PromptRun) -> Option<Compared<'_>> {
+    let a = judge_tag(run)?.grades;
+    let tag = run.metadata.as_ref()?.get(JUDGE_KEY)?;
+    let models = tag.get(MODELS_KEY)?.as_array()?;
+    Some(Compared {
+        a: (a, models.first()?.as_str()?),
+        b: (tag.get(VERSUS_KEY)?.as_str()?, models.get(1)?.as_str()?),
+    })
 }
 
 /// Reads a judge's answer to a pairwise request: a JSON object whose
@@ -123,23 +143,19 @@ pub fn parse_pairwise(answer: &str) -> Result<JudgeVote, String> {
 }
 
 /// Each judge's votes among an experiment's judge calls `judges`: per judge
-/// model, the pairs it answered readably (the latest call per pair), with
-/// each run's model from `model_of` (a run it does not know is passed over).
+/// model, the pairs it answered readably (the latest call per pair).
 pub fn judge_votes<'a>(
     judges: impl IntoIterator<Item = &'a Arc<PromptRun>>,
-    model_of: impl Fn(&str) -> Option<String>,
 ) -> Vec<(String, Vec<CastVote>)> {
     let mut by_judge: Vec<(String, Vec<CastVote>)> = Vec::new();
     for run in judges {
-        let Some((a, b)) = pairwise_of(run).filter(|_| run.status == RunStatus::Success) else {
+        let Some(compared) = pairwise_of(run).filter(|_| run.status == RunStatus::Success) else {
             continue;
         };
         let Ok(voted) = parse_pairwise(run.output.as_deref().unwrap_or("")) else {
             continue;
         };
-        let (Some(model_a), Some(model_b)) = (model_of(a), model_of(b)) else {
-            continue;
-        };
+        let ((a, model_a), (b, model_b)) = (compared.a, compared.b);
         let for_a = match voted.choice {
             Choice::A => Vote::Win,
             Choice::B => Vote::Loss,
@@ -150,9 +166,10 @@ pub fn judge_votes<'a>(
         } else {
             ((b, model_b), (a, model_a), for_a.reversed())
         };
+        let owned = |(id, model): (&str, &str)| (id.to_owned(), model.to_owned());
         let cast = CastVote {
-            first: (first.0.to_owned(), first.1),
-            second: (second.0.to_owned(), second.1),
+            first: owned(first),
+            second: owned(second),
             vote,
             at: run.started_at.clone(),
         };
@@ -187,7 +204,10 @@ pub fn judge_voted<'a>(
     judges.into_iter().any(|run| {
         run.model_id == judge
             && !matches!(run.status, RunStatus::Error | RunStatus::Cancelled)
-            && pairwise_of(run).is_some_and(|pair| pair == (a, b) || pair == (b, a))
+            && pairwise_of(run).is_some_and(|pair| {
+                let ids = (pair.a.0, pair.b.0);
+                ids == (a, b) || ids == (b, a)
+            })
     })
 }
 
@@ -226,7 +246,13 @@ mod tests {
             "the key is the whole prompt's"
         );
         let run = pending_pairwise_run(&request, "exp-1", &pair);
-        assert_eq!(pairwise_of(&run), Some(("r1", "r2")));
+        assert_eq!(
+            pairwise_of(&run),
+            Some(Compared {
+                a: ("r1", "m1"),
+                b: ("r2", "m2")
+            })
+        );
         assert_eq!(judge_tag(&run).unwrap().key, request.key);
     }
 
@@ -279,13 +305,7 @@ mod tests {
             call("j1", r#"{"winner": "B"}"#, 2),
             call("j2", "no idea", 3),
         ];
-        let model_of = |id: &str| {
-            [&a, &b]
-                .iter()
-                .find(|run| run.id == id)
-                .map(|run| run.model_id.clone())
-        };
-        let votes = judge_votes(runs.iter(), model_of);
+        let votes = judge_votes(runs.iter());
         assert_eq!(votes.len(), 1, "j2's answer is unreadable");
         assert_eq!(votes[0].0, "j1");
         assert_eq!(votes[0].1.len(), 1);

@@ -206,8 +206,16 @@ impl BradleyTerry {
 
     /// The contestants' positions, strongest first (ties in the order given).
     pub fn order(&self) -> Vec<usize> {
+        // An insertion sort: a ranking has a handful of contestants, and a
+        // library sort instantiated here costs the page kilobytes.
         let mut order: Vec<usize> = (0..self.strengths.len()).collect();
-        order.sort_by(|&a, &b| self.strengths[b].total_cmp(&self.strengths[a]));
+        for next in 1..order.len() {
+            let mut at = next;
+            while at > 0 && self.strengths[order[at - 1]] < self.strengths[order[at]] {
+                order.swap(at - 1, at);
+                at -= 1;
+            }
+        }
         order
     }
 }

@@ -150,7 +150,9 @@ pub struct CastVote {
 }
 
 /// The people's votes among `runs` (each pair of runs once, its latest
-/// vote), in a stable order (by the runs' ids).
+/// vote), in the order `runs` first hold them. Not sorted: each sort
+/// instantiated costs the Experiments page a few kilobytes, and the
+/// standings do not depend on the order.
 pub fn cast_votes<'a>(runs: impl IntoIterator<Item = &'a Arc<PromptRun>>) -> Vec<CastVote> {
     let mut cast: Vec<CastVote> = Vec::new();
     for run in runs {
@@ -180,7 +182,6 @@ pub fn cast_votes<'a>(runs: impl IntoIterator<Item = &'a Arc<PromptRun>>) -> Vec
             }
         }
     }
-    cast.sort_by(|a, b| (&a.first.0, &a.second.0).cmp(&(&b.first.0, &b.second.0)));
     cast
 }
 
@@ -217,7 +218,9 @@ impl Standings {
             }
         }
         let position = |model: &str| contestants.iter().position(|held| held == model);
-        let mut pairs: Vec<(usize, usize, Tally)> = Vec::new();
+        // A k × k table of tallies, read out in order: no sort needed.
+        let k = contestants.len();
+        let mut table = vec![Tally::default(); k * k];
         for vote in votes {
             let (Some(a), Some(b)) = (position(&vote.first.1), position(&vote.second.1)) else {
                 continue;
@@ -231,18 +234,14 @@ impl Standings {
             } else {
                 (b, a, vote.vote.reversed())
             };
-            match pairs.iter_mut().find(|(x, y, _)| (*x, *y) == (i, j)) {
-                Some((_, _, tally)) => tally.count(result),
-                None => {
-                    let mut tally = Tally::default();
-                    tally.count(result);
-                    pairs.push((i, j, tally));
-                }
-            }
+            table[i * k + j].count(result);
         }
-        pairs.sort_by_key(|(i, j, _)| (*i, *j));
-        let ranking = (contestants.len() > 2).then(|| {
-            let k = contestants.len();
+        let pairs: Vec<(usize, usize, Tally)> = (0..k)
+            .flat_map(|i| (i + 1..k).map(move |j| (i, j)))
+            .map(|(i, j)| (i, j, table[i * k + j]))
+            .filter(|(_, _, tally)| tally.votes() > 0)
+            .collect();
+        let ranking = (k > 2).then(|| {
             let mut wins = vec![vec![0.0; k]; k];
             for (i, j, tally) in &pairs {
                 let half = tally.ties as f64 / 2.0;
