@@ -307,6 +307,30 @@ mod tests {
     }
 
     #[test]
+    fn two_copies_of_a_run_voted_apart_keep_both_votes_through_the_other_runs() {
+        let (a, b, c) = (
+            answered("a", "m1"),
+            answered("b", "m2"),
+            answered("c", "m3"),
+        );
+        // Two browsers, before they synced: one votes a vs b, the other a vs c.
+        let (a_here, b_here) = vote_on(&a, &b, Vote::Win, 1_000);
+        let (a_there, c_there) = vote_on(&a, &c, Vote::Loss, 2_000);
+        // Their copies of `a` meet: the one judged later replaces the other whole.
+        assert!(a_there.supersedes(&a_here) && !a_here.supersedes(&a_there));
+        let merged = [a_there, b_here, c_there].map(Arc::new);
+        let cast = cast_votes(merged.iter());
+        let results: Vec<(&str, &str, Vote)> = (cast.iter())
+            .map(|vote| (vote.first.0.as_str(), vote.second.0.as_str(), vote.vote))
+            .collect();
+        assert_eq!(
+            results,
+            [("a", "c", Vote::Loss), ("a", "b", Vote::Win)],
+            "a vs b is still read from b"
+        );
+    }
+
+    #[test]
     fn votes_count_once_per_pair_the_latest_winning_even_from_one_side() {
         let (a, b) = (answered("a", "m1"), answered("b", "m2"));
         let (old_a, old_b) = vote_on(&a, &b, Vote::Loss, 1_000);
