@@ -57,6 +57,24 @@ async fn a_blind_vote_hides_the_names_until_it_is_cast_and_is_stored_as_a_judgem
     })
     .await;
 
+    // The picker offers the first two models, and one model twice is no comparison.
+    let chosen = |side: usize| {
+        page.get(&format!(".blind__contestant-{side}"))
+            .unchecked_into::<web_sys::HtmlSelectElement>()
+            .value()
+    };
+    assert_eq!((chosen(1), chosen(2)), ("0".to_owned(), "1".to_owned()));
+    page.enter(".blind__contestant-2", "0", "change");
+    settle().await;
+    let start = || {
+        page.get(".blind__start")
+            .unchecked_into::<web_sys::HtmlButtonElement>()
+    };
+    assert!(start().disabled());
+    page.enter(".blind__contestant-2", "1", "change");
+    settle().await;
+    assert!(!start().disabled());
+
     page.click(".blind__start");
     settle().await;
     eventually("the pair is shown", || {

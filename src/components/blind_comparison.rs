@@ -272,14 +272,20 @@ fn contestant_picker(comparison: Comparison) -> impl IntoView {
             .map_or_else(Vec::new, |experiment| experiment.models.clone())
     };
     let choice = move |side: usize| {
-        let options = move || {
-            (models().into_iter().enumerate())
-                .map(|(at, model)| view! { <option value=at.to_string()>{model}</option> })
-                .collect_view()
-        };
         let current = move || {
             let (first, second) = comparison.contestants.get();
-            if side == 0 { first } else { second }.to_string()
+            if side == 0 {
+                first
+            } else {
+                second
+            }
+        };
+        // Each option says whether it is chosen: a select's value set before
+        // its options are drawn would fall back to the first one.
+        let options = move || {
+            (models().into_iter().enumerate())
+                .map(|(at, model)| view! { <option value=at.to_string() prop:selected=move || current() == at>{model}</option> })
+                .collect_view()
         };
         let change = move |event: leptos::ev::Event| {
             if let Ok(at) = event_target_value(&event).parse::<usize>() {
@@ -290,7 +296,7 @@ fn contestant_picker(comparison: Comparison) -> impl IntoView {
             }
         };
         view! {
-            <select class=format!("blind__contestant blind__contestant-{}", side + 1) prop:value=current on:change=change>
+            <select class=format!("blind__contestant blind__contestant-{}", side + 1) on:change=change>
                 {options}
             </select>
         }
@@ -329,8 +335,11 @@ fn judge_controls(
         <div class="blind__judge">
             <label>
                 "Judge "
-                <select class="blind__judge-model" prop:value=move || comparison.chosen_judge().unwrap_or_default() on:change=move |event| comparison.judge.set(Some(event_target_value(&event)))>
-                    {move || ids().into_iter().map(|id| view! { <option value=id.clone()>{id.clone()}</option> }).collect_view()}
+                <select class="blind__judge-model" on:change=move |event| comparison.judge.set(Some(event_target_value(&event)))>
+                    {move || ids().into_iter().map(|id| {
+                        let chosen = id.clone();
+                        view! { <option value=id.clone() prop:selected=move || comparison.chosen_judge().as_ref() == Some(&chosen)>{id.clone()}</option> }
+                    }).collect_view()}
                 </select>
             </label>
             <button type="button" class="blind__judge-vote" disabled=busy on:click=move |_| comparison.let_judge_vote()>"Let the judge vote"</button>
