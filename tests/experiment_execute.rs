@@ -2,8 +2,9 @@
 //! the test releases one by one: every cell an ordinary tagged run, bounded
 //! concurrency, one progress, Cancel, a failed cell, the budget (reserving
 //! before sending), re-running failed cells, and pacing: a cell the server
-//! asks to wait for (429, 503) waits and is sent again. (Against the real
-//! gateway in a page: tests/browser_experiment_run.rs.)
+//! asks to wait for (429, 503) waits and is sent again; judge calls, for
+//! model-graded checks and a judge's A/B votes. (Against the real gateway in
+//! a page: tests/browser_experiment_run.rs.)
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
@@ -118,8 +119,8 @@ impl HeldServer {
     }
 
     /// Answers the oldest request: models named `bad…` fail, `judge…`
-    /// passes every answer with a verdict, the others echo the prompt, at
-    /// `cost`.
+    /// passes every answer with a verdict (and votes for A when asked to
+    /// compare two), the others echo the prompt, at `cost`.
     fn answer_next(&self, cost: Option<f64>) {
         let (request, reply) = self.waiting.borrow_mut().remove(0);
         let result = if request.model_id.starts_with("bad") {
@@ -131,7 +132,11 @@ impl HeldServer {
             Ok(ExecuteResponse {
                 run_id: "server-run".into(),
                 model_id: request.model_id.clone(),
-                output: if request.model_id.starts_with("judge") {
+                output: if request.model_id.starts_with("judge")
+                    && request.prompt.contains("<answer_a>")
+                {
+                    r#"{"winner": "A", "reason": "A is better."}"#.into()
+                } else if request.model_id.starts_with("judge") {
                     r#"{"pass": true, "score": 0.8, "reason": "Fine."}"#.into()
                 } else {
                     format!("echo: {}", request.prompt)
@@ -890,4 +895,83 @@ fn answers_that_ran_before_a_judge_check_was_added_are_graded_on_request() {
     answer_all(&mut setup, None);
     assert_eq!(graded.borrow().clone().unwrap().unwrap().judge_calls, 0);
     assert_eq!(setup.server.started.get(), 4);
+}
+
+#[test]
+fn a_judges_ab_votes_are_judge_calls_sent_once_and_under_the_budget() {
+    use prompt_runs::experiment::{answer_pairs, judge_votes, Judges, Standings};
+    let mut setup = setup();
+    let mut experiment = experiment(3, &["m1", "m2"], 1);
+    let plan = plan(&experiment, &[]).unwrap();
+    let _ = start(&setup, &experiment, plan.cells.clone());
+    answer_all(&mut setup, Some(0.01));
+    let store = setup.store;
+    let grid = Grid::build(&experiment, store.runs().iter());
+    let pairs = answer_pairs(&experiment, &grid, (0, 1), 9);
+    assert_eq!(pairs.len(), 3);
+
+    let judge = |setup: &mut Setup, experiment: &Experiment, judge: &'static str| {
+        let outcome: Outcome = Rc::new(RefCell::new(None));
+        let (slot, experiment, pairs) = (outcome.clone(), experiment.clone(), pairs.clone());
+        setup
+            .pool
+            .spawner()
+            .spawn_local(async move {
+                *slot.borrow_mut() =
+                    Some(store.judge_pairs(&experiment, &pairs, judge, |_| {}).await);
+            })
+            .unwrap();
+        answer_all(setup, Some(0.01));
+        let report = outcome.borrow().clone().unwrap().unwrap();
+        report
+    };
+    let report = judge(&mut setup, &experiment, "judge-1");
+    assert_eq!(
+        (report.judge_calls, report.judge_failed, report.stopped),
+        (3, 0, None)
+    );
+    let runs = store.runs();
+    let judges = Judges::of(&experiment.id, runs.iter());
+    assert_eq!(
+        judges.len(),
+        3,
+        "ordinary runs, tagged as the experiment's judge calls"
+    );
+    // The judge always says A: each pair's A side won, whichever model it was.
+    let votes = judge_votes(judges.runs());
+    assert_eq!(
+        (votes.len(), votes[0].0.as_str(), votes[0].1.len()),
+        (1, "judge-1", 3)
+    );
+    let standings = Standings::of(&votes[0].1, &experiment.models);
+    let m1_on_a = pairs
+        .iter()
+        .filter(|pair| pair.left.model_id == "m1")
+        .count();
+    assert_eq!(standings.tally(0, 1).wins, m1_on_a);
+    assert!(
+        prompt_runs::experiment::cast_votes(runs.iter()).is_empty(),
+        "no person's vote"
+    );
+    assert_eq!(
+        store.experiment_spent("exp-run"),
+        Usd::from_dollars(0.09),
+        "counted"
+    );
+
+    let again = judge(&mut setup, &experiment, "judge-1");
+    assert_eq!(
+        again.judge_calls + again.judges_not_sent,
+        0,
+        "a pair is judged once"
+    );
+
+    // Another judge, with the budget spent: nothing is sent.
+    experiment.budget = Some(Usd::from_dollars(0.09));
+    let spent = judge(&mut setup, &experiment, "judge-2");
+    assert_eq!((spent.judge_calls, spent.judges_not_sent), (0, 3));
+    assert!(matches!(
+        spent.stopped,
+        Some(ExperimentStop::BudgetSpent { .. })
+    ));
 }
