@@ -130,6 +130,57 @@ fn the_schema_accepts_what_the_app_exports() {
 }
 
 #[test]
+fn the_schema_accepts_judge_calls_and_blind_ab_votes() {
+    use prompt_runs::experiment::judge_vote::pending_pairwise_run;
+    use prompt_runs::experiment::{blind_pairs, pairwise_request, Choice, Grid, JudgeCheck};
+    use prompt_runs::model::Timestamp;
+    let mut experiment = example();
+    experiment.models = vec!["offline-echo".into(), "offline-slow".into()];
+    experiment.checks = vec![Check::Judge(JudgeCheck::built_in(1, "offline-judge"))];
+    let cells = prompt_runs::experiment::plan(&experiment, &[])
+        .unwrap()
+        .cells;
+    let mut runs: Vec<Arc<PromptRun>> = (cells.iter())
+        .map(|cell| {
+            let mut run = cell.pending_run(&experiment.id);
+            run.status = RunStatus::Success;
+            run.output = Some("Paris.".into());
+            Arc::new(run)
+        })
+        .collect();
+    // A person's vote on the first pair, in both runs.
+    let grid = Grid::build(&experiment, runs.iter());
+    let pair = blind_pairs(&experiment, &grid, (0, 1), 1).remove(0);
+    for (id, update) in pair.vote(Choice::Tie, &Timestamp::from_unix_millis(1_000)) {
+        let at = runs.iter().position(|run| run.id == id).unwrap();
+        runs[at] = Arc::new(update.apply_to(&runs[at]).unwrap());
+    }
+    // A judge's vote on it, and a model-graded check's judge call.
+    let mut vote = pending_pairwise_run(
+        &pairwise_request("offline-judge", &pair, None),
+        &experiment.id,
+        &pair,
+    );
+    vote.status = RunStatus::Success;
+    vote.output = Some(r#"{"winner": "tie", "reason": "Both say Paris."}"#.into());
+    let Check::Judge(check) = &experiment.checks[0] else {
+        unreachable!()
+    };
+    let graded = &runs[0];
+    let request = (check.prepare(&experiment.inputs).unwrap())
+        .request(&experiment.inputs, 0, graded)
+        .unwrap();
+    let grading = request.pending_run(&experiment.id, &graded.id);
+    runs.extend([Arc::new(vote), Arc::new(grading)]);
+    let file = export_experiment(&experiment, runs.iter());
+    assert!(
+        file.contains("\"votes\"") && file.contains("\"versus\""),
+        "{file}"
+    );
+    assert_eq!(problems(&file), Vec::<String>::new(), "{file}");
+}
+
+#[test]
 fn the_schema_refuses_what_the_app_refuses() {
     let good: Value = serde_json::from_str(&export_experiment(&example(), [])).unwrap();
     let broken = |change: &dyn Fn(&mut Value)| {
