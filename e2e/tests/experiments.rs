@@ -3,9 +3,10 @@
 //! check, read the plan, run it, see the grid with its labelled marks and
 //! pass rates, expand a cell, diff two answers, find it all again after a
 //! reload, and read the grid on a phone (390×844), where it scrolls sideways
-//! in its own box and the page does not. Saves the screenshots
-//! `target/e2e-experiments.png` (`docs/experiments.png`, shown by docs/experiments.md) and
-//! `target/e2e-experiments-narrow.png`.
+//! in its own box and the page does not; vote blind on a pair of answers,
+//! the grid and the diff hidden meanwhile. Saves the screenshots
+//! `target/e2e-experiments.png` (`docs/experiments.png`, shown by docs/experiments.md),
+//! `target/e2e-experiments-blind.png` and `target/e2e-experiments-narrow.png`.
 //!
 //! Needs `dist/` (`trunk build --release`) and `chromedriver` (or
 //! `CHROMEDRIVER`): `cargo xtask test` provides both. A test binary of its
@@ -223,6 +224,8 @@ async fn drive(browser: &Client, app: &str) {
     // The plan, the grid and the diff in one picture.
     save_screenshot(browser, "e2e-experiments.png", Some(".grid")).await;
 
+    blind_vote(browser).await;
+
     // A reload finds the experiment and its grid again.
     browser.refresh().await.unwrap();
     wait_for_text(browser, ".plan__count", |text| text == plan).await;
@@ -290,4 +293,52 @@ async fn on_a_phone(browser: &Client) {
     .await;
     save_screenshot(browser, "e2e-experiments-narrow.png", Some(".grid")).await;
     set_viewport(browser, 1280, 1300).await;
+}
+
+/// A blind A/B vote on the two models: the grid and the diff hidden meanwhile, no model
+/// named in the comparison until the vote (key 3, a tie: offline answers
+/// are the same text), then the names, and the tie in the results.
+async fn blind_vote(browser: &Client) {
+    click(browser, ".blind__start").await;
+    // 3 rows × 2 repeats, each a pair of the two models' answers.
+    wait_for_text(browser, ".blind__progress", |text| text == "Pair 1 of 6").await;
+    let shown = |selector: &str| {
+        format!("return getComputedStyle(document.querySelector('{selector}')).display;")
+    };
+    for named in [".grid", ".experiments__below"] {
+        let display = evaluate(browser, &shown(named)).await;
+        assert_eq!(display, "none", "{named} names the models");
+    }
+    let html = evaluate(
+        browser,
+        "return document.querySelector('.blind').outerHTML;",
+    )
+    .await;
+    let html = html.as_str().unwrap();
+    assert!(
+        !html.contains("offline-echo") && !html.contains("offline-slow"),
+        "a model is named before the vote: {html}"
+    );
+    find(browser, ".blind__stage")
+        .await
+        .send_keys("3")
+        .await
+        .unwrap();
+    let revealed = wait_for_text(browser, ".blind__reveal", |text| !text.is_empty()).await;
+    assert!(revealed.starts_with("A was offline-"), "{revealed}");
+    save_screenshot(
+        browser,
+        "e2e-experiments-blind.png",
+        Some(".experiments__compare"),
+    )
+    .await;
+    click(browser, ".blind__stop").await;
+    wait_for_text(browser, ".votes__people", |text| {
+        text.contains("offline-echo vs offline-slow: offline-echo won 0, lost 0, tied 1 (1 vote)")
+    })
+    .await;
+    for named in [".grid", ".experiments__below"] {
+        let display = evaluate(browser, &shown(named)).await;
+        assert_ne!(display, "none", "{named} is shown again");
+    }
 }

@@ -111,8 +111,9 @@ pub fn App() -> impl IntoView {
 }
 
 /// The Experiments page, as mounted by `main_experiments.rs`: the
-/// experiment being designed beside its plan, the grid below, then the diff
-/// and the opened run. It opens on its own state: the run opened (and
+/// experiment being designed beside its plan, the grid below, the blind A/B
+/// comparison and its results, then the diff and the opened run (the grid,
+/// the diff and the run hidden while a comparison runs). It opens on its own state: the run opened (and
 /// diffed) here is one of the open experiment's, never the playground's
 /// last; with no experiment yet, on the example. Leaving the page starts
 /// saving the experiment's last edit at once, and asks first while an
@@ -135,6 +136,17 @@ pub fn ExperimentsApp() -> impl IntoView {
     });
     on_cleanup(move || leaving.remove());
     let opened = opened_here(store, experiments);
+    // While a blind A/B session runs, the grid, the diff and the opened run
+    // (which name each answer's model) are hidden: kept mounted, so that
+    // the grid's scroll and expanded cells are as they were after.
+    let comparing = RwSignal::new(false);
+    let hidden_style = Signal::derive(move || {
+        if comparing.get() {
+            "display: none".to_owned()
+        } else {
+            String::new()
+        }
+    });
     view! {
         {app_header(true, view! { <ProviderStatuses/> })}
         <main class="app experiments">
@@ -149,12 +161,15 @@ pub fn ExperimentsApp() -> impl IntoView {
                     <ErrorBanner/>
                 </section>
             </div>
-            <ExperimentGrid height="60vh"/>
+            <ExperimentGrid height="60vh" style=hidden_style/>
+            <p class="experiments__blind-note" prop:hidden=move || !comparing.get()>
+                "The grid, the diff and the opened run are hidden while the blind comparison runs: they name each answer's model."
+            </p>
             <div class="experiments__compare">
-                <BlindComparison/>
+                <BlindComparison comparing/>
                 <VoteResults/>
             </div>
-            <div class="experiments__below">
+            <div class="experiments__below" style=hidden_style>
                 <DiffView open_run=opened/>
                 <Show
                     when=move || opened.get().is_some()

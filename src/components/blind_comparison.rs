@@ -50,6 +50,10 @@ pub fn BlindComparison(
     /// (reactive: a signal restyles it while mounted).
     #[prop(optional, into)]
     class: MaybeProp<String>,
+    /// Set to whether a session is under way, so that the host can hide
+    /// what names the models meanwhile (the Experiments page hides its grid).
+    #[prop(optional)]
+    comparing: Option<RwSignal<bool>>,
 ) -> impl IntoView {
     let experiments = use_experiments();
     let comparison = Comparison {
@@ -72,6 +76,13 @@ pub fn BlindComparison(
     // A memo: the picker and the stage are drawn again when a session
     // starts or stops, not at each vote.
     let running = Memo::new(move |_| comparison.session.with(Option::is_some));
+    if let Some(comparing) = comparing {
+        Effect::new(move |_| comparing.set(running.get()));
+        // Leaving with a session under way shows the host's view again.
+        on_cleanup(move || {
+            comparing.try_set(false);
+        });
+    }
     let stage = NodeRef::<leptos::html::Div>::new();
     // Focus follows the session (its start, each vote, each pair), so the
     // keys work without a click first, and after a button's.
