@@ -227,7 +227,9 @@ pub(crate) fn install(what: &str) {
 }
 
 pub(crate) fn done(what: &str, started: Instant) {
-    let disk = free_disk().map(|free| format!(", {free} free on disk")).unwrap_or_default();
+    let disk = free_disk()
+        .map(|free| format!(", {free} free on disk"))
+        .unwrap_or_default();
     println!("[xtask] {what}: ok ({}{disk})", elapsed(started));
 }
 
@@ -237,7 +239,11 @@ fn free_disk() -> Option<String> {
     let target = env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| ".".into());
     let out = Command::new("df").args(["-Ph"]).arg(target).output().ok()?;
     // `df -P`: a header line, then "filesystem size used available use% mount".
-    let line = String::from_utf8(out.stdout).ok()?.lines().nth(1)?.to_owned();
+    let line = String::from_utf8(out.stdout)
+        .ok()?
+        .lines()
+        .nth(1)?
+        .to_owned();
     line.split_whitespace().nth(3).map(str::to_owned)
 }
 
