@@ -58,6 +58,16 @@ fn one_in_three_passes() -> Experiment {
     experiment
 }
 
+/// A one-column table of countries, `"France\nJapan\n"`.
+fn countries(names: &str) -> prompt_runs::experiment::InputTable {
+    let csv = format!("country\n{names}");
+    prompt_runs::experiment::InputTable::parse(
+        csv.as_bytes(),
+        prompt_runs::experiment::InputFormat::Csv,
+    )
+    .unwrap()
+}
+
 fn file_of(dir: &Path, name: &str, experiment: &Experiment) -> String {
     write(dir, name, &export_experiment(experiment, []))
         .to_str()
@@ -189,11 +199,7 @@ fn a_re_run_is_answered_by_the_cache_misses_what_changed_and_no_cache_sends_all(
 
     // A changed row misses; the others are still answered.
     let mut changed = prompt_runs::experiment::example();
-    changed.inputs = prompt_runs::experiment::InputTable::parse(
-        b"country\nFrance\nJapan\nChile\n",
-        prompt_runs::experiment::InputFormat::Csv,
-    )
-    .unwrap();
+    changed.inputs = countries("France\nJapan\nChile\n");
     let changed_file = file_of(dir.path(), "changed.json", &changed);
     let third = dir.path().join("third.json");
     let output = eval(&changed_file, &third, &[]);
@@ -490,12 +496,8 @@ fn a_rate_limited_gateway_is_waited_out_and_every_cell_is_answered() {
     let gateway = TestGateway::start(100_000, &["--requests-per-minute", "60"]);
     let dir = tempfile::tempdir().unwrap();
     let mut experiment = example();
-    let countries: String = (1..=22).map(|n| format!("Country {n}\n")).collect();
-    experiment.inputs = prompt_runs::experiment::InputTable::parse(
-        format!("country\n{countries}").as_bytes(),
-        prompt_runs::experiment::InputFormat::Csv,
-    )
-    .unwrap();
+    let names: String = (1..=22).map(|n| format!("Country {n}\n")).collect();
+    experiment.inputs = countries(&names);
     experiment.repeats = 3;
     let file = file_of(dir.path(), "limited.json", &experiment);
     let (out, junit) = (dir.path().join("out.json"), dir.path().join("report.xml"));
@@ -578,11 +580,7 @@ fn max_concurrency_is_how_many_requests_go_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut experiment = example_on(&["offline-slow"]);
     experiment.repeats = 8;
-    experiment.inputs = prompt_runs::experiment::InputTable::parse(
-        b"country\nFrance\n",
-        prompt_runs::experiment::InputFormat::Csv,
-    )
-    .unwrap();
+    experiment.inputs = countries("France\n");
     let file = file_of(dir.path(), "slow.json", &experiment);
     let at_once = |most: &str| {
         let out = dir.path().join(format!("at-once-{most}.json"));
@@ -620,11 +618,7 @@ fn ctrl_c_cancels_the_requests_in_flight_and_writes_what_finished() {
     let gateway = TestGateway::start(200, &[]);
     let dir = tempfile::tempdir().unwrap();
     let mut experiment = example_on(&["offline-echo", "offline-slow"]);
-    experiment.inputs = prompt_runs::experiment::InputTable::parse(
-        b"country\nFrance\nJapan\nKenya\nChile\nPeru\nNepal\n",
-        prompt_runs::experiment::InputFormat::Csv,
-    )
-    .unwrap();
+    experiment.inputs = countries("France\nJapan\nKenya\nChile\nPeru\nNepal\n");
     let file = file_of(dir.path(), "slow.json", &experiment);
     let (out, junit) = (
         dir.path().join("partial.json"),

@@ -453,9 +453,7 @@ async fn an_overloaded_provider_is_tried_again_and_a_failed_run_says_how_often()
     );
     let asked = fakes
         .anthropic
-        .received
-        .lock()
-        .unwrap()
+        .all()
         .iter()
         .filter(|(_, _, body)| body["model"] == "claude-invalid")
         .count();
@@ -511,9 +509,7 @@ async fn an_error_event_before_the_first_token_is_tried_again_and_after_it_ends_
     assert!(answer.body.contains("event: error\ndata: {\"detail\":\"provider anthropic is overloaded (overloaded_error): Overloaded\"}"), "{}", answer.body);
     let asked = fakes
         .anthropic
-        .received
-        .lock()
-        .unwrap()
+        .all()
         .iter()
         .filter(|(_, _, body)| body["model"] == "claude-overloaded-mid-stream")
         .count();
