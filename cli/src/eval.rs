@@ -4,11 +4,11 @@
 //!    the app exports runs unchanged, and a file it would refuse is refused
 //!    with the same words. Its runs join the store, as in the app.
 //! 2. Plan it ([`plan()`]); look each cell up in the cache.
-//! 3. For the cells to send: ask the gateway (`--gateway`, or the one
-//!    this process starts for `--providers`, [`InProcessGateway`]) for its
-//!    models (prices, and whether it has them) and its limits; print the plan; when the
-//!    estimate passes the budget, or a model is not priced under a budget,
-//!    ask (or, without a terminal, refuse unless `--yes`).
+//! 3. For the cells to send: ask the gateway (`--gateway`, or the one this
+//!    process starts for `--providers`, [`InProcessGateway`]) for its
+//!    models (prices, and whether it has them) and its limits; print the
+//!    plan; when the estimate passes the budget, or a model is not priced
+//!    under a budget, ask (or, without a terminal, refuse unless `--yes`).
 //! 4. Run them with the store's runner, [`RunsStore::run_experiment`], on a
 //!    current-thread tokio runtime: pacing, budget reservations and Cancel
 //!    are the app's. Ctrl-C cancels (a second one quits at once).
