@@ -17,7 +17,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{capitals, nowhere, prompt_runs, run, said, write, TestGateway};
+use support::{capitals, countries, nowhere, prompt_runs, run, said, write, TestGateway};
 
 /// The runs of the experiment file at `path`, read with the app's import.
 fn imported(path: &Path) -> prompt_runs::experiment::ImportedExperiment {
@@ -56,16 +56,6 @@ fn one_in_three_passes() -> Experiment {
         case_sensitive: true,
     }];
     experiment
-}
-
-/// A one-column table of countries, `"France\nJapan\n"`.
-fn countries(names: &str) -> prompt_runs::experiment::InputTable {
-    let csv = format!("country\n{names}");
-    prompt_runs::experiment::InputTable::parse(
-        csv.as_bytes(),
-        prompt_runs::experiment::InputFormat::Csv,
-    )
-    .unwrap()
 }
 
 fn file_of(dir: &Path, name: &str, experiment: &Experiment) -> String {

@@ -14,7 +14,7 @@ use prompt_runs::model::RunStatus;
 use std::fs;
 use std::path::Path;
 use support::fake_provider::{openai, serve, Fake};
-use support::{prompt_runs, run, said, write, TestGateway};
+use support::{countries, prompt_runs, run, said, write, TestGateway};
 
 const KEY: &str = "sk-fake-cli-0123456789abcdef";
 const KEY_ENV: &str = "CLI_TEST_FAKEAI_KEY";
@@ -45,6 +45,11 @@ impl Provider {
 
     /// A providers file naming it (its models as it lists them), priced.
     fn file(&self, dir: &Path) -> String {
+        self.file_with(dir, "")
+    }
+
+    /// The same, with more of its settings (`requests_per_minute = 60`).
+    fn file_with(&self, dir: &Path, settings: &str) -> String {
         let text = format!(
             r#"# the fake, as an OpenAI-compatible provider
 [[providers]]
@@ -52,6 +57,7 @@ name = "fakeai"
 kind = "openai"
 base_url = "{}/v1"
 api_key_env = "{KEY_ENV}"
+{settings}
 [providers.prices]
 "gpt-fake" = {{ input_per_million = 1.0, output_per_million = 2.0 }}
 "#,
@@ -179,6 +185,58 @@ fn an_experiment_runs_straight_against_the_providers_with_the_key_from_the_envir
         said(&again)
     );
     assert_eq!(provider.asked(), 3, "nothing sent again");
+}
+
+#[test]
+fn a_providers_own_rate_limit_is_waited_out_and_every_cell_is_answered() {
+    // 60 a minute, the provider's own cap in the file: 60 at once, then one
+    // a second. 66 cells are 6 over: the gateway in the process answers
+    // those 429 with Retry-After, and the store's pacer waits them out, as
+    // against a gateway elsewhere.
+    let provider = Provider::start();
+    let dir = tempfile::tempdir().unwrap();
+    let providers = provider.file_with(dir.path(), "requests_per_minute = 60");
+    let mut experiment = example();
+    experiment.models = vec!["fakeai/gpt-fake".into()];
+    let names: String = (1..=22).map(|n| format!("Country {n}\n")).collect();
+    experiment.inputs = countries(&names);
+    experiment.repeats = 3;
+    let file = path_text(&write(
+        dir.path(),
+        "limited.json",
+        &export_experiment(&experiment, []),
+    ));
+    let junit = dir.path().join("report.xml");
+    let started = std::time::Instant::now();
+    let output = run(prompt_runs(
+        &dir.path().join("cache"),
+        &[
+            "eval",
+            &file,
+            "--providers",
+            &providers,
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    )
+    .env(KEY_ENV, KEY));
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(0), "every cell answered");
+    assert!(said(&output).contains("66 runs: 66 answered (0 from the cache), 0 failed, 0 not sent"));
+    assert!(
+        took >= std::time::Duration::from_secs(4),
+        "the cap held: 6 requests over it at one a second, yet it took {took:?}"
+    );
+    assert_eq!(
+        provider.asked(),
+        66,
+        "the provider saw each cell once, never a refused one"
+    );
+    let junit = fs::read_to_string(&junit).unwrap();
+    assert!(
+        junit.contains(r#"<testsuites name="Capitals" tests="22" failures="0" errors="0""#),
+        "{junit}"
+    );
 }
 
 #[test]

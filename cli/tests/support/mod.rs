@@ -74,6 +74,16 @@ pub fn capitals() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/experiments/capitals.json")
 }
 
+/// A one-column table of countries, as the example's: `"France\nJapan\n"`.
+pub fn countries(names: &str) -> prompt_runs::experiment::InputTable {
+    let csv = format!("country\n{names}");
+    prompt_runs::experiment::InputTable::parse(
+        csv.as_bytes(),
+        prompt_runs::experiment::InputFormat::Csv,
+    )
+    .expect("a table of countries")
+}
+
 /// `prompt-runs` with `args`, its cache in `cache`, and no token, gateway
 /// or providers file from the test's environment.
 pub fn prompt_runs(cache: &Path, args: &[&str]) -> Command {
