@@ -4,10 +4,11 @@
 //!    the app exports runs unchanged, and a file it would refuse is refused
 //!    with the same words. Its runs join the store, as in the app.
 //! 2. Plan it ([`plan()`]); look each cell up in the cache.
-//! 3. For the cells to send: ask the gateway for its models (prices, and
-//!    whether it has them) and its limits; print the plan; when the
-//!    estimate passes the budget, or a model is not priced under a budget,
-//!    ask (or, without a terminal, refuse unless `--yes`).
+//! 3. For the cells to send: ask the gateway (`--gateway`, or the one this
+//!    process starts for `--providers`, [`InProcessGateway`]) for its
+//!    models (prices, and whether it has them) and its limits; print the
+//!    plan; when the estimate passes the budget, or a model is not priced
+//!    under a budget, ask (or, without a terminal, refuse unless `--yes`).
 //! 4. Run them with the store's runner, [`RunsStore::run_experiment`], on a
 //!    current-thread tokio runtime: pacing, budget reservations and Cancel
 //!    are the app's. Ctrl-C cancels (a second one quits at once).
@@ -15,12 +16,13 @@
 //!    build the grid, write `--out`, `--csv`, `--junit`, print the outcome,
 //!    and return the exit status ([`Verdict::exit_status`]).
 
-use crate::args::{EvalArgs, TOKEN_ENV};
+use crate::args::{EvalArgs, Target, TOKEN_ENV};
 use crate::cache::{cached_run, is_cached, KeyParts, RequestCache};
 use crate::gateway::Gateway;
 use crate::junit::junit_xml;
 use crate::plan_text::{confirmation_text, count, plan_text, PlanFigures};
 use crate::progress::{Counts, Progress};
+use crate::providers::InProcessGateway;
 use crate::verdict::{ExitStatus, Verdict};
 use leptos::prelude::Owner;
 use prompt_runs::api::ApiError;
@@ -83,13 +85,21 @@ async fn evaluate(args: &EvalArgs, store: RunsStore) -> Result<ExitStatus, Strin
     store.merge_runs(imported.runs);
     let planned = plan(&experiment, &[]).map_err(|error| format!("{}: {error}", path.display()))?;
 
-    let token = std::env::var(TOKEN_ENV).ok();
-    let gateway = Gateway::new(
-        &args.gateway,
-        token,
-        Duration::from_secs(args.timeout),
-        !args.no_stream,
-    )?;
+    let timeout = Duration::from_secs(args.timeout);
+    // Kept to the end: the providers' gateway serves while it lives.
+    let mut in_process = None;
+    let gateway = match args.target(&|name| std::env::var(name).ok())? {
+        Target::Gateway(url) => Gateway::new(
+            &url,
+            std::env::var(TOKEN_ENV).ok(),
+            timeout,
+            !args.no_stream,
+        )?,
+        Target::Providers(file) => {
+            let started = InProcessGateway::start(&file, timeout, !args.no_stream).await?;
+            in_process.insert(started).client().clone()
+        }
+    };
     let cache = if args.no_cache {
         None
     } else {
@@ -128,10 +138,11 @@ async fn evaluate(args: &EvalArgs, store: RunsStore) -> Result<ExitStatus, Strin
             let mut offered: Vec<&str> = offered.into_iter().collect();
             offered.sort_unstable();
             return Err(format!(
-                "the gateway at {} does not offer {}; it offers {}",
-                gateway.base_url(),
+                "{} does not offer {}; it offers {}{}",
+                gateway.who(),
                 missing.join(", "),
-                offered.join(", ")
+                offered.join(", "),
+                unavailable_providers(&gateway).await
             ));
         }
         store.set_models(models);
@@ -142,6 +153,8 @@ async fn evaluate(args: &EvalArgs, store: RunsStore) -> Result<ExitStatus, Strin
         store.set_server_limits(limits);
         pace = Pace::of(to_send.len(), limits);
     }
+    // Straight to the providers, the limits that hold are each provider's own.
+    let pace = in_process.is_none().then_some(pace);
     let estimate = store.estimate(&experiment, &to_send);
     let spent_before = store.experiment_spent(&experiment.id);
     println!(
@@ -228,6 +241,7 @@ async fn evaluate(args: &EvalArgs, store: RunsStore) -> Result<ExitStatus, Strin
     let verdict = Verdict::of(&experiment, &grid);
     write_outputs(args, &experiment, &runs, &grid, &verdict, started.elapsed())?;
     watcher.abort();
+    drop(in_process);
 
     let spent = store.experiment_spent(&experiment.id) - spent_before;
     println!(
@@ -305,15 +319,37 @@ fn confirmed(why: &str) -> Result<bool, String> {
 fn gateway_problem(gateway: &Gateway, error: ApiError) -> String {
     match error {
         ApiError::Unauthorized => format!(
-            "the gateway at {} needs its access token: set {TOKEN_ENV} to the token it printed when it started",
-            gateway.base_url()
+            "{} needs its access token: set {TOKEN_ENV} to the token it printed when it started",
+            gateway.who()
         ),
         ApiError::Unreachable { .. } => format!(
-            "could not reach the gateway at {}: is it running? (--gateway sets where)",
-            gateway.base_url()
+            "could not reach {}: is it running? (--gateway sets where)",
+            gateway.who()
         ),
-        error => format!("the gateway at {} answered: {error}", gateway.base_url()),
+        error => format!("{} answered: {error}", gateway.who()),
     }
+}
+
+/// Why some of its models may be missing: each provider that could not
+/// list them, and its last error (`; provider openai cannot be used now:
+/// …`); nothing when all could, or the gateway does not say.
+async fn unavailable_providers(gateway: &Gateway) -> String {
+    let Ok(Some(providers)) = gateway.providers().await else {
+        return String::new();
+    };
+    (providers.providers.iter())
+        .filter(|provider| !provider.available)
+        .map(|provider| {
+            format!(
+                "; provider {} cannot be used now: {}",
+                provider.name.as_deref().unwrap_or("?"),
+                provider
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("it did not list its models")
+            )
+        })
+        .collect()
 }
 
 /// Ctrl-C cancels the run: the requests in flight are aborted, nothing more

@@ -1,6 +1,8 @@
 //! The gateway, over HTTP: the store's [`PromptExecutor`] (its
 //! `/api/v1/workbench/execute` endpoints, streamed or not) and where the
-//! plan's prices and the rate limit come from.
+//! plan's prices and the rate limit come from. A gateway elsewhere
+//! (`--gateway`), or the one this process starts for `--providers`
+//! ([`crate::providers`]): the same client talks to both.
 //!
 //! Errors are the library's [`ApiError`]s, read from an answer by the same
 //! rules the browser's client uses ([`ApiError::from_status`]): a 429 or 503
@@ -10,8 +12,8 @@
 use futures::future::LocalBoxFuture;
 use futures::{FutureExt, StreamExt};
 use prompt_runs::api::wire::{
-    ExecuteRequest, ExecuteResponse, ServerLimits, EXECUTE_PATH, EXECUTE_STREAM_PATH, LIMITS_PATH,
-    MODELS_PATH,
+    ExecuteRequest, ExecuteResponse, Providers, ServerLimits, EXECUTE_PATH, EXECUTE_STREAM_PATH,
+    LIMITS_PATH, MODELS_PATH, PROVIDERS_PATH,
 };
 use prompt_runs::api::{retry_after, stream_step, ApiError, PromptExecutor, SseDecoder, TextSink};
 use prompt_runs::model::{Model, Timestamp};
@@ -25,6 +27,10 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Gateway {
     base_url: Rc<str>,
+    /// How messages name it: `the gateway at <URL>`.
+    who: Rc<str>,
+    /// What the request cache keys its answers by (see [`Gateway::cache_scope`]).
+    scope: Rc<str>,
     token: Option<Rc<str>>,
     http: reqwest::Client,
     timeout: Duration,
@@ -56,6 +62,8 @@ impl Gateway {
             .map_err(|error| format!("the HTTP client could not start: {error}"))?;
         Ok(Gateway {
             base_url: base_url.into(),
+            who: format!("the gateway at {base_url}").into(),
+            scope: format!("gateway {base_url}").into(),
             token: token.filter(|token| !token.is_empty()).map(Rc::from),
             http,
             timeout,
@@ -68,10 +76,26 @@ impl Gateway {
         &self.base_url
     }
 
+    /// The same gateway, named `who` in messages and keying the cache by
+    /// `scope`: for one whose address says nothing to a person, and changes
+    /// from run to run (the one [`crate::providers`] starts).
+    pub fn named(mut self, who: String, scope: String) -> Gateway {
+        self.who = who.into();
+        self.scope = scope.into();
+        self
+    }
+
+    /// How messages name it: `the gateway at http://…` unless
+    /// [`named`](Self::named) otherwise.
+    pub fn who(&self) -> &str {
+        &self.who
+    }
+
     /// What the request cache keys its answers by, beside the request:
-    /// this gateway (another gateway may serve another model by one id).
+    /// this gateway (another gateway may serve another model by one id),
+    /// `gateway <URL>` unless [`named`](Self::named) otherwise.
     pub fn cache_scope(&self) -> String {
-        format!("gateway {}", self.base_url)
+        self.scope.to_string()
     }
 
     /// `GET /api/v1/models`: the models it offers, with their prices.
@@ -84,6 +108,16 @@ impl Gateway {
     /// server without the endpoint (404).
     pub async fn limits(&self) -> Result<Option<ServerLimits>, ApiError> {
         let response = self.send(self.get(LIMITS_PATH)).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        parse(&self.text(response).await?).map(Some)
+    }
+
+    /// `GET /api/v1/providers`: its providers and whether each answered;
+    /// `None` from a server without the endpoint (404).
+    pub async fn providers(&self) -> Result<Option<Providers>, ApiError> {
+        let response = self.send(self.get(PROVIDERS_PATH)).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }

@@ -20,8 +20,10 @@ pub struct PlanFigures<'a> {
     pub estimate: &'a CostEstimate,
     /// What the experiment's runs have cost so far (those in the file).
     pub spent: Usd,
-    /// How the requests to send meet the gateway's rate limit.
-    pub pace: Pace,
+    /// How the requests to send meet the gateway's rate limit; `None`
+    /// straight to the providers (`--providers`), where each provider's own
+    /// limits hold.
+    pub pace: Option<Pace>,
 }
 
 /// `count` `thing`s: `1 request`, `2,000 requests`.
@@ -107,7 +109,10 @@ fn answer_length(answer: &AnswerLength) -> String {
     }
 }
 
-fn pace_text(pace: Pace, requests: usize) -> String {
+fn pace_text(pace: Option<Pace>, requests: usize) -> String {
+    let Some(pace) = pace else {
+        return "Straight to the providers: each keeps to its own limits (max_concurrent, requests_per_minute in the providers file).".to_owned();
+    };
     match pace {
         Pace::Unknown => "Nothing is known of this gateway's rate limit.".to_owned(),
         Pace::Unlimited => "This gateway has no rate limit.".to_owned(),

@@ -3,8 +3,8 @@
 //! results import into the app; the exit status says passed (0), checks
 //! failed (1) or could not run (2: a bad file, an unreachable gateway, an
 //! unknown model, the budget, missing answers); the cache answers a re-run,
-//! misses on any change, and is bypassed on request; Ctrl-C cancels and
-//! writes what finished.
+//! misses on any change, and is bypassed on request; a gateway's rate limit
+//! is waited out, not failed; Ctrl-C cancels and writes what finished.
 
 mod support;
 
@@ -17,7 +17,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{capitals, nowhere, prompt_runs, run, said, write, TestGateway};
+use support::{capitals, countries, nowhere, prompt_runs, run, said, write, TestGateway};
 
 /// The runs of the experiment file at `path`, read with the app's import.
 fn imported(path: &Path) -> prompt_runs::experiment::ImportedExperiment {
@@ -189,11 +189,7 @@ fn a_re_run_is_answered_by_the_cache_misses_what_changed_and_no_cache_sends_all(
 
     // A changed row misses; the others are still answered.
     let mut changed = prompt_runs::experiment::example();
-    changed.inputs = prompt_runs::experiment::InputTable::parse(
-        b"country\nFrance\nJapan\nChile\n",
-        prompt_runs::experiment::InputFormat::Csv,
-    )
-    .unwrap();
+    changed.inputs = countries("France\nJapan\nChile\n");
     let changed_file = file_of(dir.path(), "changed.json", &changed);
     let third = dir.path().join("third.json");
     let output = eval(&changed_file, &third, &[]);
@@ -482,6 +478,67 @@ fn the_budget_is_held_before_sending_and_stops_the_sending() {
     assert!(imported(&out).runs.is_empty(), "not one request fitted");
 }
 
+#[test]
+fn a_rate_limited_gateway_is_waited_out_and_every_cell_is_answered() {
+    // 60 a minute: 60 at once, then one a second. 66 cells and the plan's
+    // two questions (models, limits) are 8 over the burst: about 8 s of
+    // 429s with Retry-After, which the store's pacer waits out.
+    let gateway = TestGateway::start(100_000, &["--requests-per-minute", "60"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut experiment = example();
+    let names: String = (1..=22).map(|n| format!("Country {n}\n")).collect();
+    experiment.inputs = countries(&names);
+    experiment.repeats = 3;
+    let file = file_of(dir.path(), "limited.json", &experiment);
+    let (out, junit) = (dir.path().join("out.json"), dir.path().join("report.xml"));
+    let started = Instant::now();
+    let output = run(prompt_runs(
+        &dir.path().join("cache"),
+        &[
+            "eval",
+            &file,
+            "--gateway",
+            &gateway.url,
+            "--out",
+            out.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    ));
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(0), "every cell answered");
+    let text = said(&output);
+    assert!(
+        text.contains(
+            "66 requests is more than this gateway lets through at once (60, then 60 a minute)"
+        ),
+        "the plan says it will wait: {text}"
+    );
+    assert!(text.contains("66 runs: 66 answered (0 from the cache), 0 failed, 0 not sent"));
+    assert!(
+        took >= Duration::from_secs(5),
+        "the limit held: 8 requests over the burst at one a second, yet it took {took:?}"
+    );
+    let runs = imported(&out).runs;
+    assert_eq!(runs.len(), 66);
+    assert!(
+        runs.iter().all(|run| run.status == RunStatus::Success),
+        "no run failed on a 429: {:?}",
+        runs.iter()
+            .map(|run| (&run.status, &run.error))
+            .collect::<Vec<_>>()
+    );
+    let junit = fs::read_to_string(&junit).unwrap();
+    assert!(
+        junit.contains(r#"<testsuites name="Capitals" tests="22" failures="0" errors="0""#),
+        "{junit}"
+    );
+    assert!(
+        !junit.contains("<error") && !junit.contains("<skipped"),
+        "{junit}"
+    );
+}
+
 /// The most runs of the experiment file at `path` that were in flight at
 /// one moment, from their start and end times: at each run's start, the
 /// runs started by then and not yet ended.
@@ -513,11 +570,7 @@ fn max_concurrency_is_how_many_requests_go_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut experiment = example_on(&["offline-slow"]);
     experiment.repeats = 8;
-    experiment.inputs = prompt_runs::experiment::InputTable::parse(
-        b"country\nFrance\n",
-        prompt_runs::experiment::InputFormat::Csv,
-    )
-    .unwrap();
+    experiment.inputs = countries("France\n");
     let file = file_of(dir.path(), "slow.json", &experiment);
     let at_once = |most: &str| {
         let out = dir.path().join(format!("at-once-{most}.json"));
@@ -555,11 +608,7 @@ fn ctrl_c_cancels_the_requests_in_flight_and_writes_what_finished() {
     let gateway = TestGateway::start(200, &[]);
     let dir = tempfile::tempdir().unwrap();
     let mut experiment = example_on(&["offline-echo", "offline-slow"]);
-    experiment.inputs = prompt_runs::experiment::InputTable::parse(
-        b"country\nFrance\nJapan\nKenya\nChile\nPeru\nNepal\n",
-        prompt_runs::experiment::InputFormat::Csv,
-    )
-    .unwrap();
+    experiment.inputs = countries("France\nJapan\nKenya\nChile\nPeru\nNepal\n");
     let file = file_of(dir.path(), "slow.json", &experiment);
     let (out, junit) = (
         dir.path().join("partial.json"),

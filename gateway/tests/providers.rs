@@ -19,49 +19,13 @@ use prompt_runs_gateway::{router, GatewayConfig, Settings};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::fake_provider::{serve, sse, Fake};
 use support::{send, Answer};
 
 const ANTHROPIC_KEY: &str = "sk-ant-test-0123456789";
 const GEMINI_KEY: &str = "AIza-test-0123456789";
 const OPENAI_KEY: &str = "sk-openai-test-0123456789";
 const TOKEN: &str = "gateway-token";
-
-/// What a fake received: (path, headers, body), and how often each model
-/// was asked (for failures that pass after a few tries).
-#[derive(Clone, Default)]
-struct Fake {
-    received: Arc<Mutex<Vec<(String, HeaderMap, Value)>>>,
-}
-
-impl Fake {
-    fn record(&self, path: &str, headers: &HeaderMap, body: &Value) -> usize {
-        let mut received = self.received.lock().unwrap();
-        received.push((path.to_owned(), headers.clone(), body.clone()));
-        received
-            .iter()
-            .filter(|(_, _, sent)| sent.get("model") == body.get("model"))
-            .count()
-    }
-
-    fn last(&self) -> (String, HeaderMap, Value) {
-        self.received.lock().unwrap().last().cloned().unwrap()
-    }
-}
-
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
-fn sse(events: &[String]) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/event-stream")],
-        events.concat(),
-    )
-        .into_response()
-}
 
 fn anthropic_event(data: Value) -> String {
     format!(
@@ -489,9 +453,7 @@ async fn an_overloaded_provider_is_tried_again_and_a_failed_run_says_how_often()
     );
     let asked = fakes
         .anthropic
-        .received
-        .lock()
-        .unwrap()
+        .all()
         .iter()
         .filter(|(_, _, body)| body["model"] == "claude-invalid")
         .count();
@@ -547,9 +509,7 @@ async fn an_error_event_before_the_first_token_is_tried_again_and_after_it_ends_
     assert!(answer.body.contains("event: error\ndata: {\"detail\":\"provider anthropic is overloaded (overloaded_error): Overloaded\"}"), "{}", answer.body);
     let asked = fakes
         .anthropic
-        .received
-        .lock()
-        .unwrap()
+        .all()
         .iter()
         .filter(|(_, _, body)| body["model"] == "claude-overloaded-mid-stream")
         .count();

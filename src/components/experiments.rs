@@ -203,8 +203,8 @@ impl Experiments {
         if let Some(history) = self.history.get_value() {
             let (id, error) = (id.to_owned(), self.error);
             spawn_local(async move {
-                if let Err(message) = history.delete_experiment(&id).await {
-                    error.try_set(Some(message));
+                if let Err(failed) = history.delete_experiment(&id).await {
+                    error.try_set(Some(failed.to_string()));
                 }
             });
         }
@@ -233,7 +233,7 @@ impl Experiments {
         let problem = match saved {
             Ok(saved) if saved.unreadable.is_empty() => None,
             Ok(saved) => Some(saved.unreadable.join(" ")),
-            Err(message) => Some(message),
+            Err(failed) => Some(failed.to_string()),
         };
         if problem.is_some() {
             self.error.try_set(problem);
@@ -289,7 +289,7 @@ impl Experiments {
             for experiment in experiments {
                 let saved = history.save_experiment(&experiment).await;
                 let failed = saved.is_err();
-                error.try_set(saved.err());
+                error.try_set(saved.err().map(|failed| failed.to_string()));
                 saves.try_update_value(|saves| {
                     if let Some(at) = saves.writing.iter().position(|id| *id == experiment.id) {
                         saves.writing.swap_remove(at);

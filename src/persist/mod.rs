@@ -40,8 +40,9 @@ pub use indexed::SyncTarget;
 #[cfg(feature = "persist")]
 pub use indexed::{
     backup_reminder, persist_history, provide_history, use_history, BackupRecord, DatabaseManifest,
-    ExportFormat, HistoryOptions, HistoryPersistence, HistoryPlace, HistoryStatus,
-    SavedExperiments, SyncState, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS, DATABASE_VERSION,
+    DbError, ExperimentsError, ExportFormat, HistoryOptions, HistoryPersistence, HistoryPlace,
+    HistoryStatus, SavedExperiments, SyncState, BACKUP_MAX_AGE_MILLIS, BACKUP_MAX_NEW_RUNS,
+    DATABASE_VERSION,
 };
 // For the components' file pickers and downloads.
 #[cfg(feature = "components")]

@@ -1,8 +1,13 @@
 //! What the command line's tests share: a real gateway on a free loopback
 //! port (the gateway's own `serve`, as its binary runs it, with its offline
-//! models), the `prompt-runs` binary run as a CI job runs it, and files in
-//! a directory of the test's own.
+//! models), fake providers (the gateway tests' own, [`fake_provider`]), the
+//! `prompt-runs` binary run as a CI job runs it, and files in a directory of
+//! the test's own.
 #![allow(dead_code)] // each test binary uses some of it
+
+/// The gateway tests' fake providers, shared rather than written again.
+#[path = "../../../gateway/tests/support/fake_provider.rs"]
+pub mod fake_provider;
 
 use clap::Parser;
 use prompt_runs_gateway::GatewayConfig;
@@ -69,14 +74,26 @@ pub fn capitals() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/experiments/capitals.json")
 }
 
-/// `prompt-runs` with `args`, its cache in `cache` and no token.
+/// A one-column table of countries, as the example's: `"France\nJapan\n"`.
+pub fn countries(names: &str) -> prompt_runs::experiment::InputTable {
+    let csv = format!("country\n{names}");
+    prompt_runs::experiment::InputTable::parse(
+        csv.as_bytes(),
+        prompt_runs::experiment::InputFormat::Csv,
+    )
+    .expect("a table of countries")
+}
+
+/// `prompt-runs` with `args`, its cache in `cache`, and no token, gateway
+/// or providers file from the test's environment.
 pub fn prompt_runs(cache: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prompt-runs"));
     command
         .args(args)
         .env("PROMPT_RUNS_CACHE_DIR", cache)
         .env_remove("PROMPT_RUNS_TOKEN")
-        .env_remove("PROMPT_RUNS_GATEWAY");
+        .env_remove("PROMPT_RUNS_GATEWAY")
+        .env_remove("PROMPT_RUNS_PROVIDERS");
     command
 }
 

@@ -1,8 +1,10 @@
 //! What the gateway's tests share: a gateway in process, and requests to
-//! it through `router` (tower's `oneshot`) with their answers read whole.
+//! it through `router` (tower's `oneshot`) with their answers read whole;
+//! fake providers on loopback ([`fake_provider`], also the command line's).
 #![allow(dead_code)] // each test file uses its own share of it
 
 pub mod database;
+pub mod fake_provider;
 pub mod logs;
 pub mod process;
 

@@ -48,6 +48,7 @@ pub use database::{BackupRecord, DatabaseManifest, DATABASE_VERSION};
 #[cfg(feature = "client")]
 pub use history::SyncTarget;
 pub use history::{
-    persist_history, provide_history, use_history, ExportFormat, HistoryOptions,
+    persist_history, provide_history, use_history, ExperimentsError, ExportFormat, HistoryOptions,
     HistoryPersistence, HistoryPlace, HistoryStatus, SavedExperiments, SyncState,
 };
+pub use idb::DbError;

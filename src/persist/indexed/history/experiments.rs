@@ -12,6 +12,30 @@ use crate::persist::StorageBackend;
 use leptos::prelude::GetUntracked;
 use std::rc::Rc;
 
+/// Why experiment definitions could not be read, saved or deleted; its
+/// message is a sentence to show as it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExperimentsError {
+    /// The browser did not let the app use IndexedDB: experiments last as
+    /// long as the page.
+    #[error("Experiments are kept in IndexedDB, which this browser did not let the app use: they last as long as this page. Export them to keep them.")]
+    NotKept,
+    /// The saved definitions could not be read.
+    #[error("The saved experiments could not be read: {0}.")]
+    NotRead(DbError),
+    /// The experiment named `name` could not be saved; it is still in the page.
+    #[error("The experiment {name} could not be saved: {error}. It is kept in this page; export it to keep it.")]
+    NotSaved {
+        /// The experiment's name.
+        name: String,
+        /// Why IndexedDB refused.
+        error: DbError,
+    },
+    /// The definition could not be deleted.
+    #[error("The experiment could not be deleted: {0}.")]
+    NotDeleted(DbError),
+}
+
 /// The experiment definitions read back from the database.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SavedExperiments {
@@ -30,10 +54,10 @@ impl HistoryPersistence {
     /// (see [`keep_unsaved_experiments`](Self::keep_unsaved_experiments)) is
     /// moved in first: saved over the stored definition, then removed from
     /// localStorage.
-    pub async fn saved_experiments(&self) -> Result<SavedExperiments, String> {
+    pub async fn saved_experiments(&self) -> Result<SavedExperiments, ExperimentsError> {
         let db = self.experiment_db().await?;
         let mut saved = SavedExperiments::default();
-        for read in db.experiments().await.map_err(not_read)? {
+        for read in db.experiments().await.map_err(ExperimentsError::NotRead)? {
             match read {
                 Ok(experiment) => saved.experiments.push(experiment),
                 Err((id, why)) => saved.unreadable.push(format!(
@@ -46,14 +70,14 @@ impl HistoryPersistence {
     }
 
     /// Saves `experiment`'s definition, replacing the saved one with its id.
-    pub async fn save_experiment(&self, experiment: &Experiment) -> Result<(), String> {
+    pub async fn save_experiment(&self, experiment: &Experiment) -> Result<(), ExperimentsError> {
         let db = self.experiment_db().await?;
-        db.put_experiment(experiment).await.map_err(|error| {
-            format!(
-                "The experiment {} could not be saved: {error}. It is kept in this page; export it to keep it.",
-                experiment.name
-            )
-        })?;
+        db.put_experiment(experiment)
+            .await
+            .map_err(|error| ExperimentsError::NotSaved {
+                name: experiment.name.clone(),
+                error,
+            })?;
         // Committed: a copy of this very state kept at `pagehide` (the page
         // came back from the back-forward cache, or the write committed as
         // the page went) is no longer needed. A copy of a later edit stays:
@@ -133,11 +157,11 @@ impl HistoryPersistence {
     }
 
     /// Deletes the saved definition of experiment `id` (its runs stay in the history).
-    pub async fn delete_experiment(&self, id: &str) -> Result<(), String> {
+    pub async fn delete_experiment(&self, id: &str) -> Result<(), ExperimentsError> {
         let db = self.experiment_db().await?;
         db.delete_experiment(id)
             .await
-            .map_err(|error| format!("The experiment could not be deleted: {error}."))?;
+            .map_err(ExperimentsError::NotDeleted)?;
         if let Some(local) = &self.inner.local {
             let _ = local.remove(&self.inner.options.keys.unsaved_experiment(id));
         }
@@ -145,18 +169,16 @@ impl HistoryPersistence {
     }
 
     /// The open database, once opening has settled.
-    async fn experiment_db(&self) -> Result<Rc<RunDatabase>, String> {
+    async fn experiment_db(&self) -> Result<Rc<RunDatabase>, ExperimentsError> {
         // Opening takes a few tasks; waiting here spares every caller a
         // watch on the status.
         while self.inner.status.place.get_untracked() == HistoryPlace::Opening {
             gloo_timers::future::TimeoutFuture::new(10).await;
         }
-        self.inner.db.borrow().clone().ok_or_else(|| {
-            "Experiments are kept in IndexedDB, which this browser did not let the app use: they last as long as this page. Export them to keep them.".to_owned()
-        })
+        self.inner
+            .db
+            .borrow()
+            .clone()
+            .ok_or(ExperimentsError::NotKept)
     }
-}
-
-fn not_read(error: DbError) -> String {
-    format!("The saved experiments could not be read: {error}.")
 }

@@ -43,7 +43,7 @@ mod server;
 mod sync_state;
 mod tabs;
 
-pub use experiments::SavedExperiments;
+pub use experiments::{ExperimentsError, SavedExperiments};
 pub use export::ExportFormat;
 #[cfg(feature = "client")]
 pub use server::SyncTarget;

@@ -97,16 +97,19 @@ impl HistoryPersistence {
             self.note_unsynced(ids.len().max(1) as u64);
             self.wake_sync();
         }
-        // A history found missing keeps its count (and the warning on every
-        // start) until as many runs are back.
+        let all_saved =
+            inner.state.borrow().save.failed_runs() == 0 && inner.store.unsaved_ids().is_empty();
+        // The manifest counts committed runs: counted while more still wait in
+        // memory (an import added during this round), a reload before the next
+        // round would find fewer runs than it says. A history found missing
+        // keeps its count (and the warning on every start) until as many runs
+        // are back.
         let missing = inner.status.missing_runs.get_untracked();
-        if missing.is_none_or(|missing| runs_now >= missing) {
+        if all_saved && missing.is_none_or(|missing| runs_now >= missing) {
             inner.status.missing_runs.set(None);
             self.write_local_manifest(Some(runs_now));
         }
         self.clear_shown_error();
-        let all_saved =
-            inner.state.borrow().save.failed_runs() == 0 && inner.store.unsaved_ids().is_empty();
         if clears_spill && all_saved {
             self.forget_spill(&ids);
         }
