@@ -102,15 +102,27 @@ struct Planned {
     cells: Vec<PlannedCell>,
 }
 
-/// The loop: claim what there is room for, renew the leases, wait for a
-/// cell to end, a post, or the next look.
+/// Which of its cells in flight each stop signal goes to, by experiment
+/// and place in the plan.
+type Stops = Arc<Mutex<HashMap<(String, usize), oneshot::Sender<()>>>>;
+
+/// The worker's two loops, in one task (so that stopping it stops both):
+/// claiming and renewing, each on its own clock, so that a claim waiting
+/// for the database (SQLite's one writer, busy) never delays a renewal.
 async fn work(worker: Arc<Worker>, wake: Arc<Notify>) {
+    let stops = Stops::default();
+    tokio::join!(
+        claim(worker.clone(), wake, stops.clone()),
+        renew(worker, stops)
+    );
+}
+
+/// Claims what there is room for, then waits for a cell to end, a post, or
+/// the next look.
+async fn claim(worker: Arc<Worker>, wake: Arc<Notify>, stops: Stops) {
     let options = worker.options.clone();
     let look = (options.lease / 4).min(Duration::from_secs(1));
-    let renew_every = options.lease / 3;
     let mut flying: JoinSet<()> = JoinSet::new();
-    let mut stops: HashMap<(String, usize), oneshot::Sender<()>> = HashMap::new();
-    let mut renewed = Instant::now();
     loop {
         while flying.try_join_next().is_some() {}
         let room = options.concurrency.saturating_sub(flying.len());
@@ -123,7 +135,8 @@ async fn work(worker: Arc<Worker>, wake: Arc<Notify>) {
                 Ok(claimed) => {
                     for cell in claimed {
                         let (stop, stopped) = oneshot::channel();
-                        stops.insert((cell.experiment.clone(), cell.cell), stop);
+                        let key = (cell.experiment.clone(), cell.cell);
+                        stops.lock().expect("not poisoned").insert(key, stop);
                         flying.spawn(run_cell(worker.clone(), cell, stopped));
                     }
                 }
@@ -132,28 +145,40 @@ async fn work(worker: Arc<Worker>, wake: Arc<Notify>) {
                 }
             }
         }
-        if renewed.elapsed() >= renew_every {
-            renewed = Instant::now();
-            stops.retain(|_, stop| !stop.is_closed());
-            match worker.history.renew_leases(&worker.id, options.lease).await {
-                Ok(cancelled) => {
-                    for key in cancelled {
-                        // Its task, if still waiting for the answer, drops
-                        // the request and records the cell cancelled.
-                        if let Some(stop) = stops.remove(&key) {
-                            let _ = stop.send(());
-                        }
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, worker = %worker.id, "could not renew experiment leases")
-                }
-            }
-        }
         tokio::select! {
             Some(_) = flying.join_next(), if !flying.is_empty() => {}
             () = tokio::time::sleep(look) => {}
             () = wake.notified() => {}
+        }
+    }
+}
+
+/// Renews the worker's leases every third of a lease, and stops its cells
+/// of cancelled experiments.
+async fn renew(worker: Arc<Worker>, stops: Stops) {
+    let lease = worker.options.lease;
+    let mut every = tokio::time::interval(lease / 3);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        stops
+            .lock()
+            .expect("not poisoned")
+            .retain(|_, stop| !stop.is_closed());
+        match worker.history.renew_leases(&worker.id, lease).await {
+            Ok(cancelled) => {
+                let mut stops = stops.lock().expect("not poisoned");
+                for key in cancelled {
+                    // Its task, if still waiting for the answer, drops the
+                    // request and records the cell cancelled.
+                    if let Some(stop) = stops.remove(&key) {
+                        let _ = stop.send(());
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, worker = %worker.id, "could not renew experiment leases")
+            }
         }
     }
 }

@@ -375,22 +375,43 @@ impl History {
         let failed = |error| self.error("claiming experiment cells", error);
         let now = now_millis();
         let expires = now + lease.as_millis() as i64;
+        // Read first, outside a writing transaction: an idle gateway looks
+        // every second, and SQLite has one writer for every gateway.
+        let running: Option<String> =
+            sqlx::query_scalar("SELECT id FROM server_experiments WHERE state = 'running' LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(failed)?;
+        let expired: Option<String> = sqlx::query_scalar(
+            "SELECT experiment FROM server_experiment_cells \
+             WHERE state = 'leased' AND lease_expires < $1 LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(failed)?;
+        if expired.is_some() {
+            // The leases a gone worker held on cells of a stopped
+            // experiment: nobody is to send them again. A statement of its
+            // own, holding no lock while the claim below waits for one.
+            sqlx::query(
+                "UPDATE server_experiment_cells SET state = 'cancelled', reserved_nanos = 0, lease_expires = NULL \
+                 WHERE state = 'leased' AND lease_expires < $1 AND experiment IN \
+                 (SELECT id FROM server_experiments WHERE state IN ('cancelled', 'budget'))",
+            )
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(failed)?;
+        }
+        if running.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self
             .pool
             .begin_with(self.engine.begin_writing())
             .await
             .map_err(failed)?;
-        // The leases a gone worker held on cells of a stopped experiment:
-        // nobody is to send them again.
-        sqlx::query(
-            "UPDATE server_experiment_cells SET state = 'cancelled', reserved_nanos = 0, lease_expires = NULL \
-             WHERE state = 'leased' AND lease_expires < $1 AND experiment IN \
-             (SELECT id FROM server_experiments WHERE state IN ('cancelled', 'budget'))",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(failed)?;
         let running: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM server_experiments WHERE state = 'running' ORDER BY created_at, id",
         )

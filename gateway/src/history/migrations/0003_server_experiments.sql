@@ -56,3 +56,5 @@ CREATE TABLE server_experiment_cells (
 CREATE INDEX server_experiment_cells_claim ON server_experiment_cells (experiment, state, cell);
 -- A worker's leases, renewed together.
 CREATE INDEX server_experiment_cells_owner ON server_experiment_cells (owner, state);
+-- Leases that expired, looked for by every gateway at each look.
+CREATE INDEX server_experiment_cells_leases ON server_experiment_cells (state, lease_expires);
