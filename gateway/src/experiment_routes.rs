@@ -227,13 +227,9 @@ fn unknown(workspace: &str, id: &str) -> Problem {
     )
 }
 
-/// A new id for a posted experiment: `sx_<ms since 1970, hex>_<random, hex>`.
+/// A new id for a posted experiment: `sx_<ms since 1970, hex>_<12 random
+/// hex digits>`, in the order they were posted.
 fn new_id() -> String {
     let millis = Timestamp::now().unix_millis().unwrap_or_default();
-    let mut random = [0u8; 6];
-    // Without randomness the time alone still orders ids; a clash is refused
-    // by the database's key, never merged.
-    let _ = getrandom::getrandom(&mut random);
-    let random: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("sx_{millis:x}_{random}")
+    format!("sx_{millis:x}_{}", &crate::access::generate_token()[..12])
 }

@@ -293,11 +293,8 @@ impl Worker {
     }
 }
 
-/// A new worker's id: `gw_<random, hex>`, unique among the gateways on a
-/// database.
+/// A new worker's id: `gw_` and 16 random hex digits, unique among the
+/// gateways on a database.
 fn worker_id() -> String {
-    let mut random = [0u8; 8];
-    let _ = getrandom::getrandom(&mut random);
-    let random: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("gw_{random}")
+    format!("gw_{}", &crate::access::generate_token()[..16])
 }

@@ -41,6 +41,15 @@ pub enum CellState {
 }
 
 impl CellState {
+    /// Every state, in the order of a cell's life.
+    pub const ALL: [CellState; 5] = [
+        CellState::Queued,
+        CellState::Leased,
+        CellState::Done,
+        CellState::Failed,
+        CellState::Cancelled,
+    ];
+
     /// The name kept in the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -53,15 +62,9 @@ impl CellState {
     }
 
     fn parse(name: &str) -> Option<CellState> {
-        [
-            CellState::Queued,
-            CellState::Leased,
-            CellState::Done,
-            CellState::Failed,
-            CellState::Cancelled,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == name)
+        CellState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
     }
 }
 
@@ -80,6 +83,13 @@ pub enum ExperimentState {
 }
 
 impl ExperimentState {
+    const ALL: [ExperimentState; 4] = [
+        ExperimentState::Running,
+        ExperimentState::Finished,
+        ExperimentState::Cancelled,
+        ExperimentState::Budget,
+    ];
+
     fn as_str(self) -> &'static str {
         match self {
             ExperimentState::Running => "running",
@@ -90,14 +100,9 @@ impl ExperimentState {
     }
 
     fn parse(name: &str) -> Option<ExperimentState> {
-        [
-            ExperimentState::Running,
-            ExperimentState::Finished,
-            ExperimentState::Cancelled,
-            ExperimentState::Budget,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == name)
+        ExperimentState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
     }
 }
 
@@ -294,8 +299,8 @@ impl History {
             resent: row.try_get::<i64, _>("resent").map_err(failed)? as usize,
             by_gateway: BTreeMap::new(),
         };
-        for state in ["queued", "leased", "done", "failed", "cancelled"] {
-            progress.counts.insert(state, 0);
+        for state in CellState::ALL {
+            progress.counts.insert(state.as_str(), 0);
         }
         let rows = sqlx::query(
             "SELECT state, COUNT(*) AS cells, CAST(COALESCE(SUM(reserved_nanos), 0) AS BIGINT) AS reserved \
@@ -663,21 +668,10 @@ mod tests {
 
     #[test]
     fn states_read_back_as_written() {
-        for state in [
-            CellState::Queued,
-            CellState::Leased,
-            CellState::Done,
-            CellState::Failed,
-            CellState::Cancelled,
-        ] {
+        for state in CellState::ALL {
             assert_eq!(CellState::parse(state.as_str()), Some(state));
         }
-        for state in [
-            ExperimentState::Running,
-            ExperimentState::Finished,
-            ExperimentState::Cancelled,
-            ExperimentState::Budget,
-        ] {
+        for state in ExperimentState::ALL {
             assert_eq!(ExperimentState::parse(state.as_str()), Some(state));
         }
         assert_eq!(CellState::parse("paused"), None);
