@@ -25,6 +25,7 @@ on_both_engines!(
     a_gateway_killed_mid_run_leaves_its_cells_to_the_other,
     the_budget_stops_both_gateways,
     cancel_stops_both_gateways,
+    cancel_drops_the_requests_in_flight,
     bad_experiments_are_refused_saying_why,
     unknown_experiments_are_not_found,
 );
@@ -329,6 +330,38 @@ async fn cancel_stops_both_gateways(engine: Engine) {
     .await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["counts"], end["counts"]);
+}
+
+async fn cancel_drops_the_requests_in_flight(engine: Engine) {
+    let database = TestDatabase::new(engine).await;
+    // offline-slow answers at 4% of this: each answer takes seconds.
+    let (app, _workers) = gateway(&database, 20).await;
+    let planned = experiment("exp-slow", 4, &["offline-slow"], 1);
+    let id = post_experiment(&app, &planned).await;
+    wait_for(&app, &id, "every cell in flight", |now| {
+        count(now, "leased") == 4
+    })
+    .await;
+
+    let cancelled = Instant::now();
+    let answer = post(
+        app.clone(),
+        &format!("/api/v1/sync/{WORKSPACE}/experiments/{id}/cancel"),
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let end = wait_for(&app, &id, "the requests in flight to be dropped", |now| {
+        count(now, "leased") == 0
+    })
+    .await;
+    // Within a renewal (a third of the 5 s lease) and a look, long before
+    // the answers would have come.
+    assert!(cancelled.elapsed() < Duration::from_secs(4), "{end}");
+    assert_eq!(count(&end, "cancelled"), 4, "{end}");
+    assert_eq!(end["spent"], 0.0);
+    assert_eq!(end["reserved"], 0.0);
+    assert!(runs_by_cell(&feed_runs(&app).await, "exp-slow").is_empty());
 }
 
 async fn bad_experiments_are_refused_saying_why(engine: Engine) {
