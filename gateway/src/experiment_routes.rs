@@ -32,6 +32,8 @@ pub const EXPERIMENTS_PATH: &str = "/api/v1/sync/{workspace}/experiments";
 pub const EXPERIMENT_PATH: &str = "/api/v1/sync/{workspace}/experiments/{id}";
 /// Where an experiment is cancelled.
 pub const EXPERIMENT_CANCEL_PATH: &str = "/api/v1/sync/{workspace}/experiments/{id}/cancel";
+/// How many experiments the list answers, the latest.
+pub const LISTED_EXPERIMENTS: usize = 50;
 /// The most cells one posted experiment may have: a plan of rows × models
 /// × repeats is stored whole, a row per cell.
 pub const MAX_SERVER_CELLS: usize = 100_000;
@@ -85,7 +87,9 @@ pub fn routes(api: ExperimentsApi) -> Router {
     Router::new()
         .route(
             EXPERIMENTS_PATH,
-            post(post_experiment).layer(DefaultBodyLimit::max(MAX_SYNC_BODY_BYTES)),
+            post(post_experiment)
+                .layer(DefaultBodyLimit::max(MAX_SYNC_BODY_BYTES))
+                .get(list),
         )
         .route(EXPERIMENT_PATH, get(progress))
         .route(EXPERIMENT_CANCEL_PATH, post(cancel))
@@ -188,6 +192,28 @@ async fn post_experiment(
             estimate: planned.estimate.total(),
         }),
     ))
+}
+
+/// The answer to the list.
+#[derive(Serialize)]
+struct Listed {
+    /// The progress of each, newest first.
+    experiments: Vec<Progress>,
+}
+
+/// `GET …/experiments`: the workspace's latest experiments run on the
+/// gateway, newest first, with their progress: how a browser that did not
+/// post one finds it.
+async fn list(
+    State(api): State<ExperimentsApi>,
+    workspace: Result<Path<String>, PathRejection>,
+) -> Result<Json<Listed>, Problem> {
+    let workspace = check_workspace(workspace)?;
+    let experiments = api
+        .history
+        .experiments(&workspace, LISTED_EXPERIMENTS)
+        .await?;
+    Ok(Json(Listed { experiments }))
 }
 
 /// `GET …/experiments/{id}`: its progress.

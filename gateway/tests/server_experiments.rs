@@ -181,7 +181,14 @@ async fn a_thousand_cells_on_two_gateways_are_each_answered_once(engine: Engine)
     let planned = experiment("exp-1000", 250, &["offline-echo", "offline-judge"], 2);
     let id = post_experiment(&first, &planned).await;
 
-    // Followed from the other gateway, as another browser would.
+    // Found and followed from the other gateway, as another browser would.
+    let listed = get(
+        second.clone(),
+        &format!("/api/v1/sync/{WORKSPACE}/experiments"),
+    )
+    .await
+    .json();
+    assert_eq!(listed["experiments"][0]["id"], id.as_str(), "{listed}");
     let end = wait_for(&second, &id, "every cell", |now| now["state"] == "finished").await;
     assert_eq!(end["cells"], 1_000);
     assert_eq!(count(&end, "done"), 1_000, "{end}");
@@ -437,4 +444,12 @@ async fn unknown_experiments_are_not_found(engine: Engine) {
     )
     .await;
     assert_eq!(answer.status, 404, "{}", answer.body);
+    let listed = get(app.clone(), "/api/v1/sync/elsewhere/experiments").await;
+    assert_eq!(listed.json(), json!({"experiments": []}));
+    let listed = get(
+        app.clone(),
+        &format!("/api/v1/sync/{WORKSPACE}/experiments"),
+    )
+    .await;
+    assert_eq!(listed.json()["experiments"][0]["experimentId"], "mine");
 }

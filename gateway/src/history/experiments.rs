@@ -336,6 +336,33 @@ impl History {
         Ok(Some(progress))
     }
 
+    /// The progress of `workspace`'s latest `most` experiments, newest first.
+    pub async fn experiments(
+        &self,
+        workspace: &str,
+        most: usize,
+    ) -> Result<Vec<Progress>, HistoryError> {
+        let failed = |error| self.error("listing experiments", error);
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM server_experiments WHERE workspace = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(workspace)
+        .bind(most as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed)?;
+        let mut listed = Vec::with_capacity(ids.len());
+        for id in ids {
+            // Gone meanwhile: nothing deletes experiments yet, but a list
+            // should not fail for it.
+            if let Some(progress) = self.experiment_progress(workspace, &id).await? {
+                listed.push(progress);
+            }
+        }
+        Ok(listed)
+    }
+
     /// Cancels experiment `id` of `workspace`: no more of its cells are
     /// sent (its queued cells become cancelled; those in flight end as they
     /// do). `None` when it has no such experiment; an experiment that ended
