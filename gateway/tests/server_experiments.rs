@@ -3,7 +3,8 @@
 //! read back through the changes feed as a browser reads them. Each case
 //! runs on SQLite and on PostgreSQL (two gateways on one SQLite file take
 //! turns at its one writer, as two on one PostgreSQL take cells with `SKIP
-//! LOCKED`). The models are the offline ones, so the answers are known.
+//! LOCKED`). The models are the offline ones, so the answers are known. The
+//! gateways run in process, but for the one that is killed: a real process.
 
 mod support;
 
@@ -13,11 +14,12 @@ use prompt_runs::api::wire::ExecuteParameters;
 use prompt_runs::experiment::{export_experiment, Experiment, InputTable};
 use prompt_runs::model::{PromptRun, RunStatus, Usd};
 use prompt_runs_gateway::experiment_workers::Workers;
-use prompt_runs_gateway::{router_with_workers, GatewayConfig, Settings};
+use prompt_runs_gateway::{router, router_with_workers, GatewayConfig, Settings};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use support::database::{on_both_engines, Engine, TestDatabase};
+use support::process::GatewayProcess;
 use support::{get, post, Answer};
 
 on_both_engines!(
@@ -220,23 +222,54 @@ async fn a_thousand_cells_on_two_gateways_are_each_answered_once(engine: Engine)
 
 async fn a_gateway_killed_mid_run_leaves_its_cells_to_the_other(engine: Engine) {
     let database = TestDatabase::new(engine).await;
-    // Slow, so that cells are in flight when it dies; short leases, so
-    // that they are taken over soon.
-    let short = ["--experiment-lease-seconds", "2"];
-    let (doomed, doomed_workers) = gateway_with(&database, 200, &short).await;
-    let doomed_id = doomed_workers.id().to_owned();
-    let planned = experiment("exp-killed", 60, &["offline-echo"], 1);
-    let id = post_experiment(&doomed, &planned).await;
-    wait_for(&doomed, &id, "a few cells", |now| count(now, "done") >= 5).await;
-    drop(doomed_workers);
-    // Aborting takes effect at the tasks' next turn: a cell that was
-    // committing its end may still land.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let held = count(&progress(&doomed, &id).await, "leased");
-    assert!(held > 0, "the killed gateway held cells");
+    // A real gateway process, killed (SIGKILL) with cells in flight: slow,
+    // so that they are; short leases, so that they are taken over soon.
+    let mut flags = database.flags();
+    flags.extend(
+        [
+            "--offline-tokens-per-second",
+            "200",
+            "--experiment-lease-seconds",
+            "2",
+        ]
+        .map(String::from),
+    );
+    let doomed = GatewayProcess::start(&flags);
+    let http = reqwest::Client::new();
+    let posted = http
+        .post(format!(
+            "{}/api/v1/sync/{WORKSPACE}/experiments",
+            doomed.url
+        ))
+        .header("content-type", "application/json")
+        .body(file_of(&experiment("exp-killed", 60, &["offline-echo"], 1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 202);
+    let id = posted.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Watched through a gateway of no worker of its own.
+    let settings = Settings::from_config(GatewayConfig::parse_from(["gw"])).unwrap();
+    let watcher = router(settings, Some(database.open().await));
+    wait_for(&watcher, &id, "a few cells", |now| count(now, "done") >= 5).await;
+    doomed.kill();
+    let before = progress(&watcher, &id).await;
+    let held = count(&before, "leased");
+    assert!(held > 0, "the killed gateway held cells: {before}");
+    let doomed_id = before["byGateway"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
 
-    let (survivor, survivor_workers) = gateway_with(&database, 20_000, &short).await;
-    let end = wait_for(&survivor, &id, "every cell", |now| {
+    let short = ["--experiment-lease-seconds", "2"];
+    let (_survivor, survivor_workers) = gateway_with(&database, 20_000, &short).await;
+    let end = wait_for(&watcher, &id, "every cell", |now| {
         now["state"] == "finished"
     })
     .await;
@@ -244,13 +277,17 @@ async fn a_gateway_killed_mid_run_leaves_its_cells_to_the_other(engine: Engine) 
     // The cells it held were sent again, and said to be.
     assert_eq!(end["resent"], held, "{end}");
     let by_gateway = end["byGateway"].as_object().unwrap();
-    assert!(by_gateway[&doomed_id].as_u64().unwrap() >= 5, "{end}");
-    assert!(
-        by_gateway[survivor_workers.id()].as_u64().unwrap() >= held,
+    assert_eq!(
+        by_gateway[&doomed_id], before["byGateway"][&doomed_id],
+        "{end}"
+    );
+    assert_eq!(
+        by_gateway[survivor_workers.id()].as_u64().unwrap() + count(&before, "done"),
+        60,
         "{end}"
     );
 
-    let runs = runs_by_cell(&feed_runs(&survivor).await, "exp-killed");
+    let runs = runs_by_cell(&feed_runs(&watcher).await, "exp-killed");
     assert_eq!(runs.len(), 60);
     assert!(runs.values().all(|run| run.status == RunStatus::Success));
 }
