@@ -86,6 +86,9 @@ impl Drop for Workers {
     }
 }
 
+/// Most plans a worker keeps made.
+const PLANS_KEPT: usize = 32;
+
 struct Worker {
     history: History,
     gateway: Arc<Gateway>,
@@ -153,19 +156,29 @@ async fn claim(worker: Arc<Worker>, wake: Arc<Notify>, stops: Stops) {
     }
 }
 
-/// Renews the worker's leases every third of a lease, and stops its cells
-/// of cancelled experiments.
+/// Renews the leases of the cells the worker is sending, every third of a
+/// lease, and stops those of cancelled experiments.
 async fn renew(worker: Arc<Worker>, stops: Stops) {
     let lease = worker.options.lease;
     let mut every = tokio::time::interval(lease / 3);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        stops
-            .lock()
-            .expect("not poisoned")
-            .retain(|_, stop| !stop.is_closed());
-        match worker.history.renew_leases(&worker.id, lease).await {
+        // The cells still being sent: a task that ended dropped its end of
+        // the channel.
+        let sending: Vec<(String, usize)> = {
+            let mut stops = stops.lock().expect("not poisoned");
+            stops.retain(|_, stop| !stop.is_closed());
+            stops.keys().cloned().collect()
+        };
+        if sending.is_empty() {
+            continue;
+        }
+        match worker
+            .history
+            .renew_leases(&worker.id, lease, &sending)
+            .await
+        {
             Ok(cancelled) => {
                 let mut stops = stops.lock().expect("not poisoned");
                 for key in cancelled {
@@ -285,10 +298,13 @@ impl Worker {
             experiment,
             cells,
         });
-        self.plans
-            .lock()
-            .expect("not poisoned")
-            .insert(id.to_owned(), planned.clone());
+        let mut plans = self.plans.lock().expect("not poisoned");
+        // A long-lived gateway sees many experiments: plans are cheap to
+        // make again, so the cache is simply emptied when it grows.
+        if plans.len() >= PLANS_KEPT {
+            plans.clear();
+        }
+        plans.insert(id.to_owned(), planned.clone());
         Ok(planned)
     }
 }

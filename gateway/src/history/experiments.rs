@@ -562,42 +562,62 @@ impl History {
         Ok(claimed)
     }
 
-    /// Renews the leases worker `owner` holds, to `lease` from now, except
-    /// on cells of cancelled experiments: those it returns, for it to
-    /// abandon. (The cells in flight when the budget stopped an experiment
-    /// were reserved within it, and end as they do.)
+    /// Renews the leases worker `owner` holds on `cells` (those it is
+    /// still sending, by experiment and place in the plan), to `lease` from
+    /// now, except on cells of cancelled experiments: those it returns, for
+    /// it to abandon. (The cells in flight when the budget stopped an
+    /// experiment were reserved within it, and end as they do.) A cell it
+    /// holds but no longer sends (its run could not be written) is not
+    /// renewed: its lease expires, and the cell is sent again.
     pub async fn renew_leases(
         &self,
         owner: &str,
         lease: Duration,
+        cells: &[(String, usize)],
     ) -> Result<Vec<(String, usize)>, HistoryError> {
         let failed = |error| self.error("renewing experiment leases", error);
         let expires = now_millis() + lease.as_millis() as i64;
-        sqlx::query(
-            "UPDATE server_experiment_cells SET lease_expires = $2 \
-             WHERE owner = $1 AND state = 'leased' AND experiment IN \
-             (SELECT id FROM server_experiments WHERE state <> 'cancelled')",
-        )
-        .bind(owner)
-        .bind(expires)
-        .execute(&self.pool)
-        .await
-        .map_err(failed)?;
-        let rows = sqlx::query(
-            "SELECT experiment, cell FROM server_experiment_cells \
-             WHERE owner = $1 AND state = 'leased' AND experiment IN \
-             (SELECT id FROM server_experiments WHERE state = 'cancelled')",
-        )
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(failed)?;
-        rows.iter()
-            .map(|row| {
-                let cell: i64 = row.try_get("cell").map_err(failed)?;
-                Ok((row.try_get("experiment").map_err(failed)?, cell as usize))
-            })
-            .collect()
+        let mut by_experiment: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for (experiment, cell) in cells {
+            by_experiment
+                .entry(experiment)
+                .or_default()
+                .push(*cell as i64);
+        }
+        let mut cancelled = Vec::new();
+        for (experiment, cells) in by_experiment {
+            for chunk in cells.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "UPDATE server_experiment_cells SET lease_expires = $3 \
+                     WHERE owner = $1 AND experiment = $2 AND state = 'leased' AND cell IN ({}) \
+                     AND EXISTS (SELECT 1 FROM server_experiments WHERE id = $2 AND state <> 'cancelled')",
+                    placeholders(4, chunk.len())
+                );
+                let mut query = sqlx::query(AssertSqlSafe(sql))
+                    .persistent(false)
+                    .bind(owner)
+                    .bind(experiment)
+                    .bind(expires);
+                for cell in chunk {
+                    query = query.bind(*cell);
+                }
+                query.execute(&self.pool).await.map_err(failed)?;
+            }
+            let state: Option<String> =
+                sqlx::query_scalar("SELECT state FROM server_experiments WHERE id = $1")
+                    .bind(experiment)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(failed)?;
+            if state.as_deref() == Some(ExperimentState::Cancelled.as_str()) {
+                cancelled.extend(
+                    cells
+                        .iter()
+                        .map(|cell| (experiment.to_owned(), *cell as usize)),
+                );
+            }
+        }
+        Ok(cancelled)
     }
 
     /// Records how `claimed`, sent by worker `owner`, ended (`None`: it was
