@@ -12,7 +12,11 @@
 //!    memory (VmHWM);
 //! 3. change streams: the gateway's memory with 1,000 open streams (and per
 //!    stream), and commits per second while 1,000 streams follow the
-//!    workspace (each commit pushed to all of them).
+//!    workspace (each commit pushed to all of them);
+//! 4. experiments run on the gateway: cells per second of an experiment of
+//!    2,000 cells on the offline model (answering at once, so that the
+//!    figure is the gateways' own work: claims, runs written, cells
+//!    settled), with one gateway and with two on one database, in process.
 //!
 //! On SQLite (a file in a temporary directory) and on PostgreSQL (a fresh
 //! database on the server named by `PROMPT_RUNS_TEST_POSTGRES_URL`). Every
@@ -23,6 +27,7 @@ mod support;
 #[path = "../../benches/workload/mod.rs"]
 mod workload;
 
+use clap::Parser;
 use prompt_runs::model::{PromptRun, RunStatus, Timestamp};
 use prompt_runs_gateway::history::open::Location;
 use prompt_runs_gateway::history::wire::Upload;
@@ -39,6 +44,8 @@ const TRANSFERS: [usize; 2] = [10_000, 100_000];
 const STREAMS: usize = 1_000;
 const COMMITS: usize = 200;
 const POSTGRES_URL_ENV: &str = "PROMPT_RUNS_TEST_POSTGRES_URL";
+/// Cells of the experiment run on the gateway.
+const CELLS: usize = 2_000;
 
 /// A fresh database for one measurement, and what keeps it alive.
 struct Database {
@@ -288,6 +295,84 @@ async fn streams(engine: &str) -> (u64, u64, f64, f64) {
     (before, after, followed, alone)
 }
 
+/// Cells per second of an experiment of [`CELLS`] cells run by `gateways`
+/// gateways in process on one fresh database of `engine`, each with its
+/// worker (8 cells at once).
+async fn experiment_cells(engine: &str, gateways: usize) -> f64 {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use prompt_runs::experiment::{export_experiment, Experiment, InputTable};
+    use tower::ServiceExt;
+
+    let database = Database::fresh(engine, &format!("experiments_{gateways}")).await;
+    let mut running = Vec::new();
+    for _ in 0..gateways {
+        let history = History::open_at(&database.location, Duration::from_secs(5))
+            .await
+            .expect("the database opens");
+        let config = prompt_runs_gateway::GatewayConfig::parse_from([
+            "gw",
+            "--requests-per-minute",
+            "0",
+            "--offline-tokens-per-second",
+            "1000000",
+        ]);
+        let settings = prompt_runs_gateway::Settings::from_config(config).unwrap();
+        running.push(prompt_runs_gateway::router_with_workers(settings, history));
+    }
+    let mut experiment = Experiment::new("bench", "bench");
+    experiment.template = "Say something about {{topic}}".to_owned();
+    experiment.inputs = InputTable::from_rows(
+        vec!["topic".to_owned()],
+        (0..CELLS)
+            .map(|row| vec![Some(format!("topic {row}"))])
+            .collect(),
+    )
+    .unwrap();
+    experiment.models = vec!["offline-echo".to_owned()];
+    let app = running[0].0.clone();
+    let call = |request: Request<Body>| {
+        let app = app.clone();
+        async move {
+            let answer = app.oneshot(request).await.unwrap();
+            let bytes = answer.into_body().collect().await.unwrap().to_bytes();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        }
+    };
+    let started = Instant::now();
+    let posted = call(
+        Request::post("/api/v1/sync/bench/experiments")
+            .header("content-type", "application/json")
+            .body(Body::from(export_experiment(&experiment, [])))
+            .unwrap(),
+    )
+    .await;
+    let id = posted["id"]
+        .as_str()
+        .expect("the experiment was taken")
+        .to_owned();
+    loop {
+        let progress = call(
+            Request::get(format!("/api/v1/sync/bench/experiments/{id}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        if progress["state"] == "finished" {
+            assert_eq!(progress["counts"]["done"], CELLS, "{progress}");
+            assert_eq!(
+                progress["byGateway"].as_object().unwrap().len(),
+                gateways,
+                "{progress}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    CELLS as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main]
 async fn main() {
     let engines = ["SQLite", "PostgreSQL"];
@@ -341,5 +426,18 @@ async fn main() {
             after as f64 / 1024.0,
             after.saturating_sub(before) as f64 / STREAMS as f64
         );
+    }
+    println!();
+    println!(
+        "Experiments run on the gateway: an experiment of {} cells on the offline model (answering \
+         at once), posted to one gateway and run by the workers of one or two gateways on one \
+         database, in process, each sending 8 cells at once (cells/s, until the last was settled):\n",
+        thousands(CELLS)
+    );
+    println!("| engine | one gateway | two gateways |\n| --- | ---: | ---: |");
+    for engine in engines {
+        let one = experiment_cells(engine, 1).await;
+        let two = experiment_cells(engine, 2).await;
+        println!("| {engine} | {one:.0} | {two:.0} |");
     }
 }

@@ -160,6 +160,20 @@ pub struct GatewayConfig {
         value_name = "SECONDS"
     )]
     pub database_timeout: u64,
+    /// Seconds a gateway's claim on an experiment's cell lasts without being
+    /// renewed: when its gateway dies, another sends the cell again after
+    /// this long (see docs/server-experiments.md).
+    #[arg(
+        long,
+        env = "PROMPT_RUNS_EXPERIMENT_LEASE_SECONDS",
+        default_value_t = 60,
+        value_name = "SECONDS"
+    )]
+    pub experiment_lease_seconds: u64,
+    /// Most cells of experiments run on the gateway that this gateway sends
+    /// at once (each provider's own limit applies too).
+    #[arg(long, env = "PROMPT_RUNS_EXPERIMENT_CONCURRENCY", default_value_t = 8)]
+    pub experiment_concurrency: usize,
 }
 
 impl GatewayConfig {

@@ -9,7 +9,9 @@
 //! was told about may use it ([`access`]), and no client may flood it
 //! ([`limits`]). It keeps runs per workspace in a database, SQLite or
 //! PostgreSQL ([`history`]), for browsers to sync with ([`sync_routes`]),
-//! pushing each commit to the browsers that follow ([`sync_stream`]).
+//! pushing each commit to the browsers that follow ([`sync_stream`]), and
+//! runs experiments posted to it ([`experiment_routes`]) with the other
+//! gateways on its database ([`experiment_workers`]).
 //!
 //! Its configuration is checked once ([`Settings::from_config`]); the binary
 //! and the tests start it the same way ([`start`], [`serve`]); it logs with
@@ -20,6 +22,8 @@
 pub mod access;
 mod body;
 pub mod config;
+pub mod experiment_routes;
+pub mod experiment_workers;
 pub mod history;
 pub mod limits;
 pub mod logging;
@@ -37,6 +41,6 @@ pub mod tokens;
 
 pub use config::GatewayConfig;
 pub use history::History;
-pub use routes::{router, MAX_BATCH_MODELS, MAX_BODY_BYTES};
+pub use routes::{router, router_with_workers, MAX_BATCH_MODELS, MAX_BODY_BYTES};
 pub use server::{serve, start, Server, StartError};
 pub use settings::{ConfigError, Settings};

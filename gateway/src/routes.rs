@@ -3,6 +3,8 @@
 
 use crate::access;
 use crate::body::json_body;
+use crate::experiment_routes::{self, ExperimentsApi};
+use crate::experiment_workers::{WorkerOptions, Workers};
 use crate::history::History;
 use crate::limits::{self, RateLimit};
 use crate::logging;
@@ -44,7 +46,9 @@ const UPSTREAM_MAX_TOKENS: u64 = 4_096;
 /// Most models one batch execution may name: each is a request upstream.
 pub const MAX_BATCH_MODELS: usize = 16;
 
-struct Gateway {
+/// What answers requests: the offline models and the providers, with the
+/// price table. The API's routes and the experiment workers share one.
+pub(crate) struct Gateway {
     models: Vec<OfflineModel>,
     providers: Providers,
     prices: PriceTable,
@@ -85,15 +89,29 @@ struct Answer {
 /// logged ([`logging`]). The settings were checked already, so nothing here
 /// can fail.
 pub fn router(settings: Settings, history: Option<History>) -> Router {
+    let gateway = Gateway::new(&settings);
+    let experiments = history.map(|history| ExperimentsApi::new(history, gateway.clone()));
+    router_with(settings, gateway, experiments)
+}
+
+/// The app as [`router`] builds it, with the experiments run on the gateway
+/// (their routes, and the workers that run their cells): what a served
+/// gateway runs. The workers stop when [`Workers`] is dropped.
+pub fn router_with_workers(settings: Settings, history: History) -> (Router, Workers) {
+    let gateway = Gateway::new(&settings);
+    let options = WorkerOptions::from_config(settings.config());
+    let experiments = ExperimentsApi::new(history.clone(), gateway.clone());
+    let workers = Workers::start(history, gateway.clone(), options, experiments.wake());
+    (router_with(settings, gateway, Some(experiments)), workers)
+}
+
+fn router_with(
+    settings: Settings,
+    gateway: Arc<Gateway>,
+    experiments: Option<ExperimentsApi>,
+) -> Router {
     let access = settings.access().clone();
     let config = settings.config();
-    let gateway = Arc::new(Gateway {
-        models: offline::models(config.test_models),
-        providers: Providers::new(settings.providers().to_vec()),
-        prices: settings.prices().clone(),
-        tokens_per_second: config.offline_tokens_per_second.max(0.001),
-        next_run: AtomicU64::new(0),
-    });
     let rate_limit = Arc::new(RateLimit::new(config.requests_per_minute, access.clone()));
     let index = config.static_dir.join("index.html");
     // Layers run outside in: the last added runs first. For the API: rate
@@ -112,8 +130,10 @@ pub fn router(settings: Settings, history: Option<History>) -> Router {
         .route(BATCH_EXECUTE_PATH, post(execute_batch))
         .route("/api/{*rest}", get(unknown_api).post(unknown_api))
         .with_state(gateway);
-    let api = match history {
-        Some(history) => api.merge(sync_routes::routes(history)),
+    let api = match experiments {
+        Some(experiments) => api
+            .merge(sync_routes::routes(experiments.history().clone()))
+            .merge(experiment_routes::routes(experiments)),
         None => api,
     };
     let api = match config.test_buffering {
@@ -167,6 +187,33 @@ async fn unknown_api() -> Problem {
 }
 
 impl Gateway {
+    fn new(settings: &Settings) -> Arc<Gateway> {
+        let config = settings.config();
+        Arc::new(Gateway {
+            models: offline::models(config.test_models),
+            providers: Providers::new(settings.providers().to_vec()),
+            prices: settings.prices().clone(),
+            tokens_per_second: config.offline_tokens_per_second.max(0.001),
+            next_run: AtomicU64::new(0),
+        })
+    }
+
+    /// Every model served, with its price (see [`Gateway::all_models`]).
+    pub(crate) async fn models(&self) -> Vec<Model> {
+        self.all_models().await
+    }
+
+    /// The whole answer to `request`, by the same path as the execute
+    /// endpoint's (the same adapters, caps and retries), or why there is none.
+    pub(crate) async fn answer(
+        &self,
+        request: &ExecuteRequest,
+    ) -> Result<ExecuteResponse, Problem> {
+        let started = Instant::now();
+        let target = self.target(&request.model_id).await?;
+        Ok(complete(self, request, target, started).await?.response)
+    }
+
     fn price_per_1k_tokens(&self, model_id: &str) -> Option<f64> {
         self.prices
             .lookup(model_id)
@@ -572,9 +619,19 @@ fn batch_run(
         metadata.insert(PARAMETERS_KEY.to_owned(), sent);
     }
     run.metadata = Some(metadata);
+    run.id = match &outcome {
+        Ok(response) => response.run_id.clone(),
+        Err(_) => gateway.run_id(),
+    };
+    record_outcome(&mut run, outcome);
+    run
+}
+
+/// Ends `run` with `outcome`: `success` with the answer, its time, tokens
+/// and cost, or `error` with the problem in words.
+pub(crate) fn record_outcome(run: &mut PromptRun, outcome: Result<ExecuteResponse, Problem>) {
     match outcome {
         Ok(response) => {
-            run.id = response.run_id;
             run.status = RunStatus::Success;
             run.duration_ms = Some(response.latency_ms);
             run.input_tokens = Some(response.usage.prompt_tokens);
@@ -584,12 +641,10 @@ fn batch_run(
             run.output = Some(response.output);
         }
         Err(problem) => {
-            run.id = gateway.run_id();
             run.status = RunStatus::Error;
             run.error = Some(problem.detail);
         }
     }
-    run
 }
 
 async fn execute_stream(

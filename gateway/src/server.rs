@@ -4,8 +4,9 @@
 //! the settings ([`Settings::from_config`]) before anything is created, open
 //! the history database (a first start creates it), build the app.
 
+use crate::experiment_workers::Workers;
 use crate::history::History;
-use crate::routes::router;
+use crate::routes::router_with_workers;
 use crate::settings::{ConfigError, Settings};
 use crate::GatewayConfig;
 use axum::Router;
@@ -22,6 +23,8 @@ pub struct Server {
     history: History,
     /// Days a run stays in the trash (`--trash-days`).
     trash_days: u32,
+    /// Its experiment worker, started with it and stopped with it.
+    workers: Workers,
     /// Where it listens.
     pub address: SocketAddr,
     /// The access token generated at start, when one was required and none
@@ -80,16 +83,19 @@ pub async fn start(listener: TcpListener, mut config: GatewayConfig) -> Result<S
     let history = History::open(settings.config())
         .await
         .map_err(StartError::History)?;
+    let warnings = settings.warnings();
+    let (app, workers) = router_with_workers(settings, history.clone());
     Ok(Server {
         listener,
         address,
         generated_token,
         token_given,
-        warnings: settings.warnings(),
+        warnings,
         history_location: history.location().to_owned(),
-        app: router(settings, Some(history.clone())),
+        app,
         history,
         trash_days,
+        workers,
     })
 }
 
@@ -131,6 +137,8 @@ impl Server {
         // The peer's address identifies clients for the per-minute limit.
         let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
         let history = self.history;
+        // Kept until the server stops; dropping it stops the worker.
+        let _workers = self.workers;
         tokio::spawn(empty_expired_trash(history.clone(), self.trash_days));
         // Change streams never end by themselves: they are ended, so that
         // the requests under way can finish.

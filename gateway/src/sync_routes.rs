@@ -119,7 +119,9 @@ async fn changes(
 
 /// The workspace a request names, if it is a name: 1 to 64 of
 /// `A-Z a-z 0-9 _ - .`.
-fn check_workspace(workspace: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+pub(crate) fn check_workspace(
+    workspace: Result<Path<String>, PathRejection>,
+) -> Result<String, Problem> {
     let Path(workspace) = workspace
         .map_err(|rejection| Problem::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     check_workspace_name(&workspace)?;

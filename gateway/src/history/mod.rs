@@ -8,6 +8,8 @@
 //! - [`History::upload`] merges a batch in one transaction;
 //!   [`History::changes`] reads the changes feed; [`feed`] tells the open
 //!   change streams of every commit, from any gateway.
+//! - [`experiments`] keeps the experiments run on the gateway and shares
+//!   their cells out among the gateways' workers, with leases.
 //!
 //! **Why the feed never skips a commit.** Each workspace has a counter row
 //! (`sync_counter`). An upload's first statement locks it (an upsert that
@@ -21,6 +23,7 @@
 //! of each id once.
 
 pub mod backup;
+pub mod experiments;
 pub mod feed;
 pub mod merge;
 pub mod open;

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0001_sync_runs.sql"),
     ),
     (2, "trash", include_str!("migrations/0002_trash.sql")),
+    (
+        3,
+        "server experiments",
+        include_str!("migrations/0003_server_experiments.sql"),
+    ),
 ];
 
 /// Where the history database is.
