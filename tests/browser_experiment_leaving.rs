@@ -139,3 +139,68 @@ async fn a_kept_copy_that_cannot_be_read_is_left_and_said() {
     );
     assert!(page.experiments.all().is_empty());
 }
+
+/// What this browser remembers as the open experiment.
+fn remembered(keys: &StorageKeys) -> Option<String> {
+    local_storage().get_item(&keys.open_experiment()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn the_next_page_opens_the_experiment_last_opened_not_the_first() {
+    let keys = fresh("experiment-leaving-reopen").await;
+    let page = open_page(&keys).await;
+    let first = page.experiments.create("Capitals");
+    let second = page.experiments.create("Rivers");
+    page.experiments.select(Some(&first));
+    page.experiments.select(Some(&second));
+    page.experiments.flush();
+    let history = page.history.clone();
+    for _ in 0..250 {
+        if history.saved_experiments().await.unwrap().experiments.len() == 2 {
+            break;
+        }
+        support::sleep(20).await;
+    }
+    eventually("the open one is remembered", || {
+        remembered(&keys).as_deref() == Some(second.as_str())
+    })
+    .await;
+    drop(page.owner);
+
+    let reopened = open_page(&keys).await;
+    let open = reopened.experiments.open().expect("an experiment opens");
+    assert_eq!(open.id, second, "the one last opened, not the first made");
+    reopened.experiments.select(Some(&first));
+    eventually("the newly opened one is remembered", || {
+        remembered(&keys).as_deref() == Some(first.as_str())
+    })
+    .await;
+    drop(reopened.owner);
+
+    let again = open_page(&keys).await;
+    let open = again.experiments.open().map(|e| e.id.clone());
+    assert_eq!(open, Some(first.clone()));
+    // One remembered that is gone (deleted in another tab): the first opens.
+    again.experiments.remove(&first);
+    for _ in 0..250 {
+        if again
+            .history
+            .saved_experiments()
+            .await
+            .unwrap()
+            .experiments
+            .len()
+            == 1
+        {
+            break;
+        }
+        support::sleep(20).await;
+    }
+    drop(again.owner);
+    local_storage()
+        .set_item(&keys.open_experiment(), &first)
+        .unwrap();
+    let last = open_page(&keys).await;
+    let open = last.experiments.open().map(|e| e.id.clone());
+    assert_eq!(open, Some(second));
+}

@@ -87,6 +87,15 @@ pub fn provide_experiments(store: Option<RunsStore>) -> Experiments {
     match experiments.history.get_value() {
         Some(history) => {
             experiments.flush_when_leaving();
+            // The open experiment is remembered once the saved ones are in:
+            // before, none is open yet, and that is no choice to keep.
+            let remembered = history.clone();
+            Effect::new(move |_| {
+                let open = open_id.get();
+                if experiments.loaded.get() {
+                    remembered.remember_open_experiment(open.as_deref());
+                }
+            });
             // Read once the database settled (it may also end up unusable).
             Effect::new(move |done: Option<bool>| {
                 if done == Some(true) || history.status().place() == HistoryPlace::Opening {
@@ -216,7 +225,7 @@ impl Experiments {
     }
 
     /// Takes in the saved experiments, before any made meanwhile, and opens
-    /// the first if none is open.
+    /// the one last opened in this browser (else the first) if none is open.
     async fn take_saved(self, history: HistoryPersistence) {
         let saved = history.saved_experiments().await;
         let _ = self.list.try_update(|list| {
@@ -239,10 +248,12 @@ impl Experiments {
             self.error.try_set(problem);
         }
         if self.open_id.try_get_untracked().flatten().is_none() {
-            let first = self
-                .list
-                .try_with_untracked(|list| list.first().map(|e| e.id.clone()));
-            self.open_id.try_set(first.flatten());
+            let last = history.open_experiment();
+            let reopened = self.list.try_with_untracked(|list| {
+                let last = list.iter().find(|e| Some(&e.id) == last.as_ref());
+                last.or(list.first()).map(|e| e.id.clone())
+            });
+            self.open_id.try_set(reopened.flatten());
         }
         self.loaded.try_set(true);
     }

@@ -90,6 +90,15 @@ impl StorageKeys {
         format!("{}{id}", self.unsaved_experiment_prefix())
     }
 
+    /// The id of the experiment last opened in this browser, so that the
+    /// Experiments page opens it again rather than the first.
+    pub fn open_experiment(&self) -> String {
+        format!(
+            "{}:v{INDEXED_DB_SCHEMA_VERSION}:open-experiment",
+            self.prefix
+        )
+    }
+
     /// The experiment id a key names, if it is an unsaved experiment's key.
     pub fn unsaved_experiment_id<'k>(&self, key: &'k str) -> Option<&'k str> {
         key.strip_prefix(&self.unsaved_experiment_prefix())

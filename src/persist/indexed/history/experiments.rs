@@ -156,6 +156,31 @@ impl HistoryPersistence {
         }
     }
 
+    /// Remembers `id` as the experiment open in this browser (none: forgets
+    /// it), for [`open_experiment`](Self::open_experiment) on the next
+    /// start. Kept in localStorage: a choice of this browser's, too small
+    /// for a transaction, and not lost with a full database.
+    pub fn remember_open_experiment(&self, id: Option<&str>) {
+        let Some(local) = &self.inner.local else {
+            return;
+        };
+        let key = self.inner.options.keys.open_experiment();
+        // Not remembered (storage full or refused): the first opens, as before.
+        let _ = match id {
+            Some(id) => local.set(&key, id),
+            None => local.remove(&key),
+        };
+    }
+
+    /// The experiment last opened in this browser, if remembered.
+    pub fn open_experiment(&self) -> Option<String> {
+        let local = self.inner.local.as_ref()?;
+        local
+            .get(&self.inner.options.keys.open_experiment())
+            .ok()
+            .flatten()
+    }
+
     /// Deletes the saved definition of experiment `id` (its runs stay in the history).
     pub async fn delete_experiment(&self, id: &str) -> Result<(), ExperimentsError> {
         let db = self.experiment_db().await?;
