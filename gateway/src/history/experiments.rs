@@ -273,13 +273,20 @@ impl History {
         id: &str,
     ) -> Result<Option<Progress>, HistoryError> {
         let failed = |error| self.error("reading an experiment's progress", error);
+        // One snapshot: the figures of one moment, as a cell settles in one
+        // transaction (its state and its cost spent together).
+        let mut tx = self
+            .pool
+            .begin_with(self.engine.begin_reading())
+            .await
+            .map_err(failed)?;
         let sql = format!(
             "SELECT {EXPERIMENT_COLUMNS} FROM server_experiments WHERE id = $1 AND workspace = $2"
         );
         let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(id)
             .bind(workspace)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(failed)?
         else {
@@ -307,7 +314,7 @@ impl History {
              FROM server_experiment_cells WHERE experiment = $1 GROUP BY state",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(failed)?;
         for row in rows {
@@ -325,7 +332,7 @@ impl History {
              WHERE experiment = $1 AND state IN ('done', 'failed') AND owner IS NOT NULL GROUP BY owner",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(failed)?;
         for row in rows {
@@ -333,6 +340,7 @@ impl History {
             let cells: i64 = row.try_get("cells").map_err(failed)?;
             progress.by_gateway.insert(owner, cells as usize);
         }
+        tx.commit().await.map_err(failed)?;
         Ok(Some(progress))
     }
 

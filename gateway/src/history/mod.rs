@@ -481,6 +481,18 @@ impl Engine {
             Engine::Postgres => "BEGIN",
         }
     }
+
+    /// How a transaction that only reads, but reads several statements as
+    /// one moment, begins: figures from one snapshot (PostgreSQL's repeatable
+    /// read; SQLite's deferred transaction, whose snapshot is taken at its
+    /// first read and held), not each from its own, which could show a
+    /// write's half (a cell counted done whose cost is not yet spent).
+    fn begin_reading(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "BEGIN",
+            Engine::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        }
+    }
 }
 
 /// The columns a stored run is read from (see [`History::stored`]).
