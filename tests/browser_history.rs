@@ -712,3 +712,34 @@ async fn the_storage_panel_says_where_the_history_is_and_backs_it_up() {
     drop(view);
     page.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_page_closed_before_its_active_run_loads_keeps_it_active() {
+    let keys = fresh("active-run-pending").await;
+    let page = Page::loaded(options(&keys)).await;
+    page.store.merge_runs(history(300));
+    // The oldest: loaded last, long after the first screen.
+    page.store.set_active_run(Some("r000000")).unwrap();
+    page.saved().await;
+    page.close();
+
+    // One run a chunk: the oldest loads after some 300 reads, while the
+    // save asked for at start runs within the debounce.
+    let page = Page::open(options(&keys).first_screen(20).chunk(1));
+    let store = page.store;
+    eventually("the first screen is in", move || store.runs().len() >= 20).await;
+    sleep(100).await;
+    assert!(
+        untrack(|| store.history_loading()).is_some(),
+        "closed while older runs still load"
+    );
+    assert_eq!(untrack(|| store.active_run_id()), None, "not loaded yet");
+    page.close();
+
+    let reloaded = Page::loaded(options(&keys)).await;
+    assert_eq!(
+        reloaded.store.active_run_id().as_deref(),
+        Some("r000000"),
+        "the active run is still the one stored"
+    );
+}

@@ -77,9 +77,13 @@ impl HistoryPersistence {
             ids: unsaved.ids,
             cleared: unsaved.cleared,
         };
+        // The stored active run, until its chunk loads and it is restored,
+        // is still the active run: a save meanwhile that wrote none would
+        // lose it if the page closed first.
+        let pending = self.inner.state.borrow().pending_active.clone();
         let now = StoreNow {
             loading: store.is_loading_history_untracked(),
-            active_run_id: store.active_run_id_untracked(),
+            active_run_id: store.active_run_id_untracked().or(pending),
             summary: store.history_summary_untracked(),
         };
         let mut state = self.inner.state.borrow_mut();
