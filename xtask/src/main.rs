@@ -239,11 +239,8 @@ fn free_disk() -> Option<String> {
     let target = env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| ".".into());
     let out = Command::new("df").args(["-Ph"]).arg(target).output().ok()?;
     // `df -P`: a header line, then "filesystem size used available use% mount".
-    let line = String::from_utf8(out.stdout)
-        .ok()?
-        .lines()
-        .nth(1)?
-        .to_owned();
+    let text = String::from_utf8(out.stdout).ok()?;
+    let line = text.lines().nth(1)?;
     line.split_whitespace().nth(3).map(str::to_owned)
 }
 
